@@ -1,0 +1,116 @@
+/* JSON request-body reading with per-field errors. */
+#include "core/jsonv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/status.h"
+
+int jv_parse(struct jv *v, const char *body, size_t len)
+{
+    json_error_t err;
+    v->root = NULL;
+    v->fields = NULL;
+    v->error[0] = '\0';
+    if (len == 0) {
+        snprintf(v->error, sizeof v->error, "the request body is empty; a JSON object is expected");
+        return KIOSKD_EMALFORMED;
+    }
+    v->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    if (!v->root) {
+        snprintf(v->error, sizeof v->error, "the request body is not valid JSON (line %d, column %d)",
+                 err.line, err.column);
+        return KIOSKD_EMALFORMED;
+    }
+    if (!json_is_object(v->root)) {
+        snprintf(v->error, sizeof v->error, "the request body must be a JSON object");
+        return KIOSKD_EMALFORMED;
+    }
+    return 0;
+}
+
+void jv_free(struct jv *v)
+{
+    json_decref(v->root);
+    json_decref(v->fields);
+    v->root = NULL;
+    v->fields = NULL;
+}
+
+void jv_fail(struct jv *v, const char *key, const char *message)
+{
+    if (!v->fields)
+        v->fields = json_object();
+    if (!v->fields)
+        return;
+    if (!json_object_get(v->fields, key))
+        json_object_set_new(v->fields, key, json_string(message));
+}
+
+bool jv_ok(const struct jv *v)
+{
+    return v->fields == NULL || json_object_size(v->fields) == 0;
+}
+
+static json_t *jv_get(struct jv *v, const char *key, bool required)
+{
+    json_t *x = v->root ? json_object_get(v->root, key) : NULL;
+    if (x && json_is_null(x))
+        x = NULL;
+    if (!x && required)
+        jv_fail(v, key, "is required");
+    return x;
+}
+
+const char *jv_str(struct jv *v, const char *key, bool required, size_t min_len, size_t max_len)
+{
+    json_t *x = jv_get(v, key, required);
+    if (!x)
+        return NULL;
+    if (!json_is_string(x)) {
+        jv_fail(v, key, "must be a string");
+        return NULL;
+    }
+    size_t n = json_string_length(x);
+    const char *s = json_string_value(x);
+    if (n < min_len) {
+        jv_fail(v, key, min_len == 1 ? "must not be empty" : "is too short");
+        return NULL;
+    }
+    if (n > max_len) {
+        jv_fail(v, key, "is too long");
+        return NULL;
+    }
+    return s;
+}
+
+bool jv_int(struct jv *v, const char *key, bool required, int64_t min, int64_t max, int64_t *out)
+{
+    json_t *x = jv_get(v, key, required);
+    if (!x)
+        return false;
+    if (!json_is_integer(x)) {
+        jv_fail(v, key, "must be an integer");
+        return false;
+    }
+    json_int_t n = json_integer_value(x);
+    if (n < min || n > max) {
+        jv_fail(v, key, "is out of range");
+        return false;
+    }
+    *out = (int64_t)n;
+    return true;
+}
+
+bool jv_bool(struct jv *v, const char *key, bool required, bool *out)
+{
+    json_t *x = jv_get(v, key, required);
+    if (!x)
+        return false;
+    if (!json_is_boolean(x)) {
+        jv_fail(v, key, "must be true or false");
+        return false;
+    }
+    *out = json_is_true(x);
+    return true;
+}

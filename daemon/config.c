@@ -1,0 +1,358 @@
+/*
+ * The option table and its parser. Everything that reads configuration goes
+ * through struct config; nothing else calls getenv for settings.
+ */
+#include "daemon/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+enum opt_type { OPT_STR, OPT_INT, OPT_LISTEN, OPT_ENUM };
+
+struct opt {
+    const char *section;
+    const char *key;
+    enum opt_type type;
+    size_t offset;
+    const char *def;
+    int64_t min, max;   /* OPT_INT */
+    const char *choices; /* OPT_ENUM: space separated */
+    bool secret;        /* hidden by config_dump */
+    const char *unit;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct opt opts[] = {
+    {"http", "listen", OPT_LISTEN, OFF(http_listen), "127.0.0.1:8080", 0, 0, NULL, false, "host:port",
+     "Address and port to serve HTTP on. Port 0 picks a free port (logged at start)."},
+    {"http", "cert", OPT_STR, OFF(http_cert), "", 0, 0, NULL, false, "path",
+     "PEM certificate; with `key`, serve HTTPS and WSS instead of HTTP."},
+    {"http", "key", OPT_STR, OFF(http_key), "", 0, 0, NULL, false, "path", "PEM private key for `cert`."},
+    {"http", "rate_limit", OPT_INT, OFF(http_rate_limit), "20", 0, 1000000, NULL, false, "requests/s",
+     "Public requests per second allowed per client address; 0 turns the limit off."},
+    {"http", "rate_burst", OPT_INT, OFF(http_rate_burst), "40", 1, 1000000, NULL, false, "requests",
+     "How many public requests a client address may send at once before the rate applies."},
+    {"http", "request_timeout", OPT_INT, OFF(http_request_timeout), "10", 1, 300, NULL, false, "s",
+     "A client that takes longer than this to send its request (headers or body) is disconnected."},
+    {"http", "max_connections", OPT_INT, OFF(http_max_connections), "1024", 16, 65536, NULL, false,
+     "connections", "Connections served at once; more wait in the kernel's queue."},
+    {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
+     "The SQLite database; created (with its folder) and migrated at start."},
+    {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false, "path",
+     "Key that encrypts personal data at rest; created with mode 0600 on first start and refused "
+     "if others can read it."},
+    {"store", "queue_max", OPT_INT, OFF(store_queue_max), "4096", 1, 1000000, NULL, false, "jobs",
+     "Durable writes waiting for the store writer; past this, requests get 503 with Retry-After."},
+    {"store", "busy_timeout", OPT_INT, OFF(store_busy_timeout), "5000", 0, 600000, NULL, false, "ms",
+     "How long a database connection waits for a lock held by another connection."},
+    {"store", "checkpoint_pages", OPT_INT, OFF(store_checkpoint_pages), "2000", 100, 1000000, NULL,
+     false, "pages", "WAL size that triggers a checkpoint on the writer thread."},
+    {"log", "file", OPT_STR, OFF(log_file), "", 0, 0, NULL, false, "path",
+     "Write the log here instead of stderr; reopened on SIGHUP (for log rotation)."},
+    {"log", "level", OPT_ENUM, OFF(log_level), "info", 0, 0, "debug info warn error", false, "",
+     "Least severe level written."},
+    {"tickets", "key_file", OPT_STR, OFF(tickets_key_file), "./var/ticket-key.pem", 0, 0, NULL, false,
+     "path", "This daemon's ECDSA P-256 ticket signing key (PEM, mode 0600); created on first start "
+     "or by `kioskd keygen`."},
+    {"events", "upgrade_capacity", OPT_INT, OFF(events_upgrade_capacity), "10", 1, 1000, NULL, false,
+     "guests", "Capacity of an upgrade meeting when none is given."},
+    {"events", "upgrade_max", OPT_INT, OFF(events_upgrade_max), "20", 1, 1000, NULL, false, "guests",
+     "Largest capacity an upgrade meeting may have."},
+    {"events", "checkin_opens", OPT_INT, OFF(events_checkin_opens), "7200", 0, 604800, NULL, false, "s",
+     "How long before an event starts its check-in opens; it closes at the event's end."},
+    {"staff", "token_ttl", OPT_INT, OFF(staff_token_ttl), "43200", 60, 2592000, NULL, false, "s",
+     "Lifetime of a staff login token."},
+    {"staff", "lock_after", OPT_INT, OFF(staff_lock_after), "5", 1, 100, NULL, false, "attempts",
+     "Wrong PINs in a row that lock a staff account."},
+    {"staff", "lock_seconds", OPT_INT, OFF(staff_lock_seconds), "900", 1, 86400, NULL, false, "s",
+     "How long a locked staff account stays locked."},
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static char **str_field(struct config *c, const struct opt *o)
+{
+    return (char **)(void *)((char *)c + o->offset);
+}
+
+static int64_t *int_field(struct config *c, const struct opt *o)
+{
+    return (int64_t *)(void *)((char *)c + o->offset);
+}
+
+static const struct opt *opt_find(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].section, section) == 0 && strcmp(opts[i].key, key) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+static int parse_listen(struct config *c, const char *v, char *why, size_t whylen)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v) {
+        snprintf(why, whylen, "must be host:port, e.g. 127.0.0.1:8080");
+        return -1;
+    }
+    size_t hlen = (size_t)(colon - v);
+    const char *h = v;
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof c->http_host) {
+        snprintf(why, whylen, "host must be 1 to %zu characters", sizeof c->http_host - 1);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535) {
+        snprintf(why, whylen, "port must be a number from 0 to 65535");
+        return -1;
+    }
+    memcpy(c->http_host, h, hlen);
+    c->http_host[hlen] = '\0';
+    c->http_port = (int)port;
+    return 0;
+}
+
+/* Sets option o from text v; on failure writes why. */
+static int opt_set(struct config *c, const struct opt *o, const char *v, char *why, size_t whylen)
+{
+    switch (o->type) {
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < o->min || n > o->max) {
+            snprintf(why, whylen, "must be a whole number from %lld to %lld", (long long)o->min,
+                     (long long)o->max);
+            return -1;
+        }
+        *int_field(c, o) = n;
+        return 0;
+    }
+    case OPT_LISTEN:
+        if (parse_listen(c, v, why, whylen))
+            return -1;
+        break;
+    case OPT_ENUM: {
+        size_t n = strlen(v);
+        const char *p = o->choices;
+        bool found = false;
+        while (*p && !found) {
+            size_t w = strcspn(p, " ");
+            found = w == n && n > 0 && strncmp(p, v, n) == 0;
+            p += w;
+            p += strspn(p, " ");
+        }
+        if (!found) {
+            snprintf(why, whylen, "must be one of: %s", o->choices);
+            return -1;
+        }
+        break;
+    }
+    case OPT_STR:
+        break;
+    }
+    char *dup = strdup(v);
+    if (!dup) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    char **f = str_field(c, o);
+    free(*f);
+    *f = dup;
+    return 0;
+}
+
+struct ini_state {
+    struct config *c;
+    const char *path;
+    FILE *file;
+    int line;
+    bool seen[NOPTS];
+    char *err;
+    size_t errlen;
+    bool failed;
+};
+
+static char *cfg_reader(char *str, int num, void *stream)
+{
+    struct ini_state *st = stream;
+    char *r = fgets(str, num, st->file);
+    if (r)
+        st->line++;
+    return r;
+}
+
+static int cfg_handler(void *user, const char *section, const char *key, const char *value)
+{
+    struct ini_state *st = user;
+    if (st->failed)
+        return 1;
+    const struct opt *o = opt_find(section, key);
+    char why[160];
+    if (!o) {
+        snprintf(why, sizeof why, "unknown key%s", section_known(section) ? "" : " (unknown section)");
+    } else if (st->seen[o - opts]) {
+        snprintf(why, sizeof why, "set twice");
+        o = NULL;
+    } else if (opt_set(st->c, o, value, why, sizeof why) == 0) {
+        st->seen[o - opts] = true;
+        return 1;
+    }
+    snprintf(st->err, st->errlen, "%s:%d: [%s] %s: %s", st->path, st->line, section, key, why);
+    st->failed = true;
+    return 1;
+}
+
+static void env_name(const struct opt *o, char *out, size_t n)
+{
+    snprintf(out, n, "KIOSKD_%s_%s", o->section, o->key);
+    for (char *p = out; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+extern char **environ;
+
+static int load_env(struct config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        char name[96], why[160];
+        env_name(&opts[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (v && opt_set(c, &opts[i], v, why, sizeof why)) {
+            snprintf(err, errlen, "environment %s: %s", name, why);
+            return KIOSKD_ECONFIG;
+        }
+    }
+    /* A misspelt override of a known section is refused, like a misspelt key. */
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "KIOSKD_", 7) != 0)
+            continue;
+        size_t nlen = strcspn(*e, "=");
+        bool known = false, in_section = false;
+        for (size_t i = 0; i < NOPTS && !known; i++) {
+            char name[96], prefix[64];
+            env_name(&opts[i], name, sizeof name);
+            known = strlen(name) == nlen && strncmp(name, *e, nlen) == 0;
+            snprintf(prefix, sizeof prefix, "KIOSKD_%s_", opts[i].section);
+            for (char *p = prefix; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+            in_section = in_section || strncmp(*e, prefix, strlen(prefix)) == 0;
+        }
+        if (!known && in_section) {
+            snprintf(err, errlen, "environment %.*s: unknown key", (int)(nlen > 80 ? 80 : nlen), *e);
+            return KIOSKD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    char why[160];
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opt_set(c, &opts[i], opts[i].def, why, sizeof why)) {
+            snprintf(err, errlen, "default [%s] %s: %s", opts[i].section, opts[i].key, why);
+            return KIOSKD_ECONFIG;
+        }
+    }
+    if (path) {
+        struct ini_state st = {.c = c, .path = path, .err = err, .errlen = errlen};
+        st.file = fopen(path, "r");
+        if (!st.file) {
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            return KIOSKD_ECONFIG;
+        }
+        int rc = ini_parse_stream(cfg_reader, &st, cfg_handler, &st);
+        fclose(st.file);
+        if (st.failed)
+            return KIOSKD_ECONFIG;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%d: not a valid INI line", path, rc > 0 ? rc : st.line);
+            return KIOSKD_ECONFIG;
+        }
+    }
+    if (load_env(c, err, errlen))
+        return KIOSKD_ECONFIG;
+    if ((c->http_cert[0] != '\0') != (c->http_key[0] != '\0')) {
+        snprintf(err, errlen, "[http] cert and key must be given together");
+        return KIOSKD_ECONFIG;
+    }
+    if (c->events_upgrade_capacity > c->events_upgrade_max) {
+        snprintf(err, errlen, "[events] upgrade_capacity must not exceed upgrade_max");
+        return KIOSKD_ECONFIG;
+    }
+    if (c->store_path[0] == '\0') {
+        snprintf(err, errlen, "[store] path must not be empty");
+        return KIOSKD_ECONFIG;
+    }
+    return 0;
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type != OPT_INT) {
+            char **f = str_field(c, &opts[i]);
+            free(*f);
+            *f = NULL;
+        }
+    }
+}
+
+void config_dump(const struct config *c, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (strcmp(section, o->section) != 0) {
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", o->section);
+            section = o->section;
+        }
+        if (o->type == OPT_INT)
+            fprintf(out, "%s = %lld\n", o->key, (long long)*int_field((struct config *)c, o));
+        else
+            fprintf(out, "%s = %s\n", o->key,
+                    o->secret && **str_field((struct config *)c, o) ? "(set)"
+                                                                     : *str_field((struct config *)c, o));
+    }
+}
+
+void config_doc(FILE *out)
+{
+    fprintf(out, "| section | key | default | unit | environment | meaning |\n"
+                 "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        char name[96], range[64] = "";
+        env_name(o, name, sizeof name);
+        if (o->type == OPT_INT)
+            snprintf(range, sizeof range, " (%lld to %lld)", (long long)o->min, (long long)o->max);
+        else if (o->type == OPT_ENUM)
+            snprintf(range, sizeof range, " (%s)", o->choices);
+        fprintf(out, "| %s | %s | `%s` | %s | `%s` | %s%s |\n", o->section, o->key, o->def, o->unit,
+                name, o->help, range);
+    }
+}

@@ -1,0 +1,55 @@
+/*
+ * Configuration: one table of options (section, key, type, range, default,
+ * help) drives the INI parser, the KIOSKD_SECTION_KEY environment overrides,
+ * the errors (file:line, key), `kioskd check-config` and docs/config.md.
+ */
+#ifndef KIOSKD_CONFIG_H
+#define KIOSKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    /* [http] */
+    char *http_listen;            /* as given */
+    char http_host[64];           /* parsed from http_listen */
+    int http_port;
+    char *http_cert;
+    char *http_key;
+    int64_t http_rate_limit;      /* requests per second per address; 0 = off */
+    int64_t http_rate_burst;
+    int64_t http_request_timeout; /* seconds */
+    int64_t http_max_connections;
+    /* [store] */
+    char *store_path;
+    char *store_key_file;
+    int64_t store_queue_max;
+    int64_t store_busy_timeout;   /* milliseconds */
+    int64_t store_checkpoint_pages;
+    /* [log] */
+    char *log_file;               /* empty: stderr */
+    char *log_level;
+    /* [tickets] */
+    char *tickets_key_file;
+    /* [events] */
+    int64_t events_upgrade_capacity;
+    int64_t events_upgrade_max;
+    int64_t events_checkin_opens;  /* seconds before starts_at */
+    /* [staff] */
+    int64_t staff_token_ttl;       /* seconds */
+    int64_t staff_lock_after;      /* wrong PINs */
+    int64_t staff_lock_seconds;
+};
+
+/* Loads defaults, then the INI file (NULL: none), then the environment.
+ * Returns 0, or KIOSKD_ECONFIG with a message naming file, line and key in err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Frees the strings of c. */
+void config_free(struct config *c);
+/* Writes every option with its effective value (secrets hidden) as INI. */
+void config_dump(const struct config *c, FILE *out);
+/* Writes the option table as a Markdown table (docs/config.md). */
+void config_doc(FILE *out);
+
+#endif

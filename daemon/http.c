@@ -1,0 +1,174 @@
+/*
+ * Answering requests: bodies, the contract's error shape, deferral. The lws
+ * side (reading requests, writing answers) is in daemon/server.c.
+ */
+#include "daemon/http.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "daemon/log.h"
+
+const char *req_param(const struct req *r, const char *name)
+{
+    return route_param(&r->params, name);
+}
+
+const char *req_query(struct req *r, const char *name, char *buf, size_t n)
+{
+    size_t nlen = strlen(name);
+    if (!r->wsi || n < 2 || n > 4096)
+        return NULL;
+    for (int i = 0; i < 32; i++) {
+        int got = lws_hdr_copy_fragment(r->wsi, buf, (int)n, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (got < 0)
+            return NULL;
+        if ((size_t)got > nlen && strncmp(buf, name, nlen) == 0 && buf[nlen] == '=') {
+            memmove(buf, buf + nlen + 1, (size_t)got - nlen);
+            return buf;
+        }
+        if ((size_t)got == nlen && strncmp(buf, name, nlen) == 0) {
+            buf[0] = '\0';
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void req_answered(struct req *r)
+{
+    r->replied = true;
+    if (!r->in_handler && r->wsi)
+        lws_callback_on_writable(r->wsi);
+}
+
+void req_reply_take(struct req *r, int status, const char *ctype, char *body, size_t len)
+{
+    if (r->replied) { /* a second answer is a programming error; keep the first */
+        free(body);
+        return;
+    }
+    free(r->out);
+    r->status = status;
+    r->ctype = ctype;
+    r->out = body;
+    r->out_len = len;
+    req_answered(r);
+}
+
+void req_reply(struct req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        req_reply_take(r, 500, "application/json", NULL, 0);
+        return;
+    }
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    req_reply_take(r, status, ctype, copy, len);
+}
+
+void req_json(struct req *r, int status, json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!s) {
+        req_reply_take(r, 500, "application/json", NULL, 0);
+        return;
+    }
+    req_reply_take(r, status, "application/json", s, strlen(s));
+}
+
+void req_error(struct req *r, int status, const char *code, const char *message, json_t *fields)
+{
+    json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (err && fields && json_object_size(fields) > 0)
+        json_object_set(err, "fields", fields);
+    json_decref(fields);
+    req_json(r, status, err ? json_pack("{s:o}", "error", err) : NULL);
+}
+
+void req_fail(struct req *r, int st)
+{
+    switch (st) {
+    case KIOSKD_EINVAL:
+        req_error(r, 422, "invalid", "a field is not valid", NULL);
+        break;
+    case KIOSKD_EMALFORMED:
+        req_error(r, 400, "malformed", "the request could not be understood", NULL);
+        break;
+    case KIOSKD_ENOTFOUND:
+        req_error(r, 404, "not_found", "no such resource", NULL);
+        break;
+    case KIOSKD_ECONFLICT:
+        req_error(r, 409, "conflict", "the request conflicts with the current state", NULL);
+        break;
+    case KIOSKD_EGONE:
+        req_error(r, 410, "gone", "this is closed or over", NULL);
+        break;
+    case KIOSKD_ETOOBIG:
+        req_error(r, 413, "too_large", "the request is too large", NULL);
+        break;
+    case KIOSKD_EAUTH:
+        req_error(r, 401, "unauthorized", "log in first", NULL);
+        break;
+    case KIOSKD_EFORBIDDEN:
+        req_error(r, 403, "forbidden", "your role does not allow this", NULL);
+        break;
+    case KIOSKD_EBUSY:
+        r->retry_after = 1;
+        req_error(r, 503, "busy", "the daemon is busy; try again in a moment", NULL);
+        break;
+    case KIOSKD_ESHUTDOWN:
+        r->retry_after = 5;
+        r->close_after = true;
+        req_error(r, 503, "shutting_down", "the daemon is restarting; try again shortly", NULL);
+        break;
+    case KIOSKD_EFULL:
+        r->retry_after = 30;
+        req_error(r, 503, "disk_full", "the disk is full; nothing was recorded", NULL);
+        break;
+    case KIOSKD_EIO:
+        r->retry_after = 5;
+        req_error(r, 503, "storage_unavailable", "the database could not record this; nothing was "
+                                                 "recorded", NULL);
+        break;
+    case KIOSKD_ELIMIT:
+        req_error(r, 429, "rate_limited", "too many requests; slow down", NULL);
+        break;
+    default:
+        req_error(r, 500, "internal", kioskd_strerror(st), NULL);
+        break;
+    }
+}
+
+void req_defer(struct req *r, struct req_wait *w)
+{
+    w->req = r;
+    r->wait = w;
+    r->k->waiting++;
+}
+
+struct req *req_resume(struct req_wait *w)
+{
+    struct req *r = w->req;
+    if (!r)
+        return NULL;
+    w->req = NULL;
+    r->wait = NULL;
+    r->k->waiting--;
+    return r;
+}
+
+int req_submit(struct req *r, struct store_job *job, struct req_wait *w)
+{
+    int rc = r->k->draining ? KIOSKD_ESHUTDOWN : store_submit(r->k->store, job);
+    if (rc) {
+        req_fail(r, rc);
+        return rc;
+    }
+    req_defer(r, w);
+    return 0;
+}

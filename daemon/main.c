@@ -1,0 +1,317 @@
+/*
+ * kioskd's entry point: the subcommand table and `serve`, which wires the
+ * config, store, router and HTTP server together and runs the loop.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/status.h"
+#include "daemon/config.h"
+#include "daemon/kioskd.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "handlers/handlers.h"
+#include "store/store.h"
+
+#define KIOSKD_VERSION "0.1.0"
+
+struct cmd {
+    const char *name;
+    const char *args;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct cmd *find_cmd(const char *name);
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    return 0;
+}
+
+static int print_cmd_help(const char *name)
+{
+    const struct cmd *c = find_cmd(name);
+    printf("usage: kioskd %s %s\n\n%s\n\n%s", c->name, c->args, c->summary, c->help);
+    printf("\nEvery command takes -c FILE (INI configuration); every key can also be set\n"
+           "as KIOSKD_SECTION_KEY in the environment (see docs/config.md).\n");
+    return 0;
+}
+
+/* Parses -c FILE out of argv (keeping the other arguments in order) and loads
+ * the configuration. Returns 0 or 2 after printing the error. */
+static int load_config(struct config *cfg, int *argc, char **argv)
+{
+    const char *path = NULL;
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "kioskd: -c needs a file name\n");
+                return 2;
+            }
+            path = argv[++i];
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    char err[512];
+    if (config_load(cfg, path, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: configuration error: %s\n", err);
+        config_free(cfg);
+        return 2;
+    }
+    return 0;
+}
+
+/* --- serve --- */
+
+static struct kioskd *signal_target;
+
+static void on_signal(int sig)
+{
+    struct kioskd *k = signal_target;
+    if (!k)
+        return;
+    if (sig == SIGHUP)
+        k->hup_signal = 1;
+    else
+        k->stop_signal = 1;
+    if (k->lws)
+        lws_cancel_service(k->lws);
+}
+
+static void install_signals(struct kioskd *k)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    signal_target = k;
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct kioskd *k = calloc(1, sizeof *k);
+    int demo = 0, rc = 1;
+    char err[512];
+    if (!k) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        return 1;
+    }
+    if (load_config(&k->cfg, &argc, argv) != 0) {
+        free(k);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--demo") == 0) {
+            demo = 1;
+        } else {
+            fprintf(stderr, "kioskd serve: unknown argument '%s' (see kioskd serve --help)\n",
+                    argv[i]);
+            config_free(&k->cfg);
+            free(k);
+            return 2;
+        }
+    }
+    if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
+        fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
+        goto out;
+    }
+    k->metrics.started_us = now_us();
+    struct store_opts so = {
+        .path = k->cfg.store_path,
+        .busy_timeout_ms = (int)k->cfg.store_busy_timeout,
+        .queue_max = (int)k->cfg.store_queue_max,
+        .checkpoint_pages = (int)k->cfg.store_checkpoint_pages,
+        .notify = server_wake,
+        .notify_arg = k,
+    };
+    if (store_open(&k->store, &so, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
+    if (router_init(&k->router, route_tables) != 0 ||
+        metrics_init(&k->metrics, k->router.n) != 0) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        goto out;
+    }
+    k->metrics.started_us = now_us();
+    if (k->cfg.http_rate_limit > 0) {
+        k->ratelimit = ratelimit_new((uint32_t)k->cfg.http_rate_limit,
+                                     (uint32_t)k->cfg.http_rate_burst, 4096);
+        if (!k->ratelimit) {
+            fprintf(stderr, "kioskd: out of memory\n");
+            goto out;
+        }
+    }
+    install_signals(k);
+    if (store_start(k->store) != 0) {
+        fprintf(stderr, "kioskd: cannot start the store writer\n");
+        goto out;
+    }
+    if (server_start(k, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
+    const char *scheme = k->cfg.http_cert[0] ? "https" : "http";
+    log_info("listening", "addr=%s port=%d tls=%s schema=%d version=%s", k->cfg.http_host, k->port,
+             k->cfg.http_cert[0] ? "on" : "off", store_schema_version(), KIOSKD_VERSION);
+    if (demo)
+        printf("kioskd demo\n  kiosk:  %s://%s:%d/\n  staff:  %s://%s:%d/staff\n"
+               "  health: %s://%s:%d/healthz\n",
+               scheme, k->cfg.http_host, k->port, scheme, k->cfg.http_host, k->port, scheme,
+               k->cfg.http_host, k->port);
+    fflush(stdout);
+    server_run(k);
+    rc = 0;
+out:
+    if (k->store) {
+        store_stop(k->store);
+        store_complete(k->store);
+    }
+    server_stop(k);
+    store_close(k->store);
+    if (rc == 0)
+        log_info("stopped", NULL);
+    signal_target = NULL;
+    ratelimit_free(k->ratelimit);
+    metrics_free(&k->metrics);
+    router_free(&k->router);
+    config_free(&k->cfg);
+    log_close();
+    free(k);
+    return rc;
+}
+
+/* --- check-config --- */
+
+static int cmd_check_config(int argc, char **argv)
+{
+    struct config cfg;
+    if (argc > 1 && strcmp(argv[1], "--doc") == 0) {
+        config_doc(stdout);
+        return 0;
+    }
+    if (load_config(&cfg, &argc, argv) != 0)
+        return 2;
+    if (argc > 1) {
+        fprintf(stderr, "kioskd check-config: unknown argument '%s'\n", argv[1]);
+        config_free(&cfg);
+        return 2;
+    }
+    config_dump(&cfg, stdout);
+    fprintf(stderr, "kioskd: configuration is valid\n");
+    config_free(&cfg);
+    return 0;
+}
+
+/* --- backup --- */
+
+static int cmd_backup(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512];
+    if (load_config(&cfg, &argc, argv) != 0)
+        return 2;
+    if (argc != 2) {
+        fprintf(stderr, "usage: kioskd backup FILE\n");
+        config_free(&cfg);
+        return 2;
+    }
+    int rc = store_backup(cfg.store_path, argv[1], err, sizeof err);
+    if (rc)
+        fprintf(stderr, "kioskd backup: %s\n", err);
+    else
+        fprintf(stderr,
+                "kioskd: backed up %s to %s. Keep [store] key_file (%s) safe as well: without it "
+                "the personal data in the backup cannot be read.\n",
+                cfg.store_path, argv[1], cfg.store_key_file);
+    config_free(&cfg);
+    return rc ? 1 : 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("kioskd %s (schema %d)\n", KIOSKD_VERSION, store_schema_version());
+    return 0;
+}
+
+static const struct cmd cmds[] = {
+    {"serve", "[-c FILE] [--demo]", "Run the daemon (the default command).", cmd_serve,
+     "  --demo   create a demo database on first start and print the kiosk and staff URLs\n\n"
+     "SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.\n"
+     "SIGHUP: reopen the log file.\n"},
+    {"check-config", "[-c FILE]", "Validate the configuration, print it and exit.", cmd_check_config,
+     "Exits 0 when valid, 2 with the file, line and key of the first error otherwise.\n"},
+    {"backup", "[-c FILE] FILE", "Copy the database to FILE with SQLite's online backup.",
+     cmd_backup, "Safe while the daemon runs. The key file is not part of the copy.\n"},
+    {"version", "", "Print the version.", cmd_version, ""},
+};
+
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
+static const struct cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < NCMDS; i++)
+        if (strcmp(cmds[i].name, name) == 0)
+            return &cmds[i];
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kioskd [COMMAND] [-c FILE] [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < NCMDS; i++)
+        fprintf(out, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+    fprintf(out, "\n`kioskd COMMAND --help` describes one command. With no command, kioskd serves.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            usage(stdout);
+            return 0;
+        }
+        if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+            return cmd_version(argc, argv);
+        if (wants_help(argc, argv))
+            return print_cmd_help("serve");
+        return cmd_serve(argc, argv);
+    }
+    const struct cmd *c = find_cmd(argv[1]);
+    if (!c) {
+        fprintf(stderr, "kioskd: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
+    if (wants_help(argc - 1, argv + 1))
+        return print_cmd_help(c->name);
+    return c->fn(argc - 1, argv + 1);
+}

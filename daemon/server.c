@@ -1,0 +1,469 @@
+/*
+ * libwebsockets glue for HTTP. Per request (struct req, lws' per-session
+ * data, freed by lws after every keep-alive transaction):
+ *
+ *   LWS_CALLBACK_HTTP             parse method and path, route, rate limit,
+ *                                 check Content-Length/-Type; dispatch now
+ *                                 (no body) or wait for the body
+ *   LWS_CALLBACK_HTTP_BODY        append to r->body (bounded by the route)
+ *   ..._BODY_COMPLETION           dispatch (once; a repeat hangs up)
+ *   handler                       answers at once, or defers on a req_wait
+ *   LWS_CALLBACK_EVENT_WAIT_CANCELLED  other threads finished work: run the
+ *                                 completions, which answer deferred requests
+ *   LWS_CALLBACK_HTTP_WRITEABLE   write a deferred answer when it is ready
+ *   LWS_CALLBACK_HTTP_DROP_PROTOCOL  the req is about to be freed: orphan
+ *                                 any work still holding it, free buffers
+ *
+ * An answer is written in one lws_write (headers and body) and the
+ * transaction completed, so keep-alive continues.
+ */
+#include "daemon/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/status.h"
+#include "daemon/http.h"
+#include "daemon/log.h"
+
+#define DEFERRED_TIMEOUT_S 30
+#define DRAIN_SECONDS 2.0
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void server_wake(void *arg)
+{
+    struct kioskd *k = arg;
+    if (k->lws)
+        lws_cancel_service(k->lws);
+}
+
+static int method_of(struct lws *wsi)
+{
+    char *uri;
+    int len;
+    switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
+    case LWSHUMETH_GET: return HTTP_GET;
+    case LWSHUMETH_POST: return HTTP_POST;
+    case LWSHUMETH_OPTIONS: return HTTP_OPTIONS;
+    case LWSHUMETH_PUT: return HTTP_PUT;
+    case LWSHUMETH_PATCH: return HTTP_PATCH;
+    case LWSHUMETH_DELETE: return HTTP_DELETE;
+    case LWSHUMETH_HEAD: return HTTP_HEAD;
+    default: return 0;
+    }
+}
+
+static void log_request(struct req *r, size_t bytes)
+{
+    char path[300];
+    const char *shown = r->path;
+    if (r->rt && (r->rt->flags & ROUTE_REDACT_PATH))
+        shown = r->rt->pattern;
+    log_escape(path, sizeof path, shown);
+    log_info("request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
+             (unsigned long long)r->id, http_method_name(r->method), path, r->status, bytes,
+             (long long)((mono() - r->t0) * 1e6));
+}
+
+/* Writes r's answer. Returns what the lws callback should return. */
+static int req_write(struct req *r)
+{
+    struct lws *wsi = r->wsi;
+    size_t hroom = 768;
+    unsigned char *buf = malloc(LWS_PRE + hroom + r->out_len);
+    int rc = -1;
+    if (!buf)
+        return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hroom;
+    char v[64];
+    int status = r->status ? r->status : 500;
+    if (lws_add_http_common_headers(wsi, (unsigned int)status, r->ctype ? r->ctype : "application/json",
+                                    r->out_len, &p, end))
+        goto out;
+    int n = snprintf(v, sizeof v, "%llu", (unsigned long long)r->id);
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
+                                    (unsigned char *)v, n, &p, end))
+        goto out;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end))
+        goto out;
+    if (r->retry_after > 0) {
+        n = snprintf(v, sizeof v, "%d", r->retry_after);
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                        (unsigned char *)v, n, &p, end))
+            goto out;
+    }
+    if (r->allow) {
+        size_t used = 0;
+        v[0] = '\0';
+        for (int m = 1; m <= HTTP_OPTIONS; m <<= 1)
+            if (r->allow & m)
+                used += (size_t)snprintf(v + used, sizeof v - used, "%s%s", used ? ", " : "",
+                                         http_method_name(m));
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:", (unsigned char *)v,
+                                        (int)used, &p, end))
+            goto out;
+    }
+    if (r->close_after &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end))
+        goto out;
+    if (lws_finalize_http_header(wsi, &p, end))
+        goto out;
+    if (r->out_len)
+        memcpy(p, r->out, r->out_len);
+    p += r->out_len;
+    r->written = true;
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(buf);
+    r->status = status;
+    log_request(r, r->out_len);
+    metrics_request(&r->k->metrics, r->route, status, mono() - r->t0);
+    if (rc || r->close_after)
+        return -1;
+    /* r is freed inside lws_http_transaction_completed: touch nothing after. */
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int dispatch(struct req *r)
+{
+    r->dispatched = true;
+    r->in_handler = true;
+    r->rt->fn(r);
+    r->in_handler = false;
+    if (r->replied)
+        return req_write(r);
+    if (r->wait) {
+        /* lws cleared its own timeout; a client waiting on work gets ours. */
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, DEFERRED_TIMEOUT_S);
+        return 0;
+    }
+    req_error(r, 500, "internal", "the request was not answered", NULL);
+    return req_write(r);
+}
+
+/* Answers at once from LWS_CALLBACK_HTTP (before any body is read). */
+static int early_error(struct req *r, int status, const char *code, const char *message)
+{
+    r->in_handler = true;
+    req_error(r, status, code, message, NULL);
+    r->in_handler = false;
+    /* With a body still unread the connection cannot be reused. */
+    if (r->content_length > 0)
+        r->close_after = true;
+    return req_write(r);
+}
+
+static int64_t parse_content_length(struct lws *wsi)
+{
+    char v[32];
+    int n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0)
+        return -1;
+    int64_t x = 0;
+    for (int i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || x > (int64_t)1 << 40)
+            return -2;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x;
+}
+
+static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
+{
+    struct kioskd *k = lws_context_user(lws_get_context(wsi));
+    memset(r, 0, sizeof *r);
+    r->k = k;
+    r->wsi = wsi;
+    r->id = ++k->next_request_id;
+    r->t0 = mono();
+    r->route = -1;
+    r->method = method_of(wsi);
+    r->content_length = parse_content_length(wsi);
+    buf_init(&r->body, 0);
+
+    if (urilen >= sizeof r->path) {
+        snprintf(r->path, sizeof r->path, "(long)");
+        return early_error(r, 414, "uri_too_long", "the path is too long");
+    }
+    memcpy(r->path, uri, urilen);
+    r->path[urilen] = '\0';
+    if (memchr(uri, '\0', urilen))
+        return early_error(r, 400, "malformed", "the path is not valid");
+    if (k->draining) {
+        r->close_after = true;
+        r->retry_after = 5;
+        return early_error(r, 503, "shutting_down", "the daemon is restarting; try again shortly");
+    }
+    if (!r->method)
+        return early_error(r, 405, "method_not_allowed", "this method is not supported");
+    if (r->content_length == -2)
+        return early_error(r, 400, "malformed", "Content-Length is not a number");
+
+    int allowed = 0;
+    r->route = router_match(&k->router, r->method, r->path, &r->params, &allowed);
+    if (r->route == -2) {
+        r->route = -1;
+        r->allow = allowed;
+        return early_error(r, 405, "method_not_allowed", "this path does not take this method");
+    }
+    if (r->route < 0)
+        return early_error(r, 404, "not_found", "no such path");
+    r->rt = k->router.routes[r->route];
+
+    if ((r->rt->flags & ROUTE_PUBLIC) && k->ratelimit) {
+        lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
+        int wait = ratelimit_take(k->ratelimit, r->peer, wall_us());
+        if (wait) {
+            metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+            r->retry_after = wait;
+            return early_error(r, 429, "rate_limited", "too many requests; slow down");
+        }
+    }
+
+    bool has_body = r->method == HTTP_POST || r->method == HTTP_PUT || r->method == HTTP_PATCH;
+    if (has_body && r->content_length < 0) {
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+            r->close_after = true;
+            return early_error(r, 411, "length_required",
+                               "chunked bodies are not accepted; send Content-Length");
+        }
+        r->close_after = true;
+        return early_error(r, 411, "length_required", "send Content-Length with the body");
+    }
+    if (r->content_length > 0) {
+        size_t max = r->rt->body_max ? r->rt->body_max : HTTP_BODY_MAX;
+        if (r->content_length > (int64_t)max)
+            return early_error(r, 413, "too_large", "the request body is too large");
+        if (r->rt->flags & ROUTE_JSON) {
+            char ct[80];
+            int n = lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE);
+            if (n <= 0 || strncasecmp(ct, "application/json", 16) != 0 ||
+                (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
+                return early_error(r, 415, "unsupported_media_type",
+                                   "send the body as Content-Type: application/json");
+        }
+        buf_init(&r->body, (size_t)r->content_length);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)k->cfg.http_request_timeout);
+        return 0; /* the body follows */
+    }
+    if (r->method == HTTP_POST && r->content_length == 0)
+        return 0; /* lws calls BODY_COMPLETION next */
+    return dispatch(r);
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct req *r = user;
+    struct kioskd *k;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(r, wsi, in, len);
+
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!r || !r->k || r->dispatched)
+            return -1;
+        if (len && buf_append(&r->body, in, len) != 0)
+            return early_error(r, 413, "too_large", "the request body is too large");
+        return 0;
+
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!r || !r->k)
+            return -1;
+        if (r->dispatched)
+            return -1; /* pipelined input behind a deferred answer: hang up */
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        return dispatch(r);
+
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!r || !r->k || !r->replied || r->written || r->wait)
+            return 0; /* spurious, or not ready yet */
+        return req_write(r);
+
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (!r || !r->k)
+            return 0;
+        if (r->wait) {
+            r->wait->req = NULL;
+            r->wait = NULL;
+            r->k->waiting--;
+        } else if (r->replied && !r->written) {
+            r->k->metrics.counters[MC_CLIENTS_GONE]++;
+        }
+        r->wsi = NULL;
+        buf_free(&r->body);
+        free(r->out);
+        r->out = NULL;
+        r->k = NULL;
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        k = lws_context_user(lws_get_context(wsi));
+        if (k && k->store)
+            store_complete(k->store);
+        return 0; /* never non-zero: that would close lws' wake-up pipe */
+
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+    char msg[300];
+    size_t n = strlen(line);
+    char tmp[300];
+    if (n >= sizeof tmp)
+        n = sizeof tmp - 1;
+    memcpy(tmp, line, n);
+    while (n && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
+        n--;
+    tmp[n] = '\0';
+    log_kv(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "msg=%s", log_escape(msg, sizeof msg, tmp));
+}
+
+/* Tries the address first so that a busy port gets a clear message. */
+static int probe_listen(const char *host, int port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        sl = sizeof *s4;
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *s6;
+    } else {
+        snprintf(err, errlen, "[http] listen: '%s' is not an IP address", host);
+        return KIOSKD_ECONFIG;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, (struct sockaddr *)&ss, sl);
+    int e = errno;
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s%s", host, port, strerror(e),
+                 e == EADDRINUSE ? " (is another kioskd running?)" : "");
+        return KIOSKD_EIO;
+    }
+    return 0;
+}
+
+int server_start(struct kioskd *k, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info;
+    int rc = probe_listen(k->cfg.http_host, k->cfg.http_port, err, errlen);
+    if (rc)
+        return rc;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    memset(&info, 0, sizeof info);
+    info.port = k->cfg.http_port;
+    info.iface = k->cfg.http_host;
+    info.protocols = protocols;
+    info.user = k;
+    info.server_string = "kioskd";
+    info.timeout_secs = (unsigned int)k->cfg.http_request_timeout;
+    info.timeout_secs_ah_idle = (int)k->cfg.http_request_timeout;
+    info.keepalive_timeout = 5;
+    info.fd_limit_per_thread = (unsigned int)k->cfg.http_max_connections + 32;
+    info.max_http_header_data = 4096;
+    info.max_http_header_pool = 256;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(k->cfg.http_host, ':') == NULL);
+    if (k->cfg.http_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = k->cfg.http_cert;
+        info.ssl_private_key_filepath = k->cfg.http_key;
+        info.alpn = "http/1.1";
+    }
+    k->lws = lws_create_context(&info);
+    if (!k->lws) {
+        snprintf(err, errlen, "cannot start the HTTP server on %s:%d%s", k->cfg.http_host,
+                 k->cfg.http_port, k->cfg.http_cert[0] ? " (check [http] cert and key)" : "");
+        return KIOSKD_EIO;
+    }
+    k->vhost = lws_get_vhost_by_name(k->lws, "default");
+    k->port = k->vhost ? lws_get_vhost_listen_port(k->vhost) : k->cfg.http_port;
+    return 0;
+}
+
+static void drain_tick(lws_sorted_usec_list_t *sul)
+{
+    struct kioskd *k = lws_container_of(sul, struct kioskd, drain_tick);
+    lws_sul_schedule(k->lws, 0, &k->drain_tick, drain_tick, 50 * LWS_US_PER_MS);
+}
+
+void server_run(struct kioskd *k)
+{
+    double deadline = 0;
+    for (;;) {
+        if (lws_service(k->lws, 0) < 0)
+            break;
+        if (k->hup_signal) {
+            k->hup_signal = 0;
+            log_reopen();
+            log_info("log_reopened", NULL);
+        }
+        if (k->stop_signal && !k->draining) {
+            k->draining = true;
+            deadline = mono() + DRAIN_SECONDS;
+            drain_tick(&k->drain_tick);
+            log_info("stopping", "waiting=%d", k->waiting + store_inflight(k->store));
+        }
+        if (k->draining) {
+            store_complete(k->store);
+            if ((k->waiting == 0 && store_inflight(k->store) == 0) || mono() > deadline)
+                break;
+        }
+    }
+}
+
+void server_stop(struct kioskd *k)
+{
+    if (k->lws)
+        lws_sul_cancel(&k->drain_tick);
+    if (k->lws)
+        lws_context_destroy(k->lws);
+    k->lws = NULL;
+}

@@ -1,0 +1,45 @@
+/* GET /healthz and GET /metrics: what HQ IT's monitoring polls. */
+#include <stdio.h>
+#include <time.h>
+
+#include "core/status.h"
+#include "daemon/http.h"
+#include "handlers/handlers.h"
+
+static void healthz(struct req *r)
+{
+    struct store_stats ss;
+    store_stats(r->k->store, &ss);
+    int db_ok = store_ping(r->k->store) == 0 && ss.last_commit_rc == 0;
+    char body[200];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"disabled\",\"outbox_pending\":%lld}",
+                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", (long long)ss.outbox_pending);
+    req_reply(r, db_ok ? 200 : 503, "application/json", body, (size_t)n);
+}
+
+static void metrics(struct req *r)
+{
+    struct store_stats ss;
+    struct buf out;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    store_stats(r->k->store, &ss);
+    buf_init(&out, 4 * 1024 * 1024);
+    int rc = metrics_render(&r->k->metrics, &r->k->router, &ss,
+                            (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &out);
+    if (rc) {
+        buf_free(&out);
+        req_fail(r, rc);
+        return;
+    }
+    size_t len;
+    char *text = buf_steal(&out, &len);
+    req_reply_take(r, 200, "text/plain; version=0.0.4", text, len);
+}
+
+const struct route health_routes[] = {
+    {HTTP_GET, "/healthz", healthz, ROLE_NONE, ROUTE_PUBLIC, 0},
+    {HTTP_GET, "/metrics", metrics, ROLE_NONE, ROUTE_PUBLIC, 0},
+    {0, NULL, NULL, 0, 0, 0},
+};

@@ -1,0 +1,9 @@
+/* The list of every handler file's route table. */
+#include "handlers/handlers.h"
+
+#include <stddef.h>
+
+const struct route *const route_tables[] = {
+    health_routes,
+    NULL,
+};

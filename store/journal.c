@@ -1,0 +1,63 @@
+/* The outbox journal and the audit trail, written from inside write jobs. */
+#include <stdio.h>
+#include <time.h>
+
+#include "core/status.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+static const char SQL_OUTBOX_INSERT[] = "INSERT INTO outbox(id, kind, at, data) VALUES (?, ?, ?, ?)";
+static const char SQL_AUDIT_INSERT[] =
+    "INSERT INTO audit(at_us, staff_id, device, action, subject) VALUES (?, ?, ?, ?, ?)";
+
+int64_t store_tx_now(const struct store_tx *tx)
+{
+    return tx->now_us;
+}
+
+/* Formats t (µs since the epoch) as RFC 3339 UTC with milliseconds. */
+static void rfc3339_utc(int64_t t, char out[64])
+{
+    time_t sec = (time_t)(t / 1000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t % 1000000 / 1000));
+}
+
+int store_outbox_append(struct store_tx *tx, const char *kind, const char *json)
+{
+    char id[37], at[64];
+    if (rng_uuid(tx->rng, id))
+        return KIOSKD_ECRYPTO;
+    rfc3339_utc(tx->now_us, at);
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_OUTBOX_INSERT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_rc(rc);
+    tx->outbox_added++;
+    return 0;
+}
+
+int store_audit(struct store_tx *tx, const char *staff_id, const char *device, const char *action,
+                const char *subject)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_AUDIT_INSERT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, tx->now_us);
+    sqlite3_bind_text(st, 2, staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, subject, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}

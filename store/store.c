@@ -1,0 +1,377 @@
+/*
+ * Opening the database: folder, lock file, connections, pragmas, migrations,
+ * the statement cache, health check and online backup. The writer thread is
+ * in store/writer.c; the journal (outbox, audit) in store/journal.c.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/embedded.h"
+#include "core/status.h"
+#include "store/store_int.h"
+
+int store_rc(int sqlite_rc)
+{
+    switch (sqlite_rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_NOMEM:
+        return KIOSKD_ENOMEM;
+    case SQLITE_FULL:
+        return KIOSKD_EFULL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return KIOSKD_EBUSY;
+    case SQLITE_CONSTRAINT:
+        return KIOSKD_ECONFLICT;
+    case SQLITE_TOOBIG:
+        return KIOSKD_ETOOBIG;
+    default:
+        return KIOSKD_EIO;
+    }
+}
+
+static size_t slot_of(const char *sql)
+{
+    uintptr_t h = (uintptr_t)sql;
+    h ^= h >> 7;
+    h *= 0x9E3779B97F4A7C15u;
+    return (size_t)(h >> 20) % STMT_SLOTS;
+}
+
+sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
+{
+    size_t i = slot_of(sql);
+    for (size_t n = 0; n < STMT_SLOTS; n++, i = (i + 1) % STMT_SLOTS) {
+        if (c->sql[i] == sql) {
+            sqlite3_reset(c->stmt[i]);
+            sqlite3_clear_bindings(c->stmt[i]);
+            return c->stmt[i];
+        }
+        if (!c->sql[i]) {
+            sqlite3_stmt *st = NULL;
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+                return NULL;
+            c->sql[i] = sql;
+            c->stmt[i] = st;
+            return st;
+        }
+    }
+    /* Cache full: a programming error (raise STMT_SLOTS). */
+    return NULL;
+}
+
+int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms)
+{
+    memset(c, 0, sizeof *c);
+    int rc = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return store_rc(rc);
+    sqlite3_busy_timeout(c->db, busy_timeout_ms);
+    sqlite3_extended_result_codes(c->db, 1);
+    return 0;
+}
+
+void conn_close(struct conn *c)
+{
+    for (size_t i = 0; i < STMT_SLOTS; i++) {
+        if (c->sql[i])
+            sqlite3_finalize(c->stmt[i]);
+        c->sql[i] = NULL;
+    }
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+int conn_exec(struct conn *c, const char *sql)
+{
+    return store_rc(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+static int mkdir_parents(const char *path)
+{
+    char dir[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof dir)
+        return KIOSKD_EINVAL;
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+                return KIOSKD_EIO;
+            *p = '/';
+        }
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        return KIOSKD_EIO;
+    return 0;
+}
+
+static int migration_number(const char *name)
+{
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return -1;
+        n = n * 10 + (name[i] - '0');
+    }
+    return n;
+}
+
+int store_schema_version(void)
+{
+    int v = 0;
+    for (const struct embedded_file *m = embedded_migrations; m->name; m++) {
+        int n = migration_number(m->name);
+        if (n > v)
+            v = n;
+    }
+    return v;
+}
+
+static int migrate(struct conn *c, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        goto sqlerr;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+
+    int latest = store_schema_version();
+    if (version > latest) {
+        snprintf(err, errlen,
+                 "database schema version %d is newer than this kioskd understands (%d); "
+                 "run the kioskd that created it, or restore a backup",
+                 version, latest);
+        return KIOSKD_ESCHEMA;
+    }
+    if (version == latest)
+        return 0;
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto sqlerr;
+    for (const struct embedded_file *m = embedded_migrations; m->name; m++) {
+        int n = migration_number(m->name);
+        if (n <= version)
+            continue;
+        char *msg = NULL;
+        if (sqlite3_exec(c->db, (const char *)m->data, NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %s failed: %s", m->name, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            return KIOSKD_EIO;
+        }
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", latest);
+    if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        goto sqlerr;
+    }
+    return 0;
+sqlerr:
+    snprintf(err, errlen, "database error: %s", sqlite3_errmsg(c->db));
+    return store_rc(sqlite3_errcode(c->db));
+}
+
+static const char SQL_OUTBOX_PENDING[] =
+    "SELECT count(*) FROM outbox WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta "
+    "WHERE key = 'outbox_acked_seq')";
+
+int store_open(struct store **out, const struct store_opts *o, char *err, size_t errlen)
+{
+    int rc;
+    char lockpath[4200];
+    struct store *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return KIOSKD_ENOMEM;
+    }
+    s->lock_fd = -1;
+    s->read_only = o->read_only;
+    s->queue_max = o->queue_max > 0 ? o->queue_max : 4096;
+    s->notify = o->notify;
+    s->notify_arg = o->notify_arg;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
+    hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
+
+    if (!o->read_only) {
+        if ((rc = mkdir_parents(o->path)) != 0) {
+            snprintf(err, errlen, "%s: cannot create its folder: %s", o->path, strerror(errno));
+            goto fail;
+        }
+        snprintf(lockpath, sizeof lockpath, "%s.lock", o->path);
+        s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (s->lock_fd < 0) {
+            snprintf(err, errlen, "%s: cannot open: %s", lockpath, strerror(errno));
+            rc = KIOSKD_EIO;
+            goto fail;
+        }
+        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(err, errlen, "%s is in use by another kioskd process", o->path);
+            rc = KIOSKD_ELOCKED;
+            goto fail;
+        }
+        rc = conn_open(&s->wr, o->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                       o->busy_timeout_ms);
+        if (rc) {
+            snprintf(err, errlen, "%s: cannot open database: %s", o->path,
+                     s->wr.db ? sqlite3_errmsg(s->wr.db) : kioskd_strerror(rc));
+            goto fail;
+        }
+        char pragmas[256];
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                 "PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=67108864;"
+                 "PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY;",
+                 o->checkpoint_pages > 0 ? o->checkpoint_pages : 2000);
+        if ((rc = conn_exec(&s->wr, pragmas)) != 0) {
+            snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->wr.db));
+            goto fail;
+        }
+        if ((rc = migrate(&s->wr, err, errlen)) != 0)
+            goto fail;
+    }
+    rc = conn_open(&s->rd, o->path, SQLITE_OPEN_READONLY, o->busy_timeout_ms);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot open database for reading: %s", o->path,
+                 s->rd.db ? sqlite3_errmsg(s->rd.db) : kioskd_strerror(rc));
+        goto fail;
+    }
+    if ((rc = conn_exec(&s->rd, "PRAGMA foreign_keys=ON; PRAGMA cache_size=-2000;"
+                                "PRAGMA temp_store=MEMORY;")) != 0) {
+        snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->rd.db));
+        goto fail;
+    }
+    if (o->read_only) {
+        int v = 0;
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->rd.db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        if (v > store_schema_version()) {
+            snprintf(err, errlen, "database schema version %d is newer than this kioskd (%d)", v,
+                     store_schema_version());
+            rc = KIOSKD_ESCHEMA;
+            goto fail;
+        }
+    } else {
+        sqlite3_stmt *st = conn_stmt(&s->rd, SQL_OUTBOX_PENDING);
+        if (st && sqlite3_step(st) == SQLITE_ROW)
+            s->stats.outbox_pending = sqlite3_column_int64(st, 0);
+        if (st)
+            sqlite3_reset(st);
+    }
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return rc ? rc : KIOSKD_EIO;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    store_stop(s);
+    conn_close(&s->rd);
+    conn_close(&s->wr);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cond);
+    free(s);
+}
+
+int store_ping(struct store *s)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, "SELECT 1");
+    if (!st)
+        return KIOSKD_EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
+int store_backup(const char *db_path, const char *path, char *err, size_t errlen)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    sqlite3_backup *bk = NULL;
+    char tmp[4200];
+    int rc = KIOSKD_EIO;
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    if (access(db_path, R_OK) != 0) {
+        snprintf(err, errlen, "%s: %s", db_path, strerror(errno));
+        return KIOSKD_ENOTFOUND;
+    }
+    unlink(tmp);
+    if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", db_path, sqlite3_errmsg(src));
+        goto out;
+    }
+    sqlite3_busy_timeout(src, 5000);
+    if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", tmp, sqlite3_errmsg(dst));
+        goto out;
+    }
+    bk = sqlite3_backup_init(dst, "main", src, "main");
+    if (!bk) {
+        snprintf(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    int step;
+    while ((step = sqlite3_backup_step(bk, 256)) == SQLITE_OK || step == SQLITE_BUSY ||
+           step == SQLITE_LOCKED) {
+        if (step != SQLITE_OK)
+            sqlite3_sleep(20);
+    }
+    sqlite3_backup_finish(bk);
+    if (step != SQLITE_DONE) {
+        snprintf(err, errlen, "backup: %s", sqlite3_errstr(step));
+        rc = store_rc(step);
+        goto out;
+    }
+    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+        goto out;
+    }
+    sqlite3_close(dst);
+    dst = NULL;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (dst)
+        sqlite3_close(dst);
+    if (src)
+        sqlite3_close(src);
+    if (rc)
+        unlink(tmp);
+    return rc;
+}

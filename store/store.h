@@ -1,0 +1,108 @@
+/*
+ * The store: one SQLite database in WAL mode. Knows SQL and nothing of HTTP.
+ *
+ * Threads: the event loop reads through its own connection (store_* read
+ * functions, synchronous, short and indexed). Every change goes through the
+ * writer thread, which owns the only write connection: submit a store_job,
+ * and its done() runs on the loop after the job's transaction has committed
+ * (group commit: every queued job shares one transaction and one fsync, each
+ * in its own savepoint so that a failing job rolls back alone).
+ *
+ * Invariants:
+ *  1. Only the writer thread writes; only the loop reads through the read
+ *     connection; neither connection is shared between threads.
+ *  2. A job's done() runs exactly once, on the loop, after its changes are
+ *     durable (rc == 0) or rolled back (rc < 0).
+ *  3. The outbox seq is contiguous: entries are appended inside the job's
+ *     savepoint and rolled back with it.
+ */
+#ifndef KIOSKD_STORE_H
+#define KIOSKD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/hist.h"
+
+struct store;
+struct store_tx;
+struct store_job;
+
+/* Runs on the writer thread inside the job's savepoint; returns 0 to keep the
+ * job's changes or a negative KIOSKD_E* to roll them back. */
+typedef int (*store_run_fn)(struct store_tx *tx, struct store_job *job);
+/* Runs on the loop after the commit (job->rc says how it ended). */
+typedef void (*store_done_fn)(struct store_job *job);
+
+struct store_job {
+    store_run_fn run;
+    store_done_fn done;
+    int rc;                 /* set by the store before done() */
+    int64_t queued_us;      /* set by store_submit */
+    struct store_job *next; /* owned by the store while queued */
+};
+
+struct store_opts {
+    const char *path;
+    int busy_timeout_ms;
+    int queue_max;
+    int checkpoint_pages;
+    bool read_only;               /* open for reading only: no writer, no migration */
+    void (*notify)(void *arg);    /* called from the writer thread when jobs are done */
+    void *notify_arg;
+};
+
+struct store_stats {
+    uint64_t jobs, jobs_failed, batches, commits_failed;
+    int queue_depth;
+    int last_commit_rc; /* 0 while the last commit succeeded */
+    struct hist batch_size;
+    struct hist commit_seconds;
+    int64_t outbox_pending;
+};
+
+/* Opens (creating the folder and file), locks against a second process,
+ * applies migrations. Returns 0 or a KIOSKD_E* code with a message in err. */
+int store_open(struct store **out, const struct store_opts *o, char *err, size_t errlen);
+/* Starts the writer thread; 0 or KIOSKD_ENOMEM. */
+int store_start(struct store *s);
+/* Stops accepting jobs, lets the writer commit what is queued, joins it.
+ * Finished jobs wait for store_complete(). */
+void store_stop(struct store *s);
+/* Stops the writer if running and closes everything; accepts NULL. */
+void store_close(struct store *s);
+
+/* Queues a job; 0, KIOSKD_EBUSY (queue full) or KIOSKD_ESHUTDOWN. */
+int store_submit(struct store *s, struct store_job *job);
+/* On the loop: runs done() for every finished job; returns how many. */
+int store_complete(struct store *s);
+/* Jobs submitted whose done() has not run yet. */
+int store_inflight(struct store *s);
+/* Copies the writer's counters (under its lock). */
+void store_stats(struct store *s, struct store_stats *out);
+/* Read check used by /healthz: 0 when the read connection answers. */
+int store_ping(struct store *s);
+
+/* Copies the database to path with SQLite's online backup API. */
+int store_backup(const char *db_path, const char *path, char *err, size_t errlen);
+/* Schema version of this build (the highest migration number). */
+int store_schema_version(void);
+
+/* Test hook: the next `count` commits fail with SQLite result code rc
+ * (e.g. SQLITE_FULL, SQLITE_IOERR). */
+void store_fault_commit(struct store *s, int rc, int count);
+
+/* --- For write jobs (writer thread only) --- */
+
+/* The time the job started running, microseconds since the epoch (UTC). */
+int64_t store_tx_now(const struct store_tx *tx);
+/* Appends an outbox journal entry {id uuid, seq, kind, at, data}; data is a
+ * JSON text. Rolled back with the job. Returns 0 or a KIOSKD_E* code. */
+int store_outbox_append(struct store_tx *tx, const char *kind, const char *json);
+/* Appends an audit line. staff_id, device, subject may be NULL; never pass
+ * personal data. Returns 0 or a KIOSKD_E* code. */
+int store_audit(struct store_tx *tx, const char *staff_id, const char *device, const char *action,
+                const char *subject);
+
+#endif

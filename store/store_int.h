@@ -1,0 +1,60 @@
+/* Internals shared by the store's own files; nothing outside store/ includes this. */
+#ifndef KIOSKD_STORE_INT_H
+#define KIOSKD_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "core/rng.h"
+#include "store/store.h"
+
+#define STMT_SLOTS 128
+
+/* A connection with its prepared statements, cached by the address of their
+ * SQL text (statements are static strings named for what they do). */
+struct conn {
+    sqlite3 *db;
+    const char *sql[STMT_SLOTS];
+    sqlite3_stmt *stmt[STMT_SLOTS];
+};
+
+struct store_tx {
+    struct store *s;
+    struct conn *c;
+    struct rng *rng;
+    int64_t now_us;
+    int outbox_added; /* entries this job appended */
+};
+
+struct store {
+    struct conn rd; /* the loop's */
+    struct conn wr; /* the writer's */
+    int lock_fd;
+    bool read_only;
+    int queue_max;
+
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct store_job *q_head, *q_tail; /* submitted, not yet taken */
+    int q_len;
+    struct store_job *done_head, *done_tail; /* finished, done() not yet run */
+    int inflight; /* submitted and done() not run; loop only */
+    bool stopping;
+    struct store_stats stats;
+    int fault_rc, fault_count;
+
+    void (*notify)(void *arg);
+    void *notify_arg;
+};
+
+/* Returns the cached statement for sql on c (reset, bindings cleared), or NULL. */
+sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
+/* Maps a SQLite result code to a KIOSKD_E* status. */
+int store_rc(int sqlite_rc);
+int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
+void conn_close(struct conn *c);
+int conn_exec(struct conn *c, const char *sql);
+
+#endif

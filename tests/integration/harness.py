@@ -1,0 +1,209 @@
+"""Starts ./build/kioskd for a test and talks to it over HTTP (Python stdlib only).
+
+    d = harness.Daemon()            # temporary folder, free port, started
+    st, body = d.get("/healthz")    # body is parsed JSON when the reply is JSON
+    d.stop()                        # SIGTERM; asserts exit code 0
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("KIOSKD_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "kioskd")
+SAN = os.environ.get("SAN") == "1"
+_running = []
+
+
+def stop_all():
+    while _running:
+        d = _running.pop()
+        d.kill()
+
+
+class Reply:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.raw = raw
+        ctype = self.headers.get("content-type", "")
+        self.json = json.loads(raw) if ctype.startswith("application/json") and raw else None
+
+    def __iter__(self):  # st, body = d.get(...)
+        yield self.status
+        yield self.json if self.json is not None else self.raw
+
+    def __repr__(self):
+        return f"<Reply {self.status} {self.raw[:200]!r}>"
+
+
+class Daemon:
+    def __init__(self, config="", env=None, args=(), start=True, dir=None):
+        self.dir = dir or tempfile.mkdtemp(prefix="kioskd-test-")
+        self.own_dir = dir is None
+        self.config_path = os.path.join(self.dir, "kioskd.ini")
+        base = ("[http]\nlisten = 127.0.0.1:0\nrate_limit = 0\n"
+                f"[store]\npath = {self.dir}/kioskd.db\nkey_file = {self.dir}/kioskd.key\n")
+        with open(self.config_path, "w") as f:
+            f.write(merge_ini(base, config))
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("KIOSKD_"):
+                del self.env[k]
+        if SAN:
+            self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
+            self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
+        self.env.update(env or {})
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        if start:
+            self.start()
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, "ab")
+        self.log_offset = self.log.tell()
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.config_path] + self.args,
+                                     stdout=subprocess.PIPE, stderr=self.log, env=self.env,
+                                     cwd=self.dir)
+        _running.append(self)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(r"event=listening .*port=(\d+)", self.stderr())
+            if m:
+                self.port = int(m.group(1))
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"kioskd exited with {self.proc.returncode}:\n{self.stderr()}")
+            time.sleep(0.01)
+        raise AssertionError("kioskd did not start:\n" + self.stderr())
+
+    def stderr(self, since_start=True):
+        with open(self.log_path, "rb") as f:
+            if since_start:
+                f.seek(self.log_offset)
+            return f.read().decode("utf-8", "replace")
+
+    def all_stderr(self):
+        return self.stderr(since_start=False)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            hdrs.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode()
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        return Reply(resp.status, resp.getheaders(), raw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def raw(self, data, timeout=5, read=True):
+        """Sends raw bytes on a new connection; returns what came back until close or timeout."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.sendall(data)
+        out = b""
+        if read:
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except socket.timeout:
+                pass
+        s.close()
+        return out
+
+    def cli(self, *args, input=None, check=True):
+        """Runs `kioskd ARGS -c <this config>` and returns the CompletedProcess."""
+        p = subprocess.run([BIN] + list(args) + ["-c", self.config_path], input=input,
+                           capture_output=True, env=self.env, cwd=self.dir, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kioskd {' '.join(args)} exited {p.returncode}: {p.stderr!r}")
+        return p
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=5):
+        """SIGTERM, wait, and check a clean exit (0, and no sanitizer report)."""
+        if not self.proc:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("kioskd did not stop within %ss after SIGTERM" % timeout)
+        self.proc.stdout.close()
+        self.log.close()
+        if self in _running:
+            _running.remove(self)
+        err = self.stderr()
+        assert "ERROR: AddressSanitizer" not in err and "runtime error:" not in err, err
+        assert rc == 0, f"exit code {rc}\n{err}"
+        self.proc = None
+        return rc
+
+    def kill(self):
+        """SIGKILL (a power cut, for the process); no checks."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc:
+            self.proc.stdout.close()
+            self.log.close()
+        self.proc = None
+        if self in _running:
+            _running.remove(self)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.kill()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def merge_ini(base, extra):
+    """Merges INI text extra into base (extra's keys win)."""
+    def parse(text):
+        out, sec = {}, ""
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line[0] in ";#":
+                continue
+            if line.startswith("["):
+                sec = line[1:line.index("]")]
+                out.setdefault(sec, {})
+            else:
+                k, _, v = line.partition("=")
+                out.setdefault(sec, {})[k.strip()] = v.strip()
+        return out
+    merged = parse(base)
+    for sec, kv in parse(extra).items():
+        merged.setdefault(sec, {}).update(kv)
+    return "".join(f"[{s}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
+                   for s, kv in merged.items())

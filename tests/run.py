@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Runs every kioskd test and ends with the line `N passed, N failed`.
+
+Unit tests: each cmocka binary in $KIOSKD_UNIT_DIR (built from tests/unit/).
+Integration tests: each test_* function in tests/integration/test_*.py; they
+start the real binary ($KIOSKD_BIN) on a free port with a temporary database.
+
+Arguments select tests whose name contains any of them (e.g. `make test T=signup`).
+"""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "integration"))
+
+
+def selected(name, filters):
+    return not filters or any(f in name for f in filters)
+
+
+def run_unit(filters):
+    passed = failed = 0
+    unit_dir = os.environ.get("KIOSKD_UNIT_DIR", "")
+    if not unit_dir or not os.path.isdir(unit_dir):
+        print("unit: no unit test directory; build with make test", flush=True)
+        return 0, 1
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="stdout")
+    for name in sorted(os.listdir(unit_dir)):
+        path = os.path.join(unit_dir, name)
+        if not name.startswith("test_") or not os.access(path, os.X_OK):
+            continue
+        if not selected(name, filters):
+            continue
+        t0 = time.monotonic()
+        proc = subprocess.run([path], capture_output=True, text=True, env=env, timeout=600)
+        out = proc.stdout + proc.stderr
+        ok = len(re.findall(r"^\[\s+OK\s+\]", out, re.M))
+        bad = len(re.findall(r"^\[\s+(FAILED|ERROR)\s+\]\s+\S+$", out, re.M))
+        if proc.returncode != 0 and bad == 0:
+            bad = 1
+        passed += ok
+        failed += bad
+        status = "ok" if bad == 0 else "FAILED"
+        print(f"unit {name}: {ok} passed, {bad} failed ({time.monotonic() - t0:.1f}s) {status}",
+              flush=True)
+        if bad:
+            print(out)
+    return passed, failed
+
+
+def run_integration(filters):
+    passed = failed = 0
+    idir = os.path.join(HERE, "integration")
+    for fname in sorted(os.listdir(idir)):
+        if not (fname.startswith("test_") and fname.endswith(".py")):
+            continue
+        spec = importlib.util.spec_from_file_location(fname[:-3], os.path.join(idir, fname))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        for attr in sorted(dir(mod), key=lambda a: getattr(getattr(mod, a), "__code__", None)
+                           and getattr(mod, a).__code__.co_firstlineno or 0):
+            fn = getattr(mod, attr)
+            if not attr.startswith("test_") or not callable(fn):
+                continue
+            full = f"{fname[:-3]}.{attr}"
+            if not selected(full, filters):
+                continue
+            t0 = time.monotonic()
+            try:
+                fn()
+                passed += 1
+                print(f"ok     {full} ({time.monotonic() - t0:.1f}s)", flush=True)
+            except Exception:  # noqa: BLE001 - a test failure of any kind is reported
+                failed += 1
+                print(f"FAILED {full} ({time.monotonic() - t0:.1f}s)", flush=True)
+                traceback.print_exc()
+                sys.stdout.flush()
+            finally:
+                import harness
+                harness.stop_all()
+    return passed, failed
+
+
+def main():
+    filters = sys.argv[1:]
+    t0 = time.monotonic()
+    up, uf = run_unit(filters)
+    ip, ifail = run_integration(filters)
+    print(f"tests took {time.monotonic() - t0:.0f}s")
+    print(f"{up + ip} passed, {uf + ifail} failed")
+    return 1 if uf + ifail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

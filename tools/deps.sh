@@ -1,0 +1,53 @@
+#!/bin/sh
+# Installs the Debian 12 packages kioskd needs for a goal (build, test, bench, fuzz).
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+set -eu
+
+goal=${1:-build}
+
+# "check:package" pairs; a check is pkg:<pkg-config module> or cmd:<command>.
+build="cmd:cc:gcc cmd:make:make cmd:pkg-config:pkg-config
+pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev
+pkg:libcurl:libcurl4-openssl-dev pkg:sqlite3:libsqlite3-dev
+pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-dev
+pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev"
+test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3"
+bench="$test cmd:wrk:wrk cmd:nginx:nginx-light"
+fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
+
+case $goal in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+fuzz) want=$fuzz ;;
+*) echo "tools/deps.sh: unknown goal '$goal' (build, test, bench, fuzz)" >&2; exit 2 ;;
+esac
+
+missing=""
+for item in $want; do
+    kind=${item%%:*}
+    rest=${item#*:}
+    what=${rest%:*}
+    package=${rest##*:}
+    case $kind in
+    cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
+    pkg) pkg-config --exists "$what" 2>/dev/null && continue ;;
+    hdr) [ -f "/usr/include/$what" ] && continue ;;
+    lib) [ -n "$(find /usr/lib/llvm-*/lib/clang -name "$what" 2>/dev/null | head -n 1)" ] && continue ;;
+    esac
+    case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    echo "kioskd: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >&2
+else
+    echo "kioskd: missing packages. Run this, then try again:" >&2
+    echo "    sudo apt-get install -y$missing" >&2
+    exit 1
+fi
