@@ -10,6 +10,10 @@
 
 #include "core/status.h"
 #include "daemon/log.h"
+#include "daemon/worker.h"
+
+#include <mbedtls/sha256.h>
+#include <time.h>
 
 const char *req_param(const struct req *r, const char *name)
 {
@@ -171,4 +175,37 @@ int req_submit(struct req *r, struct store_job *job, struct req_wait *w)
     }
     req_defer(r, w);
     return 0;
+}
+
+int req_submit_work(struct req *r, struct work *work, struct req_wait *w)
+{
+    int rc = r->k->draining ? KIOSKD_ESHUTDOWN : worker_submit(r->k->workers, work);
+    if (rc) {
+        req_fail(r, rc);
+        return rc;
+    }
+    req_defer(r, w);
+    return 0;
+}
+
+enum role role_from_name(const char *name)
+{
+    if (strcmp(name, "staff") == 0)
+        return ROLE_STAFF;
+    if (strcmp(name, "manager") == 0)
+        return ROLE_MANAGER;
+    if (strcmp(name, "admin") == 0)
+        return ROLE_ADMIN;
+    return ROLE_NONE;
+}
+
+int auth_token(struct kioskd *k, const char *token, size_t len, struct store_session *session)
+{
+    unsigned char hash[32];
+    if (len < 16 || len > 128)
+        return KIOSKD_EAUTH;
+    if (mbedtls_sha256_ret((const unsigned char *)token, len, hash, 0) != 0)
+        return KIOSKD_EAUTH;
+    int rc = store_session_get(k->store, hash, (int64_t)time(NULL), session);
+    return rc == KIOSKD_EIO ? KIOSKD_EIO : rc ? KIOSKD_EAUTH : 0;
 }

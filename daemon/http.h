@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "daemon/kioskd.h"
 #include "daemon/router.h"
+#include "store/staff.h"
 
 struct lws;
 struct req;
@@ -40,6 +41,8 @@ struct req {
     double t0;               /* monotonic seconds */
     int64_t content_length;  /* -1 when absent */
     struct buf body;
+    struct store_session session; /* the staff member, for routes with a role */
+    enum role role;
 
     /* the answer */
     int status;
@@ -81,6 +84,14 @@ struct req *req_resume(struct req_wait *w);
 /* Submits a store job for r and defers r on w; on a full queue or shutdown
  * answers 503 and returns non-zero (the caller then frees its job). */
 int req_submit(struct req *r, struct store_job *job, struct req_wait *w);
+struct work;
+/* The same for CPU work on a worker thread. */
+int req_submit_work(struct req *r, struct work *work, struct req_wait *w);
+
+/* Role from its name ("staff", "manager", "admin"); ROLE_NONE when unknown. */
+enum role role_from_name(const char *name);
+/* Checks a bearer token: fills *session and returns 0, or KIOSKD_EAUTH. */
+int auth_token(struct kioskd *k, const char *token, size_t len, struct store_session *session);
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

@@ -11,11 +11,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/pii.h"
+#include "core/rng.h"
+#include "core/ticket.h"
 #include "daemon/config.h"
 #include "daemon/metrics.h"
 #include "daemon/ratelimit.h"
 #include "daemon/router.h"
 #include "store/store.h"
+
+struct workers;
+struct live;
+
+/* The event list as served (rebuilt when events change, at most every second). */
+struct events_cache {
+    char *json;
+    size_t len;
+    int64_t built_us;
+    bool valid;
+};
 
 struct kioskd {
     struct config cfg;
@@ -28,6 +42,13 @@ struct kioskd {
     struct lws_vhost *vhost;
     int port;                  /* the port actually listened on */
     lws_sorted_usec_list_t drain_tick; /* wakes the loop while stopping */
+
+    struct rng rng;            /* the loop's random source */
+    struct pii pii;            /* the loop's personal-data keys */
+    char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
+    struct workers *workers;   /* CPU work: signatures, PIN hashes, QR images */
+    struct live *live;         /* websocket subscribers (daemon/live.c) */
+    struct events_cache events_cache;
 
     uint64_t next_request_id;
     int waiting;               /* requests waiting for a deferred answer */

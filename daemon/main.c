@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "daemon/app.h"
+#include "daemon/cli.h"
 #include "daemon/config.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
@@ -141,16 +143,7 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         goto out;
     }
-    k->metrics.started_us = now_us();
-    struct store_opts so = {
-        .path = k->cfg.store_path,
-        .busy_timeout_ms = (int)k->cfg.store_busy_timeout,
-        .queue_max = (int)k->cfg.store_queue_max,
-        .checkpoint_pages = (int)k->cfg.store_checkpoint_pages,
-        .notify = server_wake,
-        .notify_arg = k,
-    };
-    if (store_open(&k->store, &so, err, sizeof err) != 0) {
+    if (app_open(k, true, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
         goto out;
     }
@@ -169,10 +162,6 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     install_signals(k);
-    if (store_start(k->store) != 0) {
-        fprintf(stderr, "kioskd: cannot start the store writer\n");
-        goto out;
-    }
     if (server_start(k, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
         goto out;
@@ -180,21 +169,16 @@ static int cmd_serve(int argc, char **argv)
     const char *scheme = k->cfg.http_cert[0] ? "https" : "http";
     log_info("listening", "addr=%s port=%d tls=%s schema=%d version=%s", k->cfg.http_host, k->port,
              k->cfg.http_cert[0] ? "on" : "off", store_schema_version(), KIOSKD_VERSION);
-    if (demo)
-        printf("kioskd demo\n  kiosk:  %s://%s:%d/\n  staff:  %s://%s:%d/staff\n"
-               "  health: %s://%s:%d/healthz\n",
-               scheme, k->cfg.http_host, k->port, scheme, k->cfg.http_host, k->port, scheme,
-               k->cfg.http_host, k->port);
-    fflush(stdout);
+    if (demo && demo_prepare(k, scheme) != 0) {
+        fprintf(stderr, "kioskd: cannot create the demo data\n");
+        goto out;
+    }
     server_run(k);
     rc = 0;
 out:
-    if (k->store) {
-        store_stop(k->store);
-        store_complete(k->store);
-    }
+    app_stop(k);
     server_stop(k);
-    store_close(k->store);
+    app_close(k);
     if (rc == 0)
         log_info("stopped", NULL);
     signal_target = NULL;
@@ -254,6 +238,38 @@ static int cmd_backup(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+/* Runs a command-line tool with the configuration loaded. */
+static int with_config(int argc, char **argv, int (*fn)(struct kioskd *, int, char **))
+{
+    struct kioskd *k = calloc(1, sizeof *k);
+    if (!k) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        return 1;
+    }
+    int rc = load_config(&k->cfg, &argc, argv);
+    if (rc == 0) {
+        rc = fn(k, argc, argv);
+        config_free(&k->cfg);
+    }
+    free(k);
+    return rc;
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_keygen);
+}
+
+static int cmd_staff(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_staff);
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_import);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
@@ -271,6 +287,18 @@ static const struct cmd cmds[] = {
      "Exits 0 when valid, 2 with the file, line and key of the first error otherwise.\n"},
     {"backup", "[-c FILE] FILE", "Copy the database to FILE with SQLite's online backup.",
      cmd_backup, "Safe while the daemon runs. The key file is not part of the copy.\n"},
+    {"import", "[-c FILE] events FILE.csv", "Import events from a CSV file.", cmd_import,
+     "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
+     "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
+     "A bad row is reported with its line number and nothing is imported.\n"},
+    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin",
+     "Add a staff account.", cmd_staff,
+     "The PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
+     "otherwise it is asked for twice without echo.\n"},
+    {"keygen", "[-c FILE] [--public]", "Create the ticket signing key if missing; print its public key.",
+     cmd_keygen,
+     "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"
+     "--public prints only the public key PEM (to register this daemon with HQ).\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };
 

@@ -33,6 +33,8 @@
 #include "core/status.h"
 #include "daemon/http.h"
 #include "daemon/log.h"
+#include "daemon/live.h"
+#include "daemon/worker.h"
 
 #define DEFERRED_TIMEOUT_S 30
 #define DRAIN_SECONDS 2.0
@@ -245,6 +247,21 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         }
     }
 
+    if (r->rt->role > ROLE_NONE) {
+        char auth[160];
+        int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+            return early_error(r, 401, "unauthorized", "log in first (Authorization: Bearer TOKEN)");
+        int rc = auth_token(k, auth + 7, (size_t)n - 7, &r->session);
+        if (rc == KIOSKD_EIO)
+            return early_error(r, 503, "storage_unavailable", "the database cannot be read");
+        if (rc)
+            return early_error(r, 401, "unauthorized", "the token is unknown, expired or revoked");
+        r->role = role_from_name(r->session.role);
+        if (r->role < r->rt->role)
+            return early_error(r, 403, "forbidden", "your role does not allow this");
+    }
+
     bool has_body = r->method == HTTP_POST || r->method == HTTP_PUT || r->method == HTTP_PATCH;
     if (has_body && r->content_length < 0) {
         if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
@@ -328,6 +345,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         k = lws_context_user(lws_get_context(wsi));
         if (k && k->store)
             store_complete(k->store);
+        if (k && k->workers)
+            worker_complete(k->workers);
         return 0; /* never non-zero: that would close lws' wake-up pipe */
 
     default:
@@ -338,6 +357,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
+    {"kioskd-live", live_callback, sizeof(struct live_conn), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -391,6 +411,13 @@ static int probe_listen(const char *host, int port, char *err, size_t errlen)
     return 0;
 }
 
+/* The live protocol takes websocket clients that name no subprotocol. */
+static const struct lws_protocol_vhost_options live_default = {NULL, NULL, "default", "1"};
+static const struct lws_protocol_vhost_options pvo_live = {NULL, &live_default, "kioskd-live", ""};
+/* Tablets idle for 30 s are pinged; after 90 s without an answer they are dropped. */
+static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
+                                           .secs_since_valid_hangup = 90};
+
 int server_start(struct kioskd *k, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
@@ -404,6 +431,8 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     info.protocols = protocols;
     info.user = k;
     info.server_string = "kioskd";
+    info.pvo = &pvo_live;
+    info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = (unsigned int)k->cfg.http_request_timeout;
     info.timeout_secs_ah_idle = (int)k->cfg.http_request_timeout;
     info.keepalive_timeout = 5;
@@ -453,7 +482,10 @@ void server_run(struct kioskd *k)
         }
         if (k->draining) {
             store_complete(k->store);
-            if ((k->waiting == 0 && store_inflight(k->store) == 0) || mono() > deadline)
+            worker_complete(k->workers);
+            if ((k->waiting == 0 && store_inflight(k->store) == 0 &&
+                 worker_inflight(k->workers) == 0) ||
+                mono() > deadline)
                 break;
         }
     }

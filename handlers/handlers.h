@@ -7,7 +7,24 @@
 
 #include "daemon/router.h"
 
+#include <jansson.h>
+
+#include "daemon/kioskd.h"
+#include "store/events.h"
+
+struct jv;
+
 extern const struct route health_routes[];
+extern const struct route events_routes[];
+extern const struct route signups_routes[];
+extern const struct route checkins_routes[];
+extern const struct route staff_routes[];
+
+/* handlers/events.c, for the other handlers and the command line */
+json_t *event_json(const struct store_event *e);
+void events_changed(struct kioskd *k);
+/* Reads and checks the event fields of v into e (field errors into v); 0 or KIOSKD_EINVAL. */
+int event_fields(struct kioskd *k, struct jv *v, struct store_event *e);
 
 /* Every table, NULL terminated. */
 extern const struct route *const route_tables[];

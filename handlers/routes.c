@@ -5,5 +5,9 @@
 
 const struct route *const route_tables[] = {
     health_routes,
+    events_routes,
+    signups_routes,
+    checkins_routes,
+    staff_routes,
     NULL,
 };

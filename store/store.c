@@ -214,6 +214,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     s->notify_arg = o->notify_arg;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->done_cond, NULL);
     hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
     hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
 
@@ -229,7 +230,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
             rc = KIOSKD_EIO;
             goto fail;
         }
-        if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (!o->shared && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
             snprintf(err, errlen, "%s is in use by another kioskd process", o->path);
             rc = KIOSKD_ELOCKED;
             goto fail;
@@ -304,6 +305,7 @@ void store_close(struct store *s)
         close(s->lock_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->done_cond);
     free(s);
 }
 
@@ -374,4 +376,22 @@ out:
     if (rc)
         unlink(tmp);
     return rc;
+}
+
+static const char SQL_TICKET_KEYS[] = "SELECT public_pem FROM ticket_keys ORDER BY added_at LIMIT ?";
+
+int store_ticket_keys(struct store *s, char **pems, int max)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_KEYS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int(st, 1, max);
+    int n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (t && (pems[n] = strdup((const char *)t)) != NULL)
+            n++;
+    }
+    sqlite3_reset(st);
+    return n;
 }

@@ -49,6 +49,7 @@ struct store_opts {
     int queue_max;
     int checkpoint_pages;
     bool read_only;               /* open for reading only: no writer, no migration */
+    bool shared;                  /* a command-line tool beside a running daemon: no lock file */
     void (*notify)(void *arg);    /* called from the writer thread when jobs are done */
     void *notify_arg;
 };
@@ -77,6 +78,9 @@ void store_close(struct store *s);
 int store_submit(struct store *s, struct store_job *job);
 /* On the loop: runs done() for every finished job; returns how many. */
 int store_complete(struct store *s);
+/* Runs one job and waits for its commit (command-line tools only, never the
+ * loop); its done() is not called. Returns the job's rc or a submit error. */
+int store_run(struct store *s, struct store_job *job);
 /* Jobs submitted whose done() has not run yet. */
 int store_inflight(struct store *s);
 /* Copies the writer's counters (under its lock). */
@@ -86,6 +90,9 @@ int store_ping(struct store *s);
 
 /* Copies the database to path with SQLite's online backup API. */
 int store_backup(const char *db_path, const char *path, char *err, size_t errlen);
+/* Public key PEMs of other daemons whose tickets are accepted (ticket_keys
+ * table): up to max new strings in pems (caller frees each). Returns how many, or < 0. */
+int store_ticket_keys(struct store *s, char **pems, int max);
 /* Schema version of this build (the highest migration number). */
 int store_schema_version(void);
 

@@ -37,6 +37,7 @@ struct store {
     bool running;
     pthread_mutex_t mu;
     pthread_cond_t cond;
+    pthread_cond_t done_cond; /* broadcast when jobs finish (store_run) */
     struct store_job *q_head, *q_tail; /* submitted, not yet taken */
     int q_len;
     struct store_job *done_head, *done_tail; /* finished, done() not yet run */
@@ -56,5 +57,9 @@ int store_rc(int sqlite_rc);
 int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
 void conn_close(struct conn *c);
 int conn_exec(struct conn *c, const char *sql);
+
+struct store_event;
+/* Reads event id through connection c (either thread's). */
+int store_event_read(struct conn *c, int64_t id, struct store_event *out);
 
 #endif

@@ -12,6 +12,7 @@
  * the batch that had succeeded gets the commit's error instead.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -153,6 +154,7 @@ static void *writer_main(void *arg)
         s->stats.outbox_pending += added;
         hist_observe(&s->stats.batch_size, n);
         hist_observe(&s->stats.commit_seconds, dt);
+        pthread_cond_broadcast(&s->done_cond);
         pthread_mutex_unlock(&s->mu);
         if (s->notify)
             s->notify(s->notify_arg);
@@ -211,6 +213,30 @@ int store_submit(struct store *s, struct store_job *job)
     return rc;
 }
 
+int store_run(struct store *s, struct store_job *job)
+{
+    store_done_fn done = job->done;
+    job->done = NULL;
+    int rc = store_submit(s, job);
+    if (rc) {
+        job->done = done;
+        return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        bool finished = false;
+        for (struct store_job *j = s->done_head; j && !finished; j = j->next)
+            finished = j == job;
+        if (finished)
+            break;
+        pthread_cond_wait(&s->done_cond, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    store_complete(s);
+    job->done = done;
+    return job->rc;
+}
+
 int store_complete(struct store *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -221,7 +247,8 @@ int store_complete(struct store *s)
     while (j) {
         struct store_job *next = j->next;
         s->inflight--;
-        j->done(j);
+        if (j->done)
+            j->done(j);
         j = next;
         n++;
     }

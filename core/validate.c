@@ -1,0 +1,157 @@
+/* Input checks for the sign-up API: mobile numbers, names, strict UTF-8. */
+#include "core/validate.h"
+
+#include <string.h>
+
+#include "core/status.h"
+
+bool validate_mobile(const char *s)
+{
+    if (!s)
+        return false;
+    for (size_t i = 0; i < 11; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false; /* also stops at the NUL of a short string */
+    return s[11] == '\0' && s[0] == '1' && s[1] >= '3';
+}
+
+static bool utf8_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (n == 0)
+        return 0;
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    /* The second byte's range rules out overlongs (E0, F0), surrogates (ED)
+     * and code points above U+10FFFF (F4), per RFC 3629's table. */
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+    uint32_t v;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        v = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        v = c & 0x0Fu;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        v = c & 0x07u;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0; /* a continuation byte, C0/C1 (always overlong) or F5-FF */
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    v = (v << 6) | (p[1] & 0x3Fu);
+    for (size_t i = 2; i < len; i++) {
+        if (!utf8_cont(p[i]))
+            return 0;
+        v = (v << 6) | (p[i] & 0x3Fu);
+    }
+    *cp = v;
+    return len;
+}
+
+size_t utf8_count(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = strlen(s), count = 0;
+    for (size_t i = 0; i < n; count++) {
+        uint32_t cp;
+        size_t l = utf8_decode(s + i, n - i, &cp);
+        if (!l)
+            return SIZE_MAX;
+        i += l;
+    }
+    return count;
+}
+
+bool validate_cp_space(uint32_t cp)
+{
+    return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0x3000;
+}
+
+/* Line breaks would split a log line or a message; the invisible formatting
+ * characters could reorder or hide text on a staff screen. */
+bool validate_cp_forbidden(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+int validate_name(const char *in, char *out, size_t n, const char **why)
+{
+    const char *reason = NULL;
+    int rc = KIOSKD_EINVAL;
+    if (out && n)
+        out[0] = '\0';
+    if (!in) {
+        reason = "must not be empty";
+        goto out;
+    }
+
+    /* One pass: check the encoding and find the first and last code points
+     * that are not trimmed, counting code points as we go. */
+    size_t len = strlen(in), first = len, end = 0, first_idx = 0, end_idx = 0, idx = 0;
+    for (size_t i = 0; i < len; idx++) {
+        uint32_t cp;
+        size_t l = utf8_decode(in + i, len - i, &cp);
+        if (!l) {
+            reason = "is not valid UTF-8";
+            goto out;
+        }
+        if (!validate_cp_space(cp)) {
+            if (first == len) {
+                first = i;
+                first_idx = idx;
+            }
+            end = i + l;
+            end_idx = idx + 1;
+        }
+        i += l;
+    }
+    if (first == len) {
+        reason = "must not be empty";
+        goto out;
+    }
+    for (size_t i = first; i < end;) {
+        uint32_t cp = 0;
+        i += utf8_decode(in + i, end - i, &cp); /* valid: checked above */
+        if (validate_cp_forbidden(cp)) {
+            reason = "contains control characters";
+            goto out;
+        }
+    }
+    if (end_idx - first_idx > VALIDATE_NAME_MAX) {
+        reason = "is longer than 32 characters";
+        goto out;
+    }
+    if (!out || end - first >= n) {
+        rc = KIOSKD_ETOOBIG;
+        reason = "does not fit";
+        goto out;
+    }
+    memcpy(out, in + first, end - first);
+    out[end - first] = '\0';
+    rc = 0;
+out:
+    if (why)
+        *why = reason;
+    return rc;
+}

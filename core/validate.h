@@ -1,0 +1,50 @@
+/*
+ * Checks on what people type at the kiosk or into the chat (mobile numbers,
+ * names) and strict UTF-8 decoding. Pure: no I/O, no allocation. Not for
+ * masking (core/mask.h) or for JSON syntax (core/jsonv.h).
+ */
+#ifndef KIOSKD_VALIDATE_H
+#define KIOSKD_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest name accepted, in code points after trimming. */
+#define VALIDATE_NAME_MAX 32
+/* Room validate_name needs in out for any name it accepts (4 bytes per code point + NUL). */
+#define VALIDATE_NAME_BUF (VALIDATE_NAME_MAX * 4 + 1)
+
+/* Returns true when s is a mainland mobile number: exactly 11 ASCII digits,
+ * the first 1 and the second 3-9. NULL gives false. */
+bool validate_mobile(const char *s);
+
+/* Checks a person's name. Trims ASCII whitespace and U+3000 at both ends, then
+ * requires strictly valid UTF-8, 1 to VALIDATE_NAME_MAX code points, and no
+ * control or line/paragraph separator or bidirectional formatting characters
+ * (C0, DEL, C1, U+2028, U+2029, U+202A-U+202E, U+2066-U+2069, U+FEFF).
+ * Writes the trimmed name (NUL terminated) to out, which has n bytes
+ * (VALIDATE_NAME_BUF is always enough). Returns 0; KIOSKD_EINVAL with *why
+ * (if why is not NULL) set to a short English reason (static string) such as
+ * "must not be empty"; or KIOSKD_ETOOBIG when a valid name does not fit in
+ * out. On failure out is "" (when n > 0). */
+int validate_name(const char *in, char *out, size_t n, const char **why);
+
+/* Returns true for what validate_name trims at either end: ASCII whitespace
+ * (space, \t \n \v \f \r) and U+3000 IDEOGRAPHIC SPACE. */
+bool validate_cp_space(uint32_t cp);
+/* Returns true for what validate_name refuses inside a name: C0, DEL, C1,
+ * U+2028, U+2029, the bidirectional embeddings, overrides and isolates
+ * (U+202A-U+202E, U+2066-U+2069) and U+FEFF. */
+bool validate_cp_forbidden(uint32_t cp);
+
+/* Decodes one code point from the n bytes at s (n > 0). Returns the length of
+ * its encoding (1-4) and sets *cp, or 0 when the bytes are not strictly valid
+ * UTF-8 (overlong, surrogate, above U+10FFFF, truncated or a stray byte). */
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+
+/* Returns the number of code points in the NUL-terminated string s, 0 for
+ * NULL, or SIZE_MAX when s is not strictly valid UTF-8. */
+size_t utf8_count(const char *s);
+
+#endif

@@ -1,0 +1,206 @@
+/* Websocket live view for staff tablets. */
+#include "daemon/live.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "daemon/http.h"
+#include "daemon/log.h"
+#include "handlers/common.h"
+#include "store/events.h"
+
+struct live {
+    struct live_conn *head;
+    int count;
+};
+
+int live_count(struct kioskd *k)
+{
+    return k->live ? k->live->count : 0;
+}
+
+static int queue_push(struct live_conn *c, const char *text, size_t len)
+{
+    if (c->count == LIVE_QUEUE)
+        return KIOSKD_EBUSY;
+    char *copy = malloc(LWS_PRE + len);
+    if (!copy)
+        return KIOSKD_ENOMEM;
+    memcpy(copy + LWS_PRE, text, len);
+    int tail = (c->head + c->count) % LIVE_QUEUE;
+    c->msg[tail] = copy;
+    c->len[tail] = len;
+    c->count++;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static void queue_clear(struct live_conn *c)
+{
+    while (c->count) {
+        free(c->msg[c->head]);
+        c->head = (c->head + 1) % LIVE_QUEUE;
+        c->count--;
+    }
+}
+
+/* Adds the event's counters to msg and serialises it (caller frees); takes msg. */
+static char *event_message(struct kioskd *k, int64_t event_id, json_t *msg)
+{
+    struct store_event ev;
+    if (store_event_get(k->store, event_id, &ev) == 0)
+        json_object_set_new(msg, "counts",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "signed_up", (json_int_t)ev.confirmed,
+                                      "waitlisted", (json_int_t)ev.waitlisted, "checked_in",
+                                      (json_int_t)ev.checked_in, "walk_ins", (json_int_t)ev.walk_ins,
+                                      "capacity", (json_int_t)ev.capacity));
+    json_object_set_new(msg, "event_id", json_integer(event_id));
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    return text;
+}
+
+void live_publish(struct kioskd *k, int64_t event_id, json_t *msg)
+{
+    if (!msg)
+        return;
+    if (!k->live || !k->live->head) {
+        json_decref(msg);
+        return;
+    }
+    char *text = event_message(k, event_id, msg);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    for (struct live_conn *c = k->live->head; c; c = c->next) {
+        if (c->event_id != event_id || c->overflowed)
+            continue;
+        if (queue_push(c, text, len) != 0) {
+            /* too slow: drop it rather than hold the others back */
+            c->overflowed = true;
+            log_warn("live_dropped", "event_id=%lld reason=queue_full", (long long)event_id);
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
+    free(text);
+}
+
+/* Reads event= and the token from the upgrade request; 0 when both are valid. */
+static int parse_request(struct lws *wsi, struct kioskd *k, int64_t *event_id,
+                         struct store_session *sess)
+{
+    char uri[64], arg[160], token[160] = "";
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+        strcmp(uri, "/api/v1/live") != 0)
+        return KIOSKD_ENOTFOUND;
+    *event_id = -1;
+    for (int i = 0; i < 8; i++) {
+        int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            break;
+        if (strncmp(arg, "event=", 6) == 0)
+            *event_id = parse_id(arg + 6);
+        else if (strncmp(arg, "token=", 6) == 0)
+            snprintf(token, sizeof token, "%s", arg + 6);
+    }
+    if (!token[0]) {
+        char auth[160];
+        int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+        if (n > 7 && strncasecmp(auth, "Bearer ", 7) == 0)
+            snprintf(token, sizeof token, "%s", auth + 7);
+    }
+    if (*event_id < 0)
+        return KIOSKD_EINVAL;
+    return auth_token(k, token, strlen(token), sess);
+}
+
+int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    struct live_conn *c = user;
+    struct kioskd *k = lws_context_user(lws_get_context(wsi));
+    struct store_session sess;
+    int64_t event_id;
+    (void)in;
+    (void)len;
+
+    switch (reason) {
+    case LWS_CALLBACK_PROTOCOL_INIT:
+        if (!k->live)
+            k->live = calloc(1, sizeof *k->live);
+        return k->live ? 0 : -1;
+
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+        free(k->live);
+        k->live = NULL;
+        return 0;
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (k->draining || parse_request(wsi, k, &event_id, &sess) != 0) {
+            log_info("live_refused", "reason=%s", k->draining ? "stopping" : "bad_request_or_token");
+            return -1;
+        }
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(c, 0, sizeof *c);
+        if (parse_request(wsi, k, &event_id, &sess) != 0)
+            return -1;
+        c->wsi = wsi;
+        c->k = k;
+        c->event_id = event_id;
+        snprintf(c->staff_id, sizeof c->staff_id, "%s", sess.staff_id);
+        c->next = k->live->head;
+        if (c->next)
+            c->next->prev = c;
+        k->live->head = c;
+        k->live->count++;
+        {
+            /* the greeting carries the current counters, to this tablet only */
+            char *text = event_message(k, event_id, json_pack("{s:s}", "type", "hello"));
+            if (text)
+                queue_push(c, text, strlen(text));
+            free(text);
+        }
+        return 0;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c || !c->k || c->overflowed)
+            return c && c->overflowed ? -1 : 0;
+        if (c->count) {
+            char *m = c->msg[c->head];
+            size_t n = c->len[c->head];
+            int w = lws_write(wsi, (unsigned char *)m + LWS_PRE, n, LWS_WRITE_TEXT);
+            free(m);
+            c->head = (c->head + 1) % LIVE_QUEUE;
+            c->count--;
+            if (w < (int)n)
+                return -1;
+            if (c->count)
+                lws_callback_on_writable(wsi);
+        }
+        return 0;
+
+    case LWS_CALLBACK_RECEIVE:
+        return 0; /* tablets only listen */
+
+    case LWS_CALLBACK_CLOSED:
+        if (!c || !c->k)
+            return 0;
+        queue_clear(c);
+        if (c->prev)
+            c->prev->next = c->next;
+        else if (k->live)
+            k->live->head = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        if (k->live)
+            k->live->count--;
+        c->k = NULL;
+        return 0;
+
+    default:
+        return 0;
+    }
+}

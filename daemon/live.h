@@ -1,0 +1,41 @@
+/*
+ * The live view: websocket GET /api/v1/live?event=ID (staff token as
+ * ?token= or Authorization: Bearer). Every connected tablet of an event gets
+ * a small JSON message on each sign-up, check-in, undo and walk-in of that
+ * event. Each connection has a bounded queue; a tablet that falls behind is
+ * disconnected (it reconnects and re-reads the counters) rather than slowing
+ * the others or the loop.
+ */
+#ifndef KIOSKD_LIVE_H
+#define KIOSKD_LIVE_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "daemon/kioskd.h"
+
+#define LIVE_QUEUE 64
+
+/* One tablet's connection (lws per-session data of the live protocol). */
+struct live_conn {
+    struct lws *wsi;
+    struct kioskd *k;
+    int64_t event_id;
+    char staff_id[33];
+    struct live_conn *prev, *next;
+    char *msg[LIVE_QUEUE];
+    size_t len[LIVE_QUEUE];
+    int head, count;
+    bool overflowed;
+};
+
+/* The lws protocol of the live view (kept in daemon/server.c's list). */
+int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len);
+/* Sends msg to every connection watching event_id; takes the reference to msg. */
+void live_publish(struct kioskd *k, int64_t event_id, json_t *msg);
+/* Connections open now. */
+int live_count(struct kioskd *k);
+
+#endif

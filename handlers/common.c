@@ -1,0 +1,116 @@
+/* Shared handler helpers. */
+#include "handlers/common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mask.h"
+#include "core/status.h"
+#include "core/timefmt.h"
+#include "core/validate.h"
+
+int64_t parse_id(const char *s)
+{
+    int64_t v = 0;
+    if (!s || !*s || strlen(s) > 18)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v > 0 ? v : -1;
+}
+
+int64_t req_id_param(struct req *r, const char *name, const char *code)
+{
+    int64_t id = parse_id(req_param(r, name));
+    if (id < 0)
+        req_error(r, 404, code, "no such id", NULL);
+    return id;
+}
+
+bool req_body_json(struct req *r, struct jv *v)
+{
+    size_t len;
+    const char *body = req_body(r, &len);
+    if (jv_parse(v, body, len) != 0) {
+        req_error(r, 400, "malformed_json", v->error, NULL);
+        return false;
+    }
+    return true;
+}
+
+bool req_fields_failed(struct req *r, struct jv *v)
+{
+    if (jv_ok(v))
+        return false;
+    json_t *fields = v->fields;
+    v->fields = NULL;
+    req_error(r, 422, "invalid_fields", "some fields are not valid", fields);
+    return true;
+}
+
+void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32])
+{
+    pii_hash(&k->pii, phone, strlen(phone), out);
+}
+
+bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const char *phone_key,
+                     struct store_person *who)
+{
+    bool ok = true;
+    const char *why = NULL;
+    char name[160];
+    const char *raw_name = jv_str(v, name_key, true, 0, 512);
+    if (raw_name && validate_name(raw_name, name, sizeof name, &why) != 0) {
+        jv_fail(v, name_key, why ? why : "is not valid");
+        ok = false;
+    }
+    ok = ok && raw_name;
+    const char *phone = jv_str(v, phone_key, true, 0, 64);
+    if (phone && !validate_mobile(phone)) {
+        jv_fail(v, phone_key, "must be an 11-digit mainland mobile number");
+        phone = NULL;
+    }
+    if (!ok || !phone)
+        return false;
+    phone_hash(k, phone, who->phone_hash);
+    if (pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), who->phone_enc,
+                 sizeof who->phone_enc, &who->phone_enc_len) != 0 ||
+        pii_seal(&k->pii, &k->rng, "name", name, strlen(name), who->name_enc, sizeof who->name_enc,
+                 &who->name_enc_len) != 0) {
+        jv_fail(v, name_key, "could not be stored");
+        return false;
+    }
+    mask_name(name, who->name_mask, sizeof who->name_mask);
+    memcpy(who->phone_last4, phone + 7, 4);
+    who->phone_last4[4] = '\0';
+    return true;
+}
+
+json_t *json_time(int64_t t)
+{
+    char s[40];
+    return json_string(time_format_china(t, s, sizeof s));
+}
+
+json_t *json_time_us(int64_t t_us)
+{
+    return json_time(t_us / 1000000);
+}
+
+int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void req_fail_why(struct req *r, int rc, const char *why, const char *message)
+{
+    int status = rc == KIOSKD_ENOTFOUND ? 404 : rc == KIOSKD_ECONFLICT ? 409 : rc == KIOSKD_EGONE ? 410 : 0;
+    if (status && why)
+        req_error(r, status, why, message, NULL);
+    else
+        req_fail(r, rc);
+}

@@ -1,0 +1,406 @@
+/*
+ * Events: the public list the kiosk shows, creating and cancelling events
+ * (managers), and the staff views of one event (stats, roster).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mask.h"
+#include "core/status.h"
+#include "core/timefmt.h"
+#include "core/validate.h"
+#include "daemon/live.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "store/events.h"
+#include "store/signups.h"
+
+#define EVENTS_LIST_MAX 200
+#define ROSTER_MAX 2000
+
+static const char *event_state(const struct store_event *e)
+{
+    if (strcmp(e->status, "cancelled") == 0)
+        return "cancelled";
+    return e->confirmed >= e->capacity ? "full" : "open";
+}
+
+/* The contract's JSON of one event (new reference). */
+json_t *event_json(const struct store_event *e)
+{
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:s}", "id", (json_int_t)e->id,
+                     "title", e->title, "kind", e->kind, "starts_at", json_time(e->starts_at),
+                     "ends_at", json_time(e->ends_at), "venue", e->venue, "capacity",
+                     (json_int_t)e->capacity, "signed_up", (json_int_t)e->confirmed, "waitlisted",
+                     (json_int_t)e->waitlisted, "status", event_state(e));
+}
+
+/* Marks the cached event list stale. */
+void events_changed(struct kioskd *k)
+{
+    k->events_cache.valid = false;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* GET /api/v1/events: served from a cache rebuilt on change or after 1 s. */
+static void events_list(struct req *r)
+{
+    struct events_cache *c = &r->k->events_cache;
+    int64_t now = mono_us();
+    if (!c->valid || now - c->built_us > 1000000) {
+        struct store_event *evs;
+        size_t n;
+        int rc = store_events_upcoming(r->k->store, now_s(), EVENTS_LIST_MAX, &evs, &n);
+        if (rc) {
+            req_fail(r, rc);
+            return;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n && arr; i++)
+            json_array_append_new(arr, event_json(&evs[i]));
+        free(evs);
+        json_t *doc = arr ? json_pack("{s:o}", "events", arr) : NULL;
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        if (!text) {
+            req_fail(r, KIOSKD_ENOMEM);
+            return;
+        }
+        free(c->json);
+        c->json = text;
+        c->len = strlen(text);
+        c->built_us = now;
+        c->valid = true;
+    }
+    req_reply(r, 200, "application/json", c->json, c->len);
+}
+
+struct create_ctx {
+    struct store_events_create job;
+    struct store_event ev;
+    struct req_wait wait;
+    struct kioskd *k;
+};
+
+static void created(struct store_job *job)
+{
+    struct create_ctx *c = container_of(job, struct create_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (job->rc == 0)
+        events_changed(c->k);
+    if (r) {
+        if (job->rc)
+            req_fail(r, job->rc);
+        else
+            req_json(r, 201, event_json(&c->ev));
+    }
+    free(c);
+}
+
+/* Checks a short display text (title, venue): 1 to max characters, valid
+ * UTF-8, no control or formatting characters. */
+static void check_text(struct jv *v, const char *key, size_t max, char *out, size_t n)
+{
+    const char *s = jv_str(v, key, true, 1, 400);
+    if (!s)
+        return;
+    size_t len = strlen(s), count = 0;
+    for (size_t i = 0; i < len; count++) {
+        uint32_t cp;
+        size_t step = utf8_decode(s + i, len - i, &cp);
+        if (!step) {
+            jv_fail(v, key, "is not valid UTF-8");
+            return;
+        }
+        if (validate_cp_forbidden(cp)) {
+            jv_fail(v, key, "contains control characters");
+            return;
+        }
+        i += step;
+    }
+    if (count > max) {
+        jv_fail(v, key, "is too long");
+        return;
+    }
+    snprintf(out, n, "%s", s);
+}
+
+int event_fields(struct kioskd *k, struct jv *v, struct store_event *e)
+{
+    memset(e, 0, sizeof *e);
+    check_text(v, "title", 100, e->title, sizeof e->title);
+    check_text(v, "venue", 100, e->venue, sizeof e->venue);
+    const char *kind = jv_str(v, "kind", false, 1, 16);
+    if (!kind)
+        kind = "upgrade";
+    if (strcmp(kind, "upgrade") && strcmp(kind, "salon") && strcmp(kind, "community"))
+        jv_fail(v, "kind", "must be upgrade, salon or community");
+    snprintf(e->kind, sizeof e->kind, "%s", kind);
+    const char *starts = jv_str(v, "starts_at", true, 1, 40);
+    const char *ends = jv_str(v, "ends_at", true, 1, 40);
+    if (starts && time_parse_rfc3339(starts, &e->starts_at) != 0)
+        jv_fail(v, "starts_at", "must be an RFC 3339 time such as 2026-12-01T14:00:00+08:00");
+    if (ends && time_parse_rfc3339(ends, &e->ends_at) != 0)
+        jv_fail(v, "ends_at", "must be an RFC 3339 time such as 2026-12-01T14:40:00+08:00");
+    else if (starts && ends && e->starts_at && e->ends_at <= e->starts_at)
+        jv_fail(v, "ends_at", "must be after starts_at");
+    bool upgrade = strcmp(e->kind, "upgrade") == 0;
+    json_t *cap = json_object_get(v->root, "capacity");
+    if (cap && !json_is_null(cap)) {
+        if (jv_int(v, "capacity", true, 1, INT32_MAX, &e->capacity) && upgrade &&
+            e->capacity > k->cfg.events_upgrade_max)
+            jv_fail(v, "capacity", "an upgrade meeting takes at most [events] upgrade_max guests");
+    } else if (upgrade) {
+        e->capacity = k->cfg.events_upgrade_capacity;
+    } else {
+        jv_fail(v, "capacity", "is required");
+    }
+    return jv_ok(v) ? 0 : KIOSKD_EINVAL;
+}
+
+/* POST /api/v1/events (manager, admin) */
+static void event_create(struct req *r)
+{
+    struct jv v;
+    struct create_ctx *c = NULL;
+    if (!req_body_json(r, &v))
+        goto out;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        goto out;
+    }
+    event_fields(r->k, &v, &c->ev);
+    if (req_fields_failed(r, &v))
+        goto out;
+    store_events_create_init(&c->job);
+    c->job.job.done = created;
+    c->job.evs = &c->ev;
+    c->job.n = 1;
+    c->k = r->k;
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    if (req_submit(r, &c->job.job, &c->wait) == 0)
+        c = NULL;
+out:
+    free(c);
+    jv_free(&v);
+}
+
+struct cancel_ctx {
+    struct store_event_cancel job;
+    struct req_wait wait;
+    struct kioskd *k;
+};
+
+static void cancelled(struct store_job *job)
+{
+    struct cancel_ctx *c = container_of(job, struct cancel_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (job->rc == 0 && !c->job.already) {
+        events_changed(c->k);
+        live_publish(c->k, c->job.event_id, json_pack("{s:s}", "type", "event_cancelled"));
+    }
+    if (r) {
+        if (job->rc == KIOSKD_ENOTFOUND)
+            req_error(r, 404, "event_not_found", "no such event", NULL);
+        else if (job->rc)
+            req_fail(r, job->rc);
+        else
+            req_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)c->job.event_id, "status",
+                                       "cancelled"));
+    }
+    free(c);
+}
+
+/* POST /api/v1/events/{id}/cancel (manager, admin) */
+static void event_cancel(struct req *r)
+{
+    int64_t id = req_id_param(r, "id", "event_not_found");
+    if (id < 0)
+        return;
+    struct cancel_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    store_event_cancel_init(&c->job);
+    c->job.job.done = cancelled;
+    c->job.event_id = id;
+    c->k = r->k;
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    if (req_submit(r, &c->job.job, &c->wait) != 0)
+        free(c);
+}
+
+/* GET /api/v1/events/{id} */
+static void event_get(struct req *r)
+{
+    int64_t id = req_id_param(r, "id", "event_not_found");
+    struct store_event e;
+    if (id < 0)
+        return;
+    int rc = store_event_get(r->k->store, id, &e);
+    if (rc == KIOSKD_ENOTFOUND)
+        req_error(r, 404, "event_not_found", "no such event", NULL);
+    else if (rc)
+        req_fail(r, rc);
+    else
+        req_json(r, 200, event_json(&e));
+}
+
+/* GET /api/v1/events/{id}/stats (staff) */
+static void event_stats(struct req *r)
+{
+    int64_t id = req_id_param(r, "id", "event_not_found");
+    struct store_event e;
+    if (id < 0)
+        return;
+    int rc = store_event_get(r->k->store, id, &e);
+    if (rc == KIOSKD_ENOTFOUND) {
+        req_error(r, 404, "event_not_found", "no such event", NULL);
+        return;
+    }
+    if (rc) {
+        req_fail(r, rc);
+        return;
+    }
+    /* guests who held a place and did not come, once the event is over */
+    int64_t arrived = e.checked_in - e.walk_ins;
+    int64_t no_shows = now_s() > e.ends_at && e.confirmed > arrived ? e.confirmed - arrived : 0;
+    req_json(r, 200,
+             json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event_id",
+                       (json_int_t)e.id, "status", event_state(&e), "capacity",
+                       (json_int_t)e.capacity, "signed_up", (json_int_t)e.confirmed, "waitlisted",
+                       (json_int_t)e.waitlisted, "checked_in", (json_int_t)e.checked_in,
+                       "walk_ins", (json_int_t)e.walk_ins, "no_shows", (json_int_t)no_shows,
+                       "upgrades_registered", (json_int_t)0, "upgrades_approved", (json_int_t)0,
+                       "over", now_s() > e.ends_at));
+}
+
+struct roster_ctx {
+    struct store_audit_only job;
+    struct req_wait wait;
+    json_t *doc;
+};
+
+static void roster_audited(struct store_job *job)
+{
+    struct roster_ctx *c = container_of(job, struct roster_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        if (job->rc)
+            req_fail(r, job->rc);
+        else {
+            req_json(r, 200, c->doc);
+            c->doc = NULL;
+        }
+    }
+    json_decref(c->doc);
+    free(c);
+}
+
+/* GET /api/v1/events/{id}/roster?q= (staff): masked guests; q is a name
+ * fragment or the last 4 digits of a phone. Audited before it is answered. */
+static void event_roster(struct req *r)
+{
+    struct kioskd *k = r->k;
+    int64_t id = req_id_param(r, "id", "event_not_found");
+    if (id < 0)
+        return;
+    struct store_event e;
+    int rc = store_event_get(k->store, id, &e);
+    if (rc) {
+        if (rc == KIOSKD_ENOTFOUND)
+            req_error(r, 404, "event_not_found", "no such event", NULL);
+        else
+            req_fail(r, rc);
+        return;
+    }
+    char q[200];
+    const char *query = req_query(r, "q", q, sizeof q);
+    if (query && !*query)
+        query = NULL;
+    bool by_digits = query && strlen(query) == 4 && strspn(query, "0123456789") == 4;
+    if (query && !by_digits && (utf8_count(query) == SIZE_MAX || utf8_count(query) > 32)) {
+        req_error(r, 422, "invalid_query", "q is a name (up to 32 characters) or 4 digits", NULL);
+        return;
+    }
+    struct store_roster_row *rows;
+    size_t n;
+    rc = store_roster(k->store, id, by_digits ? query : NULL, ROSTER_MAX, &rows, &n);
+    if (rc) {
+        req_fail(r, rc);
+        return;
+    }
+    json_t *guests = json_array();
+    for (size_t i = 0; i < n && guests; i++) {
+        struct store_roster_row *row = &rows[i];
+        if (query && !by_digits) {
+            char name[200];
+            size_t len;
+            if (pii_open(&k->pii, "name", row->name_enc, row->name_enc_len, name, sizeof name,
+                         &len) != 0 ||
+                !strstr(name, query)) {
+                mbedtls_platform_zeroize(name, sizeof name);
+                continue;
+            }
+            mbedtls_platform_zeroize(name, sizeof name);
+        }
+        char phone[24], plain[32];
+        size_t plen;
+        if (pii_open(&k->pii, "phone", row->phone_enc, row->phone_enc_len, plain, sizeof plain,
+                     &plen) == 0)
+            mask_phone(plain, phone, sizeof phone);
+        else
+            snprintf(phone, sizeof phone, "*******%s", row->phone_last4);
+        mbedtls_platform_zeroize(plain, sizeof plain);
+        json_t *g = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "signup_id",
+                              (json_int_t)row->signup_id, "name", row->name_mask, "phone", phone,
+                              "status", row->status, "source", row->source, "checked_in",
+                              row->checkin_id != 0);
+        if (g && row->checkin_id) {
+            json_object_set_new(g, "checkin_id", json_integer(row->checkin_id));
+            json_object_set_new(g, "checked_in_at", json_time_us(row->checkin_us));
+        }
+        json_array_append_new(guests, g);
+    }
+    free(rows);
+    struct roster_ctx *c = calloc(1, sizeof *c);
+    if (!c || !guests) {
+        json_decref(guests);
+        free(c);
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    c->doc = json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests);
+    store_audit_only_init(&c->job);
+    c->job.job.done = roster_audited;
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    snprintf(c->job.action, sizeof c->job.action, "%s", query ? "roster_search" : "roster_view");
+    snprintf(c->job.subject, sizeof c->job.subject, "event:%lld", (long long)id);
+    if (req_submit(r, &c->job.job, &c->wait) != 0) {
+        json_decref(c->doc);
+        free(c);
+    }
+}
+
+const struct route events_routes[] = {
+    {HTTP_GET, "/api/v1/events", events_list, ROLE_NONE, ROUTE_PUBLIC, 0},
+    {HTTP_POST, "/api/v1/events", event_create, ROLE_MANAGER, ROUTE_JSON, 0},
+    {HTTP_GET, "/api/v1/events/{id}", event_get, ROLE_NONE, ROUTE_PUBLIC, 0},
+    {HTTP_POST, "/api/v1/events/{id}/cancel", event_cancel, ROLE_MANAGER, ROUTE_JSON, 0},
+    {HTTP_GET, "/api/v1/events/{id}/stats", event_stats, ROLE_STAFF, 0, 0},
+    {HTTP_GET, "/api/v1/events/{id}/roster", event_roster, ROLE_STAFF, 0, 0},
+    {0, NULL, NULL, 0, 0, 0},
+};

@@ -1,0 +1,371 @@
+/*
+ * Sign-ups at the kiosk and their QR tickets: signing up (idempotent per
+ * event and phone), cancelling (staff, or the guest holding the ticket), and
+ * the ticket's QR image.
+ *
+ * A sign-up is answered after two steps off the loop: the store commits it
+ * (writer thread), then a worker signs its ticket. Tickets are signed
+ * deterministically, so the same sign-up always gets the same code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mask.h"
+#include "core/qr.h"
+#include "core/status.h"
+#include "core/validate.h"
+#include "daemon/live.h"
+#include "daemon/log.h"
+#include "daemon/worker.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "store/signups.h"
+
+struct signup_ctx {
+    struct store_signup_new job;
+    struct work work;
+    struct req_wait wait;
+    struct kioskd *k;
+    char code[TICKET_CODE_MAX + 1];
+    int sign_rc;
+};
+
+/* The ticket part of an answer: code and the URLs of its images. */
+static json_t *ticket_json(const char *code)
+{
+    char svg[TICKET_CODE_MAX + 40], png[TICKET_CODE_MAX + 40];
+    snprintf(svg, sizeof svg, "/api/v1/tickets/%s.svg", code);
+    snprintf(png, sizeof png, "/api/v1/tickets/%s.png", code);
+    return json_pack("{s:s, s:s, s:s}", "code", code, "qr_svg", svg, "qr_png", png);
+}
+
+static void sign_run(struct work *w, struct worker_ctx *ctx)
+{
+    struct signup_ctx *c = container_of(w, struct signup_ctx, work);
+    struct ticket_payload p = {c->job.event_id, c->job.signup_id, c->job.issued_at};
+    c->sign_rc = ticket_sign(&ctx->sign_key, &ctx->rng, &p, c->code, sizeof c->code);
+}
+
+static void signed_done(struct work *w)
+{
+    struct signup_ctx *c = container_of(w, struct signup_ctx, work);
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        if (c->sign_rc) {
+            req_fail(r, c->sign_rc);
+        } else {
+            json_t *doc = json_pack("{s:I, s:I, s:s, s:o}", "signup_id",
+                                    (json_int_t)c->job.signup_id, "event_id",
+                                    (json_int_t)c->job.event_id, "status", c->job.status, "ticket",
+                                    ticket_json(c->code));
+            req_json(r, c->job.existed ? 200 : 201, doc);
+        }
+    }
+    free(c);
+}
+
+static void signup_stored(struct store_job *job)
+{
+    struct signup_ctx *c = container_of(job, struct signup_ctx, job.job);
+    struct kioskd *k = c->k;
+    if (job->rc) {
+        struct req *r = req_resume(&c->wait);
+        if (r) {
+            if (job->rc == KIOSKD_ENOTFOUND)
+                req_error(r, 404, "event_not_found", "no such event", NULL);
+            else if (job->rc == KIOSKD_EGONE)
+                req_error(r, 410, c->job.why ? c->job.why : "gone",
+                          "this event is over or cancelled; sign-ups are closed", NULL);
+            else
+                req_fail(r, job->rc);
+        }
+        free(c);
+        return;
+    }
+    if (!c->job.existed) {
+        metrics_add(&k->metrics, MC_SIGNUPS, 1);
+        events_changed(k);
+        live_publish(k, c->job.event_id,
+                     json_pack("{s:s, s:I, s:s, s:s}", "type", "signup", "signup_id",
+                               (json_int_t)c->job.signup_id, "status", c->job.status, "name",
+                               c->job.who.name_mask));
+    }
+    if (!c->wait.req) { /* the guest left; the sign-up stands and the ticket can be re-read */
+        free(c);
+        return;
+    }
+    c->work.run = sign_run;
+    c->work.done = signed_done;
+    int rc = worker_submit(k->workers, &c->work);
+    if (rc) {
+        struct req *r = req_resume(&c->wait);
+        if (r)
+            req_fail(r, rc);
+        free(c);
+    }
+}
+
+/* POST /api/v1/events/{id}/signups {"name","phone","consent":true,"member_no"?,"referrer_phone"?} */
+static void signup_create(struct req *r)
+{
+    struct kioskd *k = r->k;
+    struct jv v;
+    struct signup_ctx *c = NULL;
+    int64_t event_id = req_id_param(r, "id", "event_not_found");
+    if (event_id < 0)
+        return;
+    if (!req_body_json(r, &v))
+        goto out;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        goto out;
+    }
+    store_signup_new_init(&c->job);
+    guest_from_json(k, &v, "name", "phone", &c->job.who);
+    bool consent = false;
+    if (jv_bool(&v, "consent", true, &consent) && !consent)
+        jv_fail(&v, "consent", "consent is required to sign up");
+    const char *member = jv_str(&v, "member_no", false, 1, 32);
+    if (member && strspn(member, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+                      strlen(member))
+        jv_fail(&v, "member_no", "may hold only letters, digits, '-' and '_'");
+    else if (member)
+        snprintf(c->job.member_no, sizeof c->job.member_no, "%s", member);
+    const char *ref = jv_str(&v, "referrer_phone", false, 0, 64);
+    if (ref && *ref) {
+        const char *phone = json_string_value(json_object_get(v.root, "phone"));
+        if (!validate_mobile(ref))
+            jv_fail(&v, "referrer_phone", "must be an 11-digit mainland mobile number");
+        else if (phone && strcmp(ref, phone) == 0)
+            jv_fail(&v, "referrer_phone", "a guest cannot refer themselves");
+        else {
+            phone_hash(k, ref, c->job.referrer_hash);
+            c->job.has_referrer = true;
+        }
+    }
+    if (req_fields_failed(r, &v))
+        goto out;
+    c->k = k;
+    c->job.job.done = signup_stored;
+    c->job.event_id = event_id;
+    c->job.now = now_s();
+    snprintf(c->job.source, sizeof c->job.source, "kiosk");
+    snprintf(c->job.consent_version, sizeof c->job.consent_version, "%s", CONSENT_VERSION);
+    snprintf(c->job.kid, sizeof c->job.kid, "%s", k->kid);
+    if (req_submit(r, &c->job.job, &c->wait) == 0)
+        c = NULL;
+out:
+    free(c);
+    jv_free(&v);
+}
+
+/* --- cancelling --- */
+
+struct cancel_ctx {
+    struct store_signup_cancel job;
+    struct work work;
+    struct req_wait wait;
+    struct kioskd *k;
+    char code[TICKET_CODE_MAX + 1];
+    struct ticket_payload p;
+    int verify_rc;
+};
+
+static void cancel_stored(struct store_job *job)
+{
+    struct cancel_ctx *c = container_of(job, struct cancel_ctx, job.job);
+    struct kioskd *k = c->k;
+    struct req *r = req_resume(&c->wait);
+    if (job->rc == 0) {
+        events_changed(k);
+        live_publish(k, c->job.out_event_id,
+                     json_pack("{s:s, s:I}", "type", "signup_cancelled", "signup_id",
+                               (json_int_t)c->job.signup_id));
+        if (c->job.promoted_signup_id)
+            live_publish(k, c->job.out_event_id,
+                         json_pack("{s:s, s:I}", "type", "waitlist_promoted", "signup_id",
+                                   (json_int_t)c->job.promoted_signup_id));
+    }
+    if (r) {
+        if (job->rc == KIOSKD_ENOTFOUND)
+            req_error(r, 404, "signup_not_found", "no such sign-up", NULL);
+        else if (job->rc == KIOSKD_EGONE || job->rc == KIOSKD_ECONFLICT)
+            req_fail_why(r, job->rc, c->job.why,
+                         job->rc == KIOSKD_EGONE ? "this sign-up is already cancelled"
+                                                 : "undo the check-in before cancelling");
+        else if (job->rc)
+            req_fail(r, job->rc);
+        else
+            req_json(r, 200, json_pack("{s:I, s:s}", "signup_id", (json_int_t)c->job.signup_id,
+                                       "status", "cancelled"));
+    }
+    free(c);
+}
+
+/* Submits the cancellation whose fields are filled in. */
+static int cancel_submit(struct req *r, struct cancel_ctx *c)
+{
+    store_signup_cancel_init(&c->job); /* resets only the job header */
+    c->job.job.done = cancel_stored;
+    c->k = r->k;
+    return req_submit(r, &c->job.job, &c->wait);
+}
+
+/* DELETE /api/v1/events/{id}/signups/{signup_id} (staff) */
+static void signup_cancel_staff(struct req *r)
+{
+    int64_t event_id = req_id_param(r, "id", "event_not_found");
+    if (event_id < 0)
+        return;
+    int64_t signup_id = req_id_param(r, "signup_id", "signup_not_found");
+    if (signup_id < 0)
+        return;
+    struct cancel_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    c->job.signup_id = signup_id;
+    c->job.event_id = event_id;
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    if (cancel_submit(r, c) != 0)
+        free(c);
+}
+
+static void verify_run(struct work *w, struct worker_ctx *ctx)
+{
+    struct cancel_ctx *c = container_of(w, struct cancel_ctx, work);
+    c->verify_rc = ticket_verify(&ctx->ring, c->code, strlen(c->code), &c->p);
+}
+
+static void cancel_verified(struct work *w)
+{
+    struct cancel_ctx *c = container_of(w, struct cancel_ctx, work);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        free(c);
+        return;
+    }
+    if (c->verify_rc) {
+        req_error(r, 403, "bad_ticket", "this is not a valid ticket", NULL);
+        free(c);
+        return;
+    }
+    c->job.signup_id = c->p.signup_id;
+    c->job.event_id = c->p.event_id;
+    c->job.issued_at = c->p.issued_at;
+    snprintf(c->job.device, sizeof c->job.device, "guest");
+    if (cancel_submit(r, c) != 0)
+        free(c);
+}
+
+/* DELETE /api/v1/tickets/{code}: the guest cancels with their ticket. */
+static void ticket_cancel(struct req *r)
+{
+    const char *code = req_param(r, "code");
+    struct cancel_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    snprintf(c->code, sizeof c->code, "%s", code);
+    c->work.run = verify_run;
+    c->work.done = cancel_verified;
+    c->k = r->k;
+    if (req_submit_work(r, &c->work, &c->wait) != 0)
+        free(c);
+}
+
+/* --- QR images --- */
+
+struct image_ctx {
+    struct work work;
+    struct req_wait wait;
+    char code[TICKET_CODE_MAX + 1];
+    bool png;
+    int rc;
+    struct ticket_payload p;
+    struct buf image;
+};
+
+static void image_run(struct work *w, struct worker_ctx *ctx)
+{
+    struct image_ctx *c = container_of(w, struct image_ctx, work);
+    c->rc = ticket_verify(&ctx->ring, c->code, strlen(c->code), &c->p);
+    if (c->rc == 0)
+        c->rc = c->png ? qr_png(c->code, 300, &c->image) : qr_svg(c->code, &c->image);
+}
+
+static void image_done(struct work *w)
+{
+    struct image_ctx *c = container_of(w, struct image_ctx, work);
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        struct store_ticket_info info;
+        int rc = c->rc;
+        if (rc == KIOSKD_EMALFORMED || rc == KIOSKD_EBADSIG || rc == KIOSKD_ENOTFOUND) {
+            req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
+        } else if (rc) {
+            req_fail(r, rc);
+        } else if ((rc = store_ticket_info(r->k->store, c->p.signup_id, &info)) != 0 ||
+                   info.event_id != c->p.event_id) {
+            if (rc && rc != KIOSKD_ENOTFOUND)
+                req_fail(r, rc);
+            else
+                req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
+        } else if (info.issued_at != c->p.issued_at || strcmp(info.status, "cancelled") == 0 ||
+                   strcmp(info.event_status, "cancelled") == 0) {
+            req_error(r, 410, "ticket_cancelled", "this ticket was cancelled", NULL);
+        } else {
+            size_t len;
+            char *data = buf_steal(&c->image, &len);
+            req_reply_take(r, 200, c->png ? "image/png" : "image/svg+xml", data, len);
+        }
+    }
+    buf_free(&c->image);
+    free(c);
+}
+
+static void ticket_image(struct req *r, bool png)
+{
+    struct image_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    snprintf(c->code, sizeof c->code, "%s", req_param(r, "code"));
+    c->png = png;
+    buf_init(&c->image, 256 * 1024);
+    c->work.run = image_run;
+    c->work.done = image_done;
+    if (req_submit_work(r, &c->work, &c->wait) != 0) {
+        buf_free(&c->image);
+        free(c);
+    }
+}
+
+static void ticket_svg(struct req *r)
+{
+    ticket_image(r, false);
+}
+
+static void ticket_png(struct req *r)
+{
+    ticket_image(r, true);
+}
+
+const struct route signups_routes[] = {
+    {HTTP_POST, "/api/v1/events/{id}/signups", signup_create, ROLE_NONE, ROUTE_PUBLIC | ROUTE_JSON,
+     0},
+    {HTTP_DELETE, "/api/v1/events/{id}/signups/{signup_id}", signup_cancel_staff, ROLE_STAFF, 0, 0},
+    {HTTP_GET, "/api/v1/tickets/{code}.svg", ticket_svg, ROLE_NONE,
+     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
+    {HTTP_GET, "/api/v1/tickets/{code}.png", ticket_png, ROLE_NONE,
+     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
+    {HTTP_DELETE, "/api/v1/tickets/{code}", ticket_cancel, ROLE_NONE,
+     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
+    {0, NULL, NULL, 0, 0, 0},
+};

@@ -1,0 +1,216 @@
+/*
+ * Staff login and logout. The PIN is checked on a worker (argon2id takes tens
+ * of milliseconds); the outcome (session, or a counted failure that may lock
+ * the account) is decided and recorded on the writer thread.
+ */
+#include <mbedtls/base64.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pin.h"
+#include "core/status.h"
+#include "daemon/log.h"
+#include "daemon/worker.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "store/staff.h"
+
+struct login_ctx {
+    struct store_login job;
+    struct work work;
+    struct req_wait wait;
+    struct kioskd *k;
+    char pin[PIN_MAX_LEN + 1];
+    char hash[192];
+    bool unknown;        /* no such staff id: verify against a dummy to spend the same time */
+    char token[64];
+    bool skip_verify;
+};
+
+static bool id_ok(const char *s)
+{
+    return s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") ==
+                    strlen(s);
+}
+
+static void login_free(struct login_ctx *c)
+{
+    mbedtls_platform_zeroize(c, sizeof *c);
+    free(c);
+}
+
+static void login_stored(struct store_job *job)
+{
+    struct login_ctx *c = container_of(job, struct login_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    struct store_login *j = &c->job;
+    if (job->rc == 0 && j->locked_now)
+        log_warn("staff_locked", "staff_id=%s until=%lld", j->staff_id, (long long)j->locked_until);
+    if (r) {
+        if (job->rc) {
+            req_fail(r, job->rc);
+        } else if (j->result == KIOSKD_ELOCKED) {
+            int64_t wait = j->locked_until - now_s();
+            r->retry_after = wait > 0 ? (int)wait : 1;
+            req_error(r, 429, "account_locked",
+                      "too many wrong PINs; this account is locked for a while", NULL);
+        } else if (j->result) {
+            req_error(r, 401, "bad_credentials", "wrong staff id or PIN", NULL);
+        } else {
+            req_json(r, 200, json_pack("{s:s, s:s, s:s, s:o}", "token", c->token, "role", j->role,
+                                       "staff_id", j->staff_id, "expires_at",
+                                       json_time(j->expires_at)));
+        }
+    }
+    login_free(c);
+}
+
+static void verify_run(struct work *w, struct worker_ctx *ctx)
+{
+    struct login_ctx *c = container_of(w, struct login_ctx, work);
+    (void)ctx;
+    bool match = !c->skip_verify && pin_verify(c->hash, c->pin);
+    c->job.pin_ok = match && !c->unknown;
+    mbedtls_platform_zeroize(c->pin, sizeof c->pin);
+}
+
+static void verified(struct work *w)
+{
+    struct login_ctx *c = container_of(w, struct login_ctx, work);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        login_free(c);
+        return;
+    }
+    if (req_submit(r, &c->job.job, &c->wait) != 0)
+        login_free(c);
+}
+
+/* Makes a new random token (base64url) and its SHA-256. */
+static int new_token(struct kioskd *k, char *out, size_t n, unsigned char hash[32])
+{
+    unsigned char raw[32];
+    size_t len;
+    if (rng_bytes(&k->rng, raw, sizeof raw) ||
+        mbedtls_base64_encode((unsigned char *)out, n, &len, raw, sizeof raw) != 0)
+        return KIOSKD_ECRYPTO;
+    mbedtls_platform_zeroize(raw, sizeof raw);
+    while (len && out[len - 1] == '=')
+        len--;
+    out[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    return mbedtls_sha256_ret((unsigned char *)out, len, hash, 0) ? KIOSKD_ECRYPTO : 0;
+}
+
+/* POST /api/v1/staff/login {"staff_id","pin","device"} */
+static void login(struct req *r)
+{
+    struct kioskd *k = r->k;
+    struct jv v;
+    struct login_ctx *c = NULL;
+    if (!req_body_json(r, &v))
+        goto out;
+    const char *id = jv_str(&v, "staff_id", true, 1, 32);
+    const char *pin = jv_str(&v, "pin", true, 1, PIN_MAX_LEN);
+    const char *device = jv_str(&v, "device", false, 1, 64);
+    if (id && !id_ok(id))
+        jv_fail(&v, "staff_id", "may hold only letters, digits, '-', '_' and '.'");
+    if (device && !id_ok(device))
+        jv_fail(&v, "device", "may hold only letters, digits, '-', '_' and '.'");
+    if (req_fields_failed(r, &v))
+        goto out;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        goto out;
+    }
+    c->k = k;
+    store_login_init(&c->job);
+    c->job.job.done = login_stored;
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", device ? device : "tablet");
+    snprintf(c->pin, sizeof c->pin, "%s", pin);
+    c->job.now = now_s();
+    c->job.ttl = k->cfg.staff_token_ttl;
+    c->job.lock_after = k->cfg.staff_lock_after;
+    c->job.lock_seconds = k->cfg.staff_lock_seconds;
+    struct store_staff sf;
+    int rc = store_staff_get(k->store, id, &sf);
+    if (rc && rc != KIOSKD_ENOTFOUND) {
+        req_fail(r, rc);
+        goto out;
+    }
+    /* an unknown id costs the same time as a wrong PIN */
+    snprintf(c->hash, sizeof c->hash, "%s", rc ? pin_dummy_hash : sf.pin_hash);
+    c->unknown = rc != 0;
+    c->skip_verify = rc == 0 && sf.locked_until > c->job.now;
+    if (new_token(k, c->token, sizeof c->token, c->job.token_hash) != 0) {
+        req_fail(r, KIOSKD_ECRYPTO);
+        goto out;
+    }
+    c->work.run = verify_run;
+    c->work.done = verified;
+    if (req_submit_work(r, &c->work, &c->wait) == 0)
+        c = NULL;
+out:
+    if (c)
+        login_free(c);
+    jv_free(&v);
+}
+
+struct logout_ctx {
+    struct store_logout job;
+    struct req_wait wait;
+};
+
+static void logged_out(struct store_job *job)
+{
+    struct logout_ctx *c = container_of(job, struct logout_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        if (job->rc)
+            req_fail(r, job->rc);
+        else
+            req_json(r, 200, json_pack("{s:s}", "status", "logged_out"));
+    }
+    free(c);
+}
+
+/* POST /api/v1/staff/logout: revokes the token it is called with. */
+static void logout(struct req *r)
+{
+    char auth[160];
+    int n = lws_hdr_copy(r->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    struct logout_ctx *c = calloc(1, sizeof *c);
+    if (!c || n <= 7) {
+        free(c);
+        req_fail(r, c ? KIOSKD_EAUTH : KIOSKD_ENOMEM);
+        return;
+    }
+    store_logout_init(&c->job);
+    c->job.job.done = logged_out;
+    mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash, 0);
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    if (req_submit(r, &c->job.job, &c->wait) != 0)
+        free(c);
+}
+
+/* GET /api/v1/staff/me: who the token belongs to. */
+static void me(struct req *r)
+{
+    req_json(r, 200, json_pack("{s:s, s:s, s:s, s:o}", "staff_id", r->session.staff_id, "role",
+                               r->session.role, "device", r->session.device, "expires_at",
+                               json_time(r->session.expires_at)));
+}
+
+const struct route staff_routes[] = {
+    {HTTP_POST, "/api/v1/staff/login", login, ROLE_NONE, ROUTE_PUBLIC | ROUTE_JSON, 4096},
+    {HTTP_POST, "/api/v1/staff/logout", logout, ROLE_STAFF, 0, 0},
+    {HTTP_GET, "/api/v1/staff/me", me, ROLE_STAFF, 0, 0},
+    {0, NULL, NULL, 0, 0, 0},
+};

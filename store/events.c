@@ -1,0 +1,179 @@
+/* Events: SQL for reading, creating and cancelling them. */
+#include "store/events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "store/store_int.h"
+
+static const char SQL_EVENT_GET[] =
+    "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
+    "checked_in, walk_ins FROM events WHERE id = ?";
+static const char SQL_EVENTS_UPCOMING[] =
+    "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
+    "checked_in, walk_ins FROM events WHERE ends_at > ? AND status = 'open' "
+    "ORDER BY starts_at, id LIMIT ?";
+static const char SQL_EVENTS_COUNT[] = "SELECT count(*) FROM events";
+static const char SQL_EVENT_INSERT[] =
+    "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_EVENT_CANCEL[] =
+    "UPDATE events SET status = 'cancelled' WHERE id = ? AND status = 'open'";
+static const char SQL_EVENT_EXISTS[] = "SELECT 1 FROM events WHERE id = ?";
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static void row_to_event(sqlite3_stmt *st, struct store_event *e)
+{
+    e->id = sqlite3_column_int64(st, 0);
+    copy_text(e->title, sizeof e->title, st, 1);
+    copy_text(e->kind, sizeof e->kind, st, 2);
+    e->starts_at = sqlite3_column_int64(st, 3);
+    e->ends_at = sqlite3_column_int64(st, 4);
+    copy_text(e->venue, sizeof e->venue, st, 5);
+    e->capacity = sqlite3_column_int64(st, 6);
+    copy_text(e->status, sizeof e->status, st, 7);
+    e->confirmed = sqlite3_column_int64(st, 8);
+    e->waitlisted = sqlite3_column_int64(st, 9);
+    e->checked_in = sqlite3_column_int64(st, 10);
+    e->walk_ins = sqlite3_column_int64(st, 11);
+}
+
+int store_event_read(struct conn *c, int64_t id, struct store_event *out)
+{
+    sqlite3_stmt *st = conn_stmt(c, SQL_EVENT_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        row_to_event(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+int store_event_get(struct store *s, int64_t id, struct store_event *out)
+{
+    return store_event_read(&s->rd, id, out);
+}
+
+int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store_event **out,
+                          size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_EVENTS_UPCOMING);
+    if (!st)
+        return KIOSKD_EIO;
+    struct store_event *evs = calloc(max ? max : 1, sizeof *evs);
+    if (!evs)
+        return KIOSKD_ENOMEM;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    int rc;
+    size_t i = 0;
+    while (i < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        row_to_event(st, &evs[i++]);
+    sqlite3_reset(st);
+    if (i < max && rc != SQLITE_DONE) {
+        free(evs);
+        return store_rc(rc);
+    }
+    *out = evs;
+    *n = i;
+    return 0;
+}
+
+int64_t store_events_count(struct store *s)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_EVENTS_COUNT);
+    int64_t n = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    return n;
+}
+
+static int events_create_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_events_create *j = (struct store_events_create *)job;
+    int64_t now = store_tx_now(tx) / 1000000;
+    for (size_t i = 0; i < j->n; i++) {
+        struct store_event *e = &j->evs[i];
+        sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_INSERT);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, e->title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, e->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, e->starts_at);
+        sqlite3_bind_int64(st, 4, e->ends_at);
+        sqlite3_bind_text(st, 5, e->venue, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, e->capacity);
+        sqlite3_bind_int64(st, 7, now);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return store_rc(rc);
+        e->id = sqlite3_last_insert_rowid(tx->c->db);
+        snprintf(e->status, sizeof e->status, "open");
+        char subject[32], json[160];
+        snprintf(subject, sizeof subject, "event:%lld", (long long)e->id);
+        snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)e->id);
+        if ((rc = store_audit(tx, j->staff_id[0] ? j->staff_id : NULL,
+                              j->device[0] ? j->device : NULL, "event_create", subject)) != 0 ||
+            (rc = store_outbox_append(tx, "event_created", json)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void store_events_create_init(struct store_events_create *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = events_create_run;
+}
+
+static int event_cancel_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_event_cancel *j = (struct store_event_cancel *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_EXISTS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->event_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return KIOSKD_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    st = conn_stmt(tx->c, SQL_EVENT_CANCEL);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->event_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_rc(rc);
+    j->already = sqlite3_changes(tx->c->db) == 0;
+    if (j->already)
+        return 0;
+    char subject[32], json[64];
+    snprintf(subject, sizeof subject, "event:%lld", (long long)j->event_id);
+    snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)j->event_id);
+    if ((rc = store_audit(tx, j->staff_id, j->device, "event_cancel", subject)) != 0)
+        return rc;
+    return store_outbox_append(tx, "event_cancelled", json);
+}
+
+void store_event_cancel_init(struct store_event_cancel *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = event_cancel_run;
+}

@@ -1,0 +1,56 @@
+/*
+ * Events: the upgrade meetings, salons and community events guests sign up
+ * for. Reads run on the loop; changes are store jobs (see store/store.h).
+ */
+#ifndef KIOSKD_STORE_EVENTS_H
+#define KIOSKD_STORE_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct store_event {
+    int64_t id;
+    char title[256];
+    char kind[16];       /* upgrade, salon, community */
+    int64_t starts_at;   /* unix seconds */
+    int64_t ends_at;
+    char venue[256];
+    int64_t capacity;
+    char status[16];     /* open, cancelled */
+    int64_t confirmed, waitlisted, checked_in, walk_ins;
+};
+
+/* Reads event id. Returns 0 or KIOSKD_ENOTFOUND / KIOSKD_EIO. */
+int store_event_get(struct store *s, int64_t id, struct store_event *out);
+/* Reads up to max events not cancelled that end after now, soonest first, into
+ * a new array (caller frees). Returns 0 or a KIOSKD_E* code. */
+int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store_event **out,
+                          size_t *n);
+/* Returns the number of events (for the demo set-up). */
+int64_t store_events_count(struct store *s);
+
+/* Creates events (all or none). in: evs[n] (id ignored), staff_id/device for
+ * the audit (may be empty for the command line). out: evs[i].id. */
+struct store_events_create {
+    struct store_job job;
+    struct store_event *evs;
+    size_t n;
+    char staff_id[33];
+    char device[65];
+};
+void store_events_create_init(struct store_events_create *j);
+
+/* Cancels an event: sign-ups are refused and its tickets no longer check in.
+ * rc: KIOSKD_ENOTFOUND; out: already (it was cancelled before). */
+struct store_event_cancel {
+    struct store_job job;
+    int64_t event_id;
+    char staff_id[33];
+    char device[65];
+    int already;
+};
+void store_event_cancel_init(struct store_event_cancel *j);
+
+#endif

@@ -1,0 +1,684 @@
+/*
+ * Sign-ups and check-ins: every decision that depends on current data
+ * (places left, a second scan, a stale ticket) is taken here, on the writer
+ * thread inside the job's savepoint, so racing tablets get one answer each.
+ *
+ * Counters on events (confirmed, waitlisted, checked_in, walk_ins) change in
+ * the same savepoint as the rows they count:
+ *   confirmed  = sign-ups with status confirmed and source other than walkin
+ *   waitlisted = sign-ups with status waitlisted
+ *   checked_in = check-ins in force
+ *   walk_ins   = check-ins in force of sign-ups whose source is walkin
+ */
+#include "store/signups.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "store/events.h"
+#include "store/store_int.h"
+
+static const char SQL_SIGNUP_BY_PHONE[] =
+    "SELECT id, status, issued_at, kid, name_mask, source FROM signups "
+    "WHERE event_id = ? AND phone_hash = ?";
+static const char SQL_SIGNUP_BY_ID[] =
+    "SELECT event_id, status, issued_at, name_mask, source FROM signups WHERE id = ?";
+static const char SQL_SIGNUP_INSERT[] =
+    "INSERT INTO signups(event_id, phone_hash, phone_enc, name_enc, name_mask, phone_last4, "
+    "member_no, referrer_hash, source, status, consent_at, consent_version, issued_at, kid, "
+    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char SQL_SIGNUP_REACTIVATE[] =
+    "UPDATE signups SET phone_enc = ?, name_enc = ?, name_mask = ?, member_no = ?, "
+    "referrer_hash = ?, source = ?, status = ?, consent_at = ?, consent_version = ?, "
+    "issued_at = ?, kid = ?, cancelled_at = NULL WHERE id = ?";
+static const char SQL_SIGNUP_SET_STATUS[] = "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
+static const char SQL_FIRST_WAITLISTED[] =
+    "SELECT id FROM signups WHERE event_id = ? AND status = 'waitlisted' "
+    "ORDER BY issued_at, id LIMIT 1";
+static const char SQL_EVENT_COUNTS[] =
+    "UPDATE events SET confirmed = confirmed + ?, waitlisted = waitlisted + ?, "
+    "checked_in = checked_in + ?, walk_ins = walk_ins + ? WHERE id = ?";
+static const char SQL_CHECKIN_IN_FORCE[] =
+    "SELECT id, at_us, device FROM checkins WHERE signup_id = ? AND undone_us IS NULL";
+static const char SQL_CHECKIN_INSERT[] =
+    "INSERT INTO checkins(event_id, signup_id, at_us, staff_id, device, method) "
+    "VALUES (?, ?, ?, ?, ?, ?)";
+static const char SQL_CHECKIN_GET[] =
+    "SELECT c.event_id, c.signup_id, c.undone_us, s.source FROM checkins c "
+    "JOIN signups s ON s.id = c.signup_id WHERE c.id = ?";
+static const char SQL_CHECKIN_UNDO[] =
+    "UPDATE checkins SET undone_us = ?, undone_by = ? WHERE id = ? AND undone_us IS NULL";
+static const char SQL_ROSTER[] =
+    "SELECT s.id, s.name_enc, s.name_mask, s.phone_last4, s.status, s.source, c.id, c.at_us, "
+    "s.phone_enc "
+    "FROM signups s LEFT JOIN checkins c ON c.signup_id = s.id AND c.undone_us IS NULL "
+    "WHERE s.event_id = ?1 AND s.status <> 'cancelled' AND (?2 IS NULL OR s.phone_last4 = ?2) "
+    "ORDER BY s.id LIMIT ?3";
+static const char SQL_TICKET_INFO[] =
+    "SELECT s.event_id, s.issued_at, s.status, e.status FROM signups s "
+    "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
+
+static void col_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+static int counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
+                  int checked_in, int walk_ins)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_COUNTS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int(st, 1, confirmed);
+    sqlite3_bind_int(st, 2, waitlisted);
+    sqlite3_bind_int(st, 3, checked_in);
+    sqlite3_bind_int(st, 4, walk_ins);
+    sqlite3_bind_int64(st, 5, event_id);
+    return step_done(st);
+}
+
+static int journal(struct store_tx *tx, const char *staff_id, const char *device,
+                   const char *action, const char *subject_kind, int64_t subject_id,
+                   const char *outbox_kind, const char *json)
+{
+    char subject[48];
+    snprintf(subject, sizeof subject, "%s:%lld", subject_kind, (long long)subject_id);
+    int rc = store_audit(tx, staff_id && *staff_id ? staff_id : NULL,
+                         device && *device ? device : NULL, action, subject);
+    return rc ? rc : store_outbox_append(tx, outbox_kind, json);
+}
+
+/* --- sign-up --- */
+
+static int signup_new_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_signup_new *j = (struct store_signup_new *)job;
+    struct store_event ev;
+    int rc = store_event_read(tx->c, j->event_id, &ev);
+    if (rc)
+        return rc;
+    if (strcmp(ev.status, "cancelled") == 0) {
+        j->why = "event_cancelled";
+        return KIOSKD_EGONE;
+    }
+    if (j->now >= ev.ends_at) {
+        j->why = "event_over";
+        return KIOSKD_EGONE;
+    }
+
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->event_id);
+    sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    int64_t existing = 0, old_issued = 0;
+    char old_status[12] = "";
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        existing = sqlite3_column_int64(st, 0);
+        col_text(old_status, sizeof old_status, st, 1);
+        old_issued = sqlite3_column_int64(st, 2);
+        col_text(j->kid_used, sizeof j->kid_used, st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    if (existing && strcmp(old_status, "cancelled") != 0) {
+        j->existed = true;
+        j->signup_id = existing;
+        j->issued_at = old_issued;
+        snprintf(j->status, sizeof j->status, "%s", old_status);
+        return 0;
+    }
+
+    bool place = ev.confirmed < ev.capacity;
+    snprintf(j->status, sizeof j->status, "%s", place ? "confirmed" : "waitlisted");
+    snprintf(j->kid_used, sizeof j->kid_used, "%s", j->kid);
+    /* a new issue time revokes any ticket of an earlier, cancelled sign-up */
+    j->issued_at = existing && old_issued >= j->now ? old_issued + 1 : j->now;
+    const char *member = j->member_no[0] ? j->member_no : NULL;
+    if (existing) {
+        st = conn_stmt(tx->c, SQL_SIGNUP_REACTIVATE);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_blob(st, 1, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, j->who.name_mask, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, member, -1, SQLITE_STATIC);
+        if (j->has_referrer)
+            sqlite3_bind_blob(st, 5, j->referrer_hash, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, j->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, j->status, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, j->now);
+        sqlite3_bind_text(st, 9, j->consent_version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, j->issued_at);
+        sqlite3_bind_text(st, 11, j->kid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 12, existing);
+        if ((rc = step_done(st)) != 0)
+            return rc;
+        j->signup_id = existing;
+    } else {
+        st = conn_stmt(tx->c, SQL_SIGNUP_INSERT);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, j->event_id);
+        sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, j->who.name_mask, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, j->who.phone_last4, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, member, -1, SQLITE_STATIC);
+        if (j->has_referrer)
+            sqlite3_bind_blob(st, 8, j->referrer_hash, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, j->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, j->status, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 11, j->now);
+        sqlite3_bind_text(st, 12, j->consent_version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, j->issued_at);
+        sqlite3_bind_text(st, 14, j->kid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 15, j->now);
+        if ((rc = step_done(st)) != 0)
+            return rc;
+        j->signup_id = sqlite3_last_insert_rowid(tx->c->db);
+    }
+    if ((rc = counts(tx, j->event_id, place, !place, 0, 0)) != 0)
+        return rc;
+    char json[320];
+    snprintf(json, sizeof json,
+             "{\"signup_id\":%lld,\"event_id\":%lld,\"status\":\"%s\",\"source\":\"%s\","
+             "\"name_masked\":\"%s\",\"phone_last4\":\"%s\",\"consent_version\":\"%s\"}",
+             (long long)j->signup_id, (long long)j->event_id, j->status, j->source,
+             j->who.name_mask, j->who.phone_last4, j->consent_version);
+    return journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", json);
+}
+
+void store_signup_new_init(struct store_signup_new *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = signup_new_run;
+}
+
+/* Gives the first waitlisted guest of event_id the place that freed up. */
+static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
+{
+    *promoted = 0;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_FIRST_WAITLISTED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, "confirmed", -1, SQLITE_STATIC);
+    sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, id);
+    if ((rc = step_done(st)) != 0 || (rc = counts(tx, event_id, 1, -1, 0, 0)) != 0)
+        return rc;
+    char json[96];
+    snprintf(json, sizeof json, "{\"signup_id\":%lld,\"event_id\":%lld}", (long long)id,
+             (long long)event_id);
+    if ((rc = journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", json)))
+        return rc;
+    *promoted = id;
+    return 0;
+}
+
+static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_signup_cancel *j = (struct store_signup_cancel *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->signup_id);
+    int rc = sqlite3_step(st);
+    int64_t event_id = 0, issued = 0;
+    char status[12] = "", source[8] = "";
+    if (rc == SQLITE_ROW) {
+        event_id = sqlite3_column_int64(st, 0);
+        col_text(status, sizeof status, st, 1);
+        issued = sqlite3_column_int64(st, 2);
+        col_text(source, sizeof source, st, 4);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && j->event_id && j->event_id != event_id))
+        return KIOSKD_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    j->out_event_id = event_id;
+    if (j->issued_at && j->issued_at != issued) {
+        j->why = "ticket_replaced";
+        return KIOSKD_EGONE;
+    }
+    if (strcmp(status, "cancelled") == 0) {
+        j->why = "already_cancelled";
+        return KIOSKD_EGONE;
+    }
+    st = conn_stmt(tx->c, SQL_CHECKIN_IN_FORCE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->signup_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) {
+        j->why = "checked_in";
+        return KIOSKD_ECONFLICT;
+    }
+    if (rc != SQLITE_DONE)
+        return store_rc(rc);
+    st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, "cancelled", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, store_tx_now(tx) / 1000000);
+    sqlite3_bind_int64(st, 3, j->signup_id);
+    if ((rc = step_done(st)) != 0)
+        return rc;
+    bool was_confirmed = strcmp(status, "confirmed") == 0 && strcmp(source, "walkin") != 0;
+    if ((rc = counts(tx, event_id, was_confirmed ? -1 : 0,
+                     strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
+        return rc;
+    char json[128];
+    snprintf(json, sizeof json, "{\"signup_id\":%lld,\"event_id\":%lld,\"by\":\"%s\"}",
+             (long long)j->signup_id, (long long)event_id, j->staff_id[0] ? "staff" : "guest");
+    if ((rc = journal(tx, j->staff_id, j->device, "signup_cancel", "signup", j->signup_id,
+                      "signup_cancelled", json)) != 0)
+        return rc;
+    if (!was_confirmed)
+        return 0;
+    struct store_event ev;
+    if ((rc = store_event_read(tx->c, event_id, &ev)) != 0)
+        return rc;
+    if (strcmp(ev.status, "open") != 0 || store_tx_now(tx) / 1000000 >= ev.ends_at ||
+        ev.confirmed >= ev.capacity)
+        return 0;
+    return promote(tx, event_id, &j->promoted_signup_id);
+}
+
+void store_signup_cancel_init(struct store_signup_cancel *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = signup_cancel_run;
+}
+
+/* --- check-in --- */
+
+struct found {
+    int64_t id, event_id, issued_at;
+    char status[12], name_mask[64], source[8];
+};
+
+static int find_by_id(struct store_tx *tx, int64_t id, struct found *f)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        f->id = id;
+        f->event_id = sqlite3_column_int64(st, 0);
+        col_text(f->status, sizeof f->status, st, 1);
+        f->issued_at = sqlite3_column_int64(st, 2);
+        col_text(f->name_mask, sizeof f->name_mask, st, 3);
+        col_text(f->source, sizeof f->source, st, 4);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+static int find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
+                         struct found *f)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        f->id = sqlite3_column_int64(st, 0);
+        f->event_id = event_id;
+        col_text(f->status, sizeof f->status, st, 1);
+        f->issued_at = sqlite3_column_int64(st, 2);
+        col_text(f->name_mask, sizeof f->name_mask, st, 4);
+        col_text(f->source, sizeof f->source, st, 5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+/* Creates or revives the sign-up of a walk-in guest as source walkin. */
+static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct found *f, bool revive)
+{
+    int64_t now = store_tx_now(tx) / 1000000;
+    sqlite3_stmt *st;
+    int rc;
+    if (revive) {
+        st = conn_stmt(tx->c, SQL_SIGNUP_REACTIVATE);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_blob(st, 1, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, j->who.name_mask, -1, SQLITE_STATIC);
+        sqlite3_bind_null(st, 4);
+        sqlite3_bind_null(st, 5);
+        sqlite3_bind_text(st, 6, "walkin", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, "confirmed", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, now);
+        sqlite3_bind_text(st, 9, j->consent_version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, f->issued_at >= now ? f->issued_at + 1 : now);
+        sqlite3_bind_text(st, 11, j->kid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 12, f->id);
+        if ((rc = step_done(st)) != 0)
+            return rc;
+    } else {
+        st = conn_stmt(tx->c, SQL_SIGNUP_INSERT);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, j->event_id);
+        sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, j->who.name_mask, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, j->who.phone_last4, -1, SQLITE_STATIC);
+        sqlite3_bind_null(st, 7);
+        sqlite3_bind_null(st, 8);
+        sqlite3_bind_text(st, 9, "walkin", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, "confirmed", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 11, now);
+        sqlite3_bind_text(st, 12, j->consent_version, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, now);
+        sqlite3_bind_text(st, 14, j->kid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 15, now);
+        if ((rc = step_done(st)) != 0)
+            return rc;
+        f->id = sqlite3_last_insert_rowid(tx->c->db);
+    }
+    f->event_id = j->event_id;
+    snprintf(f->status, sizeof f->status, "confirmed");
+    snprintf(f->source, sizeof f->source, "walkin");
+    snprintf(f->name_mask, sizeof f->name_mask, "%s", j->who.name_mask);
+    j->walkin_created = true;
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"signup_id\":%lld,\"event_id\":%lld,\"status\":\"confirmed\",\"source\":\"walkin\","
+             "\"name_masked\":\"%s\",\"phone_last4\":\"%s\"}",
+             (long long)f->id, (long long)j->event_id, j->who.name_mask, j->who.phone_last4);
+    return journal(tx, j->staff_id, j->device, "walkin_signup", "signup", f->id, "signup", json);
+}
+
+static int checkin_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_checkin *j = (struct store_checkin *)job;
+    struct found f;
+    int rc;
+    memset(&f, 0, sizeof f);
+    if (j->by == CHECKIN_TICKET) {
+        rc = find_by_id(tx, j->signup_id, &f);
+        if (rc == KIOSKD_ENOTFOUND || (rc == 0 && f.event_id != j->ticket_event_id)) {
+            j->why = "unknown_ticket";
+            return KIOSKD_ENOTFOUND;
+        }
+        if (rc)
+            return rc;
+        if (f.issued_at != j->issued_at) {
+            j->why = "ticket_replaced";
+            return KIOSKD_EGONE;
+        }
+        if (strcmp(f.status, "cancelled") == 0) {
+            j->why = "ticket_cancelled";
+            return KIOSKD_EGONE;
+        }
+        if (j->event_id && j->event_id != f.event_id) {
+            j->why = "wrong_event";
+            j->out_event_id = f.event_id;
+            return KIOSKD_ECONFLICT;
+        }
+    } else {
+        rc = find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
+        if (rc && rc != KIOSKD_ENOTFOUND)
+            return rc;
+        if (j->by == CHECKIN_PHONE) {
+            if (rc) {
+                j->why = "no_signup";
+                return KIOSKD_ENOTFOUND;
+            }
+            if (strcmp(f.status, "cancelled") == 0) {
+                j->why = "signup_cancelled";
+                return KIOSKD_EGONE;
+            }
+        }
+    }
+    int64_t event_id = j->by == CHECKIN_TICKET ? f.event_id : j->event_id;
+    j->out_event_id = event_id;
+    struct store_event ev;
+    if ((rc = store_event_read(tx->c, event_id, &ev)) != 0) {
+        j->why = "no_event";
+        return rc;
+    }
+    if (strcmp(ev.status, "cancelled") == 0) {
+        j->why = "event_cancelled";
+        return KIOSKD_EGONE;
+    }
+    int64_t now_us = store_tx_now(tx), now = now_us / 1000000;
+    if (now < ev.starts_at - j->opens_before) {
+        j->why = "not_open_yet";
+        return KIOSKD_ECONFLICT;
+    }
+    if (now > ev.ends_at) {
+        j->why = "event_over";
+        return KIOSKD_ECONFLICT;
+    }
+    if (j->by == CHECKIN_WALKIN) {
+        if (!f.id || strcmp(f.status, "cancelled") == 0) {
+            if ((rc = walkin_signup(tx, j, &f, f.id != 0)) != 0)
+                return rc;
+        } else if (strcmp(f.status, "waitlisted") == 0) {
+            /* staff admit a waitlisted guest at the door */
+            sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
+            if (!st)
+                return KIOSKD_EIO;
+            sqlite3_bind_text(st, 1, "confirmed", -1, SQLITE_STATIC);
+            sqlite3_bind_null(st, 2);
+            sqlite3_bind_int64(st, 3, f.id);
+            if ((rc = step_done(st)) != 0 || (rc = counts(tx, event_id, 1, -1, 0, 0)) != 0)
+                return rc;
+            snprintf(f.status, sizeof f.status, "confirmed");
+        }
+    } else if (strcmp(f.status, "waitlisted") == 0) {
+        j->why = "waitlisted";
+        return KIOSKD_ECONFLICT;
+    }
+    j->out_signup_id = f.id;
+    snprintf(j->name_mask, sizeof j->name_mask, "%s", f.name_mask);
+
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHECKIN_IN_FORCE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, f.id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        j->already = true;
+        j->checkin_id = sqlite3_column_int64(st, 0);
+        j->at_us = sqlite3_column_int64(st, 1);
+        col_text(j->first_device, sizeof j->first_device, st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return store_rc(rc);
+
+    static const char *const methods[] = {"ticket", "phone", "walkin"};
+    st = conn_stmt(tx->c, SQL_CHECKIN_INSERT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_int64(st, 2, f.id);
+    sqlite3_bind_int64(st, 3, now_us);
+    sqlite3_bind_text(st, 4, j->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, j->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, methods[j->by], -1, SQLITE_STATIC);
+    if ((rc = step_done(st)) != 0)
+        return rc;
+    j->checkin_id = sqlite3_last_insert_rowid(tx->c->db);
+    j->at_us = now_us;
+    bool walkin = strcmp(f.source, "walkin") == 0;
+    if ((rc = counts(tx, event_id, 0, 0, 1, walkin)) != 0)
+        return rc;
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld,\"at_us\":%lld,"
+             "\"method\":\"%s\",\"staff_id\":\"%s\"}",
+             (long long)j->checkin_id, (long long)f.id, (long long)event_id, (long long)now_us,
+             methods[j->by], j->staff_id);
+    return journal(tx, j->staff_id, j->device, j->by == CHECKIN_WALKIN ? "walkin" : "checkin",
+                   "checkin", j->checkin_id, "checkin", json);
+}
+
+void store_checkin_init(struct store_checkin *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = checkin_run;
+}
+
+static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_checkin_undo *j = (struct store_checkin_undo *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHECKIN_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->checkin_id);
+    int rc = sqlite3_step(st);
+    bool undone = false;
+    char source[8] = "";
+    if (rc == SQLITE_ROW) {
+        j->out_event_id = sqlite3_column_int64(st, 0);
+        j->out_signup_id = sqlite3_column_int64(st, 1);
+        undone = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        col_text(source, sizeof source, st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return KIOSKD_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    if (undone) {
+        j->why = "already_undone";
+        return KIOSKD_ECONFLICT;
+    }
+    st = conn_stmt(tx->c, SQL_CHECKIN_UNDO);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, store_tx_now(tx));
+    sqlite3_bind_text(st, 2, j->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, j->checkin_id);
+    if ((rc = step_done(st)) != 0 ||
+        (rc = counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
+        return rc;
+    char json[128];
+    snprintf(json, sizeof json, "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld}",
+             (long long)j->checkin_id, (long long)j->out_signup_id, (long long)j->out_event_id);
+    return journal(tx, j->staff_id, j->device, "checkin_undo", "checkin", j->checkin_id,
+                   "checkin_undone", json);
+}
+
+void store_checkin_undo_init(struct store_checkin_undo *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = checkin_undo_run;
+}
+
+/* --- reads --- */
+
+int store_roster(struct store *s, int64_t event_id, const char *last4, size_t max,
+                 struct store_roster_row **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_ROSTER);
+    if (!st)
+        return KIOSKD_EIO;
+    struct store_roster_row *out = calloc(max ? max : 1, sizeof *out);
+    if (!out)
+        return KIOSKD_ENOMEM;
+    sqlite3_bind_int64(st, 1, event_id);
+    if (last4)
+        sqlite3_bind_text(st, 2, last4, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    size_t i = 0;
+    int rc = SQLITE_DONE;
+    while (i < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_roster_row *r = &out[i++];
+        r->signup_id = sqlite3_column_int64(st, 0);
+        int len = sqlite3_column_bytes(st, 1);
+        if (len < 0 || (size_t)len > sizeof r->name_enc)
+            len = 0;
+        memcpy(r->name_enc, sqlite3_column_blob(st, 1), (size_t)len);
+        r->name_enc_len = (size_t)len;
+        col_text(r->name_mask, sizeof r->name_mask, st, 2);
+        col_text(r->phone_last4, sizeof r->phone_last4, st, 3);
+        col_text(r->status, sizeof r->status, st, 4);
+        col_text(r->source, sizeof r->source, st, 5);
+        r->checkin_id = sqlite3_column_int64(st, 6);
+        r->checkin_us = sqlite3_column_int64(st, 7);
+        len = sqlite3_column_bytes(st, 8);
+        if (len < 0 || (size_t)len > sizeof r->phone_enc)
+            len = 0;
+        memcpy(r->phone_enc, sqlite3_column_blob(st, 8), (size_t)len);
+        r->phone_enc_len = (size_t)len;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(out);
+        return store_rc(rc);
+    }
+    *rows = out;
+    *n = i;
+    return 0;
+}
+
+int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_info *out)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_INFO);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, signup_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->event_id = sqlite3_column_int64(st, 0);
+        out->issued_at = sqlite3_column_int64(st, 1);
+        col_text(out->status, sizeof out->status, st, 2);
+        col_text(out->event_status, sizeof out->event_status, st, 3);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+static int audit_only_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_audit_only *j = (struct store_audit_only *)job;
+    return store_audit(tx, j->staff_id, j->device[0] ? j->device : NULL, j->action,
+                       j->subject[0] ? j->subject : NULL);
+}
+
+void store_audit_only_init(struct store_audit_only *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = audit_only_run;
+}

@@ -1,0 +1,160 @@
+/*
+ * Sign-ups and check-ins. A sign-up holds a place (confirmed) or waits for one
+ * (waitlisted); cancelling a confirmed one promotes the first waitlisted.
+ * A ticket is valid while its sign-up is not cancelled and its issue time is
+ * the sign-up's current one. A sign-up has at most one check-in in force.
+ *
+ * Jobs that must record something even when the request is refused (none
+ * here) report their outcome in their out fields; a job's rc != 0 means
+ * nothing was recorded. `why` fields are static strings naming the refusal.
+ */
+#ifndef KIOSKD_STORE_SIGNUPS_H
+#define KIOSKD_STORE_SIGNUPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_HASH_LEN 32
+#define STORE_ENC_MAX 256
+
+/* The personal data of a guest, already encrypted and hashed by the caller. */
+struct store_person {
+    unsigned char phone_hash[STORE_HASH_LEN];
+    unsigned char phone_enc[64];
+    size_t phone_enc_len;
+    unsigned char name_enc[STORE_ENC_MAX];
+    size_t name_enc_len;
+    char name_mask[64];
+    char phone_last4[5];
+};
+
+/* Signs up a guest, or returns the sign-up this phone already has.
+ * rc: KIOSKD_ENOTFOUND (no event), KIOSKD_EGONE (cancelled or over; why says). */
+struct store_signup_new {
+    struct store_job job;
+    int64_t event_id;
+    struct store_person who;
+    char member_no[33];               /* "" when none */
+    bool has_referrer;
+    unsigned char referrer_hash[STORE_HASH_LEN];
+    char source[8];                   /* kiosk, bot, staff */
+    char consent_version[16];
+    char kid[16];                     /* key that will sign the ticket */
+    int64_t now;                      /* unix seconds */
+    /* out */
+    int64_t signup_id;
+    char status[12];                  /* confirmed, waitlisted */
+    int64_t issued_at;
+    char kid_used[16];
+    bool existed;                     /* the same phone had signed up already */
+    const char *why;
+};
+void store_signup_new_init(struct store_signup_new *j);
+
+/* Cancels a sign-up (by staff, or by the guest holding its ticket: then
+ * issued_at must match). Promotes the first waitlisted guest if a place frees.
+ * rc: KIOSKD_ENOTFOUND, KIOSKD_EGONE (already cancelled, or the ticket is stale). */
+struct store_signup_cancel {
+    struct store_job job;
+    int64_t signup_id;
+    int64_t event_id;                 /* 0: any */
+    int64_t issued_at;                /* 0: not by ticket */
+    char staff_id[33];                /* "" for the guest */
+    char device[65];
+    /* out */
+    int64_t out_event_id;
+    int64_t promoted_signup_id;       /* 0 when nobody was promoted */
+    const char *why;
+};
+void store_signup_cancel_init(struct store_signup_cancel *j);
+
+/* Checks a guest in, by ticket (signup_id + issued_at from the verified code)
+ * or by phone (phone_hash), or as a walk-in (creates a sign-up from who).
+ * rc: KIOSKD_ENOTFOUND (no such sign-up or event), KIOSKD_EGONE (ticket or
+ * event cancelled), KIOSKD_ECONFLICT (another event, outside the check-in
+ * window, waitlisted); why names it. Out: already = a check-in was in force. */
+enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
+struct store_checkin {
+    struct store_job job;
+    enum store_checkin_by by;
+    int64_t event_id;                 /* the event the tablet is on; 0: the ticket's */
+    int64_t ticket_event_id;
+    int64_t signup_id;
+    int64_t issued_at;
+    struct store_person who;          /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
+    char consent_version[16];
+    char kid[16];
+    char staff_id[33];
+    char device[65];
+    int64_t opens_before;             /* seconds before starts_at the window opens */
+    /* out */
+    bool already;
+    int64_t checkin_id;
+    int64_t at_us;                    /* this check-in, or the one in force */
+    char first_device[65];
+    char name_mask[64];
+    int64_t out_event_id;
+    int64_t out_signup_id;
+    bool walkin_created;
+    const char *why;
+};
+void store_checkin_init(struct store_checkin *j);
+
+/* Undoes a check-in. rc: KIOSKD_ENOTFOUND, KIOSKD_ECONFLICT (already undone). */
+struct store_checkin_undo {
+    struct store_job job;
+    int64_t checkin_id;
+    char staff_id[33];
+    char device[65];
+    /* out */
+    int64_t out_event_id;
+    int64_t out_signup_id;
+    const char *why;
+};
+void store_checkin_undo_init(struct store_checkin_undo *j);
+
+/* One line of an event's roster. */
+struct store_roster_row {
+    int64_t signup_id;
+    unsigned char name_enc[STORE_ENC_MAX];
+    size_t name_enc_len;
+    char name_mask[64];
+    char phone_last4[5];
+    unsigned char phone_enc[64];
+    size_t phone_enc_len;
+    char status[12];
+    char source[8];
+    int64_t checkin_id;   /* 0 when not checked in */
+    int64_t checkin_us;
+};
+
+/* Reads the roster of an event (not cancelled sign-ups), optionally only
+ * phones ending in last4. New array in *rows (caller frees). */
+int store_roster(struct store *s, int64_t event_id, const char *last4, size_t max,
+                 struct store_roster_row **rows, size_t *n);
+
+/* The ticket facts of a sign-up, for serving its QR image. */
+struct store_ticket_info {
+    int64_t event_id;
+    int64_t issued_at;
+    char status[12];
+    char event_status[16];
+};
+/* Returns 0 or KIOSKD_ENOTFOUND. */
+int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_info *out);
+
+/* Writes one audit line (for staff actions that change nothing, such as a
+ * roster search). */
+struct store_audit_only {
+    struct store_job job;
+    char staff_id[33];
+    char device[65];
+    char action[32];
+    char subject[64];
+};
+void store_audit_only_init(struct store_audit_only *j);
+
+#endif

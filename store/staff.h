@@ -1,0 +1,73 @@
+/*
+ * Staff accounts and their login sessions. PINs are stored only as argon2id
+ * hashes, tokens only as SHA-256 hashes. Locking after wrong PINs is decided
+ * on the writer thread, so concurrent attempts are counted exactly.
+ */
+#ifndef KIOSKD_STORE_STAFF_H
+#define KIOSKD_STORE_STAFF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct store_staff {
+    char id[33];
+    char name[65];
+    char role[10];
+    char pin_hash[192];
+    int64_t failed;
+    int64_t locked_until;
+};
+
+/* Reads staff account id. Returns 0 or KIOSKD_ENOTFOUND. */
+int store_staff_get(struct store *s, const char *id, struct store_staff *out);
+
+struct store_session {
+    char staff_id[33];
+    char role[10];
+    char device[65];
+    int64_t expires_at;
+};
+/* Looks up a session by token hash. Returns 0, KIOSKD_EAUTH (unknown, expired
+ * or revoked) or KIOSKD_EIO. */
+int store_session_get(struct store *s, const unsigned char hash[32], int64_t now,
+                      struct store_session *out);
+
+/* Adds a staff account. rc: KIOSKD_ECONFLICT when the id exists. */
+struct store_staff_add {
+    struct store_job job;
+    struct store_staff staff;
+};
+void store_staff_add_init(struct store_staff_add *j);
+
+/* Records a login attempt whose PIN was already checked (pin_ok).
+ * out.result: 0 (session created), KIOSKD_EAUTH (wrong PIN or unknown staff),
+ * KIOSKD_ELOCKED (locked until locked_until). Failed attempts are committed
+ * too: the job's rc is 0 unless the database failed. */
+struct store_login {
+    struct store_job job;
+    char staff_id[33];
+    char device[65];
+    bool pin_ok;
+    unsigned char token_hash[32];
+    int64_t now, ttl, lock_after, lock_seconds;
+    /* out */
+    int result;
+    char role[10];
+    int64_t expires_at;
+    int64_t locked_until;
+    bool locked_now;     /* this attempt locked the account */
+};
+void store_login_init(struct store_login *j);
+
+/* Revokes the session with token_hash. rc: KIOSKD_ENOTFOUND. */
+struct store_logout {
+    struct store_job job;
+    unsigned char token_hash[32];
+    char staff_id[33];
+    char device[65];
+};
+void store_logout_init(struct store_logout *j);
+
+#endif
