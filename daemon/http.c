@@ -148,6 +148,15 @@ void req_fail(struct req *r, int st)
     }
 }
 
+void req_header(struct req *r, const char *name, const char *value)
+{
+    if (r->nhdr < (int)(sizeof r->hdr / sizeof r->hdr[0])) {
+        r->hdr[r->nhdr].name = name;
+        r->hdr[r->nhdr].value = value;
+        r->nhdr++;
+    }
+}
+
 void req_defer(struct req *r, struct req_wait *w)
 {
     w->req = r;

@@ -50,6 +50,11 @@ struct req {
     char *out;
     size_t out_len;
     int retry_after;         /* seconds; 0: no header */
+    const char *cache;       /* Cache-Control value; NULL: no-store */
+    struct {
+        const char *name, *value; /* static strings, name with its ':' */
+    } hdr[6];
+    int nhdr;
     int allow;               /* methods for a 405's Allow header */
     bool in_handler, replied, written, dispatched, close_after;
     struct req_wait *wait;
@@ -76,6 +81,9 @@ void req_json(struct req *r, int status, json_t *doc);
 void req_error(struct req *r, int status, const char *code, const char *message, json_t *fields);
 /* Answers for a KIOSKD_E* status with the generic status, code and message. */
 void req_fail(struct req *r, int kioskd_status);
+
+/* Adds a response header; name ("x-foo:") and value must be static strings. */
+void req_header(struct req *r, const char *name, const char *value);
 
 /* Marks r as waiting for w; the caller answers later after req_resume. */
 void req_defer(struct req *r, struct req_wait *w);

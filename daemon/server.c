@@ -92,7 +92,7 @@ static void log_request(struct req *r, size_t bytes)
 static int req_write(struct req *r)
 {
     struct lws *wsi = r->wsi;
-    size_t hroom = 768;
+    size_t hroom = 1536;
     unsigned char *buf = malloc(LWS_PRE + hroom + r->out_len);
     int rc = -1;
     if (!buf)
@@ -107,9 +107,17 @@ static int req_write(struct req *r)
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
                                     (unsigned char *)v, n, &p, end))
         goto out;
+    const char *cache = r->cache ? r->cache : "no-store";
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end))
+                                    (const unsigned char *)cache, (int)strlen(cache), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end))
         goto out;
+    for (int i = 0; i < r->nhdr; i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->hdr[i].name,
+                                        (const unsigned char *)r->hdr[i].value,
+                                        (int)strlen(r->hdr[i].value), &p, end))
+            goto out;
     if (r->retry_after > 0) {
         n = snprintf(v, sizeof v, "%d", r->retry_after);
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",

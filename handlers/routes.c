@@ -9,5 +9,6 @@ const struct route *const route_tables[] = {
     signups_routes,
     checkins_routes,
     staff_routes,
+    web_routes,
     NULL,
 };
