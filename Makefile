@@ -28,7 +28,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN      := $(OUT)/kioskd
 
-.PHONY: all deps FORCE run test unit integration bench fuzz clean fmt lint check-pkgs
+.PHONY: all deps docs fuzz FORCE run test bench clean fmt lint check-pkgs
 
 all: build/kioskd
 
@@ -53,9 +53,23 @@ $(OUT)/gen/migrations.c: $(OUT)/tools/embed $(MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(OUT)/tools/embed $@ embedded_migrations store/migrations/ $(MIGRATIONS)
 
-$(OUT)/gen/web.c: $(OUT)/tools/embed $(WEB) Makefile
+# Third-party browser scripts: pinned in tools/web/package-lock.json, copied
+# out of node_modules into build/web/assets/ and embedded beside web/assets/.
+WEB_VENDOR := build/web/assets/jsQR.js build/web/assets/jsQR.LICENSE.txt
+
+$(WEB_VENDOR) &: tools/web/package.json tools/web/package-lock.json
+	@test tools/web/node_modules/.package-lock.json -nt tools/web/package-lock.json || \
+	  npm ci --prefix tools/web --no-audit --no-fund --loglevel=error
+	@mkdir -p build/web/assets
+	cp tools/web/node_modules/jsqr/dist/jsQR.js build/web/assets/jsQR.js
+	cp tools/web/node_modules/jsqr/LICENSE build/web/assets/jsQR.LICENSE.txt
+
+# web/ and the vendored files are staged in one folder so that one prefix names them.
+$(OUT)/gen/web.c: $(OUT)/tools/embed $(WEB) $(WEB_VENDOR) Makefile
 	@mkdir -p $(dir $@)
-	$(OUT)/tools/embed $@ embedded_web web/ $(WEB)
+	@rm -rf $(OUT)/web && mkdir -p $(OUT)/web && cp -R web/. build/web/. $(OUT)/web/
+	$(OUT)/tools/embed $@ embedded_web $(OUT)/web/ \
+	  $(patsubst web/%,$(OUT)/web/%,$(WEB)) $(patsubst build/web/%,$(OUT)/web/%,$(WEB_VENDOR))
 
 $(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -74,6 +88,11 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libkioskd.a
 	@echo "  TEST    $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libkioskd.a $(LDLIBS) -lcmocka
 
+# fsync made slow on purpose, for the durability tests and benchmarks
+$(OUT)/slowfsync.so: tests/support/slowfsync.c
+	@echo "  LIB     $@"
+	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 deps:
 	@sh tools/deps.sh build
 
@@ -85,14 +104,46 @@ run:
 # Every test: unit (cmocka) then integration (the real binary over HTTP).
 test:
 	@sh tools/deps.sh test
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@test tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json || \
+	  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so
 	@KIOSKD_BIN=$(abspath $(BIN)) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) SAN=$(SAN) \
+	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  python3 tests/run.py $(T)
 
 bench:
 	@sh tools/deps.sh bench
 	@$(MAKE) --no-print-directory all SAN=0
 	@$(MAKE) --no-print-directory -C bench
+
+# Regenerates the option table in docs/config.md from the daemon's own table.
+docs: build/kioskd
+	@python3 -c 'import re,subprocess,sys; p="docs/config.md"; s=open(p).read(); t=subprocess.run(["./build/kioskd","check-config","--doc"],capture_output=True,text=True,check=True).stdout; s=re.sub(r"(<!-- generated: [^\n]*-->\n).*?(<!-- end generated -->)", lambda m: m.group(1)+t+m.group(2), s, flags=re.S); open(p,"w").write(s)'
+
+# libFuzzer targets (clang): each tests/fuzz/fuzz_NAME.c runs FUZZ_S seconds on a
+# scratch copy of tests/fuzz/corpus/NAME; crashes are left in build/fuzz/.
+FUZZ_S    ?= 30
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB  := $(sort $(wildcard core/*.c)) daemon/router.c $(wildcard handlers/*.c) daemon/http.c \
+             daemon/live.c daemon/metrics.c daemon/worker.c daemon/log.c $(wildcard store/*.c) \
+             build/rel/gen/migrations.c build/rel/gen/web.c
+
+fuzz:
+	@sh tools/deps.sh fuzz
+	@$(MAKE) --no-print-directory all
+	@mkdir -p build/fuzz
+	@for src in $(FUZZ_SRC); do \
+	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
+	  echo "  FUZZ    $$name ($(FUZZ_S) s)"; \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 $(CPPFLAGS) -Ibuild/rel/gen \
+	    $$(pkg-config --cflags $(PKGS)) -o build/fuzz/$$name $$src $(FUZZ_LIB) $(LDLIBS) || exit 1; \
+	  mkdir -p build/fuzz/corpus-$$short; \
+	  ( cd build/fuzz && ./$$name -max_total_time=$(FUZZ_S) -print_final_stats=1 \
+	      corpus-$$short ../../tests/fuzz/corpus/$$short 2>&1 | \
+	      grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" ) ; \
+	  test -z "$$(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" || \
+	    { echo "fuzz: $$name found a problem (build/fuzz/)"; exit 1; }; \
+	done
 
 clean:
 	rm -rf build

@@ -68,7 +68,7 @@ static const struct opt opts[] = {
      "Largest capacity an upgrade meeting may have."},
     {"events", "checkin_opens", OPT_INT, OFF(events_checkin_opens), "7200", 0, 604800, NULL, false, "s",
      "How long before an event starts its check-in opens; it closes at the event's end."},
-    {"staff", "token_ttl", OPT_INT, OFF(staff_token_ttl), "43200", 60, 2592000, NULL, false, "s",
+    {"staff", "token_ttl", OPT_INT, OFF(staff_token_ttl), "43200", 1, 2592000, NULL, false, "s",
      "Lifetime of a staff login token."},
     {"staff", "lock_after", OPT_INT, OFF(staff_lock_after), "5", 1, 100, NULL, false, "attempts",
      "Wrong PINs in a row that lock a staff account."},

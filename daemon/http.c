@@ -44,8 +44,11 @@ const char *req_query(struct req *r, const char *name, char *buf, size_t n)
 static void req_answered(struct req *r)
 {
     r->replied = true;
-    if (!r->in_handler && r->wsi)
+    if (!r->in_handler && r->wsi) {
+        r->k->unwritten++;
+        r->counted_unwritten = true;
         lws_callback_on_writable(r->wsi);
+    }
 }
 
 void req_reply_take(struct req *r, int status, const char *ctype, char *body, size_t len)

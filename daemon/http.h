@@ -57,6 +57,7 @@ struct req {
     int nhdr;
     int allow;               /* methods for a 405's Allow header */
     bool in_handler, replied, written, dispatched, close_after;
+    bool counted_unwritten;  /* counted in k->unwritten until written or dropped */
     struct req_wait *wait;
 };
 

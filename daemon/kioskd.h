@@ -52,6 +52,7 @@ struct kioskd {
 
     uint64_t next_request_id;
     int waiting;               /* requests waiting for a deferred answer */
+    int unwritten;             /* deferred answers ready but not yet written */
     volatile sig_atomic_t stop_signal;
     volatile sig_atomic_t hup_signal;
     bool draining;             /* stopping: new requests get 503 */

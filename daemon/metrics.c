@@ -79,7 +79,7 @@ static const struct {
     [MC_MESSAGES_SENT] = {"kioskd_messages_sent_total", "Messages accepted by a channel."},
     [MC_MESSAGES_FAILED] = {"kioskd_messages_failed_total", "Messages that failed for good."},
     [MC_CLIENTS_GONE] = {"kioskd_clients_gone_total",
-                         "Durable writes committed after their client had disconnected."},
+                         "Requests whose client disconnected before the answer (their work still completes)."},
 };
 
 static long rss_kib(void)

@@ -100,6 +100,10 @@ static int req_write(struct req *r)
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hroom;
     char v[64];
     int status = r->status ? r->status : 500;
+    if (r->counted_unwritten) {
+        r->counted_unwritten = false;
+        r->k->unwritten--;
+    }
     if (lws_add_http_common_headers(wsi, (unsigned int)status, r->ctype ? r->ctype : "application/json",
                                     r->out_len, &p, end))
         goto out;
@@ -336,11 +340,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!r || !r->k)
             return 0;
         if (r->wait) {
+            /* the client left while its work was in flight: the work goes on */
             r->wait->req = NULL;
             r->wait = NULL;
             r->k->waiting--;
+            r->k->metrics.counters[MC_CLIENTS_GONE]++;
         } else if (r->replied && !r->written) {
             r->k->metrics.counters[MC_CLIENTS_GONE]++;
+        }
+        if (r->counted_unwritten) {
+            r->counted_unwritten = false;
+            r->k->unwritten--;
         }
         r->wsi = NULL;
         buf_free(&r->body);
@@ -491,7 +501,7 @@ void server_run(struct kioskd *k)
         if (k->draining) {
             store_complete(k->store);
             worker_complete(k->workers);
-            if ((k->waiting == 0 && store_inflight(k->store) == 0 &&
+            if ((k->waiting == 0 && k->unwritten == 0 && store_inflight(k->store) == 0 &&
                  worker_inflight(k->workers) == 0) ||
                 mono() > deadline)
                 break;

@@ -480,7 +480,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         j->why = "not_open_yet";
         return KIOSKD_ECONFLICT;
     }
-    if (now > ev.ends_at) {
+    if (now >= ev.ends_at) {
         j->why = "event_over";
         return KIOSKD_ECONFLICT;
     }

@@ -21,6 +21,19 @@ SAN = os.environ.get("SAN") == "1"
 _running = []
 
 
+def slow_fsync_env(ms):
+    """Environment that makes the daemon's fsync take ms milliseconds (a slow SD card)."""
+    lib = os.environ.get("KIOSKD_SLOWFSYNC") or os.path.join(
+        os.path.dirname(BIN), "slowfsync.so")
+    assert os.path.exists(lib), "build the preload library: make test builds it"
+    preload = lib
+    if SAN:
+        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True).stdout.strip()
+        preload = asan + " " + lib
+    return {"LD_PRELOAD": preload, "SLOWFSYNC_MS": str(ms)}
+
+
 def stop_all():
     while _running:
         d = _running.pop()
@@ -136,8 +149,9 @@ class Daemon:
 
     def cli(self, *args, input=None, check=True):
         """Runs `kioskd ARGS -c <this config>` and returns the CompletedProcess."""
+        env = {k: v for k, v in self.env.items() if k not in ("LD_PRELOAD", "SLOWFSYNC_MS")}
         p = subprocess.run([BIN] + list(args) + ["-c", self.config_path], input=input,
-                           capture_output=True, env=self.env, cwd=self.dir, timeout=120)
+                           capture_output=True, env=env, cwd=self.dir, timeout=120)
         if check and p.returncode != 0:
             raise AssertionError(f"kioskd {' '.join(args)} exited {p.returncode}: {p.stderr!r}")
         return p
@@ -207,3 +221,150 @@ def merge_ini(base, extra):
         merged.setdefault(sec, {}).update(kv)
     return "".join(f"[{s}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
                    for s, kv in merged.items())
+
+
+# --- domain helpers -------------------------------------------------------
+
+import base64
+import datetime
+import struct
+import threading
+
+CN = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def iso(dt):
+    return dt.astimezone(CN).isoformat(timespec="seconds")
+
+
+def from_now(minutes=0, seconds=0):
+    return iso(datetime.datetime.now(CN) + datetime.timedelta(minutes=minutes, seconds=seconds))
+
+
+def add_staff(d, staff_id, role="staff", pin="123456", name="Test Staff"):
+    p = d.cli("staff", "add", staff_id, "--name", name, "--role", role, input=(pin + "\n").encode(),
+              check=False)
+    assert p.returncode == 0, p.stderr
+    return pin
+
+
+def login(d, staff_id, pin="123456", device="tablet-1"):
+    r = d.post("/api/v1/staff/login", {"staff_id": staff_id, "pin": pin, "device": device})
+    assert r.status == 200, r
+    return r.json["token"]
+
+
+def auth(token):
+    return {"Authorization": "Bearer " + token}
+
+
+class Site:
+    """A daemon with a manager and a staff member logged in."""
+
+    def __init__(self, config="", **kw):
+        self.d = Daemon(config=config, start=False, **kw)
+        add_staff(self.d, "M1", "manager", "111111")
+        add_staff(self.d, "S1", "staff", "222222")
+        self.d.start()
+        self.manager = login(self.d, "M1", "111111", "office")
+        self.staff = login(self.d, "S1", "222222", "tablet-1")
+
+    def event(self, title="客户财富升级会", kind="upgrade", starts=30, minutes=40, capacity=None,
+              venue="二楼贵宾室", starts_seconds=0):
+        body = {"title": title, "kind": kind, "starts_at": from_now(starts, starts_seconds),
+                "ends_at": from_now(starts + minutes, starts_seconds), "venue": venue}
+        if capacity is not None:
+            body["capacity"] = capacity
+        r = self.d.post("/api/v1/events", body, headers=auth(self.manager))
+        assert r.status == 201, r
+        return r.json["id"]
+
+    def signup(self, event_id, phone, name="张三丰", **extra):
+        body = {"name": name, "phone": phone, "consent": True}
+        body.update(extra)
+        return self.d.post(f"/api/v1/events/{event_id}/signups", body)
+
+    def checkin(self, token=None, **body):
+        return self.d.post("/api/v1/checkins", body, headers=auth(token or self.staff))
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: connect, read text messages."""
+
+    def __init__(self, port, path, headers=None, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during handshake")
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(head.decode(errors="replace"))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """Returns the next text message as parsed JSON (answers pings)."""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(n)
+            op = b0 & 0x0F
+            if op == 1:
+                return json.loads(payload)
+            if op == 8:
+                raise ConnectionError("closed by server")
+            if op == 9:
+                self._send(0xA, payload)
+
+    def _send(self, op, payload):
+        mask = os.urandom(4)
+        head = bytes([0x80 | op, 0x80 | len(payload)]) + mask
+        self.sock.sendall(head + bytes(p ^ mask[i % 4] for i, p in enumerate(payload)))
+
+    def recv_until(self, kind, limit=20):
+        for _ in range(limit):
+            m = self.recv()
+            if m.get("type") == kind:
+                return m
+        raise AssertionError(f"no {kind} message")
+
+    def close(self):
+        self.sock.close()
+
+
+def parallel(fn, args_list):
+    """Runs fn(*args) for each args in threads at once; returns the results in order."""
+    results = [None] * len(args_list)
+    barrier = threading.Barrier(len(args_list))
+
+    def run(i, args):
+        barrier.wait()
+        try:
+            results[i] = fn(*args)
+        except Exception as e:  # noqa: BLE001 - the caller inspects
+            results[i] = e
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
