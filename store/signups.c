@@ -28,11 +28,13 @@ static const char SQL_SIGNUP_BY_ID[] =
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO signups(event_id, phone_hash, phone_enc, name_enc, name_mask, phone_last4, "
     "member_no, referrer_hash, source, status, consent_at, consent_version, issued_at, kid, "
-    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "created_at) VALUES (:event, :hash, :phone, :name, :mask, :last4, :member, :referrer, "
+    ":source, :status, :now, :consent, :issued, :kid, :now)";
 static const char SQL_SIGNUP_REACTIVATE[] =
-    "UPDATE signups SET phone_enc = ?, name_enc = ?, name_mask = ?, member_no = ?, "
-    "referrer_hash = ?, source = ?, status = ?, consent_at = ?, consent_version = ?, "
-    "issued_at = ?, kid = ?, cancelled_at = NULL WHERE id = ?";
+    "UPDATE signups SET phone_enc = :phone, name_enc = :name, name_mask = :mask, "
+    "member_no = :member, referrer_hash = :referrer, source = :source, status = :status, "
+    "consent_at = :now, consent_version = :consent, issued_at = :issued, kid = :kid, "
+    "cancelled_at = NULL WHERE id = :id";
 static const char SQL_SIGNUP_SET_STATUS[] = "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
 static const char SQL_FIRST_WAITLISTED[] =
     "SELECT id FROM signups WHERE event_id = ? AND status = 'waitlisted' "
@@ -98,6 +100,56 @@ static int journal(struct store_tx *tx, const char *staff_id, const char *device
     return rc ? rc : store_outbox_append(tx, outbox_kind, json);
 }
 
+/* The fields of a sign-up row as written by a new or revived sign-up. */
+struct signup_row {
+    int64_t event_id;
+    const struct store_person *who;
+    const char *member_no;               /* NULL: none */
+    const unsigned char *referrer_hash;  /* NULL: none */
+    const char *source, *status, *consent_version, *kid;
+    int64_t now, issued_at;
+};
+
+/* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`. */
+static int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w,
+                        int64_t *id)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, existing ? SQL_SIGNUP_REACTIVATE : SQL_SIGNUP_INSERT);
+    if (!st)
+        return KIOSKD_EIO;
+    /* the two statements share their parameter names, so one set of bindings serves both */
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":event"), w->event_id);
+    sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":hash"), w->who->phone_hash,
+                      STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":phone"), w->who->phone_enc,
+                      (int)w->who->phone_enc_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":name"), w->who->name_enc,
+                      (int)w->who->name_enc_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":mask"), w->who->name_mask, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":last4"), w->who->phone_last4, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":member"), w->member_no, -1,
+                      SQLITE_STATIC);
+    if (w->referrer_hash)
+        sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":referrer"), w->referrer_hash,
+                          STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":source"), w->source, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":status"), w->status, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":now"), w->now);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":consent"), w->consent_version, -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":issued"), w->issued_at);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":kid"), w->kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), existing);
+    int rc = step_done(st);
+    if (rc == 0)
+        *id = existing ? existing : sqlite3_last_insert_rowid(tx->c->db);
+    return rc;
+}
+
 /* --- sign-up --- */
 
 static int signup_new_run(struct store_tx *tx, struct store_job *job)
@@ -146,51 +198,15 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     snprintf(j->kid_used, sizeof j->kid_used, "%s", j->kid);
     /* a new issue time revokes any ticket of an earlier, cancelled sign-up */
     j->issued_at = existing && old_issued >= j->now ? old_issued + 1 : j->now;
-    const char *member = j->member_no[0] ? j->member_no : NULL;
-    if (existing) {
-        st = conn_stmt(tx->c, SQL_SIGNUP_REACTIVATE);
-        if (!st)
-            return KIOSKD_EIO;
-        sqlite3_bind_blob(st, 1, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, j->who.name_mask, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, member, -1, SQLITE_STATIC);
-        if (j->has_referrer)
-            sqlite3_bind_blob(st, 5, j->referrer_hash, STORE_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, j->source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, j->status, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, j->now);
-        sqlite3_bind_text(st, 9, j->consent_version, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 10, j->issued_at);
-        sqlite3_bind_text(st, 11, j->kid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 12, existing);
-        if ((rc = step_done(st)) != 0)
-            return rc;
-        j->signup_id = existing;
-    } else {
-        st = conn_stmt(tx->c, SQL_SIGNUP_INSERT);
-        if (!st)
-            return KIOSKD_EIO;
-        sqlite3_bind_int64(st, 1, j->event_id);
-        sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, j->who.name_mask, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, j->who.phone_last4, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, member, -1, SQLITE_STATIC);
-        if (j->has_referrer)
-            sqlite3_bind_blob(st, 8, j->referrer_hash, STORE_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, j->source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, j->status, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 11, j->now);
-        sqlite3_bind_text(st, 12, j->consent_version, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 13, j->issued_at);
-        sqlite3_bind_text(st, 14, j->kid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 15, j->now);
-        if ((rc = step_done(st)) != 0)
-            return rc;
-        j->signup_id = sqlite3_last_insert_rowid(tx->c->db);
-    }
+    struct signup_row w = {
+        .event_id = j->event_id, .who = &j->who,
+        .member_no = j->member_no[0] ? j->member_no : NULL,
+        .referrer_hash = j->has_referrer ? j->referrer_hash : NULL, .source = j->source,
+        .status = j->status, .consent_version = j->consent_version, .kid = j->kid,
+        .now = j->now, .issued_at = j->issued_at,
+    };
+    if ((rc = signup_write(tx, existing, &w, &j->signup_id)) != 0)
+        return rc;
     if ((rc = counts(tx, j->event_id, place, !place, 0, 0)) != 0)
         return rc;
     char json[320];
@@ -366,49 +382,14 @@ static int find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned c
 static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct found *f, bool revive)
 {
     int64_t now = store_tx_now(tx) / 1000000;
-    sqlite3_stmt *st;
-    int rc;
-    if (revive) {
-        st = conn_stmt(tx->c, SQL_SIGNUP_REACTIVATE);
-        if (!st)
-            return KIOSKD_EIO;
-        sqlite3_bind_blob(st, 1, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, j->who.name_mask, -1, SQLITE_STATIC);
-        sqlite3_bind_null(st, 4);
-        sqlite3_bind_null(st, 5);
-        sqlite3_bind_text(st, 6, "walkin", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, "confirmed", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, now);
-        sqlite3_bind_text(st, 9, j->consent_version, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 10, f->issued_at >= now ? f->issued_at + 1 : now);
-        sqlite3_bind_text(st, 11, j->kid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 12, f->id);
-        if ((rc = step_done(st)) != 0)
-            return rc;
-    } else {
-        st = conn_stmt(tx->c, SQL_SIGNUP_INSERT);
-        if (!st)
-            return KIOSKD_EIO;
-        sqlite3_bind_int64(st, 1, j->event_id);
-        sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, j->who.phone_enc, (int)j->who.phone_enc_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, j->who.name_enc, (int)j->who.name_enc_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, j->who.name_mask, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, j->who.phone_last4, -1, SQLITE_STATIC);
-        sqlite3_bind_null(st, 7);
-        sqlite3_bind_null(st, 8);
-        sqlite3_bind_text(st, 9, "walkin", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, "confirmed", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 11, now);
-        sqlite3_bind_text(st, 12, j->consent_version, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 13, now);
-        sqlite3_bind_text(st, 14, j->kid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 15, now);
-        if ((rc = step_done(st)) != 0)
-            return rc;
-        f->id = sqlite3_last_insert_rowid(tx->c->db);
-    }
+    struct signup_row w = {
+        .event_id = j->event_id, .who = &j->who, .source = "walkin", .status = "confirmed",
+        .consent_version = j->consent_version, .kid = j->kid, .now = now,
+        .issued_at = revive && f->issued_at >= now ? f->issued_at + 1 : now,
+    };
+    int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id);
+    if (rc)
+        return rc;
     f->event_id = j->event_id;
     snprintf(f->status, sizeof f->status, "confirmed");
     snprintf(f->source, sizeof f->source, "walkin");
