@@ -208,9 +208,54 @@ static void me(struct req *r)
                                json_time(r->session.expires_at)));
 }
 
+struct revoke_ctx {
+    struct store_sessions_revoke job;
+    struct req_wait wait;
+};
+
+static void revoked(struct store_job *job)
+{
+    struct revoke_ctx *c = container_of(job, struct revoke_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        if (job->rc == KIOSKD_ENOTFOUND)
+            req_error(r, 404, "staff_not_found", "no such staff member", NULL);
+        else if (job->rc)
+            req_fail(r, job->rc);
+        else
+            req_json(r, 200, json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked",
+                                       c->job.revoked));
+    }
+    free(c);
+}
+
+/* DELETE /api/v1/staff/{id}/sessions (admin): logs a staff member out everywhere,
+ * e.g. when a tablet is lost. */
+static void revoke_sessions(struct req *r)
+{
+    const char *target = req_param(r, "id");
+    if (!id_ok(target) || strlen(target) > 32) {
+        req_error(r, 404, "staff_not_found", "no such staff member", NULL);
+        return;
+    }
+    struct revoke_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    store_sessions_revoke_init(&c->job);
+    c->job.job.done = revoked;
+    snprintf(c->job.target, sizeof c->job.target, "%s", target);
+    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
+    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    if (req_submit(r, &c->job.job, &c->wait) != 0)
+        free(c);
+}
+
 const struct route staff_routes[] = {
     {HTTP_POST, "/api/v1/staff/login", login, ROLE_NONE, ROUTE_PUBLIC | ROUTE_JSON, 4096},
     {HTTP_POST, "/api/v1/staff/logout", logout, ROLE_STAFF, 0, 0},
     {HTTP_GET, "/api/v1/staff/me", me, ROLE_STAFF, 0, 0},
+    {HTTP_DELETE, "/api/v1/staff/{id}/sessions", revoke_sessions, ROLE_ADMIN, 0, 0},
     {0, NULL, NULL, 0, 0, 0},
 };

@@ -21,6 +21,9 @@ static const char SQL_SESSION_INSERT[] =
     "VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_SESSION_REVOKE[] =
     "UPDATE sessions SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL";
+static const char SQL_SESSIONS_REVOKE_STAFF[] =
+    "UPDATE sessions SET revoked_at = ?1 WHERE staff_id = ?2 AND revoked_at IS NULL "
+    "AND expires_at > ?1";
 static const char SQL_SESSION_PURGE[] = "DELETE FROM sessions WHERE expires_at < ?";
 
 static void col_text(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -209,4 +212,32 @@ void store_logout_init(struct store_logout *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = logout_run;
+}
+
+static int sessions_revoke_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_sessions_revoke *j = (struct store_sessions_revoke *)job;
+    struct store_staff sf;
+    int rc = staff_read(tx->c, j->target, &sf);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SESSIONS_REVOKE_STAFF);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, store_tx_now(tx) / 1000000);
+    sqlite3_bind_text(st, 2, j->target, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_rc(rc);
+    j->revoked = sqlite3_changes(tx->c->db);
+    char subject[48];
+    snprintf(subject, sizeof subject, "staff:%s", j->target);
+    return store_audit(tx, j->staff_id, j->device, "sessions_revoke", subject);
+}
+
+void store_sessions_revoke_init(struct store_sessions_revoke *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = sessions_revoke_run;
 }

@@ -70,4 +70,15 @@ struct store_logout {
 };
 void store_logout_init(struct store_logout *j);
 
+/* Revokes every session of a staff member (an admin's action). rc:
+ * KIOSKD_ENOTFOUND (no such staff). out: how many sessions were revoked. */
+struct store_sessions_revoke {
+    struct store_job job;
+    char target[33];
+    char staff_id[33];
+    char device[65];
+    int revoked;
+};
+void store_sessions_revoke_init(struct store_sessions_revoke *j);
+
 #endif

@@ -158,6 +158,15 @@ def test_staff_tokens_expire_lock_out_and_log_out():
     r = d.post("/api/v1/staff/logout", b"", headers=dict(auth(tok), **{"Content-Type": "application/json"}))
     assert r.status == 200
     assert d.get("/api/v1/staff/me", headers=auth(tok)).status == 401
+    # an admin logs a staff member out everywhere (a lost tablet)
+    add_staff(d, "A9", "admin", "9090")
+    admin = login(d, "A9", "9090")
+    t1, t2 = login(d, "S9", "4242", "t1"), login(d, "S9", "4242", "t2")
+    assert d.delete("/api/v1/staff/S9/sessions", headers=auth(t1)).status == 403
+    r = d.delete("/api/v1/staff/S9/sessions", headers=auth(admin))
+    assert r.status == 200 and r.json["revoked"] == 2, r
+    assert d.get("/api/v1/staff/me", headers=auth(t2)).status == 401
+    assert d.delete("/api/v1/staff/nobody/sessions", headers=auth(admin)).status == 404
     r = d.post("/api/v1/staff/login", {"staff_id": "nobody", "pin": "4242", "device": "t"})
     assert r.status == 401
     r = d.post("/api/v1/staff/login", {"staff_id": "S9"})
@@ -166,7 +175,8 @@ def test_staff_tokens_expire_lock_out_and_log_out():
     db = sqlite3.connect(os.path.join(d.dir, "kioskd.db"))
     actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY id")]
     db.close()
-    for a in ("login", "login_failed", "lockout", "login_refused_locked", "logout"):
+    for a in ("login", "login_failed", "lockout", "login_refused_locked", "logout",
+              "sessions_revoke"):
         assert a in actions, (a, actions)
     assert "staff_locked" in d.stderr()
 
