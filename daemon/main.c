@@ -3,6 +3,7 @@
  * config, store, router and HTTP server together and runs the loop.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,10 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A fixed threshold keeps large, short-lived blocks (argon2id's 19 MiB per
+     * PIN check) in their own mappings, returned to the system when freed;
+     * glibc would otherwise raise the threshold and keep them on the heap. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             usage(stdout);
