@@ -35,8 +35,11 @@ int cli_keygen(struct kioskd *k, int argc, char **argv)
         fprintf(stderr, "kioskd keygen: cannot seed the random generator\n");
         return 1;
     }
-    int existed = keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 0, &key, err, sizeof err) == 0;
-    int rc = existed ? 0 : keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 1, &key, err, sizeof err);
+    int existed =
+        keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 0, &key, err, sizeof err) == 0;
+    int rc = existed
+                 ? 0
+                 : keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 1, &key, err, sizeof err);
     rng_free(&k->rng);
     if (rc) {
         fprintf(stderr, "kioskd keygen: %s\n", err);
@@ -105,7 +108,8 @@ int cli_staff(struct kioskd *k, int argc, char **argv)
         }
     }
     if (strlen(id) == 0 || strlen(id) > 32 ||
-        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(id)) {
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+            strlen(id)) {
         fprintf(stderr, "kioskd staff add: ID must be 1 to 32 letters, digits, '-', '_' or '.'\n");
         return 2;
     }
@@ -134,8 +138,8 @@ int cli_staff(struct kioskd *k, int argc, char **argv)
         rc = pin_hash(&k->rng, pin, j.staff.pin_hash, sizeof j.staff.pin_hash);
         if (rc == 0)
             rc = store_run(k->store, &j.job);
-        snprintf(err, sizeof err, "%s", rc == KIOSKD_ECONFLICT ? "that staff id exists already"
-                                                                : kioskd_strerror(rc));
+        snprintf(err, sizeof err, "%s",
+                 rc == KIOSKD_ECONFLICT ? "that staff id exists already" : kioskd_strerror(rc));
     }
     mbedtls_platform_zeroize(pin, sizeof pin);
     mbedtls_platform_zeroize(&j, sizeof j);
@@ -165,7 +169,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     int bad = ferror(f);
     fclose(f);
     if (rc || bad) {
-        snprintf(err, errlen, "%s: %s", path, rc == KIOSKD_ETOOBIG ? "larger than 64 MiB" : "cannot be read");
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == KIOSKD_ETOOBIG ? "larger than 64 MiB" : "cannot be read");
         buf_free(&b);
         return NULL;
     }
@@ -176,8 +181,8 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     return buf_steal(&b, len);
 }
 
-static const char *const event_columns[] = {"title", "kind", "starts_at", "ends_at", "venue",
-                                            "capacity"};
+static const char *const event_columns[] = {"title",   "kind",  "starts_at",
+                                            "ends_at", "venue", "capacity"};
 
 /* Reads events CSV data into evs (all rows valid) or reports the first bad row. */
 static int parse_events(struct kioskd *k, const char *data, size_t len, struct store_event **out,
@@ -192,7 +197,8 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
     csv_init(&c, data, len);
     rc = csv_next(&c, &row);
     if (rc != 1) {
-        snprintf(err, errlen, "line 1: %s", rc == 0 ? "the file is empty; a header row is expected" : c.error);
+        snprintf(err, errlen, "line 1: %s",
+                 rc == 0 ? "the file is empty; a header row is expected" : c.error);
         goto fail;
     }
     header_n = row.n;
@@ -202,15 +208,15 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
             if (strcmp(row.field[j], event_columns[i]) == 0)
                 col[i] = j;
         if (col[i] < 0) {
-            snprintf(err, errlen, "line 1: the header has no column '%s' (expected %s)", event_columns[i],
-                     "title,kind,starts_at,ends_at,venue,capacity");
+            snprintf(err, errlen, "line 1: the header has no column '%s' (expected %s)",
+                     event_columns[i], "title,kind,starts_at,ends_at,venue,capacity");
             goto fail;
         }
     }
     while ((rc = csv_next(&c, &row)) == 1) {
         if (row.n != header_n) {
-            snprintf(err, errlen, "line %d: expected %d fields as in the header, found %d", row.line,
-                     header_n, row.n);
+            snprintf(err, errlen, "line %d: expected %d fields as in the header, found %d",
+                     row.line, header_n, row.n);
             goto fail;
         }
         json_t *obj = json_object();
@@ -219,7 +225,8 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
             if (i == 5) {
                 char *end;
                 long long cap_v = strtoll(v, &end, 10);
-                json_object_set_new(obj, "capacity", *v && !*end ? json_integer(cap_v) : json_string(v));
+                json_object_set_new(obj, "capacity",
+                                    *v && !*end ? json_integer(cap_v) : json_string(v));
             } else {
                 json_object_set_new(obj, event_columns[i], json_string(v));
             }
@@ -294,7 +301,7 @@ int cli_import(struct kioskd *k, int argc, char **argv)
         store_events_create_init(&j);
         j.evs = evs;
         j.n = n;
-        snprintf(j.device, sizeof j.device, "import");
+        store_actor_set(&j.by, NULL, "import");
         rc = store_run(k->store, &j.job);
         snprintf(err, sizeof err, "%s", kioskd_strerror(rc));
     }

@@ -73,7 +73,7 @@ int demo_prepare(struct kioskd *k, const char *scheme)
         store_events_create_init(&j);
         j.evs = evs;
         j.n = 5;
-        snprintf(j.device, sizeof j.device, "demo");
+        store_actor_set(&j.by, NULL, "demo");
         rc = store_run(k->store, &j.job);
         if (rc == 0)
             rc = add_staff(k, "S001", "Demo Staff", "staff", DEMO_STAFF_PIN);

@@ -57,13 +57,13 @@ static void checkin_stored(struct store_job *job)
     struct store_checkin *j = &c->job;
     struct req *r = req_resume(&c->wait);
     if (job->rc == 0 && !j->already) {
-        metrics_add(&k->metrics, j->by == CHECKIN_WALKIN ? MC_WALKINS : MC_CHECKINS, 1);
+        metrics_add(&k->metrics, j->method == CHECKIN_WALKIN ? MC_WALKINS : MC_CHECKINS, 1);
         live_publish(k, j->out_event_id,
                      json_pack("{s:s, s:I, s:I, s:s, s:o, s:s}", "type",
-                               j->by == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin_id",
+                               j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin_id",
                                (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id,
                                "name", j->name_mask, "at", json_time_us(j->at_us), "device",
-                               j->device));
+                               j->by.device));
         if (j->walkin_created)
             events_changed(k);
     }
@@ -97,8 +97,7 @@ static int checkin_submit(struct req *r, struct checkin_ctx *c)
     store_checkin_init(&c->job);
     c->job.job.done = checkin_stored;
     c->job.opens_before = k->cfg.events_checkin_opens;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     snprintf(c->job.consent_version, sizeof c->job.consent_version, "%s", CONSENT_VERSION);
     snprintf(c->job.kid, sizeof c->job.kid, "%s", k->kid);
     return req_submit(r, &c->job.job, &c->wait);
@@ -124,7 +123,7 @@ static void verified(struct work *w)
         free(c);
         return;
     }
-    c->job.by = CHECKIN_TICKET;
+    c->job.method = CHECKIN_TICKET;
     c->job.signup_id = c->p.signup_id;
     c->job.ticket_event_id = c->p.event_id;
     c->job.issued_at = c->p.issued_at;
@@ -177,7 +176,7 @@ static void checkin_create(struct req *r)
         jv_fail(&v, "phone", "must be an 11-digit mainland mobile number");
     if (req_fields_failed(r, &v))
         goto out;
-    c->job.by = CHECKIN_PHONE;
+    c->job.method = CHECKIN_PHONE;
     c->job.event_id = event_id;
     phone_hash(r->k, phone, c->job.who.phone_hash);
     if (checkin_submit(r, c) == 0)
@@ -209,7 +208,7 @@ static void walkin_create(struct req *r)
         jv_fail(&v, "consent", "the guest's consent is required to record them");
     if (req_fields_failed(r, &v))
         goto out;
-    c->job.by = CHECKIN_WALKIN;
+    c->job.method = CHECKIN_WALKIN;
     c->job.event_id = event_id;
     if (checkin_submit(r, c) == 0)
         c = NULL;
@@ -239,8 +238,9 @@ static void undone(struct store_job *job)
         else if (job->rc)
             req_fail_why(r, job->rc, c->job.why, "this check-in was already undone");
         else
-            req_json(r, 200, json_pack("{s:I, s:s}", "checkin_id", (json_int_t)c->job.checkin_id,
-                                       "status", "undone"));
+            req_json(r, 200,
+                     json_pack("{s:I, s:s}", "checkin_id", (json_int_t)c->job.checkin_id, "status",
+                               "undone"));
     }
     free(c);
 }
@@ -260,8 +260,7 @@ static void checkin_undo(struct req *r)
     c->job.job.done = undone;
     c->job.checkin_id = id;
     c->k = r->k;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         free(c);
 }

@@ -108,7 +108,10 @@ int64_t now_s(void)
 
 void req_fail_why(struct req *r, int rc, const char *why, const char *message)
 {
-    int status = rc == KIOSKD_ENOTFOUND ? 404 : rc == KIOSKD_ECONFLICT ? 409 : rc == KIOSKD_EGONE ? 410 : 0;
+    int status = rc == KIOSKD_ENOTFOUND   ? 404
+                 : rc == KIOSKD_ECONFLICT ? 409
+                 : rc == KIOSKD_EGONE     ? 410
+                                          : 0;
     if (status && why)
         req_error(r, status, why, message, NULL);
     else

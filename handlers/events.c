@@ -186,8 +186,7 @@ static void event_create(struct req *r)
     c->job.evs = &c->ev;
     c->job.n = 1;
     c->k = r->k;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (req_submit(r, &c->job.job, &c->wait) == 0)
         c = NULL;
 out:
@@ -215,8 +214,9 @@ static void cancelled(struct store_job *job)
         else if (job->rc)
             req_fail(r, job->rc);
         else
-            req_json(r, 200, json_pack("{s:I, s:s}", "id", (json_int_t)c->job.event_id, "status",
-                                       "cancelled"));
+            req_json(
+                r, 200,
+                json_pack("{s:I, s:s}", "id", (json_int_t)c->job.event_id, "status", "cancelled"));
     }
     free(c);
 }
@@ -236,8 +236,7 @@ static void event_cancel(struct req *r)
     c->job.job.done = cancelled;
     c->job.event_id = id;
     c->k = r->k;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         free(c);
 }
@@ -281,8 +280,8 @@ static void event_stats(struct req *r)
              json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event_id",
                        (json_int_t)e.id, "status", event_state(&e), "capacity",
                        (json_int_t)e.capacity, "signed_up", (json_int_t)e.confirmed, "waitlisted",
-                       (json_int_t)e.waitlisted, "checked_in", (json_int_t)e.checked_in,
-                       "walk_ins", (json_int_t)e.walk_ins, "no_shows", (json_int_t)no_shows,
+                       (json_int_t)e.waitlisted, "checked_in", (json_int_t)e.checked_in, "walk_ins",
+                       (json_int_t)e.walk_ins, "no_shows", (json_int_t)no_shows,
                        "upgrades_registered", (json_int_t)0, "upgrades_approved", (json_int_t)0,
                        "over", now_s() > e.ends_at));
 }
@@ -364,10 +363,10 @@ static void event_roster(struct req *r)
         else
             snprintf(phone, sizeof phone, "*******%s", row->phone_last4);
         mbedtls_platform_zeroize(plain, sizeof plain);
-        json_t *g = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "signup_id",
-                              (json_int_t)row->signup_id, "name", row->name_mask, "phone", phone,
-                              "status", row->status, "source", row->source, "checked_in",
-                              row->checkin_id != 0);
+        json_t *g =
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "signup_id", (json_int_t)row->signup_id,
+                      "name", row->name_mask, "phone", phone, "status", row->status, "source",
+                      row->source, "checked_in", row->checkin_id != 0);
         if (g && row->checkin_id) {
             json_object_set_new(g, "checkin_id", json_integer(row->checkin_id));
             json_object_set_new(g, "checked_in_at", json_time_us(row->checkin_us));
@@ -385,8 +384,7 @@ static void event_roster(struct req *r)
     c->doc = json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests);
     store_audit_only_init(&c->job);
     c->job.job.done = roster_audited;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     snprintf(c->job.action, sizeof c->job.action, "%s", query ? "roster_search" : "roster_view");
     snprintf(c->job.subject, sizeof c->job.subject, "event:%lld", (long long)id);
     if (req_submit(r, &c->job.job, &c->wait) != 0) {

@@ -12,9 +12,10 @@ static void healthz(struct req *r)
     store_stats(r->k->store, &ss);
     int db_ok = store_ping(r->k->store) == 0 && ss.last_commit_rc == 0;
     char body[200];
-    int n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"disabled\",\"outbox_pending\":%lld}",
-                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", (long long)ss.outbox_pending);
+    int n =
+        snprintf(body, sizeof body,
+                 "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"disabled\",\"outbox_pending\":%lld}",
+                 db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", (long long)ss.outbox_pending);
     req_reply(r, db_ok ? 200 : 503, "application/json", body, (size_t)n);
 }
 

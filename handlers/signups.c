@@ -55,10 +55,10 @@ static void signed_done(struct work *w)
         if (c->sign_rc) {
             req_fail(r, c->sign_rc);
         } else {
-            json_t *doc = json_pack("{s:I, s:I, s:s, s:o}", "signup_id",
-                                    (json_int_t)c->job.signup_id, "event_id",
-                                    (json_int_t)c->job.event_id, "status", c->job.status, "ticket",
-                                    ticket_json(c->code));
+            json_t *doc =
+                json_pack("{s:I, s:I, s:s, s:o}", "signup_id", (json_int_t)c->job.signup_id,
+                          "event_id", (json_int_t)c->job.event_id, "status", c->job.status,
+                          "ticket", ticket_json(c->code));
             req_json(r, c->job.existed ? 200 : 201, doc);
         }
     }
@@ -106,7 +106,8 @@ static void signup_stored(struct store_job *job)
     }
 }
 
-/* POST /api/v1/events/{id}/signups {"name","phone","consent":true,"member_no"?,"referrer_phone"?} */
+/* POST /api/v1/events/{id}/signups {"name","phone","consent":true,"member_no"?,"referrer_phone"?}
+ */
 static void signup_create(struct req *r)
 {
     struct kioskd *k = r->k;
@@ -128,8 +129,9 @@ static void signup_create(struct req *r)
     if (jv_bool(&v, "consent", true, &consent) && !consent)
         jv_fail(&v, "consent", "consent is required to sign up");
     const char *member = jv_str(&v, "member_no", false, 1, 32);
-    if (member && strspn(member, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-                      strlen(member))
+    if (member &&
+        strspn(member, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            strlen(member))
         jv_fail(&v, "member_no", "may hold only letters, digits, '-' and '_'");
     else if (member)
         snprintf(c->job.member_no, sizeof c->job.member_no, "%s", member);
@@ -198,8 +200,9 @@ static void cancel_stored(struct store_job *job)
         else if (job->rc)
             req_fail(r, job->rc);
         else
-            req_json(r, 200, json_pack("{s:I, s:s}", "signup_id", (json_int_t)c->job.signup_id,
-                                       "status", "cancelled"));
+            req_json(r, 200,
+                     json_pack("{s:I, s:s}", "signup_id", (json_int_t)c->job.signup_id, "status",
+                               "cancelled"));
     }
     free(c);
 }
@@ -229,8 +232,7 @@ static void signup_cancel_staff(struct req *r)
     }
     c->job.signup_id = signup_id;
     c->job.event_id = event_id;
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (cancel_submit(r, c) != 0)
         free(c);
 }
@@ -257,7 +259,7 @@ static void cancel_verified(struct work *w)
     c->job.signup_id = c->p.signup_id;
     c->job.event_id = c->p.event_id;
     c->job.issued_at = c->p.issued_at;
-    snprintf(c->job.device, sizeof c->job.device, "guest");
+    store_actor_set(&c->job.by, NULL, "guest");
     if (cancel_submit(r, c) != 0)
         free(c);
 }

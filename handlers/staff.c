@@ -25,7 +25,7 @@ struct login_ctx {
     struct kioskd *k;
     char pin[PIN_MAX_LEN + 1];
     char hash[192];
-    bool unknown;        /* no such staff id: verify against a dummy to spend the same time */
+    bool unknown; /* no such staff id: verify against a dummy to spend the same time */
     char token[64];
     bool skip_verify;
 };
@@ -60,9 +60,9 @@ static void login_stored(struct store_job *job)
         } else if (j->result) {
             req_error(r, 401, "bad_credentials", "wrong staff id or PIN", NULL);
         } else {
-            req_json(r, 200, json_pack("{s:s, s:s, s:s, s:o}", "token", c->token, "role", j->role,
-                                       "staff_id", j->staff_id, "expires_at",
-                                       json_time(j->expires_at)));
+            req_json(r, 200,
+                     json_pack("{s:s, s:s, s:s, s:o}", "token", c->token, "role", j->role,
+                               "staff_id", j->staff_id, "expires_at", json_time(j->expires_at)));
         }
     }
     login_free(c);
@@ -194,8 +194,7 @@ static void logout(struct req *r)
     store_logout_init(&c->job);
     c->job.job.done = logged_out;
     mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash, 0);
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         free(c);
 }
@@ -203,9 +202,10 @@ static void logout(struct req *r)
 /* GET /api/v1/staff/me: who the token belongs to. */
 static void me(struct req *r)
 {
-    req_json(r, 200, json_pack("{s:s, s:s, s:s, s:o}", "staff_id", r->session.staff_id, "role",
-                               r->session.role, "device", r->session.device, "expires_at",
-                               json_time(r->session.expires_at)));
+    req_json(r, 200,
+             json_pack("{s:s, s:s, s:s, s:o}", "staff_id", r->session.staff_id, "role",
+                       r->session.role, "device", r->session.device, "expires_at",
+                       json_time(r->session.expires_at)));
 }
 
 struct revoke_ctx {
@@ -223,8 +223,8 @@ static void revoked(struct store_job *job)
         else if (job->rc)
             req_fail(r, job->rc);
         else
-            req_json(r, 200, json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked",
-                                       c->job.revoked));
+            req_json(r, 200,
+                     json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked", c->job.revoked));
     }
     free(c);
 }
@@ -246,8 +246,7 @@ static void revoke_sessions(struct req *r)
     store_sessions_revoke_init(&c->job);
     c->job.job.done = revoked;
     snprintf(c->job.target, sizeof c->job.target, "%s", target);
-    snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", r->session.staff_id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", r->session.device);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         free(c);
 }

@@ -15,18 +15,23 @@
 
 /* Pages load only their own scripts and styles, and are never framed. */
 #define PAGE_CSP                                                                                   \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "       \
-    "media-src 'self' data:; connect-src 'self' ws: wss:; font-src 'self'; "                      \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "        \
+    "media-src 'self' data:; connect-src 'self' ws: wss:; font-src 'self'; "                       \
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 static const struct {
     const char *ext, *type;
 } types[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
-    {".png", "image/png"},                 {".wav", "audio/wav"},
-    {".mp3", "audio/mpeg"},                {".json", "application/json"},
-    {".txt", "text/plain; charset=utf-8"}, {".woff2", "font/woff2"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".wav", "audio/wav"},
+    {".mp3", "audio/mpeg"},
+    {".json", "application/json"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".woff2", "font/woff2"},
     {".ico", "image/x-icon"},
 };
 

@@ -126,8 +126,9 @@ static int events_create_run(struct store_tx *tx, struct store_job *job)
         char subject[32], json[160];
         snprintf(subject, sizeof subject, "event:%lld", (long long)e->id);
         snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)e->id);
-        if ((rc = store_audit(tx, j->staff_id[0] ? j->staff_id : NULL,
-                              j->device[0] ? j->device : NULL, "event_create", subject)) != 0 ||
+        if ((rc = store_audit(tx, j->by.staff_id[0] ? j->by.staff_id : NULL,
+                              j->by.device[0] ? j->by.device : NULL, "event_create", subject)) !=
+                0 ||
             (rc = store_outbox_append(tx, "event_created", json)) != 0)
             return rc;
     }
@@ -167,7 +168,7 @@ static int event_cancel_run(struct store_tx *tx, struct store_job *job)
     char subject[32], json[64];
     snprintf(subject, sizeof subject, "event:%lld", (long long)j->event_id);
     snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)j->event_id);
-    if ((rc = store_audit(tx, j->staff_id, j->device, "event_cancel", subject)) != 0)
+    if ((rc = store_audit(tx, j->by.staff_id, j->by.device, "event_cancel", subject)) != 0)
         return rc;
     return store_outbox_append(tx, "event_cancelled", json);
 }

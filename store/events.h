@@ -13,12 +13,12 @@
 struct store_event {
     int64_t id;
     char title[256];
-    char kind[16];       /* upgrade, salon, community */
-    int64_t starts_at;   /* unix seconds */
+    char kind[16];     /* upgrade, salon, community */
+    int64_t starts_at; /* unix seconds */
     int64_t ends_at;
     char venue[256];
     int64_t capacity;
-    char status[16];     /* open, cancelled */
+    char status[16]; /* open, cancelled */
     int64_t confirmed, waitlisted, checked_in, walk_ins;
 };
 
@@ -37,8 +37,7 @@ struct store_events_create {
     struct store_job job;
     struct store_event *evs;
     size_t n;
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
 };
 void store_events_create_init(struct store_events_create *j);
 
@@ -47,8 +46,7 @@ void store_events_create_init(struct store_events_create *j);
 struct store_event_cancel {
     struct store_job job;
     int64_t event_id;
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
     int already;
 };
 void store_event_cancel_init(struct store_event_cancel *j);

@@ -10,6 +10,12 @@ static const char SQL_OUTBOX_INSERT[] = "INSERT INTO outbox(id, kind, at, data) 
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit(at_us, staff_id, device, action, subject) VALUES (?, ?, ?, ?, ?)";
 
+void store_actor_set(struct store_actor *a, const char *staff_id, const char *device)
+{
+    snprintf(a->staff_id, sizeof a->staff_id, "%s", staff_id ? staff_id : "");
+    snprintf(a->device, sizeof a->device, "%s", device ? device : "");
+}
+
 int64_t store_tx_now(const struct store_tx *tx)
 {
     return tx->now_us;

@@ -35,7 +35,8 @@ static const char SQL_SIGNUP_REACTIVATE[] =
     "member_no = :member, referrer_hash = :referrer, source = :source, status = :status, "
     "consent_at = :now, consent_version = :consent, issued_at = :issued, kid = :kid, "
     "cancelled_at = NULL WHERE id = :id";
-static const char SQL_SIGNUP_SET_STATUS[] = "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
+static const char SQL_SIGNUP_SET_STATUS[] =
+    "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
 static const char SQL_FIRST_WAITLISTED[] =
     "SELECT id FROM signups WHERE event_id = ? AND status = 'waitlisted' "
     "ORDER BY issued_at, id LIMIT 1";
@@ -104,8 +105,8 @@ static int journal(struct store_tx *tx, const char *staff_id, const char *device
 struct signup_row {
     int64_t event_id;
     const struct store_person *who;
-    const char *member_no;               /* NULL: none */
-    const unsigned char *referrer_hash;  /* NULL: none */
+    const char *member_no;              /* NULL: none */
+    const unsigned char *referrer_hash; /* NULL: none */
     const char *source, *status, *consent_version, *kid;
     int64_t now, issued_at;
 };
@@ -199,11 +200,16 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     /* a new issue time revokes any ticket of an earlier, cancelled sign-up */
     j->issued_at = existing && old_issued >= j->now ? old_issued + 1 : j->now;
     struct signup_row w = {
-        .event_id = j->event_id, .who = &j->who,
+        .event_id = j->event_id,
+        .who = &j->who,
         .member_no = j->member_no[0] ? j->member_no : NULL,
-        .referrer_hash = j->has_referrer ? j->referrer_hash : NULL, .source = j->source,
-        .status = j->status, .consent_version = j->consent_version, .kid = j->kid,
-        .now = j->now, .issued_at = j->issued_at,
+        .referrer_hash = j->has_referrer ? j->referrer_hash : NULL,
+        .source = j->source,
+        .status = j->status,
+        .consent_version = j->consent_version,
+        .kid = j->kid,
+        .now = j->now,
+        .issued_at = j->issued_at,
     };
     if ((rc = signup_write(tx, existing, &w, &j->signup_id)) != 0)
         return rc;
@@ -310,8 +316,8 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
         return rc;
     char json[128];
     snprintf(json, sizeof json, "{\"signup_id\":%lld,\"event_id\":%lld,\"by\":\"%s\"}",
-             (long long)j->signup_id, (long long)event_id, j->staff_id[0] ? "staff" : "guest");
-    if ((rc = journal(tx, j->staff_id, j->device, "signup_cancel", "signup", j->signup_id,
+             (long long)j->signup_id, (long long)event_id, j->by.staff_id[0] ? "staff" : "guest");
+    if ((rc = journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup", j->signup_id,
                       "signup_cancelled", json)) != 0)
         return rc;
     if (!was_confirmed)
@@ -383,8 +389,13 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
 {
     int64_t now = store_tx_now(tx) / 1000000;
     struct signup_row w = {
-        .event_id = j->event_id, .who = &j->who, .source = "walkin", .status = "confirmed",
-        .consent_version = j->consent_version, .kid = j->kid, .now = now,
+        .event_id = j->event_id,
+        .who = &j->who,
+        .source = "walkin",
+        .status = "confirmed",
+        .consent_version = j->consent_version,
+        .kid = j->kid,
+        .now = now,
         .issued_at = revive && f->issued_at >= now ? f->issued_at + 1 : now,
     };
     int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id);
@@ -400,7 +411,8 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
              "{\"signup_id\":%lld,\"event_id\":%lld,\"status\":\"confirmed\",\"source\":\"walkin\","
              "\"name_masked\":\"%s\",\"phone_last4\":\"%s\"}",
              (long long)f->id, (long long)j->event_id, j->who.name_mask, j->who.phone_last4);
-    return journal(tx, j->staff_id, j->device, "walkin_signup", "signup", f->id, "signup", json);
+    return journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id, "signup",
+                   json);
 }
 
 static int checkin_run(struct store_tx *tx, struct store_job *job)
@@ -409,7 +421,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     struct found f;
     int rc;
     memset(&f, 0, sizeof f);
-    if (j->by == CHECKIN_TICKET) {
+    if (j->method == CHECKIN_TICKET) {
         rc = find_by_id(tx, j->signup_id, &f);
         if (rc == KIOSKD_ENOTFOUND || (rc == 0 && f.event_id != j->ticket_event_id)) {
             j->why = "unknown_ticket";
@@ -434,7 +446,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         rc = find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
-        if (j->by == CHECKIN_PHONE) {
+        if (j->method == CHECKIN_PHONE) {
             if (rc) {
                 j->why = "no_signup";
                 return KIOSKD_ENOTFOUND;
@@ -445,7 +457,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
             }
         }
     }
-    int64_t event_id = j->by == CHECKIN_TICKET ? f.event_id : j->event_id;
+    int64_t event_id = j->method == CHECKIN_TICKET ? f.event_id : j->event_id;
     j->out_event_id = event_id;
     struct store_event ev;
     if ((rc = store_event_read(tx->c, event_id, &ev)) != 0) {
@@ -465,7 +477,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         j->why = "event_over";
         return KIOSKD_ECONFLICT;
     }
-    if (j->by == CHECKIN_WALKIN) {
+    if (j->method == CHECKIN_WALKIN) {
         if (!f.id || strcmp(f.status, "cancelled") == 0) {
             if ((rc = walkin_signup(tx, j, &f, f.id != 0)) != 0)
                 return rc;
@@ -512,9 +524,9 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_int64(st, 2, f.id);
     sqlite3_bind_int64(st, 3, now_us);
-    sqlite3_bind_text(st, 4, j->staff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, j->device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, methods[j->by], -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, j->by.staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, j->by.device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, methods[j->method], -1, SQLITE_STATIC);
     if ((rc = step_done(st)) != 0)
         return rc;
     j->checkin_id = sqlite3_last_insert_rowid(tx->c->db);
@@ -527,9 +539,10 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
              "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld,\"at_us\":%lld,"
              "\"method\":\"%s\",\"staff_id\":\"%s\"}",
              (long long)j->checkin_id, (long long)f.id, (long long)event_id, (long long)now_us,
-             methods[j->by], j->staff_id);
-    return journal(tx, j->staff_id, j->device, j->by == CHECKIN_WALKIN ? "walkin" : "checkin",
-                   "checkin", j->checkin_id, "checkin", json);
+             methods[j->method], j->by.staff_id);
+    return journal(tx, j->by.staff_id, j->by.device,
+                   j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin", j->checkin_id,
+                   "checkin", json);
 }
 
 void store_checkin_init(struct store_checkin *j)
@@ -567,7 +580,7 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, store_tx_now(tx));
-    sqlite3_bind_text(st, 2, j->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->by.staff_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, j->checkin_id);
     if ((rc = step_done(st)) != 0 ||
         (rc = counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
@@ -575,7 +588,7 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     char json[128];
     snprintf(json, sizeof json, "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld}",
              (long long)j->checkin_id, (long long)j->out_signup_id, (long long)j->out_event_id);
-    return journal(tx, j->staff_id, j->device, "checkin_undo", "checkin", j->checkin_id,
+    return journal(tx, j->by.staff_id, j->by.device, "checkin_undo", "checkin", j->checkin_id,
                    "checkin_undone", json);
 }
 
@@ -654,7 +667,7 @@ int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_in
 static int audit_only_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_audit_only *j = (struct store_audit_only *)job;
-    return store_audit(tx, j->staff_id, j->device[0] ? j->device : NULL, j->action,
+    return store_audit(tx, j->by.staff_id, j->by.device[0] ? j->by.device : NULL, j->action,
                        j->subject[0] ? j->subject : NULL);
 }
 

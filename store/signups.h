@@ -37,19 +37,19 @@ struct store_signup_new {
     struct store_job job;
     int64_t event_id;
     struct store_person who;
-    char member_no[33];               /* "" when none */
+    char member_no[33]; /* "" when none */
     bool has_referrer;
     unsigned char referrer_hash[STORE_HASH_LEN];
-    char source[8];                   /* kiosk, bot, staff */
+    char source[8]; /* kiosk, bot, staff */
     char consent_version[16];
-    char kid[16];                     /* key that will sign the ticket */
-    int64_t now;                      /* unix seconds */
+    char kid[16]; /* key that will sign the ticket */
+    int64_t now;  /* unix seconds */
     /* out */
     int64_t signup_id;
-    char status[12];                  /* confirmed, waitlisted */
+    char status[12]; /* confirmed, waitlisted */
     int64_t issued_at;
     char kid_used[16];
-    bool existed;                     /* the same phone had signed up already */
+    bool existed; /* the same phone had signed up already */
     const char *why;
 };
 void store_signup_new_init(struct store_signup_new *j);
@@ -60,13 +60,12 @@ void store_signup_new_init(struct store_signup_new *j);
 struct store_signup_cancel {
     struct store_job job;
     int64_t signup_id;
-    int64_t event_id;                 /* 0: any */
-    int64_t issued_at;                /* 0: not by ticket */
-    char staff_id[33];                /* "" for the guest */
-    char device[65];
+    int64_t event_id;      /* 0: any */
+    int64_t issued_at;     /* 0: not by ticket */
+    struct store_actor by; /* empty staff_id for the guest */
     /* out */
     int64_t out_event_id;
-    int64_t promoted_signup_id;       /* 0 when nobody was promoted */
+    int64_t promoted_signup_id; /* 0 when nobody was promoted */
     const char *why;
 };
 void store_signup_cancel_init(struct store_signup_cancel *j);
@@ -79,21 +78,20 @@ void store_signup_cancel_init(struct store_signup_cancel *j);
 enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
 struct store_checkin {
     struct store_job job;
-    enum store_checkin_by by;
-    int64_t event_id;                 /* the event the tablet is on; 0: the ticket's */
+    enum store_checkin_by method;
+    int64_t event_id; /* the event the tablet is on; 0: the ticket's */
     int64_t ticket_event_id;
     int64_t signup_id;
     int64_t issued_at;
-    struct store_person who;          /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
+    struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
     char consent_version[16];
     char kid[16];
-    char staff_id[33];
-    char device[65];
-    int64_t opens_before;             /* seconds before starts_at the window opens */
+    struct store_actor by;
+    int64_t opens_before; /* seconds before starts_at the window opens */
     /* out */
     bool already;
     int64_t checkin_id;
-    int64_t at_us;                    /* this check-in, or the one in force */
+    int64_t at_us; /* this check-in, or the one in force */
     char first_device[65];
     char name_mask[64];
     int64_t out_event_id;
@@ -107,8 +105,7 @@ void store_checkin_init(struct store_checkin *j);
 struct store_checkin_undo {
     struct store_job job;
     int64_t checkin_id;
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
     /* out */
     int64_t out_event_id;
     int64_t out_signup_id;
@@ -127,7 +124,7 @@ struct store_roster_row {
     size_t phone_enc_len;
     char status[12];
     char source[8];
-    int64_t checkin_id;   /* 0 when not checked in */
+    int64_t checkin_id; /* 0 when not checked in */
     int64_t checkin_us;
 };
 
@@ -150,8 +147,7 @@ int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_in
  * roster search). */
 struct store_audit_only {
     struct store_job job;
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
     char action[32];
     char subject[64];
 };

@@ -11,8 +11,7 @@ static const char SQL_STAFF_GET[] =
     "SELECT id, name, role, pin_hash, failed, locked_until FROM staff WHERE id = ?";
 static const char SQL_STAFF_INSERT[] =
     "INSERT INTO staff(id, name, role, pin_hash, created_at) VALUES (?, ?, ?, ?, ?)";
-static const char SQL_STAFF_FAILED[] =
-    "UPDATE staff SET failed = ?, locked_until = ? WHERE id = ?";
+static const char SQL_STAFF_FAILED[] = "UPDATE staff SET failed = ?, locked_until = ? WHERE id = ?";
 static const char SQL_SESSION_GET[] =
     "SELECT staff_id, role, device, expires_at FROM sessions "
     "WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?";
@@ -204,8 +203,8 @@ static int logout_run(struct store_tx *tx, struct store_job *job)
     if (sqlite3_changes(tx->c->db) == 0)
         return KIOSKD_ENOTFOUND;
     char subject[48];
-    snprintf(subject, sizeof subject, "staff:%s", j->staff_id);
-    return store_audit(tx, j->staff_id, j->device, "logout", subject);
+    snprintf(subject, sizeof subject, "staff:%s", j->by.staff_id);
+    return store_audit(tx, j->by.staff_id, j->by.device, "logout", subject);
 }
 
 void store_logout_init(struct store_logout *j)
@@ -233,7 +232,7 @@ static int sessions_revoke_run(struct store_tx *tx, struct store_job *job)
     j->revoked = sqlite3_changes(tx->c->db);
     char subject[48];
     snprintf(subject, sizeof subject, "staff:%s", j->target);
-    return store_audit(tx, j->staff_id, j->device, "sessions_revoke", subject);
+    return store_audit(tx, j->by.staff_id, j->by.device, "sessions_revoke", subject);
 }
 
 void store_sessions_revoke_init(struct store_sessions_revoke *j)

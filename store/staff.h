@@ -57,7 +57,7 @@ struct store_login {
     char role[10];
     int64_t expires_at;
     int64_t locked_until;
-    bool locked_now;     /* this attempt locked the account */
+    bool locked_now; /* this attempt locked the account */
 };
 void store_login_init(struct store_login *j);
 
@@ -65,8 +65,7 @@ void store_login_init(struct store_login *j);
 struct store_logout {
     struct store_job job;
     unsigned char token_hash[32];
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
 };
 void store_logout_init(struct store_logout *j);
 
@@ -75,8 +74,7 @@ void store_logout_init(struct store_logout *j);
 struct store_sessions_revoke {
     struct store_job job;
     char target[33];
-    char staff_id[33];
-    char device[65];
+    struct store_actor by;
     int revoked;
 };
 void store_sessions_revoke_init(struct store_sessions_revoke *j);

@@ -43,14 +43,24 @@ struct store_job {
     struct store_job *next; /* owned by the store while queued */
 };
 
+/* Who makes a change, for the audit: a staff member and their device (both
+ * empty for a guest or the command line). Never personal data. */
+struct store_actor {
+    char staff_id[33];
+    char device[65];
+};
+
+/* Copies an actor; either string may be NULL. */
+void store_actor_set(struct store_actor *a, const char *staff_id, const char *device);
+
 struct store_opts {
     const char *path;
     int busy_timeout_ms;
     int queue_max;
     int checkpoint_pages;
-    bool read_only;               /* open for reading only: no writer, no migration */
-    bool shared;                  /* a command-line tool beside a running daemon: no lock file */
-    void (*notify)(void *arg);    /* called from the writer thread when jobs are done */
+    bool read_only;            /* open for reading only: no writer, no migration */
+    bool shared;               /* a command-line tool beside a running daemon: no lock file */
+    void (*notify)(void *arg); /* called from the writer thread when jobs are done */
     void *notify_arg;
 };
 

@@ -37,11 +37,11 @@ struct store {
     bool running;
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    pthread_cond_t done_cond; /* broadcast when jobs finish (store_run) */
+    pthread_cond_t done_cond;          /* broadcast when jobs finish (store_run) */
     struct store_job *q_head, *q_tail; /* submitted, not yet taken */
     int q_len;
     struct store_job *done_head, *done_tail; /* finished, done() not yet run */
-    int inflight; /* submitted and done() not run; loop only */
+    int inflight;                            /* submitted and done() not run; loop only */
     bool stopping;
     struct store_stats stats;
     int fault_rc, fault_count;
