@@ -112,7 +112,9 @@ static int parse_request(struct lws *wsi, struct kioskd *k, int64_t *event_id,
     }
     if (*event_id < 0)
         return KIOSKD_EINVAL;
-    return auth_token(k, token, strlen(token), sess);
+    int rc = auth_token(k, token, strlen(token), sess);
+    struct store_event ev;
+    return rc ? rc : store_event_get(k->store, *event_id, &ev);
 }
 
 int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -91,7 +91,8 @@ static void asset(struct req *r)
     }
     memcpy(name, "assets/", 7);
     memcpy(name + 7, file, strlen(file) + 1);
-    serve(r, name, "public, max-age=300");
+    /* revalidated like the pages, so an upgraded daemon never mixes old and new files */
+    serve(r, name, "no-cache");
 }
 
 const struct route web_routes[] = {

@@ -4,6 +4,8 @@
 Unit tests: each cmocka binary in $KIOSKD_UNIT_DIR (built from tests/unit/).
 Integration tests: each test_* function in tests/integration/test_*.py; they
 start the real binary ($KIOSKD_BIN) on a free port with a temporary database.
+End-to-end tests: tests/e2e/run.mjs drives the web pages in headless Chromium
+(node, playwright-core from tests/e2e/node_modules, /usr/bin/chromium).
 
 Arguments select tests whose name contains any of them (e.g. `make test T=signup`).
 """
@@ -86,14 +88,41 @@ def run_integration(filters):
     return passed, failed
 
 
+def run_e2e(filters):
+    """tests/e2e/run.mjs prints one line per test, then `e2e: N passed, N failed`."""
+    script = os.path.join(HERE, "e2e", "run.mjs")
+    if not os.path.isdir(os.path.join(HERE, "e2e", "node_modules")):
+        print("FAILED e2e (no tests/e2e/node_modules: make test runs npm ci --prefix tests/e2e)",
+              flush=True)
+        return 0, 1
+    try:
+        proc = subprocess.Popen(["node", script] + filters, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    except OSError as e:
+        print(f"FAILED e2e (cannot run node: {e}; make test installs it)", flush=True)
+        return 0, 1
+    counts = None
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        m = re.match(r"e2e: (\d+) passed, (\d+) failed$", line.strip())
+        if m:
+            counts = int(m.group(1)), int(m.group(2))
+    rc = proc.wait()
+    if counts is None:
+        print(f"FAILED e2e (the runner exited with {rc} without a result)", flush=True)
+        return 0, 1
+    return counts[0], counts[1] or (1 if rc else 0)
+
+
 def main():
     filters = sys.argv[1:]
     t0 = time.monotonic()
     up, uf = run_unit(filters)
     ip, ifail = run_integration(filters)
+    ep, ef = run_e2e(filters)
     print(f"tests took {time.monotonic() - t0:.0f}s")
-    print(f"{up + ip} passed, {uf + ifail} failed")
-    return 1 if uf + ifail else 0
+    print(f"{up + ip + ep} passed, {uf + ifail + ef} failed")
+    return 1 if uf + ifail + ef else 0
 
 
 if __name__ == "__main__":

@@ -5,13 +5,17 @@ set -eu
 
 goal=${1:-build}
 
-# "check:package" pairs; a check is pkg:<pkg-config module> or cmd:<command>.
+# "check:package" pairs; a check is pkg:<pkg-config module>, cmd:<command> or file:<path>.
+# node and npm fetch the pinned browser scripts (tools/web/) that are embedded in
+# the binary; the end-to-end tests drive Debian's chromium (CJK font for screenshots).
 build="cmd:cc:gcc cmd:make:make cmd:pkg-config:pkg-config
 pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev
 pkg:libcurl:libcurl4-openssl-dev pkg:sqlite3:libsqlite3-dev
 pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-dev
-pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev"
-test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3"
+pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev
+cmd:node:nodejs cmd:npm:npm"
+test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
+file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei"
 bench="$test cmd:wrk:wrk cmd:nginx:nginx-light"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 
@@ -33,6 +37,7 @@ for item in $want; do
     cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
     pkg) pkg-config --exists "$what" 2>/dev/null && continue ;;
     hdr) [ -f "/usr/include/$what" ] && continue ;;
+    file) [ -e "$what" ] && continue ;;
     lib) [ -n "$(find /usr/lib/llvm-*/lib/clang -name "$what" 2>/dev/null | head -n 1)" ] && continue ;;
     esac
     case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac

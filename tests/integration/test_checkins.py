@@ -213,7 +213,7 @@ def test_live_view_pushes_to_every_tablet():
     except OSError:
         pass
     for bad in (f"/api/v1/live?event={ev}&token=nope" + "x" * 40, f"/api/v1/live?event={ev}",
-                f"/api/v1/live?token={s.staff}"):
+                f"/api/v1/live?token={s.staff}", f"/api/v1/live?event=999&token={s.staff}"):
         try:
             WebSocket(s.d.port, bad).recv()
             raise AssertionError("accepted " + bad)

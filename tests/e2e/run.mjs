@@ -1,0 +1,721 @@
+#!/usr/bin/env node
+/*
+ * End-to-end tests of the kiosk (/), the staff tablet (/staff) and the stats
+ * page (/staff/stats) in headless Chromium (Debian's /usr/bin/chromium, driven
+ * by playwright-core). Starts the real daemon ($KIOSKD_BIN, default
+ * ./build/kioskd) on a free port with a temporary folder, creates synthetic
+ * staff, events and guests, and stops it with SIGTERM at the end.
+ *
+ *   node tests/e2e/run.mjs [FILTER...]     (tests whose name contains a filter)
+ *
+ * Prints one line per test (`ok     e2e.NAME (1.2s)` or `FAILED e2e.NAME`),
+ * then `e2e: N passed, N failed`. Screenshots go to build/screenshots/.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = resolve(ROOT, process.env.KIOSKD_BIN || 'build/kioskd');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'build', 'screenshots');
+const CHROME_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--lang=zh-CN', '--autoplay-policy=no-user-gesture-required',
+];
+const KIOSK = { width: 1080, height: 1920 };
+const PHONE = { width: 390, height: 844 };
+const TABLET = { width: 1280, height: 800 };
+
+/* ------------------------------------------------------------------ daemon */
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cnIso(ms) {
+  return new Date(ms + 8 * 3600e3).toISOString().slice(0, 19) + '+08:00';
+}
+
+class Daemon {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'kioskd-e2e-'));
+    this.config = join(this.dir, 'kioskd.ini');
+    this.log = join(this.dir, 'stderr.log');
+    this.port = 0;
+    this.proc = null;
+    this.writeConfig();
+  }
+
+  writeConfig() {
+    writeFileSync(this.config, [
+      '[http]', `listen = 127.0.0.1:${this.port}`, 'rate_limit = 0',
+      '[store]', `path = ${this.dir}/kioskd.db`, `key_file = ${this.dir}/kioskd.key`,
+      '[tickets]', `key_file = ${this.dir}/ticket.pem`, '',
+    ].join('\n'));
+  }
+
+  env() {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KIOSKD_')) env[k] = v;
+    if (process.env.SAN === '1') {
+      env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0:exitcode=99';
+      env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:exitcode=98';
+    }
+    return env;
+  }
+
+  async start() {
+    const fd = openSync(this.log, 'a');
+    const offset = readFileSync(this.log).length;
+    this.proc = spawn(BIN, ['serve', '-c', this.config], {
+      cwd: this.dir, env: this.env(), stdio: ['ignore', 'ignore', fd],
+    });
+    closeSync(fd);
+    this.exited = new Promise((res) => this.proc.on('exit', (code, sig) => res({ code, sig })));
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline) {
+      const text = readFileSync(this.log, 'utf8').slice(offset);
+      const m = /event=listening .*port=(\d+)/.exec(text);
+      if (m) {
+        this.port = Number(m[1]);
+        this.url = `http://127.0.0.1:${this.port}`;
+        return;
+      }
+      if (this.proc.exitCode !== null) throw new Error('kioskd exited at start:\n' + text);
+      await sleep(20);
+    }
+    throw new Error('kioskd did not start:\n' + readFileSync(this.log, 'utf8'));
+  }
+
+  /* SIGTERM, and a clean exit (0, no sanitizer report). */
+  async stop() {
+    if (!this.proc) return;
+    const proc = this.proc;
+    this.proc = null;
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+    const { code, sig } = await this.exited;
+    clearTimeout(t);
+    const err = readFileSync(this.log, 'utf8');
+    if (code !== 0) throw new Error(`kioskd exited with ${code ?? sig} after SIGTERM:\n${err.slice(-3000)}`);
+    if (/ERROR: AddressSanitizer|runtime error:/.test(err)) throw new Error('sanitizer report:\n' + err.slice(-3000));
+  }
+
+  /* Restarts on the same port (the pages keep their URL). */
+  async restart() {
+    this.writeConfig();
+    await this.start();
+  }
+
+  cli(args, input) {
+    const p = spawnSync(BIN, [...args, '-c', this.config], { cwd: this.dir, env: this.env(), input, timeout: 60000 });
+    if (p.status !== 0) throw new Error(`kioskd ${args.join(' ')}: ${p.stderr}`);
+    return p.stdout.toString();
+  }
+
+  async api(method, path, body, token) {
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = 'Bearer ' + token;
+    const r = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, data: text ? JSON.parse(text) : null };
+  }
+
+  cleanup() {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/* ------------------------------------------------------------- test kit */
+
+const tests = [];
+const test = (name, fn) => tests.push({ name: 'e2e.' + name, fn });
+const shots = [];
+let current = null; /* the running test: its pages and console errors */
+const allErrors = [];
+
+class Fail extends Error {}
+
+function assert(cond, message) {
+  if (!cond) throw new Fail(message || 'assertion failed');
+}
+
+/* Polls fn until it returns a truthy value (returned), or fails after timeout ms. */
+async function until(fn, what, timeout = 5000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e.message;
+    }
+    if (Date.now() > end) throw new Fail(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await sleep(50);
+  }
+}
+
+/* Console errors the tests expect: the browser logs every 4xx answer that a
+ * test asks for on purpose (wrong PIN, bad ticket, invalid fields...) as
+ * "Failed to load resource"; they are API answers, not page errors. */
+function expectedConsole(msg) {
+  const url = (msg.location() && msg.location().url) || '';
+  if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text()) && url.includes('/api/v1/')) return true;
+  if (current && current.offline) {
+    /* while the daemon is stopped on purpose */
+    return /ERR_CONNECTION_REFUSED|WebSocket connection to .* failed|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE/.test(msg.text());
+  }
+  return false;
+}
+
+let browser;
+
+async function newPage(viewport, opts = {}) {
+  const ctx = await (opts.browser || browser).newContext({ viewport, locale: 'zh-CN', timezoneId: opts.timezoneId || 'Asia/Shanghai', ...opts.context });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(8000);
+  const label = `${current.name}#${current.pages.length + 1}`;
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' || expectedConsole(msg)) return;
+    const e = `${label} console error: ${msg.text()} (${(msg.location() || {}).url || ''})`;
+    current.errors.push(e);
+    allErrors.push(e);
+  });
+  page.on('pageerror', (err) => {
+    const e = `${label} page error: ${err.message}`;
+    current.errors.push(e);
+    allErrors.push(e);
+  });
+  current.pages.push(ctx);
+  return page;
+}
+
+async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, name + '.png'), fullPage: true });
+  shots.push(name + '.png');
+}
+
+const text = async (loc) => ((await loc.textContent()) || '').trim();
+
+/* ---------------------------------------------------------- the fixture */
+
+const d = new Daemon();
+const data = {};
+
+async function setup() {
+  await d.start();
+  d.cli(['staff', 'add', 'M9', '--name', 'E2E Manager', '--role', 'manager'], '135791\n');
+  d.cli(['staff', 'add', 'S9', '--name', 'E2E Staff', '--role', 'staff'], '246811\n');
+  d.cli(['staff', 'add', 'S8', '--name', 'E2E Staff 2', '--role', 'staff'], '246812\n');
+  const r = await d.api('POST', '/api/v1/staff/login', { staff_id: 'M9', pin: '135791', device: 'e2e-setup' });
+  assert(r.status === 200, 'manager login: ' + JSON.stringify(r));
+  data.token = r.data.token;
+  const now = Date.now();
+  const mk = async (ev) => {
+    const c = await d.api('POST', '/api/v1/events', ev, data.token);
+    assert(c.status === 201, 'create event: ' + JSON.stringify(c));
+    return c.data.id;
+  };
+  /* A starts in 30 minutes (check-in is open), B tomorrow, C (1 place) in 2 days */
+  data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: cnIso(now + 30 * 60e3), ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 10 });
+  data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(now + 26 * 3600e3), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
+  data.C = await mk({ title: 'E2E 社区讲座（满员）', kind: 'community', starts_at: cnIso(now + 50 * 3600e3), ends_at: cnIso(now + 51 * 3600e3), venue: '测试社区活动中心', capacity: 1 });
+  const s = await signup(data.C, '测试满员', '13600000001');
+  assert(s.data.status === 'confirmed', 'C filled');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS });
+}
+
+/* A sign-up through the API (synthetic guest); returns the answer. */
+async function signup(eventId, name, phone) {
+  const r = await d.api('POST', `/api/v1/events/${eventId}/signups`, { name, phone, consent: true });
+  assert(r.status === 201 || r.status === 200, 'signup: ' + JSON.stringify(r));
+  return r;
+}
+
+async function staffLogin(page, id, pin) {
+  await page.goto(d.url + '/staff');
+  await page.getByLabel('工号').fill(id);
+  await page.getByLabel('密码').fill(pin);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.locator('#desk-view').waitFor({ state: 'visible' });
+  await until(async () => (await text(page.locator('#c-signed'))) !== '–', 'counters');
+}
+
+/* The scan input takes what a keyboard-wedge scanner types: the text, then Enter. */
+async function scan(page, code) {
+  const input = page.getByLabel('扫码', { exact: true });
+  await input.focus();
+  await page.keyboard.type(code, { delay: 0 });
+  await page.keyboard.press('Enter');
+}
+
+async function resultShown(page, kind, title) {
+  await until(async () => (await page.locator('#result').getAttribute('data-kind')) === kind &&
+    (await text(page.locator('#result-title'))) === title, `the ${kind} result "${title}"`);
+  return text(page.locator('#result-detail'));
+}
+
+/* ------------------------------------------------------------ the tests */
+
+test('kiosk_lists_events_and_signs_up_with_qr', async () => {
+  const page = await newPage(KIOSK);
+  await page.goto(d.url + '/');
+  const cards = page.locator('.event-card');
+  await until(async () => (await cards.count()) === 3, 'three event cards');
+  assert((await text(cards.nth(0))).includes('E2E 客户财富升级会（今日场）'), 'today first');
+  assert((await text(cards.nth(0))).includes('剩余 10 个名额'), 'places left shown');
+  assert((await text(cards.nth(0))).includes('今天'), 'day shown as 今天');
+  assert((await text(cards.nth(2))).includes('名额已满'), 'full event marked');
+  const fontPx = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.event-venue')).fontSize));
+  assert(fontPx >= 20, 'body text at least 20 px, got ' + fontPx);
+  await shot(page, 'kiosk-1-events');
+
+  await cards.nth(0).click();
+  await page.getByRole('heading', { name: '填写报名信息' }).waitFor();
+  await page.getByLabel('姓名').fill('王小明');
+  await page.getByLabel('手机号', { exact: true }).fill('13912345678');
+  const consent = page.getByRole('checkbox', { name: /同意/ });
+  await consent.check();
+  /* the consent label links the full text */
+  await page.getByRole('link', { name: /个人信息收集与使用授权书/ }).click();
+  const dialog = page.locator('dialog#consent');
+  await dialog.waitFor({ state: 'visible' });
+  assert((await text(dialog)).includes('收集的信息'), 'consent text shown');
+  await shot(page, 'kiosk-3-consent');
+  await page.getByRole('button', { name: /我知道了/ }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert(await consent.isChecked(), 'consent still checked');
+  await shot(page, 'kiosk-2-form');
+
+  await page.getByRole('button', { name: '报名', exact: true }).click();
+  await page.getByRole('heading', { name: '报名成功' }).waitFor();
+  const img = page.locator('#ticket-qr');
+  await until(() => img.evaluate((el) => el.complete && el.naturalWidth > 0), 'the QR image loaded');
+  const src = await img.getAttribute('src');
+  assert(/^\/api\/v1\/tickets\/K1\.[^/]+\.svg$/.test(src), 'QR is the contract SVG: ' + src);
+  const box = await img.boundingBox();
+  assert(box.width >= 500, 'QR large on a kiosk: ' + box.width);
+  const code = await text(page.locator('#ticket-code'));
+  assert(code.startsWith('K1.') && src.includes(code), 'ticket code on the page');
+  const body = await text(page.locator('#screen-ticket'));
+  assert(body.includes('测试网点二楼贵宾室') && body.includes('接下来'), 'event details and next steps');
+  assert(!body.includes('王小明') && !body.includes('13912345678'), 'no personal data on the ticket screen');
+  await shot(page, 'kiosk-4-ticket');
+  data.ticketA = code;
+
+  await page.getByRole('button', { name: '完成' }).click();
+  await until(async () => (await text(page.locator('.event-card').nth(0))).includes('剩余 9 个名额'), 'places left updated');
+  assert((await page.getByLabel('姓名').inputValue()) === '', 'form cleared');
+});
+
+test('kiosk_shows_validation_errors_in_chinese', async () => {
+  const page = await newPage(KIOSK);
+  await page.goto(d.url + '/');
+  await page.locator('.event-card').first().click();
+  const submit = page.getByRole('button', { name: '报名', exact: true });
+  await submit.click();
+  await until(async () => (await text(page.locator('#e-name'))) === '请填写姓名', 'name error');
+  assert((await text(page.locator('#e-phone'))) === '请填写手机号', 'phone error');
+  assert((await text(page.locator('#e-consent'))).includes('同意'), 'consent error');
+  assert((await page.getByLabel('姓名').getAttribute('aria-invalid')) === 'true', 'aria-invalid');
+  assert(await page.getByLabel('姓名').evaluate((el) => el === document.activeElement), 'focus on the first error');
+  await shot(page, 'kiosk-5-errors');
+
+  await page.getByLabel('姓名').fill('李四');
+  await page.getByLabel('手机号', { exact: true }).fill('12345');
+  await submit.click();
+  await until(async () => (await text(page.locator('#e-phone'))).includes('应为11位手机号码'), 'phone format error');
+  assert((await text(page.locator('#e-name'))) === '', 'name error cleared');
+
+  /* the server's answer (a guest cannot refer themselves), shown in Chinese */
+  await page.getByLabel('手机号', { exact: true }).fill('13700000001');
+  await page.getByLabel(/推荐人手机号/).fill('13700000001');
+  await page.getByRole('checkbox', { name: /同意/ }).check();
+  const answer = page.waitForResponse((r) => r.url().endsWith(`/api/v1/events/${data.A}/signups`));
+  await submit.click();
+  assert((await answer).status() === 422, 'server refused the self-referral');
+  await until(async () => (await text(page.locator('#e-ref'))) === '推荐人不能是您本人的手机号', 'referrer error from the server');
+  assert(await page.locator('#screen-form').isVisible(), 'still on the form');
+  await shot(page, 'kiosk-6-server-error');
+});
+
+test('kiosk_full_event_offers_waitlist', async () => {
+  const page = await newPage(KIOSK);
+  await page.goto(d.url + '/');
+  const card = page.locator('.event-card', { hasText: 'E2E 社区讲座（满员）' });
+  await card.waitFor();
+  assert((await text(card)).includes('可报名候补'), 'list offers the waitlist');
+  await card.click();
+  assert(await page.locator('#full-notice').isVisible(), 'full notice');
+  const button = page.getByRole('button', { name: '报名候补' });
+  await page.getByLabel('姓名').fill('候补测试');
+  await page.getByLabel('手机号', { exact: true }).fill('13600000002');
+  await page.getByRole('checkbox', { name: /同意/ }).check();
+  await button.click();
+  await page.getByRole('heading', { name: '已加入候补名单' }).waitFor();
+  assert((await text(page.locator('#ticket-lead'))).includes('候补'), 'waitlist explained');
+  await shot(page, 'kiosk-7-waitlisted');
+});
+
+test('kiosk_idle_returns_to_start_and_clears', async () => {
+  const page = await newPage(KIOSK);
+  await page.clock.install();
+  await page.goto(d.url + '/');
+  await page.locator('.event-card').first().click();
+  await page.getByLabel('姓名').fill('闲置测试');
+  await page.getByLabel('手机号', { exact: true }).fill('13500000009');
+  await page.clock.runFor(51000);
+  await until(async () => (await text(page.locator('#idle-note'))).includes('返回首页'), 'the idle warning');
+  await shot(page, 'kiosk-8-idle-warning');
+  await page.clock.runFor(10000);
+  await page.locator('#screen-events').waitFor({ state: 'visible' });
+  assert(!(await page.locator('#screen-form').isVisible()), 'form hidden');
+  assert((await page.locator('#f-name').inputValue()) === '', 'name cleared');
+  assert((await page.locator('#f-phone').inputValue()) === '', 'phone cleared');
+  const shown = await page.evaluate(() => document.body.innerText);
+  assert(!shown.includes('闲置测试'), 'nothing personal on screen');
+});
+
+test('kiosk_works_on_a_phone', async () => {
+  const page = await newPage(PHONE, { context: { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } });
+  await page.goto(d.url + '/');
+  await page.locator('.event-card').first().waitFor();
+  const fit = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  assert(fit, 'no sideways scrolling on a phone');
+  const fontPx = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+  assert(fontPx >= 20, 'body text at least 20 px on a phone, got ' + fontPx);
+  await shot(page, 'kiosk-9-phone-events');
+  await noSmallText(page);
+  await page.locator('.event-card').first().tap();
+  await noSmallText(page);
+  await page.getByLabel('姓名').fill('手机用户');
+  await page.getByLabel('手机号', { exact: true }).fill('13800138000');
+  await page.getByRole('checkbox', { name: /同意/ }).check();
+  await page.getByRole('button', { name: '报名', exact: true }).tap();
+  await page.getByRole('heading', { name: '报名成功' }).waitFor();
+  const img = page.locator('#ticket-qr');
+  await until(() => img.evaluate((el) => el.complete && el.naturalWidth > 0), 'the QR image loaded');
+  await shot(page, 'kiosk-10-phone-ticket');
+  await noSmallText(page);
+});
+
+/* No visible text under 20 px (older residents), even on a phone. */
+async function noSmallText(page) {
+  const small = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || !el.getClientRects().length) continue;
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      if (px < 20) out.push(el.tagName + '#' + el.id + '.' + el.className + ' ' + px);
+    }
+    return out;
+  });
+  assert(!small.length, 'text under 20 px: ' + small.join(', '));
+}
+
+test('staff_logs_in_and_scans_tickets', async () => {
+  if (!data.ticketA) data.ticketA = (await signup(data.A, '王小明', '13912345678')).data.ticket.code;
+  const page = await newPage(TABLET);
+  await page.goto(d.url + '/staff');
+  await page.getByLabel('工号').waitFor();
+  await shot(page, 'staff-1-login');
+  await page.getByLabel('工号').fill('S9');
+  await page.getByLabel('密码').fill('000000');
+  await page.getByRole('button', { name: '登录' }).click();
+  await until(async () => (await text(page.locator('#login-error'))) === '工号或密码错误', 'the wrong-PIN message');
+  await page.getByLabel('密码').fill('246811');
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.locator('#desk-view').waitFor({ state: 'visible' });
+  assert((await page.locator('#event-select').inputValue()) === String(data.A), "today's event chosen first");
+  assert(await page.locator('#manager-panel').isHidden(), 'manager panel hidden for staff');
+  const stored = await page.evaluate(() => JSON.stringify(localStorage));
+  assert(!/token|S9|王/.test(stored), 'no token or personal data in localStorage: ' + stored);
+  await until(async () => (await text(page.locator('#c-signed'))) !== '–', 'counters');
+  const before = Number(await text(page.locator('#c-checked')));
+
+  await scan(page, data.ticketA);
+  const okDetail = await resultShown(page, 'ok', '签到成功');
+  assert(/^王\*/.test(okDetail), 'masked name shown: ' + okDetail);
+  assert((await page.locator('#result').evaluate((el) => el.getBoundingClientRect().width)) >= TABLET.width - 1, 'full width');
+  assert((await page.getByLabel('扫码', { exact: true }).inputValue()) === '', 'scan field ready for the next guest');
+  await until(async () => Number(await text(page.locator('#c-checked'))) === before + 1, 'checked-in counter +1');
+  await shot(page, 'staff-2-checked-in');
+  await until(async () => !(await page.locator('#result').isVisible()), 'the result to go after 2 s', 3500);
+
+  await scan(page, data.ticketA);
+  const warn = await resultShown(page, 'warn', '已签到');
+  assert(warn.includes('首次签到') && /\d\d:\d\d:\d\d/.test(warn) && /设备 tablet-/.test(warn), 'first time and device: ' + warn);
+  await shot(page, 'staff-3-already');
+
+  await scan(page, 'K1.not-a-real.ticket.at-all');
+  const bad = await resultShown(page, 'bad', '无效票');
+  assert(bad.length > 0, 'reason given');
+  await shot(page, 'staff-4-bad-ticket');
+
+  const other = (await signup(data.B, '赵明天', '13911112222')).data.ticket.code;
+  await scan(page, other);
+  await resultShown(page, 'bad', '不是本场活动的票');
+  await shot(page, 'staff-5-wrong-event');
+
+  /* a scanner typing while a button has focus still reaches the scan field */
+  await page.getByRole('button', { name: '全部名单' }).focus();
+  await page.keyboard.type(data.ticketA);
+  await page.keyboard.press('Enter');
+  await resultShown(page, 'warn', '已签到');
+
+  /* the same ticket on tomorrow's event: check-in is not open yet */
+  await page.locator('#event-select').selectOption(String(data.B));
+  await until(async () => (await page.evaluate(() => document.body.dataset.live)) === 'open', 'live on event B');
+  await scan(page, other);
+  await resultShown(page, 'bad', '签到尚未开始');
+});
+
+test('live_counters_update_on_every_tablet', async () => {
+  const p1 = await newPage(TABLET);
+  const p2 = await newPage(TABLET);
+  await staffLogin(p1, 'S9', '246811');
+  await staffLogin(p2, 'M9', '135791');
+  assert(await p2.locator('#manager-panel').isVisible(), 'manager sees the (not yet wired) approvals panel');
+  assert((await text(p2.locator('#manager-panel'))).includes('尚未接入'), 'panel says it is not wired');
+  await until(async () => (await p2.evaluate(() => document.body.dataset.live)) === 'open', 'live connected');
+  await sleep(300);
+  const signed = Number(await text(p2.locator('#c-signed')));
+  const checked = Number(await text(p2.locator('#c-checked')));
+  const t = (await signup(data.A, '孙live', '13722223333')).data.ticket.code;
+  await until(async () => Number(await text(p2.locator('#c-signed'))) === signed + 1, 'the sign-up counted on the second tablet');
+  await scan(p1, t);
+  await resultShown(p1, 'ok', '签到成功');
+  await until(async () => Number(await text(p2.locator('#c-checked'))) === checked + 1, 'the check-in counted on the second tablet');
+  await until(async () => (await text(p2.locator('#feed'))).includes('孙*'), 'the check-in in the second tablet feed');
+  assert(await p2.evaluate(() => performance.getEntriesByType('navigation').length === 1), 'no reload');
+  await shot(p2, 'staff-6-second-tablet-live');
+});
+
+test('staff_walkin_phone_checkin_roster_and_undo', async () => {
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S8', '246812');
+  const n = async (id) => Number(await text(page.locator(id)));
+  const checked = await n('#c-checked');
+  const walkins = await n('#c-walkins');
+
+  /* walk-in, with its validation first */
+  await page.getByRole('button', { name: '登记并签到' }).click();
+  await until(async () => (await text(page.locator('#we-name'))) === '请填写姓名', 'walk-in errors');
+  await page.locator('#w-name').fill('周现场');
+  await page.locator('#w-phone').fill('13733334444');
+  await page.getByRole('checkbox', { name: /客人已阅读并同意/ }).check();
+  await page.getByRole('button', { name: '登记并签到' }).click();
+  await resultShown(page, 'ok', '签到成功（现场登记）');
+  await until(async () => (await n('#c-walkins')) === walkins + 1 && (await n('#c-checked')) === checked + 1, 'walk-in counted');
+
+  /* check-in by phone */
+  await signup(data.A, '吴手机', '13744445555');
+  await page.getByLabel('客人手机号').fill('13744445555');
+  await page.getByRole('button', { name: '按手机号签到' }).click();
+  await resultShown(page, 'ok', '签到成功');
+  await until(async () => (await n('#c-checked')) === checked + 2, 'phone check-in counted');
+
+  /* undo the last one (two taps) */
+  const undo = page.locator('#undo');
+  assert((await text(page.locator('#undo-info'))).includes('吴*'), 'last check-in named');
+  await undo.click();
+  assert((await text(undo)).includes('再点一次'), 'asks first');
+  await undo.click();
+  await until(async () => (await text(page.locator('#undo-status'))).includes('已撤销'), 'undone');
+  await until(async () => (await n('#c-checked')) === checked + 1, 'counter back');
+  assert(await undo.isDisabled(), 'nothing left to undo');
+
+  /* roster search by name and by the phone's last 4 digits */
+  await page.getByLabel('姓名或手机尾号').fill('周');
+  await page.getByRole('button', { name: '查找' }).click();
+  await until(async () => (await page.locator('#roster tbody tr').count()) === 1, 'one guest found');
+  const row = await text(page.locator('#roster tbody tr').first());
+  assert(row.includes('周*') && row.includes('137****4444') && row.includes('✓'), 'masked row, checked in: ' + row);
+  await page.getByLabel('姓名或手机尾号').fill('5555');
+  await page.getByRole('button', { name: '查找' }).click();
+  await until(async () => (await text(page.locator('#roster tbody'))).includes('吴*'), 'found by last 4 digits');
+  assert((await text(page.locator('#roster tbody'))).includes('未签到'), 'undone guest shows not checked in');
+  await page.getByRole('button', { name: '全部名单' }).click();
+  await until(async () => (await page.locator('#roster tbody tr').count()) >= 2, 'the whole roster');
+  await until(async () => !(await page.locator('#result').isVisible()), 'the result to go', 3500);
+  await shot(page, 'staff-7-roster');
+});
+
+test('stats_dashboard_draws_funnel_and_checkins_over_time', async () => {
+  const checkInByPhone = async (name, phone) => {
+    await signup(data.A, name, phone);
+    const c = await d.api('POST', '/api/v1/checkins', { event_id: data.A, phone }, data.token);
+    assert(c.status === 200 && c.data.status === 'checked_in', 'check-in: ' + JSON.stringify(c));
+  };
+  await checkInByPhone('陈统计', '13755550000');
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await page.getByRole('link', { name: '统计' }).click();
+  await page.waitForURL(/\/staff\/stats\?event=/);
+  await page.locator('#funnel svg').waitFor();
+  const stats = (await d.api('GET', `/api/v1/events/${data.A}/stats`, undefined, data.token)).data;
+  const title = await text(page.locator('#funnel svg title'));
+  assert(title.includes('已报名 ' + stats.signed_up) && title.includes('已签到 ' + stats.checked_in), 'funnel from the stats: ' + title);
+  assert((await page.locator('#funnel svg rect').count()) >= 8 + 2, 'funnel bars drawn');
+  await page.locator('#timeline svg').waitFor();
+  const total = () => page.locator('#timeline .chart-table tbody td:last-child').last().textContent();
+  const before = Number(await total());
+  assert(before === stats.checked_in, `running total ${before} = checked in ${stats.checked_in}`);
+  /* one more check-in, from another tablet: the chart follows live */
+  await checkInByPhone('郑统计', '13755556666');
+  await until(async () => Number(await total()) === before + 1, 'the running total to grow');
+  await until(async () => (await text(page.locator('#funnel svg title'))).includes('已签到 ' + (stats.checked_in + 1)), 'the funnel to follow');
+  await shot(page, 'stats-1-dashboard');
+});
+
+test('staff_camera_scanner_reads_a_qr', async () => {
+  const code = (await signup(data.A, '钱相机', '13766667777')).data.ticket.code;
+  /* draw the ticket's QR into a Y4M file that Chromium's fake camera plays */
+  const page0 = await newPage({ width: 800, height: 600 });
+  await page0.goto(d.url + '/');
+  const W = 640, H = 480;
+  const luma = await page0.evaluate(async ({ src, W, H }) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = W;
+    c.height = H;
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, W, H);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(img, (W - 400) / 2, (H - 400) / 2, 400, 400);
+    const px = g.getImageData(0, 0, W, H).data;
+    const y = [];
+    for (let i = 0; i < px.length; i += 4) y.push(px[i] > 127 ? 235 : 16);
+    return y;
+  }, { src: `/api/v1/tickets/${code}.svg`, W, H });
+  const y4m = join(d.dir, 'qr.y4m');
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.from(luma), Buffer.alloc(W * H / 2, 128)]);
+  writeFileSync(y4m, Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), frame, frame]));
+  const cam = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROME_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--use-file-for-fake-video-capture=' + y4m],
+  });
+  try {
+    const page = await newPage(TABLET, { browser: cam, context: { permissions: ['camera'] } });
+    await staffLogin(page, 'S9', '246811');
+    await page.getByRole('button', { name: '用摄像头扫码' }).click();
+    await page.locator('#camera').waitFor({ state: 'visible' });
+    const detail = await until(async () => (await page.locator('#result').getAttribute('data-kind')) === 'ok' && text(page.locator('#result-detail')),
+      'the camera to read the QR', 15000);
+    assert(detail.startsWith('钱*'), 'the camera guest checked in: ' + detail);
+    assert(await page.evaluate(() => typeof window.jsQR === 'function' || 'BarcodeDetector' in window), 'a QR decoder was used');
+    await shot(page, 'staff-8-camera');
+    await page.getByRole('button', { name: '关闭摄像头' }).click();
+  } finally {
+    await cam.close();
+  }
+});
+
+test('staff_shows_when_the_daemon_is_unreachable_and_reconnects', async () => {
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await until(async () => (await page.evaluate(() => document.body.dataset.live)) === 'open', 'connected at first');
+  current.offline = true;
+  await d.stop();
+  await until(async () => (await page.locator('#conn').isVisible()) && (await text(page.locator('#conn'))).includes('无法连接签到服务器'),
+    'the unreachable banner', 20000);
+  await shot(page, 'staff-9-offline-banner');
+  await scan(page, 'K1.anything');
+  await resultShown(page, 'bad', '无法连接服务器');
+  await shot(page, 'staff-10-offline-scan');
+  await d.restart();
+  await until(async () => page.evaluate(() => document.querySelector('#conn').hidden && document.body.dataset.live === 'open'),
+    'the banner to go after reconnecting', 20000);
+  current.offline = false;
+  /* the websocket is back: a check-in elsewhere moves the counter */
+  await sleep(500);
+  const checked = Number(await text(page.locator('#c-checked')));
+  await signup(data.A, '冯重连', '13777778888');
+  const c = await d.api('POST', '/api/v1/checkins', { event_id: data.A, phone: '13777778888' }, data.token);
+  assert(c.status === 200, 'check-in after restart: ' + JSON.stringify(c));
+  await until(async () => Number(await text(page.locator('#c-checked'))) === checked + 1, 'the live counter after the restart', 10000);
+});
+
+test('no_console_errors_on_any_page', async () => {
+  assert(allErrors.length === 0, 'console errors:\n  ' + allErrors.join('\n  '));
+});
+
+/* ------------------------------------------------------------- runner */
+
+async function main() {
+  const filters = process.argv.slice(2);
+  const chosen = tests.filter((t) => !filters.length || filters.some((f) => t.name.includes(f)));
+  let passed = 0;
+  let failed = 0;
+  if (!chosen.length) {
+    console.log('e2e: 0 passed, 0 failed');
+    return 0;
+  }
+  const t0 = Date.now();
+  try {
+    await setup();
+  } catch (e) {
+    console.log(`FAILED e2e.setup (${((Date.now() - t0) / 1000).toFixed(1)}s)\n${e.stack || e}`);
+    await d.stop().catch(() => null);
+    if (browser) await browser.close().catch(() => null);
+    console.log(`e2e: 0 passed, ${chosen.length} failed`);
+    return 1;
+  }
+  for (const t of chosen) {
+    current = { name: t.name, pages: [], errors: [], offline: false };
+    const start = Date.now();
+    let error = null;
+    try {
+      await t.fn();
+      if (current.errors.length) error = new Fail('console errors:\n  ' + current.errors.join('\n  '));
+    } catch (e) {
+      error = e;
+    }
+    for (const ctx of current.pages) await ctx.close().catch(() => null);
+    if (!d.proc) await d.restart().catch((e) => { error = error || e; });
+    const secs = ((Date.now() - start) / 1000).toFixed(1);
+    if (error) {
+      failed++;
+      console.log(`FAILED ${t.name} (${secs}s)\n  ${error instanceof Fail ? error.message : error.stack}`);
+    } else {
+      passed++;
+      console.log(`ok     ${t.name} (${secs}s)`);
+    }
+  }
+  await browser.close().catch(() => null);
+  try {
+    await d.stop();
+  } catch (e) {
+    failed++;
+    console.log(`FAILED e2e.daemon_stops_cleanly\n  ${e.message}`);
+  }
+  if (!failed) d.cleanup();
+  else console.log(`e2e: daemon folder kept: ${d.dir}`);
+  if (shots.length) console.log(`e2e: screenshots in ${SHOTS}: ${shots.join(' ')}`);
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+/* a hung browser or daemon must not hang `make test` */
+setTimeout(() => {
+  console.log('FAILED e2e.watchdog (the suite took over 10 minutes)');
+  console.log('e2e: 0 passed, 1 failed');
+  if (d.proc) d.proc.kill('SIGKILL');
+  process.exit(1);
+}, 600000).unref();
+
+main().then((rc) => process.exit(rc), (e) => {
+  console.log(`FAILED e2e.runner\n${e.stack || e}`);
+  console.log('e2e: 0 passed, 1 failed');
+  d.stop().catch(() => null).finally(() => process.exit(1));
+});

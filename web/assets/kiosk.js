@@ -1,0 +1,346 @@
+/*
+ * The kiosk page (/): upcoming events -> sign-up form -> the ticket's QR.
+ * For a portrait touch screen and for phones. After 60 s without a touch it
+ * goes back to the list and clears everything the guest typed or was shown.
+ */
+'use strict';
+
+(function () {
+  const { $, h } = K;
+  const IDLE_MS = 60000; /* back to the start after this long without a touch */
+  const IDLE_WARN_MS = 50000; /* then say so on screen */
+  const REFRESH_MS = 30000; /* places left, refreshed while the list is shown */
+
+  let events = [];
+  let current = null;
+  let busy = false;
+  let idleTimer = null;
+  let warnTimer = null;
+  let refreshTimer = null;
+
+  const form = $('#signup-form');
+  const fields = {
+    name: { input: $('#f-name'), error: $('#e-name') },
+    phone: { input: $('#f-phone'), error: $('#e-phone') },
+    referrer_phone: { input: $('#f-ref'), error: $('#e-ref') },
+    consent: { input: $('#f-consent'), error: $('#e-consent') },
+  };
+
+  /* --- screens --- */
+
+  function showScreen(id) {
+    for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== id;
+    document.body.dataset.screen = id;
+    window.scrollTo(0, 0);
+    touched();
+  }
+
+  function placesLeft(ev) {
+    return Math.max(0, (ev.capacity || 0) - (ev.signed_up || 0));
+  }
+
+  function isFull(ev) {
+    return ev.status === 'full' || placesLeft(ev) === 0;
+  }
+
+  function eventSummary(ev) {
+    const started = Date.parse(ev.starts_at) <= Date.now();
+    const kind = K.kindLabel(ev.kind);
+    const tag = (ev.title.includes(kind) ? '' : kind) + (started ? (ev.title.includes(kind) ? '' : ' · ') + '进行中' : '');
+    return [
+      tag ? h('p', { class: 'kind-tag', text: tag }) : null,
+      h('p', { class: 'event-title', text: ev.title }),
+      h('p', { class: 'event-when' }, h('span', { class: 'label', text: '时间' }), K.whenLabel(ev.starts_at, ev.ends_at)),
+      h('p', { class: 'event-venue' }, h('span', { class: 'label', text: '地点' }), ev.venue),
+    ].filter(Boolean);
+  }
+
+  /* --- 1. events --- */
+
+  function setStatus(text) {
+    $('#events-status').textContent = text || '';
+  }
+
+  async function loadEvents() {
+    clearTimeout(refreshTimer);
+    if (!events.length) setStatus('正在加载活动……');
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events');
+    } catch (e) {
+      setStatus('暂时无法连接报名系统，请稍后再试，或请网点工作人员协助。');
+      refreshTimer = setTimeout(loadEvents, 5000);
+      return;
+    }
+    if (!r.ok || !r.data || !Array.isArray(r.data.events)) {
+      setStatus(r.status === 429 ? '请稍等片刻再试。' : '活动列表暂时无法显示，请稍后再试，或请网点工作人员协助。');
+      refreshTimer = setTimeout(loadEvents, 5000);
+      return;
+    }
+    events = r.data.events.filter((ev) => ev.status !== 'cancelled');
+    renderEvents();
+    refreshTimer = setTimeout(loadEvents, REFRESH_MS);
+  }
+
+  function renderEvents() {
+    const list = $('#event-list');
+    list.replaceChildren();
+    if (!events.length) {
+      setStatus('近期暂无可报名的活动，请咨询网点工作人员。');
+      return;
+    }
+    setStatus('');
+    for (const ev of events) {
+      const full = isFull(ev);
+      const places = full
+        ? h('p', { class: 'event-places full', text: '名额已满 · 可报名候补' })
+        : h('p', { class: 'event-places', text: '剩余 ' + placesLeft(ev) + ' 个名额' });
+      list.append(
+        h('li', null,
+          h('button', { type: 'button', class: 'event-card' + (full ? ' is-full' : ''), 'data-id': ev.id,
+            onclick: () => openForm(ev.id) },
+            eventSummary(ev), places,
+            h('span', { class: 'event-go', 'aria-hidden': 'true', text: full ? '报名候补 ›' : '我要报名 ›' }))));
+    }
+  }
+
+  /* --- 2. form --- */
+
+  function clearErrors() {
+    for (const f of Object.values(fields)) {
+      f.error.textContent = '';
+      f.input.removeAttribute('aria-invalid');
+    }
+    $('#form-error').textContent = '';
+  }
+
+  function fieldError(name, text) {
+    const f = fields[name];
+    if (!f) return false;
+    f.error.textContent = text;
+    f.input.setAttribute('aria-invalid', 'true');
+    return true;
+  }
+
+  function focusFirstError() {
+    for (const f of Object.values(fields)) {
+      if (f.input.getAttribute('aria-invalid') === 'true') {
+        f.input.focus();
+        return;
+      }
+    }
+  }
+
+  function openForm(id, fromHistory) {
+    const ev = events.find((e) => e.id === id);
+    if (!ev) return;
+    current = ev;
+    form.reset();
+    clearErrors();
+    $('#form-event').replaceChildren(...eventSummary(ev));
+    const full = isFull(ev);
+    $('#full-notice').hidden = !full;
+    $('#submit').textContent = full ? '报名候补' : '报名';
+    showScreen('screen-form');
+    if (!fromHistory) history.pushState({ screen: 'form', id }, '');
+    fields.name.input.focus();
+  }
+
+  const digits = (s) => s.replace(/[\s-]/g, '');
+
+  function validate(v) {
+    let ok = true;
+    if (!v.name.trim()) ok = !fieldError('name', '请填写姓名') && ok;
+    else if (K.nameLength(v.name) > 32) ok = !fieldError('name', K.fieldMessage('name', 'is longer than 32 characters')) && ok;
+    if (!v.phone) ok = !fieldError('phone', '请填写手机号') && ok;
+    else if (!K.isMobile(v.phone)) ok = !fieldError('phone', K.fieldMessage('phone', 'must be an 11-digit mainland mobile number')) && ok;
+    if (v.referrer_phone && !K.isMobile(v.referrer_phone)) {
+      ok = !fieldError('referrer_phone', K.fieldMessage('referrer_phone', 'must be an 11-digit mainland mobile number')) && ok;
+    }
+    if (!v.consent) ok = !fieldError('consent', K.fieldMessage('consent', 'consent is required to sign up')) && ok;
+    return ok;
+  }
+
+  async function submit(e) {
+    e.preventDefault();
+    if (busy || !current) return;
+    clearErrors();
+    const v = {
+      name: fields.name.input.value,
+      phone: digits(fields.phone.input.value),
+      referrer_phone: digits(fields.referrer_phone.input.value),
+      consent: fields.consent.input.checked,
+    };
+    if (!validate(v)) {
+      focusFirstError();
+      return;
+    }
+    const body = { name: v.name.trim(), phone: v.phone, consent: true };
+    if (v.referrer_phone) body.referrer_phone = v.referrer_phone;
+    const button = $('#submit');
+    const label = button.textContent;
+    busy = true;
+    button.disabled = true;
+    button.textContent = '正在提交……';
+    let r = null;
+    try {
+      r = await K.api('POST', '/api/v1/events/' + encodeURIComponent(current.id) + '/signups', body, { timeout: 15000 });
+    } catch (err) {
+      $('#form-error').textContent = '暂时无法连接报名系统，您填写的内容还在，请稍后再点“' + label + '”，或请网点工作人员协助。';
+    } finally {
+      busy = false;
+      button.disabled = false;
+      button.textContent = label;
+    }
+    if (!r) return;
+    if ((r.status === 200 || r.status === 201) && r.data && r.data.ticket) {
+      showTicket(current, r.data, r.status === 200);
+      return;
+    }
+    const err = r.error || {};
+    if (r.status === 422 && err.fields) {
+      let any = false;
+      for (const [k, m] of Object.entries(err.fields)) any = fieldError(k, K.fieldMessage(k, m)) || any;
+      if (!any) $('#form-error').textContent = '填写的内容有误，请检查后再试。';
+      focusFirstError();
+    } else if (err.code === 'event_over') {
+      $('#form-error').textContent = '本场活动已结束，无法报名。请返回选择其他活动。';
+    } else if (err.code === 'event_cancelled') {
+      $('#form-error').textContent = '本场活动已取消，无法报名。请返回选择其他活动。';
+    } else if (r.status === 404) {
+      $('#form-error').textContent = '找不到这场活动，可能已取消。请返回选择其他活动。';
+    } else if (r.status === 429) {
+      $('#form-error').textContent = '操作太频繁了，请稍等一分钟再试。';
+    } else {
+      $('#form-error').textContent = '系统暂时出错，请稍后再试，或请网点工作人员协助。（' + (err.code || r.status) + '）';
+    }
+  }
+
+  /* --- 3. ticket --- */
+
+  function showTicket(ev, data, existed) {
+    const waitlisted = data.status === 'waitlisted';
+    form.reset(); /* the name and phone leave the screen at once */
+    clearErrors();
+    $('#ticket-title').textContent = existed
+      ? '您已报名过本场活动'
+      : waitlisted ? '已加入候补名单' : '报名成功';
+    $('#ticket-lead').textContent = existed
+      ? (waitlisted ? '您已在候补名单中，这是您的二维码，无需重复报名。' : '这是您之前的入场二维码，无需重复报名。')
+      : waitlisted
+        ? '本场目前已满，您已排进候补名单。有空位时工作人员会通知您。'
+        : '请保存下面的入场二维码，活动当天凭它签到。';
+    document.body.classList.toggle('waitlisted', waitlisted);
+    const img = $('#ticket-qr');
+    $('#ticket-qr-error').hidden = true;
+    img.hidden = false;
+    img.src = data.ticket.qr_svg;
+    $('#ticket-code').textContent = data.ticket.code;
+    const save = $('#ticket-save');
+    if (data.ticket.qr_png) save.href = data.ticket.qr_png;
+    else save.removeAttribute('href');
+    $('#ticket-event').replaceChildren(...eventSummary(ev));
+    const steps = waitlisted
+      ? [
+        '请用手机拍下这个二维码，或点“保存二维码图片”。',
+        '有空位递补时，工作人员会通知您；收到通知后，活动当天凭此二维码签到。',
+        '忘带二维码也没关系，告诉工作人员您的手机号即可。',
+      ]
+      : [
+        '请用手机拍下这个二维码，或点“保存二维码图片”。',
+        '活动当天请到“' + ev.venue + '”，把二维码给工作人员扫一下即可签到（开场前2小时开始签到）。',
+        '忘带二维码也没关系，告诉工作人员您的手机号即可签到。',
+        '如不能参加，请告诉网点工作人员，把名额让给其他人。',
+      ];
+    $('#ticket-next').replaceChildren(...steps.map((s) => h('li', { text: s })));
+    showScreen('screen-ticket');
+    history.replaceState({ screen: 'ticket' }, '');
+    $('#ticket-title').focus();
+    /* the list shows the new number of places when the guest comes back */
+    loadEvents();
+  }
+
+  /* --- back to the start; nothing personal stays --- */
+
+  function reset() {
+    form.reset();
+    clearErrors();
+    current = null;
+    const img = $('#ticket-qr');
+    img.removeAttribute('src');
+    $('#ticket-code').textContent = '';
+    $('#ticket-save').removeAttribute('href');
+    $('#ticket-event').replaceChildren();
+    $('#form-event').replaceChildren();
+    document.body.classList.remove('waitlisted');
+    const dlg = $('#consent');
+    if (dlg.open) dlg.close();
+    $('#idle-note').textContent = '';
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+    showScreen('screen-events');
+    loadEvents();
+  }
+
+  function goHome() {
+    reset();
+    history.replaceState({ screen: 'events' }, '');
+  }
+
+  function touched() {
+    clearTimeout(idleTimer);
+    clearTimeout(warnTimer);
+    if ($('#idle-note').textContent) $('#idle-note').textContent = '';
+    if (document.body.dataset.screen === 'screen-events' && !$('#consent').open) {
+      idleTimer = setTimeout(() => window.scrollTo(0, 0), IDLE_MS);
+      return;
+    }
+    warnTimer = setTimeout(() => {
+      $('#idle-note').textContent = '10 秒后将返回首页并清除填写的内容。如需继续，请点一下屏幕。';
+    }, IDLE_WARN_MS);
+    idleTimer = setTimeout(goHome, IDLE_MS);
+  }
+
+  /* --- wiring --- */
+
+  form.addEventListener('submit', submit);
+  for (const [name, f] of Object.entries(fields)) {
+    f.input.addEventListener(name === 'consent' ? 'change' : 'input', () => {
+      if (f.input.getAttribute('aria-invalid')) {
+        f.error.textContent = '';
+        f.input.removeAttribute('aria-invalid');
+      }
+    });
+  }
+  $('#form-back').addEventListener('click', () => history.back());
+  $('#ticket-done').addEventListener('click', goHome);
+  $('#ticket-qr').addEventListener('error', () => {
+    if (!$('#ticket-qr').getAttribute('src')) return;
+    $('#ticket-qr').hidden = true;
+    $('#ticket-qr-error').hidden = false;
+  });
+  $('#consent-link').addEventListener('click', (e) => {
+    e.preventDefault();
+    $('#consent').showModal();
+    $('#consent-close').focus();
+  });
+  $('#consent-close').addEventListener('click', () => {
+    $('#consent').close();
+    fields.consent.input.focus();
+  });
+  window.addEventListener('popstate', (e) => {
+    const st = e.state || {};
+    if (st.screen === 'form' && st.id && document.body.dataset.screen !== 'screen-ticket') openForm(st.id, true);
+    else reset();
+  });
+  for (const type of ['pointerdown', 'keydown', 'input', 'wheel', 'touchstart']) {
+    document.addEventListener(type, touched, { passive: true, capture: true });
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') touched();
+  });
+
+  history.replaceState({ screen: 'events' }, '');
+  showScreen('screen-events');
+  touched();
+  loadEvents();
+})();

@@ -1,0 +1,328 @@
+/*
+ * The stats dashboard (/staff/stats?event=ID): the event's funnel and its
+ * check-ins over time, as inline SVG drawn here (no chart library). The
+ * check-in times come from the roster's checked_in_at values; the live
+ * websocket keeps both charts current without reloading.
+ */
+'use strict';
+
+(function () {
+  const { $, h } = K;
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  let session = null;
+  let events = [];
+  let eventId = null;
+  let stats = null;
+  let checkins = new Map(); /* checkin_id (or "s"+signup_id) -> time in ms */
+  let live = null;
+  let statsTimer = null;
+
+  function s(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
+    for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return el;
+  }
+
+  /* --- login --- */
+
+  function showLogin(message) {
+    session = null;
+    if (live) live.stop();
+    live = null;
+    $('#login-view').hidden = false;
+    $('#stats-view').hidden = true;
+    $('#who').hidden = true;
+    $('#login-error').textContent = message || '';
+    $('#login-id').focus();
+  }
+
+  function expired() {
+    K.clearSession();
+    showLogin('登录已过期，请重新登录。');
+  }
+
+  $('#login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const id = $('#login-id').value.trim();
+    const pin = $('#login-pin').value;
+    if (!id || !pin) {
+      $('#login-error').textContent = '请填写工号和密码。';
+      return;
+    }
+    let res;
+    try {
+      res = await K.login(id, pin);
+    } catch (err) {
+      res = { error: '无法连接服务器，请检查 Wi-Fi 后重试。' };
+    }
+    if (res.error) {
+      $('#login-error').textContent = res.error;
+      $('#login-pin').value = '';
+      return;
+    }
+    $('#login-form').reset();
+    start(res.session);
+  });
+
+  K.onReach = (ok) => {
+    const b = $('#conn');
+    b.hidden = ok;
+    if (!ok) {
+      b.className = 'conn bad';
+      b.textContent = '无法连接服务器，数据可能不是最新。恢复后会自动更新。';
+    } else if (live) {
+      live.retryNow();
+    }
+  };
+
+  /* --- data --- */
+
+  function start(sess) {
+    session = sess;
+    $('#login-view').hidden = true;
+    $('#stats-view').hidden = false;
+    $('#who').hidden = false;
+    $('#who').textContent = sess.staff_id + '（' + K.roleLabel(sess.role) + '）';
+    loadEvents();
+  }
+
+  async function loadEvents() {
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events');
+    } catch (e) {
+      setTimeout(() => session && loadEvents(), 3000);
+      return;
+    }
+    events = (r.ok && r.data && r.data.events) || [];
+    const wanted = parseInt(new URLSearchParams(location.search).get('event') || sessionStorage.getItem('kioskd.event') || '', 10);
+    const sel = $('#event-select');
+    const opts = events.map((ev) => h('option', { value: ev.id, text: K.dayLabel(ev.starts_at) + ' ' + K.hm(ev.starts_at) + ' · ' + ev.title }));
+    /* an event that is over is no longer in the list, but its stats still are */
+    if (wanted > 0 && !events.some((ev) => ev.id === wanted)) {
+      opts.unshift(h('option', { value: wanted, text: '活动 #' + wanted }));
+    }
+    sel.replaceChildren(...opts);
+    if (!opts.length) {
+      $('#event-note').textContent = '近期没有活动。';
+      return;
+    }
+    const pick = wanted > 0 ? wanted
+      : (events.find((ev) => K.isToday(ev.starts_at)) || events[0]).id;
+    sel.value = String(pick);
+    select(pick);
+  }
+
+  async function select(id) {
+    eventId = id;
+    if (live) live.stop();
+    stats = null;
+    checkins = new Map();
+    history.replaceState(null, '', '/staff/stats?event=' + encodeURIComponent(id));
+    sessionStorage.setItem('kioskd.event', String(id));
+    const ev = events.find((e) => e.id === id);
+    $('#event-note').textContent = ev ? K.whenLabel(ev.starts_at, ev.ends_at) + ' · ' + ev.venue : '';
+    await Promise.all([loadStats(), loadRoster()]);
+    live = new K.Live(id, session.token, {
+      onMessage,
+      onRefused: async () => {
+        try {
+          const r = await K.api('GET', '/api/v1/staff/me', undefined, { token: session.token });
+          if (r.status === 401) expired();
+        } catch (e) {
+          /* unreachable */
+        }
+      },
+    });
+    live.start();
+  }
+
+  async function loadStats() {
+    const id = eventId;
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events/' + id + '/stats', undefined, { token: session.token });
+    } catch (e) {
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (id !== eventId) return;
+    if (!r.ok) {
+      $('#funnel-note').textContent = r.status === 404 ? '找不到这场活动。' : '统计暂时无法读取（' + r.status + '）。';
+      return;
+    }
+    stats = r.data;
+    drawFunnel();
+  }
+
+  async function loadRoster() {
+    const id = eventId;
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events/' + id + '/roster', undefined, { token: session.token });
+    } catch (e) {
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (id !== eventId || !r.ok) return;
+    for (const g of r.data.guests || []) {
+      if (g.checked_in && g.checked_in_at) checkins.set(g.checkin_id || 's' + g.signup_id, Date.parse(g.checked_in_at));
+    }
+    drawTimeline();
+  }
+
+  function onMessage(msg) {
+    if (msg.event_id !== eventId) return;
+    if (msg.counts && stats) {
+      Object.assign(stats, {
+        signed_up: msg.counts.signed_up,
+        waitlisted: msg.counts.waitlisted,
+        checked_in: msg.counts.checked_in,
+        walk_ins: msg.counts.walk_ins,
+        capacity: msg.counts.capacity,
+      });
+      drawFunnel();
+    }
+    if ((msg.type === 'checkin' || msg.type === 'walkin') && msg.at) {
+      checkins.set(msg.checkin_id, Date.parse(msg.at));
+      drawTimeline();
+    } else if (msg.type === 'undo') {
+      checkins.delete(msg.checkin_id);
+      drawTimeline();
+    }
+    /* no-shows and the rest come from the stats call; refresh it now and then */
+    clearTimeout(statsTimer);
+    statsTimer = setTimeout(loadStats, 2000);
+  }
+
+  /* --- the funnel: horizontal bars --- */
+
+  function drawFunnel() {
+    if (!stats) return;
+    const st = stats;
+    const rows = [
+      ['名额', st.capacity, '#8a939e'],
+      ['已报名', st.signed_up, '#0a4a9e'],
+      ['候补', st.waitlisted, '#b07800'],
+      ['已签到', st.checked_in, '#0d6e33'],
+      ['其中现场登记', st.walk_ins, '#3f8f5a'],
+      ['未到场', st.over ? st.no_shows : null, '#b3121a'],
+      ['升级登记', st.upgrades_registered, '#6a3d9a'],
+      ['审批通过', st.upgrades_approved, '#6a3d9a'],
+    ];
+    const max = Math.max(1, ...rows.map((r) => r[1] || 0));
+    const W = 600;
+    const rowH = 46;
+    const labelW = 150;
+    const barW = W - labelW - 70;
+    const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + (rows.length * rowH + 10), role: 'img', 'aria-labelledby': 'funnel-svg-title' },
+      s('title', { id: 'funnel-svg-title' }, '报名到签到：' + rows.map((r) => r[0] + ' ' + (r[1] === null ? '未结束' : r[1])).join('，')));
+    rows.forEach(([label, value, color], i) => {
+      const y = 5 + i * rowH;
+      svg.append(s('text', { x: labelW - 10, y: y + rowH / 2 + 7, 'text-anchor': 'end', 'font-size': 20, fill: '#111' }, label));
+      svg.append(s('rect', { x: labelW, y: y + 8, width: barW, height: rowH - 16, fill: '#eef1f5', rx: 4 }));
+      if (value) {
+        svg.append(s('rect', { x: labelW, y: y + 8, width: Math.max(3, (barW * value) / max), height: rowH - 16, fill: color, rx: 4 }));
+      }
+      svg.append(s('text', { x: labelW + barW + 10, y: y + rowH / 2 + 7, 'font-size': 20, 'font-weight': 700, fill: '#111' },
+        value === null ? '—' : String(value)));
+    });
+    $('#funnel').replaceChildren(svg);
+    const notes = [];
+    if (!st.over) notes.push('“未到场”在活动结束后统计。');
+    notes.push('升级登记与审批尚未接入系统，目前显示为 0。');
+    $('#funnel-note').textContent = notes.join(' ');
+  }
+
+  /* --- check-ins over time: bars per time slot, and the running total --- */
+
+  function drawTimeline() {
+    const times = Array.from(checkins.values()).filter(Number.isFinite).sort((a, b) => a - b);
+    const box = $('#timeline');
+    if (!times.length) {
+      box.replaceChildren(h('p', { class: 'hint', text: '暂无签到记录。' }));
+      $('#timeline-note').textContent = '';
+      return;
+    }
+    const MIN = 60000;
+    /* the axis spans the check-in window: from half an hour before the start
+     * (or the first check-in) to now or the end (or the last check-in), an hour at least */
+    const ev = events.find((e) => e.id === eventId);
+    const startMs = ev ? Date.parse(ev.starts_at) : NaN;
+    const endMs = ev ? Date.parse(ev.ends_at) : NaN;
+    let lo = Math.min(times[0], Number.isFinite(startMs) ? startMs - 30 * MIN : Infinity);
+    let hi = Math.max(times[times.length - 1], Number.isFinite(endMs) ? Math.min(Date.now(), endMs) : -Infinity);
+    if (hi - lo < 60 * MIN) hi = lo + 60 * MIN;
+    const step = [5, 10, 15, 30, 60, 120].map((m) => m * MIN).find((st) => (hi - lo) / st <= 16) || 240 * MIN;
+    /* slots start on round China-time minutes (China is UTC+8, whole hours) */
+    const first = Math.floor(lo / step) * step;
+    const n = Math.max(1, Math.ceil((hi - first) / step));
+    const counts = new Array(n).fill(0);
+    for (const t of times) counts[Math.min(n - 1, Math.floor((t - first) / step))]++;
+    const maxCount = Math.max(...counts);
+    const total = times.length;
+
+    const W = 600;
+    const H = 300;
+    const L = 44;
+    const R = 44;
+    const T = 16;
+    const B = 46;
+    const plotW = W - L - R;
+    const plotH = H - T - B;
+    const bw = plotW / n;
+    const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': 'time-svg-title' },
+      s('title', { id: 'time-svg-title' }, '签到时间分布：共 ' + total + ' 人，每 ' + step / MIN + ' 分钟一格'));
+    /* axes */
+    svg.append(s('line', { x1: L, y1: T + plotH, x2: L + plotW, y2: T + plotH, stroke: '#111', 'stroke-width': 2 }));
+    svg.append(s('text', { x: L - 8, y: T + 12, 'text-anchor': 'end', 'font-size': 16, fill: '#0d6e33' }, String(maxCount)));
+    svg.append(s('text', { x: L - 8, y: T + plotH, 'text-anchor': 'end', 'font-size': 16, fill: '#111' }, '0'));
+    svg.append(s('text', { x: L + plotW + 8, y: T + 12, 'font-size': 16, fill: '#0a4a9e' }, String(total)));
+    /* bars */
+    const labelEvery = Math.ceil(n / 6);
+    counts.forEach((c, i) => {
+      const x = L + i * bw;
+      const bh = (plotH * c) / maxCount;
+      if (c) svg.append(s('rect', { x: x + bw * 0.12, y: T + plotH - bh, width: bw * 0.76, height: bh, fill: '#0d6e33' },
+        s('title', {}, K.hm(first + i * step) + ' 起 ' + c + ' 人')));
+      if (i % labelEvery === 0) {
+        svg.append(s('text', { x: x + bw / 2, y: T + plotH + 26, 'text-anchor': 'middle', 'font-size': 16, fill: '#111' }, K.hm(first + i * step)));
+      }
+    });
+    /* running total */
+    let run = 0;
+    const pts = [[L, T + plotH]];
+    const until = Math.max(times[times.length - 1], Math.min(Date.now(), hi)); /* not into the future */
+    counts.forEach((c, i) => {
+      run += c;
+      if (first + i * step <= until) pts.push([L + Math.min(i + 1, (until - first) / step) * bw, T + plotH - (plotH * run) / total]);
+    });
+    svg.append(s('polyline', { points: pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' '), fill: 'none', stroke: '#0a4a9e', 'stroke-width': 3 }));
+    /* the event's start, when it falls inside */
+    if (startMs >= first && startMs <= first + n * step) {
+      const x = L + ((startMs - first) / step) * bw;
+      svg.append(s('line', { x1: x, y1: T, x2: x, y2: T + plotH, stroke: '#a3121b', 'stroke-width': 2, 'stroke-dasharray': '6 4' }));
+      svg.append(s('text', { x: x + 4, y: T + 14, 'font-size': 14, fill: '#a3121b' }, '开场'));
+    }
+    const table = h('table', { class: 'chart-table' },
+      h('caption', { class: 'visually-hidden', text: '每个时段的签到人数' }),
+      h('thead', null, h('tr', null, h('th', { scope: 'col', text: '时段' }), h('th', { scope: 'col', text: '签到' }), h('th', { scope: 'col', text: '累计' }))),
+      h('tbody', null, (() => {
+        let acc = 0;
+        return counts.map((c, i) => {
+          acc += c;
+          return c ? h('tr', null, h('th', { scope: 'row', text: K.hm(first + i * step) + '–' + K.hm(first + (i + 1) * step) }), h('td', { text: c }), h('td', { text: acc })) : null;
+        });
+      })()));
+    box.replaceChildren(svg, table);
+    $('#timeline-note').textContent = '绿色柱：每 ' + step / MIN + ' 分钟签到人数（左侧刻度）；蓝线：累计人数（右侧刻度）。共 ' + total + ' 人。';
+  }
+
+  $('#event-select').addEventListener('change', (e) => select(parseInt(e.target.value, 10)));
+
+  const saved = K.session();
+  if (saved) start(saved);
+  else showLogin('');
+})();
