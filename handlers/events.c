@@ -83,6 +83,28 @@ static void events_list(struct req *r)
     req_reply(r, 200, "application/json", c->json, c->len);
 }
 
+/* GET /api/v1/staff/events (staff): the last 30 days and what is to come,
+ * finished and cancelled events included (for the dashboard). */
+static void events_recent(struct req *r)
+{
+    struct store_event *evs;
+    size_t n;
+    int64_t now = now_s();
+    int rc = store_events_since(r->k->store, now - 30 * 86400, EVENTS_LIST_MAX, &evs, &n);
+    if (rc) {
+        req_fail(r, rc);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        json_t *e = event_json(&evs[i]);
+        json_object_set_new(e, "over", json_boolean(now >= evs[i].ends_at));
+        json_array_append_new(arr, e);
+    }
+    free(evs);
+    req_json(r, 200, arr ? json_pack("{s:o}", "events", arr) : NULL);
+}
+
 struct create_ctx {
     struct store_events_create job;
     struct store_event ev;
@@ -400,5 +422,6 @@ const struct route events_routes[] = {
     {HTTP_POST, "/api/v1/events/{id}/cancel", event_cancel, ROLE_MANAGER, ROUTE_JSON, 0},
     {HTTP_GET, "/api/v1/events/{id}/stats", event_stats, ROLE_STAFF, 0, 0},
     {HTTP_GET, "/api/v1/events/{id}/roster", event_roster, ROLE_STAFF, 0, 0},
+    {HTTP_GET, "/api/v1/staff/events", events_recent, ROLE_STAFF, 0, 0},
     {0, NULL, NULL, 0, 0, 0},
 };

@@ -15,6 +15,9 @@ static const char SQL_EVENTS_UPCOMING[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
     "checked_in, walk_ins FROM events WHERE ends_at > ? AND status = 'open' "
     "ORDER BY starts_at, id LIMIT ?";
+static const char SQL_EVENTS_SINCE[] =
+    "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
+    "checked_in, walk_ins FROM events WHERE starts_at >= ? ORDER BY starts_at, id LIMIT ?";
 static const char SQL_EVENTS_COUNT[] = "SELECT count(*) FROM events";
 static const char SQL_EVENT_INSERT[] =
     "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at) "
@@ -63,18 +66,18 @@ int store_event_get(struct store *s, int64_t id, struct store_event *out)
     return store_event_read(&s->rd, id, out);
 }
 
-int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store_event **out,
-                          size_t *n)
+static int events_list(struct store *s, const char *sql, int64_t t, size_t max,
+                       struct store_event **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_EVENTS_UPCOMING);
+    sqlite3_stmt *st = conn_stmt(&s->rd, sql);
     if (!st)
         return KIOSKD_EIO;
     struct store_event *evs = calloc(max ? max : 1, sizeof *evs);
     if (!evs)
         return KIOSKD_ENOMEM;
-    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 1, t);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     int rc;
     size_t i = 0;
@@ -88,6 +91,18 @@ int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store
     *out = evs;
     *n = i;
     return 0;
+}
+
+int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store_event **out,
+                          size_t *n)
+{
+    return events_list(s, SQL_EVENTS_UPCOMING, now, max, out, n);
+}
+
+int store_events_since(struct store *s, int64_t since, size_t max, struct store_event **out,
+                       size_t *n)
+{
+    return events_list(s, SQL_EVENTS_SINCE, since, max, out, n);
 }
 
 int64_t store_events_count(struct store *s)

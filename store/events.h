@@ -28,6 +28,10 @@ int store_event_get(struct store *s, int64_t id, struct store_event *out);
  * a new array (caller frees). Returns 0 or a KIOSKD_E* code. */
 int store_events_upcoming(struct store *s, int64_t now, size_t max, struct store_event **out,
                           size_t *n);
+/* Reads up to max events (cancelled and finished ones too) starting at or
+ * after since, soonest first, into a new array (caller frees). */
+int store_events_since(struct store *s, int64_t since, size_t max, struct store_event **out,
+                       size_t *n);
 /* Returns the number of events (for the demo set-up). */
 int64_t store_events_count(struct store *s);
 

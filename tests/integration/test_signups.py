@@ -172,6 +172,10 @@ def test_event_over_refuses_signups():
     ev = s.event(starts=-60, minutes=30)
     r = s.signup(ev, "13600000003")
     assert r.status == 410 and r.json["error"]["code"] == "event_over"
+    assert ev not in [e["id"] for e in s.d.get("/api/v1/events").json["events"]]
+    staff_list = s.d.get("/api/v1/staff/events", headers=auth(s.staff)).json["events"]
+    assert [e["over"] for e in staff_list if e["id"] == ev] == [True]
+    assert s.d.get("/api/v1/staff/events").status == 401
     s.d.stop()
 
 

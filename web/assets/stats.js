@@ -91,7 +91,7 @@
   async function loadEvents() {
     let r;
     try {
-      r = await K.api('GET', '/api/v1/events');
+      r = await K.api('GET', '/api/v1/staff/events', undefined, { token: session.token });
     } catch (e) {
       setTimeout(() => session && loadEvents(), 3000);
       return;
@@ -100,7 +100,7 @@
     const wanted = parseInt(new URLSearchParams(location.search).get('event') || sessionStorage.getItem('kioskd.event') || '', 10);
     const sel = $('#event-select');
     const opts = events.map((ev) => h('option', { value: ev.id, text: K.dayLabel(ev.starts_at) + ' ' + K.hm(ev.starts_at) + ' · ' + ev.title }));
-    /* an event that is over is no longer in the list, but its stats still are */
+    /* the list covers the last 30 days; an older event is still reachable by its id */
     if (wanted > 0 && !events.some((ev) => ev.id === wanted)) {
       opts.unshift(h('option', { value: wanted, text: '活动 #' + wanted }));
     }
