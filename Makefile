@@ -88,8 +88,8 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libkioskd.a
 	@echo "  TEST    $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libkioskd.a $(LDLIBS) -lcmocka
 
-# fsync made slow on purpose, for the durability tests and benchmarks
-$(OUT)/slowfsync.so: tests/support/slowfsync.c
+# fsync made slow on purpose (bench/slowfsync.c), for the durability tests
+$(OUT)/slowfsync.so: bench/slowfsync.c
 	@echo "  LIB     $@"
 	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 

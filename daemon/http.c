@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "daemon/log.h"
+#include "daemon/server.h"
 #include "daemon/worker.h"
 
 #include <mbedtls/sha256.h>
@@ -47,7 +48,7 @@ static void req_answered(struct req *r)
     if (!r->in_handler && r->wsi) {
         r->k->unwritten++;
         r->counted_unwritten = true;
-        lws_callback_on_writable(r->wsi);
+        server_answer_deferred(r);
     }
 }
 

@@ -163,6 +163,30 @@ out:
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+void server_answer_deferred(struct req *r)
+{
+    struct lws *wsi = r->wsi;
+    /* Written at once rather than on WRITEABLE: one poll round less, and lws
+     * 4.1 delivers no POLLOUT to a connection whose input is paused (below). */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    if (req_write(r) != 0)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* A client sent another request on a connection whose answer is still being
+ * prepared (HTTP pipelining). lws 4.1 cannot hold that request back: it would
+ * feed it into the waiting one's state. So input stops, the waiting answer
+ * goes out with Connection: close, and the client retries the rest on a new
+ * connection (nothing of them was read, let alone done). */
+static void pipelined_behind(struct req *r)
+{
+    if (!r->close_after) {
+        r->close_after = true;
+        lws_rx_flow_control(r->wsi, 0);
+        log_info("pipelined", "id=%llu action=close_after_answer", (unsigned long long)r->id);
+    }
+}
+
 static int dispatch(struct req *r)
 {
     r->dispatched = true;
@@ -210,6 +234,10 @@ static int64_t parse_content_length(struct lws *wsi)
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
+    if (r->k && r->dispatched && !r->written) {
+        pipelined_behind(r); /* the earlier request still owns r */
+        return 0;
+    }
     memset(r, 0, sizeof *r);
     r->k = k;
     r->wsi = wsi;
@@ -316,8 +344,12 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return on_http(r, wsi, in, len);
 
     case LWS_CALLBACK_HTTP_BODY:
-        if (!r || !r->k || r->dispatched)
+        if (!r || !r->k)
             return -1;
+        if (r->dispatched) {
+            pipelined_behind(r);
+            return 0;
+        }
         if (len && buf_append(&r->body, in, len) != 0)
             return early_error(r, 413, "too_large", "the request body is too large");
         return 0;
@@ -325,8 +357,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!r || !r->k)
             return -1;
-        if (r->dispatched)
-            return -1; /* pipelined input behind a deferred answer: hang up */
+        if (r->dispatched) {
+            pipelined_behind(r); /* lws repeats this for input behind a waiting answer */
+            return 0;
+        }
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         return dispatch(r);
 

@@ -16,6 +16,10 @@ int server_start(struct kioskd *k, char *err, size_t errlen);
 void server_run(struct kioskd *k);
 /* Destroys the lws context; accepts a never-started server. */
 void server_stop(struct kioskd *k);
+struct req;
+/* Writes the answer of a deferred request now (loop thread, outside its own
+ * callbacks); closes the connection if it cannot be reused. */
+void server_answer_deferred(struct req *r);
 /* Wakes the loop from another thread (lws_cancel_service). */
 void server_wake(void *kioskd);
 

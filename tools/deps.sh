@@ -16,7 +16,7 @@ pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev
 cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei"
-bench="$test cmd:wrk:wrk cmd:nginx:nginx-light"
+bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 
 case $goal in
