@@ -11,7 +11,6 @@
 #include "daemon/server.h"
 #include "daemon/worker.h"
 
-#define WORKERS 1
 #define MAX_EXTRA_KEYS 15
 
 int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
@@ -68,7 +67,7 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
     nextra = store_ticket_keys(k->store, extra, MAX_EXTRA_KEYS);
     if (nextra < 0)
         nextra = 0;
-    k->workers = workers_start(WORKERS, pem, (const char *const *)extra, (size_t)nextra, 4096,
+    k->workers = workers_start((int)k->cfg.http_workers, pem, (const char *const *)extra, (size_t)nextra, 4096,
                                server_wake, k, err, errlen);
     mbedtls_platform_zeroize(pem, sizeof pem);
     for (int i = 0; i < nextra; i++)

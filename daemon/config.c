@@ -44,6 +44,9 @@ static const struct opt opts[] = {
      "A client that takes longer than this to send its request (headers or body) is disconnected."},
     {"http", "max_connections", OPT_INT, OFF(http_max_connections), "1024", 16, 65536, NULL, false,
      "connections", "Connections served at once; more wait in the kernel's queue."},
+    {"http", "workers", OPT_INT, OFF(http_workers), "2", 1, 8, NULL, false, "threads",
+     "Threads for slow CPU work beside the event loop: ticket signatures and checks, PIN "
+     "hashing, QR images."},
     {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
      "The SQLite database; created (with its folder) and migrated at start."},
     {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false, "path",

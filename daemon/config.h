@@ -21,6 +21,7 @@ struct config {
     int64_t http_rate_burst;
     int64_t http_request_timeout; /* seconds */
     int64_t http_max_connections;
+    int64_t http_workers;
     /* [store] */
     char *store_path;
     char *store_key_file;
