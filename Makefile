@@ -124,9 +124,7 @@ docs: build/kioskd
 # scratch copy of tests/fuzz/corpus/NAME; crashes are left in build/fuzz/.
 FUZZ_S    ?= 30
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB  := $(sort $(wildcard core/*.c)) daemon/router.c $(wildcard handlers/*.c) daemon/http.c \
-             daemon/live.c daemon/metrics.c daemon/worker.c daemon/log.c $(wildcard store/*.c) \
-             build/rel/gen/migrations.c build/rel/gen/web.c
+FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/web.c
 
 fuzz:
 	@sh tools/deps.sh fuzz

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/status.h"
 #include "daemon/http.h"
@@ -15,6 +16,12 @@ struct live {
     int count;
 };
 
+struct live_msg {
+    struct live_msg *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of room, then the text */
+};
+
 int live_count(struct kioskd *k)
 {
     return k->live ? k->live->count : 0;
@@ -22,27 +29,33 @@ int live_count(struct kioskd *k)
 
 static int queue_push(struct live_conn *c, const char *text, size_t len)
 {
-    if (c->count == LIVE_QUEUE)
+    if (c->pending + len > LIVE_MAX_PENDING)
         return KIOSKD_EBUSY;
-    char *copy = malloc(LWS_PRE + len);
-    if (!copy)
+    struct live_msg *m = malloc(sizeof *m + LWS_PRE + len);
+    if (!m)
         return KIOSKD_ENOMEM;
-    memcpy(copy + LWS_PRE, text, len);
-    int tail = (c->head + c->count) % LIVE_QUEUE;
-    c->msg[tail] = copy;
-    c->len[tail] = len;
-    c->count++;
+    memcpy(m->data + LWS_PRE, text, len);
+    m->len = len;
+    m->next = NULL;
+    if (c->tail)
+        c->tail->next = m;
+    else
+        c->head = m;
+    c->tail = m;
+    c->pending += len;
     lws_callback_on_writable(c->wsi);
     return 0;
 }
 
 static void queue_clear(struct live_conn *c)
 {
-    while (c->count) {
-        free(c->msg[c->head]);
-        c->head = (c->head + 1) % LIVE_QUEUE;
-        c->count--;
+    while (c->head) {
+        struct live_msg *m = c->head;
+        c->head = m->next;
+        free(m);
     }
+    c->tail = NULL;
+    c->pending = 0;
 }
 
 /* Adds the event's counters to msg and serialises it (caller frees); takes msg. */
@@ -152,6 +165,10 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         c->wsi = wsi;
         c->k = k;
         c->event_id = event_id;
+        {
+            int sndbuf = LIVE_SNDBUF;
+            setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+        }
         snprintf(c->staff_id, sizeof c->staff_id, "%s", sess.staff_id);
         c->next = k->live->head;
         if (c->next)
@@ -170,16 +187,17 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c || !c->k || c->overflowed)
             return c && c->overflowed ? -1 : 0;
-        if (c->count) {
-            char *m = c->msg[c->head];
-            size_t n = c->len[c->head];
-            int w = lws_write(wsi, (unsigned char *)m + LWS_PRE, n, LWS_WRITE_TEXT);
+        if (c->head) {
+            struct live_msg *m = c->head;
+            int w = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            c->head = m->next;
+            if (!c->head)
+                c->tail = NULL;
+            c->pending -= m->len;
             free(m);
-            c->head = (c->head + 1) % LIVE_QUEUE;
-            c->count--;
-            if (w < (int)n)
+            if (w < 0)
                 return -1;
-            if (c->count)
+            if (c->head)
                 lws_callback_on_writable(wsi);
         }
         return 0;

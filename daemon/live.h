@@ -2,8 +2,8 @@
  * The live view: websocket GET /api/v1/live?event=ID (staff token as
  * ?token= or Authorization: Bearer). Every connected tablet of an event gets
  * a small JSON message on each sign-up, check-in, undo and walk-in of that
- * event. Each connection has a bounded queue; a tablet that falls behind is
- * disconnected (it reconnects and re-reads the counters) rather than slowing
+ * event. Each connection has a queue bounded in bytes; a tablet that falls
+ * behind is disconnected (it reconnects and re-reads the counters) rather than slowing
  * the others or the loop.
  */
 #ifndef KIOSKD_LIVE_H
@@ -15,7 +15,15 @@
 
 #include "daemon/kioskd.h"
 
-#define LIVE_QUEUE 64
+/* Bytes a tablet may have waiting before it counts as too slow and is
+ * dropped. One commit can finish hundreds of check-ins at once, so the bound
+ * is on bytes a connection fails to take, not on a burst's length. */
+#define LIVE_MAX_PENDING (128 * 1024)
+/* Kernel send buffer of a live connection (the kernel doubles it): a stalled
+ * tablet then costs at most this plus LIVE_MAX_PENDING. */
+#define LIVE_SNDBUF (32 * 1024)
+
+struct live_msg;
 
 /* One tablet's connection (lws per-session data of the live protocol). */
 struct live_conn {
@@ -24,9 +32,8 @@ struct live_conn {
     int64_t event_id;
     char staff_id[33];
     struct live_conn *prev, *next;
-    char *msg[LIVE_QUEUE];
-    size_t len[LIVE_QUEUE];
-    int head, count;
+    struct live_msg *head, *tail; /* waiting to be written, oldest first */
+    size_t pending;               /* bytes waiting */
     bool overflowed;
 };
 

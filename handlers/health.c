@@ -4,6 +4,7 @@
 
 #include "core/status.h"
 #include "daemon/http.h"
+#include "daemon/live.h"
 #include "handlers/handlers.h"
 
 static void healthz(struct req *r)
@@ -29,6 +30,15 @@ static void metrics(struct req *r)
     buf_init(&out, 4 * 1024 * 1024);
     int rc = metrics_render(&r->k->metrics, &r->k->router, &ss,
                             (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &out);
+    if (rc) {
+        buf_free(&out);
+        req_fail(r, rc);
+        return;
+    }
+    rc = buf_printf(&out,
+                    "# HELP kioskd_live_connections Tablets connected to the live view.\n"
+                    "# TYPE kioskd_live_connections gauge\nkioskd_live_connections %d\n",
+                    live_count(r->k));
     if (rc) {
         buf_free(&out);
         req_fail(r, rc);

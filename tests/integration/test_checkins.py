@@ -262,3 +262,41 @@ def test_every_staff_action_is_audited_and_journalled():
                          (ev,)).fetchone()[0]
     assert row[0] == confirmed and row[2] == checked and row[3] == 1, (row, confirmed, checked)
     db.close()
+
+
+def test_a_tablet_that_stops_reading_is_dropped_and_holds_nobody_back():
+    s = Site()
+    ev = s.event(kind="community", capacity=10000)
+    good = WebSocket(s.d.port, f"/api/v1/live?event={ev}&token={s.staff}")
+    assert good.recv()["type"] == "hello"
+    # a tablet with a tiny receive window that never reads
+    import socket as socketmod
+    slow = socketmod.socket()
+    slow.setsockopt(socketmod.SOL_SOCKET, socketmod.SO_RCVBUF, 1024)
+    slow.connect(("127.0.0.1", s.d.port))
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    slow.sendall((f"GET /api/v1/live?event={ev}&token={s.staff} HTTP/1.1\r\nHost: x\r\n"
+                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    n = 2000  # about 340 KB of messages: more than a tablet may leave waiting
+    seen = []
+
+    def read_good():
+        while len(seen) < n:
+            if good.recv()["type"] == "signup":
+                seen.append(1)
+    import threading
+    reader = threading.Thread(target=read_good)
+    reader.start()
+
+    def batch(t):
+        return [s.signup(ev, "1380%03d%04d" % (t, i), name="测试").status for i in range(n // 40)]
+    statuses = sum(parallel(batch, [(t,) for t in range(40)]), [])
+    assert statuses == [201] * n
+    reader.join(10)
+    assert len(seen) == n  # the reading tablet got every message
+    assert "event=live_dropped" in s.d.stderr()
+    assert s.d.get("/healthz").status == 200
+    slow.close()
+    good.close()
+    s.d.stop()
