@@ -19,12 +19,9 @@
 
 struct checkin_ctx {
     struct store_checkin job;
-    struct work work;
+    struct ticket_check ticket;
     struct req_wait wait;
     struct kioskd *k;
-    char code[TICKET_CODE_MAX + 1];
-    struct ticket_payload p;
-    int verify_rc;
 };
 
 static const char *refusal_message(const char *why)
@@ -103,43 +100,26 @@ static int checkin_submit(struct req *r, struct checkin_ctx *c)
     return req_submit(r, &c->job.job, &c->wait);
 }
 
-static void verify_run(struct work *w, struct worker_ctx *ctx)
-{
-    struct checkin_ctx *c = container_of(w, struct checkin_ctx, work);
-    c->verify_rc = ticket_verify(&ctx->ring, c->code, strlen(c->code), &c->p);
-}
-
 static void verified(struct work *w)
 {
-    struct checkin_ctx *c = container_of(w, struct checkin_ctx, work);
+    struct checkin_ctx *c = container_of(w, struct checkin_ctx, ticket.work);
     struct req *r = req_resume(&c->wait);
     if (!r) {
         free(c);
         return;
     }
-    if (c->verify_rc) {
-        log_info("bad_ticket", "reason=%s", kioskd_strerror(c->verify_rc));
+    if (c->ticket.rc) {
+        log_info("bad_ticket", "reason=%s", kioskd_strerror(c->ticket.rc));
         req_error(r, 403, "bad_ticket", "this is not a valid ticket", NULL);
         free(c);
         return;
     }
     c->job.method = CHECKIN_TICKET;
-    c->job.signup_id = c->p.signup_id;
-    c->job.ticket_event_id = c->p.event_id;
-    c->job.issued_at = c->p.issued_at;
+    c->job.signup_id = c->ticket.p.signup_id;
+    c->job.ticket_event_id = c->ticket.p.event_id;
+    c->job.issued_at = c->ticket.p.issued_at;
     if (checkin_submit(r, c) != 0)
         free(c);
-}
-
-/* A scanner may append CR/LF or spaces; the code itself never has them. */
-static void trim_scan(char *s)
-{
-    size_t n = strlen(s), i = 0;
-    while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    while (s[i] == ' ' || s[i] == '\t')
-        i++;
-    memmove(s, s + i, n - i + 1);
 }
 
 /* POST /api/v1/checkins {"ticket"} or {"event_id","phone"}; "event_id" with a
@@ -162,12 +142,9 @@ static void checkin_create(struct req *r)
     if (ticket) {
         if (req_fields_failed(r, &v))
             goto out;
-        snprintf(c->code, sizeof c->code, "%s", ticket);
-        trim_scan(c->code);
+        ticket_check_init(&c->ticket, ticket, verified);
         c->job.event_id = event_id;
-        c->work.run = verify_run;
-        c->work.done = verified;
-        if (req_submit_work(r, &c->work, &c->wait) == 0)
+        if (req_submit_work(r, &c->ticket.work, &c->wait) == 0)
             c = NULL;
         goto out;
     }

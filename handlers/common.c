@@ -117,3 +117,26 @@ void req_fail_why(struct req *r, int rc, const char *why, const char *message)
     else
         req_fail(r, rc);
 }
+
+void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx)
+{
+    t->rc = ticket_verify(&ctx->ring, t->code, strlen(t->code), &t->p);
+}
+
+static void ticket_check_run(struct work *w, struct worker_ctx *ctx)
+{
+    ticket_check_verify(container_of(w, struct ticket_check, work), ctx);
+}
+
+void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn done)
+{
+    size_t start = strspn(code, " \t\r\n"), n = strlen(code + start);
+    while (n && strchr(" \t\r\n", code[start + n - 1]))
+        n--;
+    if (n > TICKET_CODE_MAX)
+        n = TICKET_CODE_MAX; /* longer than any ticket: verification refuses it */
+    memcpy(t->code, code + start, n);
+    t->code[n] = '\0';
+    t->work.run = ticket_check_run;
+    t->work.done = done;
+}

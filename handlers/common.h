@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "core/jsonv.h"
+#include "core/ticket.h"
 #include "daemon/http.h"
+#include "daemon/worker.h"
 #include "store/signups.h"
 
 #define CONSENT_VERSION "2026-11"
@@ -37,6 +39,19 @@ json_t *json_time(int64_t t);
 json_t *json_time_us(int64_t t_us);
 /* Current unix time in seconds. */
 int64_t now_s(void);
+
+/* A ticket code checked on a worker (ECDSA verification is too slow for the loop). */
+struct ticket_check {
+    struct work work;
+    char code[TICKET_CODE_MAX + 1];
+    struct ticket_payload p; /* filled when rc == 0 */
+    int rc;                  /* ticket_verify's answer */
+};
+/* Prepares checking code (a scanner's surrounding whitespace and line ending
+ * dropped); done runs on the loop. Submit t->work with req_submit_work. */
+void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn done);
+/* The worker side, for work that verifies and then does more. */
+void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx);
 
 /* Maps a store status and why-string to the answer: 404/409/410 with why as
  * the code when given, else the generic answer. */

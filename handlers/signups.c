@@ -167,12 +167,9 @@ out:
 
 struct cancel_ctx {
     struct store_signup_cancel job;
-    struct work work;
+    struct ticket_check ticket; /* when the guest cancels with their ticket */
     struct req_wait wait;
     struct kioskd *k;
-    char code[TICKET_CODE_MAX + 1];
-    struct ticket_payload p;
-    int verify_rc;
 };
 
 static void cancel_stored(struct store_job *job)
@@ -237,28 +234,22 @@ static void signup_cancel_staff(struct req *r)
         free(c);
 }
 
-static void verify_run(struct work *w, struct worker_ctx *ctx)
-{
-    struct cancel_ctx *c = container_of(w, struct cancel_ctx, work);
-    c->verify_rc = ticket_verify(&ctx->ring, c->code, strlen(c->code), &c->p);
-}
-
 static void cancel_verified(struct work *w)
 {
-    struct cancel_ctx *c = container_of(w, struct cancel_ctx, work);
+    struct cancel_ctx *c = container_of(w, struct cancel_ctx, ticket.work);
     struct req *r = req_resume(&c->wait);
     if (!r) {
         free(c);
         return;
     }
-    if (c->verify_rc) {
+    if (c->ticket.rc) {
         req_error(r, 403, "bad_ticket", "this is not a valid ticket", NULL);
         free(c);
         return;
     }
-    c->job.signup_id = c->p.signup_id;
-    c->job.event_id = c->p.event_id;
-    c->job.issued_at = c->p.issued_at;
+    c->job.signup_id = c->ticket.p.signup_id;
+    c->job.event_id = c->ticket.p.event_id;
+    c->job.issued_at = c->ticket.p.issued_at;
     store_actor_set(&c->job.by, NULL, "guest");
     if (cancel_submit(r, c) != 0)
         free(c);
@@ -273,37 +264,35 @@ static void ticket_cancel(struct req *r)
         req_fail(r, KIOSKD_ENOMEM);
         return;
     }
-    snprintf(c->code, sizeof c->code, "%s", code);
-    c->work.run = verify_run;
-    c->work.done = cancel_verified;
+    ticket_check_init(&c->ticket, code, cancel_verified);
     c->k = r->k;
-    if (req_submit_work(r, &c->work, &c->wait) != 0)
+    if (req_submit_work(r, &c->ticket.work, &c->wait) != 0)
         free(c);
 }
 
 /* --- QR images --- */
 
 struct image_ctx {
-    struct work work;
+    struct ticket_check ticket;
     struct req_wait wait;
-    char code[TICKET_CODE_MAX + 1];
     bool png;
     int rc;
-    struct ticket_payload p;
     struct buf image;
 };
 
 static void image_run(struct work *w, struct worker_ctx *ctx)
 {
-    struct image_ctx *c = container_of(w, struct image_ctx, work);
-    c->rc = ticket_verify(&ctx->ring, c->code, strlen(c->code), &c->p);
+    struct image_ctx *c = container_of(w, struct image_ctx, ticket.work);
+    ticket_check_verify(&c->ticket, ctx);
+    c->rc = c->ticket.rc;
     if (c->rc == 0)
-        c->rc = c->png ? qr_png(c->code, 300, &c->image) : qr_svg(c->code, &c->image);
+        c->rc = c->png ? qr_png(c->ticket.code, 300, &c->image)
+                       : qr_svg(c->ticket.code, &c->image);
 }
 
 static void image_done(struct work *w)
 {
-    struct image_ctx *c = container_of(w, struct image_ctx, work);
+    struct image_ctx *c = container_of(w, struct image_ctx, ticket.work);
     struct req *r = req_resume(&c->wait);
     if (r) {
         struct store_ticket_info info;
@@ -312,13 +301,13 @@ static void image_done(struct work *w)
             req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
         } else if (rc) {
             req_fail(r, rc);
-        } else if ((rc = store_ticket_info(r->k->store, c->p.signup_id, &info)) != 0 ||
-                   info.event_id != c->p.event_id) {
+        } else if ((rc = store_ticket_info(r->k->store, c->ticket.p.signup_id, &info)) != 0 ||
+                   info.event_id != c->ticket.p.event_id) {
             if (rc && rc != KIOSKD_ENOTFOUND)
                 req_fail(r, rc);
             else
                 req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
-        } else if (info.issued_at != c->p.issued_at || strcmp(info.status, "cancelled") == 0 ||
+        } else if (info.issued_at != c->ticket.p.issued_at || strcmp(info.status, "cancelled") == 0 ||
                    strcmp(info.event_status, "cancelled") == 0) {
             req_error(r, 410, "ticket_cancelled", "this ticket was cancelled", NULL);
         } else {
@@ -338,12 +327,11 @@ static void ticket_image(struct req *r, bool png)
         req_fail(r, KIOSKD_ENOMEM);
         return;
     }
-    snprintf(c->code, sizeof c->code, "%s", req_param(r, "code"));
+    ticket_check_init(&c->ticket, req_param(r, "code"), image_done);
+    c->ticket.work.run = image_run;
     c->png = png;
     buf_init(&c->image, 256 * 1024);
-    c->work.run = image_run;
-    c->work.done = image_done;
-    if (req_submit_work(r, &c->work, &c->wait) != 0) {
+    if (req_submit_work(r, &c->ticket.work, &c->wait) != 0) {
         buf_free(&c->image);
         free(c);
     }
