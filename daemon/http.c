@@ -161,6 +161,14 @@ void req_header(struct req *r, const char *name, const char *value)
     }
 }
 
+void *req_calloc(struct req *r, size_t n)
+{
+    void *p = calloc(1, n);
+    if (!p)
+        req_fail(r, KIOSKD_ENOMEM);
+    return p;
+}
+
 void req_defer(struct req *r, struct req_wait *w)
 {
     w->req = r;

@@ -86,6 +86,10 @@ void req_fail(struct req *r, int kioskd_status);
 /* Adds a response header; name ("x-foo:") and value must be static strings. */
 void req_header(struct req *r, const char *name, const char *value);
 
+/* Allocates a zeroed context of n bytes for r's work; on failure answers r
+ * and returns NULL. */
+void *req_calloc(struct req *r, size_t n);
+
 /* Marks r as waiting for w; the caller answers later after req_resume. */
 void req_defer(struct req *r, struct req_wait *w);
 /* Returns the request w waited for and unlinks it, or NULL if the client left. */

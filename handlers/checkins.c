@@ -130,11 +130,9 @@ static void checkin_create(struct req *r)
     struct checkin_ctx *c = NULL;
     if (!req_body_json(r, &v))
         goto out;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    c = req_calloc(r, sizeof *c);
+    if (!c)
         goto out;
-    }
     c->k = r->k;
     const char *ticket = jv_str(&v, "ticket", false, 1, 1024);
     int64_t event_id = 0;
@@ -173,11 +171,9 @@ static void walkin_create(struct req *r)
         return;
     if (!req_body_json(r, &v))
         goto out;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    c = req_calloc(r, sizeof *c);
+    if (!c)
         goto out;
-    }
     c->k = r->k;
     guest_from_json(r->k, &v, "name", "phone", &c->job.who);
     bool consent = false;
@@ -228,11 +224,9 @@ static void checkin_undo(struct req *r)
     int64_t id = req_id_param(r, "id", "checkin_not_found");
     if (id < 0)
         return;
-    struct undo_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct undo_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     store_checkin_undo_init(&c->job);
     c->job.job.done = undone;
     c->job.checkin_id = id;

@@ -195,11 +195,9 @@ static void event_create(struct req *r)
     struct create_ctx *c = NULL;
     if (!req_body_json(r, &v))
         goto out;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    c = req_calloc(r, sizeof *c);
+    if (!c)
         goto out;
-    }
     event_fields(r->k, &v, &c->ev);
     if (req_fields_failed(r, &v))
         goto out;
@@ -249,11 +247,9 @@ static void event_cancel(struct req *r)
     int64_t id = req_id_param(r, "id", "event_not_found");
     if (id < 0)
         return;
-    struct cancel_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct cancel_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     store_event_cancel_init(&c->job);
     c->job.job.done = cancelled;
     c->job.event_id = id;

@@ -118,11 +118,9 @@ static void signup_create(struct req *r)
         return;
     if (!req_body_json(r, &v))
         goto out;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    c = req_calloc(r, sizeof *c);
+    if (!c)
         goto out;
-    }
     store_signup_new_init(&c->job);
     guest_from_json(k, &v, "name", "phone", &c->job.who);
     bool consent = false;
@@ -222,11 +220,9 @@ static void signup_cancel_staff(struct req *r)
     int64_t signup_id = req_id_param(r, "signup_id", "signup_not_found");
     if (signup_id < 0)
         return;
-    struct cancel_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct cancel_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     c->job.signup_id = signup_id;
     c->job.event_id = event_id;
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
@@ -259,11 +255,9 @@ static void cancel_verified(struct work *w)
 static void ticket_cancel(struct req *r)
 {
     const char *code = req_param(r, "code");
-    struct cancel_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct cancel_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     ticket_check_init(&c->ticket, code, cancel_verified);
     c->k = r->k;
     if (req_submit_work(r, &c->ticket.work, &c->wait) != 0)
@@ -322,11 +316,9 @@ static void image_done(struct work *w)
 
 static void ticket_image(struct req *r, bool png)
 {
-    struct image_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct image_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     ticket_check_init(&c->ticket, req_param(r, "code"), image_done);
     c->ticket.work.run = image_run;
     c->png = png;

@@ -123,11 +123,9 @@ static void login(struct req *r)
         jv_fail(&v, "device", "may hold only letters, digits, '-', '_' and '.'");
     if (req_fields_failed(r, &v))
         goto out;
-    c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    c = req_calloc(r, sizeof *c);
+    if (!c)
         goto out;
-    }
     c->k = k;
     store_login_init(&c->job);
     c->job.job.done = login_stored;
@@ -238,11 +236,9 @@ static void revoke_sessions(struct req *r)
         req_error(r, 404, "staff_not_found", "no such staff member", NULL);
         return;
     }
-    struct revoke_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        req_fail(r, KIOSKD_ENOMEM);
+    struct revoke_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
         return;
-    }
     store_sessions_revoke_init(&c->job);
     c->job.job.done = revoked;
     snprintf(c->job.target, sizeof c->job.target, "%s", target);
