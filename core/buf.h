@@ -20,6 +20,9 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Appends n bytes; 0, KIOSKD_ETOOBIG or KIOSKD_ENOMEM. */
 int buf_append(struct buf *b, const void *data, size_t n);
+/* Makes room for extra more bytes (and a NUL) at once, so that appends up to
+ * that size never move the data. 0, KIOSKD_ETOOBIG or KIOSKD_ENOMEM. */
+int buf_reserve(struct buf *b, size_t extra);
 /* Appends a NUL-terminated string. */
 int buf_puts(struct buf *b, const char *s);
 /* Appends printf-formatted text. */

@@ -1,6 +1,8 @@
 /* JSON request-body reading with per-field errors. */
 #include "core/jsonv.h"
 
+#include <mbedtls/platform_util.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +37,33 @@ void jv_free(struct jv *v)
     json_decref(v->fields);
     v->root = NULL;
     v->fields = NULL;
+}
+
+/* Zeroes every string inside j (objects and arrays walked, depth bounded). */
+static void wipe_value(json_t *j, int depth)
+{
+    if (depth > 32)
+        return;
+    if (json_is_string(j)) {
+        char *s = (char *)json_string_value(j); /* jansson's own copy, about to be freed */
+        mbedtls_platform_zeroize(s, json_string_length(j));
+    } else if (json_is_object(j)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(j, key, val)
+            wipe_value(val, depth + 1);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *val;
+        json_array_foreach(j, i, val)
+            wipe_value(val, depth + 1);
+    }
+}
+
+void jv_wipe(struct jv *v)
+{
+    if (v->root)
+        wipe_value(v->root, 0);
 }
 
 void jv_fail(struct jv *v, const char *key, const char *message)

@@ -22,6 +22,9 @@ struct jv {
 int jv_parse(struct jv *v, const char *body, size_t len);
 /* Frees what jv_parse and the getters allocated. */
 void jv_free(struct jv *v);
+/* Zeroes every string value of the parsed body (before jv_free, for bodies
+ * that carry a secret). */
+void jv_wipe(struct jv *v);
 
 /* Records a failure for field key (the first message per field wins). */
 void jv_fail(struct jv *v, const char *key, const char *message);

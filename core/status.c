@@ -24,6 +24,7 @@ const char *kioskd_strerror(int status)
     case KIOSKD_ELOCKED: return "locked";
     case KIOSKD_EBADSIG: return "bad signature";
     case KIOSKD_ELIMIT: return "rate limited";
+    case KIOSKD_EREFUSED: return "refused";
     }
     return "unknown error";
 }

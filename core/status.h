@@ -26,6 +26,7 @@ enum kioskd_status {
     KIOSKD_ELOCKED = -17,   /* in use by another process, or locked out */
     KIOSKD_EBADSIG = -18,   /* a signature does not verify */
     KIOSKD_ELIMIT = -19,    /* a rate limit was hit */
+    KIOSKD_EREFUSED = -20,  /* a rule of the domain refused it; the job's why says which */
 };
 
 /* Returns a short English description of a status code (static string). */

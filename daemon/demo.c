@@ -48,7 +48,7 @@ static int add_staff(struct kioskd *k, const char *id, const char *name, const c
     if (pin_hash(&k->rng, pin, j.staff.pin_hash, sizeof j.staff.pin_hash) != 0)
         return KIOSKD_ECRYPTO;
     int rc = store_run(k->store, &j.job);
-    return rc == KIOSKD_ECONFLICT ? 0 : rc;
+    return rc == KIOSKD_EREFUSED && j.job.why == WHY_STAFF_EXISTS ? 0 : rc;
 }
 
 int demo_prepare(struct kioskd *k, const char *scheme)

@@ -13,6 +13,7 @@
 #include "daemon/server.h"
 #include "daemon/worker.h"
 
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <time.h>
 
@@ -229,4 +230,131 @@ int auth_token(struct kioskd *k, const char *token, size_t len, struct store_ses
         return KIOSKD_EAUTH;
     int rc = store_session_get(k->store, hash, (int64_t)time(NULL), session);
     return rc == KIOSKD_EIO ? KIOSKD_EIO : rc ? KIOSKD_EAUTH : 0;
+}
+
+int64_t parse_id(const char *s)
+{
+    int64_t v = 0;
+    if (!s || !*s || strlen(s) > 18)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v > 0 ? v : -1;
+}
+
+int64_t req_id(const struct req *r, const char *name)
+{
+    for (int i = 0; i < r->params.n; i++)
+        if (strcmp(r->params.name[i], name) == 0)
+            return r->ids[i];
+    return 0;
+}
+
+bool req_fields_failed(struct req *r, struct jv *v)
+{
+    if (jv_ok(v))
+        return false;
+    json_t *fields = v->fields;
+    v->fields = NULL;
+    req_error(r, 422, "invalid_fields", "some fields are not valid", fields);
+    return true;
+}
+
+/* --- one-step writes --- */
+
+static void write_free(struct write_ctx *w)
+{
+    if (w->spec->release)
+        w->spec->release(w);
+    free(w);
+}
+
+static void write_done(struct store_job *job)
+{
+    struct write_ctx *w = job->arg;
+    struct req *r = req_resume(&w->wait);
+    if (job->rc == 0 && w->spec->effects)
+        w->spec->effects(w);
+    if (r) {
+        if (job->rc) {
+            req_job_failed(r, job);
+        } else {
+            int status = 200;
+            json_t *doc = w->spec->reply(w, &status);
+            req_json(r, status, doc);
+        }
+    }
+    write_free(w);
+}
+
+int req_write_submit(struct req *r, struct write_ctx *w)
+{
+    w->job->done = write_done;
+    w->job->arg = w;
+    if (req_submit(r, w->job, &w->wait) != 0) {
+        write_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_route(struct req *r)
+{
+    const struct route_write *spec = r->rt->write;
+    struct write_ctx *w = req_calloc(r, spec->ctx_size);
+    if (!w)
+        return;
+    w->k = r->k;
+    w->spec = spec;
+    int rc = spec->fill(r, w);
+    if (rc == 0 && !w->job)
+        rc = KIOSKD_EINVAL; /* a fill that names no job is a programming error */
+    if (rc) {
+        if (!r->replied && !(rc == KIOSKD_EINVAL && req_fields_failed(r, &r->json)))
+            req_fail(r, rc);
+        write_free(w);
+        return;
+    }
+    req_write_submit(r, w);
+}
+
+void req_dispatch(struct req *r)
+{
+    const struct route *rt = r->rt;
+    for (int i = 0; i < r->params.n; i++) {
+        if (rt->ids[i] == WHY_NONE)
+            continue;
+        r->ids[i] = parse_id(r->params.value[i]);
+        if (r->ids[i] < 0) {
+            req_refuse(r, rt->ids[i]);
+            return;
+        }
+    }
+    if (rt->flags & ROUTE_BODY) {
+        size_t len;
+        const char *body = req_body(r, &len);
+        if (jv_parse(&r->json, body, len) != 0) {
+            req_error(r, 400, "malformed_json", r->json.error, NULL);
+            return;
+        }
+    }
+    if (rt->write)
+        write_route(r);
+    else
+        rt->fn(r);
+}
+
+void req_release(struct req *r)
+{
+    bool secret = r->rt && (r->rt->flags & ROUTE_SECRET);
+    if (secret) {
+        jv_wipe(&r->json);
+        if (r->body.data)
+            mbedtls_platform_zeroize(r->body.data, r->body.cap);
+    }
+    jv_free(&r->json);
+    buf_free(&r->body);
 }

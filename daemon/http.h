@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/jsonv.h"
 #include "daemon/kioskd.h"
 #include "daemon/router.h"
 #include "store/staff.h"
@@ -36,6 +37,8 @@ struct req {
     int method;
     char path[256];
     struct route_params params;
+    int64_t ids[ROUTE_MAX_PARAMS]; /* the parameters the route declares as ids, parsed */
+    struct jv json;          /* the body, for ROUTE_BODY routes (owned; freed with r) */
     char peer[48];
     uint64_t id;
     double t0;               /* monotonic seconds */
@@ -82,6 +85,56 @@ void req_json(struct req *r, int status, json_t *doc);
 void req_error(struct req *r, int status, const char *code, const char *message, json_t *fields);
 /* Answers for a KIOSKD_E* status with the generic status, code and message. */
 void req_fail(struct req *r, int kioskd_status);
+
+/* Answers a refusal from the one table (daemon/refusal.c). */
+void req_refuse(struct req *r, enum store_why why);
+/* Answers a failed store job: its refusal when it was refused, else req_fail. */
+void req_job_failed(struct req *r, const struct store_job *job);
+/* The message for why (a static string, or formatted into buf). */
+const char *refusal_message(const struct kioskd *k, enum store_why why, char *buf, size_t n);
+/* The HTTP status for why. */
+int refusal_status(enum store_why why);
+/* Answers 422 with the field errors of v; returns true when there were any. */
+bool req_fields_failed(struct req *r, struct jv *v);
+
+/* The id parameter name of r's route (declared in the route's ids), or 0. */
+int64_t req_id(const struct req *r, const char *name);
+/* Parses a positive decimal id (at most 18 digits); -1 when it is not one. */
+int64_t parse_id(const char *s);
+
+/*
+ * A one-step write described as data (struct route's write). Most changes are
+ * one store job: the dispatcher allocates ctx_size zeroed bytes, which start
+ * with a struct write_ctx, and calls fill, which validates the request (field
+ * errors into r->json give 422), initialises the job inside the context and
+ * points w->job at it. The job is submitted; after it has committed, effects
+ * runs (even when the client has gone: live view, caches, metrics) and then
+ * reply builds the answer. A refused job is answered from the refusal table.
+ */
+struct write_ctx {
+    struct store_job *job;
+    struct req_wait wait;
+    struct kioskd *k;
+    const struct route_write *spec;
+};
+struct route_write {
+    size_t ctx_size;
+    /* 0 to submit; KIOSKD_EINVAL: 422 with r->json's fields; another status
+     * is answered by req_fail unless fill has answered itself */
+    int (*fill)(struct req *r, struct write_ctx *w);
+    void (*effects)(struct write_ctx *w);               /* may be NULL; after a commit only */
+    json_t *(*reply)(struct write_ctx *w, int *status); /* *status is preset to 200 */
+    void (*release)(struct write_ctx *w);               /* may be NULL: frees what fill kept */
+};
+/* Submits a filled w for r (flows that reach a one-step write after other
+ * steps); on failure answers r, frees w and returns non-zero. */
+int req_write_submit(struct req *r, struct write_ctx *w);
+
+/* Run by the dispatcher: parses declared ids and the JSON body, then runs the
+ * route's fn or write. */
+void req_dispatch(struct req *r);
+/* Frees what the request holds (the body and its JSON, wiped for ROUTE_SECRET). */
+void req_release(struct req *r);
 
 /* Adds a response header; name ("x-foo:") and value must be static strings. */
 void req_header(struct req *r, const char *name, const char *value);

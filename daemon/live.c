@@ -1,6 +1,7 @@
 /* Websocket live view for staff tablets. */
 #include "daemon/live.h"
 
+#include <mbedtls/platform_util.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -122,12 +123,15 @@ static int parse_request(struct lws *wsi, struct kioskd *k, int64_t *event_id,
         int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
         if (n > 7 && strncasecmp(auth, "Bearer ", 7) == 0)
             snprintf(token, sizeof token, "%s", auth + 7);
+        mbedtls_platform_zeroize(auth, sizeof auth);
     }
-    if (*event_id < 0)
-        return KIOSKD_EINVAL;
-    int rc = auth_token(k, token, strlen(token), sess);
+    int rc = *event_id < 0 ? KIOSKD_EINVAL : auth_token(k, token, strlen(token), sess);
+    mbedtls_platform_zeroize(arg, sizeof arg); /* our copies of the token */
+    mbedtls_platform_zeroize(token, sizeof token);
+    if (rc)
+        return rc;
     struct store_event ev;
-    return rc ? rc : store_event_get(k->store, *event_id, &ev);
+    return store_event_get(k->store, *event_id, &ev);
 }
 
 int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "store/why.h"
+
 struct req;
 
 enum http_method {
@@ -30,20 +32,38 @@ enum route_flags {
     ROUTE_JSON = 2,        /* the body, if any, must be application/json */
     ROUTE_REDACT_PATH = 4, /* log the pattern, not the path (parameters are sensitive) */
     ROUTE_UPGRADE = 8,     /* a websocket upgrade; handled by its own protocol */
+    ROUTE_BODY = 16,       /* the body is parsed as a JSON object into r->json before the
+                              handler runs (400 when it is not one); implies ROUTE_JSON */
+    ROUTE_SECRET = 32,     /* the body carries a secret (a PIN): wiped when the request ends */
 };
 
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_MAX 160
 
 typedef void (*route_fn)(struct req *r);
+struct route_write;
 
+/*
+ * One route, written with designated initialisers. Before the handler runs
+ * the dispatcher has checked, in this order: the method and path (404/405),
+ * the rate limit (ROUTE_PUBLIC, 429), the token and role (401/403), the body's
+ * size and type (411/413/415), every path parameter named in ids (404 with
+ * its reason when it is not a positive decimal id), and the JSON body
+ * (ROUTE_BODY, 400). Then it runs exactly one of:
+ *   fn     a flow that needs code (several steps: worker, store, worker);
+ *   write  a one-step write described as data (daemon/http.h).
+ */
 struct route {
     int method;           /* one enum http_method */
     const char *pattern;
-    route_fn fn;
     enum role role;       /* least role needed; ROLE_NONE: no login */
-    unsigned flags;
+    unsigned flags;       /* enum route_flags */
     size_t body_max;      /* 0: the default (64 KiB) */
+    /* ids[i] != WHY_NONE: the pattern's i-th parameter is an id, and a value
+     * that is not one is answered as that reason (e.g. WHY_EVENT_NOT_FOUND) */
+    enum store_why ids[ROUTE_MAX_PARAMS];
+    route_fn fn;
+    const struct route_write *write;
 };
 
 struct route_params {

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <mbedtls/platform_util.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +192,7 @@ static int dispatch(struct req *r)
 {
     r->dispatched = true;
     r->in_handler = true;
-    r->rt->fn(r);
+    req_dispatch(r);
     r->in_handler = false;
     if (r->replied)
         return req_write(r);
@@ -290,9 +291,11 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
     if (r->rt->role > ROLE_NONE) {
         char auth[160];
         int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-        if (n <= 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+        bool bearer = n > 7 && strncasecmp(auth, "Bearer ", 7) == 0;
+        int rc = bearer ? auth_token(k, auth + 7, (size_t)n - 7, &r->session) : KIOSKD_EAUTH;
+        mbedtls_platform_zeroize(auth, sizeof auth); /* our copy of the token */
+        if (!bearer)
             return early_error(r, 401, "unauthorized", "log in first (Authorization: Bearer TOKEN)");
-        int rc = auth_token(k, auth + 7, (size_t)n - 7, &r->session);
         if (rc == KIOSKD_EIO)
             return early_error(r, 503, "storage_unavailable", "the database cannot be read");
         if (rc)
@@ -316,7 +319,7 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         size_t max = r->rt->body_max ? r->rt->body_max : HTTP_BODY_MAX;
         if (r->content_length > (int64_t)max)
             return early_error(r, 413, "too_large", "the request body is too large");
-        if (r->rt->flags & ROUTE_JSON) {
+        if (r->rt->flags & (ROUTE_JSON | ROUTE_BODY)) {
             char ct[80];
             int n = lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE);
             if (n <= 0 || strncasecmp(ct, "application/json", 16) != 0 ||
@@ -325,6 +328,9 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
                                    "send the body as Content-Type: application/json");
         }
         buf_init(&r->body, (size_t)r->content_length);
+        /* a secret's body is received in place, so that one wipe reaches every byte */
+        if ((r->rt->flags & ROUTE_SECRET) && buf_reserve(&r->body, (size_t)r->content_length))
+            return early_error(r, 503, "busy", "the daemon is out of memory; try again");
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)k->cfg.http_request_timeout);
         return 0; /* the body follows */
     }
@@ -387,7 +393,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             r->k->unwritten--;
         }
         r->wsi = NULL;
-        buf_free(&r->body);
+        req_release(r);
         free(r->out);
         r->out = NULL;
         r->k = NULL;

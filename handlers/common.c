@@ -10,48 +10,6 @@
 #include "core/timefmt.h"
 #include "core/validate.h"
 
-int64_t parse_id(const char *s)
-{
-    int64_t v = 0;
-    if (!s || !*s || strlen(s) > 18)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v > 0 ? v : -1;
-}
-
-int64_t req_id_param(struct req *r, const char *name, const char *code)
-{
-    int64_t id = parse_id(req_param(r, name));
-    if (id < 0)
-        req_error(r, 404, code, "no such id", NULL);
-    return id;
-}
-
-bool req_body_json(struct req *r, struct jv *v)
-{
-    size_t len;
-    const char *body = req_body(r, &len);
-    if (jv_parse(v, body, len) != 0) {
-        req_error(r, 400, "malformed_json", v->error, NULL);
-        return false;
-    }
-    return true;
-}
-
-bool req_fields_failed(struct req *r, struct jv *v)
-{
-    if (jv_ok(v))
-        return false;
-    json_t *fields = v->fields;
-    v->fields = NULL;
-    req_error(r, 422, "invalid_fields", "some fields are not valid", fields);
-    return true;
-}
-
 void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32])
 {
     pii_hash(&k->pii, phone, strlen(phone), out);
@@ -104,18 +62,6 @@ json_t *json_time_us(int64_t t_us)
 int64_t now_s(void)
 {
     return (int64_t)time(NULL);
-}
-
-void req_fail_why(struct req *r, int rc, const char *why, const char *message)
-{
-    int status = rc == KIOSKD_ENOTFOUND   ? 404
-                 : rc == KIOSKD_ECONFLICT ? 409
-                 : rc == KIOSKD_EGONE     ? 410
-                                          : 0;
-    if (status && why)
-        req_error(r, status, why, message, NULL);
-    else
-        req_fail(r, rc);
 }
 
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx)

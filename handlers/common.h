@@ -14,17 +14,6 @@
 
 #define CONSENT_VERSION "2026-11"
 
-/* Parses a positive decimal id (at most 18 digits); -1 when it is not one. */
-int64_t parse_id(const char *s);
-/* Answers 404 {code} when the path parameter name is not an id; else returns it. */
-int64_t req_id_param(struct req *r, const char *name, const char *code);
-
-/* Parses the body as a JSON object into v; answers 400 and returns false when
- * it is not one. Call jv_free(v) either way. */
-bool req_body_json(struct req *r, struct jv *v);
-/* Answers 422 with v's field errors; returns true when there were any. */
-bool req_fields_failed(struct req *r, struct jv *v);
-
 /* Validates the guest's name and phone fields of v (name may be optional) and
  * fills who: encrypted copies, the phone's keyed hash, masked forms. Field
  * errors go into v. Returns true when both were valid. */
@@ -52,9 +41,5 @@ struct ticket_check {
 void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn done);
 /* The worker side, for work that verifies and then does more. */
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx);
-
-/* Maps a store status and why-string to the answer: 404/409/410 with why as
- * the code when given, else the generic answer. */
-void req_fail_why(struct req *r, int rc, const char *why, const char *message);
 
 #endif

@@ -105,28 +105,6 @@ static void events_recent(struct req *r)
     req_json(r, 200, arr ? json_pack("{s:o}", "events", arr) : NULL);
 }
 
-struct create_ctx {
-    struct store_events_create job;
-    struct store_event ev;
-    struct req_wait wait;
-    struct kioskd *k;
-};
-
-static void created(struct store_job *job)
-{
-    struct create_ctx *c = container_of(job, struct create_ctx, job.job);
-    struct req *r = req_resume(&c->wait);
-    if (job->rc == 0)
-        events_changed(c->k);
-    if (r) {
-        if (job->rc)
-            req_fail(r, job->rc);
-        else
-            req_json(r, 201, event_json(&c->ev));
-    }
-    free(c);
-}
-
 /* Checks a short display text (title, venue): 1 to max characters, valid
  * UTF-8, no control or formatting characters. */
 static void check_text(struct jv *v, const char *key, size_t max, char *out, size_t n)
@@ -188,109 +166,108 @@ int event_fields(struct kioskd *k, struct jv *v, struct store_event *e)
     return jv_ok(v) ? 0 : KIOSKD_EINVAL;
 }
 
-/* POST /api/v1/events (manager, admin) */
-static void event_create(struct req *r)
-{
-    struct jv v;
-    struct create_ctx *c = NULL;
-    if (!req_body_json(r, &v))
-        goto out;
-    c = req_calloc(r, sizeof *c);
-    if (!c)
-        goto out;
-    event_fields(r->k, &v, &c->ev);
-    if (req_fields_failed(r, &v))
-        goto out;
-    store_events_create_init(&c->job);
-    c->job.job.done = created;
-    c->job.evs = &c->ev;
-    c->job.n = 1;
-    c->k = r->k;
-    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    if (req_submit(r, &c->job.job, &c->wait) == 0)
-        c = NULL;
-out:
-    free(c);
-    jv_free(&v);
-}
-
-struct cancel_ctx {
-    struct store_event_cancel job;
-    struct req_wait wait;
-    struct kioskd *k;
+/* POST /api/v1/events (manager, admin): one event, as a one-step write. */
+struct create_ctx {
+    struct write_ctx w;
+    struct store_events_create job;
+    struct store_event ev;
 };
 
-static void cancelled(struct store_job *job)
+static int create_fill(struct req *r, struct write_ctx *w)
 {
-    struct cancel_ctx *c = container_of(job, struct cancel_ctx, job.job);
-    struct req *r = req_resume(&c->wait);
-    if (job->rc == 0 && !c->job.already) {
-        events_changed(c->k);
-        live_publish(c->k, c->job.event_id, json_pack("{s:s}", "type", "event_cancelled"));
-    }
-    if (r) {
-        if (job->rc == KIOSKD_ENOTFOUND)
-            req_error(r, 404, "event_not_found", "no such event", NULL);
-        else if (job->rc)
-            req_fail(r, job->rc);
-        else
-            req_json(
-                r, 200,
-                json_pack("{s:I, s:s}", "id", (json_int_t)c->job.event_id, "status", "cancelled"));
-    }
-    free(c);
+    struct create_ctx *c = (struct create_ctx *)w;
+    if (event_fields(r->k, &r->json, &c->ev) != 0)
+        return KIOSKD_EINVAL;
+    store_events_create_init(&c->job);
+    c->job.evs = &c->ev;
+    c->job.n = 1;
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
+    w->job = &c->job.job;
+    return 0;
 }
 
-/* POST /api/v1/events/{id}/cancel (manager, admin) */
-static void event_cancel(struct req *r)
+static void create_effects(struct write_ctx *w)
 {
-    int64_t id = req_id_param(r, "id", "event_not_found");
-    if (id < 0)
-        return;
-    struct cancel_ctx *c = req_calloc(r, sizeof *c);
-    if (!c)
-        return;
+    events_changed(w->k);
+}
+
+static json_t *create_reply(struct write_ctx *w, int *status)
+{
+    *status = 201;
+    return event_json(&((struct create_ctx *)w)->ev);
+}
+
+static const struct route_write event_create = {
+    .ctx_size = sizeof(struct create_ctx),
+    .fill = create_fill,
+    .effects = create_effects,
+    .reply = create_reply,
+};
+
+/* POST /api/v1/events/{id}/cancel (manager, admin) */
+struct cancel_ctx {
+    struct write_ctx w;
+    struct store_event_cancel job;
+};
+
+static int cancel_fill(struct req *r, struct write_ctx *w)
+{
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
     store_event_cancel_init(&c->job);
-    c->job.job.done = cancelled;
-    c->job.event_id = id;
-    c->k = r->k;
+    c->job.event_id = req_id(r, "id");
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    if (req_submit(r, &c->job.job, &c->wait) != 0)
-        free(c);
+    w->job = &c->job.job;
+    return 0;
+}
+
+static void cancel_effects(struct write_ctx *w)
+{
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
+    if (c->job.already)
+        return;
+    events_changed(w->k);
+    live_publish(w->k, c->job.event_id, json_pack("{s:s}", "type", "event_cancelled"));
+}
+
+static json_t *cancel_reply(struct write_ctx *w, int *status)
+{
+    (void)status;
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
+    return json_pack("{s:I, s:s}", "id", (json_int_t)c->job.event_id, "status", "cancelled");
+}
+
+static const struct route_write event_cancel = {
+    .ctx_size = sizeof(struct cancel_ctx),
+    .fill = cancel_fill,
+    .effects = cancel_effects,
+    .reply = cancel_reply,
+};
+
+/* Reads the event of the route's {id}; false when it answered r instead. */
+static bool event_of_path(struct req *r, struct store_event *e)
+{
+    int rc = store_event_get(r->k->store, req_id(r, "id"), e);
+    if (rc == KIOSKD_ENOTFOUND)
+        req_refuse(r, WHY_EVENT_NOT_FOUND);
+    else if (rc)
+        req_fail(r, rc);
+    return rc == 0;
 }
 
 /* GET /api/v1/events/{id} */
 static void event_get(struct req *r)
 {
-    int64_t id = req_id_param(r, "id", "event_not_found");
     struct store_event e;
-    if (id < 0)
-        return;
-    int rc = store_event_get(r->k->store, id, &e);
-    if (rc == KIOSKD_ENOTFOUND)
-        req_error(r, 404, "event_not_found", "no such event", NULL);
-    else if (rc)
-        req_fail(r, rc);
-    else
+    if (event_of_path(r, &e))
         req_json(r, 200, event_json(&e));
 }
 
 /* GET /api/v1/events/{id}/stats (staff) */
 static void event_stats(struct req *r)
 {
-    int64_t id = req_id_param(r, "id", "event_not_found");
     struct store_event e;
-    if (id < 0)
+    if (!event_of_path(r, &e))
         return;
-    int rc = store_event_get(r->k->store, id, &e);
-    if (rc == KIOSKD_ENOTFOUND) {
-        req_error(r, 404, "event_not_found", "no such event", NULL);
-        return;
-    }
-    if (rc) {
-        req_fail(r, rc);
-        return;
-    }
     /* guests who held a place and did not come, once the event is over */
     int64_t arrived = e.checked_in - e.walk_ins;
     int64_t no_shows = now_s() > e.ends_at && e.confirmed > arrived ? e.confirmed - arrived : 0;
@@ -304,61 +281,24 @@ static void event_stats(struct req *r)
                        "over", now_s() > e.ends_at));
 }
 
+/* GET /api/v1/events/{id}/roster?q= (staff): masked guests; q is a name
+ * fragment or the last 4 digits of a phone. A one-step write: the read is
+ * answered only once its audit line has committed. */
 struct roster_ctx {
+    struct write_ctx w;
     struct store_audit_only job;
-    struct req_wait wait;
     json_t *doc;
 };
 
-static void roster_audited(struct store_job *job)
+/* The roster of event id as JSON (new reference), filtered by query. */
+static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool by_digits,
+                           int *rc)
 {
-    struct roster_ctx *c = container_of(job, struct roster_ctx, job.job);
-    struct req *r = req_resume(&c->wait);
-    if (r) {
-        if (job->rc)
-            req_fail(r, job->rc);
-        else {
-            req_json(r, 200, c->doc);
-            c->doc = NULL;
-        }
-    }
-    json_decref(c->doc);
-    free(c);
-}
-
-/* GET /api/v1/events/{id}/roster?q= (staff): masked guests; q is a name
- * fragment or the last 4 digits of a phone. Audited before it is answered. */
-static void event_roster(struct req *r)
-{
-    struct kioskd *k = r->k;
-    int64_t id = req_id_param(r, "id", "event_not_found");
-    if (id < 0)
-        return;
-    struct store_event e;
-    int rc = store_event_get(k->store, id, &e);
-    if (rc) {
-        if (rc == KIOSKD_ENOTFOUND)
-            req_error(r, 404, "event_not_found", "no such event", NULL);
-        else
-            req_fail(r, rc);
-        return;
-    }
-    char q[200];
-    const char *query = req_query(r, "q", q, sizeof q);
-    if (query && !*query)
-        query = NULL;
-    bool by_digits = query && strlen(query) == 4 && strspn(query, "0123456789") == 4;
-    if (query && !by_digits && (utf8_count(query) == SIZE_MAX || utf8_count(query) > 32)) {
-        req_error(r, 422, "invalid_query", "q is a name (up to 32 characters) or 4 digits", NULL);
-        return;
-    }
     struct store_roster_row *rows;
     size_t n;
-    rc = store_roster(k->store, id, by_digits ? query : NULL, ROSTER_MAX, &rows, &n);
-    if (rc) {
-        req_fail(r, rc);
-        return;
-    }
+    *rc = store_roster(k->store, id, by_digits ? query : NULL, ROSTER_MAX, &rows, &n);
+    if (*rc)
+        return NULL;
     json_t *guests = json_array();
     for (size_t i = 0; i < n && guests; i++) {
         struct store_roster_row *row = &rows[i];
@@ -392,32 +332,89 @@ static void event_roster(struct req *r)
         json_array_append_new(guests, g);
     }
     free(rows);
-    struct roster_ctx *c = calloc(1, sizeof *c);
-    if (!c || !guests) {
-        json_decref(guests);
-        free(c);
-        req_fail(r, KIOSKD_ENOMEM);
-        return;
-    }
-    c->doc = json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests);
-    store_audit_only_init(&c->job);
-    c->job.job.done = roster_audited;
-    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    snprintf(c->job.action, sizeof c->job.action, "%s", query ? "roster_search" : "roster_view");
-    snprintf(c->job.subject, sizeof c->job.subject, "event:%lld", (long long)id);
-    if (req_submit(r, &c->job.job, &c->wait) != 0) {
-        json_decref(c->doc);
-        free(c);
-    }
+    json_t *doc = guests ? json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests)
+                         : NULL;
+    if (!doc)
+        *rc = KIOSKD_ENOMEM;
+    return doc;
 }
 
+static int roster_fill(struct req *r, struct write_ctx *w)
+{
+    struct roster_ctx *c = (struct roster_ctx *)w;
+    struct store_event e;
+    if (!event_of_path(r, &e))
+        return KIOSKD_ENOTFOUND;
+    char q[200];
+    const char *query = req_query(r, "q", q, sizeof q);
+    if (query && !*query)
+        query = NULL;
+    bool by_digits = query && strlen(query) == 4 && strspn(query, "0123456789") == 4;
+    if (query && !by_digits && (utf8_count(query) == SIZE_MAX || utf8_count(query) > 32)) {
+        req_error(r, 422, "invalid_query", "q is a name (up to 32 characters) or 4 digits", NULL);
+        return KIOSKD_EINVAL;
+    }
+    int rc;
+    c->doc = roster_json(r->k, e.id, query, by_digits, &rc);
+    if (!c->doc)
+        return rc;
+    store_audit_only_init(&c->job);
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
+    snprintf(c->job.action, sizeof c->job.action, "%s", query ? "roster_search" : "roster_view");
+    snprintf(c->job.subject, sizeof c->job.subject, "event:%lld", (long long)e.id);
+    w->job = &c->job.job;
+    return 0;
+}
+
+static json_t *roster_reply(struct write_ctx *w, int *status)
+{
+    (void)status;
+    struct roster_ctx *c = (struct roster_ctx *)w;
+    json_t *doc = c->doc;
+    c->doc = NULL;
+    return doc;
+}
+
+static void roster_release(struct write_ctx *w)
+{
+    json_decref(((struct roster_ctx *)w)->doc);
+}
+
+static const struct route_write event_roster = {
+    .ctx_size = sizeof(struct roster_ctx),
+    .fill = roster_fill,
+    .reply = roster_reply,
+    .release = roster_release,
+};
+
 const struct route events_routes[] = {
-    {HTTP_GET, "/api/v1/events", events_list, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_POST, "/api/v1/events", event_create, ROLE_MANAGER, ROUTE_JSON, 0},
-    {HTTP_GET, "/api/v1/events/{id}", event_get, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_POST, "/api/v1/events/{id}/cancel", event_cancel, ROLE_MANAGER, ROUTE_JSON, 0},
-    {HTTP_GET, "/api/v1/events/{id}/stats", event_stats, ROLE_STAFF, 0, 0},
-    {HTTP_GET, "/api/v1/events/{id}/roster", event_roster, ROLE_STAFF, 0, 0},
-    {HTTP_GET, "/api/v1/staff/events", events_recent, ROLE_STAFF, 0, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_GET, .pattern = "/api/v1/events", .flags = ROUTE_PUBLIC, .fn = events_list},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/events",
+     .role = ROLE_MANAGER,
+     .flags = ROUTE_BODY,
+     .write = &event_create},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/events/{id}",
+     .flags = ROUTE_PUBLIC,
+     .ids = {WHY_EVENT_NOT_FOUND},
+     .fn = event_get},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/events/{id}/cancel",
+     .role = ROLE_MANAGER,
+     .flags = ROUTE_JSON,
+     .ids = {WHY_EVENT_NOT_FOUND},
+     .write = &event_cancel},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/events/{id}/stats",
+     .role = ROLE_STAFF,
+     .ids = {WHY_EVENT_NOT_FOUND},
+     .fn = event_stats},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/events/{id}/roster",
+     .role = ROLE_STAFF,
+     .ids = {WHY_EVENT_NOT_FOUND},
+     .write = &event_roster},
+    {.method = HTTP_GET, .pattern = "/api/v1/staff/events", .role = ROLE_STAFF, .fn = events_recent},
+    {0},
 };

@@ -50,7 +50,7 @@ static void metrics(struct req *r)
 }
 
 const struct route health_routes[] = {
-    {HTTP_GET, "/healthz", healthz, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_GET, "/metrics", metrics, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_GET, .pattern = "/healthz", .flags = ROUTE_PUBLIC, .fn = healthz},
+    {.method = HTTP_GET, .pattern = "/metrics", .flags = ROUTE_PUBLIC, .fn = metrics},
+    {0},
 };

@@ -71,15 +71,8 @@ static void signup_stored(struct store_job *job)
     struct kioskd *k = c->k;
     if (job->rc) {
         struct req *r = req_resume(&c->wait);
-        if (r) {
-            if (job->rc == KIOSKD_ENOTFOUND)
-                req_error(r, 404, "event_not_found", "no such event", NULL);
-            else if (job->rc == KIOSKD_EGONE)
-                req_error(r, 410, c->job.why ? c->job.why : "gone",
-                          "this event is over or cancelled; sign-ups are closed", NULL);
-            else
-                req_fail(r, job->rc);
-        }
+        if (r)
+            req_job_failed(r, job);
         free(c);
         return;
     }
@@ -111,45 +104,39 @@ static void signup_stored(struct store_job *job)
 static void signup_create(struct req *r)
 {
     struct kioskd *k = r->k;
-    struct jv v;
-    struct signup_ctx *c = NULL;
-    int64_t event_id = req_id_param(r, "id", "event_not_found");
-    if (event_id < 0)
-        return;
-    if (!req_body_json(r, &v))
-        goto out;
-    c = req_calloc(r, sizeof *c);
+    struct jv *v = &r->json;
+    struct signup_ctx *c = req_calloc(r, sizeof *c);
     if (!c)
-        goto out;
+        return;
     store_signup_new_init(&c->job);
-    guest_from_json(k, &v, "name", "phone", &c->job.who);
+    guest_from_json(k, v, "name", "phone", &c->job.who);
     bool consent = false;
-    if (jv_bool(&v, "consent", true, &consent) && !consent)
-        jv_fail(&v, "consent", "consent is required to sign up");
-    const char *member = jv_str(&v, "member_no", false, 1, 32);
+    if (jv_bool(v, "consent", true, &consent) && !consent)
+        jv_fail(v, "consent", "consent is required to sign up");
+    const char *member = jv_str(v, "member_no", false, 1, 32);
     if (member &&
         strspn(member, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
             strlen(member))
-        jv_fail(&v, "member_no", "may hold only letters, digits, '-' and '_'");
+        jv_fail(v, "member_no", "may hold only letters, digits, '-' and '_'");
     else if (member)
         snprintf(c->job.member_no, sizeof c->job.member_no, "%s", member);
-    const char *ref = jv_str(&v, "referrer_phone", false, 0, 64);
+    const char *ref = jv_str(v, "referrer_phone", false, 0, 64);
     if (ref && *ref) {
-        const char *phone = json_string_value(json_object_get(v.root, "phone"));
+        const char *phone = json_string_value(json_object_get(v->root, "phone"));
         if (!validate_mobile(ref))
-            jv_fail(&v, "referrer_phone", "must be an 11-digit mainland mobile number");
+            jv_fail(v, "referrer_phone", "must be an 11-digit mainland mobile number");
         else if (phone && strcmp(ref, phone) == 0)
-            jv_fail(&v, "referrer_phone", "a guest cannot refer themselves");
+            jv_fail(v, "referrer_phone", "a guest cannot refer themselves");
         else {
             phone_hash(k, ref, c->job.referrer_hash);
             c->job.has_referrer = true;
         }
     }
-    if (req_fields_failed(r, &v))
+    if (req_fields_failed(r, v))
         goto out;
     c->k = k;
     c->job.job.done = signup_stored;
-    c->job.event_id = event_id;
+    c->job.event_id = req_id(r, "id");
     c->job.now = now_s();
     snprintf(c->job.source, sizeof c->job.source, "kiosk");
     snprintf(c->job.consent_version, sizeof c->job.consent_version, "%s", CONSENT_VERSION);
@@ -158,109 +145,95 @@ static void signup_create(struct req *r)
         c = NULL;
 out:
     free(c);
-    jv_free(&v);
 }
 
 /* --- cancelling --- */
 
 struct cancel_ctx {
+    struct write_ctx w;
     struct store_signup_cancel job;
     struct ticket_check ticket; /* when the guest cancels with their ticket */
-    struct req_wait wait;
-    struct kioskd *k;
 };
 
-static void cancel_stored(struct store_job *job)
+static void cancel_effects(struct write_ctx *w)
 {
-    struct cancel_ctx *c = container_of(job, struct cancel_ctx, job.job);
-    struct kioskd *k = c->k;
-    struct req *r = req_resume(&c->wait);
-    if (job->rc == 0) {
-        events_changed(k);
-        live_publish(k, c->job.out_event_id,
-                     json_pack("{s:s, s:I}", "type", "signup_cancelled", "signup_id",
-                               (json_int_t)c->job.signup_id));
-        if (c->job.promoted_signup_id)
-            live_publish(k, c->job.out_event_id,
-                         json_pack("{s:s, s:I}", "type", "waitlist_promoted", "signup_id",
-                                   (json_int_t)c->job.promoted_signup_id));
-    }
-    if (r) {
-        if (job->rc == KIOSKD_ENOTFOUND)
-            req_error(r, 404, "signup_not_found", "no such sign-up", NULL);
-        else if (job->rc == KIOSKD_EGONE || job->rc == KIOSKD_ECONFLICT)
-            req_fail_why(r, job->rc, c->job.why,
-                         job->rc == KIOSKD_EGONE ? "this sign-up is already cancelled"
-                                                 : "undo the check-in before cancelling");
-        else if (job->rc)
-            req_fail(r, job->rc);
-        else
-            req_json(r, 200,
-                     json_pack("{s:I, s:s}", "signup_id", (json_int_t)c->job.signup_id, "status",
-                               "cancelled"));
-    }
-    free(c);
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
+    events_changed(w->k);
+    live_publish(w->k, c->job.out_event_id,
+                 json_pack("{s:s, s:I}", "type", "signup_cancelled", "signup_id",
+                           (json_int_t)c->job.signup_id));
+    if (c->job.promoted_signup_id)
+        live_publish(w->k, c->job.out_event_id,
+                     json_pack("{s:s, s:I}", "type", "waitlist_promoted", "signup_id",
+                               (json_int_t)c->job.promoted_signup_id));
 }
 
-/* Submits the cancellation whose fields are filled in. */
-static int cancel_submit(struct req *r, struct cancel_ctx *c)
+static json_t *cancel_reply(struct write_ctx *w, int *status)
 {
-    store_signup_cancel_init(&c->job); /* resets only the job header */
-    c->job.job.done = cancel_stored;
-    c->k = r->k;
-    return req_submit(r, &c->job.job, &c->wait);
+    (void)status;
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
+    return json_pack("{s:I, s:s}", "signup_id", (json_int_t)c->job.signup_id, "status",
+                     "cancelled");
 }
 
 /* DELETE /api/v1/events/{id}/signups/{signup_id} (staff) */
-static void signup_cancel_staff(struct req *r)
+static int cancel_fill(struct req *r, struct write_ctx *w)
 {
-    int64_t event_id = req_id_param(r, "id", "event_not_found");
-    if (event_id < 0)
-        return;
-    int64_t signup_id = req_id_param(r, "signup_id", "signup_not_found");
-    if (signup_id < 0)
-        return;
-    struct cancel_ctx *c = req_calloc(r, sizeof *c);
-    if (!c)
-        return;
-    c->job.signup_id = signup_id;
-    c->job.event_id = event_id;
+    struct cancel_ctx *c = (struct cancel_ctx *)w;
+    store_signup_cancel_init(&c->job);
+    c->job.signup_id = req_id(r, "signup_id");
+    c->job.event_id = req_id(r, "id");
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    if (cancel_submit(r, c) != 0)
-        free(c);
+    w->job = &c->job.job;
+    return 0;
 }
+
+static const struct route_write signup_cancel_staff = {
+    .ctx_size = sizeof(struct cancel_ctx),
+    .fill = cancel_fill,
+    .effects = cancel_effects,
+    .reply = cancel_reply,
+};
+
+/* The answer side of a guest's cancellation, reached after the ticket's check. */
+static const struct route_write cancel_answer = {
+    .ctx_size = sizeof(struct cancel_ctx),
+    .effects = cancel_effects,
+    .reply = cancel_reply,
+};
 
 static void cancel_verified(struct work *w)
 {
     struct cancel_ctx *c = container_of(w, struct cancel_ctx, ticket.work);
-    struct req *r = req_resume(&c->wait);
+    struct req *r = req_resume(&c->w.wait);
     if (!r) {
         free(c);
         return;
     }
     if (c->ticket.rc) {
-        req_error(r, 403, "bad_ticket", "this is not a valid ticket", NULL);
+        req_refuse(r, WHY_BAD_TICKET);
         free(c);
         return;
     }
+    store_signup_cancel_init(&c->job);
     c->job.signup_id = c->ticket.p.signup_id;
     c->job.event_id = c->ticket.p.event_id;
     c->job.issued_at = c->ticket.p.issued_at;
     store_actor_set(&c->job.by, NULL, "guest");
-    if (cancel_submit(r, c) != 0)
-        free(c);
+    c->w.job = &c->job.job;
+    req_write_submit(r, &c->w);
 }
 
 /* DELETE /api/v1/tickets/{code}: the guest cancels with their ticket. */
 static void ticket_cancel(struct req *r)
 {
-    const char *code = req_param(r, "code");
     struct cancel_ctx *c = req_calloc(r, sizeof *c);
     if (!c)
         return;
-    ticket_check_init(&c->ticket, code, cancel_verified);
-    c->k = r->k;
-    if (req_submit_work(r, &c->ticket.work, &c->wait) != 0)
+    c->w.k = r->k;
+    c->w.spec = &cancel_answer;
+    ticket_check_init(&c->ticket, req_param(r, "code"), cancel_verified);
+    if (req_submit_work(r, &c->ticket.work, &c->w.wait) != 0)
         free(c);
 }
 
@@ -289,21 +262,19 @@ static void image_done(struct work *w)
     struct image_ctx *c = container_of(w, struct image_ctx, ticket.work);
     struct req *r = req_resume(&c->wait);
     if (r) {
-        struct store_ticket_info info;
+        enum store_why why = WHY_NONE;
         int rc = c->rc;
-        if (rc == KIOSKD_EMALFORMED || rc == KIOSKD_EBADSIG || rc == KIOSKD_ENOTFOUND) {
-            req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
+        if (rc == KIOSKD_EMALFORMED || rc == KIOSKD_EBADSIG || rc == KIOSKD_ENOTFOUND)
+            why = WHY_TICKET_NOT_FOUND;
+        else if (rc == 0)
+            rc = store_ticket_state(r->k->store, c->ticket.p.signup_id, c->ticket.p.event_id,
+                                    c->ticket.p.issued_at, &why);
+        if (why == WHY_UNKNOWN_TICKET)
+            why = WHY_TICKET_NOT_FOUND; /* no image of a ticket this daemon never issued */
+        if (why != WHY_NONE) {
+            req_refuse(r, why);
         } else if (rc) {
             req_fail(r, rc);
-        } else if ((rc = store_ticket_info(r->k->store, c->ticket.p.signup_id, &info)) != 0 ||
-                   info.event_id != c->ticket.p.event_id) {
-            if (rc && rc != KIOSKD_ENOTFOUND)
-                req_fail(r, rc);
-            else
-                req_error(r, 404, "ticket_not_found", "no such ticket", NULL);
-        } else if (info.issued_at != c->ticket.p.issued_at || strcmp(info.status, "cancelled") == 0 ||
-                   strcmp(info.event_status, "cancelled") == 0) {
-            req_error(r, 410, "ticket_cancelled", "this ticket was cancelled", NULL);
         } else {
             size_t len;
             char *data = buf_steal(&c->image, &len);
@@ -340,14 +311,27 @@ static void ticket_png(struct req *r)
 }
 
 const struct route signups_routes[] = {
-    {HTTP_POST, "/api/v1/events/{id}/signups", signup_create, ROLE_NONE, ROUTE_PUBLIC | ROUTE_JSON,
-     0},
-    {HTTP_DELETE, "/api/v1/events/{id}/signups/{signup_id}", signup_cancel_staff, ROLE_STAFF, 0, 0},
-    {HTTP_GET, "/api/v1/tickets/{code}.svg", ticket_svg, ROLE_NONE,
-     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
-    {HTTP_GET, "/api/v1/tickets/{code}.png", ticket_png, ROLE_NONE,
-     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
-    {HTTP_DELETE, "/api/v1/tickets/{code}", ticket_cancel, ROLE_NONE,
-     ROUTE_PUBLIC | ROUTE_REDACT_PATH, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/events/{id}/signups",
+     .flags = ROUTE_PUBLIC | ROUTE_BODY,
+     .ids = {WHY_EVENT_NOT_FOUND},
+     .fn = signup_create},
+    {.method = HTTP_DELETE,
+     .pattern = "/api/v1/events/{id}/signups/{signup_id}",
+     .role = ROLE_STAFF,
+     .ids = {WHY_EVENT_NOT_FOUND, WHY_SIGNUP_NOT_FOUND},
+     .write = &signup_cancel_staff},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/tickets/{code}.svg",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
+     .fn = ticket_svg},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/tickets/{code}.png",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
+     .fn = ticket_png},
+    {.method = HTTP_DELETE,
+     .pattern = "/api/v1/tickets/{code}",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
+     .fn = ticket_cancel},
+    {0},
 };

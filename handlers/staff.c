@@ -110,18 +110,16 @@ static int new_token(struct kioskd *k, char *out, size_t n, unsigned char hash[3
 static void login(struct req *r)
 {
     struct kioskd *k = r->k;
-    struct jv v;
+    struct jv *v = &r->json; /* wiped when the request ends (ROUTE_SECRET) */
     struct login_ctx *c = NULL;
-    if (!req_body_json(r, &v))
-        goto out;
-    const char *id = jv_str(&v, "staff_id", true, 1, 32);
-    const char *pin = jv_str(&v, "pin", true, 1, PIN_MAX_LEN);
-    const char *device = jv_str(&v, "device", false, 1, 64);
+    const char *id = jv_str(v, "staff_id", true, 1, 32);
+    const char *pin = jv_str(v, "pin", true, 1, PIN_MAX_LEN);
+    const char *device = jv_str(v, "device", false, 1, 64);
     if (id && !id_ok(id))
-        jv_fail(&v, "staff_id", "may hold only letters, digits, '-', '_' and '.'");
+        jv_fail(v, "staff_id", "may hold only letters, digits, '-', '_' and '.'");
     if (device && !id_ok(device))
-        jv_fail(&v, "device", "may hold only letters, digits, '-', '_' and '.'");
-    if (req_fields_failed(r, &v))
+        jv_fail(v, "device", "may hold only letters, digits, '-', '_' and '.'");
+    if (req_fields_failed(r, v))
         goto out;
     c = req_calloc(r, sizeof *c);
     if (!c)
@@ -157,45 +155,44 @@ static void login(struct req *r)
 out:
     if (c)
         login_free(c);
-    jv_free(&v);
-}
-
-struct logout_ctx {
-    struct store_logout job;
-    struct req_wait wait;
-};
-
-static void logged_out(struct store_job *job)
-{
-    struct logout_ctx *c = container_of(job, struct logout_ctx, job.job);
-    struct req *r = req_resume(&c->wait);
-    if (r) {
-        if (job->rc)
-            req_fail(r, job->rc);
-        else
-            req_json(r, 200, json_pack("{s:s}", "status", "logged_out"));
-    }
-    free(c);
 }
 
 /* POST /api/v1/staff/logout: revokes the token it is called with. */
-static void logout(struct req *r)
+struct logout_ctx {
+    struct write_ctx w;
+    struct store_logout job;
+};
+
+static int logout_fill(struct req *r, struct write_ctx *w)
 {
+    struct logout_ctx *c = (struct logout_ctx *)w;
     char auth[160];
     int n = lws_hdr_copy(r->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
-    struct logout_ctx *c = calloc(1, sizeof *c);
-    if (!c || n <= 7) {
-        free(c);
-        req_fail(r, c ? KIOSKD_EAUTH : KIOSKD_ENOMEM);
-        return;
-    }
+    int rc = n > 7 ? 0 : KIOSKD_EAUTH; /* the dispatcher has checked the token already */
+    if (rc == 0 && mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash,
+                                      0) != 0)
+        rc = KIOSKD_ECRYPTO;
+    mbedtls_platform_zeroize(auth, sizeof auth);
+    if (rc)
+        return rc;
     store_logout_init(&c->job);
-    c->job.job.done = logged_out;
-    mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash, 0);
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    if (req_submit(r, &c->job.job, &c->wait) != 0)
-        free(c);
+    w->job = &c->job.job;
+    return 0;
 }
+
+static json_t *logout_reply(struct write_ctx *w, int *status)
+{
+    (void)w;
+    (void)status;
+    return json_pack("{s:s}", "status", "logged_out");
+}
+
+static const struct route_write logout = {
+    .ctx_size = sizeof(struct logout_ctx),
+    .fill = logout_fill,
+    .reply = logout_reply,
+};
 
 /* GET /api/v1/staff/me: who the token belongs to. */
 static void me(struct req *r)
@@ -206,51 +203,52 @@ static void me(struct req *r)
                        json_time(r->session.expires_at)));
 }
 
-struct revoke_ctx {
-    struct store_sessions_revoke job;
-    struct req_wait wait;
-};
-
-static void revoked(struct store_job *job)
-{
-    struct revoke_ctx *c = container_of(job, struct revoke_ctx, job.job);
-    struct req *r = req_resume(&c->wait);
-    if (r) {
-        if (job->rc == KIOSKD_ENOTFOUND)
-            req_error(r, 404, "staff_not_found", "no such staff member", NULL);
-        else if (job->rc)
-            req_fail(r, job->rc);
-        else
-            req_json(r, 200,
-                     json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked", c->job.revoked));
-    }
-    free(c);
-}
-
 /* DELETE /api/v1/staff/{id}/sessions (admin): logs a staff member out everywhere,
  * e.g. when a tablet is lost. */
-static void revoke_sessions(struct req *r)
+struct revoke_ctx {
+    struct write_ctx w;
+    struct store_sessions_revoke job;
+};
+
+static int revoke_fill(struct req *r, struct write_ctx *w)
 {
+    struct revoke_ctx *c = (struct revoke_ctx *)w;
     const char *target = req_param(r, "id");
     if (!id_ok(target) || strlen(target) > 32) {
-        req_error(r, 404, "staff_not_found", "no such staff member", NULL);
-        return;
+        req_refuse(r, WHY_STAFF_NOT_FOUND);
+        return KIOSKD_ENOTFOUND;
     }
-    struct revoke_ctx *c = req_calloc(r, sizeof *c);
-    if (!c)
-        return;
     store_sessions_revoke_init(&c->job);
-    c->job.job.done = revoked;
     snprintf(c->job.target, sizeof c->job.target, "%s", target);
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    if (req_submit(r, &c->job.job, &c->wait) != 0)
-        free(c);
+    w->job = &c->job.job;
+    return 0;
 }
 
+static json_t *revoke_reply(struct write_ctx *w, int *status)
+{
+    (void)status;
+    struct revoke_ctx *c = (struct revoke_ctx *)w;
+    return json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked", c->job.revoked);
+}
+
+static const struct route_write revoke_sessions = {
+    .ctx_size = sizeof(struct revoke_ctx),
+    .fill = revoke_fill,
+    .reply = revoke_reply,
+};
+
 const struct route staff_routes[] = {
-    {HTTP_POST, "/api/v1/staff/login", login, ROLE_NONE, ROUTE_PUBLIC | ROUTE_JSON, 4096},
-    {HTTP_POST, "/api/v1/staff/logout", logout, ROLE_STAFF, 0, 0},
-    {HTTP_GET, "/api/v1/staff/me", me, ROLE_STAFF, 0, 0},
-    {HTTP_DELETE, "/api/v1/staff/{id}/sessions", revoke_sessions, ROLE_ADMIN, 0, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/staff/login",
+     .flags = ROUTE_PUBLIC | ROUTE_BODY | ROUTE_SECRET,
+     .body_max = 4096,
+     .fn = login},
+    {.method = HTTP_POST, .pattern = "/api/v1/staff/logout", .role = ROLE_STAFF, .write = &logout},
+    {.method = HTTP_GET, .pattern = "/api/v1/staff/me", .role = ROLE_STAFF, .fn = me},
+    {.method = HTTP_DELETE,
+     .pattern = "/api/v1/staff/{id}/sessions",
+     .role = ROLE_ADMIN,
+     .write = &revoke_sessions},
+    {0},
 };

@@ -96,9 +96,9 @@ static void asset(struct req *r)
 }
 
 const struct route web_routes[] = {
-    {HTTP_GET, "/", kiosk_page, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_GET, "/staff", staff_page, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_GET, "/staff/stats", stats_page, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {HTTP_GET, "/assets/{name}", asset, ROLE_NONE, ROUTE_PUBLIC, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_GET, .pattern = "/", .flags = ROUTE_PUBLIC, .fn = kiosk_page},
+    {.method = HTTP_GET, .pattern = "/staff", .flags = ROUTE_PUBLIC, .fn = staff_page},
+    {.method = HTTP_GET, .pattern = "/staff/stats", .flags = ROUTE_PUBLIC, .fn = stats_page},
+    {.method = HTTP_GET, .pattern = "/assets/{name}", .flags = ROUTE_PUBLIC, .fn = asset},
+    {0},
 };

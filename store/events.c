@@ -166,7 +166,7 @@ static int event_cancel_run(struct store_tx *tx, struct store_job *job)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return KIOSKD_ENOTFOUND;
+        return store_refuse(job, WHY_EVENT_NOT_FOUND);
     if (rc != SQLITE_ROW)
         return store_rc(rc);
     st = conn_stmt(tx->c, SQL_EVENT_CANCEL);

@@ -46,7 +46,7 @@ struct store_events_create {
 void store_events_create_init(struct store_events_create *j);
 
 /* Cancels an event: sign-ups are refused and its tickets no longer check in.
- * rc: KIOSKD_ENOTFOUND; out: already (it was cancelled before). */
+ * Refusals: WHY_EVENT_NOT_FOUND; out: already (it was cancelled before). */
 struct store_event_cancel {
     struct store_job job;
     int64_t event_id;

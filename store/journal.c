@@ -16,6 +16,12 @@ void store_actor_set(struct store_actor *a, const char *staff_id, const char *de
     snprintf(a->device, sizeof a->device, "%s", device ? device : "");
 }
 
+int store_refuse(struct store_job *job, enum store_why why)
+{
+    job->why = why;
+    return KIOSKD_EREFUSED;
+}
+
 int64_t store_tx_now(const struct store_tx *tx)
 {
     return tx->now_us;

@@ -151,6 +151,60 @@ static int signup_write(struct store_tx *tx, int64_t existing, const struct sign
     return rc;
 }
 
+int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        f->id = id;
+        f->event_id = sqlite3_column_int64(st, 0);
+        col_text(f->status, sizeof f->status, st, 1);
+        f->issued_at = sqlite3_column_int64(st, 2);
+        col_text(f->name_mask, sizeof f->name_mask, st, 3);
+        col_text(f->source, sizeof f->source, st, 4);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
+                         struct found *f)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        f->id = sqlite3_column_int64(st, 0);
+        f->event_id = event_id;
+        col_text(f->status, sizeof f->status, st, 1);
+        f->issued_at = sqlite3_column_int64(st, 2);
+        col_text(f->name_mask, sizeof f->name_mask, st, 4);
+        col_text(f->source, sizeof f->source, st, 5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+enum store_why ticket_rule(const struct found *f, const char *event_status, int64_t ticket_event,
+                           int64_t ticket_issued)
+{
+    if (!f->id || f->event_id != ticket_event)
+        return WHY_UNKNOWN_TICKET;
+    if (f->issued_at != ticket_issued)
+        return WHY_TICKET_REPLACED;
+    if (strcmp(f->status, "cancelled") == 0)
+        return WHY_TICKET_CANCELLED;
+    if (event_status && strcmp(event_status, "cancelled") == 0)
+        return WHY_EVENT_CANCELLED;
+    return WHY_NONE;
+}
+
 /* --- sign-up --- */
 
 static int signup_new_run(struct store_tx *tx, struct store_job *job)
@@ -158,15 +212,15 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     struct store_signup_new *j = (struct store_signup_new *)job;
     struct store_event ev;
     int rc = store_event_read(tx->c, j->event_id, &ev);
+    if (rc == KIOSKD_ENOTFOUND)
+        return store_refuse(job, WHY_EVENT_NOT_FOUND);
     if (rc)
         return rc;
     if (strcmp(ev.status, "cancelled") == 0) {
-        j->why = "event_cancelled";
-        return KIOSKD_EGONE;
+        return store_refuse(job, WHY_EVENT_CANCELLED);
     }
     if (j->now >= ev.ends_at) {
-        j->why = "event_over";
-        return KIOSKD_EGONE;
+        return store_refuse(job, WHY_SIGNUPS_CLOSED);
     }
 
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
@@ -263,43 +317,31 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
 static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_signup_cancel *j = (struct store_signup_cancel *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, j->signup_id);
-    int rc = sqlite3_step(st);
-    int64_t event_id = 0, issued = 0;
-    char status[12] = "", source[8] = "";
-    if (rc == SQLITE_ROW) {
-        event_id = sqlite3_column_int64(st, 0);
-        col_text(status, sizeof status, st, 1);
-        issued = sqlite3_column_int64(st, 2);
-        col_text(source, sizeof source, st, 4);
+    struct found f = {0};
+    sqlite3_stmt *st;
+    int rc = signup_find_by_id(tx, j->signup_id, &f);
+    if (rc && rc != KIOSKD_ENOTFOUND)
+        return rc;
+    if (j->issued_at) { /* the guest holds a ticket: the ticket rule decides */
+        enum store_why why = ticket_rule(&f, NULL, j->event_id, j->issued_at);
+        if (why != WHY_NONE)
+            return store_refuse(job, why);
     }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && j->event_id && j->event_id != event_id))
-        return KIOSKD_ENOTFOUND;
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
+    if (rc || (j->event_id && j->event_id != f.event_id))
+        return store_refuse(job, WHY_SIGNUP_NOT_FOUND);
+    int64_t event_id = f.event_id;
+    const char *status = f.status, *source = f.source;
     j->out_event_id = event_id;
-    if (j->issued_at && j->issued_at != issued) {
-        j->why = "ticket_replaced";
-        return KIOSKD_EGONE;
-    }
-    if (strcmp(status, "cancelled") == 0) {
-        j->why = "already_cancelled";
-        return KIOSKD_EGONE;
-    }
+    if (strcmp(status, "cancelled") == 0)
+        return store_refuse(job, WHY_ALREADY_CANCELLED);
     st = conn_stmt(tx->c, SQL_CHECKIN_IN_FORCE);
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, j->signup_id);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc == SQLITE_ROW) {
-        j->why = "checked_in";
-        return KIOSKD_ECONFLICT;
-    }
+    if (rc == SQLITE_ROW)
+        return store_refuse(job, WHY_CHECKED_IN);
     if (rc != SQLITE_DONE)
         return store_rc(rc);
     st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
@@ -339,51 +381,6 @@ void store_signup_cancel_init(struct store_signup_cancel *j)
 
 /* --- check-in --- */
 
-struct found {
-    int64_t id, event_id, issued_at;
-    char status[12], name_mask[64], source[8];
-};
-
-static int find_by_id(struct store_tx *tx, int64_t id, struct found *f)
-{
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        f->id = id;
-        f->event_id = sqlite3_column_int64(st, 0);
-        col_text(f->status, sizeof f->status, st, 1);
-        f->issued_at = sqlite3_column_int64(st, 2);
-        col_text(f->name_mask, sizeof f->name_mask, st, 3);
-        col_text(f->source, sizeof f->source, st, 4);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
-}
-
-static int find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
-                         struct found *f)
-{
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, event_id);
-    sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        f->id = sqlite3_column_int64(st, 0);
-        f->event_id = event_id;
-        col_text(f->status, sizeof f->status, st, 1);
-        f->issued_at = sqlite3_column_int64(st, 2);
-        col_text(f->name_mask, sizeof f->name_mask, st, 4);
-        col_text(f->source, sizeof f->source, st, 5);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
-}
-
 /* Creates or revives the sign-up of a walk-in guest as source walkin. */
 static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct found *f, bool revive)
 {
@@ -422,61 +419,39 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     int rc;
     memset(&f, 0, sizeof f);
     if (j->method == CHECKIN_TICKET) {
-        rc = find_by_id(tx, j->signup_id, &f);
-        if (rc == KIOSKD_ENOTFOUND || (rc == 0 && f.event_id != j->ticket_event_id)) {
-            j->why = "unknown_ticket";
-            return KIOSKD_ENOTFOUND;
-        }
-        if (rc)
+        rc = signup_find_by_id(tx, j->signup_id, &f);
+        if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
-        if (f.issued_at != j->issued_at) {
-            j->why = "ticket_replaced";
-            return KIOSKD_EGONE;
-        }
-        if (strcmp(f.status, "cancelled") == 0) {
-            j->why = "ticket_cancelled";
-            return KIOSKD_EGONE;
-        }
+        enum store_why why = ticket_rule(&f, NULL, j->ticket_event_id, j->issued_at);
+        if (why != WHY_NONE)
+            return store_refuse(job, why);
         if (j->event_id && j->event_id != f.event_id) {
-            j->why = "wrong_event";
             j->out_event_id = f.event_id;
-            return KIOSKD_ECONFLICT;
+            return store_refuse(job, WHY_WRONG_EVENT);
         }
     } else {
-        rc = find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
+        rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
         if (j->method == CHECKIN_PHONE) {
-            if (rc) {
-                j->why = "no_signup";
-                return KIOSKD_ENOTFOUND;
-            }
-            if (strcmp(f.status, "cancelled") == 0) {
-                j->why = "signup_cancelled";
-                return KIOSKD_EGONE;
-            }
+            if (rc)
+                return store_refuse(job, WHY_NO_SIGNUP);
+            if (strcmp(f.status, "cancelled") == 0)
+                return store_refuse(job, WHY_SIGNUP_CANCELLED);
         }
     }
     int64_t event_id = j->method == CHECKIN_TICKET ? f.event_id : j->event_id;
     j->out_event_id = event_id;
     struct store_event ev;
-    if ((rc = store_event_read(tx->c, event_id, &ev)) != 0) {
-        j->why = "no_event";
-        return rc;
-    }
-    if (strcmp(ev.status, "cancelled") == 0) {
-        j->why = "event_cancelled";
-        return KIOSKD_EGONE;
-    }
+    if ((rc = store_event_read(tx->c, event_id, &ev)) != 0)
+        return rc == KIOSKD_ENOTFOUND ? store_refuse(job, WHY_EVENT_NOT_FOUND) : rc;
+    if (strcmp(ev.status, "cancelled") == 0)
+        return store_refuse(job, WHY_EVENT_CANCELLED);
     int64_t now_us = store_tx_now(tx), now = now_us / 1000000;
-    if (now < ev.starts_at - j->opens_before) {
-        j->why = "not_open_yet";
-        return KIOSKD_ECONFLICT;
-    }
-    if (now >= ev.ends_at) {
-        j->why = "event_over";
-        return KIOSKD_ECONFLICT;
-    }
+    if (now < ev.starts_at - j->opens_before)
+        return store_refuse(job, WHY_CHECKIN_NOT_OPEN);
+    if (now >= ev.ends_at)
+        return store_refuse(job, WHY_CHECKIN_CLOSED);
     if (j->method == CHECKIN_WALKIN) {
         if (!f.id || strcmp(f.status, "cancelled") == 0) {
             if ((rc = walkin_signup(tx, j, &f, f.id != 0)) != 0)
@@ -494,8 +469,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
             snprintf(f.status, sizeof f.status, "confirmed");
         }
     } else if (strcmp(f.status, "waitlisted") == 0) {
-        j->why = "waitlisted";
-        return KIOSKD_ECONFLICT;
+        return store_refuse(job, WHY_WAITLISTED);
     }
     j->out_signup_id = f.id;
     snprintf(j->name_mask, sizeof j->name_mask, "%s", f.name_mask);
@@ -569,13 +543,11 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return KIOSKD_ENOTFOUND;
+        return store_refuse(job, WHY_CHECKIN_NOT_FOUND);
     if (rc != SQLITE_ROW)
         return store_rc(rc);
-    if (undone) {
-        j->why = "already_undone";
-        return KIOSKD_ECONFLICT;
-    }
+    if (undone)
+        return store_refuse(job, WHY_ALREADY_UNDONE);
     st = conn_stmt(tx->c, SQL_CHECKIN_UNDO);
     if (!st)
         return KIOSKD_EIO;
@@ -647,21 +619,28 @@ int store_roster(struct store *s, int64_t event_id, const char *last4, size_t ma
     return 0;
 }
 
-int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_info *out)
+int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
+                       enum store_why *why)
 {
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_INFO);
     if (!st)
         return KIOSKD_EIO;
+    struct found f = {0};
+    char event_status[16] = "";
     sqlite3_bind_int64(st, 1, signup_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        out->event_id = sqlite3_column_int64(st, 0);
-        out->issued_at = sqlite3_column_int64(st, 1);
-        col_text(out->status, sizeof out->status, st, 2);
-        col_text(out->event_status, sizeof out->event_status, st, 3);
+        f.id = signup_id;
+        f.event_id = sqlite3_column_int64(st, 0);
+        f.issued_at = sqlite3_column_int64(st, 1);
+        col_text(f.status, sizeof f.status, st, 2);
+        col_text(event_status, sizeof event_status, st, 3);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    *why = ticket_rule(&f, event_status, event_id, issued_at);
+    return 0;
 }
 
 static int audit_only_run(struct store_tx *tx, struct store_job *job)

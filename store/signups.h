@@ -4,9 +4,8 @@
  * A ticket is valid while its sign-up is not cancelled and its issue time is
  * the sign-up's current one. A sign-up has at most one check-in in force.
  *
- * Jobs that must record something even when the request is refused (none
- * here) report their outcome in their out fields; a job's rc != 0 means
- * nothing was recorded. `why` fields are static strings naming the refusal.
+ * A job's rc != 0 means nothing was recorded; a refusal by a rule of the
+ * domain is rc KIOSKD_EREFUSED with job.why naming the rule (store/why.h).
  */
 #ifndef KIOSKD_STORE_SIGNUPS_H
 #define KIOSKD_STORE_SIGNUPS_H
@@ -32,7 +31,7 @@ struct store_person {
 };
 
 /* Signs up a guest, or returns the sign-up this phone already has.
- * rc: KIOSKD_ENOTFOUND (no event), KIOSKD_EGONE (cancelled or over; why says). */
+ * Refusals: WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_SIGNUPS_CLOSED. */
 struct store_signup_new {
     struct store_job job;
     int64_t event_id;
@@ -50,13 +49,13 @@ struct store_signup_new {
     int64_t issued_at;
     char kid_used[16];
     bool existed; /* the same phone had signed up already */
-    const char *why;
 };
 void store_signup_new_init(struct store_signup_new *j);
 
 /* Cancels a sign-up (by staff, or by the guest holding its ticket: then
  * issued_at must match). Promotes the first waitlisted guest if a place frees.
- * rc: KIOSKD_ENOTFOUND, KIOSKD_EGONE (already cancelled, or the ticket is stale). */
+ * Refusals: WHY_SIGNUP_NOT_FOUND, WHY_ALREADY_CANCELLED, WHY_CHECKED_IN, and by
+ * ticket the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED, WHY_TICKET_CANCELLED). */
 struct store_signup_cancel {
     struct store_job job;
     int64_t signup_id;
@@ -66,15 +65,15 @@ struct store_signup_cancel {
     /* out */
     int64_t out_event_id;
     int64_t promoted_signup_id; /* 0 when nobody was promoted */
-    const char *why;
 };
 void store_signup_cancel_init(struct store_signup_cancel *j);
 
 /* Checks a guest in, by ticket (signup_id + issued_at from the verified code)
  * or by phone (phone_hash), or as a walk-in (creates a sign-up from who).
- * rc: KIOSKD_ENOTFOUND (no such sign-up or event), KIOSKD_EGONE (ticket or
- * event cancelled), KIOSKD_ECONFLICT (another event, outside the check-in
- * window, waitlisted); why names it. Out: already = a check-in was in force. */
+ * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
+ * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_SIGNUP_CANCELLED,
+ * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
+ * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force. */
 enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
 struct store_checkin {
     struct store_job job;
@@ -97,11 +96,10 @@ struct store_checkin {
     int64_t out_event_id;
     int64_t out_signup_id;
     bool walkin_created;
-    const char *why;
 };
 void store_checkin_init(struct store_checkin *j);
 
-/* Undoes a check-in. rc: KIOSKD_ENOTFOUND, KIOSKD_ECONFLICT (already undone). */
+/* Undoes a check-in. Refusals: WHY_CHECKIN_NOT_FOUND, WHY_ALREADY_UNDONE. */
 struct store_checkin_undo {
     struct store_job job;
     int64_t checkin_id;
@@ -109,7 +107,6 @@ struct store_checkin_undo {
     /* out */
     int64_t out_event_id;
     int64_t out_signup_id;
-    const char *why;
 };
 void store_checkin_undo_init(struct store_checkin_undo *j);
 
@@ -133,15 +130,11 @@ struct store_roster_row {
 int store_roster(struct store *s, int64_t event_id, const char *last4, size_t max,
                  struct store_roster_row **rows, size_t *n);
 
-/* The ticket facts of a sign-up, for serving its QR image. */
-struct store_ticket_info {
-    int64_t event_id;
-    int64_t issued_at;
-    char status[12];
-    char event_status[16];
-};
-/* Returns 0 or KIOSKD_ENOTFOUND. */
-int store_ticket_info(struct store *s, int64_t signup_id, struct store_ticket_info *out);
+/* Applies the ticket rule (store_int.h) to a verified ticket's payload, for
+ * serving its QR image: *why = WHY_NONE when it is valid, else the rule it
+ * breaks. Returns 0 or a store error. */
+int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
+                       enum store_why *why);
 
 /* Writes one audit line (for staff actions that change nothing, such as a
  * roster search). */

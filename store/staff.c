@@ -80,7 +80,7 @@ static int staff_add_run(struct store_tx *tx, struct store_job *job)
     struct store_staff existing;
     int rc = staff_read(tx->c, j->staff.id, &existing);
     if (rc == 0)
-        return KIOSKD_ECONFLICT;
+        return store_refuse(job, WHY_STAFF_EXISTS);
     if (rc != KIOSKD_ENOTFOUND)
         return rc;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_STAFF_INSERT);
@@ -201,7 +201,7 @@ static int logout_run(struct store_tx *tx, struct store_job *job)
     if (rc != SQLITE_DONE)
         return store_rc(rc);
     if (sqlite3_changes(tx->c->db) == 0)
-        return KIOSKD_ENOTFOUND;
+        return store_refuse(job, WHY_SESSION_NOT_FOUND);
     char subject[48];
     snprintf(subject, sizeof subject, "staff:%s", j->by.staff_id);
     return store_audit(tx, j->by.staff_id, j->by.device, "logout", subject);
@@ -219,7 +219,7 @@ static int sessions_revoke_run(struct store_tx *tx, struct store_job *job)
     struct store_staff sf;
     int rc = staff_read(tx->c, j->target, &sf);
     if (rc)
-        return rc;
+        return rc == KIOSKD_ENOTFOUND ? store_refuse(job, WHY_STAFF_NOT_FOUND) : rc;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_SESSIONS_REVOKE_STAFF);
     if (!st)
         return KIOSKD_EIO;

@@ -34,7 +34,7 @@ struct store_session {
 int store_session_get(struct store *s, const unsigned char hash[32], int64_t now,
                       struct store_session *out);
 
-/* Adds a staff account. rc: KIOSKD_ECONFLICT when the id exists. */
+/* Adds a staff account. Refusals: WHY_STAFF_EXISTS. */
 struct store_staff_add {
     struct store_job job;
     struct store_staff staff;
@@ -61,7 +61,7 @@ struct store_login {
 };
 void store_login_init(struct store_login *j);
 
-/* Revokes the session with token_hash. rc: KIOSKD_ENOTFOUND. */
+/* Revokes the session with token_hash. Refusals: WHY_SESSION_NOT_FOUND. */
 struct store_logout {
     struct store_job job;
     unsigned char token_hash[32];
@@ -70,7 +70,7 @@ struct store_logout {
 void store_logout_init(struct store_logout *j);
 
 /* Revokes every session of a staff member (an admin's action). rc:
- * KIOSKD_ENOTFOUND (no such staff). out: how many sessions were revoked. */
+ * WHY_STAFF_NOT_FOUND. out: how many sessions were revoked. */
 struct store_sessions_revoke {
     struct store_job job;
     char target[33];

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/hist.h"
+#include "store/why.h"
 
 struct store;
 struct store_tx;
@@ -38,7 +39,9 @@ typedef void (*store_done_fn)(struct store_job *job);
 struct store_job {
     store_run_fn run;
     store_done_fn done;
+    void *arg;              /* the submitter's, untouched by the store */
     int rc;                 /* set by the store before done() */
+    enum store_why why;     /* rc == KIOSKD_EREFUSED: the rule that refused it */
     int64_t queued_us;      /* set by store_submit */
     struct store_job *next; /* owned by the store while queued */
 };
@@ -111,6 +114,10 @@ int store_schema_version(void);
 void store_fault_commit(struct store *s, int rc, int count);
 
 /* --- For write jobs (writer thread only) --- */
+
+/* Refuses the job for reason why: returns KIOSKD_EREFUSED for the job's run()
+ * to return (its changes are rolled back). */
+int store_refuse(struct store_job *job, enum store_why why);
 
 /* The time the job started running, microseconds since the epoch (UTC). */
 int64_t store_tx_now(const struct store_tx *tx);

@@ -58,6 +58,24 @@ int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
 void conn_close(struct conn *c);
 int conn_exec(struct conn *c, const char *sql);
 
+/* A sign-up as the check-in and cancel jobs see it (id 0: none found). */
+struct found {
+    int64_t id, event_id, issued_at;
+    char status[12], name_mask[64], source[8];
+};
+/* Reads sign-up id, or the sign-up of a phone's hash for an event, into f
+ * (writer thread). 0, KIOSKD_ENOTFOUND or a store error. */
+int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f);
+int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
+                         struct found *f);
+/* The ticket rule, the one place that decides whether a ticket is valid: a
+ * ticket for ticket_event issued at ticket_issued is valid while its sign-up
+ * f exists for that event, is not cancelled and still has that issue time,
+ * and its event (event_status, NULL when the caller checks the event itself)
+ * is not cancelled. Returns WHY_NONE or the rule it breaks. */
+enum store_why ticket_rule(const struct found *f, const char *event_status, int64_t ticket_event,
+                           int64_t ticket_issued);
+
 struct store_event;
 /* Reads event id through connection c (either thread's). */
 int store_event_read(struct conn *c, int64_t id, struct store_event *out);

@@ -15,17 +15,17 @@ static void h(struct req *r)
 }
 
 static const struct route table_a[] = {
-    {HTTP_GET, "/healthz", h, ROLE_NONE, 0, 0},
-    {HTTP_GET, "/api/v1/events", h, ROLE_NONE, 0, 0},
-    {HTTP_POST, "/api/v1/events", h, ROLE_MANAGER, 0, 0},
-    {HTTP_POST, "/api/v1/events/{id}/signups", h, ROLE_NONE, 0, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_GET, .pattern = "/healthz", .fn = h},
+    {.method = HTTP_GET, .pattern = "/api/v1/events", .fn = h},
+    {.method = HTTP_POST, .pattern = "/api/v1/events", .role = ROLE_MANAGER, .fn = h},
+    {.method = HTTP_POST, .pattern = "/api/v1/events/{id}/signups", .fn = h},
+    {0},
 };
 static const struct route table_b[] = {
-    {HTTP_GET, "/api/v1/tickets/{code}.svg", h, ROLE_NONE, 0, 0},
-    {HTTP_GET, "/api/v1/tickets/{code}.png", h, ROLE_NONE, 0, 0},
-    {HTTP_DELETE, "/api/v1/checkins/{id}", h, ROLE_STAFF, 0, 0},
-    {0, NULL, NULL, 0, 0, 0},
+    {.method = HTTP_GET, .pattern = "/api/v1/tickets/{code}.svg", .fn = h},
+    {.method = HTTP_GET, .pattern = "/api/v1/tickets/{code}.png", .fn = h},
+    {.method = HTTP_DELETE, .pattern = "/api/v1/checkins/{id}", .role = ROLE_STAFF, .fn = h},
+    {0},
 };
 static const struct route *const tables[] = {table_a, table_b, NULL};
 
