@@ -4,6 +4,7 @@
  */
 #include "daemon/http.h"
 
+#include <assert.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,42 @@ const char *req_query(struct req *r, const char *name, char *buf, size_t n)
     return NULL;
 }
 
+bool req_check(const struct req *r)
+{
+    if ((r->state == REQ_WAITING) != (r->wait != NULL))
+        return false;
+    if (r->state < REQ_ANSWERED && (r->out || r->status))
+        return false;
+    return !r->counted_unwritten || r->state == REQ_ANSWERED;
+}
+
+bool req_transition_ok(enum req_state from, enum req_state to)
+{
+    /* allowed[from] has bit `to` set when from -> to is a transition */
+    static const unsigned allowed[] = {
+        [REQ_NEW] = 1u << REQ_BODY | 1u << REQ_HANDLER | 1u << REQ_ANSWERED,
+        [REQ_BODY] = 1u << REQ_HANDLER | 1u << REQ_ANSWERED,
+        [REQ_HANDLER] = 1u << REQ_WAITING | 1u << REQ_ANSWERED,
+        [REQ_WAITING] = 1u << REQ_RESUMED,
+        [REQ_RESUMED] = 1u << REQ_WAITING | 1u << REQ_ANSWERED,
+        [REQ_ANSWERED] = 1u << REQ_WRITTEN,
+        [REQ_WRITTEN] = 0,
+    };
+    return from <= REQ_WRITTEN && to <= REQ_WRITTEN && (allowed[from] & 1u << to);
+}
+
+void req_enter(struct req *r, enum req_state to)
+{
+    assert(req_transition_ok(r->state, to));
+    r->state = to;
+    assert(req_check(r));
+}
+
 static void req_answered(struct req *r)
 {
-    r->replied = true;
-    if (!r->in_handler && r->wsi) {
+    bool deferred = r->state == REQ_RESUMED;
+    req_enter(r, REQ_ANSWERED);
+    if (deferred && r->wsi) {
         r->k->unwritten++;
         r->counted_unwritten = true;
         server_answer_deferred(r);
@@ -55,7 +88,7 @@ static void req_answered(struct req *r)
 
 void req_reply_take(struct req *r, int status, const char *ctype, char *body, size_t len)
 {
-    if (r->replied) { /* a second answer is a programming error; keep the first */
+    if (r->state >= REQ_ANSWERED) { /* a second answer is a programming error; keep the first */
         free(body);
         return;
     }
@@ -175,6 +208,7 @@ void req_defer(struct req *r, struct req_wait *w)
     w->req = r;
     r->wait = w;
     r->k->waiting++;
+    req_enter(r, REQ_WAITING);
 }
 
 struct req *req_resume(struct req_wait *w)
@@ -185,6 +219,7 @@ struct req *req_resume(struct req_wait *w)
     w->req = NULL;
     r->wait = NULL;
     r->k->waiting--;
+    req_enter(r, REQ_RESUMED);
     return r;
 }
 
@@ -313,7 +348,7 @@ static void write_route(struct req *r)
     if (rc == 0 && !w->job)
         rc = KIOSKD_EINVAL; /* a fill that names no job is a programming error */
     if (rc) {
-        if (!r->replied && !(rc == KIOSKD_EINVAL && req_fields_failed(r, &r->json)))
+        if (r->state < REQ_ANSWERED && !(rc == KIOSKD_EINVAL && req_fields_failed(r, &r->json)))
             req_fail(r, rc);
         write_free(w);
         return;

@@ -29,8 +29,44 @@ struct req_wait {
     struct req *req; /* NULL once the client has gone */
 };
 
+/*
+ * A request's life. Each state is entered in one place:
+ *
+ *   NEW ----> BODY ----> HANDLER ----> ANSWERED ----> WRITTEN
+ *    |          |           |             ^
+ *    |          +-----------|-------------+ (early_error: refused before the handler)
+ *    +----------------------|-------------+
+ *                           v             |
+ *                        WAITING <--> RESUMED
+ *
+ *   NEW       on_http: the headers are checked (route, rate limit, token)
+ *   BODY      on_http: the body follows                       (server.c)
+ *   HANDLER   dispatch: the route's handler or write runs     (server.c)
+ *   WAITING   req_defer: waits for store or worker work       (http.c)
+ *   RESUMED   req_resume: the work is done, the client is still there
+ *   ANSWERED  req_answered: the answer is built, not written  (http.c)
+ *   WRITTEN   req_write: written in one lws_write             (server.c)
+ *
+ * Invariants (req_check):
+ *  1. wait != NULL exactly while WAITING.
+ *  2. An answer (out, status) exists only from ANSWERED on.
+ *  3. counted_unwritten only while ANSWERED: the drain waits for it.
+ * An answer built while RESUMED is written at once (server_answer_deferred);
+ * one built in any earlier state is written by the caller that built it.
+ */
+enum req_state {
+    REQ_NEW = 0,
+    REQ_BODY,
+    REQ_HANDLER,
+    REQ_WAITING,
+    REQ_RESUMED,
+    REQ_ANSWERED,
+    REQ_WRITTEN,
+};
+
 struct req {
     struct kioskd *k;
+    enum req_state state;
     struct lws *wsi;
     int route;               /* index in k->router, or -1 */
     const struct route *rt;
@@ -59,7 +95,7 @@ struct req {
     } hdr[6];
     int nhdr;
     int allow;               /* methods for a 405's Allow header */
-    bool in_handler, replied, written, dispatched, close_after;
+    bool close_after;
     bool counted_unwritten;  /* counted in k->unwritten until written or dropped */
     struct req_wait *wait;
 };
@@ -70,6 +106,13 @@ static inline const char *req_body(const struct req *r, size_t *len)
     *len = r->body.len;
     return r->body.data ? r->body.data : "";
 }
+/* Moves r to state to; the transition and the invariants are asserted. */
+void req_enter(struct req *r, enum req_state to);
+/* Returns true when r's invariants hold (see above). */
+bool req_check(const struct req *r);
+/* Returns true when from -> to is a transition of the diagram above. */
+bool req_transition_ok(enum req_state from, enum req_state to);
+
 /* Returns the path parameter name, or NULL. */
 const char *req_param(const struct req *r, const char *name);
 /* Copies query argument name (URL-decoded) into buf; returns buf or NULL when absent. */

@@ -149,7 +149,7 @@ static int req_write(struct req *r)
     if (r->out_len)
         memcpy(p, r->out, r->out_len);
     p += r->out_len;
-    r->written = true;
+    req_enter(r, REQ_WRITTEN);
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
         goto out;
     rc = 0;
@@ -190,13 +190,11 @@ static void pipelined_behind(struct req *r)
 
 static int dispatch(struct req *r)
 {
-    r->dispatched = true;
-    r->in_handler = true;
+    req_enter(r, REQ_HANDLER);
     req_dispatch(r);
-    r->in_handler = false;
-    if (r->replied)
+    if (r->state == REQ_ANSWERED)
         return req_write(r);
-    if (r->wait) {
+    if (r->state == REQ_WAITING) {
         /* lws cleared its own timeout; a client waiting on work gets ours. */
         lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, DEFERRED_TIMEOUT_S);
         return 0;
@@ -208,9 +206,7 @@ static int dispatch(struct req *r)
 /* Answers at once from LWS_CALLBACK_HTTP (before any body is read). */
 static int early_error(struct req *r, int status, const char *code, const char *message)
 {
-    r->in_handler = true;
     req_error(r, status, code, message, NULL);
-    r->in_handler = false;
     /* With a body still unread the connection cannot be reused. */
     if (r->content_length > 0)
         r->close_after = true;
@@ -235,7 +231,7 @@ static int64_t parse_content_length(struct lws *wsi)
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
-    if (r->k && r->dispatched && !r->written) {
+    if (r->k && r->state >= REQ_HANDLER && r->state < REQ_WRITTEN) {
         pipelined_behind(r); /* the earlier request still owns r */
         return 0;
     }
@@ -332,6 +328,7 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         if ((r->rt->flags & ROUTE_SECRET) && buf_reserve(&r->body, (size_t)r->content_length))
             return early_error(r, 503, "busy", "the daemon is out of memory; try again");
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)k->cfg.http_request_timeout);
+        req_enter(r, REQ_BODY);
         return 0; /* the body follows */
     }
     if (r->method == HTTP_POST && r->content_length == 0)
@@ -352,7 +349,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY:
         if (!r || !r->k)
             return -1;
-        if (r->dispatched) {
+        if (r->state >= REQ_HANDLER) {
             pipelined_behind(r);
             return 0;
         }
@@ -363,7 +360,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!r || !r->k)
             return -1;
-        if (r->dispatched) {
+        if (r->state >= REQ_HANDLER) {
             pipelined_behind(r); /* lws repeats this for input behind a waiting answer */
             return 0;
         }
@@ -371,7 +368,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         return dispatch(r);
 
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (!r || !r->k || !r->replied || r->written || r->wait)
+        if (!r || !r->k || r->state != REQ_ANSWERED)
             return 0; /* spurious, or not ready yet */
         return req_write(r);
 
@@ -385,7 +382,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             r->wait = NULL;
             r->k->waiting--;
             r->k->metrics.counters[MC_CLIENTS_GONE]++;
-        } else if (r->replied && !r->written) {
+        } else if (r->state == REQ_ANSWERED) {
             r->k->metrics.counters[MC_CLIENTS_GONE]++;
         }
         if (r->counted_unwritten) {

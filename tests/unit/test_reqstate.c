@@ -1,0 +1,73 @@
+/* The request state machine of daemon/http.h: its transitions and invariants. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "daemon/http.h"
+
+/* The diagram in daemon/http.h, written out independently. */
+static const struct {
+    enum req_state from, to;
+} edges[] = {
+    {REQ_NEW, REQ_BODY},          {REQ_NEW, REQ_HANDLER},         {REQ_NEW, REQ_ANSWERED},
+    {REQ_BODY, REQ_HANDLER},      {REQ_BODY, REQ_ANSWERED},       {REQ_HANDLER, REQ_WAITING},
+    {REQ_HANDLER, REQ_ANSWERED},  {REQ_WAITING, REQ_RESUMED},     {REQ_RESUMED, REQ_WAITING},
+    {REQ_RESUMED, REQ_ANSWERED},  {REQ_ANSWERED, REQ_WRITTEN},
+};
+
+static void every_transition_is_the_diagrams(void **state)
+{
+    (void)state;
+    for (int from = REQ_NEW; from <= REQ_WRITTEN; from++)
+        for (int to = REQ_NEW; to <= REQ_WRITTEN; to++) {
+            bool expected = false;
+            for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+                expected |= edges[i].from == (enum req_state)from && edges[i].to == (enum req_state)to;
+            assert_int_equal(req_transition_ok((enum req_state)from, (enum req_state)to), expected);
+        }
+    assert_false(req_transition_ok(REQ_WRITTEN + 1, REQ_NEW));
+}
+
+static void invariants_catch_each_broken_rule(void **state)
+{
+    (void)state;
+    static struct req r;
+    struct req_wait w = {&r};
+    memset(&r, 0, sizeof r);
+    assert_true(req_check(&r));
+
+    /* 1. wait is set exactly while WAITING */
+    r.state = REQ_WAITING;
+    assert_false(req_check(&r));
+    r.wait = &w;
+    assert_true(req_check(&r));
+    r.state = REQ_RESUMED;
+    assert_false(req_check(&r));
+    r.wait = NULL;
+    assert_true(req_check(&r));
+
+    /* 2. an answer only from ANSWERED on */
+    r.status = 200;
+    assert_false(req_check(&r));
+    r.state = REQ_ANSWERED;
+    assert_true(req_check(&r));
+
+    /* 3. counted as unwritten only while ANSWERED */
+    r.counted_unwritten = true;
+    assert_true(req_check(&r));
+    r.state = REQ_WRITTEN;
+    assert_false(req_check(&r));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_transition_is_the_diagrams),
+        cmocka_unit_test(invariants_catch_each_broken_rule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
