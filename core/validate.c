@@ -138,7 +138,7 @@ static enum name_cp name_cp_class(uint32_t cp)
 {
     if (validate_cp_name_punct(cp))
         return NAME_PUNCT;
-    if (cp > 0x7FFFFFFF || !name_locale)
+    if (!name_locale)
         return NAME_REFUSED;
     wint_t wc = (wint_t)cp;
     if (iswalpha_l(wc, name_locale))
@@ -189,7 +189,7 @@ int validate_name(const char *in, char *out, size_t n, const char **why)
     for (size_t i = first; i < end;) {
         uint32_t cp = 0;
         i += utf8_decode(in + i, end - i, &cp); /* valid: checked above */
-        if (validate_cp_forbidden(cp) || validate_cp_space(cp) != (cp == ' ' || cp == 0x3000)) {
+        if (validate_cp_forbidden(cp)) {
             reason = "contains control characters";
             goto out;
         }
