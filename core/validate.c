@@ -1,7 +1,18 @@
-/* Input checks for the sign-up API: mobile numbers, names, strict UTF-8. */
+/*
+ * Input checks for the sign-up API: mobile numbers, names, strict UTF-8.
+ *
+ * What is a letter comes from glibc's Unicode tables (the C.UTF-8 locale's
+ * LC_CTYPE, loaded once with newlocale and used through the thread-safe *_l
+ * calls; the process locale is never changed), not from tables of our own.
+ * Loading them is the one thing here that reads a file, once, before the
+ * first name is checked (validate_init).
+ */
 #include "core/validate.h"
 
+#include <locale.h>
+#include <pthread.h>
 #include <string.h>
+#include <wctype.h>
 
 #include "core/status.h"
 
@@ -95,6 +106,48 @@ bool validate_cp_forbidden(uint32_t cp)
            (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
 }
 
+static pthread_once_t name_once = PTHREAD_ONCE_INIT;
+static locale_t name_locale;
+static wctype_t name_combining;
+
+static void name_tables_load(void)
+{
+    name_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    /* "combining" is glibc's class of Unicode marks (Mn, Mc, Me) */
+    if (name_locale)
+        name_combining = wctype_l("combining", name_locale);
+}
+
+int validate_init(void)
+{
+    pthread_once(&name_once, name_tables_load);
+    return name_locale && name_combining ? 0 : KIOSKD_ECONFIG;
+}
+
+bool validate_cp_name_punct(uint32_t cp)
+{
+    return cp == ' ' || cp == 0x3000 || cp == '-' || cp == '\'' || cp == 0x2019 || cp == 0xB7 ||
+           cp == 0x30FB || cp == 0x2027;
+}
+
+/* What one code point inside a name is: a letter, a mark that goes on the
+ * letter before it, allowed punctuation or space, or refused. */
+enum name_cp { NAME_LETTER, NAME_MARK, NAME_PUNCT, NAME_REFUSED };
+
+static enum name_cp name_cp_class(uint32_t cp)
+{
+    if (validate_cp_name_punct(cp))
+        return NAME_PUNCT;
+    if (!name_locale)
+        return NAME_REFUSED;
+    wint_t wc = (wint_t)cp;
+    if (iswalpha_l(wc, name_locale))
+        return NAME_LETTER;
+    if (name_combining && iswctype_l(wc, name_combining, name_locale))
+        return NAME_MARK;
+    return NAME_REFUSED;
+}
+
 int validate_name(const char *in, char *out, size_t n, const char **why)
 {
     const char *reason = NULL;
@@ -130,6 +183,9 @@ int validate_name(const char *in, char *out, size_t n, const char **why)
         reason = "must not be empty";
         goto out;
     }
+    validate_init();
+    bool letters = false;
+    enum name_cp prev = NAME_PUNCT;
     for (size_t i = first; i < end;) {
         uint32_t cp = 0;
         i += utf8_decode(in + i, end - i, &cp); /* valid: checked above */
@@ -137,6 +193,17 @@ int validate_name(const char *in, char *out, size_t n, const char **why)
             reason = "contains control characters";
             goto out;
         }
+        enum name_cp k = name_cp_class(cp);
+        if (k == NAME_REFUSED || (k == NAME_MARK && prev == NAME_PUNCT)) {
+            reason = VALIDATE_NAME_RULE;
+            goto out;
+        }
+        letters = letters || k == NAME_LETTER;
+        prev = k;
+    }
+    if (!letters) {
+        reason = VALIDATE_NAME_RULE;
+        goto out;
     }
     if (end_idx - first_idx > VALIDATE_NAME_MAX) {
         reason = "is longer than 32 characters";

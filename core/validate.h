@@ -1,6 +1,7 @@
 /*
  * Checks on what people type at the kiosk or into the chat (mobile numbers,
- * names) and strict UTF-8 decoding. Pure: no I/O, no allocation. Not for
+ * names) and strict UTF-8 decoding. Pure but for one read of glibc's
+ * Unicode tables (validate_init); no allocation of ours. Not for
  * masking (core/mask.h) or for JSON syntax (core/jsonv.h).
  */
 #ifndef KIOSKD_VALIDATE_H
@@ -19,16 +20,46 @@
  * the first 1 and the second 3-9. NULL gives false. */
 bool validate_mobile(const char *s);
 
+/* The reason validate_name gives for a character a name may not contain
+ * ("may contain only letters, spaces, '·', '-' and '''"). */
+#define VALIDATE_NAME_RULE "may contain only letters, spaces, '\xc2\xb7', '-' and '''"
+
+/* Loads the Unicode character classes validate_name uses: glibc's C.UTF-8
+ * LC_CTYPE (always installed on Debian, package libc-bin), read once and
+ * shared by all threads; the process locale is not touched. validate_name
+ * calls it itself; call it at start-up to find a missing locale early.
+ * Returns 0, or KIOSKD_ECONFIG when C.UTF-8 or its "combining" class is
+ * missing (validate_name then refuses every name). */
+int validate_init(void);
+
 /* Checks a person's name. Trims ASCII whitespace and U+3000 at both ends, then
- * requires strictly valid UTF-8, 1 to VALIDATE_NAME_MAX code points, and no
- * control or line/paragraph separator or bidirectional formatting characters
- * (C0, DEL, C1, U+2028, U+2029, U+202A-U+202E, U+2066-U+2069, U+FEFF).
+ * requires strictly valid UTF-8 and 1 to VALIDATE_NAME_MAX code points, each
+ * of them:
+ *   - a letter of any script (glibc's alpha class: Han including CJK
+ *     Extension B and later, which are 4-byte UTF-8; Latin with diacritics,
+ *     Cyrillic, Greek, Arabic, Hebrew, Thai, Devanagari, Hangul, kana ...);
+ *   - a combining mark (Thai vowels and tones, Devanagari signs, Arabic
+ *     harakat, decomposed accents), only right after a letter or a mark;
+ *   - a space (U+0020, U+3000), hyphen '-', apostrophe (U+0027, U+2019) or a
+ *     middle dot (U+00B7 as in 阿依古丽·买买提, U+30FB katakana middle dot,
+ *     U+2027 hyphenation point);
+ * with at least one letter. Everything else is refused: control, line and
+ * paragraph separators and bidirectional formatting characters (C0, DEL, C1,
+ * U+2028, U+2029, U+202A-U+202E, U+2066-U+2069, U+FEFF) with "contains
+ * control characters"; ASCII digits, quotes, backslash, other punctuation,
+ * symbols, emoji, zero-width joiners, unassigned and private-use code points
+ * with VALIDATE_NAME_RULE. glibc counts letter-like numbers (Roman numerals,
+ * digits of scripts other than ASCII) as alpha, so those pass.
  * Writes the trimmed name (NUL terminated) to out, which has n bytes
  * (VALIDATE_NAME_BUF is always enough). Returns 0; KIOSKD_EINVAL with *why
  * (if why is not NULL) set to a short English reason (static string) such as
  * "must not be empty"; or KIOSKD_ETOOBIG when a valid name does not fit in
- * out. On failure out is "" (when n > 0). */
+ * out. On failure out is "" (when n > 0). Thread-safe. */
 int validate_name(const char *in, char *out, size_t n, const char **why);
+
+/* Returns true for the spaces and punctuation validate_name takes inside a
+ * name: U+0020, U+3000, '-', U+0027, U+2019, U+00B7, U+30FB, U+2027. */
+bool validate_cp_name_punct(uint32_t cp);
 
 /* Returns true for what validate_name trims at either end: ASCII whitespace
  * (space, \t \n \v \f \r) and U+3000 IDEOGRAPHIC SPACE. */

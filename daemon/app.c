@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "core/validate.h"
 #include "daemon/keys.h"
 #include "daemon/server.h"
 #include "daemon/worker.h"
@@ -32,6 +33,11 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
         .notify = daemon ? server_wake : NULL,
         .notify_arg = k,
     };
+    if (validate_init() != 0) {
+        snprintf(err, errlen, "cannot load the C.UTF-8 locale that names are checked with "
+                              "(install libc-bin)");
+        return KIOSKD_ECONFIG;
+    }
     if ((rc = store_open(&k->store, &so, err, errlen)) != 0)
         return rc;
     if (rng_init(&k->rng) != 0) {

@@ -138,13 +138,17 @@ static int events_create_run(struct store_tx *tx, struct store_job *job)
             return store_rc(rc);
         e->id = sqlite3_last_insert_rowid(tx->c->db);
         snprintf(e->status, sizeof e->status, "open");
-        char subject[32], json[160];
+        char subject[32];
         snprintf(subject, sizeof subject, "event:%lld", (long long)e->id);
-        snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)e->id);
         if ((rc = store_audit(tx, j->by.staff_id[0] ? j->by.staff_id : NULL,
-                              j->by.device[0] ? j->by.device : NULL, "event_create", subject)) !=
-                0 ||
-            (rc = store_outbox_append(tx, "event_created", json)) != 0)
+                              j->by.device[0] ? j->by.device : NULL, "event_create", subject)) != 0)
+            return rc;
+        /* what HQ needs to show the event; title and venue are free text */
+        json_t *data = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I}", "event_id",
+                                 (json_int_t)e->id, "title", e->title, "kind", e->kind, "venue",
+                                 e->venue, "starts_at", (json_int_t)e->starts_at, "ends_at",
+                                 (json_int_t)e->ends_at, "capacity", (json_int_t)e->capacity);
+        if ((rc = store_outbox_append(tx, "event_created", data)) != 0)
             return rc;
     }
     return 0;
@@ -180,12 +184,12 @@ static int event_cancel_run(struct store_tx *tx, struct store_job *job)
     j->already = sqlite3_changes(tx->c->db) == 0;
     if (j->already)
         return 0;
-    char subject[32], json[64];
+    char subject[32];
     snprintf(subject, sizeof subject, "event:%lld", (long long)j->event_id);
-    snprintf(json, sizeof json, "{\"event_id\":%lld}", (long long)j->event_id);
     if ((rc = store_audit(tx, j->by.staff_id, j->by.device, "event_cancel", subject)) != 0)
         return rc;
-    return store_outbox_append(tx, "event_cancelled", json);
+    return store_outbox_append(tx, "event_cancelled",
+                               json_pack("{s:I}", "event_id", (json_int_t)j->event_id));
 }
 
 void store_event_cancel_init(struct store_event_cancel *j)

@@ -1,5 +1,6 @@
 /* The outbox journal and the audit trail, written from inside write jobs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "core/status.h"
@@ -37,25 +38,51 @@ static void rfc3339_utc(int64_t t, char out[64])
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t % 1000000 / 1000));
 }
 
-int store_outbox_append(struct store_tx *tx, const char *kind, const char *json)
+int store_outbox_append(struct store_tx *tx, const char *kind, json_t *data)
 {
     char id[37], at[64];
-    if (rng_uuid(tx->rng, id))
-        return KIOSKD_ECRYPTO;
+    char *text = NULL;
+    int rc;
+    if (!data) {
+        rc = KIOSKD_ENOMEM;
+        goto out;
+    }
+    if (!json_is_object(data)) {
+        rc = KIOSKD_EINVAL;
+        goto out;
+    }
+    /* UTF-8 as it is, not \u escapes: jansson has checked every string */
+    text = json_dumps(data, JSON_COMPACT);
+    if (!text) {
+        rc = KIOSKD_ENOMEM;
+        goto out;
+    }
+    if (rng_uuid(tx->rng, id)) {
+        rc = KIOSKD_ECRYPTO;
+        goto out;
+    }
     rfc3339_utc(tx->now_us, at);
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_OUTBOX_INSERT);
-    if (!st)
-        return KIOSKD_EIO;
+    if (!st) {
+        rc = KIOSKD_EIO;
+        goto out;
+    }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_rc(rc);
+    if (rc != SQLITE_DONE) {
+        rc = store_rc(rc);
+        goto out;
+    }
     tx->outbox_added++;
-    return 0;
+    rc = 0;
+out:
+    free(text);
+    json_decref(data);
+    return rc;
 }
 
 int store_audit(struct store_tx *tx, const char *staff_id, const char *device, const char *action,

@@ -92,13 +92,17 @@ static int counts(struct store_tx *tx, int64_t event_id, int confirmed, int wait
 
 static int journal(struct store_tx *tx, const char *staff_id, const char *device,
                    const char *action, const char *subject_kind, int64_t subject_id,
-                   const char *outbox_kind, const char *json)
+                   const char *outbox_kind, json_t *data)
 {
     char subject[48];
     snprintf(subject, sizeof subject, "%s:%lld", subject_kind, (long long)subject_id);
     int rc = store_audit(tx, staff_id && *staff_id ? staff_id : NULL,
                          device && *device ? device : NULL, action, subject);
-    return rc ? rc : store_outbox_append(tx, outbox_kind, json);
+    if (rc) {
+        json_decref(data);
+        return rc;
+    }
+    return store_outbox_append(tx, outbox_kind, data);
 }
 
 /* The fields of a sign-up row as written by a new or revived sign-up. */
@@ -269,13 +273,12 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return rc;
     if ((rc = counts(tx, j->event_id, place, !place, 0, 0)) != 0)
         return rc;
-    char json[320];
-    snprintf(json, sizeof json,
-             "{\"signup_id\":%lld,\"event_id\":%lld,\"status\":\"%s\",\"source\":\"%s\","
-             "\"name_masked\":\"%s\",\"phone_last4\":\"%s\",\"consent_version\":\"%s\"}",
-             (long long)j->signup_id, (long long)j->event_id, j->status, j->source,
-             j->who.name_mask, j->who.phone_last4, j->consent_version);
-    return journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", json);
+    json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id",
+                             (json_int_t)j->signup_id, "event_id", (json_int_t)j->event_id,
+                             "status", j->status, "source", j->source, "name_masked",
+                             j->who.name_mask, "phone_last4", j->who.phone_last4,
+                             "consent_version", j->consent_version);
+    return journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
 }
 
 void store_signup_new_init(struct store_signup_new *j)
@@ -305,10 +308,9 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
     sqlite3_bind_int64(st, 3, id);
     if ((rc = step_done(st)) != 0 || (rc = counts(tx, event_id, 1, -1, 0, 0)) != 0)
         return rc;
-    char json[96];
-    snprintf(json, sizeof json, "{\"signup_id\":%lld,\"event_id\":%lld}", (long long)id,
-             (long long)event_id);
-    if ((rc = journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", json)))
+    json_t *data = json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id",
+                             (json_int_t)event_id);
+    if ((rc = journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", data)))
         return rc;
     *promoted = id;
     return 0;
@@ -356,11 +358,11 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     if ((rc = counts(tx, event_id, was_confirmed ? -1 : 0,
                      strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
-    char json[128];
-    snprintf(json, sizeof json, "{\"signup_id\":%lld,\"event_id\":%lld,\"by\":\"%s\"}",
-             (long long)j->signup_id, (long long)event_id, j->by.staff_id[0] ? "staff" : "guest");
+    json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id,
+                             "event_id", (json_int_t)event_id, "by",
+                             j->by.staff_id[0] ? "staff" : "guest");
     if ((rc = journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup", j->signup_id,
-                      "signup_cancelled", json)) != 0)
+                      "signup_cancelled", data)) != 0)
         return rc;
     if (!was_confirmed)
         return 0;
@@ -403,13 +405,12 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
     snprintf(f->source, sizeof f->source, "walkin");
     snprintf(f->name_mask, sizeof f->name_mask, "%s", j->who.name_mask);
     j->walkin_created = true;
-    char json[256];
-    snprintf(json, sizeof json,
-             "{\"signup_id\":%lld,\"event_id\":%lld,\"status\":\"confirmed\",\"source\":\"walkin\","
-             "\"name_masked\":\"%s\",\"phone_last4\":\"%s\"}",
-             (long long)f->id, (long long)j->event_id, j->who.name_mask, j->who.phone_last4);
+    json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)f->id,
+                             "event_id", (json_int_t)j->event_id, "status", "confirmed", "source",
+                             "walkin", "name_masked", j->who.name_mask, "phone_last4",
+                             j->who.phone_last4);
     return journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id, "signup",
-                   json);
+                   data);
 }
 
 static int checkin_run(struct store_tx *tx, struct store_job *job)
@@ -508,15 +509,13 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     bool walkin = strcmp(f.source, "walkin") == 0;
     if ((rc = counts(tx, event_id, 0, 0, 1, walkin)) != 0)
         return rc;
-    char json[256];
-    snprintf(json, sizeof json,
-             "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld,\"at_us\":%lld,"
-             "\"method\":\"%s\",\"staff_id\":\"%s\"}",
-             (long long)j->checkin_id, (long long)f.id, (long long)event_id, (long long)now_us,
-             methods[j->method], j->by.staff_id);
+    json_t *data = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id",
+                             (json_int_t)j->checkin_id, "signup_id", (json_int_t)f.id, "event_id",
+                             (json_int_t)event_id, "at_us", (json_int_t)now_us, "method",
+                             methods[j->method], "staff_id", j->by.staff_id);
     return journal(tx, j->by.staff_id, j->by.device,
                    j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin", j->checkin_id,
-                   "checkin", json);
+                   "checkin", data);
 }
 
 void store_checkin_init(struct store_checkin *j)
@@ -557,11 +556,11 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     if ((rc = step_done(st)) != 0 ||
         (rc = counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
         return rc;
-    char json[128];
-    snprintf(json, sizeof json, "{\"checkin_id\":%lld,\"signup_id\":%lld,\"event_id\":%lld}",
-             (long long)j->checkin_id, (long long)j->out_signup_id, (long long)j->out_event_id);
+    json_t *data = json_pack("{s:I, s:I, s:I}", "checkin_id", (json_int_t)j->checkin_id,
+                             "signup_id", (json_int_t)j->out_signup_id, "event_id",
+                             (json_int_t)j->out_event_id);
     return journal(tx, j->by.staff_id, j->by.device, "checkin_undo", "checkin", j->checkin_id,
-                   "checkin_undone", json);
+                   "checkin_undone", data);
 }
 
 void store_checkin_undo_init(struct store_checkin_undo *j)

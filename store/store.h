@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/hist.h"
 #include "store/why.h"
 
@@ -121,9 +123,14 @@ int store_refuse(struct store_job *job, enum store_why why);
 
 /* The time the job started running, microseconds since the epoch (UTC). */
 int64_t store_tx_now(const struct store_tx *tx);
-/* Appends an outbox journal entry {id uuid, seq, kind, at, data}; data is a
- * JSON text. Rolled back with the job. Returns 0 or a KIOSKD_E* code. */
-int store_outbox_append(struct store_tx *tx, const char *kind, const char *json);
+/* Appends an outbox journal entry {id uuid, seq, kind, at, data}; data is the
+ * JSON object (built with json_pack, so every string in it is escaped), which
+ * this call serialises compactly as UTF-8. Steals the reference to data on
+ * every path, so `store_outbox_append(tx, kind, json_pack(...))` is safe.
+ * Rolled back with the job. Returns 0; KIOSKD_ENOMEM when data is NULL (a
+ * failed json_pack) or cannot be serialised; KIOSKD_EINVAL when it is not an
+ * object; or another KIOSKD_E* code. */
+int store_outbox_append(struct store_tx *tx, const char *kind, json_t *data);
 /* Appends an audit line. staff_id, device, subject may be NULL; never pass
  * personal data. Returns 0 or a KIOSKD_E* code. */
 int store_audit(struct store_tx *tx, const char *staff_id, const char *device, const char *action,

@@ -52,7 +52,7 @@ static int run(struct store_tx *tx, struct store_job *job)
             pthread_cond_wait(&cv, &mu);
         pthread_mutex_unlock(&mu);
     }
-    int rc = store_outbox_append(tx, "test", "{}");
+    int rc = store_outbox_append(tx, "test", json_object());
     if (rc)
         return rc;
     return t->fail;
