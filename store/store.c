@@ -50,8 +50,36 @@ static size_t slot_of(const char *sql)
     return (size_t)(h >> 20) % STMT_SLOTS;
 }
 
+static void fault_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    const struct conn *c = sqlite3_user_data(ctx);
+    sqlite3_result_error_code(ctx, c->fault.rc);
+}
+
+/* The failing statement of the fault hook (struct conn_fault). */
+static sqlite3_stmt *conn_fault_stmt(struct conn *c)
+{
+    if (c->fault.rollback && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!c->fault.st) {
+        if (sqlite3_create_function(c->db, "kioskd_fault", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, c,
+                                    fault_fn, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v3(c->db, "SELECT kioskd_fault()", -1, SQLITE_PREPARE_PERSISTENT,
+                               &c->fault.st, NULL) != SQLITE_OK)
+            return NULL;
+    }
+    sqlite3_reset(c->fault.st);
+    return c->fault.st;
+}
+
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
 {
+    if (c->in_job && sqlite3_get_autocommit(c->db))
+        return NULL;
+    if (c->fault.countdown > 0 && --c->fault.countdown == 0)
+        return conn_fault_stmt(c);
     size_t i = slot_of(sql);
     for (size_t n = 0; n < STMT_SLOTS; n++, i = (i + 1) % STMT_SLOTS) {
         if (c->sql[i] == sql) {
@@ -90,6 +118,8 @@ void conn_close(struct conn *c)
             sqlite3_finalize(c->stmt[i]);
         c->sql[i] = NULL;
     }
+    sqlite3_finalize(c->fault.st);
+    c->fault.st = NULL;
     if (c->db)
         sqlite3_close(c->db);
     c->db = NULL;

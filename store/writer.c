@@ -7,9 +7,27 @@
  *   writer_batch      : submitted -> taken -> finished (writer thread)
  *   store_complete    : finished -> completed (loop)
  *
- * One batch = BEGIN IMMEDIATE; per job SAVEPOINT, run, RELEASE or ROLLBACK TO;
- * COMMIT (one fsync with synchronous=FULL). If the COMMIT fails, every job of
- * the batch that had succeeded gets the commit's error instead.
+ * One batch = one or more transactions (writer_tx), each:
+ *   BEGIN IMMEDIATE; per job SAVEPOINT, run, RELEASE or ROLLBACK TO + RELEASE;
+ *   COMMIT (one fsync with synchronous=FULL).
+ * Normally one transaction takes the whole batch. SQLite may roll the whole
+ * transaction back by itself when a statement meets SQLITE_FULL, IOERR,
+ * NOMEM or BUSY (3.40.1 does for FULL, IOERR and NOMEM met by a statement
+ * that reads a table, and leaves BUSY to the caller); the writer checks
+ * sqlite3_get_autocommit() after every job and the result of every RELEASE
+ * and ROLLBACK TO. When the transaction is gone (or a job's savepoint cannot
+ * be undone alone), every job of that transaction so far gets the error and
+ * the rest of the batch runs in a fresh transaction.
+ *
+ * Invariants (store/store.h 4):
+ *  W1. A job answered 0 was released into a transaction whose COMMIT succeeded.
+ *  W2. A job answered with an error left nothing behind: its savepoint was
+ *      rolled back, or its whole transaction was.
+ *  W3. No job's statement runs in autocommit mode: conn_stmt refuses while
+ *      conn.in_job and the transaction is gone, and the commit hook turns any
+ *      commit other than writer_tx's own COMMIT into a rollback.
+ *  W4. The fault hooks (store_fault_commit, store_fault_job) act only where a
+ *      test asked; the job hook fires once.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -43,37 +61,96 @@ static int exec_rc(struct store *s, const char *sql)
     return sqlite3_exec(s->wr.db, sql, NULL, NULL, NULL);
 }
 
-/* Runs the jobs of one batch in one transaction; sets each job's rc.
- * Returns the number of outbox entries the committed jobs appended. */
-static int writer_batch(struct store *s, struct store_job **jobs, int n, struct rng *rng,
-                        int *commit_rc_out)
+/* Gives every job of jobs[from, to) still answered 0 the error rc. */
+static void fail_ok_jobs(struct store_job **jobs, int from, int to, int rc)
 {
-    int committed_outbox = 0;
+    for (int i = from; i < to; i++)
+        if (jobs[i]->rc == 0)
+            jobs[i]->rc = rc;
+}
+
+static bool tx_gone(struct store *s)
+{
+    return sqlite3_get_autocommit(s->wr.db) != 0;
+}
+
+/* Which job of the batch the job fault hook hits (job 0: none). */
+struct batch_fault {
+    int job, stmt, rc;
+    bool rollback;
+};
+
+/* Commit hook: only writer_tx's own COMMIT may commit (W3). */
+static int writer_commit_hook(void *arg)
+{
+    const struct store *s = arg;
+    return s->committing ? 0 : 1;
+}
+
+/* Runs jobs[from, n) in one transaction and sets each job's rc. Returns the
+ * index of the first job it did not settle (n when all were): the transaction
+ * was lost at the job before, and the rest need a fresh one. Adds the outbox
+ * entries of committed jobs to *added; sets *commit_rc on a failed BEGIN or
+ * COMMIT. */
+static int writer_tx(struct store *s, struct store_job **jobs, int from, int n, struct rng *rng,
+                     const struct batch_fault *f, int *commit_rc, int *added)
+{
     int brc = exec_rc(s, "BEGIN IMMEDIATE");
     if (brc != SQLITE_OK) {
-        for (int i = 0; i < n; i++)
-            jobs[i]->rc = store_rc(brc);
-        *commit_rc_out = brc;
-        return 0;
+        if (!tx_gone(s))
+            exec_rc(s, "ROLLBACK");
+        fail_ok_jobs(jobs, from, n, store_rc(brc));
+        *commit_rc = brc;
+        return n;
     }
-    for (int i = 0; i < n; i++) {
+    int tx_added = 0;
+    for (int i = from; i < n; i++) {
+        struct store_job *j = jobs[i];
         struct store_tx tx = {.s = s, .c = &s->wr, .rng = rng, .now_us = now_us()};
         int rc = exec_rc(s, "SAVEPOINT job");
         if (rc != SQLITE_OK) {
-            jobs[i]->rc = store_rc(rc);
+            j->rc = store_rc(rc);
+            if (tx_gone(s)) {
+                fail_ok_jobs(jobs, from, i, j->rc);
+                return i + 1;
+            }
             continue;
         }
-        jobs[i]->rc = jobs[i]->run(&tx, jobs[i]);
-        if (jobs[i]->rc == 0) {
-            rc = exec_rc(s, "RELEASE job");
-            if (rc != SQLITE_OK)
-                jobs[i]->rc = store_rc(rc);
-            else
-                committed_outbox += tx.outbox_added;
+        if (f->job == i + 1)
+            s->wr.fault = (struct conn_fault){
+                .countdown = f->stmt, .rc = f->rc, .rollback = f->rollback, .st = s->wr.fault.st};
+        s->wr.in_job = true;
+        j->rc = j->run(&tx, j);
+        s->wr.in_job = false;
+        s->wr.fault.countdown = 0;
+        if (tx_gone(s)) {
+            /* SQLite rolled everything back: this job and those before it are lost. */
+            if (j->rc == 0)
+                j->rc = KIOSKD_EIO;
+            fail_ok_jobs(jobs, from, i, j->rc);
+            return i + 1;
         }
-        if (jobs[i]->rc != 0) {
-            exec_rc(s, "ROLLBACK TO job");
-            exec_rc(s, "RELEASE job");
+        if (j->rc == 0) {
+            rc = exec_rc(s, "RELEASE job");
+            if (rc == SQLITE_OK) {
+                tx_added += tx.outbox_added;
+                continue;
+            }
+            j->rc = store_rc(rc);
+            if (tx_gone(s)) {
+                fail_ok_jobs(jobs, from, i, j->rc);
+                return i + 1;
+            }
+        }
+        rc = exec_rc(s, "ROLLBACK TO job");
+        if (rc == SQLITE_OK)
+            rc = exec_rc(s, "RELEASE job");
+        if (rc != SQLITE_OK || tx_gone(s)) {
+            /* The job's changes cannot be undone alone: undo the transaction. */
+            if (!tx_gone(s))
+                exec_rc(s, "ROLLBACK");
+            fail_ok_jobs(jobs, from, i, store_rc(rc != SQLITE_OK ? rc : SQLITE_IOERR));
+            return i + 1;
         }
     }
     int crc;
@@ -85,18 +162,37 @@ static int writer_batch(struct store *s, struct store_job **jobs, int n, struct 
         crc = SQLITE_OK;
     }
     pthread_mutex_unlock(&s->mu);
-    if (crc == SQLITE_OK)
+    if (crc == SQLITE_OK) {
+        s->committing = true;
         crc = exec_rc(s, "COMMIT");
-    if (crc != SQLITE_OK) {
-        if (!sqlite3_get_autocommit(s->wr.db))
-            exec_rc(s, "ROLLBACK");
-        for (int i = 0; i < n; i++)
-            if (jobs[i]->rc == 0)
-                jobs[i]->rc = store_rc(crc);
-        committed_outbox = 0;
+        s->committing = false;
     }
-    *commit_rc_out = crc;
-    return committed_outbox;
+    if (crc != SQLITE_OK) {
+        if (!tx_gone(s))
+            exec_rc(s, "ROLLBACK");
+        fail_ok_jobs(jobs, from, n, store_rc(crc));
+        *commit_rc = crc;
+        return n;
+    }
+    *added += tx_added;
+    return n;
+}
+
+/* Runs the jobs of one batch, in as few transactions as SQLite lets it;
+ * sets each job's rc. Returns the number of outbox entries the committed
+ * jobs appended. */
+static int writer_batch(struct store *s, struct store_job **jobs, int n, struct rng *rng,
+                        const struct batch_fault *f, int *commit_rc_out)
+{
+    int added = 0;
+    *commit_rc_out = SQLITE_OK;
+    for (int i = 0; i < n;) {
+        int crc = SQLITE_OK;
+        i = writer_tx(s, jobs, i, n, rng, f, &crc, &added);
+        if (crc != SQLITE_OK && *commit_rc_out == SQLITE_OK)
+            *commit_rc_out = crc;
+    }
+    return added;
 }
 
 static void *writer_main(void *arg)
@@ -108,6 +204,7 @@ static void *writer_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     int rng_rc = rng_init(&rng);
+    sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -123,6 +220,12 @@ static void *writer_main(void *arg)
         if (!s->q_head)
             s->q_tail = NULL;
         s->q_len -= n;
+        struct batch_fault f = {0};
+        if (s->fault_job > 0 && n >= s->fault_job) {
+            f = (struct batch_fault){.job = s->fault_job, .stmt = s->fault_stmt,
+                                     .rc = s->fault_job_rc, .rollback = s->fault_rollback};
+            s->fault_job = 0;
+        }
         pthread_mutex_unlock(&s->mu);
 
         double t0 = mono_seconds();
@@ -131,7 +234,7 @@ static void *writer_main(void *arg)
             for (int i = 0; i < n; i++)
                 jobs[i]->rc = KIOSKD_ECRYPTO;
         } else {
-            added = writer_batch(s, jobs, n, &rng, &commit_rc);
+            added = writer_batch(s, jobs, n, &rng, &f, &commit_rc);
         }
         double dt = mono_seconds() - t0;
 
@@ -161,6 +264,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
+    sqlite3_commit_hook(s->wr.db, NULL, NULL);
     rng_free(&rng);
     return NULL;
 }
@@ -273,5 +377,15 @@ void store_fault_commit(struct store *s, int rc, int count)
     pthread_mutex_lock(&s->mu);
     s->fault_rc = rc;
     s->fault_count = count;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void store_fault_job(struct store *s, int job, int stmt, int rc, bool rollback)
+{
+    pthread_mutex_lock(&s->mu);
+    s->fault_job = job > 0 && stmt > 0 ? job : 0;
+    s->fault_stmt = stmt;
+    s->fault_job_rc = rc;
+    s->fault_rollback = rollback;
     pthread_mutex_unlock(&s->mu);
 }
