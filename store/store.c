@@ -243,8 +243,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     s->notify = o->notify;
     s->notify_arg = o->notify_arg;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cond, NULL);
-    pthread_cond_init(&s->done_cond, NULL);
+    jobq_init(&s->q, (size_t)s->queue_max);
     hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
     hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
 
@@ -334,8 +333,7 @@ void store_close(struct store *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cond);
-    pthread_cond_destroy(&s->done_cond);
+    jobq_destroy(&s->q);
     free(s);
 }
 

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "core/hist.h"
+#include "core/jobq.h"
 
 struct store;
 struct store_tx;
@@ -44,7 +45,7 @@ struct store_job {
     store_done_fn done;
     int rc;                 /* set by the store before done() */
     int64_t queued_us;      /* set by store_submit */
-    struct store_job *next; /* owned by the store while queued */
+    struct jobq_node node;  /* owned by the store from submit until done() */
 };
 
 /* Who makes a change, for the audit: a staff member and their device (both

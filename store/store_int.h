@@ -49,14 +49,8 @@ struct store {
 
     pthread_t thread;
     bool running;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    pthread_cond_t done_cond;          /* broadcast when jobs finish (store_run) */
-    struct store_job *q_head, *q_tail; /* submitted, not yet taken */
-    int q_len;
-    struct store_job *done_head, *done_tail; /* finished, done() not yet run */
-    int inflight;                            /* submitted and done() not run; loop only */
-    bool stopping;
+    struct jobq q;   /* submitted -> taken -> finished -> completed */
+    pthread_mutex_t mu; /* stats and fault hooks */
     struct store_stats stats;
     int fault_rc, fault_count;                   /* store_fault_commit */
     int fault_job, fault_stmt, fault_job_rc;     /* store_fault_job; fault_job 0 = off */

@@ -3,9 +3,11 @@
  *
  * State of a job: submitted (in q) -> taken (in the writer's batch) ->
  * finished (in done list, rc set) -> completed (done() ran on the loop).
- *   store_submit      : -> submitted       (loop)
- *   writer_batch      : submitted -> taken -> finished (writer thread)
- *   store_complete    : finished -> completed (loop)
+ *   store_submit      : -> submitted       (loop; jobq_submit)
+ *   writer_main       : submitted -> taken (jobq_take, up to BATCH_MAX)
+ *   writer_batch      : runs the batch and sets every job's rc (writer thread)
+ *   writer_main       : taken -> finished (jobq_finish), then notify()
+ *   store_complete    : finished -> completed (loop; jobq_complete runs done())
  *
  * One batch = one or more transactions (writer_tx), each:
  *   BEGIN IMMEDIATE; per job SAVEPOINT, run, RELEASE or ROLLBACK TO + RELEASE;
@@ -30,6 +32,7 @@
  *      test asked; the job hook fires once.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,9 +198,15 @@ static int writer_batch(struct store *s, struct store_job **jobs, int n, struct 
     return added;
 }
 
+static struct store_job *job_of(struct jobq_node *n)
+{
+    return (struct store_job *)(void *)((char *)n - offsetof(struct store_job, node));
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
+    struct jobq_node *nodes[BATCH_MAX];
     struct store_job *jobs[BATCH_MAX];
     struct rng rng;
     sigset_t all;
@@ -206,21 +215,13 @@ static void *writer_main(void *arg)
     int rng_rc = rng_init(&rng);
     sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->q_head && !s->stopping)
-            pthread_cond_wait(&s->cond, &s->mu);
-        if (!s->q_head && s->stopping)
-            break;
-        int n = 0;
-        while (s->q_head && n < BATCH_MAX) {
-            jobs[n++] = s->q_head;
-            s->q_head = s->q_head->next;
-        }
-        if (!s->q_head)
-            s->q_tail = NULL;
-        s->q_len -= n;
+    size_t taken;
+    while ((taken = jobq_take(&s->q, nodes, BATCH_MAX)) > 0) {
+        int n = (int)taken;
+        for (int i = 0; i < n; i++)
+            jobs[i] = job_of(nodes[i]);
         struct batch_fault f = {0};
+        pthread_mutex_lock(&s->mu);
         if (s->fault_job > 0 && n >= s->fault_job) {
             f = (struct batch_fault){.job = s->fault_job, .stmt = s->fault_stmt,
                                      .rc = s->fault_job_rc, .rollback = s->fault_rollback};
@@ -239,16 +240,9 @@ static void *writer_main(void *arg)
         double dt = mono_seconds() - t0;
 
         pthread_mutex_lock(&s->mu);
-        for (int i = 0; i < n; i++) {
-            jobs[i]->next = NULL;
-            if (s->done_tail)
-                s->done_tail->next = jobs[i];
-            else
-                s->done_head = jobs[i];
-            s->done_tail = jobs[i];
+        for (int i = 0; i < n; i++)
             if (jobs[i]->rc)
                 s->stats.jobs_failed++;
-        }
         s->stats.jobs += (uint64_t)n;
         s->stats.batches++;
         s->stats.last_commit_rc = commit_rc == SQLITE_OK ? 0 : store_rc(commit_rc);
@@ -257,13 +251,11 @@ static void *writer_main(void *arg)
         s->stats.outbox_pending += added;
         hist_observe(&s->stats.batch_size, n);
         hist_observe(&s->stats.commit_seconds, dt);
-        pthread_cond_broadcast(&s->done_cond);
         pthread_mutex_unlock(&s->mu);
+        jobq_finish(&s->q, nodes, taken);
         if (s->notify)
             s->notify(s->notify_arg);
-        pthread_mutex_lock(&s->mu);
     }
-    pthread_mutex_unlock(&s->mu);
     sqlite3_commit_hook(s->wr.db, NULL, NULL);
     rng_free(&rng);
     return NULL;
@@ -273,7 +265,7 @@ int store_start(struct store *s)
 {
     if (s->read_only || s->running)
         return 0;
-    s->stopping = false;
+    jobq_restart(&s->q);
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
         return KIOSKD_ENOMEM;
     s->running = true;
@@ -284,37 +276,18 @@ void store_stop(struct store *s)
 {
     if (!s->running)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
+    jobq_stop(&s->q);
     pthread_join(s->thread, NULL);
     s->running = false;
 }
 
 int store_submit(struct store *s, struct store_job *job)
 {
-    int rc = 0;
-    job->next = NULL;
     job->rc = 0;
     job->queued_us = now_us();
-    pthread_mutex_lock(&s->mu);
-    if (s->stopping || !s->running)
-        rc = KIOSKD_ESHUTDOWN;
-    else if (s->q_len >= s->queue_max)
-        rc = KIOSKD_EBUSY;
-    if (rc == 0) {
-        if (s->q_tail)
-            s->q_tail->next = job;
-        else
-            s->q_head = job;
-        s->q_tail = job;
-        s->q_len++;
-        s->inflight++;
-        pthread_cond_signal(&s->cond);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    if (!s->running)
+        return KIOSKD_ESHUTDOWN;
+    return jobq_submit(&s->q, &job->node);
 }
 
 int store_run(struct store *s, struct store_job *job)
@@ -326,50 +299,35 @@ int store_run(struct store *s, struct store_job *job)
         job->done = done;
         return rc;
     }
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        bool finished = false;
-        for (struct store_job *j = s->done_head; j && !finished; j = j->next)
-            finished = j == job;
-        if (finished)
-            break;
-        pthread_cond_wait(&s->done_cond, &s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
+    jobq_wait_done(&s->q, &job->node);
     store_complete(s);
     job->done = done;
     return job->rc;
 }
 
+static void complete_one(struct jobq_node *n)
+{
+    struct store_job *j = job_of(n);
+    if (j->done)
+        j->done(j);
+}
+
 int store_complete(struct store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    struct store_job *j = s->done_head;
-    s->done_head = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    int n = 0;
-    while (j) {
-        struct store_job *next = j->next;
-        s->inflight--;
-        if (j->done)
-            j->done(j);
-        j = next;
-        n++;
-    }
-    return n;
+    return jobq_complete(&s->q, complete_one);
 }
 
 int store_inflight(struct store *s)
 {
-    return s->inflight;
+    return jobq_inflight(&s->q);
 }
 
 void store_stats(struct store *s, struct store_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
-    out->queue_depth = s->q_len;
     pthread_mutex_unlock(&s->mu);
+    out->queue_depth = (int)jobq_len(&s->q);
 }
 
 void store_fault_commit(struct store *s, int rc, int count)
