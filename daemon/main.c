@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "core/status.h"
 #include "daemon/app.h"
 #include "daemon/cli.h"
@@ -116,6 +118,52 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Test hook, never a setting: KIOSKD_TEST_FAULT="job=K,stmt=N,rc=full|ioerr|nomem|busy
+ * [,rollback=1]" arms store_fault_job once at start (see docs/architecture.md).
+ * Only whoever starts the process can set it. Returns 0, or -1 on a bad spec. */
+static int test_fault_arm(struct store *s, const char *spec)
+{
+    static const struct {
+        const char *name;
+        int rc;
+    } codes[] = {{"full", SQLITE_FULL}, {"ioerr", SQLITE_IOERR}, {"nomem", SQLITE_NOMEM},
+                 {"busy", SQLITE_BUSY}};
+    long job = 0, stmt = 0, rollback = 0;
+    int rc = 0;
+    const char *p = spec;
+    while (*p) {
+        size_t klen = strcspn(p, "=");
+        if (p[klen] != '=')
+            return -1;
+        const char *v = p + klen + 1;
+        size_t vlen = strcspn(v, ",");
+        if (klen == 2 && strncmp(p, "rc", 2) == 0) {
+            for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+                if (strlen(codes[i].name) == vlen && strncmp(v, codes[i].name, vlen) == 0)
+                    rc = codes[i].rc;
+        } else {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end != v + vlen || n < 0 || n > 1000000)
+                return -1;
+            if (klen == 3 && strncmp(p, "job", 3) == 0)
+                job = n;
+            else if (klen == 4 && strncmp(p, "stmt", 4) == 0)
+                stmt = n;
+            else if (klen == 8 && strncmp(p, "rollback", 8) == 0)
+                rollback = n;
+            else
+                return -1;
+        }
+        p = v + vlen + (v[vlen] == ',');
+    }
+    if (job < 1 || stmt < 1 || rc == 0)
+        return -1;
+    store_fault_job(s, (int)job, (int)stmt, rc, rollback != 0);
+    log_warn("test_fault_armed", "job=%ld stmt=%ld rc=%d rollback=%ld", job, stmt, rc, rollback);
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct kioskd *k = calloc(1, sizeof *k);
@@ -146,6 +194,12 @@ static int cmd_serve(int argc, char **argv)
     }
     if (app_open(k, true, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
+    const char *fault = getenv("KIOSKD_TEST_FAULT");
+    if (fault && test_fault_arm(k->store, fault) != 0) {
+        fprintf(stderr, "kioskd: KIOSKD_TEST_FAULT: expected job=K,stmt=N,rc=full|ioerr|nomem|busy"
+                        "[,rollback=1]\n");
         goto out;
     }
     if (router_init(&k->router, route_tables) != 0 ||

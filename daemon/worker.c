@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,7 @@
 #define MAX_WORKERS 8
 
 struct workers {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    struct work *q_head, *q_tail;
-    size_t q_len, q_max;
-    struct work *done_head, *done_tail;
-    int inflight; /* loop only */
-    bool stopping;
+    struct jobq q;
     int n;
     pthread_t threads[MAX_WORKERS];
     struct worker_ctx ctx[MAX_WORKERS];
@@ -59,6 +54,11 @@ static int ctx_init(struct worker_ctx *c, const char *sign_pem, const char *cons
     return 0;
 }
 
+static struct work *work_of(struct jobq_node *n)
+{
+    return (struct work *)(void *)((char *)n - offsetof(struct work, node));
+}
+
 static void *worker_main(void *arg)
 {
     void **pass = arg;
@@ -68,34 +68,14 @@ static void *worker_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&ws->mu);
-    for (;;) {
-        while (!ws->q_head && !ws->stopping)
-            pthread_cond_wait(&ws->cond, &ws->mu);
-        if (!ws->q_head)
-            break;
-        struct work *w = ws->q_head;
-        ws->q_head = w->next;
-        if (!ws->q_head)
-            ws->q_tail = NULL;
-        ws->q_len--;
-        pthread_mutex_unlock(&ws->mu);
-
+    struct jobq_node *n;
+    while (jobq_take(&ws->q, &n, 1) == 1) {
+        struct work *w = work_of(n);
         w->run(w, ctx);
-
-        pthread_mutex_lock(&ws->mu);
-        w->next = NULL;
-        if (ws->done_tail)
-            ws->done_tail->next = w;
-        else
-            ws->done_head = w;
-        ws->done_tail = w;
-        pthread_mutex_unlock(&ws->mu);
+        jobq_finish(&ws->q, &n, 1);
         if (ws->notify)
             ws->notify(ws->notify_arg);
-        pthread_mutex_lock(&ws->mu);
     }
-    pthread_mutex_unlock(&ws->mu);
     return NULL;
 }
 
@@ -112,9 +92,7 @@ struct workers *workers_start(int n, const char *sign_pem, const char *const *ve
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&ws->mu, NULL);
-    pthread_cond_init(&ws->cond, NULL);
-    ws->q_max = queue_max ? queue_max : 1024;
+    jobq_init(&ws->q, queue_max);
     ws->notify = notify;
     ws->notify_arg = arg;
     for (int i = 0; i < n; i++) {
@@ -144,59 +122,30 @@ struct workers *workers_start(int n, const char *sign_pem, const char *const *ve
 
 int worker_submit(struct workers *ws, struct work *w)
 {
-    int rc = 0;
-    w->next = NULL;
-    pthread_mutex_lock(&ws->mu);
-    if (ws->stopping)
-        rc = KIOSKD_ESHUTDOWN;
-    else if (ws->q_len >= ws->q_max)
-        rc = KIOSKD_EBUSY;
-    if (rc == 0) {
-        if (ws->q_tail)
-            ws->q_tail->next = w;
-        else
-            ws->q_head = w;
-        ws->q_tail = w;
-        ws->q_len++;
-        ws->inflight++;
-        pthread_cond_signal(&ws->cond);
-    }
-    pthread_mutex_unlock(&ws->mu);
-    return rc;
+    return jobq_submit(&ws->q, &w->node);
+}
+
+static void complete_one(struct jobq_node *n)
+{
+    struct work *w = work_of(n);
+    w->done(w);
 }
 
 int worker_complete(struct workers *ws)
 {
-    if (!ws)
-        return 0;
-    pthread_mutex_lock(&ws->mu);
-    struct work *w = ws->done_head;
-    ws->done_head = ws->done_tail = NULL;
-    pthread_mutex_unlock(&ws->mu);
-    int n = 0;
-    while (w) {
-        struct work *next = w->next;
-        ws->inflight--;
-        w->done(w);
-        w = next;
-        n++;
-    }
-    return n;
+    return ws ? jobq_complete(&ws->q, complete_one) : 0;
 }
 
 int worker_inflight(struct workers *ws)
 {
-    return ws ? ws->inflight : 0;
+    return ws ? jobq_inflight(&ws->q) : 0;
 }
 
 void workers_stop(struct workers *ws)
 {
     if (!ws)
         return;
-    pthread_mutex_lock(&ws->mu);
-    ws->stopping = true;
-    pthread_cond_broadcast(&ws->cond);
-    pthread_mutex_unlock(&ws->mu);
+    jobq_stop(&ws->q);
     for (int i = 0; i < ws->n; i++) {
         pthread_join(ws->threads[i], NULL);
         ctx_free(&ws->ctx[i]);
@@ -208,7 +157,6 @@ void workers_free(struct workers *ws)
 {
     if (!ws)
         return;
-    pthread_mutex_destroy(&ws->mu);
-    pthread_cond_destroy(&ws->cond);
+    jobq_destroy(&ws->q);
     free(ws);
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "core/jobq.h"
 #include "core/rng.h"
 #include "core/ticket.h"
 
@@ -28,7 +29,7 @@ typedef void (*work_done_fn)(struct work *w);
 struct work {
     work_run_fn run;
     work_done_fn done;
-    struct work *next;
+    struct jobq_node node; /* owned by the pool from submit until done() */
 };
 
 struct workers;

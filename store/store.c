@@ -50,8 +50,36 @@ static size_t slot_of(const char *sql)
     return (size_t)(h >> 20) % STMT_SLOTS;
 }
 
+static void fault_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    const struct conn *c = sqlite3_user_data(ctx);
+    sqlite3_result_error_code(ctx, c->fault.rc);
+}
+
+/* The failing statement of the fault hook (struct conn_fault). */
+static sqlite3_stmt *conn_fault_stmt(struct conn *c)
+{
+    if (c->fault.rollback && !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!c->fault.st) {
+        if (sqlite3_create_function(c->db, "kioskd_fault", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, c,
+                                    fault_fn, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v3(c->db, "SELECT kioskd_fault()", -1, SQLITE_PREPARE_PERSISTENT,
+                               &c->fault.st, NULL) != SQLITE_OK)
+            return NULL;
+    }
+    sqlite3_reset(c->fault.st);
+    return c->fault.st;
+}
+
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
 {
+    if (c->in_job && sqlite3_get_autocommit(c->db))
+        return NULL;
+    if (c->fault.countdown > 0 && --c->fault.countdown == 0)
+        return conn_fault_stmt(c);
     size_t i = slot_of(sql);
     for (size_t n = 0; n < STMT_SLOTS; n++, i = (i + 1) % STMT_SLOTS) {
         if (c->sql[i] == sql) {
@@ -90,6 +118,8 @@ void conn_close(struct conn *c)
             sqlite3_finalize(c->stmt[i]);
         c->sql[i] = NULL;
     }
+    sqlite3_finalize(c->fault.st);
+    c->fault.st = NULL;
     if (c->db)
         sqlite3_close(c->db);
     c->db = NULL;
@@ -213,8 +243,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     s->notify = o->notify;
     s->notify_arg = o->notify_arg;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cond, NULL);
-    pthread_cond_init(&s->done_cond, NULL);
+    jobq_init(&s->q, (size_t)s->queue_max);
     hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
     hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
 
@@ -304,8 +333,7 @@ void store_close(struct store *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cond);
-    pthread_cond_destroy(&s->done_cond);
+    jobq_destroy(&s->q);
     free(s);
 }
 

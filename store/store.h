@@ -15,6 +15,10 @@
  *     durable (rc == 0) or rolled back (rc < 0).
  *  3. The outbox seq is contiguous: entries are appended inside the job's
  *     savepoint and rolled back with it.
+ *  4. A job answered 0 is committed; a job answered with an error left
+ *     nothing behind; no job's statement ever runs in autocommit mode (even
+ *     when SQLite rolls the whole transaction back by itself; see
+ *     store/writer.c).
  */
 #ifndef KIOSKD_STORE_H
 #define KIOSKD_STORE_H
@@ -26,6 +30,7 @@
 #include <jansson.h>
 
 #include "core/hist.h"
+#include "core/jobq.h"
 #include "store/why.h"
 
 struct store;
@@ -45,7 +50,7 @@ struct store_job {
     int rc;                 /* set by the store before done() */
     enum store_why why;     /* rc == KIOSKD_EREFUSED: the rule that refused it */
     int64_t queued_us;      /* set by store_submit */
-    struct store_job *next; /* owned by the store while queued */
+    struct jobq_node node;  /* owned by the store from submit until done() */
 };
 
 /* Who makes a change, for the audit: a staff member and their device (both
@@ -114,6 +119,15 @@ int store_schema_version(void);
 /* Test hook: the next `count` commits fail with SQLite result code rc
  * (e.g. SQLITE_FULL, SQLITE_IOERR). */
 void store_fault_commit(struct store *s, int rc, int count);
+/* Test hook in SQLite's fault-simulation style: in the first batch taken after
+ * this call that holds at least `job` jobs, the stmt-th statement (1-based,
+ * counting the statements it asks for) of its job-th job fails with SQLite
+ * result code rc. With rollback, the whole transaction is rolled back first,
+ * as SQLite does by itself on some errors (3.40.1: SQLITE_FULL, IOERR or NOMEM
+ * from a statement that reads a table); without, it stays open as after an
+ * error SQLite undid alone (SQLITE_BUSY, or FULL in a statement journal).
+ * Fires once; job 0 disarms. */
+void store_fault_job(struct store *s, int job, int stmt, int rc, bool rollback);
 
 /* --- For write jobs (writer thread only) --- */
 

@@ -10,12 +10,26 @@
 
 #define STMT_SLOTS 128
 
+/* Fault simulation on a connection (tests only; armed by the writer for the
+ * job store_fault_job names). When countdown reaches 0 in conn_stmt, the
+ * caller gets "SELECT kioskd_fault()" instead of its statement: stepping it
+ * fails with rc. With rollback, conn_stmt first rolls the whole transaction
+ * back, as SQLite does by itself on some errors. */
+struct conn_fault {
+    int countdown; /* conn_stmt calls left until the failing one; 0 = off */
+    int rc;        /* SQLite result code the failing statement returns */
+    bool rollback;
+    sqlite3_stmt *st; /* prepared on first use */
+};
+
 /* A connection with its prepared statements, cached by the address of their
  * SQL text (statements are static strings named for what they do). */
 struct conn {
     sqlite3 *db;
     const char *sql[STMT_SLOTS];
     sqlite3_stmt *stmt[STMT_SLOTS];
+    bool in_job; /* a write job is running: its transaction must be open */
+    struct conn_fault fault;
 };
 
 struct store_tx {
@@ -35,22 +49,21 @@ struct store {
 
     pthread_t thread;
     bool running;
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    pthread_cond_t done_cond;          /* broadcast when jobs finish (store_run) */
-    struct store_job *q_head, *q_tail; /* submitted, not yet taken */
-    int q_len;
-    struct store_job *done_head, *done_tail; /* finished, done() not yet run */
-    int inflight;                            /* submitted and done() not run; loop only */
-    bool stopping;
+    struct jobq q;   /* submitted -> taken -> finished -> completed */
+    pthread_mutex_t mu; /* stats and fault hooks */
     struct store_stats stats;
-    int fault_rc, fault_count;
+    int fault_rc, fault_count;                   /* store_fault_commit */
+    int fault_job, fault_stmt, fault_job_rc;     /* store_fault_job; fault_job 0 = off */
+    bool fault_rollback;
+    bool committing; /* the writer's own COMMIT is running (commit hook) */
 
     void (*notify)(void *arg);
     void *notify_arg;
 };
 
-/* Returns the cached statement for sql on c (reset, bindings cleared), or NULL. */
+/* Returns the cached statement for sql on c (reset, bindings cleared), or NULL;
+ * NULL too while a job runs on c and its transaction is gone (never run a
+ * job's statement in autocommit mode). */
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
 /* Maps a SQLite result code to a KIOSKD_E* status. */
 int store_rc(int sqlite_rc);

@@ -3,15 +3,36 @@
  *
  * State of a job: submitted (in q) -> taken (in the writer's batch) ->
  * finished (in done list, rc set) -> completed (done() ran on the loop).
- *   store_submit      : -> submitted       (loop)
- *   writer_batch      : submitted -> taken -> finished (writer thread)
- *   store_complete    : finished -> completed (loop)
+ *   store_submit      : -> submitted       (loop; jobq_submit)
+ *   writer_main       : submitted -> taken (jobq_take, up to BATCH_MAX)
+ *   writer_batch      : runs the batch and sets every job's rc (writer thread)
+ *   writer_main       : taken -> finished (jobq_finish), then notify()
+ *   store_complete    : finished -> completed (loop; jobq_complete runs done())
  *
- * One batch = BEGIN IMMEDIATE; per job SAVEPOINT, run, RELEASE or ROLLBACK TO;
- * COMMIT (one fsync with synchronous=FULL). If the COMMIT fails, every job of
- * the batch that had succeeded gets the commit's error instead.
+ * One batch = one or more transactions (writer_tx), each:
+ *   BEGIN IMMEDIATE; per job SAVEPOINT, run, RELEASE or ROLLBACK TO + RELEASE;
+ *   COMMIT (one fsync with synchronous=FULL).
+ * Normally one transaction takes the whole batch. SQLite may roll the whole
+ * transaction back by itself when a statement meets SQLITE_FULL, IOERR,
+ * NOMEM or BUSY (3.40.1 does for FULL, IOERR and NOMEM met by a statement
+ * that reads a table, and leaves BUSY to the caller); the writer checks
+ * sqlite3_get_autocommit() after every job and the result of every RELEASE
+ * and ROLLBACK TO. When the transaction is gone (or a job's savepoint cannot
+ * be undone alone), every job of that transaction so far gets the error and
+ * the rest of the batch runs in a fresh transaction.
+ *
+ * Invariants (store/store.h 4):
+ *  W1. A job answered 0 was released into a transaction whose COMMIT succeeded.
+ *  W2. A job answered with an error left nothing behind: its savepoint was
+ *      rolled back, or its whole transaction was.
+ *  W3. No job's statement runs in autocommit mode: conn_stmt refuses while
+ *      conn.in_job and the transaction is gone, and the commit hook turns any
+ *      commit other than writer_tx's own COMMIT into a rollback.
+ *  W4. The fault hooks (store_fault_commit, store_fault_job) act only where a
+ *      test asked; the job hook fires once.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,37 +64,96 @@ static int exec_rc(struct store *s, const char *sql)
     return sqlite3_exec(s->wr.db, sql, NULL, NULL, NULL);
 }
 
-/* Runs the jobs of one batch in one transaction; sets each job's rc.
- * Returns the number of outbox entries the committed jobs appended. */
-static int writer_batch(struct store *s, struct store_job **jobs, int n, struct rng *rng,
-                        int *commit_rc_out)
+/* Gives every job of jobs[from, to) still answered 0 the error rc. */
+static void fail_ok_jobs(struct store_job **jobs, int from, int to, int rc)
 {
-    int committed_outbox = 0;
+    for (int i = from; i < to; i++)
+        if (jobs[i]->rc == 0)
+            jobs[i]->rc = rc;
+}
+
+static bool tx_gone(struct store *s)
+{
+    return sqlite3_get_autocommit(s->wr.db) != 0;
+}
+
+/* Which job of the batch the job fault hook hits (job 0: none). */
+struct batch_fault {
+    int job, stmt, rc;
+    bool rollback;
+};
+
+/* Commit hook: only writer_tx's own COMMIT may commit (W3). */
+static int writer_commit_hook(void *arg)
+{
+    const struct store *s = arg;
+    return s->committing ? 0 : 1;
+}
+
+/* Runs jobs[from, n) in one transaction and sets each job's rc. Returns the
+ * index of the first job it did not settle (n when all were): the transaction
+ * was lost at the job before, and the rest need a fresh one. Adds the outbox
+ * entries of committed jobs to *added; sets *commit_rc on a failed BEGIN or
+ * COMMIT. */
+static int writer_tx(struct store *s, struct store_job **jobs, int from, int n, struct rng *rng,
+                     const struct batch_fault *f, int *commit_rc, int *added)
+{
     int brc = exec_rc(s, "BEGIN IMMEDIATE");
     if (brc != SQLITE_OK) {
-        for (int i = 0; i < n; i++)
-            jobs[i]->rc = store_rc(brc);
-        *commit_rc_out = brc;
-        return 0;
+        if (!tx_gone(s))
+            exec_rc(s, "ROLLBACK");
+        fail_ok_jobs(jobs, from, n, store_rc(brc));
+        *commit_rc = brc;
+        return n;
     }
-    for (int i = 0; i < n; i++) {
+    int tx_added = 0;
+    for (int i = from; i < n; i++) {
+        struct store_job *j = jobs[i];
         struct store_tx tx = {.s = s, .c = &s->wr, .rng = rng, .now_us = now_us()};
         int rc = exec_rc(s, "SAVEPOINT job");
         if (rc != SQLITE_OK) {
-            jobs[i]->rc = store_rc(rc);
+            j->rc = store_rc(rc);
+            if (tx_gone(s)) {
+                fail_ok_jobs(jobs, from, i, j->rc);
+                return i + 1;
+            }
             continue;
         }
-        jobs[i]->rc = jobs[i]->run(&tx, jobs[i]);
-        if (jobs[i]->rc == 0) {
-            rc = exec_rc(s, "RELEASE job");
-            if (rc != SQLITE_OK)
-                jobs[i]->rc = store_rc(rc);
-            else
-                committed_outbox += tx.outbox_added;
+        if (f->job == i + 1)
+            s->wr.fault = (struct conn_fault){
+                .countdown = f->stmt, .rc = f->rc, .rollback = f->rollback, .st = s->wr.fault.st};
+        s->wr.in_job = true;
+        j->rc = j->run(&tx, j);
+        s->wr.in_job = false;
+        s->wr.fault.countdown = 0;
+        if (tx_gone(s)) {
+            /* SQLite rolled everything back: this job and those before it are lost. */
+            if (j->rc == 0)
+                j->rc = KIOSKD_EIO;
+            fail_ok_jobs(jobs, from, i, j->rc);
+            return i + 1;
         }
-        if (jobs[i]->rc != 0) {
-            exec_rc(s, "ROLLBACK TO job");
-            exec_rc(s, "RELEASE job");
+        if (j->rc == 0) {
+            rc = exec_rc(s, "RELEASE job");
+            if (rc == SQLITE_OK) {
+                tx_added += tx.outbox_added;
+                continue;
+            }
+            j->rc = store_rc(rc);
+            if (tx_gone(s)) {
+                fail_ok_jobs(jobs, from, i, j->rc);
+                return i + 1;
+            }
+        }
+        rc = exec_rc(s, "ROLLBACK TO job");
+        if (rc == SQLITE_OK)
+            rc = exec_rc(s, "RELEASE job");
+        if (rc != SQLITE_OK || tx_gone(s)) {
+            /* The job's changes cannot be undone alone: undo the transaction. */
+            if (!tx_gone(s))
+                exec_rc(s, "ROLLBACK");
+            fail_ok_jobs(jobs, from, i, store_rc(rc != SQLITE_OK ? rc : SQLITE_IOERR));
+            return i + 1;
         }
     }
     int crc;
@@ -85,44 +165,68 @@ static int writer_batch(struct store *s, struct store_job **jobs, int n, struct 
         crc = SQLITE_OK;
     }
     pthread_mutex_unlock(&s->mu);
-    if (crc == SQLITE_OK)
+    if (crc == SQLITE_OK) {
+        s->committing = true;
         crc = exec_rc(s, "COMMIT");
-    if (crc != SQLITE_OK) {
-        if (!sqlite3_get_autocommit(s->wr.db))
-            exec_rc(s, "ROLLBACK");
-        for (int i = 0; i < n; i++)
-            if (jobs[i]->rc == 0)
-                jobs[i]->rc = store_rc(crc);
-        committed_outbox = 0;
+        s->committing = false;
     }
-    *commit_rc_out = crc;
-    return committed_outbox;
+    if (crc != SQLITE_OK) {
+        if (!tx_gone(s))
+            exec_rc(s, "ROLLBACK");
+        fail_ok_jobs(jobs, from, n, store_rc(crc));
+        *commit_rc = crc;
+        return n;
+    }
+    *added += tx_added;
+    return n;
+}
+
+/* Runs the jobs of one batch, in as few transactions as SQLite lets it;
+ * sets each job's rc. Returns the number of outbox entries the committed
+ * jobs appended. */
+static int writer_batch(struct store *s, struct store_job **jobs, int n, struct rng *rng,
+                        const struct batch_fault *f, int *commit_rc_out)
+{
+    int added = 0;
+    *commit_rc_out = SQLITE_OK;
+    for (int i = 0; i < n;) {
+        int crc = SQLITE_OK;
+        i = writer_tx(s, jobs, i, n, rng, f, &crc, &added);
+        if (crc != SQLITE_OK && *commit_rc_out == SQLITE_OK)
+            *commit_rc_out = crc;
+    }
+    return added;
+}
+
+static struct store_job *job_of(struct jobq_node *n)
+{
+    return (struct store_job *)(void *)((char *)n - offsetof(struct store_job, node));
 }
 
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
+    struct jobq_node *nodes[BATCH_MAX];
     struct store_job *jobs[BATCH_MAX];
     struct rng rng;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     int rng_rc = rng_init(&rng);
+    sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->q_head && !s->stopping)
-            pthread_cond_wait(&s->cond, &s->mu);
-        if (!s->q_head && s->stopping)
-            break;
-        int n = 0;
-        while (s->q_head && n < BATCH_MAX) {
-            jobs[n++] = s->q_head;
-            s->q_head = s->q_head->next;
+    size_t taken;
+    while ((taken = jobq_take(&s->q, nodes, BATCH_MAX)) > 0) {
+        int n = (int)taken;
+        for (int i = 0; i < n; i++)
+            jobs[i] = job_of(nodes[i]);
+        struct batch_fault f = {0};
+        pthread_mutex_lock(&s->mu);
+        if (s->fault_job > 0 && n >= s->fault_job) {
+            f = (struct batch_fault){.job = s->fault_job, .stmt = s->fault_stmt,
+                                     .rc = s->fault_job_rc, .rollback = s->fault_rollback};
+            s->fault_job = 0;
         }
-        if (!s->q_head)
-            s->q_tail = NULL;
-        s->q_len -= n;
         pthread_mutex_unlock(&s->mu);
 
         double t0 = mono_seconds();
@@ -131,21 +235,14 @@ static void *writer_main(void *arg)
             for (int i = 0; i < n; i++)
                 jobs[i]->rc = KIOSKD_ECRYPTO;
         } else {
-            added = writer_batch(s, jobs, n, &rng, &commit_rc);
+            added = writer_batch(s, jobs, n, &rng, &f, &commit_rc);
         }
         double dt = mono_seconds() - t0;
 
         pthread_mutex_lock(&s->mu);
-        for (int i = 0; i < n; i++) {
-            jobs[i]->next = NULL;
-            if (s->done_tail)
-                s->done_tail->next = jobs[i];
-            else
-                s->done_head = jobs[i];
-            s->done_tail = jobs[i];
+        for (int i = 0; i < n; i++)
             if (jobs[i]->rc)
                 s->stats.jobs_failed++;
-        }
         s->stats.jobs += (uint64_t)n;
         s->stats.batches++;
         s->stats.last_commit_rc = commit_rc == SQLITE_OK ? 0 : store_rc(commit_rc);
@@ -154,13 +251,12 @@ static void *writer_main(void *arg)
         s->stats.outbox_pending += added;
         hist_observe(&s->stats.batch_size, n);
         hist_observe(&s->stats.commit_seconds, dt);
-        pthread_cond_broadcast(&s->done_cond);
         pthread_mutex_unlock(&s->mu);
+        jobq_finish(&s->q, nodes, taken);
         if (s->notify)
             s->notify(s->notify_arg);
-        pthread_mutex_lock(&s->mu);
     }
-    pthread_mutex_unlock(&s->mu);
+    sqlite3_commit_hook(s->wr.db, NULL, NULL);
     rng_free(&rng);
     return NULL;
 }
@@ -169,7 +265,7 @@ int store_start(struct store *s)
 {
     if (s->read_only || s->running)
         return 0;
-    s->stopping = false;
+    jobq_restart(&s->q);
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
         return KIOSKD_ENOMEM;
     s->running = true;
@@ -180,37 +276,18 @@ void store_stop(struct store *s)
 {
     if (!s->running)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = true;
-    pthread_cond_signal(&s->cond);
-    pthread_mutex_unlock(&s->mu);
+    jobq_stop(&s->q);
     pthread_join(s->thread, NULL);
     s->running = false;
 }
 
 int store_submit(struct store *s, struct store_job *job)
 {
-    int rc = 0;
-    job->next = NULL;
     job->rc = 0;
     job->queued_us = now_us();
-    pthread_mutex_lock(&s->mu);
-    if (s->stopping || !s->running)
-        rc = KIOSKD_ESHUTDOWN;
-    else if (s->q_len >= s->queue_max)
-        rc = KIOSKD_EBUSY;
-    if (rc == 0) {
-        if (s->q_tail)
-            s->q_tail->next = job;
-        else
-            s->q_head = job;
-        s->q_tail = job;
-        s->q_len++;
-        s->inflight++;
-        pthread_cond_signal(&s->cond);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    if (!s->running)
+        return KIOSKD_ESHUTDOWN;
+    return jobq_submit(&s->q, &job->node);
 }
 
 int store_run(struct store *s, struct store_job *job)
@@ -222,50 +299,35 @@ int store_run(struct store *s, struct store_job *job)
         job->done = done;
         return rc;
     }
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        bool finished = false;
-        for (struct store_job *j = s->done_head; j && !finished; j = j->next)
-            finished = j == job;
-        if (finished)
-            break;
-        pthread_cond_wait(&s->done_cond, &s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
+    jobq_wait_done(&s->q, &job->node);
     store_complete(s);
     job->done = done;
     return job->rc;
 }
 
+static void complete_one(struct jobq_node *n)
+{
+    struct store_job *j = job_of(n);
+    if (j->done)
+        j->done(j);
+}
+
 int store_complete(struct store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    struct store_job *j = s->done_head;
-    s->done_head = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->mu);
-    int n = 0;
-    while (j) {
-        struct store_job *next = j->next;
-        s->inflight--;
-        if (j->done)
-            j->done(j);
-        j = next;
-        n++;
-    }
-    return n;
+    return jobq_complete(&s->q, complete_one);
 }
 
 int store_inflight(struct store *s)
 {
-    return s->inflight;
+    return jobq_inflight(&s->q);
 }
 
 void store_stats(struct store *s, struct store_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
-    out->queue_depth = s->q_len;
     pthread_mutex_unlock(&s->mu);
+    out->queue_depth = (int)jobq_len(&s->q);
 }
 
 void store_fault_commit(struct store *s, int rc, int count)
@@ -273,5 +335,15 @@ void store_fault_commit(struct store *s, int rc, int count)
     pthread_mutex_lock(&s->mu);
     s->fault_rc = rc;
     s->fault_count = count;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void store_fault_job(struct store *s, int job, int stmt, int rc, bool rollback)
+{
+    pthread_mutex_lock(&s->mu);
+    s->fault_job = job > 0 && stmt > 0 ? job : 0;
+    s->fault_stmt = stmt;
+    s->fault_job_rc = rc;
+    s->fault_rollback = rollback;
     pthread_mutex_unlock(&s->mu);
 }

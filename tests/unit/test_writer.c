@@ -1,7 +1,8 @@
 /*
  * The store writer: group commit with a savepoint per job, a failing job
  * among good ones, the bounded queue, shutdown with jobs queued, and a
- * commit that fails (disk full) through the fault hook.
+ * commit that fails (disk full) through the fault hook, and a statement of one
+ * job that fails (with or without SQLite rolling the transaction back).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -23,6 +24,9 @@ struct tjob {
     struct store_job job;
     int fail;        /* run returns this */
     int gate;        /* run waits until the gate opens */
+    int writes;      /* outbox entries to append (1 when 0) */
+    int ignore;      /* carry on after a failed write and return fail */
+    int id;          /* written into each entry: {"j":id} */
     int done_calls;
     int rc_seen;
 };
@@ -52,9 +56,11 @@ static int run(struct store_tx *tx, struct store_job *job)
             pthread_cond_wait(&cv, &mu);
         pthread_mutex_unlock(&mu);
     }
-    int rc = store_outbox_append(tx, "test", json_object());
-    if (rc)
-        return rc;
+    for (int i = 0; i < (t->writes ? t->writes : 1); i++) {
+        int rc = store_outbox_append(tx, "test", json_pack("{s:i}", "j", t->id));
+        if (rc && !t->ignore)
+            return rc;
+    }
     return t->fail;
 }
 
@@ -69,7 +75,7 @@ static struct store *open_store(int queue_max)
 {
     struct store *s;
     char err[256];
-    strcpy(dir, "/tmp/kioskd-test-writer-XXXXXX");
+    snprintf(dir, sizeof dir, "%s", "/tmp/kioskd-test-writer-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(dbpath, sizeof dbpath, "%s/db/k.db", dir);
     struct store_opts o = {.path = dbpath, .busy_timeout_ms = 1000, .queue_max = queue_max,
@@ -261,6 +267,126 @@ static void test_commit_failure_fails_the_batch(void **state)
     close_store(s);
 }
 
+/* Outbox entries written by job id. */
+static int entries_of(int id)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char data[32];
+    snprintf(data, sizeof data, "{\"j\":%d}", id);
+    assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox WHERE data = ?", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, data, -1, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+#define BATCH 10
+
+struct fault_case {
+    int job;      /* 1-based position in the batch */
+    int stmt;     /* which of the job's statements fails */
+    int rc;       /* SQLite result code */
+    int rollback; /* the whole transaction is rolled back */
+    int ignore;   /* the faulted job ignores the failure and answers 0 */
+};
+
+/* A batch of BATCH jobs (two outbox writes each) behind a gate job, with the
+ * job fault hook set to c; checks the writer's invariants: a job answered 0
+ * is committed, a job answered with an error left nothing behind. */
+static void run_fault_case(const struct fault_case *c)
+{
+    struct store *s = open_store(100);
+    struct tjob gate = {.job = {.run = run, .done = done}, .gate = 1, .id = 100};
+    struct tjob jobs[BATCH];
+    assert_int_equal(store_submit(s, &gate.job), 0);
+    wait_gate_entered();
+    store_fault_job(s, c->job, c->stmt, c->rc, c->rollback != 0);
+    for (int i = 0; i < BATCH; i++) {
+        jobs[i] = (struct tjob){.job = {.run = run, .done = done}, .writes = 2, .id = i + 1};
+        jobs[i].ignore = c->ignore && i + 1 == c->job;
+        assert_int_equal(store_submit(s, &jobs[i].job), 0);
+    }
+    open_gate();
+    complete(s, BATCH + 1);
+    assert_int_equal(gate.rc_seen, 0); /* the gate's batch was taken before the hook was set */
+    int lost = c->rollback;
+    int answered_ok = 0, entries = 0;
+    for (int i = 0; i < BATCH; i++) {
+        int pos = i + 1;
+        assert_int_equal(jobs[i].done_calls, 1);
+        if (pos == c->job)
+            assert_int_not_equal(jobs[i].rc_seen, 0); /* the faulted job never reports success */
+        else if (pos < c->job && lost)
+            assert_int_equal(jobs[i].rc_seen, jobs[c->job - 1].rc_seen); /* lost with it */
+        else
+            assert_int_equal(jobs[i].rc_seen, 0);
+        assert_int_equal(entries_of(pos), jobs[i].rc_seen == 0 ? 2 : 0);
+        answered_ok += jobs[i].rc_seen == 0;
+        entries += entries_of(pos);
+    }
+    assert_int_equal(answered_ok, lost ? BATCH - c->job : BATCH - 1);
+    int count, max_seq;
+    outbox_seqs(&count, &max_seq);
+    assert_int_equal(count, 1 + entries);
+    struct store_stats st;
+    store_stats(s, &st);
+    assert_int_equal(st.outbox_pending, count);
+    assert_int_equal(st.batches, 2);
+
+    struct tjob after = {.job = {.run = run, .done = done}, .id = 200}; /* and it goes on */
+    assert_int_equal(store_submit(s, &after.job), 0);
+    complete(s, 1);
+    assert_int_equal(after.rc_seen, 0);
+    assert_int_equal(entries_of(200), 1);
+    close_store(s);
+}
+
+static void test_job_fault_first_middle_last(void **state)
+{
+    (void)state;
+    static const struct fault_case cases[] = {
+        /* the statement fails, the transaction stays open: only the job fails */
+        {1, 1, SQLITE_FULL, 0, 0},
+        {5, 2, SQLITE_FULL, 0, 0},
+        {BATCH, 2, SQLITE_FULL, 0, 0},
+        {5, 2, SQLITE_BUSY, 0, 0},
+        /* the transaction is rolled back: the jobs before are lost, the rest run anew */
+        {1, 1, SQLITE_FULL, 1, 0},
+        {5, 2, SQLITE_FULL, 1, 0},
+        {BATCH, 2, SQLITE_FULL, 1, 0},
+        {5, 1, SQLITE_NOMEM, 1, 0},
+        {5, 2, SQLITE_BUSY, 1, 0},
+        {1, 2, SQLITE_IOERR_WRITE, 1, 0},
+        {5, 2, SQLITE_IOERR, 1, 0},
+        {BATCH, 1, SQLITE_IOERR_FSYNC, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        print_message("case %zu: job %d stmt %d rc %d rollback %d\n", i, cases[i].job,
+                      cases[i].stmt, cases[i].rc, cases[i].rollback);
+        run_fault_case(&cases[i]);
+    }
+}
+
+/* A job that ignores a failure after SQLite's rollback must not go on to write in
+ * autocommit mode, nor be answered 0. */
+static void test_job_never_runs_in_autocommit(void **state)
+{
+    (void)state;
+    static const struct fault_case cases[] = {
+        {1, 1, SQLITE_FULL, 1, 1},
+        {5, 1, SQLITE_FULL, 1, 1},
+        {BATCH, 1, SQLITE_IOERR, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_fault_case(&cases[i]);
+}
+
 static void test_second_open_is_refused(void **state)
 {
     (void)state;
@@ -280,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_stop_commits_queued_jobs),
         cmocka_unit_test(test_commit_failure_fails_the_batch),
+        cmocka_unit_test(test_job_fault_first_middle_last),
+        cmocka_unit_test(test_job_never_runs_in_autocommit),
         cmocka_unit_test(test_second_open_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

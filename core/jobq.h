@@ -1,0 +1,69 @@
+/*
+ * A bounded, mutex-protected FIFO of intrusive nodes with a done list: the
+ * hand-off between the event loop and the threads that work for it (the
+ * store writer, the CPU workers). Knows nothing of what a job is; does no I/O.
+ *
+ * Life of a node: submitted (queue) -> taken (by a thread) -> finished (done
+ * list) -> completed (jobq_complete ran fn on it, on the loop).
+ *   jobq_submit   : -> submitted              (loop)
+ *   jobq_take     : submitted -> taken        (worker thread; a batch or one)
+ *   jobq_finish   : taken -> finished         (worker thread)
+ *   jobq_complete : finished -> completed     (loop)
+ *
+ * Invariants:
+ *  1. len <= max; a refused submit leaves the node untouched by the queue.
+ *  2. A node is in at most one list; its next belongs to the queue from
+ *     submit until jobq_complete hands it back (the caller owns the node
+ *     itself throughout and must keep it alive).
+ *  3. inflight = submitted - completed; changed and read on the loop only.
+ *  4. After jobq_stop, submits are refused with KIOSKD_ESHUTDOWN and jobq_take
+ *     still returns what is queued, then 0.
+ */
+#ifndef KIOSKD_JOBQ_H
+#define KIOSKD_JOBQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct jobq_node {
+    struct jobq_node *next;
+};
+
+struct jobq {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;      /* a node was submitted, or stop */
+    pthread_cond_t done_cond; /* nodes were finished (jobq_wait_done) */
+    struct jobq_node *head, *tail;
+    size_t len, max;
+    struct jobq_node *done_head, *done_tail;
+    int inflight;
+    bool stopping;
+};
+
+/* Sets up an empty queue that takes at most max nodes (max 0: 1024), accepting. */
+void jobq_init(struct jobq *q, size_t max);
+/* Frees the lock and conditions; the lists must be empty or their nodes abandoned. */
+void jobq_destroy(struct jobq *q);
+/* Accepts submits again after jobq_stop. */
+void jobq_restart(struct jobq *q);
+/* Queues n; 0, KIOSKD_EBUSY (full) or KIOSKD_ESHUTDOWN (stopped). */
+int jobq_submit(struct jobq *q, struct jobq_node *n);
+/* Blocks until nodes are queued, then moves up to max of them, oldest first,
+ * into out; returns how many, or 0 once stopped and empty. */
+size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max);
+/* Appends the n taken nodes to the done list, in order, and wakes jobq_wait_done. */
+void jobq_finish(struct jobq *q, struct jobq_node *const *nodes, size_t n);
+/* Blocks until node is on the done list (a thread that is not the loop). */
+void jobq_wait_done(struct jobq *q, const struct jobq_node *node);
+/* On the loop: takes the whole done list and calls fn on each node in order;
+ * returns how many. */
+int jobq_complete(struct jobq *q, void (*fn)(struct jobq_node *node));
+/* Refuses further submits and wakes every jobq_take. */
+void jobq_stop(struct jobq *q);
+/* Nodes queued and not yet taken. */
+size_t jobq_len(struct jobq *q);
+/* Nodes submitted and not yet completed (loop only). */
+int jobq_inflight(const struct jobq *q);
+
+#endif
