@@ -18,7 +18,7 @@
 #include "daemon/worker.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
-#include "store/signups.h"
+#include "store/checkins.h"
 
 struct checkin_ctx {
     struct write_ctx w;

@@ -18,6 +18,24 @@ static const char SQL_EVENTS_UPCOMING[] =
 static const char SQL_EVENTS_SINCE[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
     "checked_in, walk_ins FROM events WHERE starts_at >= ? ORDER BY starts_at, id LIMIT ?";
+static const char SQL_EVENT_COUNTS[] =
+    "UPDATE events SET confirmed = confirmed + ?, waitlisted = waitlisted + ?, "
+    "checked_in = checked_in + ?, walk_ins = walk_ins + ? WHERE id = ?";
+
+int event_counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
+                  int checked_in, int walk_ins)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_COUNTS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int(st, 1, confirmed);
+    sqlite3_bind_int(st, 2, waitlisted);
+    sqlite3_bind_int(st, 3, checked_in);
+    sqlite3_bind_int(st, 4, walk_ins);
+    sqlite3_bind_int64(st, 5, event_id);
+    return store_step_done(st);
+}
+
 static const char SQL_EVENTS_COUNT[] = "SELECT count(*) FROM events";
 static const char SQL_EVENT_INSERT[] =
     "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at) "

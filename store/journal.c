@@ -100,3 +100,18 @@ int store_audit(struct store_tx *tx, const char *staff_id, const char *device, c
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
+
+int store_journal(struct store_tx *tx, const char *staff_id, const char *device,
+                   const char *action, const char *subject_kind, int64_t subject_id,
+                   const char *outbox_kind, json_t *data)
+{
+    char subject[48];
+    snprintf(subject, sizeof subject, "%s:%lld", subject_kind, (long long)subject_id);
+    int rc = store_audit(tx, staff_id && *staff_id ? staff_id : NULL,
+                         device && *device ? device : NULL, action, subject);
+    if (rc) {
+        json_decref(data);
+        return rc;
+    }
+    return store_outbox_append(tx, outbox_kind, data);
+}

@@ -1,5 +1,5 @@
 /*
- * Sign-ups and check-ins: every decision that depends on current data
+ * Sign-ups: every decision that depends on current data
  * (places left, a second scan, a stale ticket) is taken here, on the writer
  * thread inside the job's savepoint, so racing tablets get one answer each.
  *
@@ -40,19 +40,6 @@ static const char SQL_SIGNUP_SET_STATUS[] =
 static const char SQL_FIRST_WAITLISTED[] =
     "SELECT id FROM signups WHERE event_id = ? AND status = 'waitlisted' "
     "ORDER BY issued_at, id LIMIT 1";
-static const char SQL_EVENT_COUNTS[] =
-    "UPDATE events SET confirmed = confirmed + ?, waitlisted = waitlisted + ?, "
-    "checked_in = checked_in + ?, walk_ins = walk_ins + ? WHERE id = ?";
-static const char SQL_CHECKIN_IN_FORCE[] =
-    "SELECT id, at_us, device FROM checkins WHERE signup_id = ? AND undone_us IS NULL";
-static const char SQL_CHECKIN_INSERT[] =
-    "INSERT INTO checkins(event_id, signup_id, at_us, staff_id, device, method) "
-    "VALUES (?, ?, ?, ?, ?, ?)";
-static const char SQL_CHECKIN_GET[] =
-    "SELECT c.event_id, c.signup_id, c.undone_us, s.source FROM checkins c "
-    "JOIN signups s ON s.id = c.signup_id WHERE c.id = ?";
-static const char SQL_CHECKIN_UNDO[] =
-    "UPDATE checkins SET undone_us = ?, undone_by = ? WHERE id = ? AND undone_us IS NULL";
 static const char SQL_ROSTER[] =
     "SELECT s.id, s.name_enc, s.name_mask, s.phone_last4, s.status, s.source, c.id, c.at_us, "
     "s.phone_enc "
@@ -63,60 +50,8 @@ static const char SQL_TICKET_INFO[] =
     "SELECT s.event_id, s.issued_at, s.status, e.status FROM signups s "
     "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
 
-static void col_text(char *dst, size_t n, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_rc(rc);
-}
-
-static int counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
-                  int checked_in, int walk_ins)
-{
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_COUNTS);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int(st, 1, confirmed);
-    sqlite3_bind_int(st, 2, waitlisted);
-    sqlite3_bind_int(st, 3, checked_in);
-    sqlite3_bind_int(st, 4, walk_ins);
-    sqlite3_bind_int64(st, 5, event_id);
-    return step_done(st);
-}
-
-static int journal(struct store_tx *tx, const char *staff_id, const char *device,
-                   const char *action, const char *subject_kind, int64_t subject_id,
-                   const char *outbox_kind, json_t *data)
-{
-    char subject[48];
-    snprintf(subject, sizeof subject, "%s:%lld", subject_kind, (long long)subject_id);
-    int rc = store_audit(tx, staff_id && *staff_id ? staff_id : NULL,
-                         device && *device ? device : NULL, action, subject);
-    if (rc) {
-        json_decref(data);
-        return rc;
-    }
-    return store_outbox_append(tx, outbox_kind, data);
-}
-
-/* The fields of a sign-up row as written by a new or revived sign-up. */
-struct signup_row {
-    int64_t event_id;
-    const struct store_person *who;
-    const char *member_no;              /* NULL: none */
-    const unsigned char *referrer_hash; /* NULL: none */
-    const char *source, *status, *consent_version, *kid;
-    int64_t now, issued_at;
-};
-
 /* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`. */
-static int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w,
+int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w,
                         int64_t *id)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, existing ? SQL_SIGNUP_REACTIVATE : SQL_SIGNUP_INSERT);
@@ -149,10 +84,24 @@ static int signup_write(struct store_tx *tx, int64_t existing, const struct sign
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":issued"), w->issued_at);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":kid"), w->kid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), existing);
-    int rc = step_done(st);
+    int rc = store_step_done(st);
     if (rc == 0)
         *id = existing ? existing : sqlite3_last_insert_rowid(tx->c->db);
     return rc;
+}
+
+int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    if (cancelled_at)
+        sqlite3_bind_int64(st, 2, cancelled_at);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, id);
+    return store_step_done(st);
 }
 
 int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f)
@@ -165,10 +114,10 @@ int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f)
     if (rc == SQLITE_ROW) {
         f->id = id;
         f->event_id = sqlite3_column_int64(st, 0);
-        col_text(f->status, sizeof f->status, st, 1);
+        store_col_text(f->status, sizeof f->status, st, 1);
         f->issued_at = sqlite3_column_int64(st, 2);
-        col_text(f->name_mask, sizeof f->name_mask, st, 3);
-        col_text(f->source, sizeof f->source, st, 4);
+        store_col_text(f->name_mask, sizeof f->name_mask, st, 3);
+        store_col_text(f->source, sizeof f->source, st, 4);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
@@ -186,10 +135,10 @@ int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned c
     if (rc == SQLITE_ROW) {
         f->id = sqlite3_column_int64(st, 0);
         f->event_id = event_id;
-        col_text(f->status, sizeof f->status, st, 1);
+        store_col_text(f->status, sizeof f->status, st, 1);
         f->issued_at = sqlite3_column_int64(st, 2);
-        col_text(f->name_mask, sizeof f->name_mask, st, 4);
-        col_text(f->source, sizeof f->source, st, 5);
+        store_col_text(f->name_mask, sizeof f->name_mask, st, 4);
+        store_col_text(f->source, sizeof f->source, st, 5);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
@@ -237,9 +186,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         existing = sqlite3_column_int64(st, 0);
-        col_text(old_status, sizeof old_status, st, 1);
+        store_col_text(old_status, sizeof old_status, st, 1);
         old_issued = sqlite3_column_int64(st, 2);
-        col_text(j->kid_used, sizeof j->kid_used, st, 3);
+        store_col_text(j->kid_used, sizeof j->kid_used, st, 3);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -271,14 +220,14 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     };
     if ((rc = signup_write(tx, existing, &w, &j->signup_id)) != 0)
         return rc;
-    if ((rc = counts(tx, j->event_id, place, !place, 0, 0)) != 0)
+    if ((rc = event_counts(tx, j->event_id, place, !place, 0, 0)) != 0)
         return rc;
     json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id",
                              (json_int_t)j->signup_id, "event_id", (json_int_t)j->event_id,
                              "status", j->status, "source", j->source, "name_masked",
                              j->who.name_mask, "phone_last4", j->who.phone_last4,
                              "consent_version", j->consent_version);
-    return journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
+    return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
 }
 
 void store_signup_new_init(struct store_signup_new *j)
@@ -300,17 +249,12 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? 0 : store_rc(rc);
-    st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, "confirmed", -1, SQLITE_STATIC);
-    sqlite3_bind_null(st, 2);
-    sqlite3_bind_int64(st, 3, id);
-    if ((rc = step_done(st)) != 0 || (rc = counts(tx, event_id, 1, -1, 0, 0)) != 0)
+    if ((rc = signup_set_status(tx, id, "confirmed", 0)) != 0 ||
+        (rc = event_counts(tx, event_id, 1, -1, 0, 0)) != 0)
         return rc;
     json_t *data = json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id",
                              (json_int_t)event_id);
-    if ((rc = journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", data)))
+    if ((rc = store_journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", data)))
         return rc;
     *promoted = id;
     return 0;
@@ -320,7 +264,6 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_signup_cancel *j = (struct store_signup_cancel *)job;
     struct found f = {0};
-    sqlite3_stmt *st;
     int rc = signup_find_by_id(tx, j->signup_id, &f);
     if (rc && rc != KIOSKD_ENOTFOUND)
         return rc;
@@ -336,32 +279,21 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     j->out_event_id = event_id;
     if (strcmp(status, "cancelled") == 0)
         return store_refuse(job, WHY_ALREADY_CANCELLED);
-    st = conn_stmt(tx->c, SQL_CHECKIN_IN_FORCE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, j->signup_id);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
+    struct checkin_in_force in_force;
+    if ((rc = checkin_in_force(tx, j->signup_id, &in_force)) < 0)
+        return rc;
+    if (rc == 1)
         return store_refuse(job, WHY_CHECKED_IN);
-    if (rc != SQLITE_DONE)
-        return store_rc(rc);
-    st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, "cancelled", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, store_tx_now(tx) / 1000000);
-    sqlite3_bind_int64(st, 3, j->signup_id);
-    if ((rc = step_done(st)) != 0)
+    if ((rc = signup_set_status(tx, j->signup_id, "cancelled", store_tx_now(tx) / 1000000)) != 0)
         return rc;
     bool was_confirmed = strcmp(status, "confirmed") == 0 && strcmp(source, "walkin") != 0;
-    if ((rc = counts(tx, event_id, was_confirmed ? -1 : 0,
+    if ((rc = event_counts(tx, event_id, was_confirmed ? -1 : 0,
                      strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
     json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id,
                              "event_id", (json_int_t)event_id, "by",
                              j->by.staff_id[0] ? "staff" : "guest");
-    if ((rc = journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup", j->signup_id,
+    if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup", j->signup_id,
                       "signup_cancelled", data)) != 0)
         return rc;
     if (!was_confirmed)
@@ -379,194 +311,6 @@ void store_signup_cancel_init(struct store_signup_cancel *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = signup_cancel_run;
-}
-
-/* --- check-in --- */
-
-/* Creates or revives the sign-up of a walk-in guest as source walkin. */
-static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct found *f, bool revive)
-{
-    int64_t now = store_tx_now(tx) / 1000000;
-    struct signup_row w = {
-        .event_id = j->event_id,
-        .who = &j->who,
-        .source = "walkin",
-        .status = "confirmed",
-        .consent_version = j->consent_version,
-        .kid = j->kid,
-        .now = now,
-        .issued_at = revive && f->issued_at >= now ? f->issued_at + 1 : now,
-    };
-    int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id);
-    if (rc)
-        return rc;
-    f->event_id = j->event_id;
-    snprintf(f->status, sizeof f->status, "confirmed");
-    snprintf(f->source, sizeof f->source, "walkin");
-    snprintf(f->name_mask, sizeof f->name_mask, "%s", j->who.name_mask);
-    j->walkin_created = true;
-    json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)f->id,
-                             "event_id", (json_int_t)j->event_id, "status", "confirmed", "source",
-                             "walkin", "name_masked", j->who.name_mask, "phone_last4",
-                             j->who.phone_last4);
-    return journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id, "signup",
-                   data);
-}
-
-static int checkin_run(struct store_tx *tx, struct store_job *job)
-{
-    struct store_checkin *j = (struct store_checkin *)job;
-    struct found f;
-    int rc;
-    memset(&f, 0, sizeof f);
-    if (j->method == CHECKIN_TICKET) {
-        rc = signup_find_by_id(tx, j->signup_id, &f);
-        if (rc && rc != KIOSKD_ENOTFOUND)
-            return rc;
-        enum store_why why = ticket_rule(&f, NULL, j->ticket_event_id, j->issued_at);
-        if (why != WHY_NONE)
-            return store_refuse(job, why);
-        if (j->event_id && j->event_id != f.event_id) {
-            j->out_event_id = f.event_id;
-            return store_refuse(job, WHY_WRONG_EVENT);
-        }
-    } else {
-        rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
-        if (rc && rc != KIOSKD_ENOTFOUND)
-            return rc;
-        if (j->method == CHECKIN_PHONE) {
-            if (rc)
-                return store_refuse(job, WHY_NO_SIGNUP);
-            if (strcmp(f.status, "cancelled") == 0)
-                return store_refuse(job, WHY_SIGNUP_CANCELLED);
-        }
-    }
-    int64_t event_id = j->method == CHECKIN_TICKET ? f.event_id : j->event_id;
-    j->out_event_id = event_id;
-    struct store_event ev;
-    if ((rc = store_event_read(tx->c, event_id, &ev)) != 0)
-        return rc == KIOSKD_ENOTFOUND ? store_refuse(job, WHY_EVENT_NOT_FOUND) : rc;
-    if (strcmp(ev.status, "cancelled") == 0)
-        return store_refuse(job, WHY_EVENT_CANCELLED);
-    int64_t now_us = store_tx_now(tx), now = now_us / 1000000;
-    if (now < ev.starts_at - j->opens_before)
-        return store_refuse(job, WHY_CHECKIN_NOT_OPEN);
-    if (now >= ev.ends_at)
-        return store_refuse(job, WHY_CHECKIN_CLOSED);
-    if (j->method == CHECKIN_WALKIN) {
-        if (!f.id || strcmp(f.status, "cancelled") == 0) {
-            if ((rc = walkin_signup(tx, j, &f, f.id != 0)) != 0)
-                return rc;
-        } else if (strcmp(f.status, "waitlisted") == 0) {
-            /* staff admit a waitlisted guest at the door */
-            sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_SET_STATUS);
-            if (!st)
-                return KIOSKD_EIO;
-            sqlite3_bind_text(st, 1, "confirmed", -1, SQLITE_STATIC);
-            sqlite3_bind_null(st, 2);
-            sqlite3_bind_int64(st, 3, f.id);
-            if ((rc = step_done(st)) != 0 || (rc = counts(tx, event_id, 1, -1, 0, 0)) != 0)
-                return rc;
-            snprintf(f.status, sizeof f.status, "confirmed");
-        }
-    } else if (strcmp(f.status, "waitlisted") == 0) {
-        return store_refuse(job, WHY_WAITLISTED);
-    }
-    j->out_signup_id = f.id;
-    snprintf(j->name_mask, sizeof j->name_mask, "%s", f.name_mask);
-
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHECKIN_IN_FORCE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, f.id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        j->already = true;
-        j->checkin_id = sqlite3_column_int64(st, 0);
-        j->at_us = sqlite3_column_int64(st, 1);
-        col_text(j->first_device, sizeof j->first_device, st, 2);
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc != SQLITE_DONE)
-        return store_rc(rc);
-
-    static const char *const methods[] = {"ticket", "phone", "walkin"};
-    st = conn_stmt(tx->c, SQL_CHECKIN_INSERT);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, event_id);
-    sqlite3_bind_int64(st, 2, f.id);
-    sqlite3_bind_int64(st, 3, now_us);
-    sqlite3_bind_text(st, 4, j->by.staff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, j->by.device, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, methods[j->method], -1, SQLITE_STATIC);
-    if ((rc = step_done(st)) != 0)
-        return rc;
-    j->checkin_id = sqlite3_last_insert_rowid(tx->c->db);
-    j->at_us = now_us;
-    bool walkin = strcmp(f.source, "walkin") == 0;
-    if ((rc = counts(tx, event_id, 0, 0, 1, walkin)) != 0)
-        return rc;
-    json_t *data = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id",
-                             (json_int_t)j->checkin_id, "signup_id", (json_int_t)f.id, "event_id",
-                             (json_int_t)event_id, "at_us", (json_int_t)now_us, "method",
-                             methods[j->method], "staff_id", j->by.staff_id);
-    return journal(tx, j->by.staff_id, j->by.device,
-                   j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin", j->checkin_id,
-                   "checkin", data);
-}
-
-void store_checkin_init(struct store_checkin *j)
-{
-    memset(&j->job, 0, sizeof j->job);
-    j->job.run = checkin_run;
-}
-
-static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
-{
-    struct store_checkin_undo *j = (struct store_checkin_undo *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHECKIN_GET);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, j->checkin_id);
-    int rc = sqlite3_step(st);
-    bool undone = false;
-    char source[8] = "";
-    if (rc == SQLITE_ROW) {
-        j->out_event_id = sqlite3_column_int64(st, 0);
-        j->out_signup_id = sqlite3_column_int64(st, 1);
-        undone = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        col_text(source, sizeof source, st, 3);
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return store_refuse(job, WHY_CHECKIN_NOT_FOUND);
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
-    if (undone)
-        return store_refuse(job, WHY_ALREADY_UNDONE);
-    st = conn_stmt(tx->c, SQL_CHECKIN_UNDO);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, store_tx_now(tx));
-    sqlite3_bind_text(st, 2, j->by.staff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, j->checkin_id);
-    if ((rc = step_done(st)) != 0 ||
-        (rc = counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
-        return rc;
-    json_t *data = json_pack("{s:I, s:I, s:I}", "checkin_id", (json_int_t)j->checkin_id,
-                             "signup_id", (json_int_t)j->out_signup_id, "event_id",
-                             (json_int_t)j->out_event_id);
-    return journal(tx, j->by.staff_id, j->by.device, "checkin_undo", "checkin", j->checkin_id,
-                   "checkin_undone", data);
-}
-
-void store_checkin_undo_init(struct store_checkin_undo *j)
-{
-    memset(&j->job, 0, sizeof j->job);
-    j->job.run = checkin_undo_run;
 }
 
 /* --- reads --- */
@@ -596,10 +340,10 @@ int store_roster(struct store *s, int64_t event_id, const char *last4, size_t ma
             len = 0;
         memcpy(r->name_enc, sqlite3_column_blob(st, 1), (size_t)len);
         r->name_enc_len = (size_t)len;
-        col_text(r->name_mask, sizeof r->name_mask, st, 2);
-        col_text(r->phone_last4, sizeof r->phone_last4, st, 3);
-        col_text(r->status, sizeof r->status, st, 4);
-        col_text(r->source, sizeof r->source, st, 5);
+        store_col_text(r->name_mask, sizeof r->name_mask, st, 2);
+        store_col_text(r->phone_last4, sizeof r->phone_last4, st, 3);
+        store_col_text(r->status, sizeof r->status, st, 4);
+        store_col_text(r->source, sizeof r->source, st, 5);
         r->checkin_id = sqlite3_column_int64(st, 6);
         r->checkin_us = sqlite3_column_int64(st, 7);
         len = sqlite3_column_bytes(st, 8);
@@ -632,8 +376,8 @@ int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int
         f.id = signup_id;
         f.event_id = sqlite3_column_int64(st, 0);
         f.issued_at = sqlite3_column_int64(st, 1);
-        col_text(f.status, sizeof f.status, st, 2);
-        col_text(event_status, sizeof event_status, st, 3);
+        store_col_text(f.status, sizeof f.status, st, 2);
+        store_col_text(event_status, sizeof event_status, st, 3);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -1,8 +1,9 @@
 /*
- * Sign-ups and check-ins. A sign-up holds a place (confirmed) or waits for one
+ * Sign-ups. A sign-up holds a place (confirmed) or waits for one
  * (waitlisted); cancelling a confirmed one promotes the first waitlisted.
  * A ticket is valid while its sign-up is not cancelled and its issue time is
- * the sign-up's current one. A sign-up has at most one check-in in force.
+ * the sign-up's current one (the ticket rule, store_int.h). Check-ins are in
+ * store/checkins.h.
  *
  * A job's rc != 0 means nothing was recorded; a refusal by a rule of the
  * domain is rc KIOSKD_EREFUSED with job.why naming the rule (store/why.h).
@@ -67,48 +68,6 @@ struct store_signup_cancel {
     int64_t promoted_signup_id; /* 0 when nobody was promoted */
 };
 void store_signup_cancel_init(struct store_signup_cancel *j);
-
-/* Checks a guest in, by ticket (signup_id + issued_at from the verified code)
- * or by phone (phone_hash), or as a walk-in (creates a sign-up from who).
- * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
- * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_SIGNUP_CANCELLED,
- * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
- * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force. */
-enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
-struct store_checkin {
-    struct store_job job;
-    enum store_checkin_by method;
-    int64_t event_id; /* the event the tablet is on; 0: the ticket's */
-    int64_t ticket_event_id;
-    int64_t signup_id;
-    int64_t issued_at;
-    struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
-    char consent_version[16];
-    char kid[16];
-    struct store_actor by;
-    int64_t opens_before; /* seconds before starts_at the window opens */
-    /* out */
-    bool already;
-    int64_t checkin_id;
-    int64_t at_us; /* this check-in, or the one in force */
-    char first_device[65];
-    char name_mask[64];
-    int64_t out_event_id;
-    int64_t out_signup_id;
-    bool walkin_created;
-};
-void store_checkin_init(struct store_checkin *j);
-
-/* Undoes a check-in. Refusals: WHY_CHECKIN_NOT_FOUND, WHY_ALREADY_UNDONE. */
-struct store_checkin_undo {
-    struct store_job job;
-    int64_t checkin_id;
-    struct store_actor by;
-    /* out */
-    int64_t out_event_id;
-    int64_t out_signup_id;
-};
-void store_checkin_undo_init(struct store_checkin_undo *j);
 
 /* One line of an event's roster. */
 struct store_roster_row {

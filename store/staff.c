@@ -25,12 +25,6 @@ static const char SQL_SESSIONS_REVOKE_STAFF[] =
     "AND expires_at > ?1";
 static const char SQL_SESSION_PURGE[] = "DELETE FROM sessions WHERE expires_at < ?";
 
-static void col_text(char *dst, size_t n, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
-}
-
 static int staff_read(struct conn *c, const char *id, struct store_staff *out)
 {
     sqlite3_stmt *st = conn_stmt(c, SQL_STAFF_GET);
@@ -39,10 +33,10 @@ static int staff_read(struct conn *c, const char *id, struct store_staff *out)
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        col_text(out->id, sizeof out->id, st, 0);
-        col_text(out->name, sizeof out->name, st, 1);
-        col_text(out->role, sizeof out->role, st, 2);
-        col_text(out->pin_hash, sizeof out->pin_hash, st, 3);
+        store_col_text(out->id, sizeof out->id, st, 0);
+        store_col_text(out->name, sizeof out->name, st, 1);
+        store_col_text(out->role, sizeof out->role, st, 2);
+        store_col_text(out->pin_hash, sizeof out->pin_hash, st, 3);
         out->failed = sqlite3_column_int64(st, 4);
         out->locked_until = sqlite3_column_int64(st, 5);
     }
@@ -65,9 +59,9 @@ int store_session_get(struct store *s, const unsigned char hash[32], int64_t now
     sqlite3_bind_int64(st, 2, now);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        col_text(out->staff_id, sizeof out->staff_id, st, 0);
-        col_text(out->role, sizeof out->role, st, 1);
-        col_text(out->device, sizeof out->device, st, 2);
+        store_col_text(out->staff_id, sizeof out->staff_id, st, 0);
+        store_col_text(out->role, sizeof out->role, st, 1);
+        store_col_text(out->device, sizeof out->device, st, 2);
         out->expires_at = sqlite3_column_int64(st, 3);
     }
     sqlite3_reset(st);

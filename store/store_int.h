@@ -2,6 +2,7 @@
 #ifndef KIOSKD_STORE_INT_H
 #define KIOSKD_STORE_INT_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -70,6 +71,46 @@ int store_rc(int sqlite_rc);
 int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
 void conn_close(struct conn *c);
 int conn_exec(struct conn *c, const char *sql);
+
+/* Copies text column col of st into dst (n bytes; "" for NULL). */
+void store_col_text(char *dst, size_t n, sqlite3_stmt *st, int col);
+/* Steps a statement that returns no row and resets it: 0 or a KIOSKD_E* code. */
+int store_step_done(sqlite3_stmt *st);
+/* Writes a job's audit line (subject "kind:id") and its outbox entry; takes data. */
+int store_journal(struct store_tx *tx, const char *staff_id, const char *device,
+                  const char *action, const char *subject_kind, int64_t subject_id,
+                  const char *outbox_kind, json_t *data);
+
+/* --- shared by store/signups.c and store/checkins.c (writer thread) --- */
+
+/* Adds to the counters of an event, in the job's savepoint. */
+int event_counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
+                 int checked_in, int walk_ins);
+
+struct store_person;
+/* The fields of a sign-up row as written by a new or revived sign-up. */
+struct signup_row {
+    int64_t event_id;
+    const struct store_person *who;
+    const char *member_no;              /* NULL: none */
+    const unsigned char *referrer_hash; /* NULL: none */
+    const char *source, *status, *consent_version, *kid;
+    int64_t now, issued_at;
+};
+
+/* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`; *id gets its id. */
+int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id);
+/* Sets a sign-up's status (cancelled_at 0: none). */
+int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at);
+
+/* The check-in in force of a sign-up. */
+struct checkin_in_force {
+    int64_t id, at_us;
+    char device[65];
+};
+/* Returns 1 and fills out when signup_id has a check-in in force, 0 when not,
+ * or a KIOSKD_E* code. */
+int checkin_in_force(struct store_tx *tx, int64_t signup_id, struct checkin_in_force *out);
 
 /* A sign-up as the check-in and cancel jobs see it (id 0: none found). */
 struct found {

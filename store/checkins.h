@@ -1,0 +1,58 @@
+/*
+ * Check-ins: a guest checked in by ticket, by phone or as a walk-in, and undo.
+ * A sign-up has at most one check-in in force. Jobs here follow
+ * store/store.h: rc != 0 means nothing was recorded; a refusal is
+ * KIOSKD_EREFUSED with job.why naming the rule (store/why.h).
+ */
+#ifndef KIOSKD_STORE_CHECKINS_H
+#define KIOSKD_STORE_CHECKINS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/signups.h"
+#include "store/store.h"
+
+/* Checks a guest in, by ticket (signup_id + issued_at from the verified code)
+ * or by phone (phone_hash), or as a walk-in (creates a sign-up from who).
+ * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
+ * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_SIGNUP_CANCELLED,
+ * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
+ * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force. */
+enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
+struct store_checkin {
+    struct store_job job;
+    enum store_checkin_by method;
+    int64_t event_id; /* the event the tablet is on; 0: the ticket's */
+    int64_t ticket_event_id;
+    int64_t signup_id;
+    int64_t issued_at;
+    struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
+    char consent_version[16];
+    char kid[16];
+    struct store_actor by;
+    int64_t opens_before; /* seconds before starts_at the window opens */
+    /* out */
+    bool already;
+    int64_t checkin_id;
+    int64_t at_us; /* this check-in, or the one in force */
+    char first_device[65];
+    char name_mask[64];
+    int64_t out_event_id;
+    int64_t out_signup_id;
+    bool walkin_created;
+};
+void store_checkin_init(struct store_checkin *j);
+
+/* Undoes a check-in. Refusals: WHY_CHECKIN_NOT_FOUND, WHY_ALREADY_UNDONE. */
+struct store_checkin_undo {
+    struct store_job job;
+    int64_t checkin_id;
+    struct store_actor by;
+    /* out */
+    int64_t out_event_id;
+    int64_t out_signup_id;
+};
+void store_checkin_undo_init(struct store_checkin_undo *j);
+
+#endif
