@@ -69,7 +69,7 @@ static struct store *open_store(int queue_max)
 {
     struct store *s;
     char err[256];
-    strcpy(dir, "/tmp/kioskd-test-writer-XXXXXX");
+    snprintf(dir, sizeof dir, "%s", "/tmp/kioskd-test-writer-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(dbpath, sizeof dbpath, "%s/db/k.db", dir);
     struct store_opts o = {.path = dbpath, .busy_timeout_ms = 1000, .queue_max = queue_max,
