@@ -223,6 +223,7 @@ async function setup() {
     return c.data.id;
   };
   /* A starts in 30 minutes (check-in is open), B tomorrow, C (1 place) in 2 days */
+  data.A_starts = now + 30 * 60e3;
   data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: cnIso(now + 30 * 60e3), ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 10 });
   data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(now + 26 * 3600e3), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
   data.C = await mk({ title: 'E2E 社区讲座（满员）', kind: 'community', starts_at: cnIso(now + 50 * 3600e3), ends_at: cnIso(now + 51 * 3600e3), venue: '测试社区活动中心', capacity: 1 });
@@ -270,7 +271,9 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   await until(async () => (await cards.count()) === 3, 'three event cards');
   assert((await text(cards.nth(0))).includes('E2E 客户财富升级会（今日场）'), 'today first');
   assert((await text(cards.nth(0))).includes('剩余 10 个名额'), 'places left shown');
-  assert((await text(cards.nth(0))).includes('今天'), 'day shown as 今天');
+  /* A starts 30 minutes ahead: the next day in Beijing when the run starts after 23:30 */
+  const day = cnIso(data.A_starts).slice(0, 10) === cnIso(Date.now()).slice(0, 10) ? '今天' : '明天';
+  assert((await text(cards.nth(0))).includes(day), 'day shown as ' + day);
   assert((await text(cards.nth(2))).includes('名额已满'), 'full event marked');
   const fontPx = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.event-venue')).fontSize));
   assert(fontPx >= 20, 'body text at least 20 px, got ' + fontPx);
