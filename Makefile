@@ -101,9 +101,10 @@ run:
 	@$(MAKE) --no-print-directory all
 	./build/kioskd serve --demo $(ARGS)
 
-# Every test: unit (cmocka) then integration (the real binary over HTTP).
+# Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
 test:
 	@sh tools/deps.sh test
+	@$(MAKE) --no-print-directory lint
 	@test tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json || \
 	  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so
@@ -146,11 +147,20 @@ fuzz:
 clean:
 	rm -rf build
 
-fmt:
-	clang-format -i $(LIB_SRC) daemon/main.c $(wildcard core/*.h store/*.h handlers/*.h daemon/*.h) $(UNIT_SRC)
+# The files `fmt` formats and `lint` checks the format of.
+FMT_SRC  := $(LIB_SRC) daemon/main.c $(wildcard core/*.h store/*.h handlers/*.h daemon/*.h) $(UNIT_SRC)
 
+fmt:
+	clang-format -i $(FMT_SRC)
+
+# Banned calls (tools/checksrc.py), clang-format clean, cppcheck; `make test` runs it first.
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	@echo "  LINT    checksrc"
+	@python3 tools/checksrc.py
+	@echo "  LINT    clang-format"
+	@clang-format --dry-run -Werror $(FMT_SRC)
+	@echo "  LINT    cppcheck"
+	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -I. $(LIB_SRC) daemon/main.c
 
 -include $(shell find build -name '*.d' 2>/dev/null)

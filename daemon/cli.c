@@ -1,7 +1,8 @@
 /*
- * Command-line tools beside the daemon: keygen, staff add, import. They open
- * the database shared (a running daemon may be using it) and run their
- * changes through the same store jobs as the HTTP handlers.
+ * Command-line tools beside the daemon: keygen, staff add, import, check,
+ * routes. They open the database shared (a running daemon may be using it)
+ * and run their changes through the same store jobs as the HTTP handlers;
+ * check only reads.
  */
 #include "daemon/cli.h"
 
@@ -20,6 +21,7 @@
 #include "daemon/app.h"
 #include "daemon/keys.h"
 #include "handlers/handlers.h"
+#include "store/check.h"
 #include "store/events.h"
 #include "store/staff.h"
 
@@ -316,4 +318,70 @@ int cli_import(struct kioskd *k, int argc, char **argv)
     fprintf(stderr, "kioskd: imported %zu events\n", n);
     free(evs);
     return 0;
+}
+
+static const char *role_name(enum role r)
+{
+    switch (r) {
+    case ROLE_NONE:
+        return "none";
+    case ROLE_STAFF:
+        return "staff";
+    case ROLE_MANAGER:
+        return "manager";
+    case ROLE_ADMIN:
+        return "admin";
+    }
+    return "?";
+}
+
+int cli_routes(struct kioskd *k, int argc, char **argv)
+{
+    (void)k;
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: kioskd routes\n");
+        return 2;
+    }
+    for (const struct route *const *t = route_tables; *t; t++)
+        for (const struct route *r = *t; r->pattern; r++)
+            printf("%s %s %s\n", http_method_name(r->method), r->pattern, role_name(r->role));
+    return 0;
+}
+
+static void print_diff(void *arg, const struct store_check_diff *d)
+{
+    (void)arg;
+    printf("%s %lld %s: stored %lld, rows %lld\n", d->subject, (long long)d->id, d->counter,
+           (long long)d->stored, (long long)d->rows);
+}
+
+int cli_check(struct kioskd *k, int argc, char **argv)
+{
+    char err[512];
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: kioskd check\n");
+        return 2;
+    }
+    struct store_opts so = {
+        .path = k->cfg.store_path,
+        .busy_timeout_ms = (int)k->cfg.store_busy_timeout,
+        .read_only = true,
+        .shared = true,
+    };
+    struct store *s = NULL;
+    int rc = store_open(&s, &so, err, sizeof err);
+    if (rc == 0) {
+        rc = store_check(s, print_diff, NULL);
+        if (rc < 0)
+            snprintf(err, sizeof err, "%s: %s", k->cfg.store_path, kioskd_strerror(rc));
+    }
+    store_close(s);
+    if (rc < 0) {
+        fprintf(stderr, "kioskd check: %s\n", err);
+        return 2;
+    }
+    printf("check: %d difference%s\n", rc, rc == 1 ? "" : "s");
+    return rc ? 1 : 0;
 }

@@ -1,4 +1,4 @@
-/* Command-line tools: keygen, staff add, import. Each returns the exit code. */
+/* Command-line tools: keygen, staff add, import, check, routes. Each returns the exit code. */
 #ifndef KIOSKD_CLI_H
 #define KIOSKD_CLI_H
 
@@ -7,5 +7,10 @@
 int cli_keygen(struct kioskd *k, int argc, char **argv);
 int cli_staff(struct kioskd *k, int argc, char **argv);
 int cli_import(struct kioskd *k, int argc, char **argv);
+/* Recomputes the stored counters from their rows (read-only) and prints each
+ * difference; 0 when there is none, 1 when there is one, 2 on error. */
+int cli_check(struct kioskd *k, int argc, char **argv);
+/* Prints every route row: METHOD PATTERN ROLE (none, staff, manager, admin). */
+int cli_routes(struct kioskd *k, int argc, char **argv);
 
 #endif

@@ -325,6 +325,16 @@ static int cmd_import(int argc, char **argv)
     return with_config(argc, argv, cli_import);
 }
 
+static int cmd_check(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_check);
+}
+
+static int cmd_routes(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_routes);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
@@ -354,6 +364,13 @@ static const struct cmd cmds[] = {
      cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"
      "--public prints only the public key PEM (to register this daemon with HQ).\n"},
+    {"check", "[-c FILE]", "Recompute every counter from its rows and print each difference.",
+     cmd_check,
+     "Reads the database only; safe while the daemon runs. One line per difference\n"
+     "(e.g. `event 3 confirmed: stored 5, rows 4`), then `check: N differences`.\n"
+     "Exits 0 when there is none, 1 when there is one, 2 when the database cannot be read.\n"},
+    {"routes", "", "Print the HTTP routes: METHOD PATTERN ROLE, one per line.", cmd_routes,
+     "ROLE is the least role a route needs: none (no login), staff, manager or admin.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };
 

@@ -15,6 +15,7 @@ pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-d
 pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev
 cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
+cmd:clang-format:clang-format cmd:cppcheck:cppcheck
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"

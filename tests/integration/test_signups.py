@@ -3,6 +3,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import time
 
 from harness import BIN, Daemon, Site, auth, from_now, login, add_staff
 
@@ -266,3 +267,43 @@ def test_personal_data_is_encrypted_at_rest_and_never_logged():
             text = repr(row)
             assert phone not in text and name not in text, (table, row)
     db.close()
+
+
+def test_a_replaced_ticket_cannot_cancel_nor_show_its_qr():
+    s = Site()
+    ev = s.event()
+    first = s.signup(ev, "13700000101").json
+    old = first["ticket"]["code"]
+    assert s.d.delete(f"/api/v1/events/{ev}/signups/{first['signup_id']}",
+                      headers=auth(s.staff)).status == 200
+    again = s.signup(ev, "13700000101")
+    assert again.status == 201 and again.json["signup_id"] == first["signup_id"], again
+    new = again.json["ticket"]["code"]
+    assert new != old
+    r = s.d.delete(f"/api/v1/tickets/{old}")
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_replaced", r
+    for ext in ("svg", "png"):
+        r = s.d.get(f"/api/v1/tickets/{old}.{ext}")
+        assert r.status == 410, (ext, r)
+        assert r.json["error"]["code"] in ("ticket_replaced", "ticket_cancelled"), (ext, r)
+    # the refused old ticket left the new one as it was
+    assert s.d.get(f"/api/v1/tickets/{new}.svg").status == 200
+    assert s.d.get(f"/api/v1/tickets/{new}.png").status == 200
+    st = s.d.get(f"/api/v1/events/{ev}/stats", headers=auth(s.staff)).json
+    assert st["signed_up"] == 1, st
+    assert s.d.delete(f"/api/v1/tickets/{new}").status == 200
+    s.d.stop()
+
+
+def test_a_repeat_signup_seconds_later_returns_the_same_ticket():
+    s = Site()
+    ev = s.event()
+    first = s.signup(ev, "13700000102", name="钱七")
+    assert first.status == 201, first
+    time.sleep(1.1)  # past the second of the first issue time
+    again = s.signup(ev, "13700000102", name="钱七")
+    assert again.status == 200, again
+    assert again.json["signup_id"] == first.json["signup_id"]
+    assert again.json["ticket"]["code"] == first.json["ticket"]["code"]
+    assert s.checkin(ticket=first.json["ticket"]["code"]).status != 410
+    s.d.stop()

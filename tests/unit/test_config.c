@@ -17,7 +17,7 @@ static char path[64];
 
 static void write_ini(const char *text)
 {
-    strcpy(path, "/tmp/kioskd-test-config-XXXXXX");
+    snprintf(path, sizeof path, "%s", "/tmp/kioskd-test-config-XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
