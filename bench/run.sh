@@ -278,6 +278,10 @@ for round in 1 2; do
     alive "GET /healthz"
     wrk -t1 -c32 -d"${GET_SECS}s" --latency -s "$BENCH_LUA/get.lua" "http://127.0.0.1:$nport/healthz" \
         >"$run/get_nginx.$round.txt" 2>&1 || die "wrk on nginx failed"
+    # the kiosk's event list: a cached JSON answer, beside /healthz as its limit
+    wrk -t1 -c32 -d"${GET_SECS}s" --latency -s "$BENCH_LUA/get.lua" "$base/api/v1/events" \
+        >"$run/get_events.$round.txt" 2>&1 || die "wrk on kioskd's /api/v1/events failed"
+    alive "GET /api/v1/events"
 done
 kill -TERM "$npid"
 wait "$npid" || true
@@ -288,6 +292,8 @@ best() {
 }
 get_kf=$(best get_kioskd) get_nf=$(best get_nginx)
 get_k=$(ms '%.0f' rps "$get_kf") get_n=$(ms '%.0f' rps "$get_nf")
+get_ef=$(best get_events)
+get_e=$(ms '%.0f' rps "$get_ef")
 
 # --- 3. durable writes and check-ins, normal disk -----------------------------
 
@@ -385,6 +391,9 @@ x() { ratio '%.1fx' "$1" "$2"; }
     printf '  %-44s %18s %18s %10s\n' "  requests/s" "$get_k" "$get_n" "$(ratio '%.2f' "$get_k" "$get_n")"
     printf '  %-44s %18s %18s\n' "  p99 latency (ms)" "$(ms '%.2f' p99_ms "$get_kf")" "$(ms '%.2f' p99_ms "$get_nf")"
     printf '  %-44s %18s %18s\n' "  non-2xx" "$(res non2xx "$get_kf")" "$(res non2xx "$get_nf")"
+    printf '  %-44s %18s %18s %10s\n' "GET /api/v1/events, same runs, best of 2" "events" "/healthz" "ratio"
+    printf '  %-44s %18s %18s %10s\n' "  requests/s" "$get_e" "$get_k" "$(ratio '%.2f' "$get_e" "$get_k")"
+    printf '  %-44s %18s %18s\n' "  p99 latency (ms), non-2xx" "$(ms '%.2f' p99_ms "$get_ef"), $(res non2xx "$get_ef")" "$(ms '%.2f' p99_ms "$get_kf")"
     echo
     row "" "normal disk" "+${SLOW_MS} ms/fsync"
     echo "Disk (WAL, synchronous=FULL, 1 row per commit)"
