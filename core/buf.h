@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;  /* NULL until the first append */
+    char *data; /* NULL until the first append */
     size_t len;
     size_t cap;
-    size_t max;  /* ceiling on len */
+    size_t max; /* ceiling on len */
 };
 
 /* Sets up an empty buffer that may hold up to max bytes. */

@@ -33,7 +33,8 @@ int csv_next(struct csv *c, struct csv_row *row)
     size_t offsets[CSV_MAX_FIELDS];
     row->n = 0;
     /* skip blank lines */
-    while (c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'))) {
+    while (c->p < c->end &&
+           (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'))) {
         c->p += *c->p == '\r' ? 2 : 1;
         c->line++;
     }

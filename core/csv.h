@@ -16,13 +16,13 @@
 
 struct csv {
     const char *p, *end;
-    int line;          /* line the next record starts on (1-based) */
-    struct buf store;  /* the current record's fields, NUL separated */
+    int line;         /* line the next record starts on (1-based) */
+    struct buf store; /* the current record's fields, NUL separated */
     char error[96];
 };
 
 struct csv_row {
-    int line;          /* where the record starts */
+    int line; /* where the record starts */
     int n;
     const char *field[CSV_MAX_FIELDS]; /* point into the reader; valid until the next call */
 };

@@ -3,9 +3,8 @@
 
 #include <string.h>
 
-const double hist_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                      0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                      5,      10};
+const double hist_latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 const size_t hist_latency_nbounds = sizeof hist_latency_bounds / sizeof hist_latency_bounds[0];
 const double hist_size_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 const size_t hist_size_nbounds = sizeof hist_size_bounds / sizeof hist_size_bounds[0];

@@ -11,8 +11,8 @@
 #define HIST_MAX_BUCKETS 16
 
 struct hist {
-    const double *bounds;            /* ascending upper bounds; static */
-    size_t nbounds;                  /* <= HIST_MAX_BUCKETS */
+    const double *bounds;                  /* ascending upper bounds; static */
+    size_t nbounds;                        /* <= HIST_MAX_BUCKETS */
     uint64_t counts[HIST_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
     double sum;
     uint64_t count;

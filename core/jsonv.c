@@ -20,8 +20,8 @@ int jv_parse(struct jv *v, const char *body, size_t len)
     }
     v->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (!v->root) {
-        snprintf(v->error, sizeof v->error, "the request body is not valid JSON (line %d, column %d)",
-                 err.line, err.column);
+        snprintf(v->error, sizeof v->error,
+                 "the request body is not valid JSON (line %d, column %d)", err.line, err.column);
         return KIOSKD_EMALFORMED;
     }
     if (!json_is_object(v->root)) {
@@ -48,15 +48,11 @@ static void wipe_value(json_t *j, int depth)
         char *s = (char *)json_string_value(j); /* jansson's own copy, about to be freed */
         mbedtls_platform_zeroize(s, json_string_length(j));
     } else if (json_is_object(j)) {
-        const char *key;
-        json_t *val;
-        json_object_foreach(j, key, val)
-            wipe_value(val, depth + 1);
+        for (void *it = json_object_iter(j); it; it = json_object_iter_next(j, it))
+            wipe_value(json_object_iter_value(it), depth + 1);
     } else if (json_is_array(j)) {
-        size_t i;
-        json_t *val;
-        json_array_foreach(j, i, val)
-            wipe_value(val, depth + 1);
+        for (size_t i = 0; i < json_array_size(j); i++)
+            wipe_value(json_array_get(j, i), depth + 1);
     }
 }
 

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 struct jv {
-    json_t *root;     /* the parsed object; owned */
-    json_t *fields;   /* {"field":"message"} for bad fields, NULL while none; owned */
-    char error[160];  /* what was wrong when parsing failed */
+    json_t *root;    /* the parsed object; owned */
+    json_t *fields;  /* {"field":"message"} for bad fields, NULL while none; owned */
+    char error[160]; /* what was wrong when parsing failed */
 };
 
 /* Parses body (len bytes) as one JSON object, duplicate keys refused.

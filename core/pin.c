@@ -11,9 +11,8 @@
 #define PIN_M_COST 19456
 #define PIN_LANES 1
 
-const char pin_dummy_hash[] =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
-    "Kqc0l2kGfOAwW2zZFh7lNQ2OV3z5ZJ0cUrsj8CNBdo0";
+const char pin_dummy_hash[] = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
+                              "Kqc0l2kGfOAwW2zZFh7lNQ2OV3z5ZJ0cUrsj8CNBdo0";
 
 bool pin_acceptable(const char *pin)
 {

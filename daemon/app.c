@@ -34,8 +34,9 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
         .notify_arg = k,
     };
     if (validate_init() != 0) {
-        snprintf(err, errlen, "cannot load the C.UTF-8 locale that names are checked with "
-                              "(install libc-bin)");
+        snprintf(err, errlen,
+                 "cannot load the C.UTF-8 locale that names are checked with "
+                 "(install libc-bin)");
         return KIOSKD_ECONFIG;
     }
     if ((rc = store_open(&k->store, &so, err, errlen)) != 0)
@@ -73,8 +74,8 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
     nextra = store_ticket_keys(k->store, extra, MAX_EXTRA_KEYS);
     if (nextra < 0)
         nextra = 0;
-    k->workers = workers_start((int)k->cfg.http_workers, pem, (const char *const *)extra, (size_t)nextra, 4096,
-                               server_wake, k, err, errlen);
+    k->workers = workers_start((int)k->cfg.http_workers, pem, (const char *const *)extra,
+                               (size_t)nextra, 4096, server_wake, k, err, errlen);
     mbedtls_platform_zeroize(pem, sizeof pem);
     for (int i = 0; i < nextra; i++)
         free(extra[i]);

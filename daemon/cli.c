@@ -141,7 +141,9 @@ int cli_staff(struct kioskd *k, int argc, char **argv)
         if (rc == 0)
             rc = store_run(k->store, &j.job);
         snprintf(err, sizeof err, "%s",
-                 rc == KIOSKD_EREFUSED && j.job.why == WHY_STAFF_EXISTS ? "that staff id exists already" : kioskd_strerror(rc));
+                 rc == KIOSKD_EREFUSED && j.job.why == WHY_STAFF_EXISTS
+                     ? "that staff id exists already"
+                     : kioskd_strerror(rc));
     }
     mbedtls_platform_zeroize(pin, sizeof pin);
     mbedtls_platform_zeroize(&j, sizeof j);

@@ -21,9 +21,9 @@ struct opt {
     enum opt_type type;
     size_t offset;
     const char *def;
-    int64_t min, max;   /* OPT_INT */
+    int64_t min, max;    /* OPT_INT */
     const char *choices; /* OPT_ENUM: space separated */
-    bool secret;        /* hidden by config_dump */
+    bool secret;         /* hidden by config_dump */
     const char *unit;
     const char *help;
 };
@@ -31,13 +31,14 @@ struct opt {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct opt opts[] = {
-    {"http", "listen", OPT_LISTEN, OFF(http_listen), "127.0.0.1:8080", 0, 0, NULL, false, "host:port",
-     "Address and port to serve HTTP on. Port 0 picks a free port (logged at start)."},
+    {"http", "listen", OPT_LISTEN, OFF(http_listen), "127.0.0.1:8080", 0, 0, NULL, false,
+     "host:port", "Address and port to serve HTTP on. Port 0 picks a free port (logged at start)."},
     {"http", "cert", OPT_STR, OFF(http_cert), "", 0, 0, NULL, false, "path",
      "PEM certificate; with `key`, serve HTTPS and WSS instead of HTTP."},
-    {"http", "key", OPT_STR, OFF(http_key), "", 0, 0, NULL, false, "path", "PEM private key for `cert`."},
-    {"http", "rate_limit", OPT_INT, OFF(http_rate_limit), "20", 0, 1000000, NULL, false, "requests/s",
-     "Public requests per second allowed per client address; 0 turns the limit off."},
+    {"http", "key", OPT_STR, OFF(http_key), "", 0, 0, NULL, false, "path",
+     "PEM private key for `cert`."},
+    {"http", "rate_limit", OPT_INT, OFF(http_rate_limit), "20", 0, 1000000, NULL, false,
+     "requests/s", "Public requests per second allowed per client address; 0 turns the limit off."},
     {"http", "rate_burst", OPT_INT, OFF(http_rate_burst), "40", 1, 1000000, NULL, false, "requests",
      "How many public requests a client address may send at once before the rate applies."},
     {"http", "request_timeout", OPT_INT, OFF(http_request_timeout), "10", 1, 300, NULL, false, "s",
@@ -49,28 +50,30 @@ static const struct opt opts[] = {
      "hashing, QR images."},
     {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
      "The SQLite database; created (with its folder) and migrated at start."},
-    {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false, "path",
+    {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false,
+     "path",
      "Key that encrypts personal data at rest; created with mode 0600 on first start and refused "
      "if others can read it."},
     {"store", "queue_max", OPT_INT, OFF(store_queue_max), "4096", 1, 1000000, NULL, false, "jobs",
      "Durable writes waiting for the store writer; past this, requests get 503 with Retry-After."},
-    {"store", "busy_timeout", OPT_INT, OFF(store_busy_timeout), "5000", 0, 600000, NULL, false, "ms",
-     "How long a database connection waits for a lock held by another connection."},
+    {"store", "busy_timeout", OPT_INT, OFF(store_busy_timeout), "5000", 0, 600000, NULL, false,
+     "ms", "How long a database connection waits for a lock held by another connection."},
     {"store", "checkpoint_pages", OPT_INT, OFF(store_checkpoint_pages), "2000", 100, 1000000, NULL,
      false, "pages", "WAL size that triggers a checkpoint on the writer thread."},
     {"log", "file", OPT_STR, OFF(log_file), "", 0, 0, NULL, false, "path",
      "Write the log here instead of stderr; reopened on SIGHUP (for log rotation)."},
     {"log", "level", OPT_ENUM, OFF(log_level), "info", 0, 0, "debug info warn error", false, "",
      "Least severe level written."},
-    {"tickets", "key_file", OPT_STR, OFF(tickets_key_file), "./var/ticket-key.pem", 0, 0, NULL, false,
-     "path", "This daemon's ECDSA P-256 ticket signing key (PEM, mode 0600); created on first start "
+    {"tickets", "key_file", OPT_STR, OFF(tickets_key_file), "./var/ticket-key.pem", 0, 0, NULL,
+     false, "path",
+     "This daemon's ECDSA P-256 ticket signing key (PEM, mode 0600); created on first start "
      "or by `kioskd keygen`."},
-    {"events", "upgrade_capacity", OPT_INT, OFF(events_upgrade_capacity), "10", 1, 1000, NULL, false,
-     "guests", "Capacity of an upgrade meeting when none is given."},
-    {"events", "upgrade_max", OPT_INT, OFF(events_upgrade_max), "20", 1, 1000, NULL, false, "guests",
-     "Largest capacity an upgrade meeting may have."},
-    {"events", "checkin_opens", OPT_INT, OFF(events_checkin_opens), "7200", 0, 604800, NULL, false, "s",
-     "How long before an event starts its check-in opens; it closes at the event's end."},
+    {"events", "upgrade_capacity", OPT_INT, OFF(events_upgrade_capacity), "10", 1, 1000, NULL,
+     false, "guests", "Capacity of an upgrade meeting when none is given."},
+    {"events", "upgrade_max", OPT_INT, OFF(events_upgrade_max), "20", 1, 1000, NULL, false,
+     "guests", "Largest capacity an upgrade meeting may have."},
+    {"events", "checkin_opens", OPT_INT, OFF(events_checkin_opens), "7200", 0, 604800, NULL, false,
+     "s", "How long before an event starts its check-in opens; it closes at the event's end."},
     {"staff", "token_ttl", OPT_INT, OFF(staff_token_ttl), "43200", 1, 2592000, NULL, false, "s",
      "Lifetime of a staff login token."},
     {"staff", "lock_after", OPT_INT, OFF(staff_lock_after), "5", 1, 100, NULL, false, "attempts",
@@ -215,7 +218,8 @@ static int cfg_handler(void *user, const char *section, const char *key, const c
     const struct opt *o = opt_find(section, key);
     char why[160];
     if (!o) {
-        snprintf(why, sizeof why, "unknown key%s", section_known(section) ? "" : " (unknown section)");
+        snprintf(why, sizeof why, "unknown key%s",
+                 section_known(section) ? "" : " (unknown section)");
     } else if (st->seen[o - opts]) {
         snprintf(why, sizeof why, "set twice");
         o = NULL;
@@ -264,7 +268,8 @@ static int load_env(struct config *c, char *err, size_t errlen)
             in_section = in_section || strncmp(*e, prefix, strlen(prefix)) == 0;
         }
         if (!known && in_section) {
-            snprintf(err, errlen, "environment %.*s: unknown key", (int)(nlen > 80 ? 80 : nlen), *e);
+            snprintf(err, errlen, "environment %.*s: unknown key", (int)(nlen > 80 ? 80 : nlen),
+                     *e);
             return KIOSKD_ECONFIG;
         }
     }
@@ -338,8 +343,9 @@ void config_dump(const struct config *c, FILE *out)
             fprintf(out, "%s = %lld\n", o->key, (long long)*int_field((struct config *)c, o));
         else
             fprintf(out, "%s = %s\n", o->key,
-                    o->secret && **str_field((struct config *)c, o) ? "(set)"
-                                                                     : *str_field((struct config *)c, o));
+                    o->secret && **str_field((struct config *)c, o)
+                        ? "(set)"
+                        : *str_field((struct config *)c, o));
     }
 }
 

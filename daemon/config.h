@@ -12,12 +12,12 @@
 
 struct config {
     /* [http] */
-    char *http_listen;            /* as given */
-    char http_host[64];           /* parsed from http_listen */
+    char *http_listen;  /* as given */
+    char http_host[64]; /* parsed from http_listen */
     int http_port;
     char *http_cert;
     char *http_key;
-    int64_t http_rate_limit;      /* requests per second per address; 0 = off */
+    int64_t http_rate_limit; /* requests per second per address; 0 = off */
     int64_t http_rate_burst;
     int64_t http_request_timeout; /* seconds */
     int64_t http_max_connections;
@@ -26,20 +26,20 @@ struct config {
     char *store_path;
     char *store_key_file;
     int64_t store_queue_max;
-    int64_t store_busy_timeout;   /* milliseconds */
+    int64_t store_busy_timeout; /* milliseconds */
     int64_t store_checkpoint_pages;
     /* [log] */
-    char *log_file;               /* empty: stderr */
+    char *log_file; /* empty: stderr */
     char *log_level;
     /* [tickets] */
     char *tickets_key_file;
     /* [events] */
     int64_t events_upgrade_capacity;
     int64_t events_upgrade_max;
-    int64_t events_checkin_opens;  /* seconds before starts_at */
+    int64_t events_checkin_opens; /* seconds before starts_at */
     /* [staff] */
-    int64_t staff_token_ttl;       /* seconds */
-    int64_t staff_lock_after;      /* wrong PINs */
+    int64_t staff_token_ttl;  /* seconds */
+    int64_t staff_lock_after; /* wrong PINs */
     int64_t staff_lock_seconds;
 };
 

@@ -174,8 +174,10 @@ void req_fail(struct req *r, int st)
         break;
     case KIOSKD_EIO:
         r->retry_after = 5;
-        req_error(r, 503, "storage_unavailable", "the database could not record this; nothing was "
-                                                 "recorded", NULL);
+        req_error(r, 503, "storage_unavailable",
+                  "the database could not record this; nothing was "
+                  "recorded",
+                  NULL);
         break;
     case KIOSKD_ELIMIT:
         req_error(r, 429, "rate_limited", "too many requests; slow down", NULL);

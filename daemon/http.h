@@ -68,17 +68,17 @@ struct req {
     struct kioskd *k;
     enum req_state state;
     struct lws *wsi;
-    int route;               /* index in k->router, or -1 */
+    int route; /* index in k->router, or -1 */
     const struct route *rt;
     int method;
     char path[256];
     struct route_params params;
     int64_t ids[ROUTE_MAX_PARAMS]; /* the parameters the route declares as ids, parsed */
-    struct jv json;          /* the body, for ROUTE_BODY routes (owned; freed with r) */
+    struct jv json;                /* the body, for ROUTE_BODY routes (owned; freed with r) */
     char peer[48];
     uint64_t id;
-    double t0;               /* monotonic seconds */
-    int64_t content_length;  /* -1 when absent */
+    double t0;              /* monotonic seconds */
+    int64_t content_length; /* -1 when absent */
     struct buf body;
     struct store_session session; /* the staff member, for routes with a role */
     enum role role;
@@ -88,15 +88,15 @@ struct req {
     const char *ctype;
     char *out;
     size_t out_len;
-    int retry_after;         /* seconds; 0: no header */
-    const char *cache;       /* Cache-Control value; NULL: no-store */
+    int retry_after;   /* seconds; 0: no header */
+    const char *cache; /* Cache-Control value; NULL: no-store */
     struct {
         const char *name, *value; /* static strings, name with its ':' */
     } hdr[6];
     int nhdr;
-    int allow;               /* methods for a 405's Allow header */
+    int allow; /* methods for a 405's Allow header */
     bool close_after;
-    bool counted_unwritten;  /* counted in k->unwritten until written or dropped */
+    bool counted_unwritten; /* counted in k->unwritten until written or dropped */
     struct req_wait *wait;
 };
 

@@ -40,22 +40,22 @@ struct kioskd {
 
     struct lws_context *lws;
     struct lws_vhost *vhost;
-    int port;                  /* the port actually listened on */
+    int port;                          /* the port actually listened on */
     lws_sorted_usec_list_t drain_tick; /* wakes the loop while stopping */
 
-    struct rng rng;            /* the loop's random source */
-    struct pii pii;            /* the loop's personal-data keys */
+    struct rng rng;               /* the loop's random source */
+    struct pii pii;               /* the loop's personal-data keys */
     char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
-    struct workers *workers;   /* CPU work: signatures, PIN hashes, QR images */
-    struct live *live;         /* websocket subscribers (daemon/live.c) */
+    struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
+    struct live *live;            /* websocket subscribers (daemon/live.c) */
     struct events_cache events_cache;
 
     uint64_t next_request_id;
-    int waiting;               /* requests waiting for a deferred answer */
-    int unwritten;             /* deferred answers ready but not yet written */
+    int waiting;   /* requests waiting for a deferred answer */
+    int unwritten; /* deferred answers ready but not yet written */
     volatile sig_atomic_t stop_signal;
     volatile sig_atomic_t hup_signal;
-    bool draining;             /* stopping: new requests get 503 */
+    bool draining; /* stopping: new requests get 503 */
 };
 
 #endif

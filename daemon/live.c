@@ -64,11 +64,12 @@ static char *event_message(struct kioskd *k, int64_t event_id, json_t *msg)
 {
     struct store_event ev;
     if (store_event_get(k->store, event_id, &ev) == 0)
-        json_object_set_new(msg, "counts",
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "signed_up", (json_int_t)ev.confirmed,
-                                      "waitlisted", (json_int_t)ev.waitlisted, "checked_in",
-                                      (json_int_t)ev.checked_in, "walk_ins", (json_int_t)ev.walk_ins,
-                                      "capacity", (json_int_t)ev.capacity));
+        json_object_set_new(
+            msg, "counts",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "signed_up", (json_int_t)ev.confirmed,
+                      "waitlisted", (json_int_t)ev.waitlisted, "checked_in",
+                      (json_int_t)ev.checked_in, "walk_ins", (json_int_t)ev.walk_ins, "capacity",
+                      (json_int_t)ev.capacity));
     json_object_set_new(msg, "event_id", json_integer(event_id));
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
@@ -157,7 +158,8 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (k->draining || parse_request(wsi, k, &event_id, &sess) != 0) {
-            log_info("live_refused", "reason=%s", k->draining ? "stopping" : "bad_request_or_token");
+            log_info("live_refused", "reason=%s",
+                     k->draining ? "stopping" : "bad_request_or_token");
             return -1;
         }
         return 0;

@@ -126,7 +126,9 @@ static int test_fault_arm(struct store *s, const char *spec)
     static const struct {
         const char *name;
         int rc;
-    } codes[] = {{"full", SQLITE_FULL}, {"ioerr", SQLITE_IOERR}, {"nomem", SQLITE_NOMEM},
+    } codes[] = {{"full", SQLITE_FULL},
+                 {"ioerr", SQLITE_IOERR},
+                 {"nomem", SQLITE_NOMEM},
                  {"busy", SQLITE_BUSY}};
     long job = 0, stmt = 0, rollback = 0;
     int rc = 0;
@@ -202,15 +204,14 @@ static int cmd_serve(int argc, char **argv)
                         "[,rollback=1]\n");
         goto out;
     }
-    if (router_init(&k->router, route_tables) != 0 ||
-        metrics_init(&k->metrics, k->router.n) != 0) {
+    if (router_init(&k->router, route_tables) != 0 || metrics_init(&k->metrics, k->router.n) != 0) {
         fprintf(stderr, "kioskd: out of memory\n");
         goto out;
     }
     k->metrics.started_us = now_us();
     if (k->cfg.http_rate_limit > 0) {
-        k->ratelimit = ratelimit_new((uint32_t)k->cfg.http_rate_limit,
-                                     (uint32_t)k->cfg.http_rate_burst, 4096);
+        k->ratelimit =
+            ratelimit_new((uint32_t)k->cfg.http_rate_limit, (uint32_t)k->cfg.http_rate_burst, 4096);
         if (!k->ratelimit) {
             fprintf(stderr, "kioskd: out of memory\n");
             goto out;
@@ -348,7 +349,8 @@ static const struct cmd cmds[] = {
      "  --demo   create a demo database on first start and print the kiosk and staff URLs\n\n"
      "SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.\n"
      "SIGHUP: reopen the log file.\n"},
-    {"check-config", "[-c FILE]", "Validate the configuration, print it and exit.", cmd_check_config,
+    {"check-config", "[-c FILE]", "Validate the configuration, print it and exit.",
+     cmd_check_config,
      "Exits 0 when valid, 2 with the file, line and key of the first error otherwise.\n"},
     {"backup", "[-c FILE] FILE", "Copy the database to FILE with SQLite's online backup.",
      cmd_backup, "Safe while the daemon runs. The key file is not part of the copy.\n"},
@@ -356,12 +358,12 @@ static const struct cmd cmds[] = {
      "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
      "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
      "A bad row is reported with its line number and nothing is imported.\n"},
-    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin",
-     "Add a staff account.", cmd_staff,
+    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin", "Add a staff account.",
+     cmd_staff,
      "The PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
      "otherwise it is asked for twice without echo.\n"},
-    {"keygen", "[-c FILE] [--public]", "Create the ticket signing key if missing; print its public key.",
-     cmd_keygen,
+    {"keygen", "[-c FILE] [--public]",
+     "Create the ticket signing key if missing; print its public key.", cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"
      "--public prints only the public key PEM (to register this daemon with HQ).\n"},
     {"check", "[-c FILE]", "Recompute every counter from its rows and print each difference.",
@@ -389,7 +391,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: kioskd [COMMAND] [-c FILE] [ARGS]\n\nCommands:\n");
     for (size_t i = 0; i < NCMDS; i++)
         fprintf(out, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
-    fprintf(out, "\n`kioskd COMMAND --help` describes one command. With no command, kioskd serves.\n");
+    fprintf(out,
+            "\n`kioskd COMMAND --help` describes one command. With no command, kioskd serves.\n");
 }
 
 int main(int argc, char **argv)

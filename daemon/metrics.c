@@ -35,7 +35,8 @@ void metrics_request(struct metrics *m, int route, int status, double seconds)
             break;
     if (i == rs->nstatus) {
         if (rs->nstatus == METRICS_STATUS_SLOTS)
-            i = METRICS_STATUS_SLOTS - 1; /* more distinct statuses than slots: lump into the last */
+            i = METRICS_STATUS_SLOTS -
+                1; /* more distinct statuses than slots: lump into the last */
         else
             rs->status[rs->nstatus++] = (uint16_t)status;
     }
@@ -78,8 +79,9 @@ static const struct {
     [MC_SYNC_FAILURES] = {"kioskd_sync_failures_total", "Failed sync rounds with HQ."},
     [MC_MESSAGES_SENT] = {"kioskd_messages_sent_total", "Messages accepted by a channel."},
     [MC_MESSAGES_FAILED] = {"kioskd_messages_failed_total", "Messages that failed for good."},
-    [MC_CLIENTS_GONE] = {"kioskd_clients_gone_total",
-                         "Requests whose client disconnected before the answer (their work still completes)."},
+    [MC_CLIENTS_GONE] =
+        {"kioskd_clients_gone_total",
+         "Requests whose client disconnected before the answer (their work still completes)."},
 };
 
 static long rss_kib(void)
@@ -104,9 +106,9 @@ int metrics_render(const struct metrics *m, const struct router *rt, const struc
         const char *method = i < m->nroutes ? http_method_name(rt->routes[i]->method) : "";
         const char *pat = i < m->nroutes ? rt->routes[i]->pattern : "unmatched";
         for (int j = 0; j < rs->nstatus && !rc; j++)
-            rc = buf_printf(out, "kioskd_http_requests_total{route=\"%s%s%s\",status=\"%u\"} %llu\n",
-                            method, *method ? " " : "", pat, rs->status[j],
-                            (unsigned long long)rs->count[j]);
+            rc = buf_printf(
+                out, "kioskd_http_requests_total{route=\"%s%s%s\",status=\"%u\"} %llu\n", method,
+                *method ? " " : "", pat, rs->status[j], (unsigned long long)rs->count[j]);
     }
     if (!rc)
         rc = buf_puts(out, "# HELP kioskd_http_request_duration_seconds Time from request to "
@@ -117,8 +119,8 @@ int metrics_render(const struct metrics *m, const struct router *rt, const struc
             continue;
         char labels[200];
         if (i < m->nroutes)
-            snprintf(labels, sizeof labels, "route=\"%s %s\"", http_method_name(rt->routes[i]->method),
-                     rt->routes[i]->pattern);
+            snprintf(labels, sizeof labels, "route=\"%s %s\"",
+                     http_method_name(rt->routes[i]->method), rt->routes[i]->pattern);
         else
             snprintf(labels, sizeof labels, "route=\"unmatched\"");
         rc = render_hist(out, "kioskd_http_request_duration_seconds", labels, &rs->latency);
@@ -139,7 +141,8 @@ int metrics_render(const struct metrics *m, const struct router *rt, const struc
             "# HELP kioskd_store_jobs_failed_total Durable writes that failed or rolled back.\n"
             "# TYPE kioskd_store_jobs_failed_total counter\nkioskd_store_jobs_failed_total %llu\n"
             "# HELP kioskd_store_commits_failed_total Commits that failed (disk full, I/O).\n"
-            "# TYPE kioskd_store_commits_failed_total counter\nkioskd_store_commits_failed_total %llu\n"
+            "# TYPE kioskd_store_commits_failed_total counter\nkioskd_store_commits_failed_total "
+            "%llu\n"
             "# HELP kioskd_store_batch_size Jobs per commit (group commit).\n"
             "# TYPE kioskd_store_batch_size histogram\n",
             (long long)ss->outbox_pending, ss->queue_depth, (unsigned long long)ss->jobs,
@@ -152,11 +155,12 @@ int metrics_render(const struct metrics *m, const struct router *rt, const struc
     if (!rc)
         rc = render_hist(out, "kioskd_store_commit_seconds", "", &ss->commit_seconds);
     if (!rc)
-        rc = buf_printf(out,
-                        "# HELP kioskd_resident_memory_bytes Resident set size.\n"
-                        "# TYPE kioskd_resident_memory_bytes gauge\nkioskd_resident_memory_bytes %ld\n"
-                        "# HELP kioskd_uptime_seconds Seconds since start.\n"
-                        "# TYPE kioskd_uptime_seconds gauge\nkioskd_uptime_seconds %lld\n",
-                        rss_kib() * 1024, (long long)((now_us - m->started_us) / 1000000));
+        rc = buf_printf(
+            out,
+            "# HELP kioskd_resident_memory_bytes Resident set size.\n"
+            "# TYPE kioskd_resident_memory_bytes gauge\nkioskd_resident_memory_bytes %ld\n"
+            "# HELP kioskd_uptime_seconds Seconds since start.\n"
+            "# TYPE kioskd_uptime_seconds gauge\nkioskd_uptime_seconds %lld\n",
+            rss_kib() * 1024, (long long)((now_us - m->started_us) / 1000000));
     return rc;
 }

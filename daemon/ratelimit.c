@@ -7,7 +7,7 @@
 #define PROBE 8
 
 struct bucket {
-    uint64_t key;   /* hash of the address; 0 = empty */
+    uint64_t key; /* hash of the address; 0 = empty */
     int64_t last_us;
     double tokens;
 };

@@ -30,7 +30,8 @@ void router_free(struct router *rt)
 }
 
 /* Matches one path segment [s, s+slen) against pattern segment [p, p+plen). */
-static int seg_match(const char *p, size_t plen, const char *s, size_t slen, struct route_params *out)
+static int seg_match(const char *p, size_t plen, const char *s, size_t slen,
+                     struct route_params *out)
 {
     const char *open = memchr(p, '{', plen);
     if (!open)
@@ -108,13 +109,20 @@ const char *route_param(const struct route_params *p, const char *name)
 const char *http_method_name(int method)
 {
     switch (method) {
-    case HTTP_GET: return "GET";
-    case HTTP_POST: return "POST";
-    case HTTP_PUT: return "PUT";
-    case HTTP_PATCH: return "PATCH";
-    case HTTP_DELETE: return "DELETE";
-    case HTTP_HEAD: return "HEAD";
-    case HTTP_OPTIONS: return "OPTIONS";
+    case HTTP_GET:
+        return "GET";
+    case HTTP_POST:
+        return "POST";
+    case HTTP_PUT:
+        return "PUT";
+    case HTTP_PATCH:
+        return "PATCH";
+    case HTTP_DELETE:
+        return "DELETE";
+    case HTTP_HEAD:
+        return "HEAD";
+    case HTTP_OPTIONS:
+        return "OPTIONS";
     }
     return "?";
 }

@@ -54,11 +54,11 @@ struct route_write;
  *   write  a one-step write described as data (daemon/http.h).
  */
 struct route {
-    int method;           /* one enum http_method */
+    int method; /* one enum http_method */
     const char *pattern;
-    enum role role;       /* least role needed; ROLE_NONE: no login */
-    unsigned flags;       /* enum route_flags */
-    size_t body_max;      /* 0: the default (64 KiB) */
+    enum role role;  /* least role needed; ROLE_NONE: no login */
+    unsigned flags;  /* enum route_flags */
+    size_t body_max; /* 0: the default (64 KiB) */
     /* ids[i] != WHY_NONE: the pattern's i-th parameter is an id, and a value
      * that is not one is answered as that reason (e.g. WHY_EVENT_NOT_FOUND) */
     enum store_why ids[ROUTE_MAX_PARAMS];

@@ -33,8 +33,8 @@
 
 #include "core/status.h"
 #include "daemon/http.h"
-#include "daemon/log.h"
 #include "daemon/live.h"
+#include "daemon/log.h"
 #include "daemon/worker.h"
 
 #define DEFERRED_TIMEOUT_S 30
@@ -66,14 +66,22 @@ static int method_of(struct lws *wsi)
     char *uri;
     int len;
     switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
-    case LWSHUMETH_GET: return HTTP_GET;
-    case LWSHUMETH_POST: return HTTP_POST;
-    case LWSHUMETH_OPTIONS: return HTTP_OPTIONS;
-    case LWSHUMETH_PUT: return HTTP_PUT;
-    case LWSHUMETH_PATCH: return HTTP_PATCH;
-    case LWSHUMETH_DELETE: return HTTP_DELETE;
-    case LWSHUMETH_HEAD: return HTTP_HEAD;
-    default: return 0;
+    case LWSHUMETH_GET:
+        return HTTP_GET;
+    case LWSHUMETH_POST:
+        return HTTP_POST;
+    case LWSHUMETH_OPTIONS:
+        return HTTP_OPTIONS;
+    case LWSHUMETH_PUT:
+        return HTTP_PUT;
+    case LWSHUMETH_PATCH:
+        return HTTP_PATCH;
+    case LWSHUMETH_DELETE:
+        return HTTP_DELETE;
+    case LWSHUMETH_HEAD:
+        return HTTP_HEAD;
+    default:
+        return 0;
     }
 }
 
@@ -105,12 +113,12 @@ static int req_write(struct req *r)
         r->counted_unwritten = false;
         r->k->unwritten--;
     }
-    if (lws_add_http_common_headers(wsi, (unsigned int)status, r->ctype ? r->ctype : "application/json",
-                                    r->out_len, &p, end))
+    if (lws_add_http_common_headers(wsi, (unsigned int)status,
+                                    r->ctype ? r->ctype : "application/json", r->out_len, &p, end))
         goto out;
     int n = snprintf(v, sizeof v, "%llu", (unsigned long long)r->id);
-    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:",
-                                    (unsigned char *)v, n, &p, end))
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:", (unsigned char *)v,
+                                    n, &p, end))
         goto out;
     const char *cache = r->cache ? r->cache : "no-store";
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
@@ -125,8 +133,8 @@ static int req_write(struct req *r)
             goto out;
     if (r->retry_after > 0) {
         n = snprintf(v, sizeof v, "%d", r->retry_after);
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                        (unsigned char *)v, n, &p, end))
+        if (lws_add_http_header_by_name(
+                wsi, (const unsigned char *)"retry-after:", (unsigned char *)v, n, &p, end))
             goto out;
     }
     if (r->allow) {
@@ -140,9 +148,8 @@ static int req_write(struct req *r)
                                         (int)used, &p, end))
             goto out;
     }
-    if (r->close_after &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &p, end))
+    if (r->close_after && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                      (const unsigned char *)"close", 5, &p, end))
         goto out;
     if (lws_finalize_http_header(wsi, &p, end))
         goto out;
@@ -291,7 +298,8 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         int rc = bearer ? auth_token(k, auth + 7, (size_t)n - 7, &r->session) : KIOSKD_EAUTH;
         mbedtls_platform_zeroize(auth, sizeof auth); /* our copy of the token */
         if (!bearer)
-            return early_error(r, 401, "unauthorized", "log in first (Authorization: Bearer TOKEN)");
+            return early_error(r, 401, "unauthorized",
+                               "log in first (Authorization: Bearer TOKEN)");
         if (rc == KIOSKD_EIO)
             return early_error(r, 503, "storage_unavailable", "the database cannot be read");
         if (rc)
@@ -427,7 +435,8 @@ static void lws_log_emit(int level, const char *line)
     while (n && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
         n--;
     tmp[n] = '\0';
-    log_kv(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "msg=%s", log_escape(msg, sizeof msg, tmp));
+    log_kv(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "msg=%s",
+           log_escape(msg, sizeof msg, tmp));
 }
 
 /* Tries the address first so that a busy port gets a clear message. */

@@ -3,8 +3,8 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +80,8 @@ static void *worker_main(void *arg)
 }
 
 struct workers *workers_start(int n, const char *sign_pem, const char *const *verify_pems,
-                              size_t nverify, size_t queue_max, void (*notify)(void *),
-                              void *arg, char *err, size_t errlen)
+                              size_t nverify, size_t queue_max, void (*notify)(void *), void *arg,
+                              char *err, size_t errlen)
 {
     if (n < 1)
         n = 1;

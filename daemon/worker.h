@@ -17,8 +17,8 @@
 /* What a worker thread owns; never shared between threads. */
 struct worker_ctx {
     struct rng rng;
-    struct ticket_key sign_key;          /* this daemon's key */
-    struct ticket_key verify[16];        /* every key whose tickets are accepted */
+    struct ticket_key sign_key;   /* this daemon's key */
+    struct ticket_key verify[16]; /* every key whose tickets are accepted */
     struct ticket_keyring ring;
 };
 
@@ -38,8 +38,8 @@ struct workers;
  * verify_pems[0..nverify) into its own keys. notify(arg) is called from a
  * worker when work is done. Returns NULL on failure (err says why). */
 struct workers *workers_start(int n, const char *sign_pem, const char *const *verify_pems,
-                              size_t nverify, size_t queue_max, void (*notify)(void *),
-                              void *arg, char *err, size_t errlen);
+                              size_t nverify, size_t queue_max, void (*notify)(void *), void *arg,
+                              char *err, size_t errlen);
 /* Queues w; 0 or KIOSKD_EBUSY (queue full) / KIOSKD_ESHUTDOWN. */
 int worker_submit(struct workers *ws, struct work *w);
 /* On the loop: runs done() of every finished work; returns how many. */

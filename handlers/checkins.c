@@ -192,8 +192,7 @@ static json_t *undo_reply(struct write_ctx *w, int *status)
 {
     (void)status;
     struct undo_ctx *c = (struct undo_ctx *)w;
-    return json_pack("{s:I, s:s}", "checkin_id", (json_int_t)c->job.checkin_id, "status",
-                     "undone");
+    return json_pack("{s:I, s:s}", "checkin_id", (json_int_t)c->job.checkin_id, "status", "undone");
 }
 
 static const struct route_write undo = {

@@ -291,8 +291,7 @@ struct roster_ctx {
 };
 
 /* The roster of event id as JSON (new reference), filtered by query. */
-static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool by_digits,
-                           int *rc)
+static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool by_digits, int *rc)
 {
     struct store_roster_row *rows;
     size_t n;
@@ -332,8 +331,8 @@ static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool
         json_array_append_new(guests, g);
     }
     free(rows);
-    json_t *doc = guests ? json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests)
-                         : NULL;
+    json_t *doc =
+        guests ? json_pack("{s:I, s:o}", "event_id", (json_int_t)id, "guests", guests) : NULL;
     if (!doc)
         *rc = KIOSKD_ENOMEM;
     return doc;
@@ -415,6 +414,9 @@ const struct route events_routes[] = {
      .role = ROLE_STAFF,
      .ids = {WHY_EVENT_NOT_FOUND},
      .write = &event_roster},
-    {.method = HTTP_GET, .pattern = "/api/v1/staff/events", .role = ROLE_STAFF, .fn = events_recent},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/staff/events",
+     .role = ROLE_STAFF,
+     .fn = events_recent},
     {0},
 };

@@ -253,8 +253,7 @@ static void image_run(struct work *w, struct worker_ctx *ctx)
     ticket_check_verify(&c->ticket, ctx);
     c->rc = c->ticket.rc;
     if (c->rc == 0)
-        c->rc = c->png ? qr_png(c->ticket.code, 300, &c->image)
-                       : qr_svg(c->ticket.code, &c->image);
+        c->rc = c->png ? qr_png(c->ticket.code, 300, &c->image) : qr_svg(c->ticket.code, &c->image);
 }
 
 static void image_done(struct work *w)

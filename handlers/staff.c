@@ -169,8 +169,8 @@ static int logout_fill(struct req *r, struct write_ctx *w)
     char auth[160];
     int n = lws_hdr_copy(r->wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
     int rc = n > 7 ? 0 : KIOSKD_EAUTH; /* the dispatcher has checked the token already */
-    if (rc == 0 && mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash,
-                                      0) != 0)
+    if (rc == 0 &&
+        mbedtls_sha256_ret((unsigned char *)auth + 7, (size_t)n - 7, c->job.token_hash, 0) != 0)
         rc = KIOSKD_ECRYPTO;
     mbedtls_platform_zeroize(auth, sizeof auth);
     if (rc)

@@ -11,9 +11,9 @@
 
 /* One stored value that differs from its recomputation. */
 struct store_check_diff {
-    const char *subject; /* what is checked: "event"; static string */
-    int64_t id;          /* its id */
-    char counter[32];    /* which value: "confirmed", "walk_ins", ... */
+    const char *subject;  /* what is checked: "event"; static string */
+    int64_t id;           /* its id */
+    char counter[32];     /* which value: "confirmed", "walk_ins", ... */
     int64_t stored, rows; /* the stored value and the value its rows give */
 };
 

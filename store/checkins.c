@@ -69,12 +69,12 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
     snprintf(f->source, sizeof f->source, "walkin");
     snprintf(f->name_mask, sizeof f->name_mask, "%s", j->who.name_mask);
     j->walkin_created = true;
-    json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)f->id,
-                             "event_id", (json_int_t)j->event_id, "status", "confirmed", "source",
-                             "walkin", "name_masked", j->who.name_mask, "phone_last4",
-                             j->who.phone_last4);
-    return store_journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id, "signup",
-                   data);
+    json_t *data =
+        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)f->id, "event_id",
+                  (json_int_t)j->event_id, "status", "confirmed", "source", "walkin", "name_masked",
+                  j->who.name_mask, "phone_last4", j->who.phone_last4);
+    return store_journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id,
+                         "signup", data);
 }
 
 static int checkin_run(struct store_tx *tx, struct store_job *job)
@@ -162,13 +162,13 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     bool walkin = strcmp(f.source, "walkin") == 0;
     if ((rc = event_counts(tx, event_id, 0, 0, 1, walkin)) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id",
-                             (json_int_t)j->checkin_id, "signup_id", (json_int_t)f.id, "event_id",
-                             (json_int_t)event_id, "at_us", (json_int_t)now_us, "method",
-                             methods[j->method], "staff_id", j->by.staff_id);
+    json_t *data =
+        json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id", (json_int_t)j->checkin_id,
+                  "signup_id", (json_int_t)f.id, "event_id", (json_int_t)event_id, "at_us",
+                  (json_int_t)now_us, "method", methods[j->method], "staff_id", j->by.staff_id);
     return store_journal(tx, j->by.staff_id, j->by.device,
-                   j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin", j->checkin_id,
-                   "checkin", data);
+                         j->method == CHECKIN_WALKIN ? "walkin" : "checkin", "checkin",
+                         j->checkin_id, "checkin", data);
 }
 
 void store_checkin_init(struct store_checkin *j)
@@ -209,11 +209,11 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0 ||
         (rc = event_counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I, s:I}", "checkin_id", (json_int_t)j->checkin_id,
-                             "signup_id", (json_int_t)j->out_signup_id, "event_id",
-                             (json_int_t)j->out_event_id);
+    json_t *data =
+        json_pack("{s:I, s:I, s:I}", "checkin_id", (json_int_t)j->checkin_id, "signup_id",
+                  (json_int_t)j->out_signup_id, "event_id", (json_int_t)j->out_event_id);
     return store_journal(tx, j->by.staff_id, j->by.device, "checkin_undo", "checkin", j->checkin_id,
-                   "checkin_undone", data);
+                         "checkin_undone", data);
 }
 
 void store_checkin_undo_init(struct store_checkin_undo *j)

@@ -23,7 +23,7 @@ static const char SQL_EVENT_COUNTS[] =
     "checked_in = checked_in + ?, walk_ins = walk_ins + ? WHERE id = ?";
 
 int event_counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
-                  int checked_in, int walk_ins)
+                 int checked_in, int walk_ins)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_COUNTS);
     if (!st)

@@ -7,7 +7,8 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-static const char SQL_OUTBOX_INSERT[] = "INSERT INTO outbox(id, kind, at, data) VALUES (?, ?, ?, ?)";
+static const char SQL_OUTBOX_INSERT[] =
+    "INSERT INTO outbox(id, kind, at, data) VALUES (?, ?, ?, ?)";
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit(at_us, staff_id, device, action, subject) VALUES (?, ?, ?, ?, ?)";
 
@@ -101,9 +102,9 @@ int store_audit(struct store_tx *tx, const char *staff_id, const char *device, c
     return rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
 
-int store_journal(struct store_tx *tx, const char *staff_id, const char *device,
-                   const char *action, const char *subject_kind, int64_t subject_id,
-                   const char *outbox_kind, json_t *data)
+int store_journal(struct store_tx *tx, const char *staff_id, const char *device, const char *action,
+                  const char *subject_kind, int64_t subject_id, const char *outbox_kind,
+                  json_t *data)
 {
     char subject[48];
     snprintf(subject, sizeof subject, "%s:%lld", subject_kind, (long long)subject_id);

@@ -51,8 +51,7 @@ static const char SQL_TICKET_INFO[] =
     "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
 
 /* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`. */
-int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w,
-                        int64_t *id)
+int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, existing ? SQL_SIGNUP_REACTIVATE : SQL_SIGNUP_INSERT);
     if (!st)
@@ -222,11 +221,10 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return rc;
     if ((rc = event_counts(tx, j->event_id, place, !place, 0, 0)) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id",
-                             (json_int_t)j->signup_id, "event_id", (json_int_t)j->event_id,
-                             "status", j->status, "source", j->source, "name_masked",
-                             j->who.name_mask, "phone_last4", j->who.phone_last4,
-                             "consent_version", j->consent_version);
+    json_t *data = json_pack(
+        "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
+        (json_int_t)j->event_id, "status", j->status, "source", j->source, "name_masked",
+        j->who.name_mask, "phone_last4", j->who.phone_last4, "consent_version", j->consent_version);
     return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
 }
 
@@ -252,9 +250,10 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
     if ((rc = signup_set_status(tx, id, "confirmed", 0)) != 0 ||
         (rc = event_counts(tx, event_id, 1, -1, 0, 0)) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id",
-                             (json_int_t)event_id);
-    if ((rc = store_journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted", data)))
+    json_t *data =
+        json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id", (json_int_t)event_id);
+    if ((rc = store_journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted",
+                            data)))
         return rc;
     *promoted = id;
     return 0;
@@ -288,13 +287,12 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
         return rc;
     bool was_confirmed = strcmp(status, "confirmed") == 0 && strcmp(source, "walkin") != 0;
     if ((rc = event_counts(tx, event_id, was_confirmed ? -1 : 0,
-                     strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
+                           strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id,
-                             "event_id", (json_int_t)event_id, "by",
-                             j->by.staff_id[0] ? "staff" : "guest");
-    if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup", j->signup_id,
-                      "signup_cancelled", data)) != 0)
+    json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
+                             (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest");
+    if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup",
+                            j->signup_id, "signup_cancelled", data)) != 0)
         return rc;
     if (!was_confirmed)
         return 0;

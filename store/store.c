@@ -89,7 +89,8 @@ sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
         }
         if (!c->sql[i]) {
             sqlite3_stmt *st = NULL;
-            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+            if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+                SQLITE_OK)
                 return NULL;
             c->sql[i] = sql;
             c->stmt[i] = st;
@@ -406,7 +407,8 @@ out:
     return rc;
 }
 
-static const char SQL_TICKET_KEYS[] = "SELECT public_pem FROM ticket_keys ORDER BY added_at LIMIT ?";
+static const char SQL_TICKET_KEYS[] =
+    "SELECT public_pem FROM ticket_keys ORDER BY added_at LIMIT ?";
 
 int store_ticket_keys(struct store *s, char **pems, int max)
 {

@@ -46,11 +46,11 @@ typedef void (*store_done_fn)(struct store_job *job);
 struct store_job {
     store_run_fn run;
     store_done_fn done;
-    void *arg;              /* the submitter's, untouched by the store */
-    int rc;                 /* set by the store before done() */
-    enum store_why why;     /* rc == KIOSKD_EREFUSED: the rule that refused it */
-    int64_t queued_us;      /* set by store_submit */
-    struct jobq_node node;  /* owned by the store from submit until done() */
+    void *arg;             /* the submitter's, untouched by the store */
+    int rc;                /* set by the store before done() */
+    enum store_why why;    /* rc == KIOSKD_EREFUSED: the rule that refused it */
+    int64_t queued_us;     /* set by store_submit */
+    struct jobq_node node; /* owned by the store from submit until done() */
 };
 
 /* Who makes a change, for the audit: a staff member and their device (both

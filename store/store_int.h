@@ -50,11 +50,11 @@ struct store {
 
     pthread_t thread;
     bool running;
-    struct jobq q;   /* submitted -> taken -> finished -> completed */
+    struct jobq q;      /* submitted -> taken -> finished -> completed */
     pthread_mutex_t mu; /* stats and fault hooks */
     struct store_stats stats;
-    int fault_rc, fault_count;                   /* store_fault_commit */
-    int fault_job, fault_stmt, fault_job_rc;     /* store_fault_job; fault_job 0 = off */
+    int fault_rc, fault_count;               /* store_fault_commit */
+    int fault_job, fault_stmt, fault_job_rc; /* store_fault_job; fault_job 0 = off */
     bool fault_rollback;
     bool committing; /* the writer's own COMMIT is running (commit hook) */
 
@@ -77,9 +77,9 @@ void store_col_text(char *dst, size_t n, sqlite3_stmt *st, int col);
 /* Steps a statement that returns no row and resets it: 0 or a KIOSKD_E* code. */
 int store_step_done(sqlite3_stmt *st);
 /* Writes a job's audit line (subject "kind:id") and its outbox entry; takes data. */
-int store_journal(struct store_tx *tx, const char *staff_id, const char *device,
-                  const char *action, const char *subject_kind, int64_t subject_id,
-                  const char *outbox_kind, json_t *data);
+int store_journal(struct store_tx *tx, const char *staff_id, const char *device, const char *action,
+                  const char *subject_kind, int64_t subject_id, const char *outbox_kind,
+                  json_t *data);
 
 /* --- shared by store/signups.c and store/checkins.c (writer thread) --- */
 

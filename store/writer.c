@@ -32,8 +32,8 @@
  *      test asked; the job hook fires once.
  */
 #include <signal.h>
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -223,8 +223,10 @@ static void *writer_main(void *arg)
         struct batch_fault f = {0};
         pthread_mutex_lock(&s->mu);
         if (s->fault_job > 0 && n >= s->fault_job) {
-            f = (struct batch_fault){.job = s->fault_job, .stmt = s->fault_stmt,
-                                     .rc = s->fault_job_rc, .rollback = s->fault_rollback};
+            f = (struct batch_fault){.job = s->fault_job,
+                                     .stmt = s->fault_stmt,
+                                     .rc = s->fault_job_rc,
+                                     .rollback = s->fault_rollback};
             s->fault_job = 0;
         }
         pthread_mutex_unlock(&s->mu);

@@ -45,7 +45,8 @@ static void test_file_and_env(void **state)
     (void)state;
     struct config c;
     char err[256];
-    write_ini("; comment\n[http]\nlisten = [::1]:9000\nrate_limit = 0\n\n[store]\npath = /x/y.db\n");
+    write_ini(
+        "; comment\n[http]\nlisten = [::1]:9000\nrate_limit = 0\n\n[store]\npath = /x/y.db\n");
     setenv("KIOSKD_STORE_PATH", "/env/z.db", 1);
     assert_int_equal(config_load(&c, path, err, sizeof err), 0);
     assert_string_equal(c.http_host, "::1");

@@ -46,7 +46,7 @@ static void test_bounded_fifo_and_done_list(void **state)
     assert_ptr_equal(out[2], &it[2].node);
     assert_int_equal(jobq_len(&q), 1);
     assert_int_equal(jobq_submit(&q, &it[4].node), 0); /* room again */
-    assert_int_equal(jobq_take(&q, out + 3, 1), 1);     /* a single take */
+    assert_int_equal(jobq_take(&q, out + 3, 1), 1);    /* a single take */
     assert_ptr_equal(out[3], &it[3].node);
 
     nseen = 0;

@@ -24,8 +24,8 @@ static char dir[64], dbpath[96];
 
 /* Free text that once broke the hand-written JSON, then the rest of the zoo. */
 static const char *const texts[] = {
-    "\"Bob\\", "\"*", "a\\\"b", "tab\there", "new\nline", "\x01\x1f\x7f", "😀🎉", "𠀀𠀁",
-    "\xf4\x8f\xbf\xbf", "</script>", "\\u0000", "",
+    "\"Bob\\", "\"*",  "a\\\"b",           "tab\there", "new\nline", "\x01\x1f\x7f",
+    "😀🎉",      "𠀀𠀁", "\xf4\x8f\xbf\xbf", "</script>", "\\u0000",   "",
 };
 
 struct append_job {
@@ -57,8 +57,8 @@ static struct store *open_store(void)
     snprintf(dir, sizeof dir, "/tmp/kioskd-test-journal-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(dbpath, sizeof dbpath, "%s/k.db", dir);
-    struct store_opts o = {.path = dbpath, .busy_timeout_ms = 1000, .queue_max = 16,
-                           .checkpoint_pages = 1000};
+    struct store_opts o = {
+        .path = dbpath, .busy_timeout_ms = 1000, .queue_max = 16, .checkpoint_pages = 1000};
     assert_int_equal(store_open(&s, &o, err, sizeof err), 0);
     assert_int_equal(store_start(s), 0);
     return s;
@@ -78,8 +78,8 @@ static int each_entry(void (*fn)(const char *data, int i))
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT data FROM outbox ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT data FROM outbox ORDER BY seq", -1, &st, NULL),
+                     SQLITE_OK);
     int i = 0;
     while (sqlite3_step(st) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(st, 0), i++);
@@ -123,8 +123,7 @@ static void test_refuses_what_is_not_an_object(void **state)
     (void)state;
     struct store *s = open_store();
     /* json_pack refuses text that is not UTF-8, so the append sees NULL */
-    assert_int_equal(append(s, "signup", json_pack("{s:s}", "name_masked", "\xff")),
-                     KIOSKD_ENOMEM);
+    assert_int_equal(append(s, "signup", json_pack("{s:s}", "name_masked", "\xff")), KIOSKD_ENOMEM);
     assert_int_equal(append(s, "signup", NULL), KIOSKD_ENOMEM);
     assert_int_equal(append(s, "signup", json_string("x")), KIOSKD_EINVAL);
     assert_int_equal(append(s, "signup", json_array()), KIOSKD_EINVAL);

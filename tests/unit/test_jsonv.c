@@ -21,8 +21,8 @@ static void test_malformed(void **state)
 {
     (void)state;
     struct jv v;
-    const char *bad[] = {"", "{", "[1,2]", "\"x\"", "{\"a\":1,\"a\":2}", "{\"a\":1} x", "nul",
-                         "{\"a\":\"\xff\"}"};
+    const char *bad[] = {
+        "", "{", "[1,2]", "\"x\"", "{\"a\":1,\"a\":2}", "{\"a\":1} x", "nul", "{\"a\":\"\xff\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse(&v, bad[i]), KIOSKD_EMALFORMED);
         assert_true(strlen(v.error) > 0);
@@ -35,7 +35,7 @@ static void test_fields(void **state)
     (void)state;
     struct jv v;
     assert_int_equal(parse(&v, "{\"name\":\"Ann\",\"n\":5,\"ok\":true,\"s\":7,\"big\":99,"
-                                "\"empty\":\"\",\"nul\":null}"),
+                               "\"empty\":\"\",\"nul\":null}"),
                      0);
     assert_string_equal(jv_str(&v, "name", true, 1, 32), "Ann");
     int64_t n = 0;
@@ -61,6 +61,25 @@ static void test_fields(void **state)
     jv_free(&v);
     /* strings with NUL characters never reach handlers */
     assert_int_equal(parse(&v, "{\"a\":\"x\\u0000y\"}"), KIOSKD_EMALFORMED);
+    jv_free(&v);
+}
+
+/* A body that carried a PIN is wiped in jansson's own copies before it is freed. */
+static void test_wipe(void **state)
+{
+    (void)state;
+    struct jv v;
+    const char body[] = "{\"pin\":\"135791\",\"n\":{\"deep\":[\"secret\"]}}";
+    assert_int_equal(jv_parse(&v, body, strlen(body)), 0);
+    const char *pin = json_string_value(json_object_get(v.root, "pin"));
+    const char *deep =
+        json_string_value(json_array_get(json_object_get(json_object_get(v.root, "n"), "deep"), 0));
+    assert_string_equal(pin, "135791");
+    jv_wipe(&v);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(pin[i], 0);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(deep[i], 0);
     jv_free(&v);
 }
 
@@ -95,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_buf_ceiling),
+        cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

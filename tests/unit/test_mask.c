@@ -142,12 +142,16 @@ static void test_validate_name(void **state)
         {"𠀀", "𠀀", NULL},
         {"\xf4\x8f\xbf\xbf", NULL, VALIDATE_NAME_RULE}, /* U+10FFFF: not a letter */
         /* letters of any script, marks after a letter, the allowed punctuation */
-        {"𠀀𠀁", "𠀀𠀁", NULL},                 /* CJK Extension B, 4-byte UTF-8 */
+        {"𠀀𠀁", "𠀀𠀁", NULL},                         /* CJK Extension B, 4-byte UTF-8 */
         {"\xf0\xaa\x9c\x80", "\xf0\xaa\x9c\x80", NULL}, /* U+2A700, Extension C */
         {"\xf0\xb0\x80\x80", "\xf0\xb0\x80\x80", NULL}, /* U+30000, Extension G */
         {"阿依古丽·买买提", "阿依古丽·买买提", NULL},
         {"O'Brien", "O'Brien", NULL},
-        {"D\xe2\x80\x99" "Angelo", "D\xe2\x80\x99" "Angelo", NULL}, /* U+2019 */
+        {"D\xe2\x80\x99"
+         "Angelo",
+         "D\xe2\x80\x99"
+         "Angelo",
+         NULL}, /* U+2019 */
         {"Jean-Luc", "Jean-Luc", NULL},
         {"Zoë Ødegård", "Zoë Ødegård", NULL},
         {"Ngô Bảo Châu", "Ngô Bảo Châu", NULL},
@@ -162,7 +166,7 @@ static void test_validate_name(void **state)
         {"देवी", "देवी", NULL},
         {"लक्ष्मी", "लक्ष्मी", NULL}, /* virama */
         {"김민준", "김민준", NULL},
-        {"さくら・ミク", "さくら・ミク", NULL},  /* U+30FB */
+        {"さくら・ミク", "さくら・ミク", NULL},                         /* U+30FB */
         {"マリア\xe2\x80\xa7ロペス", "マリア\xe2\x80\xa7ロペス", NULL}, /* U+2027 */
         {"々子", "々子", NULL},
         /* anything else */
@@ -175,7 +179,9 @@ static void test_validate_name(void **state)
         {"😀", NULL, VALIDATE_NAME_RULE},
         {"👍\xf0\x9f\x8f\xbb", NULL, VALIDATE_NAME_RULE}, /* emoji + skin tone */
         {"𝄞", NULL, VALIDATE_NAME_RULE},
-        {"a\xe2\x80\x8d" "b", NULL, VALIDATE_NAME_RULE}, /* ZWJ */
+        {"a\xe2\x80\x8d"
+         "b",
+         NULL, VALIDATE_NAME_RULE}, /* ZWJ */
         {"a<b>", NULL, VALIDATE_NAME_RULE},
         {"a&b", NULL, VALIDATE_NAME_RULE},
         {"a;b", NULL, VALIDATE_NAME_RULE},
@@ -185,13 +191,17 @@ static void test_validate_name(void **state)
         {"a,b", NULL, VALIDATE_NAME_RULE},
         {"a@b", NULL, VALIDATE_NAME_RULE},
         {"张\xe3\x80\x82", NULL, VALIDATE_NAME_RULE}, /* 。 */
-        {"\xc2\xa9", NULL, VALIDATE_NAME_RULE},      /* © */
-        {"\xe2\x82\xac", NULL, VALIDATE_NAME_RULE},  /* € */
-        {"a\xc2\xa0" "b", NULL, VALIDATE_NAME_RULE}, /* no-break space */
-        {"\xee\x80\x80", NULL, VALIDATE_NAME_RULE},  /* private use U+E000 */
-        {"\xcc\x88" "a", NULL, VALIDATE_NAME_RULE},  /* a mark with no letter before it */
+        {"\xc2\xa9", NULL, VALIDATE_NAME_RULE},       /* © */
+        {"\xe2\x82\xac", NULL, VALIDATE_NAME_RULE},   /* € */
+        {"a\xc2\xa0"
+         "b",
+         NULL, VALIDATE_NAME_RULE},                 /* no-break space */
+        {"\xee\x80\x80", NULL, VALIDATE_NAME_RULE}, /* private use U+E000 */
+        {"\xcc\x88"
+         "a",
+         NULL, VALIDATE_NAME_RULE}, /* a mark with no letter before it */
         {"a \xcc\x88", NULL, VALIDATE_NAME_RULE},
-        {"-", NULL, VALIDATE_NAME_RULE},             /* no letter at all */
+        {"-", NULL, VALIDATE_NAME_RULE}, /* no letter at all */
         {"' -\xc2\xb7", NULL, VALIDATE_NAME_RULE},
         {"一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二",
          "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二", NULL},

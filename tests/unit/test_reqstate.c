@@ -13,10 +13,10 @@
 static const struct {
     enum req_state from, to;
 } edges[] = {
-    {REQ_NEW, REQ_BODY},          {REQ_NEW, REQ_HANDLER},         {REQ_NEW, REQ_ANSWERED},
-    {REQ_BODY, REQ_HANDLER},      {REQ_BODY, REQ_ANSWERED},       {REQ_HANDLER, REQ_WAITING},
-    {REQ_HANDLER, REQ_ANSWERED},  {REQ_WAITING, REQ_RESUMED},     {REQ_RESUMED, REQ_WAITING},
-    {REQ_RESUMED, REQ_ANSWERED},  {REQ_ANSWERED, REQ_WRITTEN},
+    {REQ_NEW, REQ_BODY},         {REQ_NEW, REQ_HANDLER},      {REQ_NEW, REQ_ANSWERED},
+    {REQ_BODY, REQ_HANDLER},     {REQ_BODY, REQ_ANSWERED},    {REQ_HANDLER, REQ_WAITING},
+    {REQ_HANDLER, REQ_ANSWERED}, {REQ_WAITING, REQ_RESUMED},  {REQ_RESUMED, REQ_WAITING},
+    {REQ_RESUMED, REQ_ANSWERED}, {REQ_ANSWERED, REQ_WRITTEN},
 };
 
 static void every_transition_is_the_diagrams(void **state)
@@ -26,7 +26,8 @@ static void every_transition_is_the_diagrams(void **state)
         for (int to = REQ_NEW; to <= REQ_WRITTEN; to++) {
             bool expected = false;
             for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
-                expected |= edges[i].from == (enum req_state)from && edges[i].to == (enum req_state)to;
+                expected |=
+                    edges[i].from == (enum req_state)from && edges[i].to == (enum req_state)to;
             assert_int_equal(req_transition_ok((enum req_state)from, (enum req_state)to), expected);
         }
     assert_false(req_transition_ok(REQ_WRITTEN + 1, REQ_NEW));

@@ -60,7 +60,8 @@ static void test_parameters(void **state)
     assert_string_equal(route_param(&p, "id"), "42");
     assert_null(route_param(&p, "code"));
     assert_int_equal(router_match(&rt, HTTP_POST, "/api/v1/events//signups", &p, &allowed), -1);
-    assert_int_equal(router_match(&rt, HTTP_GET, "/api/v1/tickets/K1.ab.cd.ef.svg", &p, &allowed), 4);
+    assert_int_equal(router_match(&rt, HTTP_GET, "/api/v1/tickets/K1.ab.cd.ef.svg", &p, &allowed),
+                     4);
     assert_string_equal(route_param(&p, "code"), "K1.ab.cd.ef");
     assert_int_equal(router_match(&rt, HTTP_GET, "/api/v1/tickets/K1.png", &p, &allowed), 5);
     assert_string_equal(route_param(&p, "code"), "K1");

@@ -22,11 +22,11 @@
 
 struct tjob {
     struct store_job job;
-    int fail;        /* run returns this */
-    int gate;        /* run waits until the gate opens */
-    int writes;      /* outbox entries to append (1 when 0) */
-    int ignore;      /* carry on after a failed write and return fail */
-    int id;          /* written into each entry: {"j":id} */
+    int fail;   /* run returns this */
+    int gate;   /* run waits until the gate opens */
+    int writes; /* outbox entries to append (1 when 0) */
+    int ignore; /* carry on after a failed write and return fail */
+    int id;     /* written into each entry: {"j":id} */
     int done_calls;
     int rc_seen;
 };
@@ -78,8 +78,11 @@ static struct store *open_store(int queue_max)
     snprintf(dir, sizeof dir, "%s", "/tmp/kioskd-test-writer-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(dbpath, sizeof dbpath, "%s/db/k.db", dir);
-    struct store_opts o = {.path = dbpath, .busy_timeout_ms = 1000, .queue_max = queue_max,
-                           .checkpoint_pages = 1000, .notify = notify};
+    struct store_opts o = {.path = dbpath,
+                           .busy_timeout_ms = 1000,
+                           .queue_max = queue_max,
+                           .checkpoint_pages = 1000,
+                           .notify = notify};
     assert_int_equal(store_open(&s, &o, err, sizeof err), 0);
     assert_int_equal(store_start(s), 0);
     gate_open = gate_entered = notified = 0;
@@ -129,9 +132,9 @@ static void outbox_seqs(int *count, int *max_seq)
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), coalesce(max(seq),0) FROM outbox", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*), coalesce(max(seq),0) FROM outbox", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     *count = sqlite3_column_int(st, 0);
     *max_seq = sqlite3_column_int(st, 1);
@@ -275,9 +278,9 @@ static int entries_of(int id)
     char data[32];
     snprintf(data, sizeof data, "{\"j\":%d}", id);
     assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox WHERE data = ?", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox WHERE data = ?", -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_text(st, 1, data, -1, SQLITE_TRANSIENT);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int n = sqlite3_column_int(st, 0);
