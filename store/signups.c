@@ -20,11 +20,12 @@
 #include "store/events.h"
 #include "store/store_int.h"
 
+/* Both read the columns of struct found, in its order (found_row). */
 static const char SQL_SIGNUP_BY_PHONE[] =
-    "SELECT id, status, issued_at, kid, name_mask, source FROM signups "
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid FROM signups "
     "WHERE event_id = ? AND phone_hash = ?";
 static const char SQL_SIGNUP_BY_ID[] =
-    "SELECT event_id, status, issued_at, name_mask, source FROM signups WHERE id = ?";
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid FROM signups WHERE id = ?";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO signups(event_id, phone_hash, phone_enc, name_enc, name_mask, phone_last4, "
     "member_no, referrer_hash, source, status, consent_at, consent_version, issued_at, kid, "
@@ -103,23 +104,30 @@ int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64
     return store_step_done(st);
 }
 
+/* Steps st (a SQL_SIGNUP_BY_* statement, bound) and reads its row into f. */
+static int found_row(sqlite3_stmt *st, struct found *f)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        f->id = sqlite3_column_int64(st, 0);
+        f->event_id = sqlite3_column_int64(st, 1);
+        store_col_text(f->status, sizeof f->status, st, 2);
+        f->issued_at = sqlite3_column_int64(st, 3);
+        store_col_text(f->name_mask, sizeof f->name_mask, st, 4);
+        store_col_text(f->source, sizeof f->source, st, 5);
+        store_col_text(f->kid, sizeof f->kid, st, 6);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
 int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_ID);
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        f->id = id;
-        f->event_id = sqlite3_column_int64(st, 0);
-        store_col_text(f->status, sizeof f->status, st, 1);
-        f->issued_at = sqlite3_column_int64(st, 2);
-        store_col_text(f->name_mask, sizeof f->name_mask, st, 3);
-        store_col_text(f->source, sizeof f->source, st, 4);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    return found_row(st, f);
 }
 
 int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
@@ -130,17 +138,7 @@ int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned c
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        f->id = sqlite3_column_int64(st, 0);
-        f->event_id = event_id;
-        store_col_text(f->status, sizeof f->status, st, 1);
-        f->issued_at = sqlite3_column_int64(st, 2);
-        store_col_text(f->name_mask, sizeof f->name_mask, st, 4);
-        store_col_text(f->source, sizeof f->source, st, 5);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    return found_row(st, f);
 }
 
 enum store_why ticket_rule(const struct found *f, const char *event_status, int64_t ticket_event,
@@ -168,35 +166,22 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return store_refuse(job, WHY_EVENT_NOT_FOUND);
     if (rc)
         return rc;
-    if (strcmp(ev.status, "cancelled") == 0) {
+    if (strcmp(ev.status, "cancelled") == 0)
         return store_refuse(job, WHY_EVENT_CANCELLED);
-    }
-    if (j->now >= ev.ends_at) {
+    if (j->now >= ev.ends_at)
         return store_refuse(job, WHY_SIGNUPS_CLOSED);
-    }
 
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_PHONE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, j->event_id);
-    sqlite3_bind_blob(st, 2, j->who.phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
-    int64_t existing = 0, old_issued = 0;
-    char old_status[12] = "";
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        existing = sqlite3_column_int64(st, 0);
-        store_col_text(old_status, sizeof old_status, st, 1);
-        old_issued = sqlite3_column_int64(st, 2);
-        store_col_text(j->kid_used, sizeof j->kid_used, st, 3);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_rc(rc);
-    if (existing && strcmp(old_status, "cancelled") != 0) {
+    struct found f = {0};
+    rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
+    if (rc && rc != KIOSKD_ENOTFOUND)
+        return rc;
+    int64_t existing = f.id, old_issued = f.issued_at;
+    if (existing && strcmp(f.status, "cancelled") != 0) {
         j->existed = true;
         j->signup_id = existing;
         j->issued_at = old_issued;
-        snprintf(j->status, sizeof j->status, "%s", old_status);
+        snprintf(j->status, sizeof j->status, "%s", f.status);
+        snprintf(j->kid_used, sizeof j->kid_used, "%s", f.kid);
         return 0;
     }
 

@@ -115,7 +115,7 @@ int checkin_in_force(struct store_tx *tx, int64_t signup_id, struct checkin_in_f
 /* A sign-up as the check-in and cancel jobs see it (id 0: none found). */
 struct found {
     int64_t id, event_id, issued_at;
-    char status[12], name_mask[64], source[8];
+    char status[12], name_mask[64], source[8], kid[16];
 };
 /* Reads sign-up id, or the sign-up of a phone's hash for an event, into f
  * (writer thread). 0, KIOSKD_ENOTFOUND or a store error. */
