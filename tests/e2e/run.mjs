@@ -284,16 +284,21 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   await page.getByLabel('姓名').fill('王小明');
   await page.getByLabel('手机号', { exact: true }).fill('13912345678');
   const consent = page.getByRole('checkbox', { name: /同意/ });
-  await consent.check();
-  /* the consent label links the full text */
-  await page.getByRole('link', { name: /个人信息收集与使用授权书/ }).click();
+  /* "查看全文" is a button of its own: the sentence itself only ticks the box */
+  await page.getByRole('button', { name: '查看全文' }).click();
   const dialog = page.locator('dialog#consent');
   await dialog.waitFor({ state: 'visible' });
   assert((await text(dialog)).includes('收集的信息'), 'consent text shown');
+  assert(await page.locator('#consent-title').evaluate((el) => el === document.activeElement), 'the title has focus');
+  assert((await dialog.evaluate((el) => el.scrollTop)) === 0, 'the text opens at its start');
   await shot(page, 'kiosk-3-consent');
-  await page.getByRole('button', { name: /我知道了/ }).click();
+  await page.getByRole('button', { name: '不同意' }).click();
   await dialog.waitFor({ state: 'hidden' });
-  assert(await consent.isChecked(), 'consent still checked');
+  assert(!(await consent.isChecked()), '不同意 leaves the box unticked');
+  await page.getByRole('button', { name: '查看全文' }).click();
+  await page.getByRole('button', { name: '同意并返回' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert(await consent.isChecked(), '同意并返回 ticks the box');
   await shot(page, 'kiosk-2-form');
 
   await page.getByRole('button', { name: '报名', exact: true }).click();
@@ -309,6 +314,8 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   const body = await text(page.locator('#screen-ticket'));
   assert(body.includes('测试网点二楼贵宾室') && body.includes('接下来'), 'event details and next steps');
   assert(!body.includes('王小明') && !body.includes('13912345678'), 'no personal data on the ticket screen');
+  assert(body.includes('凭手机号也可签到') && body.includes('3分钟'), 'the phone alone works; what will disappear');
+  assert((await page.getByText(/保存二维码/).count()) === 0, 'nothing to download onto the kiosk');
   await shot(page, 'kiosk-4-ticket');
   data.ticketA = code;
 
@@ -373,10 +380,29 @@ test('kiosk_idle_returns_to_start_and_clears', async () => {
   await page.locator('.event-card').first().click();
   await page.getByLabel('姓名').fill('闲置测试');
   await page.getByLabel('手机号', { exact: true }).fill('13500000009');
-  await page.clock.runFor(51000);
-  await until(async () => (await text(page.locator('#idle-note'))).includes('返回首页'), 'the idle warning');
+  /* the clock stops while the consent text is open */
+  await page.getByRole('button', { name: '查看全文' }).click();
+  await page.clock.runFor(400000);
+  assert(await page.locator('#screen-form').isVisible(), 'still on the form after reading the consent for long');
+  assert(await page.locator('#idle-note').isHidden(), 'no warning under the dialog');
+  await page.getByRole('button', { name: '同意并返回' }).click();
+  /* 3 minutes on the form, the last 30 s counted down */
+  await page.clock.runFor(149500);
+  assert(await page.locator('#idle-note').isHidden(), 'no warning before the last 30 s');
+  await page.clock.runFor(600);
+  const note = page.locator('#idle-note');
+  await until(async () => (await text(note)).includes('30 秒后将返回首页'), 'the countdown starts at 30');
+  await page.clock.runFor(5000);
+  await until(async () => (await text(note)).includes('25 秒后'), 'the countdown counts down');
+  assert((await text(note)).includes('填写的内容将被清除'), 'says what will be cleared');
   await shot(page, 'kiosk-8-idle-warning');
-  await page.clock.runFor(10000);
+  /* "我还需要时间" gives the whole time back */
+  await page.getByRole('button', { name: '我还需要时间' }).click();
+  assert(await note.isHidden(), 'the warning goes away');
+  await page.clock.runFor(149000);
+  assert(await page.locator('#screen-form').isVisible() && (await note.isHidden()), 'a new 3 minutes');
+  assert((await page.locator('#f-name').inputValue()) === '闲置测试', 'what was typed is still there');
+  await page.clock.runFor(32000);
   await page.locator('#screen-events').waitFor({ state: 'visible' });
   assert(!(await page.locator('#screen-form').isVisible()), 'form hidden');
   assert((await page.locator('#f-name').inputValue()) === '', 'name cleared');

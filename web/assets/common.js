@@ -187,6 +187,7 @@
       return label + '应为11位手机号码（1开头，共11位数字）';
     }
     if (m === 'a guest cannot refer themselves') return '推荐人不能是您本人的手机号';
+    if (m.startsWith('may contain only letters')) return label + '只能包含文字、空格以及“·”“-”“\'”，请勿输入数字或符号';
     if (m === 'is longer than 32 characters') return label + '不能超过32个字';
     if (m === 'contains control characters' || m === 'is not valid UTF-8') {
       return label + '含有无法识别的字符，请重新输入';

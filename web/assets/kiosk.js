@@ -1,14 +1,17 @@
 /*
  * The kiosk page (/): upcoming events -> sign-up form -> the ticket's QR.
- * For a portrait touch screen and for phones. After 60 s without a touch it
- * goes back to the list and clears everything the guest typed or was shown.
+ * For a portrait touch screen and for phones. After 3 minutes without a
+ * touch on the form or the ticket it goes back to the list and clears
+ * everything the guest typed or was shown; the last 30 s count down on screen
+ * with a large "我还需要时间" button, and the clock stops while the consent
+ * text is open.
  */
 'use strict';
 
 (function () {
   const { $, h } = K;
-  const IDLE_MS = 60000; /* back to the start after this long without a touch */
-  const IDLE_WARN_MS = 50000; /* then say so on screen */
+  const IDLE_MS = 180000; /* back to the start after this long without a touch */
+  const IDLE_WARN_S = 30; /* the last seconds, counted down on screen */
   const REFRESH_MS = 30000; /* places left, refreshed while the list is shown */
 
   let events = [];
@@ -16,6 +19,7 @@
   let busy = false;
   let idleTimer = null;
   let warnTimer = null;
+  let countdown = null;
   let refreshTimer = null;
 
   const form = $('#signup-form');
@@ -212,7 +216,9 @@
     } else if (r.status === 429) {
       $('#form-error').textContent = '操作太频繁了，请稍等一分钟再试。';
     } else {
-      $('#form-error').textContent = '系统暂时出错，请稍后再试，或请网点工作人员协助。（' + (err.code || r.status) + '）';
+      /* the code goes to the console for staff, never on the resident's screen */
+      console.warn('sign-up refused', r.status, err.code || '');
+      $('#form-error').textContent = '系统暂时出错，请稍后再试，或请网点工作人员协助。';
     }
   }
 
@@ -229,27 +235,24 @@
       ? (waitlisted ? '您已在候补名单中，这是您的二维码，无需重复报名。' : '这是您之前的入场二维码，无需重复报名。')
       : waitlisted
         ? '本场目前已满，您已排进候补名单。有空位时工作人员会通知您。'
-        : '请保存下面的入场二维码，活动当天凭它签到。';
+        : '请用手机拍下入场二维码，活动当天凭它签到；没有手机也没关系，凭手机号即可签到。';
     document.body.classList.toggle('waitlisted', waitlisted);
     const img = $('#ticket-qr');
     $('#ticket-qr-error').hidden = true;
     img.hidden = false;
     img.src = data.ticket.qr_svg;
     $('#ticket-code').textContent = data.ticket.code;
-    const save = $('#ticket-save');
-    if (data.ticket.qr_png) save.href = data.ticket.qr_png;
-    else save.removeAttribute('href');
     $('#ticket-event').replaceChildren(...eventSummary(ev));
     const steps = waitlisted
       ? [
-        '请用手机拍下这个二维码，或点“保存二维码图片”。',
-        '有空位递补时，工作人员会通知您；收到通知后，活动当天凭此二维码签到。',
-        '忘带二维码也没关系，告诉工作人员您的手机号即可。',
+        '有手机的话，请拍下这个二维码。',
+        '有空位递补时，工作人员会通知您；收到通知后，活动当天凭此二维码或手机号签到。',
+        '没有二维码也没关系，告诉工作人员您的手机号即可。',
       ]
       : [
-        '请用手机拍下这个二维码，或点“保存二维码图片”。',
-        '活动当天请到“' + ev.venue + '”，把二维码给工作人员扫一下即可签到（开场前2小时开始签到）。',
-        '忘带二维码也没关系，告诉工作人员您的手机号即可签到。',
+        '有手机的话，请拍下这个二维码。',
+        '活动当天请到“' + ev.venue + '”，把二维码给工作人员扫一下即可签到。',
+        '没有二维码也没关系，告诉工作人员您的手机号即可签到。',
         '如不能参加，请告诉网点工作人员，把名额让给其他人。',
       ];
     $('#ticket-next').replaceChildren(...steps.map((s) => h('li', { text: s })));
@@ -269,13 +272,12 @@
     const img = $('#ticket-qr');
     img.removeAttribute('src');
     $('#ticket-code').textContent = '';
-    $('#ticket-save').removeAttribute('href');
     $('#ticket-event').replaceChildren();
     $('#form-event').replaceChildren();
     document.body.classList.remove('waitlisted');
     const dlg = $('#consent');
     if (dlg.open) dlg.close();
-    $('#idle-note').textContent = '';
+    hideIdleNote();
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
     showScreen('screen-events');
     loadEvents();
@@ -286,18 +288,44 @@
     history.replaceState({ screen: 'events' }, '');
   }
 
+  function hideIdleNote() {
+    clearInterval(countdown);
+    countdown = null;
+    $('#idle-note').hidden = true;
+    $('#idle-text').textContent = '';
+  }
+
+  function idleText(left) {
+    const what = document.body.dataset.screen === 'screen-ticket' ? '二维码和票号将不再显示' : '您填写的内容将被清除';
+    return left + ' 秒后将返回首页，' + what + '。如需继续，请点下方按钮。';
+  }
+
+  /* The last IDLE_WARN_S seconds: a live countdown above everything else. */
+  function warnIdle() {
+    let left = IDLE_WARN_S;
+    $('#idle-text').textContent = idleText(left);
+    $('#idle-note').hidden = false;
+    countdown = setInterval(() => {
+      left -= 1;
+      if (left <= 0) {
+        hideIdleNote();
+        goHome();
+        return;
+      }
+      $('#idle-text').textContent = idleText(left);
+    }, 1000);
+  }
+
   function touched() {
     clearTimeout(idleTimer);
     clearTimeout(warnTimer);
-    if ($('#idle-note').textContent) $('#idle-note').textContent = '';
-    if (document.body.dataset.screen === 'screen-events' && !$('#consent').open) {
+    hideIdleNote();
+    if ($('#consent').open) return; /* the clock stops while the consent text is read */
+    if (document.body.dataset.screen === 'screen-events') {
       idleTimer = setTimeout(() => window.scrollTo(0, 0), IDLE_MS);
       return;
     }
-    warnTimer = setTimeout(() => {
-      $('#idle-note').textContent = '10 秒后将返回首页并清除填写的内容。如需继续，请点一下屏幕。';
-    }, IDLE_WARN_MS);
-    idleTimer = setTimeout(goHome, IDLE_MS);
+    warnTimer = setTimeout(warnIdle, IDLE_MS - IDLE_WARN_S * 1000);
   }
 
   /* --- wiring --- */
@@ -318,15 +346,25 @@
     $('#ticket-qr').hidden = true;
     $('#ticket-qr-error').hidden = false;
   });
-  $('#consent-link').addEventListener('click', (e) => {
-    e.preventDefault();
-    $('#consent').showModal();
-    $('#consent-close').focus();
+  $('#consent-link').addEventListener('click', () => {
+    const dlg = $('#consent');
+    dlg.showModal();
+    dlg.scrollTop = 0; /* from the start, on a phone too */
+    $('#consent-title').focus();
+    touched();
   });
-  $('#consent-close').addEventListener('click', () => {
+  function closeConsent(agreed) {
+    const box = fields.consent.input;
+    box.checked = agreed;
+    box.dispatchEvent(new Event('change'));
     $('#consent').close();
-    fields.consent.input.focus();
-  });
+    box.focus();
+    touched();
+  }
+  $('#consent-agree').addEventListener('click', () => closeConsent(true));
+  $('#consent-close').addEventListener('click', () => closeConsent(false));
+  $('#consent').addEventListener('close', touched);
+  $('#idle-more').addEventListener('click', touched);
   window.addEventListener('popstate', (e) => {
     const st = e.state || {};
     if (st.screen === 'form' && st.id && document.body.dataset.screen !== 'screen-ticket') openForm(st.id, true);
