@@ -256,9 +256,9 @@ async function scan(page, code) {
   await page.keyboard.press('Enter');
 }
 
-async function resultShown(page, kind, title) {
+async function resultShown(page, kind, title, timeout = 5000) {
   await until(async () => (await page.locator('#result').getAttribute('data-kind')) === kind &&
-    (await text(page.locator('#result-title'))) === title, `the ${kind} result "${title}"`);
+    (await text(page.locator('#result-title'))) === title, `the ${kind} result "${title}"`, timeout);
   return text(page.locator('#result-detail'));
 }
 
@@ -478,10 +478,17 @@ test('staff_logs_in_and_scans_tickets', async () => {
   await shot(page, 'staff-2-checked-in');
   await until(async () => !(await page.locator('#result').isVisible()), 'the result to go after 2 s', 3500);
 
+  /* the same tablet again within a minute (its first answer may have been lost): green */
   await scan(page, data.ticketA);
-  const warn = await resultShown(page, 'warn', '已签到');
+  const again = await resultShown(page, 'ok', '刚才已签到成功');
+  assert(/^王\*/.test(again) && again.includes('本机'), 'said as this tablet\'s own: ' + again);
+  /* another tablet: amber, with the first time and device */
+  const page2 = await newPage(TABLET);
+  await staffLogin(page2, 'S9', '246811');
+  await scan(page2, data.ticketA);
+  const warn = await resultShown(page2, 'warn', '已签到');
   assert(warn.includes('首次签到') && /\d\d:\d\d:\d\d/.test(warn) && /设备 tablet-/.test(warn), 'first time and device: ' + warn);
-  await shot(page, 'staff-3-already');
+  await shot(page2, 'staff-3-already');
 
   await scan(page, 'K1.not-a-real.ticket.at-all');
   const bad = await resultShown(page, 'bad', '无效票');
@@ -497,7 +504,7 @@ test('staff_logs_in_and_scans_tickets', async () => {
   await page.getByRole('button', { name: '全部名单' }).focus();
   await page.keyboard.type(data.ticketA);
   await page.keyboard.press('Enter');
-  await resultShown(page, 'warn', '已签到');
+  await resultShown(page, 'ok', '刚才已签到成功');
 
   /* the same ticket on tomorrow's event: check-in is not open yet */
   await page.locator('#event-select').selectOption(String(data.B));
@@ -575,6 +582,54 @@ test('staff_walkin_phone_checkin_roster_and_undo', async () => {
   await until(async () => (await page.locator('#roster tbody tr').count()) >= 2, 'the whole roster');
   await until(async () => !(await page.locator('#result').isVisible()), 'the result to go', 3500);
   await shot(page, 'staff-7-roster');
+});
+
+test('staff_scanner_burst_in_another_field_checks_in', async () => {
+  const code = (await signup(data.A, '冯扫码', '13788880001')).data.ticket.code;
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S8', '246812');
+  /* staff were searching the roster; the next guest's ticket is scanned into that field */
+  const q = page.getByLabel('姓名或手机尾号');
+  await q.fill('冯');
+  await page.getByRole('button', { name: '查找' }).click();
+  await until(async () => (await page.locator('#roster tbody tr').count()) >= 1, 'the search answered');
+  assert(await page.getByLabel('扫码', { exact: true }).evaluate((el) => el === document.activeElement), 'focus back on the scan field after a search');
+  await q.focus();
+  await page.keyboard.type(code, { delay: 0 });
+  await page.keyboard.press('Enter');
+  const detail = await resultShown(page, 'ok', '签到成功');
+  assert(detail.startsWith('冯*'), 'the scanned guest: ' + detail);
+  assert((await q.inputValue()) === '冯', 'the search field keeps what staff typed: ' + (await q.inputValue()));
+  assert(!(await text(page.locator('#roster-status'))).includes('K1.'), 'the ticket was not searched for');
+  assert(await page.getByLabel('扫码', { exact: true }).evaluate((el) => el === document.activeElement), 'focus on the scan field');
+  /* a person typing a name slowly into the field is left alone */
+  await q.fill('');
+  await q.focus();
+  await page.keyboard.type('冯', { delay: 60 });
+  await page.keyboard.press('Enter');
+  await until(async () => (await page.locator('#roster tbody tr').count()) >= 1, 'a normal search');
+});
+
+test('staff_slow_answer_is_unknown_and_a_rescan_says_it_went_through', async () => {
+  const code = (await signup(data.A, '褚网慢', '13788880002')).data.ticket.code;
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S8', '246812');
+  /* the check-in reaches the daemon and is recorded, but its answer arrives after the tablet gave up */
+  let delayed = 0;
+  await page.route('**/api/v1/checkins', async (route) => {
+    if (delayed++ > 0) return route.continue();
+    const answer = await route.fetch();
+    await sleep(7000);
+    await route.fulfill({ response: answer }).catch(() => {});
+  });
+  await scan(page, code);
+  await resultShown(page, 'pending', '正在签到…');
+  const unknown = await resultShown(page, 'warn', '结果未知', 9000);
+  assert(unknown.includes('再扫一次'), 'says to scan again: ' + unknown);
+  await shot(page, 'staff-11-result-unknown');
+  await scan(page, code);
+  await resultShown(page, 'ok', '刚才已签到成功');
+  await shot(page, 'staff-12-rescan-green');
 });
 
 test('stats_dashboard_draws_funnel_and_checkins_over_time', async () => {

@@ -72,14 +72,19 @@
     $('#result-detail').textContent = detail || '';
     el.className = 'result show ' + kind;
     el.dataset.kind = kind;
-    beep(kind);
     clearTimeout(resultTimer);
-    resultTimer = setTimeout(() => {
-      el.className = 'result';
-      delete el.dataset.kind;
-      $('#result-title').textContent = '';
-      $('#result-detail').textContent = '';
-    }, RESULT_MS);
+    if (kind === 'pending') return; /* stays until the answer replaces it; no sound */
+    beep(kind);
+    resultTimer = setTimeout(clearResult, RESULT_MS);
+  }
+
+  function clearResult() {
+    const el = $('#result');
+    clearTimeout(resultTimer);
+    el.className = 'result';
+    delete el.dataset.kind;
+    $('#result-title').textContent = '';
+    $('#result-detail').textContent = '';
   }
 
   const REASONS = {
@@ -100,6 +105,7 @@
   /* Shows a check-in answer; true when the guest is in. */
   function outcome(r, how) {
     if (r.status === 401) {
+      clearResult();
       expired();
       return false;
     }
@@ -112,6 +118,11 @@
       return true;
     }
     if (r.ok && d.status === 'already_checked_in') {
+      /* a rescan from this tablet after an answer that was lost: the guest is in, green */
+      if (d.first_device === K.deviceName() && Date.now() - Date.parse(d.first_at) < 60000) {
+        showResult('ok', '刚才已签到成功', (d.name ? d.name + ' · ' : '') + '本机 ' + K.hms(d.first_at) + ' 已签到');
+        return true;
+      }
       showResult('warn', '已签到',
         (d.name ? d.name + ' · ' : '') + '首次签到 ' +
         (K.isToday(d.first_at) ? '' : K.dayLabel(d.first_at) + ' ') + K.hms(d.first_at) +
@@ -131,7 +142,12 @@
     return false;
   }
 
-  function unreachableResult() {
+  function unreachableResult(e) {
+    if (e && e.message === 'timeout') {
+      /* the server may have recorded it: say so, and a rescan tells */
+      showResult('warn', '结果未知', '网络太慢，不确定是否已签到。请再扫一次：已签到会显示“刚才已签到成功”');
+      return;
+    }
     showResult('bad', '无法连接服务器', '这次没有签到。请检查 Wi-Fi，恢复后再扫一次');
   }
 
@@ -409,11 +425,12 @@
   async function checkIn(body, how) {
     if (!session || !eventId) return false;
     let r;
+    showResult('pending', '正在签到…', '');
     try {
       r = await K.api('POST', how === 'walkin' ? '/api/v1/events/' + eventId + '/walkins' : '/api/v1/checkins',
         body, { token: session.token, timeout: 6000 });
     } catch (e) {
-      unreachableResult();
+      unreachableResult(e);
       return null;
     }
     return { ok: outcome(r, how), r };
@@ -440,13 +457,54 @@
     focusScan();
   });
 
-  /* A scanner types into whatever has focus: unless that is a text field, send it to the scan field. */
+  /*
+   * A scanner types into whatever has focus. Outside a text field its keys go
+   * to the scan field. Inside another text field (the roster search, the
+   * phone field) a scanner burst is recognised by its speed (keys less than
+   * SCAN_GAP_MS apart) or by a ticket's `K1.` prefix, and ends in Enter: the
+   * field gets back what it held before the burst and the burst is checked in.
+   */
+  const SCAN_GAP_MS = 30;
+  const SCAN_MIN = 8; /* a fast burst shorter than this is a person typing */
+  let burst = { field: null, text: '', before: '', last: 0, fast: true };
+  function burstReset(field) {
+    burst = { field, text: '', before: field ? field.value : '', last: 0, fast: true };
+  }
   document.addEventListener('keydown', (e) => {
     unlockAudio();
     if (!session || $('#desk-view').hidden) return;
     const a = document.activeElement;
     const typing = a && a.matches('input:not([type="checkbox"]):not([type="button"]):not([type="submit"]), select, textarea');
-    if (!typing && e.key.length === 1 && e.key !== ' ' && !e.ctrlKey && !e.metaKey && !e.altKey) focusScan();
+    if (!typing) {
+      if (e.key.length === 1 && e.key !== ' ' && !e.ctrlKey && !e.metaKey && !e.altKey) focusScan();
+      return;
+    }
+    if (a === $('#scan') || a.tagName === 'SELECT') return;
+    const now = performance.now();
+    if (burst.field !== a || (burst.last && now - burst.last > 1000)) burstReset(a);
+    if (e.key === 'Enter') {
+      const text = burst.text;
+      const scanned = text.startsWith('K1.') || (burst.fast && text.length >= SCAN_MIN);
+      if (scanned) {
+        e.preventDefault();
+        e.stopPropagation();
+        a.value = burst.before;
+        burstReset(null);
+        scanText(text);
+        focusScan();
+      } else {
+        burstReset(a);
+      }
+      return;
+    }
+    if (e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey) {
+      burstReset(a);
+      return;
+    }
+    if (burst.last && now - burst.last >= SCAN_GAP_MS) burst.fast = false;
+    if (!burst.text) burst.before = a.value;
+    burst.text += e.key;
+    burst.last = now;
   }, true);
   document.addEventListener('pointerdown', unlockAudio, true);
 
@@ -691,9 +749,10 @@
       : q ? '没有找到“' + q + '”。' : '本场还没有人报名。';
   }
 
-  $('#roster-form').addEventListener('submit', (e) => {
+  $('#roster-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    searchRoster($('#roster-q').value);
+    await searchRoster($('#roster-q').value);
+    focusScan(); /* the next guest's scan goes where it belongs */
   });
   $('#roster-all').addEventListener('click', () => {
     $('#roster-q').value = '';
@@ -716,7 +775,10 @@
       return;
     }
     const res = await checkIn({ event_id: eventId, phone }, 'phone');
-    if (res && res.r.ok) input.value = '';
+    if (res && res.r.ok) {
+      input.value = '';
+      focusScan();
+    }
   });
 
   /* --- walk-in --- */
@@ -753,6 +815,7 @@
     if (!res) return;
     if (res.r.ok) {
       $('#walkin-form').reset();
+      focusScan();
       return;
     }
     const err = res.r.error || {};
