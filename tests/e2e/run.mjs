@@ -582,6 +582,13 @@ test('staff_walkin_phone_checkin_roster_and_undo', async () => {
   await until(async () => (await page.locator('#roster tbody tr').count()) >= 2, 'the whole roster');
   await until(async () => !(await page.locator('#result').isVisible()), 'the result to go', 3500);
   await shot(page, 'staff-7-roster');
+  /* every visible touch target of the desk is at least 48 px high and wide */
+  const small = await page.evaluate(() => [...document.querySelectorAll('button, a[href], input[type="checkbox"], select')]
+    .filter((el) => el.offsetParent !== null)
+    .map((el) => ({ el, r: el.getBoundingClientRect() }))
+    .filter(({ r }) => r.height < 47.5 || r.width < 47.5)
+    .map(({ el, r }) => `${el.tagName} ${el.id || el.textContent.trim().slice(0, 12)} ${r.width.toFixed(0)}x${r.height.toFixed(0)}`));
+  assert(small.length === 0, 'touch targets under 48 px: ' + small.join('; '));
 });
 
 test('staff_scanner_burst_in_another_field_checks_in', async () => {
