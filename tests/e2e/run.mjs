@@ -617,6 +617,27 @@ test('staff_scanner_burst_in_another_field_checks_in', async () => {
   await until(async () => (await page.locator('#roster tbody tr').count()) >= 1, 'a normal search');
 });
 
+test('staff_cancels_a_signup_from_the_roster_in_two_taps', async () => {
+  const s = (await signup(data.A, '蒋取消', '13788880003')).data;
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S8', '246812');
+  await page.getByLabel('姓名或手机尾号').fill('0003');
+  await page.getByRole('button', { name: '查找' }).click();
+  const row = page.locator(`#roster tbody tr[data-signup="${s.signup_id}"]`);
+  await row.waitFor();
+  assert((await row.getByRole('button', { name: /取消 蒋\* 的报名/ }).count()) === 1, 'the row offers to cancel');
+  const button = row.locator('button');
+  await button.click();
+  assert((await text(button)) === '确认取消', 'asks first');
+  const before = (await d.api('GET', `/api/v1/events/${data.A}`)).data.signed_up;
+  await button.click();
+  await until(async () => (await text(row)).includes('已取消'), 'the row says cancelled');
+  assert((await text(page.locator('#roster-status'))).includes('已取消 蒋*'), 'status says so');
+  const after = (await d.api('GET', `/api/v1/events/${data.A}`)).data.signed_up;
+  assert(after === before - 1, `the place is free: ${before} -> ${after}`);
+  assert((await row.getByRole('button').count()) === 0, 'nothing more to cancel');
+});
+
 test('staff_slow_answer_is_unknown_and_a_rescan_says_it_went_through', async () => {
   const code = (await signup(data.A, '褚网慢', '13788880002')).data.ticket.code;
   const page = await newPage(TABLET);

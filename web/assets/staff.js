@@ -699,13 +699,38 @@
     const undo = g.checked_in && g.checkin_id
       ? h('button', { type: 'button', class: 'small danger', 'aria-label': '撤销 ' + g.name + ' 的签到', onclick: (e) =>
         armed(e.currentTarget, '确认撤销', () => undoCheckin(g.checkin_id, g.name)) }, '撤销')
-      : null;
+      : g.status !== 'cancelled'
+        ? h('button', { type: 'button', class: 'small danger', 'aria-label': '取消 ' + g.name + ' 的报名', onclick: (e) =>
+          armed(e.currentTarget, '确认取消', () => cancelSignup(g)) }, '取消报名')
+        : null;
     return h('tr', { 'data-signup': g.signup_id, class: g.checked_in ? 'in' : '' },
       h('td', { text: g.name }),
       h('td', { text: g.phone }),
       h('td', null, STATUS[g.status] || g.status, SOURCE[g.source] ? h('span', { class: 'source', text: SOURCE[g.source] }) : null),
       h('td', { text: when }),
       h('td', null, undo));
+  }
+
+  /* A guest who rang to say they cannot come: their place goes to the waitlist. */
+  async function cancelSignup(g) {
+    let r;
+    try {
+      r = await K.api('DELETE', '/api/v1/events/' + eventId + '/signups/' + g.signup_id, undefined, { token: session.token });
+    } catch (e) {
+      $('#roster-status').textContent = '无法连接服务器，没有取消，请稍后再试。';
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (r.ok) {
+      markRoster(g.signup_id, { status: 'cancelled' });
+      $('#roster-status').textContent = '已取消 ' + g.name + ' 的报名；如有候补，已按顺序递补。';
+      refreshStats();
+      return;
+    }
+    const code = (r.error || {}).code;
+    $('#roster-status').textContent = code === 'checked_in'
+      ? g.name + ' 已签到，请先撤销签到再取消报名。'
+      : code === 'already_cancelled' ? g.name + ' 的报名已经取消了。' : '没有取消，请稍后再试或联系管理员。';
   }
 
   function markRoster(signupId, changes) {
