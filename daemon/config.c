@@ -80,6 +80,9 @@ static const struct opt opts[] = {
      "Wrong PINs in a row that lock a staff account."},
     {"staff", "lock_seconds", OPT_INT, OFF(staff_lock_seconds), "900", 1, 86400, NULL, false, "s",
      "How long a locked staff account stays locked."},
+    {"kiosk", "printer", OPT_ENUM, OFF(kiosk_printer), "none", 0, 0, "none 58mm 80mm", false, "",
+     "Receipt printer beside the kiosk: the ticket screen then offers a paper slip (QR, short "
+     "code, event, time, venue) laid out for that paper width; none hides the button."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

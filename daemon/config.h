@@ -41,6 +41,7 @@ struct config {
     int64_t staff_token_ttl;  /* seconds */
     int64_t staff_lock_after; /* wrong PINs */
     int64_t staff_lock_seconds;
+    char *kiosk_printer; /* none, 58mm, 80mm */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

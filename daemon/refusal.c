@@ -39,6 +39,7 @@ static const struct refusal {
     [WHY_ALREADY_UNDONE] = {409, "already_undone", "this check-in was already undone"},
     [WHY_NO_SIGNUP] = {404, "no_signup", "no sign-up with this phone for this event"},
     [WHY_STAFF_EXISTS] = {409, "staff_exists", "that staff id exists already"},
+    [WHY_NO_CODE] = {404, "no_signup", "no sign-up with this code for this event"},
 };
 
 /* "2 hours", "90 minutes", "1 day 2 hours": a duration in seconds for a message. */

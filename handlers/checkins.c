@@ -102,8 +102,9 @@ static void verified(struct work *w)
     req_write_submit(r, &c->w);
 }
 
-/* POST /api/v1/checkins {"ticket"} or {"event_id","phone"}; "event_id" with a
- * ticket names the event the tablet is checking in for. */
+/* POST /api/v1/checkins {"ticket"}, {"event_id","phone"} or {"event_id","code"}
+ * (the 6-digit short code); "event_id" with a ticket names the event the
+ * tablet is checking in for. */
 static void checkin_create(struct req *r)
 {
     struct jv *v = &r->json;
@@ -124,15 +125,23 @@ static void checkin_create(struct req *r)
             c = NULL;
         goto out;
     }
-    const char *phone = jv_str(v, "phone", true, 1, 64);
+    const char *code = jv_str(v, "code", false, 1, 16);
+    const char *phone = code ? NULL : jv_str(v, "phone", true, 1, 64);
+    if (code && (strlen(code) != 6 || strspn(code, "0123456789") != 6))
+        jv_fail(v, "code", "must be the 6-digit code of the guest's ticket");
     if (phone && !validate_mobile(phone))
         jv_fail(v, "phone", "must be an 11-digit mainland mobile number");
     if (req_fields_failed(r, v))
         goto out;
     checkin_common(r, c);
-    c->job.method = CHECKIN_PHONE;
     c->job.event_id = event_id;
-    phone_hash(r->k, phone, c->job.who.phone_hash);
+    if (code) {
+        c->job.method = CHECKIN_CODE;
+        snprintf(c->job.short_code, sizeof c->job.short_code, "%s", code);
+    } else {
+        c->job.method = CHECKIN_PHONE;
+        phone_hash(r->k, phone, c->job.who.phone_hash);
+    }
     req_write_submit(r, &c->w);
     c = NULL;
 out:

@@ -32,12 +32,13 @@ struct signup_ctx {
 };
 
 /* The ticket part of an answer: code and the URLs of its images. */
-static json_t *ticket_json(const char *code)
+static json_t *ticket_json(const char *code, const char *short_code)
 {
     char svg[TICKET_CODE_MAX + 40], png[TICKET_CODE_MAX + 40];
     snprintf(svg, sizeof svg, "/api/v1/tickets/%s.svg", code);
     snprintf(png, sizeof png, "/api/v1/tickets/%s.png", code);
-    return json_pack("{s:s, s:s, s:s}", "code", code, "qr_svg", svg, "qr_png", png);
+    return json_pack("{s:s, s:s, s:s, s:s}", "code", code, "short_code", short_code, "qr_svg", svg,
+                     "qr_png", png);
 }
 
 static void sign_run(struct work *w, struct worker_ctx *ctx)
@@ -58,7 +59,7 @@ static void signed_done(struct work *w)
             json_t *doc =
                 json_pack("{s:I, s:I, s:s, s:o}", "signup_id", (json_int_t)c->job.signup_id,
                           "event_id", (json_int_t)c->job.event_id, "status", c->job.status,
-                          "ticket", ticket_json(c->code));
+                          "ticket", ticket_json(c->code, c->job.short_code));
             req_json(r, c->job.existed ? 200 : 201, doc);
         }
     }

@@ -95,10 +95,20 @@ static void asset(struct req *r)
     serve(r, name, "no-cache");
 }
 
+/* GET /api/v1/kiosk: what the kiosk page needs of the configuration. */
+static void kiosk_settings(struct req *r)
+{
+    const struct config *c = &r->k->cfg;
+    req_json(r, 200,
+             json_pack("{s:s, s:I}", "printer", c->kiosk_printer, "checkin_opens",
+                       (json_int_t)c->events_checkin_opens));
+}
+
 const struct route web_routes[] = {
     {.method = HTTP_GET, .pattern = "/", .flags = ROUTE_PUBLIC, .fn = kiosk_page},
     {.method = HTTP_GET, .pattern = "/staff", .flags = ROUTE_PUBLIC, .fn = staff_page},
     {.method = HTTP_GET, .pattern = "/staff/stats", .flags = ROUTE_PUBLIC, .fn = stats_page},
     {.method = HTTP_GET, .pattern = "/assets/{name}", .flags = ROUTE_PUBLIC, .fn = asset},
+    {.method = HTTP_GET, .pattern = "/api/v1/kiosk", .flags = ROUTE_PUBLIC, .fn = kiosk_settings},
     {0},
 };

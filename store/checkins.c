@@ -61,7 +61,7 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
         .now = now,
         .issued_at = revive && f->issued_at >= now ? f->issued_at + 1 : now,
     };
-    int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id);
+    int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id, f->short_code);
     if (rc)
         return rc;
     f->event_id = j->event_id;
@@ -95,12 +95,14 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
             return store_refuse(job, WHY_WRONG_EVENT);
         }
     } else {
-        rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
+        rc = j->method == CHECKIN_CODE
+                 ? signup_find_by_code(tx, j->event_id, j->short_code, &f)
+                 : signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
-        if (j->method == CHECKIN_PHONE) {
+        if (j->method != CHECKIN_WALKIN) {
             if (rc)
-                return store_refuse(job, WHY_NO_SIGNUP);
+                return store_refuse(job, j->method == CHECKIN_CODE ? WHY_NO_CODE : WHY_NO_SIGNUP);
             if (strcmp(f.status, "cancelled") == 0)
                 return store_refuse(job, WHY_SIGNUP_CANCELLED);
         }
@@ -145,7 +147,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         return 0;
     }
 
-    static const char *const methods[] = {"ticket", "phone", "walkin"};
+    static const char *const methods[] = {"ticket", "phone", "walkin", "code"};
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHECKIN_INSERT);
     if (!st)
         return KIOSKD_EIO;

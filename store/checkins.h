@@ -14,12 +14,13 @@
 #include "store/store.h"
 
 /* Checks a guest in, by ticket (signup_id + issued_at from the verified code)
- * or by phone (phone_hash), or as a walk-in (creates a sign-up from who).
+ * or by phone (phone_hash), or by the sign-up's 6-digit short code, or as a
+ * walk-in (creates a sign-up from who).
  * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
- * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_SIGNUP_CANCELLED,
+ * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_NO_CODE, WHY_SIGNUP_CANCELLED,
  * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
  * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force. */
-enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN };
+enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN, CHECKIN_CODE };
 struct store_checkin {
     struct store_job job;
     enum store_checkin_by method;
@@ -28,6 +29,7 @@ struct store_checkin {
     int64_t signup_id;
     int64_t issued_at;
     struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
+    char short_code[7];      /* CHECKIN_CODE: the sign-up's 6 digits */
     char consent_version[16];
     char kid[16];
     struct store_actor by;

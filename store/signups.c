@@ -22,20 +22,25 @@
 
 /* Both read the columns of struct found, in its order (found_row). */
 static const char SQL_SIGNUP_BY_PHONE[] =
-    "SELECT id, event_id, status, issued_at, name_mask, source, kid FROM signups "
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
     "WHERE event_id = ? AND phone_hash = ?";
 static const char SQL_SIGNUP_BY_ID[] =
-    "SELECT id, event_id, status, issued_at, name_mask, source, kid FROM signups WHERE id = ?";
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
+    "WHERE id = ?";
+static const char SQL_SIGNUP_BY_CODE[] =
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
+    "WHERE event_id = ? AND short_code = ?";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO signups(event_id, phone_hash, phone_enc, name_enc, name_mask, phone_last4, "
     "member_no, referrer_hash, source, status, consent_at, consent_version, issued_at, kid, "
-    "created_at) VALUES (:event, :hash, :phone, :name, :mask, :last4, :member, :referrer, "
-    ":source, :status, :now, :consent, :issued, :kid, :now)";
+    "created_at, short_code) VALUES (:event, :hash, :phone, :name, :mask, :last4, :member, "
+    ":referrer, :source, :status, :now, :consent, :issued, :kid, :now, :code)";
 static const char SQL_SIGNUP_REACTIVATE[] =
     "UPDATE signups SET phone_enc = :phone, name_enc = :name, name_mask = :mask, "
     "member_no = :member, referrer_hash = :referrer, source = :source, status = :status, "
     "consent_at = :now, consent_version = :consent, issued_at = :issued, kid = :kid, "
-    "cancelled_at = NULL WHERE id = :id";
+    "cancelled_at = NULL, short_code = :code WHERE id = :id";
+static const char SQL_CODE_TAKEN[] = "SELECT 1 FROM signups WHERE event_id = ? AND short_code = ?";
 static const char SQL_SIGNUP_SET_STATUS[] =
     "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
 static const char SQL_FIRST_WAITLISTED[] =
@@ -52,8 +57,35 @@ static const char SQL_TICKET_INFO[] =
     "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
 
 /* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`. */
-int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id)
+/* Draws a 6-digit code no other sign-up of event_id holds into code[7]. */
+static int draw_short_code(struct store_tx *tx, int64_t event_id, char code[7])
 {
+    for (int attempt = 0; attempt < 32; attempt++) {
+        uint32_t r;
+        if (rng_bytes(tx->rng, &r, sizeof r))
+            return KIOSKD_ECRYPTO;
+        snprintf(code, 7, "%06u", (unsigned)(r % 1000000u));
+        sqlite3_stmt *st = conn_stmt(tx->c, SQL_CODE_TAKEN);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, event_id);
+        sqlite3_bind_text(st, 2, code, 6, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            return 0;
+        if (rc != SQLITE_ROW)
+            return store_rc(rc);
+    }
+    return KIOSKD_EBUSY; /* an event with most of a million sign-ups */
+}
+
+int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id,
+                 char code[7])
+{
+    int rc = draw_short_code(tx, w->event_id, code);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = conn_stmt(tx->c, existing ? SQL_SIGNUP_REACTIVATE : SQL_SIGNUP_INSERT);
     if (!st)
         return KIOSKD_EIO;
@@ -84,7 +116,8 @@ int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row 
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":issued"), w->issued_at);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":kid"), w->kid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":id"), existing);
-    int rc = store_step_done(st);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":code"), code, 6, SQLITE_STATIC);
+    rc = store_step_done(st);
     if (rc == 0)
         *id = existing ? existing : sqlite3_last_insert_rowid(tx->c->db);
     return rc;
@@ -116,6 +149,7 @@ static int found_row(sqlite3_stmt *st, struct found *f)
         store_col_text(f->name_mask, sizeof f->name_mask, st, 4);
         store_col_text(f->source, sizeof f->source, st, 5);
         store_col_text(f->kid, sizeof f->kid, st, 6);
+        store_col_text(f->short_code, sizeof f->short_code, st, 7);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
@@ -127,6 +161,16 @@ int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f)
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, id);
+    return found_row(st, f);
+}
+
+int signup_find_by_code(struct store_tx *tx, int64_t event_id, const char *code, struct found *f)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_BY_CODE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
     return found_row(st, f);
 }
 
@@ -182,6 +226,7 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         j->issued_at = old_issued;
         snprintf(j->status, sizeof j->status, "%s", f.status);
         snprintf(j->kid_used, sizeof j->kid_used, "%s", f.kid);
+        snprintf(j->short_code, sizeof j->short_code, "%s", f.short_code);
         return 0;
     }
 
@@ -202,7 +247,7 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         .now = j->now,
         .issued_at = j->issued_at,
     };
-    if ((rc = signup_write(tx, existing, &w, &j->signup_id)) != 0)
+    if ((rc = signup_write(tx, existing, &w, &j->signup_id, j->short_code)) != 0)
         return rc;
     if ((rc = event_counts(tx, j->event_id, place, !place, 0, 0)) != 0)
         return rc;

@@ -49,7 +49,8 @@ struct store_signup_new {
     char status[12]; /* confirmed, waitlisted */
     int64_t issued_at;
     char kid_used[16];
-    bool existed; /* the same phone had signed up already */
+    char short_code[7]; /* 6 digits, unique within the event */
+    bool existed;       /* the same phone had signed up already */
 };
 void store_signup_new_init(struct store_signup_new *j);
 

@@ -98,8 +98,10 @@ struct signup_row {
     int64_t now, issued_at;
 };
 
-/* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`; *id gets its id. */
-int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id);
+/* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`
+ * with a new short code: *id gets its id, code its short code. */
+int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id,
+                 char code[7]);
 /* Sets a sign-up's status (cancelled_at 0: none). */
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at);
 
@@ -115,13 +117,15 @@ int checkin_in_force(struct store_tx *tx, int64_t signup_id, struct checkin_in_f
 /* A sign-up as the check-in and cancel jobs see it (id 0: none found). */
 struct found {
     int64_t id, event_id, issued_at;
-    char status[12], name_mask[64], source[8], kid[16];
+    char status[12], name_mask[64], source[8], kid[16], short_code[7];
 };
 /* Reads sign-up id, or the sign-up of a phone's hash for an event, into f
  * (writer thread). 0, KIOSKD_ENOTFOUND or a store error. */
 int signup_find_by_id(struct store_tx *tx, int64_t id, struct found *f);
 int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned char *hash,
                          struct found *f);
+/* The same by an event's 6-digit short code. */
+int signup_find_by_code(struct store_tx *tx, int64_t event_id, const char *code, struct found *f);
 /* The ticket rule, the one place that decides whether a ticket is valid: a
  * ticket for ticket_event issued at ticket_issued is valid while its sign-up
  * f exists for that event, is not cancelled and still has that issue time,

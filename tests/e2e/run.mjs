@@ -53,7 +53,8 @@ class Daemon {
     writeFileSync(this.config, [
       '[http]', `listen = 127.0.0.1:${this.port}`, 'rate_limit = 0',
       '[store]', `path = ${this.dir}/kioskd.db`, `key_file = ${this.dir}/kioskd.key`,
-      '[tickets]', `key_file = ${this.dir}/ticket.pem`, '',
+      '[tickets]', `key_file = ${this.dir}/ticket.pem`,
+      '[kiosk]', 'printer = 58mm', '',
     ].join('\n'));
   }
 
@@ -224,7 +225,7 @@ async function setup() {
   };
   /* A starts in 30 minutes (check-in is open), B tomorrow, C (1 place) in 2 days */
   data.aStart = cnIso(now + 30 * 60e3);
-  data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: data.aStart, ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 10 });
+  data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: data.aStart, ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 20 });
   data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(now + 26 * 3600e3), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
   data.C = await mk({ title: 'E2E 社区讲座（满员）', kind: 'community', starts_at: cnIso(now + 50 * 3600e3), ends_at: cnIso(now + 51 * 3600e3), venue: '测试社区活动中心', capacity: 1 });
   const s = await signup(data.C, '测试满员', '13600000001');
@@ -270,7 +271,7 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   const cards = page.locator('.event-card');
   await until(async () => (await cards.count()) === 3, 'three event cards');
   assert((await text(cards.nth(0))).includes('E2E 客户财富升级会（今日场）'), 'today first');
-  assert((await text(cards.nth(0))).includes('剩余 10 个名额'), 'places left shown');
+  assert((await text(cards.nth(0))).includes('剩余 20 个名额'), 'places left shown');
   /* the event starts in 30 minutes: today in China time, or tomorrow after 23:30 */
   const dayWord = data.aStart.slice(0, 10) === cnIso(Date.now()).slice(0, 10) ? '今天' : '明天';
   assert((await text(cards.nth(0))).includes(dayWord), `day shown as ${dayWord}`);
@@ -309,8 +310,10 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   assert(/^\/api\/v1\/tickets\/K1\.[^/]+\.svg$/.test(src), 'QR is the contract SVG: ' + src);
   const box = await img.boundingBox();
   assert(box.width >= 500, 'QR large on a kiosk: ' + box.width);
-  const code = await text(page.locator('#ticket-code'));
-  assert(code.startsWith('K1.') && src.includes(code), 'ticket code on the page');
+  const code = src.match(/tickets\/(K1\.[^/]+)\.svg$/)[1];
+  const shortCode = await text(page.locator('#ticket-short'));
+  assert(/^[0-9]{6}$/.test(shortCode), 'the 6-digit code, large, instead of the long one: ' + shortCode);
+  assert(!(await text(page.locator('#screen-ticket'))).includes('K1.'), 'no 133-character code to write down');
   const body = await text(page.locator('#screen-ticket'));
   assert(body.includes('测试网点二楼贵宾室') && body.includes('接下来'), 'event details and next steps');
   assert(!body.includes('王小明') && !body.includes('13912345678'), 'no personal data on the ticket screen');
@@ -319,8 +322,29 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   await shot(page, 'kiosk-4-ticket');
   data.ticketA = code;
 
+  /* the paper slip on the 58 mm receipt printer ([kiosk] printer = 58mm) */
+  const print = page.getByRole('button', { name: '打印入场券' });
+  assert(await print.isVisible(), 'the kiosk offers a paper slip');
+  await until(() => page.evaluate(() => [...document.styleSheets].some((x) => (x.href || '').endsWith('/print-58mm.css'))), 'the 58 mm layout loaded');
+  await page.emulateMedia({ media: 'print' });
+  const slip = page.locator('#slip');
+  assert(await slip.isVisible(), 'the slip prints');
+  const mm = 96 / 25.4;
+  const sb = await slip.boundingBox();
+  assert(sb.width <= 58 * mm && sb.width >= 44 * mm, 'the slip fits 58 mm paper: ' + (sb.width / mm).toFixed(1) + ' mm');
+  const slipText = await text(slip);
+  assert(slipText.includes(shortCode) && slipText.includes('测试网点二楼贵宾室') && slipText.includes('凭手机号也可签到'), 'code, venue and the phone note: ' + slipText);
+  const qb = await page.locator('#slip-qr').boundingBox();
+  assert(qb && qb.width >= 35 * mm, 'the QR is on the slip, large enough to scan');
+  await until(() => page.locator('#slip-qr').evaluate((el) => el.complete && el.naturalWidth > 0), 'the slip QR loaded');
+  for (const hidden of ['#ticket-done', '#ticket-print', '#screen-ticket', '.topbar']) {
+    assert(!(await page.locator(hidden).isVisible()), hidden + ' does not print');
+  }
+  await shot(page, 'kiosk-11-print-slip');
+  await page.emulateMedia({ media: 'screen' });
+
   await page.getByRole('button', { name: '完成' }).click();
-  await until(async () => (await text(page.locator('.event-card').nth(0))).includes('剩余 9 个名额'), 'places left updated');
+  await until(async () => (await text(page.locator('.event-card').nth(0))).includes('剩余 19 个名额'), 'places left updated');
   assert((await page.getByLabel('姓名').inputValue()) === '', 'form cleared');
 });
 
@@ -551,12 +575,20 @@ test('staff_walkin_phone_checkin_roster_and_undo', async () => {
   await resultShown(page, 'ok', '签到成功（现场登记）');
   await until(async () => (await n('#c-walkins')) === walkins + 1 && (await n('#c-checked')) === checked + 1, 'walk-in counted');
 
+  /* check-in by the 6-digit short code, typed into the scan field */
+  const byCode = (await signup(data.A, '韩签到码', '13744446666')).data.ticket.short_code;
+  await scan(page, byCode);
+  assert((await resultShown(page, 'ok', '签到成功')).startsWith('韩*'), 'checked in by short code');
+  await until(async () => (await n('#c-checked')) === checked + 2, 'short-code check-in counted');
+  await scan(page, '000000' === byCode ? '000001' : '000000');
+  await resultShown(page, 'bad', '没有找到报名');
+
   /* check-in by phone */
   await signup(data.A, '吴手机', '13744445555');
   await page.getByLabel('客人手机号').fill('13744445555');
   await page.getByRole('button', { name: '按手机号签到' }).click();
   await resultShown(page, 'ok', '签到成功');
-  await until(async () => (await n('#c-checked')) === checked + 2, 'phone check-in counted');
+  await until(async () => (await n('#c-checked')) === checked + 3, 'phone check-in counted');
 
   /* undo the last one (two taps) */
   const undo = page.locator('#undo');
@@ -565,7 +597,7 @@ test('staff_walkin_phone_checkin_roster_and_undo', async () => {
   assert((await text(undo)).includes('再点一次'), 'asks first');
   await undo.click();
   await until(async () => (await text(page.locator('#undo-status'))).includes('已撤销'), 'undone');
-  await until(async () => (await n('#c-checked')) === checked + 1, 'counter back');
+  await until(async () => (await n('#c-checked')) === checked + 2, 'counter back');
   assert(await undo.isDisabled(), 'nothing left to undo');
 
   /* roster search by name and by the phone's last 4 digits */

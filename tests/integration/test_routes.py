@@ -34,6 +34,7 @@ EXPECTED = {
     ("GET", "/staff"): "none",
     ("GET", "/staff/stats"): "none",
     ("GET", "/assets/{name}"): "none",
+    ("GET", "/api/v1/kiosk"): "none",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 

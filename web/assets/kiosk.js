@@ -21,6 +21,7 @@
   let warnTimer = null;
   let countdown = null;
   let refreshTimer = null;
+  let printer = 'none'; /* [kiosk] printer: none, 58mm, 80mm */
 
   const form = $('#signup-form');
   const fields = {
@@ -241,7 +242,14 @@
     $('#ticket-qr-error').hidden = true;
     img.hidden = false;
     img.src = data.ticket.qr_svg;
-    $('#ticket-code').textContent = data.ticket.code;
+    $('#ticket-short').textContent = data.ticket.short_code || '';
+    /* the paper slip, for whoever has no phone to photograph the QR */
+    $('#slip-qr').src = data.ticket.qr_svg;
+    $('#slip-short').textContent = data.ticket.short_code || '';
+    $('#slip-title').textContent = ev.title;
+    $('#slip-when').textContent = K.whenLabel(ev.starts_at, ev.ends_at);
+    $('#slip-venue').textContent = ev.venue;
+    $('#ticket-print').hidden = printer === 'none';
     $('#ticket-event').replaceChildren(...eventSummary(ev));
     const steps = waitlisted
       ? [
@@ -271,7 +279,9 @@
     current = null;
     const img = $('#ticket-qr');
     img.removeAttribute('src');
-    $('#ticket-code').textContent = '';
+    $('#ticket-short').textContent = '';
+    for (const id of ['#slip-short', '#slip-title', '#slip-when', '#slip-venue']) $(id).textContent = '';
+    $('#slip-qr').removeAttribute('src');
     $('#ticket-event').replaceChildren();
     $('#form-event').replaceChildren();
     document.body.classList.remove('waitlisted');
@@ -296,7 +306,7 @@
   }
 
   function idleText(left) {
-    const what = document.body.dataset.screen === 'screen-ticket' ? '二维码和票号将不再显示' : '您填写的内容将被清除';
+    const what = document.body.dataset.screen === 'screen-ticket' ? '二维码和签到码将不再显示' : '您填写的内容将被清除';
     return left + ' 秒后将返回首页，' + what + '。如需继续，请点下方按钮。';
   }
 
@@ -341,6 +351,19 @@
   }
   $('#form-back').addEventListener('click', () => history.back());
   $('#ticket-done').addEventListener('click', goHome);
+  $('#ticket-print').addEventListener('click', () => window.print());
+
+  /* the printer's paper width picks the slip's layout */
+  K.api('GET', '/api/v1/kiosk').then((r) => {
+    if (!r.ok || !r.data || !['58mm', '80mm'].includes(r.data.printer)) return;
+    printer = r.data.printer;
+    document.body.dataset.printer = printer;
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.media = 'print';
+    link.href = '/assets/print-' + printer + '.css';
+    document.head.append(link);
+  }).catch(() => {});
   $('#ticket-qr').addEventListener('error', () => {
     if (!$('#ticket-qr').getAttribute('src')) return;
     $('#ticket-qr').hidden = true;

@@ -97,7 +97,7 @@
     ticket_replaced: ['票已作废', '客人有更新的票，请让客人出示最新的二维码'],
     signup_cancelled: ['报名已取消', '这位客人的报名已取消'],
     event_cancelled: ['活动已取消', '本场活动已取消'],
-    no_signup: ['没有找到报名', '本场没有这个手机号的报名；可以按“现场登记”办理'],
+    no_signup: ['没有找到报名', '本场没有这个手机号或签到码的报名；可以按“现场登记”办理'],
     event_not_found: ['找不到活动', '这场活动不存在，请重新选择活动'],
     rate_limited: ['操作太频繁', '请稍等片刻再试'],
   };
@@ -439,6 +439,8 @@
   function scanText(text) {
     const code = String(text || '').trim();
     if (!code) return;
+    /* six digits typed by hand: the short code on the guest's slip or screen */
+    if (/^[0-9]{6}$/.test(code.replace(/\s/g, ''))) return checkIn({ event_id: eventId, code: code.replace(/\s/g, '') }, 'code');
     return checkIn({ ticket: code, event_id: eventId }, 'scan');
   }
 
