@@ -238,6 +238,7 @@ int req_submit(struct req *r, struct store_job *job, struct req_wait *w)
 
 int req_submit_work(struct req *r, struct work *work, struct req_wait *w)
 {
+    work->gone = &w->gone;
     int rc = r->k->draining ? KIOSKD_ESHUTDOWN : worker_submit(r->k->workers, work);
     if (rc) {
         req_fail(r, rc);

@@ -11,6 +11,7 @@
 #define KIOSKD_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,8 @@ struct req;
 
 /* Links a request to the work it waits for; embed one in the work's struct. */
 struct req_wait {
-    struct req *req; /* NULL once the client has gone */
+    struct req *req;  /* NULL once the client has gone (the loop's) */
+    atomic_bool gone; /* set with req = NULL; read by worker threads */
 };
 
 /*
@@ -194,7 +196,8 @@ struct req *req_resume(struct req_wait *w);
  * answers 503 and returns non-zero (the caller then frees its job). */
 int req_submit(struct req *r, struct store_job *job, struct req_wait *w);
 struct work;
-/* The same for CPU work on a worker thread. */
+/* The same for CPU work on a worker thread; the work is skipped if the client
+ * has gone before a worker takes it (its done() still runs). */
 int req_submit_work(struct req *r, struct work *work, struct req_wait *w);
 
 /* Role from its name ("staff", "manager", "admin"); ROLE_NONE when unknown. */

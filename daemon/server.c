@@ -385,7 +385,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!r || !r->k)
             return 0;
         if (r->wait) {
-            /* the client left while its work was in flight: the work goes on */
+            /* the client left while its work was in flight: the work goes on,
+             * unless a worker has yet to start it (then it is dropped) */
+            atomic_store(&r->wait->gone, true);
             r->wait->req = NULL;
             r->wait = NULL;
             r->k->waiting--;
@@ -542,7 +544,11 @@ void server_run(struct kioskd *k)
             k->draining = true;
             deadline = mono() + DRAIN_SECONDS;
             drain_tick(&k->drain_tick);
-            log_info("stopping", "waiting=%d", k->waiting + store_inflight(k->store));
+            /* PIN hashing still queued is not worth waiting for: those logins
+             * are answered 503 shutting_down; door work queued is finished */
+            int cancelled = workers_cancel_slow(k->workers);
+            log_info("stopping", "waiting=%d logins_cancelled=%d",
+                     k->waiting + store_inflight(k->store), cancelled);
         }
         if (k->draining) {
             store_complete(k->store);

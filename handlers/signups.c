@@ -52,8 +52,8 @@ static void signed_done(struct work *w)
     struct signup_ctx *c = container_of(w, struct signup_ctx, work);
     struct req *r = req_resume(&c->wait);
     if (r) {
-        if (c->sign_rc) {
-            req_fail(r, c->sign_rc);
+        if (w->rc || c->sign_rc) {
+            req_fail(r, w->rc ? w->rc : c->sign_rc);
         } else {
             json_t *doc =
                 json_pack("{s:I, s:I, s:s, s:o}", "signup_id", (json_int_t)c->job.signup_id,
@@ -90,6 +90,7 @@ static void signup_stored(struct store_job *job)
     }
     c->work.run = sign_run;
     c->work.done = signed_done;
+    c->work.gone = &c->wait.gone;
     int rc = worker_submit(k->workers, &c->work);
     if (rc) {
         struct req *r = req_resume(&c->wait);

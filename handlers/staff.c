@@ -85,6 +85,11 @@ static void verified(struct work *w)
         login_free(c);
         return;
     }
+    if (w->rc) { /* not hashed: cancelled by shutdown */
+        req_fail(r, w->rc);
+        login_free(c);
+        return;
+    }
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         login_free(c);
 }
@@ -150,6 +155,7 @@ static void login(struct req *r)
     }
     c->work.run = verify_run;
     c->work.done = verified;
+    c->work.cls = WORK_SLOW; /* never ahead of door work */
     if (req_submit_work(r, &c->work, &c->wait) == 0)
         c = NULL;
 out:

@@ -37,7 +37,7 @@ static void invariants_catch_each_broken_rule(void **state)
 {
     (void)state;
     static struct req r;
-    struct req_wait w = {&r};
+    struct req_wait w = {.req = &r};
     memset(&r, 0, sizeof r);
     assert_true(req_check(&r));
 
