@@ -91,7 +91,10 @@ static void signup_stored(struct store_job *job)
     c->work.run = sign_run;
     c->work.done = signed_done;
     c->work.gone = &c->wait.gone;
-    int rc = worker_submit(k->workers, &c->work);
+    /* the sign-up is committed: its ticket is signed even when the queue is
+     * full (refused only once the workers have stopped, when no client remains
+     * to be answered) */
+    int rc = worker_submit_committed(k->workers, &c->work);
     if (rc) {
         struct req *r = req_resume(&c->wait);
         if (r)

@@ -1,5 +1,6 @@
 """Door work against PIN hashing: a login flood from several loopback addresses
-while a tablet checks in, and SIGTERM during a flood. Outcomes only, never latencies (bench/attack_login.py measures)."""
+while a tablet checks in, SIGTERM during a flood, and a full worker queue while
+guests sign up. Outcomes only, never latencies (bench/attack_login.py measures)."""
 import http.client
 import json
 import socket
@@ -114,3 +115,44 @@ def test_sigterm_during_a_login_flood_exits_promptly():
     s.d.proc = None
     s.d.kill()
 
+
+def test_a_committed_signup_gets_its_ticket_when_the_worker_queue_is_full():
+    s = Site(config="[http]\nrate_limit = 0\nworkers = 1\nworker_queue = 1\n")
+    ev = s.event(kind="salon", capacity=500)
+    code = s.signup(ev, "13900000000").json["ticket"]["code"]
+    stop, images = threading.Event(), []
+
+    def images_flood():
+        while not stop.is_set():
+            r = s.d.get(f"/api/v1/tickets/{code}.png")
+            images.append(r.status)
+    ths = [threading.Thread(target=images_flood) for _ in range(8)]
+    for t in ths:
+        t.start()
+    results = []
+
+    def signups(base):
+        for i in range(12):
+            phone = f"139{base + 1:04d}{i:04d}"
+            results.append((phone, s.signup(ev, phone)))
+    try:
+        while len(images) < 8:
+            time.sleep(0.01)
+        sth = [threading.Thread(target=signups, args=(b,)) for b in range(6)]
+        for t in sth:
+            t.start()
+        for t in sth:
+            t.join()
+    finally:
+        stop.set()
+        for t in ths:
+            t.join()
+    assert set(images) <= {200, 503}, set(images)
+    for phone, r in results:
+        if r.status == 503:  # refused before the commit: nothing was recorded
+            again = s.signup(ev, phone)
+            assert again.status == 201, (phone, again)
+        else:
+            assert r.status == 201, r
+            assert r.json["ticket"]["code"].startswith("K1."), r
+    s.d.stop()
