@@ -77,7 +77,7 @@ def test_checkins_are_answered_during_a_login_flood():
 
 def fire_and_forget_logins(port, addr, n):
     """Sends n logins from addr and hangs up on each without reading the answer."""
-    body = json.dumps({"staff_id": "S1", "pin": "000000", "device": "flood"}).encode()
+    body = json.dumps({"staff_id": "X1", "pin": "000000", "device": "flood"}).encode()
     req = (b"POST /api/v1/staff/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
            b"\r\n\r\n" + body)
