@@ -90,3 +90,25 @@ def test_a_damaged_event_row_is_left_out_of_the_lists_and_answered_in_the_error_
     assert f"event=event_unreadable event_id={long_} reason=text_too_long" in err, err
     s.d.stop()
     s.d.cleanup()
+
+
+def test_import_keeps_long_titles_whole_and_refuses_one_character_more():
+    from harness import Daemon
+    d = Daemon(start=False)
+    title, venue = FOUR * 100, THREE * 100
+    good = os.path.join(d.dir, "events.csv")
+    with open(good, "w", encoding="utf-8") as f:
+        f.write("title,kind,starts_at,ends_at,venue,capacity\n"
+                f"{title},salon,2030-01-02T14:00:00+08:00,2030-01-02T15:00:00+08:00,{venue},30\n")
+    d.cli("import", "events", good)
+    bad = os.path.join(d.dir, "bad.csv")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write("title,kind,starts_at,ends_at,venue,capacity\n"
+                f"{title}{FOUR},salon,2030-01-03T14:00:00+08:00,2030-01-03T15:00:00+08:00,X,30\n")
+    p = d.cli("import", "events", bad, check=False)
+    assert p.returncode == 1 and b"line 2" in p.stderr and b"title" in p.stderr, p.stderr
+    d.start()
+    events = d.get("/api/v1/events").json["events"]
+    assert [(e["title"], e["venue"]) for e in events] == [(title, venue)]
+    d.stop()
+    d.cleanup()
