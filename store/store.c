@@ -307,6 +307,16 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
             rc = KIOSKD_ELOCKED;
             goto fail;
         }
+        /* a new database is created 0600 whatever the umask; SQLite gives its
+         * -wal and -shm the database's mode */
+        int fd = open(o->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", o->path, strerror(errno));
+            rc = KIOSKD_EIO;
+            goto fail;
+        }
         rc = conn_open(&s->wr, o->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                        o->busy_timeout_ms);
         if (rc) {
