@@ -102,19 +102,26 @@ static int req_write(struct req *r)
 {
     struct lws *wsi = r->wsi;
     size_t hroom = 1536;
-    unsigned char *buf = malloc(LWS_PRE + hroom + r->out_len);
+    int status = r->status ? r->status : 500;
+    const char *body = r->out;
+    size_t body_len = r->out_len;
+    if (!body && status >= 500) { /* an error always has the contract's shape */
+        body = req_error_fallback;
+        body_len = strlen(req_error_fallback);
+        r->ctype = "application/json";
+    }
+    unsigned char *buf = malloc(LWS_PRE + hroom + body_len);
     int rc = -1;
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hroom;
     char v[64];
-    int status = r->status ? r->status : 500;
     if (r->counted_unwritten) {
         r->counted_unwritten = false;
         r->k->unwritten--;
     }
     if (lws_add_http_common_headers(wsi, (unsigned int)status,
-                                    r->ctype ? r->ctype : "application/json", r->out_len, &p, end))
+                                    r->ctype ? r->ctype : "application/json", body_len, &p, end))
         goto out;
     int n = snprintf(v, sizeof v, "%llu", (unsigned long long)r->id);
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:", (unsigned char *)v,
@@ -153,9 +160,9 @@ static int req_write(struct req *r)
         goto out;
     if (lws_finalize_http_header(wsi, &p, end))
         goto out;
-    if (r->out_len)
-        memcpy(p, r->out, r->out_len);
-    p += r->out_len;
+    if (body_len)
+        memcpy(p, body, body_len);
+    p += body_len;
     req_enter(r, REQ_WRITTEN);
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
         goto out;
@@ -163,7 +170,7 @@ static int req_write(struct req *r)
 out:
     free(buf);
     r->status = status;
-    log_request(r, r->out_len);
+    log_request(r, body_len);
     metrics_request(&r->k->metrics, r->route, status, mono() - r->t0);
     if (rc || r->close_after)
         return -1;

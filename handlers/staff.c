@@ -12,6 +12,7 @@
 
 #include "core/pin.h"
 #include "core/status.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "handlers/common.h"
@@ -194,9 +195,16 @@ static json_t *logout_reply(struct write_ctx *w, int *status)
     return json_pack("{s:s}", "status", "logged_out");
 }
 
+/* The live view opened with this token ends with it. */
+static void logout_effects(struct write_ctx *w)
+{
+    live_close_token(w->k, ((struct logout_ctx *)w)->job.token_hash);
+}
+
 static const struct route_write logout = {
     .ctx_size = sizeof(struct logout_ctx),
     .fill = logout_fill,
+    .effects = logout_effects,
     .reply = logout_reply,
 };
 
@@ -238,9 +246,16 @@ static json_t *revoke_reply(struct write_ctx *w, int *status)
     return json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked", c->job.revoked);
 }
 
+/* Every live view of the staff member ends with their sessions. */
+static void revoke_effects(struct write_ctx *w)
+{
+    live_close_staff(w->k, ((struct revoke_ctx *)w)->job.target);
+}
+
 static const struct route_write revoke_sessions = {
     .ctx_size = sizeof(struct revoke_ctx),
     .fill = revoke_fill,
+    .effects = revoke_effects,
     .reply = revoke_reply,
 };
 
