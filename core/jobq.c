@@ -5,10 +5,18 @@
 
 void jobq_init(struct jobq *q, size_t max)
 {
-    *q = (struct jobq){.max = max ? max : 1024};
+    *q = (struct jobq){.len = 0};
+    for (unsigned i = 0; i < JOBQ_LANES; i++)
+        q->lane[i].max = max ? max : 1024;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cond, NULL);
     pthread_cond_init(&q->done_cond, NULL);
+}
+
+void jobq_set_max(struct jobq *q, unsigned lane, size_t max)
+{
+    if (lane < JOBQ_LANES)
+        q->lane[lane].max = max ? max : 1024;
 }
 
 void jobq_destroy(struct jobq *q)
@@ -25,42 +33,108 @@ void jobq_restart(struct jobq *q)
     pthread_mutex_unlock(&q->mu);
 }
 
-int jobq_submit(struct jobq *q, struct jobq_node *n)
+int jobq_submit_lane(struct jobq *q, struct jobq_node *n, unsigned lane, bool over_max)
 {
+    if (lane >= JOBQ_LANES)
+        return KIOSKD_EINVAL;
     int rc = 0;
+    struct jobq_lane *l = &q->lane[lane];
     pthread_mutex_lock(&q->mu);
     if (q->stopping)
         rc = KIOSKD_ESHUTDOWN;
-    else if (q->len >= q->max)
+    else if (l->len >= l->max && !over_max)
         rc = KIOSKD_EBUSY;
     if (rc == 0) {
         n->next = NULL;
-        if (q->tail)
-            q->tail->next = n;
+        if (l->tail)
+            l->tail->next = n;
         else
-            q->head = n;
-        q->tail = n;
+            l->head = n;
+        l->tail = n;
+        l->len++;
         q->len++;
         q->inflight++;
-        pthread_cond_signal(&q->cond);
+        /* every taker wakes: some may not take from this lane */
+        pthread_cond_broadcast(&q->cond);
     }
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
 
-size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max)
+int jobq_submit(struct jobq *q, struct jobq_node *n)
+{
+    return jobq_submit_lane(q, n, 0, false);
+}
+
+static bool any_queued(const struct jobq *q, unsigned lanes)
+{
+    for (unsigned i = 0; i < JOBQ_LANES; i++)
+        if ((lanes & (1u << i)) && q->lane[i].head)
+            return true;
+    return false;
+}
+
+size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes)
 {
     size_t n = 0;
     pthread_mutex_lock(&q->mu);
-    while (!q->head && !q->stopping)
+    while (!any_queued(q, lanes) && !q->stopping)
         pthread_cond_wait(&q->cond, &q->mu);
-    while (q->head && n < max) {
-        out[n++] = q->head;
-        q->head = q->head->next;
+    for (unsigned i = 0; i < JOBQ_LANES && n < max; i++) {
+        struct jobq_lane *l = &q->lane[i];
+        if (!(lanes & (1u << i)))
+            continue;
+        size_t from = n;
+        while (l->head && n < max) {
+            out[n++] = l->head;
+            l->head = l->head->next;
+        }
+        if (!l->head)
+            l->tail = NULL;
+        l->len -= n - from;
     }
-    if (!q->head)
-        q->tail = NULL;
     q->len -= n;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max)
+{
+    return jobq_take_lanes(q, out, max, JOBQ_ALL_LANES);
+}
+
+static void done_append(struct jobq *q, struct jobq_node *n)
+{
+    n->next = NULL;
+    if (q->done_tail)
+        q->done_tail->next = n;
+    else
+        q->done_head = n;
+    q->done_tail = n;
+}
+
+size_t jobq_cancel(struct jobq *q, unsigned lane, void (*fn)(struct jobq_node *node))
+{
+    if (lane >= JOBQ_LANES)
+        return 0;
+    struct jobq_lane *l = &q->lane[lane];
+    pthread_mutex_lock(&q->mu);
+    struct jobq_node *j = l->head;
+    size_t n = l->len;
+    l->head = l->tail = NULL;
+    l->len = 0;
+    q->len -= n;
+    pthread_mutex_unlock(&q->mu);
+    for (struct jobq_node *c = j; c; c = c->next)
+        if (fn)
+            fn(c);
+    pthread_mutex_lock(&q->mu);
+    while (j) {
+        struct jobq_node *next = j->next;
+        done_append(q, j);
+        j = next;
+    }
+    pthread_cond_broadcast(&q->done_cond);
     pthread_mutex_unlock(&q->mu);
     return n;
 }
@@ -68,14 +142,8 @@ size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max)
 void jobq_finish(struct jobq *q, struct jobq_node *const *nodes, size_t n)
 {
     pthread_mutex_lock(&q->mu);
-    for (size_t i = 0; i < n; i++) {
-        nodes[i]->next = NULL;
-        if (q->done_tail)
-            q->done_tail->next = nodes[i];
-        else
-            q->done_head = nodes[i];
-        q->done_tail = nodes[i];
-    }
+    for (size_t i = 0; i < n; i++)
+        done_append(q, nodes[i]);
     pthread_cond_broadcast(&q->done_cond);
     pthread_mutex_unlock(&q->mu);
 }
@@ -123,6 +191,16 @@ size_t jobq_len(struct jobq *q)
 {
     pthread_mutex_lock(&q->mu);
     size_t n = q->len;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t jobq_lane_len(struct jobq *q, unsigned lane)
+{
+    if (lane >= JOBQ_LANES)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->lane[lane].len;
     pthread_mutex_unlock(&q->mu);
     return n;
 }

@@ -75,7 +75,8 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
     if (nextra < 0)
         nextra = 0;
     k->workers = workers_start((int)k->cfg.http_workers, pem, (const char *const *)extra,
-                               (size_t)nextra, 4096, server_wake, k, err, errlen);
+                               (size_t)nextra, (size_t)k->cfg.http_worker_queue,
+                               (size_t)k->cfg.http_hash_queue, server_wake, k, err, errlen);
     mbedtls_platform_zeroize(pem, sizeof pem);
     for (int i = 0; i < nextra; i++)
         free(extra[i]);

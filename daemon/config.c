@@ -48,6 +48,13 @@ static const struct opt opts[] = {
     {"http", "workers", OPT_INT, OFF(http_workers), "2", 1, 8, NULL, false, "threads",
      "Threads for slow CPU work beside the event loop: ticket signatures and checks, PIN "
      "hashing, QR images."},
+    {"http", "worker_queue", OPT_INT, OFF(http_worker_queue), "4096", 1, 1000000, NULL, false,
+     "jobs",
+     "Door work (ticket signatures and checks, QR images) waiting for a worker; past this, "
+     "requests get 503. Signing the ticket of a committed sign-up is never refused."},
+    {"http", "hash_queue", OPT_INT, OFF(http_hash_queue), "64", 1, 100000, NULL, false, "jobs",
+     "Logins waiting for PIN hashing, in a queue of their own behind door work; past this, "
+     "logins get 503. Cancelled at once on shutdown."},
     {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
      "The SQLite database; created (with its folder) and migrated at start."},
     {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false,

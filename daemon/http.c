@@ -112,11 +112,17 @@ void req_reply(struct req *r, int status, const char *ctype, const char *body, s
     req_reply_take(r, status, ctype, copy, len);
 }
 
+const char req_error_fallback[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"the answer could not be built\"}}";
+
 void req_json(struct req *r, int status, json_t *doc)
 {
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!s) {
+        /* out of memory, or text jansson refuses (not UTF-8): req_write sends
+         * req_error_fallback */
+        log_error("answer_unbuilt", "id=%llu status=%d", (unsigned long long)r->id, status);
         req_reply_take(r, 500, "application/json", NULL, 0);
         return;
     }
@@ -238,6 +244,7 @@ int req_submit(struct req *r, struct store_job *job, struct req_wait *w)
 
 int req_submit_work(struct req *r, struct work *work, struct req_wait *w)
 {
+    work->gone = &w->gone;
     int rc = r->k->draining ? KIOSKD_ESHUTDOWN : worker_submit(r->k->workers, work);
     if (rc) {
         req_fail(r, rc);

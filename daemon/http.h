@@ -11,6 +11,7 @@
 #define KIOSKD_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,8 @@ struct req;
 
 /* Links a request to the work it waits for; embed one in the work's struct. */
 struct req_wait {
-    struct req *req; /* NULL once the client has gone */
+    struct req *req;  /* NULL once the client has gone (the loop's) */
+    atomic_bool gone; /* set with req = NULL; read by worker threads */
 };
 
 /*
@@ -122,8 +124,12 @@ const char *req_query(struct req *r, const char *name, char *buf, size_t n);
 void req_reply(struct req *r, int status, const char *ctype, const char *body, size_t len);
 /* Answers with body, taking ownership of the malloc'd buffer. */
 void req_reply_take(struct req *r, int status, const char *ctype, char *body, size_t len);
-/* Answers with doc as JSON; takes the reference to doc. */
+/* Answers with doc as JSON; takes the reference to doc. A doc that is NULL or
+ * cannot be serialised answers 500 with req_error_fallback. */
 void req_json(struct req *r, int status, json_t *doc);
+/* The contract's error body for a 500 whose answer could not be built: sent
+ * whenever an answer of 500 or more has no body. */
+extern const char req_error_fallback[];
 /* Answers {"error":{"code","message","fields"?}}; takes the reference to fields (may be NULL). */
 void req_error(struct req *r, int status, const char *code, const char *message, json_t *fields);
 /* Answers for a KIOSKD_E* status with the generic status, code and message. */
@@ -194,7 +200,8 @@ struct req *req_resume(struct req_wait *w);
  * answers 503 and returns non-zero (the caller then frees its job). */
 int req_submit(struct req *r, struct store_job *job, struct req_wait *w);
 struct work;
-/* The same for CPU work on a worker thread. */
+/* The same for CPU work on a worker thread; the work is skipped if the client
+ * has gone before a worker takes it (its done() still runs). */
 int req_submit_work(struct req *r, struct work *work, struct req_wait *w);
 
 /* Role from its name ("staff", "manager", "admin"); ROLE_NONE when unknown. */

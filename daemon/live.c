@@ -2,6 +2,7 @@
 #include "daemon/live.h"
 
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -89,7 +90,7 @@ void live_publish(struct kioskd *k, int64_t event_id, json_t *msg)
         return;
     size_t len = strlen(text);
     for (struct live_conn *c = k->live->head; c; c = c->next) {
-        if (c->event_id != event_id || c->overflowed)
+        if (c->event_id != event_id || c->overflowed || c->closing)
             continue;
         if (queue_push(c, text, len) != 0) {
             /* too slow: drop it rather than hold the others back */
@@ -101,9 +102,51 @@ void live_publish(struct kioskd *k, int64_t event_id, json_t *msg)
     free(text);
 }
 
-/* Reads event= and the token from the upgrade request; 0 when both are valid. */
+/* Ends a connection whose token is no longer valid: what is queued is
+ * dropped, nothing more is queued, and it is closed from its next writable
+ * callback (or by lws' timeout if the tablet does not read). */
+static void conn_end(struct live_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    queue_clear(c);
+    lws_sul_cancel(&c->expiry);
+    log_info("live_closed", "staff_id=%s event_id=%lld reason=%s", c->staff_id,
+             (long long)c->event_id, why);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 3);
+    lws_callback_on_writable(c->wsi);
+}
+
+static void expiry_due(lws_sorted_usec_list_t *sul)
+{
+    struct live_conn *c = container_of(sul, struct live_conn, expiry);
+    if (c->k)
+        conn_end(c, "token_expired");
+}
+
+void live_close_token(struct kioskd *k, const unsigned char hash[32])
+{
+    if (!k->live)
+        return;
+    for (struct live_conn *c = k->live->head; c; c = c->next)
+        if (memcmp(c->token_hash, hash, sizeof c->token_hash) == 0)
+            conn_end(c, "logout");
+}
+
+void live_close_staff(struct kioskd *k, const char *staff_id)
+{
+    if (!k->live)
+        return;
+    for (struct live_conn *c = k->live->head; c; c = c->next)
+        if (strcmp(c->staff_id, staff_id) == 0)
+            conn_end(c, "sessions_revoked");
+}
+
+/* Reads event= and the token from the upgrade request; 0 when both are valid.
+ * hash (may be NULL): the token's SHA-256. */
 static int parse_request(struct lws *wsi, struct kioskd *k, int64_t *event_id,
-                         struct store_session *sess)
+                         struct store_session *sess, unsigned char *hash)
 {
     char uri[64], arg[160], token[160] = "";
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
@@ -127,6 +170,8 @@ static int parse_request(struct lws *wsi, struct kioskd *k, int64_t *event_id,
         mbedtls_platform_zeroize(auth, sizeof auth);
     }
     int rc = *event_id < 0 ? KIOSKD_EINVAL : auth_token(k, token, strlen(token), sess);
+    if (rc == 0 && hash && mbedtls_sha256_ret((unsigned char *)token, strlen(token), hash, 0) != 0)
+        rc = KIOSKD_ECRYPTO;
     mbedtls_platform_zeroize(arg, sizeof arg); /* our copies of the token */
     mbedtls_platform_zeroize(token, sizeof token);
     if (rc)
@@ -157,7 +202,7 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (k->draining || parse_request(wsi, k, &event_id, &sess) != 0) {
+        if (k->draining || parse_request(wsi, k, &event_id, &sess, NULL) != 0) {
             log_info("live_refused", "reason=%s",
                      k->draining ? "stopping" : "bad_request_or_token");
             return -1;
@@ -166,7 +211,7 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof *c);
-        if (parse_request(wsi, k, &event_id, &sess) != 0)
+        if (parse_request(wsi, k, &event_id, &sess, c->token_hash) != 0)
             return -1;
         c->wsi = wsi;
         c->k = k;
@@ -176,6 +221,13 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         }
         snprintf(c->staff_id, sizeof c->staff_id, "%s", sess.staff_id);
+        c->expires_at = sess.expires_at;
+        {
+            /* session_get accepts a token while expires_at > now; never fire early */
+            int64_t left = sess.expires_at - now_s();
+            lws_sul_schedule(lws_get_context(wsi), 0, &c->expiry, expiry_due,
+                             (lws_usec_t)(left > 0 ? left : 0) * LWS_US_PER_SEC);
+        }
         c->next = k->live->head;
         if (c->next)
             c->next->prev = c;
@@ -191,6 +243,12 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (c && c->k && c->closing) {
+            static const char why[] = "token no longer valid";
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                             sizeof why - 1);
+            return -1;
+        }
         if (!c || !c->k || c->overflowed)
             return c && c->overflowed ? -1 : 0;
         if (c->head) {
@@ -215,6 +273,8 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!c || !c->k)
             return 0;
         queue_clear(c);
+        lws_sul_cancel(&c->expiry);
+        mbedtls_platform_zeroize(c->token_hash, sizeof c->token_hash);
         if (c->prev)
             c->prev->next = c->next;
         else if (k->live)

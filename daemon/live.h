@@ -31,10 +31,14 @@ struct live_conn {
     struct kioskd *k;
     int64_t event_id;
     char staff_id[33];
+    unsigned char token_hash[32];  /* SHA-256 of the token it was opened with */
+    int64_t expires_at;            /* the token's expiry (unix seconds) */
+    lws_sorted_usec_list_t expiry; /* closes the connection when the token expires */
     struct live_conn *prev, *next;
     struct live_msg *head, *tail; /* waiting to be written, oldest first */
     size_t pending;               /* bytes waiting */
     bool overflowed;
+    bool closing; /* its token ended: nothing more is sent, it is closed */
 };
 
 /* The lws protocol of the live view (kept in daemon/server.c's list). */
@@ -42,6 +46,11 @@ int live_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   size_t len);
 /* Sends msg to every connection watching event_id; takes the reference to msg. */
 void live_publish(struct kioskd *k, int64_t event_id, json_t *msg);
+/* Closes at once every connection opened with the token whose SHA-256 is hash
+ * (a logout); they receive nothing more. */
+void live_close_token(struct kioskd *k, const unsigned char hash[32]);
+/* Closes at once every connection of staff member staff_id (sessions revoked). */
+void live_close_staff(struct kioskd *k, const char *staff_id);
 /* Connections open now. */
 int live_count(struct kioskd *k);
 

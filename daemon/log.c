@@ -42,7 +42,7 @@ int log_open(const char *file, const char *level)
     char *p = strdup(file);
     if (!p)
         return KIOSKD_ENOMEM;
-    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         free(p);
         return KIOSKD_EIO;
@@ -61,7 +61,7 @@ int log_reopen(void)
 {
     if (!lg.path)
         return 0;
-    int fd = open(lg.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int fd = open(lg.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return KIOSKD_EIO;
     pthread_mutex_lock(&lg.mu);

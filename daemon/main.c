@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,6 +402,8 @@ int main(int argc, char **argv)
      * PIN check) in their own mappings, returned to the system when freed;
      * glibc would otherwise raise the threshold and keep them on the heap. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* the database, its WAL and shm, backups, logs and folders are the daemon's alone */
+    umask(077);
     if (argc < 2 || argv[1][0] == '-') {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             usage(stdout);

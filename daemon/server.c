@@ -102,19 +102,26 @@ static int req_write(struct req *r)
 {
     struct lws *wsi = r->wsi;
     size_t hroom = 1536;
-    unsigned char *buf = malloc(LWS_PRE + hroom + r->out_len);
+    int status = r->status ? r->status : 500;
+    const char *body = r->out;
+    size_t body_len = r->out_len;
+    if (!body && status >= 500) { /* an error always has the contract's shape */
+        body = req_error_fallback;
+        body_len = strlen(req_error_fallback);
+        r->ctype = "application/json";
+    }
+    unsigned char *buf = malloc(LWS_PRE + hroom + body_len);
     int rc = -1;
     if (!buf)
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hroom;
     char v[64];
-    int status = r->status ? r->status : 500;
     if (r->counted_unwritten) {
         r->counted_unwritten = false;
         r->k->unwritten--;
     }
     if (lws_add_http_common_headers(wsi, (unsigned int)status,
-                                    r->ctype ? r->ctype : "application/json", r->out_len, &p, end))
+                                    r->ctype ? r->ctype : "application/json", body_len, &p, end))
         goto out;
     int n = snprintf(v, sizeof v, "%llu", (unsigned long long)r->id);
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-request-id:", (unsigned char *)v,
@@ -153,9 +160,9 @@ static int req_write(struct req *r)
         goto out;
     if (lws_finalize_http_header(wsi, &p, end))
         goto out;
-    if (r->out_len)
-        memcpy(p, r->out, r->out_len);
-    p += r->out_len;
+    if (body_len)
+        memcpy(p, body, body_len);
+    p += body_len;
     req_enter(r, REQ_WRITTEN);
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
         goto out;
@@ -163,7 +170,7 @@ static int req_write(struct req *r)
 out:
     free(buf);
     r->status = status;
-    log_request(r, r->out_len);
+    log_request(r, body_len);
     metrics_request(&r->k->metrics, r->route, status, mono() - r->t0);
     if (rc || r->close_after)
         return -1;
@@ -385,7 +392,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!r || !r->k)
             return 0;
         if (r->wait) {
-            /* the client left while its work was in flight: the work goes on */
+            /* the client left while its work was in flight: the work goes on,
+             * unless a worker has yet to start it (then it is dropped) */
+            atomic_store(&r->wait->gone, true);
             r->wait->req = NULL;
             r->wait = NULL;
             r->k->waiting--;
@@ -542,7 +551,11 @@ void server_run(struct kioskd *k)
             k->draining = true;
             deadline = mono() + DRAIN_SECONDS;
             drain_tick(&k->drain_tick);
-            log_info("stopping", "waiting=%d", k->waiting + store_inflight(k->store));
+            /* PIN hashing still queued is not worth waiting for: those logins
+             * are answered 503 shutting_down; door work queued is finished */
+            int cancelled = workers_cancel_slow(k->workers);
+            log_info("stopping", "waiting=%d logins_cancelled=%d",
+                     k->waiting + store_inflight(k->store), cancelled);
         }
         if (k->draining) {
             store_complete(k->store);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +65,20 @@ static void *worker_main(void *arg)
     void **pass = arg;
     struct workers *ws = pass[0];
     struct worker_ctx *ctx = pass[1];
+    unsigned lanes = (unsigned)(uintptr_t)pass[2];
     free(pass);
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     struct jobq_node *n;
-    while (jobq_take(&ws->q, &n, 1) == 1) {
+    while (jobq_take_lanes(&ws->q, &n, 1, lanes) == 1) {
         struct work *w = work_of(n);
-        w->run(w, ctx);
+        if (w->gone && atomic_load(w->gone)) {
+            w->rc = KIOSKD_EGONE; /* nobody waits for it: not worth the CPU */
+        } else {
+            w->rc = 0;
+            w->run(w, ctx);
+        }
         jobq_finish(&ws->q, &n, 1);
         if (ws->notify)
             ws->notify(ws->notify_arg);
@@ -80,8 +87,8 @@ static void *worker_main(void *arg)
 }
 
 struct workers *workers_start(int n, const char *sign_pem, const char *const *verify_pems,
-                              size_t nverify, size_t queue_max, void (*notify)(void *), void *arg,
-                              char *err, size_t errlen)
+                              size_t nverify, size_t door_max, size_t slow_max,
+                              void (*notify)(void *), void *arg, char *err, size_t errlen)
 {
     if (n < 1)
         n = 1;
@@ -92,7 +99,8 @@ struct workers *workers_start(int n, const char *sign_pem, const char *const *ve
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    jobq_init(&ws->q, queue_max);
+    jobq_init(&ws->q, door_max);
+    jobq_set_max(&ws->q, WORK_SLOW, slow_max);
     ws->notify = notify;
     ws->notify_arg = arg;
     for (int i = 0; i < n; i++) {
@@ -102,10 +110,13 @@ struct workers *workers_start(int n, const char *sign_pem, const char *const *ve
             workers_free(ws);
             return NULL;
         }
-        void **pass = malloc(2 * sizeof *pass);
+        void **pass = malloc(3 * sizeof *pass);
+        /* with two threads or more, the first one only ever does door work */
+        unsigned lanes = n > 1 && i == 0 ? 1u << WORK_DOOR : JOBQ_ALL_LANES;
         if (pass) {
             pass[0] = ws;
             pass[1] = &ws->ctx[i];
+            pass[2] = (void *)(uintptr_t)lanes;
         }
         if (!pass || pthread_create(&ws->threads[i], NULL, worker_main, pass) != 0) {
             free(pass);
@@ -122,7 +133,27 @@ struct workers *workers_start(int n, const char *sign_pem, const char *const *ve
 
 int worker_submit(struct workers *ws, struct work *w)
 {
-    return jobq_submit(&ws->q, &w->node);
+    return jobq_submit_lane(&ws->q, &w->node, (unsigned)w->cls, false);
+}
+
+int worker_submit_committed(struct workers *ws, struct work *w)
+{
+    return jobq_submit_lane(&ws->q, &w->node, (unsigned)w->cls, true);
+}
+
+static void cancelled(struct jobq_node *n)
+{
+    work_of(n)->rc = KIOSKD_ESHUTDOWN;
+}
+
+int workers_cancel_slow(struct workers *ws)
+{
+    if (!ws)
+        return 0;
+    size_t n = jobq_cancel(&ws->q, WORK_SLOW, cancelled);
+    if (n && ws->notify)
+        ws->notify(ws->notify_arg);
+    return (int)n;
 }
 
 static void complete_one(struct jobq_node *n)
@@ -145,6 +176,7 @@ void workers_stop(struct workers *ws)
 {
     if (!ws)
         return;
+    jobq_cancel(&ws->q, WORK_SLOW, cancelled);
     jobq_stop(&ws->q);
     for (int i = 0; i < ws->n; i++) {
         pthread_join(ws->threads[i], NULL);

@@ -12,6 +12,7 @@
 #include "core/timefmt.h"
 #include "core/validate.h"
 #include "daemon/live.h"
+#include "daemon/log.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
 #include "store/events.h"
@@ -27,14 +28,46 @@ static const char *event_state(const struct store_event *e)
     return e->confirmed >= e->capacity ? "full" : "open";
 }
 
-/* The contract's JSON of one event (new reference). */
+/* The contract's JSON of one event (new reference); NULL when it cannot be
+ * built: out of memory, or a stored text that is damaged (too long for its
+ * field, or not UTF-8, which jansson refuses). */
 json_t *event_json(const struct store_event *e)
 {
-    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:s}", "id", (json_int_t)e->id,
-                     "title", e->title, "kind", e->kind, "starts_at", json_time(e->starts_at),
-                     "ends_at", json_time(e->ends_at), "venue", e->venue, "capacity",
-                     (json_int_t)e->capacity, "signed_up", (json_int_t)e->confirmed, "waitlisted",
-                     (json_int_t)e->waitlisted, "status", event_state(e));
+    if (e->damaged)
+        return NULL;
+    json_t *doc =
+        json_pack("{s:I, s:s, s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:s}", "id", (json_int_t)e->id,
+                  "title", e->title, "kind", e->kind, "starts_at", json_time(e->starts_at),
+                  "ends_at", json_time(e->ends_at), "venue", e->venue, "capacity",
+                  (json_int_t)e->capacity, "signed_up", (json_int_t)e->confirmed, "waitlisted",
+                  (json_int_t)e->waitlisted, "status", event_state(e));
+    if (doc && e->description[0] &&
+        json_object_set_new(doc, "description", json_string(e->description)) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* Appends the JSON of evs[0..n) to arr; an event whose JSON cannot be built is
+ * left out with a log line, so one damaged row does not take the kiosk's list
+ * down with it. Returns false when arr itself could not grow. */
+static bool events_append(json_t *arr, const struct store_event *evs, size_t n, int64_t now,
+                          bool with_over)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = event_json(&evs[i]);
+        if (!e) {
+            log_error("event_unreadable", "event_id=%lld reason=%s", (long long)evs[i].id,
+                      evs[i].damaged ? "text_too_long" : "not_utf8_or_no_memory");
+            continue;
+        }
+        if (with_over)
+            json_object_set_new(e, "over", json_boolean(now >= evs[i].ends_at));
+        if (json_array_append_new(arr, e) != 0)
+            return false;
+    }
+    return true;
 }
 
 /* Marks the cached event list stale. */
@@ -64,8 +97,10 @@ static void events_list(struct req *r)
             return;
         }
         json_t *arr = json_array();
-        for (size_t i = 0; i < n && arr; i++)
-            json_array_append_new(arr, event_json(&evs[i]));
+        if (arr && !events_append(arr, evs, n, 0, false)) {
+            json_decref(arr);
+            arr = NULL;
+        }
         free(evs);
         json_t *doc = arr ? json_pack("{s:o}", "events", arr) : NULL;
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -96,23 +131,29 @@ static void events_recent(struct req *r)
         return;
     }
     json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr; i++) {
-        json_t *e = event_json(&evs[i]);
-        json_object_set_new(e, "over", json_boolean(now >= evs[i].ends_at));
-        json_array_append_new(arr, e);
+    if (arr && !events_append(arr, evs, n, now, true)) {
+        json_decref(arr);
+        arr = NULL;
     }
     free(evs);
     req_json(r, 200, arr ? json_pack("{s:o}", "events", arr) : NULL);
 }
 
-/* Checks a short display text (title, venue): 1 to max characters, valid
- * UTF-8, no control or formatting characters. */
-static void check_text(struct jv *v, const char *key, size_t max, char *out, size_t n)
+/* Checks a display text (title, venue, description): up to max characters
+ * (at least 1 when required), valid UTF-8, no control or formatting
+ * characters, and copies it whole into out[n] (n holds max characters of
+ * 4 bytes: EVENT_TEXT_BUF). */
+static void check_text(struct jv *v, const char *key, bool required, size_t max, char *out,
+                       size_t n)
 {
-    const char *s = jv_str(v, key, true, 1, 400);
+    const char *s = jv_str(v, key, required, required ? 1 : 0, max * 4);
     if (!s)
-        return;
+        return; /* absent, or refused already */
     size_t len = strlen(s), count = 0;
+    if (len != json_string_length(json_object_get(v->root, key))) {
+        jv_fail(v, key, "contains control characters"); /* a NUL */
+        return;
+    }
     for (size_t i = 0; i < len; count++) {
         uint32_t cp;
         size_t step = utf8_decode(s + i, len - i, &cp);
@@ -126,18 +167,20 @@ static void check_text(struct jv *v, const char *key, size_t max, char *out, siz
         }
         i += step;
     }
-    if (count > max) {
+    if (count > max || len >= n) {
         jv_fail(v, key, "is too long");
         return;
     }
-    snprintf(out, n, "%s", s);
+    memcpy(out, s, len + 1);
 }
 
 int event_fields(struct kioskd *k, struct jv *v, struct store_event *e)
 {
     memset(e, 0, sizeof *e);
-    check_text(v, "title", 100, e->title, sizeof e->title);
-    check_text(v, "venue", 100, e->venue, sizeof e->venue);
+    check_text(v, "title", true, EVENT_TITLE_MAX, e->title, sizeof e->title);
+    check_text(v, "venue", true, EVENT_VENUE_MAX, e->venue, sizeof e->venue);
+    check_text(v, "description", false, EVENT_DESCRIPTION_MAX, e->description,
+               sizeof e->description);
     const char *kind = jv_str(v, "kind", false, 1, 16);
     if (!kind)
         kind = "upgrade";
@@ -258,8 +301,16 @@ static bool event_of_path(struct req *r, struct store_event *e)
 static void event_get(struct req *r)
 {
     struct store_event e;
-    if (event_of_path(r, &e))
-        req_json(r, 200, event_json(&e));
+    if (!event_of_path(r, &e))
+        return;
+    json_t *doc = event_json(&e);
+    if (!doc) {
+        log_error("event_unreadable", "event_id=%lld reason=%s", (long long)e.id,
+                  e.damaged ? "text_too_long" : "not_utf8_or_no_memory");
+        req_error(r, 500, "event_unreadable", "this event's stored text is damaged", NULL);
+        return;
+    }
+    req_json(r, 200, doc);
 }
 
 /* GET /api/v1/events/{id}/stats (staff) */

@@ -53,8 +53,8 @@ static void signed_done(struct work *w)
     struct signup_ctx *c = container_of(w, struct signup_ctx, work);
     struct req *r = req_resume(&c->wait);
     if (r) {
-        if (c->sign_rc) {
-            req_fail(r, c->sign_rc);
+        if (w->rc || c->sign_rc) {
+            req_fail(r, w->rc ? w->rc : c->sign_rc);
         } else {
             json_t *doc =
                 json_pack("{s:I, s:I, s:s, s:o}", "signup_id", (json_int_t)c->job.signup_id,
@@ -91,7 +91,11 @@ static void signup_stored(struct store_job *job)
     }
     c->work.run = sign_run;
     c->work.done = signed_done;
-    int rc = worker_submit(k->workers, &c->work);
+    c->work.gone = &c->wait.gone;
+    /* the sign-up is committed: its ticket is signed even when the queue is
+     * full (refused only once the workers have stopped, when no client remains
+     * to be answered) */
+    int rc = worker_submit_committed(k->workers, &c->work);
     if (rc) {
         struct req *r = req_resume(&c->wait);
         if (r)

@@ -12,6 +12,7 @@
 
 #include "core/pin.h"
 #include "core/status.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
 #include "handlers/common.h"
@@ -85,6 +86,11 @@ static void verified(struct work *w)
         login_free(c);
         return;
     }
+    if (w->rc) { /* not hashed: cancelled by shutdown */
+        req_fail(r, w->rc);
+        login_free(c);
+        return;
+    }
     if (req_submit(r, &c->job.job, &c->wait) != 0)
         login_free(c);
 }
@@ -150,6 +156,7 @@ static void login(struct req *r)
     }
     c->work.run = verify_run;
     c->work.done = verified;
+    c->work.cls = WORK_SLOW; /* never ahead of door work */
     if (req_submit_work(r, &c->work, &c->wait) == 0)
         c = NULL;
 out:
@@ -188,9 +195,16 @@ static json_t *logout_reply(struct write_ctx *w, int *status)
     return json_pack("{s:s}", "status", "logged_out");
 }
 
+/* The live view opened with this token ends with it. */
+static void logout_effects(struct write_ctx *w)
+{
+    live_close_token(w->k, ((struct logout_ctx *)w)->job.token_hash);
+}
+
 static const struct route_write logout = {
     .ctx_size = sizeof(struct logout_ctx),
     .fill = logout_fill,
+    .effects = logout_effects,
     .reply = logout_reply,
 };
 
@@ -232,9 +246,16 @@ static json_t *revoke_reply(struct write_ctx *w, int *status)
     return json_pack("{s:s, s:i}", "staff_id", c->job.target, "revoked", c->job.revoked);
 }
 
+/* Every live view of the staff member ends with their sessions. */
+static void revoke_effects(struct write_ctx *w)
+{
+    live_close_staff(w->k, ((struct revoke_ctx *)w)->job.target);
+}
+
 static const struct route_write revoke_sessions = {
     .ctx_size = sizeof(struct revoke_ctx),
     .fill = revoke_fill,
+    .effects = revoke_effects,
     .reply = revoke_reply,
 };
 

@@ -10,14 +10,15 @@
 
 static const char SQL_EVENT_GET[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins FROM events WHERE id = ?";
+    "checked_in, walk_ins, description FROM events WHERE id = ?";
 static const char SQL_EVENTS_UPCOMING[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins FROM events WHERE ends_at > ? AND status = 'open' "
+    "checked_in, walk_ins, description FROM events WHERE ends_at > ? AND status = 'open' "
     "ORDER BY starts_at, id LIMIT ?";
 static const char SQL_EVENTS_SINCE[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins FROM events WHERE starts_at >= ? ORDER BY starts_at, id LIMIT ?";
+    "checked_in, walk_ins, description FROM events WHERE starts_at >= ? ORDER BY starts_at, id "
+    "LIMIT ?";
 static const char SQL_EVENT_COUNTS[] =
     "UPDATE events SET confirmed = confirmed + ?, waitlisted = waitlisted + ?, "
     "checked_in = checked_in + ?, walk_ins = walk_ins + ? WHERE id = ?";
@@ -38,32 +39,45 @@ int event_counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitl
 
 static const char SQL_EVENTS_COUNT[] = "SELECT count(*) FROM events";
 static const char SQL_EVENT_INSERT[] =
-    "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at, description) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_EVENT_CANCEL[] =
     "UPDATE events SET status = 'cancelled' WHERE id = ? AND status = 'open'";
 static const char SQL_EVENT_EXISTS[] = "SELECT 1 FROM events WHERE id = ?";
 
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+/* Copies text column col into dst[n] whole; false (dst empty) when it does
+ * not fit: a stored text is never cut. */
+static bool copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
+    size_t len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (len >= n || (t && memchr(t, '\0', len))) {
+        dst[0] = '\0';
+        return false;
+    }
+    if (len)
+        memcpy(dst, t, len);
+    dst[len] = '\0';
+    return true;
 }
 
 static void row_to_event(sqlite3_stmt *st, struct store_event *e)
 {
+    bool ok = true;
     e->id = sqlite3_column_int64(st, 0);
-    copy_text(e->title, sizeof e->title, st, 1);
-    copy_text(e->kind, sizeof e->kind, st, 2);
+    ok &= copy_text(e->title, sizeof e->title, st, 1);
+    ok &= copy_text(e->kind, sizeof e->kind, st, 2);
     e->starts_at = sqlite3_column_int64(st, 3);
     e->ends_at = sqlite3_column_int64(st, 4);
-    copy_text(e->venue, sizeof e->venue, st, 5);
+    ok &= copy_text(e->venue, sizeof e->venue, st, 5);
     e->capacity = sqlite3_column_int64(st, 6);
-    copy_text(e->status, sizeof e->status, st, 7);
+    ok &= copy_text(e->status, sizeof e->status, st, 7);
     e->confirmed = sqlite3_column_int64(st, 8);
     e->waitlisted = sqlite3_column_int64(st, 9);
     e->checked_in = sqlite3_column_int64(st, 10);
     e->walk_ins = sqlite3_column_int64(st, 11);
+    ok &= copy_text(e->description, sizeof e->description, st, 12);
+    e->damaged = !ok;
 }
 
 int store_event_read(struct conn *c, int64_t id, struct store_event *out)
@@ -150,6 +164,7 @@ static int events_create_run(struct store_tx *tx, struct store_job *job)
         sqlite3_bind_text(st, 5, e->venue, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, e->capacity);
         sqlite3_bind_int64(st, 7, now);
+        sqlite3_bind_text(st, 8, e->description, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
@@ -161,11 +176,16 @@ static int events_create_run(struct store_tx *tx, struct store_job *job)
         if ((rc = store_audit(tx, j->by.staff_id[0] ? j->by.staff_id : NULL,
                               j->by.device[0] ? j->by.device : NULL, "event_create", subject)) != 0)
             return rc;
-        /* what HQ needs to show the event; title and venue are free text */
+        /* what HQ needs to show the event; title, venue and description are free text */
         json_t *data = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I}", "event_id",
                                  (json_int_t)e->id, "title", e->title, "kind", e->kind, "venue",
                                  e->venue, "starts_at", (json_int_t)e->starts_at, "ends_at",
                                  (json_int_t)e->ends_at, "capacity", (json_int_t)e->capacity);
+        if (data && e->description[0] &&
+            json_object_set_new(data, "description", json_string(e->description)) != 0) {
+            json_decref(data);
+            data = NULL;
+        }
         if ((rc = store_outbox_append(tx, "event_created", data)) != 0)
             return rc;
     }

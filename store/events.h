@@ -5,21 +5,31 @@
 #ifndef KIOSKD_STORE_EVENTS_H
 #define KIOSKD_STORE_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "store/store.h"
 
+/* Limits of an event's free text, in characters (code points), checked once
+ * on input (handlers/events.c); each field holds its limit in 4-byte UTF-8. */
+#define EVENT_TITLE_MAX 100
+#define EVENT_VENUE_MAX 100
+#define EVENT_DESCRIPTION_MAX 500
+#define EVENT_TEXT_BUF(chars) ((chars)*4 + 1)
+
 struct store_event {
     int64_t id;
-    char title[256];
+    char title[EVENT_TEXT_BUF(EVENT_TITLE_MAX)];
     char kind[16];     /* upgrade, salon, community */
     int64_t starts_at; /* unix seconds */
     int64_t ends_at;
-    char venue[256];
+    char venue[EVENT_TEXT_BUF(EVENT_VENUE_MAX)];
+    char description[EVENT_TEXT_BUF(EVENT_DESCRIPTION_MAX)]; /* may be empty */
     int64_t capacity;
     char status[16]; /* open, cancelled */
     int64_t confirmed, waitlisted, checked_in, walk_ins;
+    bool damaged; /* read: a stored text did not fit its field (never cut) */
 };
 
 /* Reads event id. Returns 0 or KIOSKD_ENOTFOUND / KIOSKD_EIO. */

@@ -145,14 +145,52 @@ static int mkdir_parents(const char *path)
     for (char *p = dir + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST)
                 return KIOSKD_EIO;
             *p = '/';
         }
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return KIOSKD_EIO;
     return 0;
+}
+
+/* Refuses a database file (or its -wal, -shm) that group or others may read
+ * or change: it holds PIN hashes and the sealed personal data. The mode is
+ * read on the open descriptor; a missing file is fine (SQLite creates it
+ * under the process's umask 077). */
+static int check_secrecy(const char *db_path, const char *suffix, char *err, size_t errlen)
+{
+    char path[4200];
+    struct stat st;
+    int n = snprintf(path, sizeof path, "%s%s", db_path, suffix);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        snprintf(err, errlen, "%s: path too long", db_path);
+        return KIOSKD_EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return KIOSKD_EIO;
+    }
+    int rc = 0;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        rc = KIOSKD_EIO;
+    } else if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: the database must be a regular file", path);
+        rc = KIOSKD_EFORBIDDEN;
+    } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        snprintf(err, errlen,
+                 "%s: database file has mode %04o, so group or others may read it (it holds PIN "
+                 "hashes); run chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        rc = KIOSKD_EFORBIDDEN;
+    }
+    close(fd);
+    return rc;
 }
 
 static int migration_number(const char *name)
@@ -248,13 +286,17 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
     hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
 
+    static const char *const parts[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if ((rc = check_secrecy(o->path, parts[i], err, errlen)) != 0)
+            goto fail;
     if (!o->read_only) {
         if ((rc = mkdir_parents(o->path)) != 0) {
             snprintf(err, errlen, "%s: cannot create its folder: %s", o->path, strerror(errno));
             goto fail;
         }
         snprintf(lockpath, sizeof lockpath, "%s.lock", o->path);
-        s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (s->lock_fd < 0) {
             snprintf(err, errlen, "%s: cannot open: %s", lockpath, strerror(errno));
             rc = KIOSKD_EIO;
@@ -263,6 +305,16 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         if (!o->shared && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
             snprintf(err, errlen, "%s is in use by another kioskd process", o->path);
             rc = KIOSKD_ELOCKED;
+            goto fail;
+        }
+        /* a new database is created 0600 whatever the umask; SQLite gives its
+         * -wal and -shm the database's mode */
+        int fd = open(o->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", o->path, strerror(errno));
+            rc = KIOSKD_EIO;
             goto fail;
         }
         rc = conn_open(&s->wr, o->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -360,6 +412,15 @@ int store_backup(const char *db_path, const char *path, char *err, size_t errlen
         return KIOSKD_ENOTFOUND;
     }
     unlink(tmp);
+    /* the copy holds PIN hashes: created 0600 whatever the umask, never through a link */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return KIOSKD_EIO;
+    }
+    close(fd);
     if (sqlite3_open_v2(db_path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", db_path, sqlite3_errmsg(src));
         goto out;

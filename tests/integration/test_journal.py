@@ -133,6 +133,7 @@ def test_a_version_2_database_with_a_broken_outbox_row_opens():
                 at      TEXT NOT NULL,
                 data    TEXT NOT NULL
             ) STRICT;
+            ALTER TABLE events DROP COLUMN description;  -- added by migration 0004
             PRAGMA user_version = 2;
         """)
         c.execute("INSERT INTO outbox(seq, id, kind, at, data) VALUES "

@@ -1,7 +1,8 @@
 /*
  * The loop's hand-off queue: bounded submit, FIFO batch and single takes,
  * the done list and inflight count, stop with nodes queued, and a thread
- * that waits for its node to finish.
+ * that waits for its node to finish; lanes (priority, bounds, a taker kept
+ * to one lane, a bound passed over, cancelling a lane).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -131,12 +132,68 @@ static void test_threads_take_and_waiters_wake(void **state)
     jobq_destroy(&q);
 }
 
+static int cancelled_ids[8], ncancelled;
+
+static void mark_cancelled(struct jobq_node *n)
+{
+    cancelled_ids[ncancelled++] = ((struct item *)(void *)n)->id;
+}
+
+static void test_lanes(void **state)
+{
+    (void)state;
+    struct jobq q;
+    struct item it[8];
+    struct jobq_node *out[8];
+    for (int i = 0; i < 8; i++)
+        it[i].id = i;
+    jobq_init(&q, 2);
+    jobq_set_max(&q, 1, 3);
+    assert_int_equal(jobq_submit_lane(&q, &it[0].node, 1, false), 0);
+    assert_int_equal(jobq_submit_lane(&q, &it[1].node, 1, false), 0);
+    assert_int_equal(jobq_submit_lane(&q, &it[2].node, 1, false), 0);
+    assert_int_equal(jobq_submit_lane(&q, &it[3].node, 1, false), KIOSKD_EBUSY);
+    assert_int_equal(jobq_submit(&q, &it[3].node), 0); /* lane 0 has its own bound */
+    assert_int_equal(jobq_submit(&q, &it[4].node), 0);
+    assert_int_equal(jobq_submit(&q, &it[5].node), KIOSKD_EBUSY);
+    assert_int_equal(jobq_submit_lane(&q, &it[5].node, 0, true), 0); /* past the bound */
+    assert_int_equal(jobq_submit_lane(&q, &it[6].node, 2, false), KIOSKD_EINVAL);
+    assert_int_equal(jobq_len(&q), 6);
+    assert_int_equal(jobq_lane_len(&q, 1), 3);
+    /* lane 0 first, though lane 1 was queued earlier */
+    assert_int_equal(jobq_take(&q, out, 2), 2);
+    assert_int_equal(((struct item *)(void *)out[0])->id, 3);
+    assert_int_equal(((struct item *)(void *)out[1])->id, 4);
+    /* a taker of lane 1 only skips lane 0 */
+    assert_int_equal(jobq_take_lanes(&q, out + 2, 1, 1u << 1), 1);
+    assert_int_equal(((struct item *)(void *)out[2])->id, 0);
+    /* cancelling lane 1 leaves lane 0 queued and finishes the rest in order */
+    ncancelled = 0;
+    assert_int_equal(jobq_cancel(&q, 1, mark_cancelled), 2);
+    assert_int_equal(ncancelled, 2);
+    assert_int_equal(cancelled_ids[0], 1);
+    assert_int_equal(cancelled_ids[1], 2);
+    assert_int_equal(jobq_lane_len(&q, 1), 0);
+    assert_int_equal(jobq_len(&q), 1);
+    nseen = 0;
+    assert_int_equal(jobq_complete(&q, record), 2);
+    assert_int_equal(seen[0], 1);
+    jobq_finish(&q, out, 3);
+    assert_int_equal(jobq_take(&q, out, 8), 1);
+    assert_int_equal(((struct item *)(void *)out[0])->id, 5);
+    jobq_finish(&q, out, 1);
+    assert_int_equal(jobq_complete(&q, record), 4);
+    assert_int_equal(jobq_inflight(&q), 0);
+    jobq_destroy(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounded_fifo_and_done_list),
         cmocka_unit_test(test_stop_drains_then_refuses),
         cmocka_unit_test(test_threads_take_and_waiters_wake),
+        cmocka_unit_test(test_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

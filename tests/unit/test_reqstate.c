@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "daemon/http.h"
 
 /* The diagram in daemon/http.h, written out independently. */
@@ -37,7 +39,7 @@ static void invariants_catch_each_broken_rule(void **state)
 {
     (void)state;
     static struct req r;
-    struct req_wait w = {&r};
+    struct req_wait w = {.req = &r};
     memset(&r, 0, sizeof r);
     assert_true(req_check(&r));
 
@@ -64,11 +66,25 @@ static void invariants_catch_each_broken_rule(void **state)
     assert_false(req_check(&r));
 }
 
+/* The body sent when an answer could not be built has the contract's shape. */
+static void the_fallback_error_body_has_the_contract_shape(void **state)
+{
+    (void)state;
+    json_t *doc = json_loads(req_error_fallback, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_object_size(doc), 1);
+    json_t *err = json_object_get(doc, "error");
+    assert_true(json_is_string(json_object_get(err, "code")));
+    assert_true(json_is_string(json_object_get(err, "message")));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_transition_is_the_diagrams),
         cmocka_unit_test(invariants_catch_each_broken_rule),
+        cmocka_unit_test(the_fallback_error_body_has_the_contract_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
