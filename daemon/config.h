@@ -22,6 +22,9 @@ struct config {
     int64_t http_request_timeout; /* seconds */
     int64_t http_max_connections;
     int64_t http_workers;
+    int64_t http_max_per_address;
+    int64_t http_reserved_connections;
+    int64_t http_min_body_rate; /* bytes per second; 0 = off */
     /* [store] */
     char *store_path;
     char *store_key_file;

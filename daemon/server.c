@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <math.h>
 #include <mbedtls/platform_util.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 
 #define DEFERRED_TIMEOUT_S 30
 #define DRAIN_SECONDS 2.0
+#define BODY_GRACE_S 2.0 /* a body may start slowly; then [http] min_body_rate applies */
 
 static double mono(void)
 {
@@ -59,6 +61,54 @@ void server_wake(void *arg)
     struct kioskd *k = arg;
     if (k->lws)
         lws_cancel_service(k->lws);
+}
+
+/* The contract's error shape, sent on a connection refused at accept. */
+#define REFUSE_BODY(code, msg) "{\"error\":{\"code\":\"" code "\",\"message\":\"" msg "\"}}"
+
+/* Answers a refused connection in one non-blocking send (a few hundred bytes
+ * always fit an empty socket buffer) and discards what it already sent, so
+ * that closing it does not reset the answer away. */
+static void refuse_connection(int fd, enum conn_verdict why)
+{
+    const char *status =
+        why == CONN_ADDRESS_FULL ? "429 Too Many Requests" : "503 Service Unavailable";
+    const char *body =
+        why == CONN_ADDRESS_FULL
+            ? REFUSE_BODY("too_many_connections", "this address has too many connections open")
+            : REFUSE_BODY("busy", "too many connections; try again shortly");
+    char scratch[4096], head[512];
+    while (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
+        ;
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+                     "retry-after: 1\r\nconnection: close\r\n\r\n%s",
+                     status, strlen(body), body);
+    if (n > 0 && (size_t)n < sizeof head &&
+        send(fd, head, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        shutdown(fd, SHUT_WR);
+}
+
+/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: counts the new connection against
+ * [http] max_connections and max_per_address; returns non-zero to refuse it. */
+static int conn_accept(struct kioskd *k, const struct lws_filter_network_conn_args *filt)
+{
+    unsigned char addr[CONN_ADDR_LEN] = {0};
+    if (filt->cli_addr.ss_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)&filt->cli_addr)->sin6_addr, CONN_ADDR_LEN);
+    } else {
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((const struct sockaddr_in *)&filt->cli_addr)->sin_addr, 4);
+    }
+    /* a connection counted but never adopted (lws failed it in between) */
+    connlimit_put(&k->conns, k->conn_pending);
+    k->conn_pending = NULL;
+    enum conn_verdict v = connlimit_take(&k->conns, addr, &k->conn_pending);
+    if (v == CONN_OK)
+        return 0;
+    metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+    refuse_connection(filt->accept_fd, v);
+    return 1;
 }
 
 static int method_of(struct lws *wsi)
@@ -235,6 +285,20 @@ static int64_t parse_content_length(struct lws *wsi)
     return x;
 }
 
+/* True when, past the grace, r's body arrives slower than [http] min_body_rate. */
+static bool body_too_slow(const struct req *r)
+{
+    int64_t rate = r->k->cfg.http_min_body_rate;
+    double late = mono() - r->t0 - BODY_GRACE_S;
+    if (rate <= 0 || late <= 0 || (int64_t)r->body.len >= r->content_length)
+        return false;
+    if ((double)r->body.len >= (double)rate * late)
+        return false;
+    log_info("body_too_slow", "id=%llu bytes=%zu of=%lld", (unsigned long long)r->id, r->body.len,
+             (long long)r->content_length);
+    return true;
+}
+
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
@@ -308,6 +372,13 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         if (r->role < r->rt->role)
             return early_error(r, 403, "forbidden", "your role does not allow this");
     }
+    /* the last connections are kept for /healthz and signed-in staff */
+    if (r->rt->role == ROLE_NONE && !(r->rt->flags & ROUTE_ALWAYS) &&
+        connlimit_crowded(&k->conns)) {
+        r->close_after = true;
+        r->retry_after = 1;
+        return early_error(r, 503, "busy", "the daemon is busy; try again shortly");
+    }
 
     bool has_body = r->method == HTTP_POST || r->method == HTTP_PUT || r->method == HTTP_PATCH;
     if (has_body && r->content_length < 0) {
@@ -335,7 +406,14 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         /* a secret's body is received in place, so that one wipe reaches every byte */
         if ((r->rt->flags & ROUTE_SECRET) && buf_reserve(&r->body, (size_t)r->content_length))
             return early_error(r, 503, "busy", "the daemon is out of memory; try again");
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)k->cfg.http_request_timeout);
+        int secs = (int)k->cfg.http_request_timeout;
+        if (k->cfg.http_min_body_rate > 0) {
+            double need =
+                BODY_GRACE_S + ceil((double)r->content_length / (double)k->cfg.http_min_body_rate);
+            if (need < secs)
+                secs = (int)need;
+        }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, secs);
         req_enter(r, REQ_BODY);
         return 0; /* the body follows */
     }
@@ -363,6 +441,20 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         if (len && buf_append(&r->body, in, len) != 0)
             return early_error(r, 413, "too_large", "the request body is too large");
+        if (body_too_slow(r))
+            return early_error(r, 408, "request_timeout", "the request body arrives too slowly");
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        k = lws_context_user(lws_get_context(wsi));
+        return k ? conn_accept(k, user) : 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        k = lws_context_user(lws_get_context(wsi));
+        if (k && lws_get_opaque_user_data(wsi)) {
+            connlimit_put(&k->conns, lws_get_opaque_user_data(wsi));
+            lws_set_opaque_user_data(wsi, NULL);
+        }
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -418,9 +510,24 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* A new connection is adopted on the vhost's default protocol, the live one
+ * (pvo_live below): the connection counted at accept is tied to it here. */
+static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
+        struct kioskd *k = lws_context_user(lws_get_context(wsi));
+        if (k && k->conn_pending) {
+            lws_set_opaque_user_data(wsi, k->conn_pending);
+            k->conn_pending = NULL;
+        }
+    }
+    return live_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
-    {"kioskd-live", live_callback, sizeof(struct live_conn), 4096, 0, NULL, 0},
+    {"kioskd-live", live_entry, sizeof(struct live_conn), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -502,13 +609,19 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     info.keepalive_timeout = 5;
     info.fd_limit_per_thread = (unsigned int)k->cfg.http_max_connections + 32;
     info.max_http_header_data = 4096;
-    info.max_http_header_pool = 256;
+    /* one header table per connection we accept: none ever waits for one */
+    info.max_http_header_pool2 = (unsigned int)k->cfg.http_max_connections + 8;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(k->cfg.http_host, ':') == NULL);
     if (k->cfg.http_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = k->cfg.http_cert;
         info.ssl_private_key_filepath = k->cfg.http_key;
         info.alpn = "http/1.1";
+    }
+    if (connlimit_init(&k->conns, (int)k->cfg.http_max_connections,
+                       (int)k->cfg.http_max_per_address, (int)k->cfg.http_reserved_connections)) {
+        snprintf(err, errlen, "out of memory for the connection table");
+        return KIOSKD_ENOMEM;
     }
     k->lws = lws_create_context(&info);
     if (!k->lws) {
@@ -562,4 +675,6 @@ void server_stop(struct kioskd *k)
     if (k->lws)
         lws_context_destroy(k->lws);
     k->lws = NULL;
+    k->conn_pending = NULL;
+    connlimit_free(&k->conns);
 }
