@@ -135,16 +135,45 @@ static int method_of(struct lws *wsi)
     }
 }
 
+/* Copies path into out with every segment that may carry a secret (a ticket
+ * code K1..., or anything long: a token, a code) shown as "{redacted}", and
+ * no query string. */
+static void redact_path(char *out, size_t n, const char *path)
+{
+    size_t used = 0;
+    const char *p = path;
+    out[0] = '\0';
+    while (*p && *p != '?' && used + 1 < n) {
+        if (*p == '/') {
+            out[used++] = '/';
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, "/?");
+        bool secret = len > 24 || strncmp(p, "K1.", 3) == 0 || strncmp(p, "K1%2", 4) == 0;
+        const char *shown = secret ? "{redacted}" : p;
+        size_t slen = secret ? strlen(shown) : len;
+        if (used + slen >= n)
+            break;
+        memcpy(out + used, shown, slen);
+        used += slen;
+        p += len;
+    }
+    out[used] = '\0';
+}
+
 static void log_request(struct req *r, size_t bytes)
 {
-    char path[300];
-    const char *shown = r->path;
+    char path[300], redacted[256];
+    const char *shown = redacted;
     if (r->rt && (r->rt->flags & ROUTE_REDACT_PATH))
         shown = r->rt->pattern;
+    else
+        redact_path(redacted, sizeof redacted, r->path);
     log_escape(path, sizeof path, shown);
     log_info("request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
-             (unsigned long long)r->id, http_method_name(r->method), path, r->status, bytes,
-             (long long)((mono() - r->t0) * 1e6));
+             (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
+             r->status, bytes, (long long)((mono() - r->t0) * 1e6));
 }
 
 /* Writes r's answer. Returns what the lws callback should return. */
@@ -203,9 +232,10 @@ static int req_write(struct req *r)
         goto out;
     if (lws_finalize_http_header(wsi, &p, end))
         goto out;
-    if (r->out_len)
+    if (r->out_len && !r->head) { /* HEAD: GET's headers, Content-Length included */
         memcpy(p, r->out, r->out_len);
-    p += r->out_len;
+        p += r->out_len;
+    }
     req_enter(r, REQ_WRITTEN);
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
         goto out;
@@ -285,6 +315,24 @@ static int64_t parse_content_length(struct lws *wsi)
     return x;
 }
 
+/* True when the client waits for "100 Continue" before sending its body. */
+static bool expects_continue(struct lws *wsi)
+{
+    char v[32];
+    int n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_EXPECT);
+    return n == 12 && strncasecmp(v, "100-continue", 12) == 0;
+}
+
+/* The interim answer, once every check on the headers has passed (lws 4.1
+ * sends none). Returns 0, or -1 when it could not be written. */
+static int send_continue(struct lws *wsi)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned char buf[LWS_PRE + sizeof line];
+    memcpy(buf + LWS_PRE, line, sizeof line - 1);
+    return lws_write(wsi, buf + LWS_PRE, sizeof line - 1, LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
+}
+
 /* True when, past the grace, r's body arrives slower than [http] min_body_rate. */
 static bool body_too_slow(const struct req *r)
 {
@@ -313,6 +361,10 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
     r->t0 = mono();
     r->route = -1;
     r->method = method_of(wsi);
+    if (r->method == HTTP_HEAD) {
+        r->method = HTTP_GET;
+        r->head = true;
+    }
     r->content_length = parse_content_length(wsi);
     buf_init(&r->body, 0);
 
@@ -333,6 +385,11 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 405, "method_not_allowed", "this method is not supported");
     if (r->content_length == -2)
         return early_error(r, 400, "malformed", "Content-Length is not a number");
+    if (r->content_length >= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        r->close_after = true; /* where this body ends is ambiguous (request smuggling) */
+        return early_error(r, 400, "malformed",
+                           "send either Content-Length or Transfer-Encoding, not both");
+    }
 
     int allowed = 0;
     r->route = router_match(&k->router, r->method, r->path, &r->params, &allowed);
@@ -414,6 +471,8 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
                 secs = (int)need;
         }
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, secs);
+        if (expects_continue(wsi) && send_continue(wsi))
+            return -1;
         req_enter(r, REQ_BODY);
         return 0; /* the body follows */
     }
@@ -510,6 +569,57 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * A request whose method lws does not know (TRACE, PROPFIND, ...) or that is
+ * not HTTP at all: lws's parser gives up on it and hands the connection to
+ * this raw protocol (LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG)
+ * instead of answering an HTML 403 itself. It gets the contract's 405 (or
+ * 400 when the first word is no method at all) and the connection is closed.
+ */
+struct raw_conn {
+    int status; /* 0 until the first bytes are seen */
+};
+
+static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct raw_conn *rc = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX:
+        if (rc && !rc->status) {
+            const char *d = in;
+            size_t m = 0;
+            while (m < len && m < 20 && d[m] >= 'A' && d[m] <= 'Z')
+                m++;
+            rc->status = m > 0 && m < len && d[m] == ' ' ? 405 : 400;
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE: {
+        if (!rc || !rc->status)
+            return 0;
+        const char *body = rc->status == 405
+                               ? REFUSE_BODY("method_not_allowed", "this method is not supported")
+                               : REFUSE_BODY("malformed", "this is not an HTTP request");
+        unsigned char buf[LWS_PRE + 512];
+        int n = snprintf(
+            (char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+            "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+            "%sconnection: close\r\n\r\n%s",
+            rc->status == 405 ? "405 Method Not Allowed" : "400 Bad Request", strlen(body),
+            rc->status == 405 ? "allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n" : "",
+            body);
+        log_info("refused", "status=%d reason=%s", rc->status,
+                 rc->status == 405 ? "unknown_method" : "not_http");
+        if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+            lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
+        return -1;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* A new connection is adopted on the vhost's default protocol, the live one
  * (pvo_live below): the connection counted at accept is tied to it here. */
 static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -528,6 +638,7 @@ static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *u
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
     {"kioskd-live", live_entry, sizeof(struct live_conn), 4096, 0, NULL, 0},
+    {"kioskd-raw", raw_callback, sizeof(struct raw_conn), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -612,6 +723,9 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     /* one header table per connection we accept: none ever waits for one */
     info.max_http_header_pool2 = (unsigned int)k->cfg.http_max_connections + 8;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(k->cfg.http_host, ':') == NULL);
+    info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt";
+    info.listen_accept_protocol = "kioskd-raw";
     if (k->cfg.http_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = k->cfg.http_cert;
