@@ -695,7 +695,10 @@ static int probe_listen(const char *host, int port, char *err, size_t errlen)
 
 /* The live protocol takes websocket clients that name no subprotocol. */
 static const struct lws_protocol_vhost_options live_default = {NULL, NULL, "default", "1"};
-static const struct lws_protocol_vhost_options pvo_live = {NULL, &live_default, "kioskd-live", ""};
+static const struct lws_protocol_vhost_options raw_fallback = {NULL, NULL, "raw", "1"};
+static const struct lws_protocol_vhost_options pvo_raw = {NULL, &raw_fallback, "kioskd-raw", ""};
+static const struct lws_protocol_vhost_options pvo_live = {&pvo_raw, &live_default, "kioskd-live",
+                                                           ""};
 /* Tablets idle for 30 s are pinged; after 90 s without an answer they are dropped. */
 static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
                                            .secs_since_valid_hangup = 90};
@@ -723,9 +726,9 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     /* one header table per connection we accept: none ever waits for one */
     info.max_http_header_pool2 = (unsigned int)k->cfg.http_max_connections + 8;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(k->cfg.http_host, ':') == NULL);
+    /* a request lws cannot parse goes to kioskd-raw (pvo "raw"); naming it in
+     * listen_accept_protocol instead would adopt every connection on it */
     info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
-    info.listen_accept_role = "raw-skt";
-    info.listen_accept_protocol = "kioskd-raw";
     if (k->cfg.http_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = k->cfg.http_cert;
