@@ -48,7 +48,7 @@ static const struct opt opts[] = {
     {"http", "workers", OPT_INT, OFF(http_workers), "2", 1, 8, NULL, false, "threads",
      "Threads for slow CPU work beside the event loop: ticket signatures and checks, PIN "
      "hashing, QR images."},
-    {"http", "max_per_address", OPT_INT, OFF(http_max_per_address), "64", 1, 65536, NULL, false,
+    {"http", "max_per_address", OPT_INT, OFF(http_max_per_address), "128", 1, 65536, NULL, false,
      "connections",
      "Connections one client address may hold open; more are refused at once with 429."},
     {"http", "reserved_connections", OPT_INT, OFF(http_reserved_connections), "64", 0, 65535, NULL,

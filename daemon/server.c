@@ -107,6 +107,8 @@ static int conn_accept(struct kioskd *k, const struct lws_filter_network_conn_ar
     if (v == CONN_OK)
         return 0;
     metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+    log_info("connection_refused", "reason=%s open=%d",
+             v == CONN_ADDRESS_FULL ? "per_address" : "max_connections", k->conns.total);
     refuse_connection(filt->accept_fd, v);
     return 1;
 }
