@@ -55,6 +55,17 @@ static const struct opt opts[] = {
     {"http", "hash_queue", OPT_INT, OFF(http_hash_queue), "64", 1, 100000, NULL, false, "jobs",
      "Logins waiting for PIN hashing, in a queue of their own behind door work; past this, "
      "logins get 503. Cancelled at once on shutdown."},
+    {"http", "max_per_address", OPT_INT, OFF(http_max_per_address), "128", 1, 65536, NULL, false,
+     "connections",
+     "Connections one client address may hold open; more are refused at once with 429."},
+    {"http", "reserved_connections", OPT_INT, OFF(http_reserved_connections), "64", 0, 65535, NULL,
+     false, "connections",
+     "Part of `max_connections` kept for `/healthz` and signed-in staff: while more than "
+     "`max_connections` minus this are open, other requests get 503. Less than `max_connections`."},
+    {"http", "min_body_rate", OPT_INT, OFF(http_min_body_rate), "1024", 0, 1000000000, NULL, false,
+     "bytes/s",
+     "After a 2 s grace, a request body must arrive at least this fast or the connection is "
+     "closed (408); 0 turns the check off."},
     {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
      "The SQLite database; created (with its folder) and migrated at start."},
     {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false,
@@ -313,6 +324,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
         return KIOSKD_ECONFIG;
     if ((c->http_cert[0] != '\0') != (c->http_key[0] != '\0')) {
         snprintf(err, errlen, "[http] cert and key must be given together");
+        return KIOSKD_ECONFIG;
+    }
+    if (c->http_reserved_connections >= c->http_max_connections) {
+        snprintf(err, errlen, "[http] reserved_connections must be less than max_connections");
         return KIOSKD_ECONFIG;
     }
     if (c->events_upgrade_capacity > c->events_upgrade_max) {

@@ -24,6 +24,9 @@ struct config {
     int64_t http_workers;
     int64_t http_worker_queue; /* door work (signing, checking, QR images) waiting */
     int64_t http_hash_queue;   /* PIN hashes waiting */
+    int64_t http_max_per_address;
+    int64_t http_reserved_connections;
+    int64_t http_min_body_rate; /* bytes per second; 0 = off */
     /* [store] */
     char *store_path;
     char *store_key_file;
