@@ -217,6 +217,13 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    k->signup_rl = ratelimit_new_per_minute((uint32_t)k->cfg.kiosk_signups_per_minute, 4096);
+    k->login_addr_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_per_minute, 1024);
+    k->login_id_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_id_per_minute, 1024);
+    if (!k->signup_rl || !k->login_addr_rl || !k->login_id_rl) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        goto out;
+    }
     install_signals(k);
     if (server_start(k, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
@@ -239,6 +246,9 @@ out:
         log_info("stopped", NULL);
     signal_target = NULL;
     ratelimit_free(k->ratelimit);
+    ratelimit_free(k->signup_rl);
+    ratelimit_free(k->login_addr_rl);
+    ratelimit_free(k->login_id_rl);
     metrics_free(&k->metrics);
     router_free(&k->router);
     config_free(&k->cfg);
