@@ -368,10 +368,13 @@ static const struct cmd cmds[] = {
      "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
      "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
      "A bad row is reported with its line number and nothing is imported.\n"},
-    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin", "Add a staff account.",
-     cmd_staff,
-     "The PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
-     "otherwise it is asked for twice without echo.\n"},
+    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin | unlock ID",
+     "Add a staff account, or lift its login locks.", cmd_staff,
+     "add: the PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
+     "otherwise it is asked for twice without echo.\n"
+     "unlock: forgets the id's wrong PINs and lifts its locks at every address and the\n"
+     "global one ([staff] lock_after, lock_global); audited as staff_unlock. Safe while\n"
+     "the daemon runs.\n"},
     {"keygen", "[-c FILE] [--public]",
      "Create the ticket signing key if missing; print its public key.", cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"

@@ -91,3 +91,106 @@ def test_one_phone_holds_at_most_signups_per_phone_upcoming_places():
     assert s.d.delete(f"/api/v1/events/{evs[0]}/signups/{sid}", headers=auth(s.staff)).status == 200
     assert s.signup(evs[2], "13612340001", name="孙七").status == 201
     s.d.stop()
+
+
+def staff_login(d, staff_id, pin, source="127.0.0.1"):
+    return d.post("/api/v1/staff/login", {"staff_id": staff_id, "pin": pin, "device": "t"},
+                  source=source)
+
+
+def test_wrong_pins_lock_the_id_at_that_address_only():
+    d = Daemon(start=False)
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    for _ in range(4):
+        r = staff_login(d, "S1", "000000")
+        assert r.status == 401 and r.json["error"]["code"] == "bad_credentials", r
+    r = staff_login(d, "S1", "000000")
+    assert r.status == 429 and r.json["error"]["code"] == "account_locked", r
+    assert int(r.headers["retry-after"]) >= 1
+    assert staff_login(d, "S1", "222222").status == 429  # the right PIN, from that address
+    # the member on another tablet is not locked out
+    r = staff_login(d, "S1", "222222", source="127.0.0.2")
+    assert r.status == 200 and r.json["token"], r
+    assert staff_login(d, "S1", "222222").status == 429  # still locked where it was
+    d.stop()
+    assert "staff_locked" in d.stderr() and "scope=address" in d.stderr()
+
+
+def test_an_unknown_id_answers_exactly_as_a_known_one():
+    d = Daemon(start=False)
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    seen = {}
+    for sid in ("S1", "nobody"):
+        seen[sid] = []
+        for _ in range(7):
+            r = staff_login(d, sid, "000000")
+            seen[sid].append((r.status, r.raw, "retry-after" in r.headers))
+            if r.status == 429:
+                assert int(r.headers["retry-after"]) in (899, 900), r.headers
+    assert seen["S1"] == seen["nobody"], seen
+    assert [s for s, _, _ in seen["S1"]] == [401] * 4 + [429] * 3
+    d.stop()
+    assert "nobody" not in d.stderr()
+
+
+def test_a_global_lock_far_above_the_per_address_one_and_staff_unlock():
+    d = Daemon(config="[staff]\nlock_after = 3\nlock_global = 6\n", start=False)
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    # two wrong PINs from each of three addresses: no address reaches its lock
+    for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        for _ in range(2):
+            r = staff_login(d, "S1", "000000", source=a)
+            last = r
+    assert last.status == 429 and last.json["error"]["code"] == "account_locked", last
+    r = staff_login(d, "S1", "222222", source="127.0.0.9")
+    assert r.status == 429 and int(r.headers["retry-after"]) >= 1, r
+    # the same for an id that does not exist
+    for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        for _ in range(2):
+            last = staff_login(d, "ghost", "000000", source=a)
+    assert last.status == 429 and staff_login(d, "ghost", "1", source="127.0.0.9").status == 429
+    # an admin lifts it while the daemon runs
+    p = d.cli("staff", "unlock", "S1", check=False)
+    assert p.returncode == 0, p.stderr
+    assert staff_login(d, "S1", "222222", source="127.0.0.9").status == 200
+    for _ in range(3):
+        staff_login(d, "S1", "000000")
+    assert staff_login(d, "S1", "222222").status == 429
+    assert d.cli("staff", "unlock", "S1", check=False).returncode == 0
+    assert staff_login(d, "S1", "222222").status == 200
+    p = d.cli("staff", "unlock", "nobody", check=False)
+    assert p.returncode == 1 and b"no such staff id" in p.stderr, p
+    p = d.cli("staff", "unlock", "--help", check=False)
+    assert p.returncode == 0 and b"unlock ID" in p.stdout, p
+    d.stop()
+    assert "scope=all" in d.stderr()
+    db = sqlite3.connect(os.path.join(d.dir, "kioskd.db"))
+    actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY id")]
+    db.close()
+    assert "lockout_global" in actions and actions.count("staff_unlock") == 2, actions
+
+
+def test_logins_are_rate_limited_per_address_and_per_staff_id():
+    d = Daemon(config="[staff]\nlogin_per_minute = 3\nlogin_id_per_minute = 4\n", start=False)
+    add_staff(d, "S1", "staff", "222222")
+    add_staff(d, "S2", "staff", "333333")
+    d.start()
+    for sid in ("a1", "a2", "a3"):
+        assert staff_login(d, sid, "000000").status == 401
+    r = staff_login(d, "S1", "222222")
+    assert r.status == 429 and r.json["error"]["code"] == "rate_limited", r
+    assert int(r.headers["retry-after"]) >= 1
+    assert staff_login(d, "S1", "222222", source="127.0.0.2").status == 200
+    # per staff id over all addresses, known and unknown alike
+    for sid in ("S2", "ghost"):
+        answers = []
+        for a in ("127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"):
+            answers.append(staff_login(d, sid, "000000", source=a).status)
+        r = staff_login(d, sid, "000000", source="127.0.0.7")
+        assert r.status == 429 and r.json["error"]["code"] == "rate_limited", (sid, r)
+        assert int(r.headers["retry-after"]) >= 1
+        assert answers == [401] * 4, (sid, answers)
+    d.stop()
