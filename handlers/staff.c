@@ -123,8 +123,10 @@ static void login(struct req *r)
         jv_fail(v, "device", "may hold only letters, digits, '-', '_' and '.'");
     if (req_fields_failed(r, v))
         goto out;
+    /* "" is the store's key for all addresses together: never a client's own */
+    const char *addr = r->peer[0] ? r->peer : "(unknown)";
     /* in front of argon2id: per address, then per staff id (known or not alike) */
-    int wait = limit_take(k->login_addr_rl, r->peer);
+    int wait = limit_take(k->login_addr_rl, addr);
     if (!wait)
         wait = limit_take(k->login_id_rl, id);
     if (wait) {
@@ -147,7 +149,7 @@ static void login(struct req *r)
     c->job.lock_after = k->cfg.staff_lock_after;
     c->job.lock_global = k->cfg.staff_lock_global;
     c->job.lock_seconds = k->cfg.staff_lock_seconds;
-    snprintf(c->job.addr, sizeof c->job.addr, "%s", r->peer);
+    snprintf(c->job.addr, sizeof c->job.addr, "%s", addr);
     struct store_staff sf;
     int64_t locked_until = 0;
     int rc = store_staff_get(k->store, id, &sf);
@@ -160,7 +162,7 @@ static void login(struct req *r)
     c->unknown = rc != 0;
     mbedtls_platform_zeroize(&sf, sizeof sf);
     /* locked (known or not): the writer refuses it, so the PIN is not checked */
-    if ((rc = store_login_locked(k->store, id, r->peer, c->job.now, &locked_until)) != 0) {
+    if ((rc = store_login_locked(k->store, id, addr, c->job.now, &locked_until)) != 0) {
         req_fail(r, rc);
         goto out;
     }

@@ -7,6 +7,3 @@
 -- another name (409 already_signed_up, no ticket); their place and ticket
 -- stand, and staff find them by phone. Reviving a cancelled row sets it.
 ALTER TABLE signups ADD COLUMN name_hash BLOB;
-
--- Sign-ups of one phone across events (the per-phone limit).
-CREATE INDEX signups_phone ON signups(phone_hash, status);

@@ -133,6 +133,8 @@ def test_a_version_2_database_with_a_broken_outbox_row_opens():
                 at      TEXT NOT NULL,
                 data    TEXT NOT NULL
             ) STRICT;
+            ALTER TABLE signups DROP COLUMN name_hash;  -- added by migration 0004
+            DROP TABLE login_failures;                  -- added by migration 0005
             PRAGMA user_version = 2;
         """)
         c.execute("INSERT INTO outbox(seq, id, kind, at, data) VALUES "
