@@ -46,6 +46,12 @@ struct config {
     int64_t staff_token_ttl;  /* seconds */
     int64_t staff_lock_after; /* wrong PINs */
     int64_t staff_lock_seconds;
+    int64_t staff_lock_global;         /* wrong PINs from all addresses */
+    int64_t staff_login_per_minute;    /* per client address; 0 = off */
+    int64_t staff_login_id_per_minute; /* per staff id; 0 = off */
+    /* [kiosk] */
+    int64_t kiosk_signups_per_minute; /* per client address; 0 = off */
+    int64_t kiosk_signups_per_phone;  /* in events not ended; 0 = off */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

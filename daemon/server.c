@@ -411,8 +411,8 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 404, "not_found", "no such path");
     r->rt = k->router.routes[r->route];
 
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
     if ((r->rt->flags & ROUTE_PUBLIC) && k->ratelimit) {
-        lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
         int wait = ratelimit_take(k->ratelimit, r->peer, wall_us());
         if (wait) {
             metrics_add(&k->metrics, MC_RATE_LIMITED, 1);

@@ -53,7 +53,8 @@ class Daemon {
     writeFileSync(this.config, [
       '[http]', `listen = 127.0.0.1:${this.port}`, 'rate_limit = 0',
       '[store]', `path = ${this.dir}/kioskd.db`, `key_file = ${this.dir}/kioskd.key`,
-      '[tickets]', `key_file = ${this.dir}/ticket.pem`, '',
+      '[tickets]', `key_file = ${this.dir}/ticket.pem`,
+      '[kiosk]', 'signups_per_minute = 0', '',
     ].join('\n'));
   }
 
