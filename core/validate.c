@@ -222,3 +222,46 @@ out:
         *why = reason;
     return rc;
 }
+
+int validate_name_key(const char *name, char *out, size_t n)
+{
+    if (!name || !out || n == 0)
+        return KIOSKD_EINVAL;
+    size_t len = strlen(name), o = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = utf8_decode(name + i, len - i, &cp);
+        if (!l) {
+            out[0] = '\0';
+            return KIOSKD_EINVAL;
+        }
+        i += l;
+        char enc[4];
+        size_t el = 0;
+        if (cp == ' ' || cp == 0x3000)
+            continue;
+        if (cp >= 'A' && cp <= 'Z')
+            enc[el++] = (char)(cp - 'A' + 'a');
+        else if (cp >= 0xFF21 && cp <= 0xFF3A)
+            enc[el++] = (char)(cp - 0xFF21 + 'a');
+        else if (cp >= 0xFF41 && cp <= 0xFF5A)
+            enc[el++] = (char)(cp - 0xFF41 + 'a');
+        else if (cp == 0x2019)
+            enc[el++] = '\'';
+        else if (cp == 0x30FB || cp == 0x2027 || cp == 0xB7) {
+            enc[el++] = (char)0xC2;
+            enc[el++] = (char)0xB7;
+        } else {
+            memcpy(enc, name + i - l, l);
+            el = l;
+        }
+        if (o + el >= n) {
+            out[0] = '\0';
+            return KIOSKD_ETOOBIG;
+        }
+        memcpy(out + o, enc, el);
+        o += el;
+    }
+    out[o] = '\0';
+    return 0;
+}

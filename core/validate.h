@@ -57,6 +57,19 @@ int validate_init(void);
  * out. On failure out is "" (when n > 0). Thread-safe. */
 int validate_name(const char *in, char *out, size_t n, const char **why);
 
+/* Writes the form of a name (as validate_name returned it) that two sign-ups
+ * are compared by, so that what a resident types differently from one visit
+ * to the next, without meaning another name, compares equal:
+ *   - spaces (U+0020, U+3000) are dropped: 张三, 张 三 and " 张三 " are one
+ *     name, and so are "Li Na" and "LiNa";
+ *   - Latin letters are folded to lower case, ASCII and fullwidth alike
+ *     (A-Z, U+FF21-U+FF3A, U+FF41-U+FF5A become a-z): a kiosk keyboard's
+ *     shift state is not part of a name; other scripts are kept as typed;
+ *   - U+2019 becomes ''' and U+30FB, U+2027 become U+00B7 (the IME's choice).
+ * out has n bytes (VALIDATE_NAME_BUF is always enough: the key is never
+ * longer than the name). Returns 0, or KIOSKD_ETOOBIG/KIOSKD_EINVAL. */
+int validate_name_key(const char *name, char *out, size_t n);
+
 /* Returns true for the spaces and punctuation validate_name takes inside a
  * name: U+0020, U+3000, '-', U+0027, U+2019, U+00B7, U+30FB, U+2027. */
 bool validate_cp_name_punct(uint32_t cp);

@@ -90,12 +90,51 @@ static int read_pin(char *out, size_t n)
     return ok ? 0 : -1;
 }
 
+/* kioskd staff unlock ID: lifts the id's locks at every address (audited). */
+static int staff_unlock(struct kioskd *k, int argc, char **argv)
+{
+    char err[512];
+    if (argc != 3) {
+        fprintf(stderr, "usage: kioskd staff unlock ID\n");
+        return 2;
+    }
+    const char *id = argv[2];
+    if (strlen(id) == 0 || strlen(id) > 32) {
+        fprintf(stderr, "kioskd staff unlock: ID must be 1 to 32 characters\n");
+        return 2;
+    }
+    int rc = app_open(k, false, err, sizeof err);
+    struct store_staff_unlock j;
+    memset(&j, 0, sizeof j);
+    if (rc == 0) {
+        store_staff_unlock_init(&j);
+        snprintf(j.target, sizeof j.target, "%s", id);
+        snprintf(j.by.device, sizeof j.by.device, "cli");
+        rc = store_run(k->store, &j.job);
+        snprintf(err, sizeof err, "%s",
+                 rc == KIOSKD_EREFUSED && j.job.why == WHY_STAFF_NOT_FOUND
+                     ? "no such staff id, and nothing is counted against it"
+                     : kioskd_strerror(rc));
+    }
+    app_close(k);
+    if (rc) {
+        fprintf(stderr, "kioskd staff unlock: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "kioskd: staff %s unlocked (%d lock and failure record%s cleared)\n", id,
+            j.cleared, j.cleared == 1 ? "" : "s");
+    return 0;
+}
+
 int cli_staff(struct kioskd *k, int argc, char **argv)
 {
     const char *id = NULL, *name = NULL, *role = "staff";
     char err[512], pin[64];
+    if (argc >= 2 && strcmp(argv[1], "unlock") == 0)
+        return staff_unlock(k, argc, argv);
     if (argc < 3 || strcmp(argv[1], "add") != 0) {
-        fprintf(stderr, "usage: kioskd staff add ID --name NAME --role staff|manager|admin\n");
+        fprintf(stderr, "usage: kioskd staff add ID --name NAME --role staff|manager|admin\n"
+                        "       kioskd staff unlock ID\n");
         return 2;
     }
     id = argv[2];

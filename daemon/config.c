@@ -55,6 +55,17 @@ static const struct opt opts[] = {
     {"http", "hash_queue", OPT_INT, OFF(http_hash_queue), "64", 1, 100000, NULL, false, "jobs",
      "Logins waiting for PIN hashing, in a queue of their own behind door work; past this, "
      "logins get 503. Cancelled at once on shutdown."},
+    {"http", "max_per_address", OPT_INT, OFF(http_max_per_address), "128", 1, 65536, NULL, false,
+     "connections",
+     "Connections one client address may hold open; more are refused at once with 429."},
+    {"http", "reserved_connections", OPT_INT, OFF(http_reserved_connections), "64", 0, 65535, NULL,
+     false, "connections",
+     "Part of `max_connections` kept for `/healthz` and signed-in staff: while more than "
+     "`max_connections` minus this are open, other requests get 503. Less than `max_connections`."},
+    {"http", "min_body_rate", OPT_INT, OFF(http_min_body_rate), "1024", 0, 1000000000, NULL, false,
+     "bytes/s",
+     "After a 2 s grace, a request body must arrive at least this fast or the connection is "
+     "closed (408); 0 turns the check off."},
     {"store", "path", OPT_STR, OFF(store_path), "./var/kioskd.db", 0, 0, NULL, false, "path",
      "The SQLite database; created (with its folder) and migrated at start."},
     {"store", "key_file", OPT_STR, OFF(store_key_file), "./var/kioskd.key", 0, 0, NULL, false,
@@ -84,9 +95,35 @@ static const struct opt opts[] = {
     {"staff", "token_ttl", OPT_INT, OFF(staff_token_ttl), "43200", 1, 2592000, NULL, false, "s",
      "Lifetime of a staff login token."},
     {"staff", "lock_after", OPT_INT, OFF(staff_lock_after), "5", 1, 100, NULL, false, "attempts",
-     "Wrong PINs in a row that lock a staff account."},
+     "Wrong PINs in a row for one staff id from one client address that lock that id at that "
+     "address (unknown ids are counted alike)."},
     {"staff", "lock_seconds", OPT_INT, OFF(staff_lock_seconds), "900", 1, 86400, NULL, false, "s",
      "How long a locked staff account stays locked."},
+    {"staff", "lock_global", OPT_INT, OFF(staff_lock_global), "50", 1, 10000, NULL, false,
+     "attempts",
+     "Wrong PINs in a row for one staff id from all addresses together that lock it everywhere. "
+     "`lock_after` counts per staff id and client address, so a lock from one address does not "
+     "lock the member out on another tablet; this lock is far above it. Unknown ids are counted "
+     "alike. `kioskd staff unlock ID` lifts both."},
+    {"staff", "login_per_minute", OPT_INT, OFF(staff_login_per_minute), "20", 0, 100000, NULL,
+     false, "logins/min",
+     "Login attempts a minute allowed from one client address (a tablet), right or wrong, "
+     "before 429 with Retry-After; 0 turns the limit off."},
+    {"staff", "login_id_per_minute", OPT_INT, OFF(staff_login_id_per_minute), "10", 0, 100000, NULL,
+     false, "logins/min",
+     "Login attempts a minute allowed for one staff id from all addresses together, before 429 "
+     "with Retry-After; 0 turns the limit off. Anyone can spend it for an id, so it only slows "
+     "a flood: keep it above what a member needs (a few logins a day)."},
+    {"kiosk", "signups_per_minute", OPT_INT, OFF(kiosk_signups_per_minute), "10", 0, 100000, NULL,
+     false, "sign-ups/min",
+     "Sign-ups a minute allowed from one client address, before 429 with Retry-After; 0 turns "
+     "the limit off. The kiosk is one address that serves many residents in a queue, and a "
+     "resident needs half a minute or more to type a name and a phone and give consent, so the "
+     "default leaves a busy kiosk room to spare while stopping a script that books out events."},
+    {"kiosk", "signups_per_phone", OPT_INT, OFF(kiosk_signups_per_phone), "3", 0, 1000, NULL, false,
+     "sign-ups",
+     "Sign-ups one phone may hold at once in events that have not ended (not counting cancelled "
+     "ones and walk-ins); past this, 409 `signup_limit`. 0 turns the limit off."},
     {"kiosk", "printer", OPT_ENUM, OFF(kiosk_printer), "none", 0, 0, "none 58mm 80mm", false, "",
      "Receipt printer beside the kiosk: the ticket screen then offers a paper slip (QR, short "
      "code, event, time, venue) laid out for that paper width; none hides the button."},
@@ -316,6 +353,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
         return KIOSKD_ECONFIG;
     if ((c->http_cert[0] != '\0') != (c->http_key[0] != '\0')) {
         snprintf(err, errlen, "[http] cert and key must be given together");
+        return KIOSKD_ECONFIG;
+    }
+    if (c->http_reserved_connections >= c->http_max_connections) {
+        snprintf(err, errlen, "[http] reserved_connections must be less than max_connections");
         return KIOSKD_ECONFIG;
     }
     if (c->events_upgrade_capacity > c->events_upgrade_max) {

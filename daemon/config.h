@@ -24,6 +24,9 @@ struct config {
     int64_t http_workers;
     int64_t http_worker_queue; /* door work (signing, checking, QR images) waiting */
     int64_t http_hash_queue;   /* PIN hashes waiting */
+    int64_t http_max_per_address;
+    int64_t http_reserved_connections;
+    int64_t http_min_body_rate; /* bytes per second; 0 = off */
     /* [store] */
     char *store_path;
     char *store_key_file;
@@ -43,7 +46,13 @@ struct config {
     int64_t staff_token_ttl;  /* seconds */
     int64_t staff_lock_after; /* wrong PINs */
     int64_t staff_lock_seconds;
-    char *kiosk_printer; /* none, 58mm, 80mm */
+    int64_t staff_lock_global;         /* wrong PINs from all addresses */
+    int64_t staff_login_per_minute;    /* per client address; 0 = off */
+    int64_t staff_login_id_per_minute; /* per staff id; 0 = off */
+    /* [kiosk] */
+    int64_t kiosk_signups_per_minute; /* per client address; 0 = off */
+    int64_t kiosk_signups_per_phone;  /* in events not ended; 0 = off */
+    char *kiosk_printer;              /* none, 58mm, 80mm */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

@@ -23,15 +23,35 @@ const char *req_param(const struct req *r, const char *name)
     return route_param(&r->params, name);
 }
 
-const char *req_query(struct req *r, const char *name, char *buf, size_t n)
+const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, bool *too_long)
 {
     size_t nlen = strlen(name);
+    *too_long = false;
     if (!r->wsi || n < 2 || n > 4096)
         return NULL;
     for (int i = 0; i < 32; i++) {
+        int flen = lws_hdr_fragment_length(r->wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (flen <= 0)
+            return NULL;
+        if ((size_t)flen >= n) {
+            /* too long for buf: is it the argument asked for? */
+            char *big = malloc((size_t)flen + 1);
+            if (!big)
+                return NULL;
+            int got = lws_hdr_copy_fragment(r->wsi, big, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+            bool ours = got > (int)nlen && strncmp(big, name, nlen) == 0 && big[nlen] == '=';
+            free(big);
+            if (ours) {
+                *too_long = (size_t)got - nlen - 1 >= n;
+                if (*too_long)
+                    return NULL;
+            }
+            if (!ours || got < 0)
+                continue;
+        }
         int got = lws_hdr_copy_fragment(r->wsi, buf, (int)n, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (got < 0)
-            return NULL;
+            continue;
         if ((size_t)got > nlen && strncmp(buf, name, nlen) == 0 && buf[nlen] == '=') {
             memmove(buf, buf + nlen + 1, (size_t)got - nlen);
             return buf;
@@ -42,6 +62,12 @@ const char *req_query(struct req *r, const char *name, char *buf, size_t n)
         }
     }
     return NULL;
+}
+
+const char *req_query(struct req *r, const char *name, char *buf, size_t n)
+{
+    bool too_long;
+    return req_query_fit(r, name, buf, n, &too_long);
 }
 
 bool req_check(const struct req *r)

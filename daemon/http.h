@@ -98,6 +98,7 @@ struct req {
     int nhdr;
     int allow; /* methods for a 405's Allow header */
     bool close_after;
+    bool head;              /* a HEAD request: answered as its GET, without the body */
     bool counted_unwritten; /* counted in k->unwritten until written or dropped */
     struct req_wait *wait;
 };
@@ -119,6 +120,8 @@ bool req_transition_ok(enum req_state from, enum req_state to);
 const char *req_param(const struct req *r, const char *name);
 /* Copies query argument name (URL-decoded) into buf; returns buf or NULL when absent. */
 const char *req_query(struct req *r, const char *name, char *buf, size_t n);
+/* The same; *too_long is set when the argument is there but does not fit n. */
+const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, bool *too_long);
 
 /* Answers with body (copied). */
 void req_reply(struct req *r, int status, const char *ctype, const char *body, size_t len);

@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "core/ticket.h"
 #include "daemon/config.h"
+#include "daemon/connlimit.h"
 #include "daemon/metrics.h"
 #include "daemon/ratelimit.h"
 #include "daemon/router.h"
@@ -37,6 +38,11 @@ struct kioskd {
     struct router router;
     struct metrics metrics;
     struct ratelimit *ratelimit;
+    struct connlimit conns;          /* open connections, per address (server.c) */
+    struct conn_addr *conn_pending;  /* counted at accept, not yet on its connection */
+    struct ratelimit *signup_rl;     /* sign-ups per address ([kiosk] signups_per_minute) */
+    struct ratelimit *login_addr_rl; /* logins per address ([staff] login_per_minute) */
+    struct ratelimit *login_id_rl;   /* logins per staff id ([staff] login_id_per_minute) */
 
     struct lws_context *lws;
     struct lws_vhost *vhost;

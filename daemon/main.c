@@ -218,6 +218,13 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    k->signup_rl = ratelimit_new_per_minute((uint32_t)k->cfg.kiosk_signups_per_minute, 4096);
+    k->login_addr_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_per_minute, 1024);
+    k->login_id_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_id_per_minute, 1024);
+    if (!k->signup_rl || !k->login_addr_rl || !k->login_id_rl) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        goto out;
+    }
     install_signals(k);
     if (server_start(k, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
@@ -240,6 +247,9 @@ out:
         log_info("stopped", NULL);
     signal_target = NULL;
     ratelimit_free(k->ratelimit);
+    ratelimit_free(k->signup_rl);
+    ratelimit_free(k->login_addr_rl);
+    ratelimit_free(k->login_id_rl);
     metrics_free(&k->metrics);
     router_free(&k->router);
     config_free(&k->cfg);
@@ -359,10 +369,13 @@ static const struct cmd cmds[] = {
      "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
      "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
      "A bad row is reported with its line number and nothing is imported.\n"},
-    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin", "Add a staff account.",
-     cmd_staff,
-     "The PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
-     "otherwise it is asked for twice without echo.\n"},
+    {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin | unlock ID",
+     "Add a staff account, or lift its login locks.", cmd_staff,
+     "add: the PIN (4 to 32 characters) is read from stdin when stdin is not a terminal;\n"
+     "otherwise it is asked for twice without echo.\n"
+     "unlock: forgets the id's wrong PINs and lifts its locks at every address and the\n"
+     "global one ([staff] lock_after, lock_global); audited as staff_unlock. Safe while\n"
+     "the daemon runs.\n"},
     {"keygen", "[-c FILE] [--public]",
      "Create the ticket signing key if missing; print its public key.", cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"

@@ -13,7 +13,8 @@ struct bucket {
 };
 
 struct ratelimit {
-    uint32_t rate, burst, nslots;
+    double rate; /* tokens a second; 0 = off */
+    uint32_t burst, nslots;
     struct bucket *slots;
 };
 
@@ -43,6 +44,14 @@ struct ratelimit *ratelimit_new(uint32_t rate, uint32_t burst, uint32_t slots)
     return rl;
 }
 
+struct ratelimit *ratelimit_new_per_minute(uint32_t per_minute, uint32_t slots)
+{
+    struct ratelimit *rl = ratelimit_new(per_minute, per_minute, slots);
+    if (rl)
+        rl->rate = per_minute / 60.0;
+    return rl;
+}
+
 void ratelimit_free(struct ratelimit *rl)
 {
     if (!rl)
@@ -53,7 +62,7 @@ void ratelimit_free(struct ratelimit *rl)
 
 int ratelimit_take(struct ratelimit *rl, const char *addr, int64_t now_us)
 {
-    if (rl->rate == 0)
+    if (rl->rate <= 0)
         return 0;
     uint64_t key = hash_addr(addr);
     uint32_t start = (uint32_t)(key % rl->nslots);

@@ -13,9 +13,12 @@ struct ratelimit;
 
 /* Returns a new limiter (caller frees with ratelimit_free), or NULL. rate 0: off. */
 struct ratelimit *ratelimit_new(uint32_t rate, uint32_t burst, uint32_t slots);
+/* Returns a new limiter allowing per_minute requests a minute per key, all of
+ * them at once at most (burst = per_minute), or NULL. per_minute 0: off. */
+struct ratelimit *ratelimit_new_per_minute(uint32_t per_minute, uint32_t slots);
 void ratelimit_free(struct ratelimit *rl);
-/* Takes one token for addr at time now_us. Returns 0 when allowed, else the
- * whole seconds (>= 1) until a token is available (for Retry-After). */
+/* Takes one token for addr (any key: an address, a staff id) at time now_us. Returns 0 when
+ * allowed, else the whole seconds (>= 1) until a token is available (for Retry-After). */
 int ratelimit_take(struct ratelimit *rl, const char *addr, int64_t now_us);
 
 #endif

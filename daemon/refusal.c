@@ -39,6 +39,10 @@ static const struct refusal {
     [WHY_ALREADY_UNDONE] = {409, "already_undone", "this check-in was already undone"},
     [WHY_NO_SIGNUP] = {404, "no_signup", "no sign-up with this phone for this event"},
     [WHY_STAFF_EXISTS] = {409, "staff_exists", "that staff id exists already"},
+    [WHY_ALREADY_SIGNED_UP] = {409, "already_signed_up",
+                               "this phone is signed up for this event under another name; "
+                               "staff at the branch can help"},
+    [WHY_SIGNUP_LIMIT] = {409, "signup_limit", NULL},
     [WHY_NO_CODE] = {404, "no_signup", "no sign-up with this code for this event"},
 };
 
@@ -59,6 +63,13 @@ const char *refusal_message(const struct kioskd *k, enum store_why why, char *bu
         why = WHY_NONE;
     if (refusals[why].message)
         return refusals[why].message;
+    if (why == WHY_SIGNUP_LIMIT) {
+        snprintf(buf, n,
+                 "this phone is signed up for %lld upcoming events already, the most allowed; "
+                 "cancel one to sign up for another",
+                 (long long)k->cfg.kiosk_signups_per_phone);
+        return buf;
+    }
     /* WHY_CHECKIN_NOT_OPEN: says what [events] checkin_opens says */
     char d[48];
     duration_text(k->cfg.events_checkin_opens, d, sizeof d);
@@ -68,7 +79,7 @@ const char *refusal_message(const struct kioskd *k, enum store_why why, char *bu
 
 void req_refuse(struct req *r, enum store_why why)
 {
-    char buf[96];
+    char buf[160];
     if ((int)why < 0 || why >= WHY_COUNT || !refusals[why].code)
         why = WHY_NONE;
     const char *message = refusal_message(r->k, why, buf, sizeof buf);

@@ -35,6 +35,7 @@ enum route_flags {
     ROUTE_BODY = 16,       /* the body is parsed as a JSON object into r->json before the
                               handler runs (400 when it is not one); implies ROUTE_JSON */
     ROUTE_SECRET = 32,     /* the body carries a secret (a PIN): wiped when the request ends */
+    ROUTE_ALWAYS = 64,     /* served even while anonymous connections are at their limit */
 };
 
 #define ROUTE_MAX_PARAMS 4

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <math.h>
 #include <mbedtls/platform_util.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 
 #define DEFERRED_TIMEOUT_S 30
 #define DRAIN_SECONDS 2.0
+#define BODY_GRACE_S 2.0 /* a body may start slowly; then [http] min_body_rate applies */
 
 static double mono(void)
 {
@@ -59,6 +61,56 @@ void server_wake(void *arg)
     struct kioskd *k = arg;
     if (k->lws)
         lws_cancel_service(k->lws);
+}
+
+/* The contract's error shape, sent on a connection refused at accept. */
+#define REFUSE_BODY(code, msg) "{\"error\":{\"code\":\"" code "\",\"message\":\"" msg "\"}}"
+
+/* Answers a refused connection in one non-blocking send (a few hundred bytes
+ * always fit an empty socket buffer) and discards what it already sent, so
+ * that closing it does not reset the answer away. */
+static void refuse_connection(int fd, enum conn_verdict why)
+{
+    const char *status =
+        why == CONN_ADDRESS_FULL ? "429 Too Many Requests" : "503 Service Unavailable";
+    const char *body =
+        why == CONN_ADDRESS_FULL
+            ? REFUSE_BODY("too_many_connections", "this address has too many connections open")
+            : REFUSE_BODY("busy", "too many connections; try again shortly");
+    char scratch[4096], head[512];
+    while (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0)
+        ;
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+                     "retry-after: 1\r\nconnection: close\r\n\r\n%s",
+                     status, strlen(body), body);
+    if (n > 0 && (size_t)n < sizeof head &&
+        send(fd, head, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        shutdown(fd, SHUT_WR);
+}
+
+/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: counts the new connection against
+ * [http] max_connections and max_per_address; returns non-zero to refuse it. */
+static int conn_accept(struct kioskd *k, const struct lws_filter_network_conn_args *filt)
+{
+    unsigned char addr[CONN_ADDR_LEN] = {0};
+    if (filt->cli_addr.ss_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)&filt->cli_addr)->sin6_addr, CONN_ADDR_LEN);
+    } else {
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((const struct sockaddr_in *)&filt->cli_addr)->sin_addr, 4);
+    }
+    /* a connection counted but never adopted (lws failed it in between) */
+    connlimit_put(&k->conns, k->conn_pending);
+    k->conn_pending = NULL;
+    enum conn_verdict v = connlimit_take(&k->conns, addr, &k->conn_pending);
+    if (v == CONN_OK)
+        return 0;
+    metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+    log_info("connection_refused", "reason=%s open=%d",
+             v == CONN_ADDRESS_FULL ? "per_address" : "max_connections", k->conns.total);
+    refuse_connection(filt->accept_fd, v);
+    return 1;
 }
 
 static int method_of(struct lws *wsi)
@@ -85,16 +137,45 @@ static int method_of(struct lws *wsi)
     }
 }
 
+/* Copies path into out with every segment that may carry a secret (a ticket
+ * code K1..., or anything long: a token, a code) shown as "{redacted}", and
+ * no query string. */
+static void redact_path(char *out, size_t n, const char *path)
+{
+    size_t used = 0;
+    const char *p = path;
+    out[0] = '\0';
+    while (*p && *p != '?' && used + 1 < n) {
+        if (*p == '/') {
+            out[used++] = '/';
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, "/?");
+        bool secret = len > 24 || strncmp(p, "K1.", 3) == 0 || strncmp(p, "K1%2", 4) == 0;
+        const char *shown = secret ? "{redacted}" : p;
+        size_t slen = secret ? strlen(shown) : len;
+        if (used + slen >= n)
+            break;
+        memcpy(out + used, shown, slen);
+        used += slen;
+        p += len;
+    }
+    out[used] = '\0';
+}
+
 static void log_request(struct req *r, size_t bytes)
 {
-    char path[300];
-    const char *shown = r->path;
+    char path[300], redacted[256];
+    const char *shown = redacted;
     if (r->rt && (r->rt->flags & ROUTE_REDACT_PATH))
         shown = r->rt->pattern;
+    else
+        redact_path(redacted, sizeof redacted, r->path);
     log_escape(path, sizeof path, shown);
     log_info("request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
-             (unsigned long long)r->id, http_method_name(r->method), path, r->status, bytes,
-             (long long)((mono() - r->t0) * 1e6));
+             (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
+             r->status, bytes, (long long)((mono() - r->t0) * 1e6));
 }
 
 /* Writes r's answer. Returns what the lws callback should return. */
@@ -160,9 +241,10 @@ static int req_write(struct req *r)
         goto out;
     if (lws_finalize_http_header(wsi, &p, end))
         goto out;
-    if (body_len)
+    if (body_len && !r->head) { /* HEAD: GET's headers, Content-Length included */
         memcpy(p, body, body_len);
-    p += body_len;
+        p += body_len;
+    }
     req_enter(r, REQ_WRITTEN);
     if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0)
         goto out;
@@ -242,6 +324,38 @@ static int64_t parse_content_length(struct lws *wsi)
     return x;
 }
 
+/* True when the client waits for "100 Continue" before sending its body. */
+static bool expects_continue(struct lws *wsi)
+{
+    char v[32];
+    int n = lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_EXPECT);
+    return n == 12 && strncasecmp(v, "100-continue", 12) == 0;
+}
+
+/* The interim answer, once every check on the headers has passed (lws 4.1
+ * sends none). Returns 0, or -1 when it could not be written. */
+static int send_continue(struct lws *wsi)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned char buf[LWS_PRE + sizeof line];
+    memcpy(buf + LWS_PRE, line, sizeof line - 1);
+    return lws_write(wsi, buf + LWS_PRE, sizeof line - 1, LWS_WRITE_HTTP_HEADERS) < 0 ? -1 : 0;
+}
+
+/* True when, past the grace, r's body arrives slower than [http] min_body_rate. */
+static bool body_too_slow(const struct req *r)
+{
+    int64_t rate = r->k->cfg.http_min_body_rate;
+    double late = mono() - r->t0 - BODY_GRACE_S;
+    if (rate <= 0 || late <= 0 || (int64_t)r->body.len >= r->content_length)
+        return false;
+    if ((double)r->body.len >= (double)rate * late)
+        return false;
+    log_info("body_too_slow", "id=%llu bytes=%zu of=%lld", (unsigned long long)r->id, r->body.len,
+             (long long)r->content_length);
+    return true;
+}
+
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
@@ -256,6 +370,10 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
     r->t0 = mono();
     r->route = -1;
     r->method = method_of(wsi);
+    if (r->method == HTTP_HEAD) {
+        r->method = HTTP_GET;
+        r->head = true;
+    }
     r->content_length = parse_content_length(wsi);
     buf_init(&r->body, 0);
 
@@ -276,6 +394,11 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 405, "method_not_allowed", "this method is not supported");
     if (r->content_length == -2)
         return early_error(r, 400, "malformed", "Content-Length is not a number");
+    if (r->content_length >= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        r->close_after = true; /* where this body ends is ambiguous (request smuggling) */
+        return early_error(r, 400, "malformed",
+                           "send either Content-Length or Transfer-Encoding, not both");
+    }
 
     int allowed = 0;
     r->route = router_match(&k->router, r->method, r->path, &r->params, &allowed);
@@ -288,8 +411,8 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 404, "not_found", "no such path");
     r->rt = k->router.routes[r->route];
 
+    lws_get_peer_simple(wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
     if ((r->rt->flags & ROUTE_PUBLIC) && k->ratelimit) {
-        lws_get_peer_simple(wsi, r->peer, sizeof r->peer);
         int wait = ratelimit_take(k->ratelimit, r->peer, wall_us());
         if (wait) {
             metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
@@ -314,6 +437,13 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         r->role = role_from_name(r->session.role);
         if (r->role < r->rt->role)
             return early_error(r, 403, "forbidden", "your role does not allow this");
+    }
+    /* the last connections are kept for /healthz and signed-in staff */
+    if (r->rt->role == ROLE_NONE && !(r->rt->flags & ROUTE_ALWAYS) &&
+        connlimit_crowded(&k->conns)) {
+        r->close_after = true;
+        r->retry_after = 1;
+        return early_error(r, 503, "busy", "the daemon is busy; try again shortly");
     }
 
     bool has_body = r->method == HTTP_POST || r->method == HTTP_PUT || r->method == HTTP_PATCH;
@@ -342,7 +472,16 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         /* a secret's body is received in place, so that one wipe reaches every byte */
         if ((r->rt->flags & ROUTE_SECRET) && buf_reserve(&r->body, (size_t)r->content_length))
             return early_error(r, 503, "busy", "the daemon is out of memory; try again");
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)k->cfg.http_request_timeout);
+        int secs = (int)k->cfg.http_request_timeout;
+        if (k->cfg.http_min_body_rate > 0) {
+            double need =
+                BODY_GRACE_S + ceil((double)r->content_length / (double)k->cfg.http_min_body_rate);
+            if (need < secs)
+                secs = (int)need;
+        }
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, secs);
+        if (expects_continue(wsi) && send_continue(wsi))
+            return -1;
         req_enter(r, REQ_BODY);
         return 0; /* the body follows */
     }
@@ -370,6 +509,20 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         if (len && buf_append(&r->body, in, len) != 0)
             return early_error(r, 413, "too_large", "the request body is too large");
+        if (body_too_slow(r))
+            return early_error(r, 408, "request_timeout", "the request body arrives too slowly");
+        return 0;
+
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        k = lws_context_user(lws_get_context(wsi));
+        return k ? conn_accept(k, user) : 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        k = lws_context_user(lws_get_context(wsi));
+        if (k && lws_get_opaque_user_data(wsi)) {
+            connlimit_put(&k->conns, lws_get_opaque_user_data(wsi));
+            lws_set_opaque_user_data(wsi, NULL);
+        }
         return 0;
 
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -427,9 +580,76 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * A request whose method lws does not know (TRACE, PROPFIND, ...) or that is
+ * not HTTP at all: lws's parser gives up on it and hands the connection to
+ * this raw protocol (LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG)
+ * instead of answering an HTML 403 itself. It gets the contract's 405 (or
+ * 400 when the first word is no method at all) and the connection is closed.
+ */
+struct raw_conn {
+    int status; /* 0 until the first bytes are seen */
+};
+
+static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct raw_conn *rc = user;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX:
+        if (rc && !rc->status) {
+            const char *d = in;
+            size_t m = 0;
+            while (m < len && m < 20 && d[m] >= 'A' && d[m] <= 'Z')
+                m++;
+            rc->status = m > 0 && m < len && d[m] == ' ' ? 405 : 400;
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE: {
+        if (!rc || !rc->status)
+            return 0;
+        const char *body = rc->status == 405
+                               ? REFUSE_BODY("method_not_allowed", "this method is not supported")
+                               : REFUSE_BODY("malformed", "this is not an HTTP request");
+        unsigned char buf[LWS_PRE + 512];
+        int n = snprintf(
+            (char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+            "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n"
+            "%sconnection: close\r\n\r\n%s",
+            rc->status == 405 ? "405 Method Not Allowed" : "400 Bad Request", strlen(body),
+            rc->status == 405 ? "allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n" : "",
+            body);
+        log_info("refused", "status=%d reason=%s", rc->status,
+                 rc->status == 405 ? "unknown_method" : "not_http");
+        if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+            lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_RAW);
+        return -1;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* A new connection is adopted on the vhost's default protocol, the live one
+ * (pvo_live below): the connection counted at accept is tied to it here. */
+static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+    if (reason == LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED) {
+        struct kioskd *k = lws_context_user(lws_get_context(wsi));
+        if (k && k->conn_pending) {
+            lws_set_opaque_user_data(wsi, k->conn_pending);
+            k->conn_pending = NULL;
+        }
+    }
+    return live_callback(wsi, reason, user, in, len);
+}
+
 static const struct lws_protocols protocols[] = {
     {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
-    {"kioskd-live", live_callback, sizeof(struct live_conn), 4096, 0, NULL, 0},
+    {"kioskd-live", live_entry, sizeof(struct live_conn), 4096, 0, NULL, 0},
+    {"kioskd-raw", raw_callback, sizeof(struct raw_conn), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -486,7 +706,10 @@ static int probe_listen(const char *host, int port, char *err, size_t errlen)
 
 /* The live protocol takes websocket clients that name no subprotocol. */
 static const struct lws_protocol_vhost_options live_default = {NULL, NULL, "default", "1"};
-static const struct lws_protocol_vhost_options pvo_live = {NULL, &live_default, "kioskd-live", ""};
+static const struct lws_protocol_vhost_options raw_fallback = {NULL, NULL, "raw", "1"};
+static const struct lws_protocol_vhost_options pvo_raw = {NULL, &raw_fallback, "kioskd-raw", ""};
+static const struct lws_protocol_vhost_options pvo_live = {&pvo_raw, &live_default, "kioskd-live",
+                                                           ""};
 /* Tablets idle for 30 s are pinged; after 90 s without an answer they are dropped. */
 static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
                                            .secs_since_valid_hangup = 90};
@@ -511,13 +734,22 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     info.keepalive_timeout = 5;
     info.fd_limit_per_thread = (unsigned int)k->cfg.http_max_connections + 32;
     info.max_http_header_data = 4096;
-    info.max_http_header_pool = 256;
+    /* one header table per connection we accept: none ever waits for one */
+    info.max_http_header_pool2 = (unsigned int)k->cfg.http_max_connections + 8;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(k->cfg.http_host, ':') == NULL);
+    /* a request lws cannot parse goes to kioskd-raw (pvo "raw"); naming it in
+     * listen_accept_protocol instead would adopt every connection on it */
+    info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
     if (k->cfg.http_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = k->cfg.http_cert;
         info.ssl_private_key_filepath = k->cfg.http_key;
         info.alpn = "http/1.1";
+    }
+    if (connlimit_init(&k->conns, (int)k->cfg.http_max_connections,
+                       (int)k->cfg.http_max_per_address, (int)k->cfg.http_reserved_connections)) {
+        snprintf(err, errlen, "out of memory for the connection table");
+        return KIOSKD_ENOMEM;
     }
     k->lws = lws_create_context(&info);
     if (!k->lws) {
@@ -575,4 +807,6 @@ void server_stop(struct kioskd *k)
     if (k->lws)
         lws_context_destroy(k->lws);
     k->lws = NULL;
+    k->conn_pending = NULL;
+    connlimit_free(&k->conns);
 }

@@ -1,6 +1,7 @@
 /* Shared handler helpers. */
 #include "handlers/common.h"
 
+#include <mbedtls/platform_util.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,14 @@ bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const
     if (!ok || !phone)
         return false;
     phone_hash(k, phone, who->phone_hash);
+    char key[sizeof name + 8] = "name:";
+    if (validate_name_key(name, key + 5, sizeof key - 5) != 0 ||
+        pii_hash(&k->pii, key, strlen(key), who->name_hash) != 0) {
+        mbedtls_platform_zeroize(key, sizeof key);
+        jv_fail(v, name_key, "could not be stored");
+        return false;
+    }
+    mbedtls_platform_zeroize(key, sizeof key);
     if (pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), who->phone_enc,
                  sizeof who->phone_enc, &who->phone_enc_len) != 0 ||
         pii_seal(&k->pii, &k->rng, "name", name, strlen(name), who->name_enc, sizeof who->name_enc,
@@ -57,6 +66,15 @@ json_t *json_time(int64_t t)
 json_t *json_time_us(int64_t t_us)
 {
     return json_time(t_us / 1000000);
+}
+
+int limit_take(struct ratelimit *rl, const char *key)
+{
+    if (!rl)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ratelimit_take(rl, key, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
 int64_t now_s(void)

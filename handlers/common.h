@@ -28,6 +28,9 @@ json_t *json_time(int64_t t);
 json_t *json_time_us(int64_t t_us);
 /* Current unix time in seconds. */
 int64_t now_s(void);
+/* Takes a token for key from rl (NULL: no limit). Returns 0, or the seconds
+ * to wait (for Retry-After). */
+int limit_take(struct ratelimit *rl, const char *key);
 
 /* A ticket code checked on a worker (ECDSA verification is too slow for the loop). */
 struct ticket_check {

@@ -396,7 +396,13 @@ static int roster_fill(struct req *r, struct write_ctx *w)
     if (!event_of_path(r, &e))
         return KIOSKD_ENOTFOUND;
     char q[200];
-    const char *query = req_query(r, "q", q, sizeof q);
+    bool too_long;
+    const char *query = req_query_fit(r, "q", q, sizeof q, &too_long);
+    if (too_long) {
+        req_error(r, 422, "invalid_query", "q is a name (up to 32 characters) or 4 digits",
+                  json_pack("{s:s}", "q", "is too long"));
+        return KIOSKD_EINVAL;
+    }
     if (query && !*query)
         query = NULL;
     bool by_digits = query && strlen(query) == 4 && strspn(query, "0123456789") == 4;

@@ -50,7 +50,10 @@ static void metrics(struct req *r)
 }
 
 const struct route health_routes[] = {
-    {.method = HTTP_GET, .pattern = "/healthz", .flags = ROUTE_PUBLIC, .fn = healthz},
+    {.method = HTTP_GET,
+     .pattern = "/healthz",
+     .flags = ROUTE_PUBLIC | ROUTE_ALWAYS,
+     .fn = healthz},
     {.method = HTTP_GET, .pattern = "/metrics", .flags = ROUTE_PUBLIC, .fn = metrics},
     {0},
 };

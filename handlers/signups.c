@@ -110,6 +110,14 @@ static void signup_create(struct req *r)
 {
     struct kioskd *k = r->k;
     struct jv *v = &r->json;
+    int wait = limit_take(k->signup_rl, r->peer);
+    if (wait) {
+        metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+        r->retry_after = wait;
+        req_error(r, 429, "rate_limited", "too many sign-ups from this address; wait a minute",
+                  NULL);
+        return;
+    }
     struct signup_ctx *c = req_calloc(r, sizeof *c);
     if (!c)
         return;
@@ -143,6 +151,7 @@ static void signup_create(struct req *r)
     c->job.job.done = signup_stored;
     c->job.event_id = req_id(r, "id");
     c->job.now = now_s();
+    c->job.phone_limit = k->cfg.kiosk_signups_per_phone;
     snprintf(c->job.source, sizeof c->job.source, "kiosk");
     snprintf(c->job.consent_version, sizeof c->job.consent_version, "%s", CONSENT_VERSION);
     snprintf(c->job.kid, sizeof c->job.kid, "%s", k->kid);

@@ -48,8 +48,10 @@ static void login_stored(struct store_job *job)
     struct login_ctx *c = container_of(job, struct login_ctx, job.job);
     struct req *r = req_resume(&c->wait);
     struct store_login *j = &c->job;
-    if (job->rc == 0 && j->locked_now)
-        log_warn("staff_locked", "staff_id=%s until=%lld", j->staff_id, (long long)j->locked_until);
+    if (job->rc == 0 && j->locked_now) /* an unknown id as typed could be anything: not logged */
+        log_warn("staff_locked", "staff_id=%s scope=%s until=%lld",
+                 j->known ? j->staff_id : "(unknown)", j->locked_everywhere ? "all" : "address",
+                 (long long)j->locked_until);
     if (r) {
         if (job->rc) {
             req_fail(r, job->rc);
@@ -127,6 +129,18 @@ static void login(struct req *r)
         jv_fail(v, "device", "may hold only letters, digits, '-', '_' and '.'");
     if (req_fields_failed(r, v))
         goto out;
+    /* "" is the store's key for all addresses together: never a client's own */
+    const char *addr = r->peer[0] ? r->peer : "(unknown)";
+    /* in front of argon2id: per address, then per staff id (known or not alike) */
+    int wait = limit_take(k->login_addr_rl, addr);
+    if (!wait)
+        wait = limit_take(k->login_id_rl, id);
+    if (wait) {
+        metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+        r->retry_after = wait;
+        req_error(r, 429, "rate_limited", "too many login attempts; wait a minute", NULL);
+        goto out;
+    }
     c = req_calloc(r, sizeof *c);
     if (!c)
         goto out;
@@ -139,8 +153,11 @@ static void login(struct req *r)
     c->job.now = now_s();
     c->job.ttl = k->cfg.staff_token_ttl;
     c->job.lock_after = k->cfg.staff_lock_after;
+    c->job.lock_global = k->cfg.staff_lock_global;
     c->job.lock_seconds = k->cfg.staff_lock_seconds;
+    snprintf(c->job.addr, sizeof c->job.addr, "%s", addr);
     struct store_staff sf;
+    int64_t locked_until = 0;
     int rc = store_staff_get(k->store, id, &sf);
     if (rc && rc != KIOSKD_ENOTFOUND) {
         req_fail(r, rc);
@@ -149,7 +166,13 @@ static void login(struct req *r)
     /* an unknown id costs the same time as a wrong PIN */
     snprintf(c->hash, sizeof c->hash, "%s", rc ? pin_dummy_hash : sf.pin_hash);
     c->unknown = rc != 0;
-    c->skip_verify = rc == 0 && sf.locked_until > c->job.now;
+    mbedtls_platform_zeroize(&sf, sizeof sf);
+    /* locked (known or not): the writer refuses it, so the PIN is not checked */
+    if ((rc = store_login_locked(k->store, id, addr, c->job.now, &locked_until)) != 0) {
+        req_fail(r, rc);
+        goto out;
+    }
+    c->skip_verify = locked_until > 0;
     if (new_token(k, c->token, sizeof c->token, c->job.token_hash) != 0) {
         req_fail(r, KIOSKD_ECRYPTO);
         goto out;

@@ -22,24 +22,25 @@
 
 /* Both read the columns of struct found, in its order (found_row). */
 static const char SQL_SIGNUP_BY_PHONE[] =
-    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
-    "WHERE event_id = ? AND phone_hash = ?";
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, name_hash, short_code "
+    "FROM signups WHERE event_id = ? AND phone_hash = ?";
 static const char SQL_SIGNUP_BY_ID[] =
-    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
-    "WHERE id = ?";
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, name_hash, short_code "
+    "FROM signups WHERE id = ?";
 static const char SQL_SIGNUP_BY_CODE[] =
-    "SELECT id, event_id, status, issued_at, name_mask, source, kid, short_code FROM signups "
-    "WHERE event_id = ? AND short_code = ?";
+    "SELECT id, event_id, status, issued_at, name_mask, source, kid, name_hash, short_code "
+    "FROM signups WHERE event_id = ? AND short_code = ?";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO signups(event_id, phone_hash, phone_enc, name_enc, name_mask, phone_last4, "
     "member_no, referrer_hash, source, status, consent_at, consent_version, issued_at, kid, "
-    "created_at, short_code) VALUES (:event, :hash, :phone, :name, :mask, :last4, :member, "
-    ":referrer, :source, :status, :now, :consent, :issued, :kid, :now, :code)";
+    "created_at, name_hash, short_code) VALUES (:event, :hash, :phone, :name, :mask, :last4, "
+    ":member, :referrer, :source, :status, :now, :consent, :issued, :kid, :now, :name_hash, "
+    ":code)";
 static const char SQL_SIGNUP_REACTIVATE[] =
     "UPDATE signups SET phone_enc = :phone, name_enc = :name, name_mask = :mask, "
     "member_no = :member, referrer_hash = :referrer, source = :source, status = :status, "
     "consent_at = :now, consent_version = :consent, issued_at = :issued, kid = :kid, "
-    "cancelled_at = NULL, short_code = :code WHERE id = :id";
+    "cancelled_at = NULL, name_hash = :name_hash, short_code = :code WHERE id = :id";
 static const char SQL_CODE_TAKEN[] = "SELECT 1 FROM signups WHERE event_id = ? AND short_code = ?";
 static const char SQL_SIGNUP_SET_STATUS[] =
     "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
@@ -52,6 +53,10 @@ static const char SQL_ROSTER[] =
     "FROM signups s LEFT JOIN checkins c ON c.signup_id = s.id AND c.undone_us IS NULL "
     "WHERE s.event_id = ?1 AND s.status <> 'cancelled' AND (?2 IS NULL OR s.phone_last4 = ?2) "
     "ORDER BY s.id LIMIT ?3";
+static const char SQL_PHONE_UPCOMING[] = "SELECT count(*) FROM events e CROSS JOIN signups s "
+                                         "ON s.event_id = e.id AND s.phone_hash = ?1 "
+                                         "WHERE e.ends_at > ?2 AND e.status <> 'cancelled' "
+                                         "AND s.status <> 'cancelled' AND s.source <> 'walkin'";
 static const char SQL_TICKET_INFO[] =
     "SELECT s.event_id, s.issued_at, s.status, e.status FROM signups s "
     "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
@@ -97,6 +102,8 @@ int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row 
                       (int)w->who->phone_enc_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":name"), w->who->name_enc,
                       (int)w->who->name_enc_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, sqlite3_bind_parameter_index(st, ":name_hash"), w->who->name_hash,
+                      STORE_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":mask"), w->who->name_mask, -1,
                       SQLITE_STATIC);
     sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":last4"), w->who->phone_last4, -1,
@@ -149,7 +156,10 @@ static int found_row(sqlite3_stmt *st, struct found *f)
         store_col_text(f->name_mask, sizeof f->name_mask, st, 4);
         store_col_text(f->source, sizeof f->source, st, 5);
         store_col_text(f->kid, sizeof f->kid, st, 6);
-        store_col_text(f->short_code, sizeof f->short_code, st, 7);
+        f->has_name_hash = sqlite3_column_bytes(st, 7) == (int)sizeof f->name_hash;
+        if (f->has_name_hash)
+            memcpy(f->name_hash, sqlite3_column_blob(st, 7), sizeof f->name_hash);
+        store_col_text(f->short_code, sizeof f->short_code, st, 8);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
@@ -201,6 +211,33 @@ enum store_why ticket_rule(const struct found *f, const char *event_status, int6
 
 /* --- sign-up --- */
 
+/* Compares two keyed hashes in constant time. */
+static bool same_hash(const unsigned char *a, const unsigned char *b)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < STORE_HASH_LEN; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* Counts the sign-ups phone_hash holds (not cancelled, not walk-ins) in events
+ * not cancelled that end after now: from the events not over (events_upcoming),
+ * one lookup each in signups_event_phone, so no index on the phone alone. */
+static int phone_upcoming(struct store_tx *tx, const unsigned char *phone_hash, int64_t now,
+                          int64_t *n)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_PHONE_UPCOMING);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_blob(st, 1, phone_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
 static int signup_new_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_signup_new *j = (struct store_signup_new *)job;
@@ -221,6 +258,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return rc;
     int64_t existing = f.id, old_issued = f.issued_at;
     if (existing && strcmp(f.status, "cancelled") != 0) {
+        /* a phone alone must not give away a ticket (enough to cancel the place) */
+        if (!f.has_name_hash || !same_hash(f.name_hash, j->who.name_hash))
+            return store_refuse(job, WHY_ALREADY_SIGNED_UP);
         j->existed = true;
         j->signup_id = existing;
         j->issued_at = old_issued;
@@ -230,6 +270,13 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return 0;
     }
 
+    if (j->phone_limit > 0) {
+        int64_t held = 0;
+        if ((rc = phone_upcoming(tx, j->who.phone_hash, j->now, &held)) != 0)
+            return rc;
+        if (held >= j->phone_limit)
+            return store_refuse(job, WHY_SIGNUP_LIMIT);
+    }
     bool place = ev.confirmed < ev.capacity;
     snprintf(j->status, sizeof j->status, "%s", place ? "confirmed" : "waitlisted");
     snprintf(j->kid_used, sizeof j->kid_used, "%s", j->kid);

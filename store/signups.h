@@ -23,6 +23,7 @@
 /* The personal data of a guest, already encrypted and hashed by the caller. */
 struct store_person {
     unsigned char phone_hash[STORE_HASH_LEN];
+    unsigned char name_hash[STORE_HASH_LEN]; /* keyed hash of the name's key (validate_name_key) */
     unsigned char phone_enc[64];
     size_t phone_enc_len;
     unsigned char name_enc[STORE_ENC_MAX];
@@ -31,8 +32,12 @@ struct store_person {
     char phone_last4[5];
 };
 
-/* Signs up a guest, or returns the sign-up this phone already has.
- * Refusals: WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_SIGNUPS_CLOSED. */
+/* Signs up a guest, or returns the sign-up this phone already has when the
+ * name is the same one (the same name_hash). Refusals: WHY_EVENT_NOT_FOUND,
+ * WHY_EVENT_CANCELLED, WHY_SIGNUPS_CLOSED, WHY_ALREADY_SIGNED_UP (the phone
+ * holds a sign-up for this event under another name, or under a name signed
+ * up before names were hashed), WHY_SIGNUP_LIMIT (the phone holds
+ * phone_limit sign-ups in events not ended). */
 struct store_signup_new {
     struct store_job job;
     int64_t event_id;
@@ -42,8 +47,9 @@ struct store_signup_new {
     unsigned char referrer_hash[STORE_HASH_LEN];
     char source[8]; /* kiosk, bot, staff */
     char consent_version[16];
-    char kid[16]; /* key that will sign the ticket */
-    int64_t now;  /* unix seconds */
+    char kid[16];        /* key that will sign the ticket */
+    int64_t now;         /* unix seconds */
+    int64_t phone_limit; /* most sign-ups a phone holds in events not ended; 0: no limit */
     /* out */
     int64_t signup_id;
     char status[12]; /* confirmed, waitlisted */

@@ -11,7 +11,6 @@ static const char SQL_STAFF_GET[] =
     "SELECT id, name, role, pin_hash, failed, locked_until FROM staff WHERE id = ?";
 static const char SQL_STAFF_INSERT[] =
     "INSERT INTO staff(id, name, role, pin_hash, created_at) VALUES (?, ?, ?, ?, ?)";
-static const char SQL_STAFF_FAILED[] = "UPDATE staff SET failed = ?, locked_until = ? WHERE id = ?";
 static const char SQL_SESSION_GET[] =
     "SELECT staff_id, role, device, expires_at FROM sessions "
     "WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ?";
@@ -24,6 +23,17 @@ static const char SQL_SESSIONS_REVOKE_STAFF[] =
     "UPDATE sessions SET revoked_at = ?1 WHERE staff_id = ?2 AND revoked_at IS NULL "
     "AND expires_at > ?1";
 static const char SQL_SESSION_PURGE[] = "DELETE FROM sessions WHERE expires_at < ?";
+static const char SQL_FAIL_GET[] =
+    "SELECT failed, locked_until FROM login_failures WHERE staff_id = ? AND addr = ?";
+static const char SQL_FAIL_PUT[] =
+    "INSERT INTO login_failures(staff_id, addr, failed, locked_until, last_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(staff_id, addr) DO UPDATE SET "
+    "failed = excluded.failed, locked_until = excluded.locked_until, last_at = excluded.last_at";
+static const char SQL_FAIL_CLEAR[] =
+    "DELETE FROM login_failures WHERE staff_id = ?1 AND (addr = ?2 OR addr = '')";
+static const char SQL_FAIL_CLEAR_ALL[] = "DELETE FROM login_failures WHERE staff_id = ?";
+static const char SQL_FAIL_PURGE[] =
+    "DELETE FROM login_failures WHERE last_at < ?1 AND locked_until <= ?2";
 
 static int staff_read(struct conn *c, const char *id, struct store_staff *out)
 {
@@ -100,55 +110,129 @@ void store_staff_add_init(struct store_staff_add *j)
     j->job.run = staff_add_run;
 }
 
+/* Reads the failure count of (staff_id, addr) through c; 0 and 0 when none. */
+static int fail_read(struct conn *c, const char *staff_id, const char *addr, int64_t *failed,
+                     int64_t *until)
+{
+    *failed = *until = 0;
+    sqlite3_stmt *st = conn_stmt(c, SQL_FAIL_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *failed = sqlite3_column_int64(st, 0);
+        *until = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+static int fail_put(struct store_tx *tx, const char *staff_id, const char *addr, int64_t failed,
+                    int64_t until, int64_t now)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_FAIL_PUT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, failed);
+    sqlite3_bind_int64(st, 4, until);
+    sqlite3_bind_int64(st, 5, now);
+    return store_step_done(st);
+}
+
+/* Runs one statement with text parameters a (and b when not NULL). */
+static int exec_text(struct store_tx *tx, const char *sql, const char *a, const char *b)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, sql);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    return store_step_done(st);
+}
+
+int store_login_locked(struct store *s, const char *staff_id, const char *addr, int64_t now,
+                       int64_t *until)
+{
+    int64_t failed, at_addr, everywhere;
+    int rc = fail_read(&s->rd, staff_id, addr, &failed, &at_addr);
+    if (rc == 0)
+        rc = fail_read(&s->rd, staff_id, "", &failed, &everywhere);
+    if (rc)
+        return rc;
+    *until = at_addr > everywhere ? at_addr : everywhere;
+    if (*until <= now)
+        *until = 0;
+    return 0;
+}
+
+/*
+ * The lock rule. Wrong PINs are counted per (staff id, address) and per staff
+ * id over every address (addr ''); an unknown id is counted the same way, so
+ * no answer tells which ids exist. lock_after in a row at one address lock the
+ * id at that address; lock_global in a row over all addresses lock it
+ * everywhere; either lasts lock_seconds, and its count starts again after it.
+ * While a lock holds, attempts are refused and not counted. A login clears
+ * the count of its address and the global one.
+ */
 static int login_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_login *j = (struct store_login *)job;
     struct store_staff sf;
     char subject[48];
-    snprintf(subject, sizeof subject, "staff:%s", j->staff_id);
     int rc = staff_read(tx->c, j->staff_id, &sf);
-    if (rc == KIOSKD_ENOTFOUND) {
-        j->result = KIOSKD_EAUTH;
-        return store_audit(tx, NULL, j->device, "login_failed", "staff:unknown");
-    }
-    if (rc)
+    if (rc && rc != KIOSKD_ENOTFOUND)
         return rc;
-    if (sf.locked_until > j->now) {
-        j->result = KIOSKD_ELOCKED;
-        j->locked_until = sf.locked_until;
-        return store_audit(tx, j->staff_id, j->device, "login_refused_locked", subject);
-    }
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_STAFF_FAILED);
+    j->known = rc == 0;
+    snprintf(subject, sizeof subject, "staff:%s", j->known ? j->staff_id : "unknown");
+    const char *actor = j->known ? j->staff_id : NULL;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_FAIL_PURGE);
     if (!st)
         return KIOSKD_EIO;
-    if (!j->pin_ok) {
-        int64_t failed = sf.failed + 1, until = 0;
-        if (failed >= j->lock_after) {
-            until = j->now + j->lock_seconds;
-            failed = 0;
+    sqlite3_bind_int64(st, 1, j->now - 86400);
+    sqlite3_bind_int64(st, 2, j->now);
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    int64_t fa, ua, fg, ug;
+    if ((rc = fail_read(tx->c, j->staff_id, j->addr, &fa, &ua)) != 0 ||
+        (rc = fail_read(tx->c, j->staff_id, "", &fg, &ug)) != 0)
+        return rc;
+    if (ua > j->now || ug > j->now) {
+        j->result = KIOSKD_ELOCKED;
+        j->locked_until = ua > ug ? ua : ug;
+        return store_audit(tx, actor, j->device, "login_refused_locked", subject);
+    }
+    if (!j->known || !j->pin_ok) {
+        fa++;
+        fg++;
+        ua = ug = 0;
+        if (fa >= j->lock_after) {
+            ua = j->now + j->lock_seconds;
+            fa = 0;
             j->locked_now = true;
         }
-        sqlite3_bind_int64(st, 1, failed);
-        sqlite3_bind_int64(st, 2, until);
-        sqlite3_bind_text(st, 3, j->staff_id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return store_rc(rc);
+        if (fg >= j->lock_global) {
+            ug = j->now + j->lock_seconds;
+            fg = 0;
+            j->locked_now = j->locked_everywhere = true;
+        }
+        if ((rc = fail_put(tx, j->staff_id, j->addr, fa, ua, j->now)) != 0 ||
+            (rc = fail_put(tx, j->staff_id, "", fg, ug, j->now)) != 0)
+            return rc;
         j->result = j->locked_now ? KIOSKD_ELOCKED : KIOSKD_EAUTH;
-        j->locked_until = until;
-        rc = store_audit(tx, j->staff_id, j->device, "login_failed", subject);
+        j->locked_until = ua > ug ? ua : ug;
+        rc = store_audit(tx, actor, j->device, "login_failed", subject);
         if (!rc && j->locked_now)
-            rc = store_audit(tx, j->staff_id, j->device, "lockout", subject);
+            rc = store_audit(tx, actor, j->device,
+                             j->locked_everywhere ? "lockout_global" : "lockout", subject);
         return rc;
     }
-    sqlite3_bind_int64(st, 1, 0);
-    sqlite3_bind_int64(st, 2, 0);
-    sqlite3_bind_text(st, 3, j->staff_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_rc(rc);
+    if ((rc = exec_text(tx, SQL_FAIL_CLEAR, j->staff_id, j->addr)) != 0)
+        return rc;
     st = conn_stmt(tx->c, SQL_SESSION_PURGE);
     if (!st)
         return KIOSKD_EIO;
@@ -233,4 +317,29 @@ void store_sessions_revoke_init(struct store_sessions_revoke *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = sessions_revoke_run;
+}
+
+static int staff_unlock_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_staff_unlock *j = (struct store_staff_unlock *)job;
+    struct store_staff sf;
+    int rc = staff_read(tx->c, j->target, &sf);
+    if (rc && rc != KIOSKD_ENOTFOUND)
+        return rc;
+    bool known = rc == 0;
+    if ((rc = exec_text(tx, SQL_FAIL_CLEAR_ALL, j->target, NULL)) != 0)
+        return rc;
+    j->cleared = sqlite3_changes(tx->c->db);
+    if (!known && j->cleared == 0)
+        return store_refuse(job, WHY_STAFF_NOT_FOUND);
+    char subject[48];
+    snprintf(subject, sizeof subject, "staff:%s", known ? j->target : "unknown");
+    return store_audit(tx, j->by.staff_id[0] ? j->by.staff_id : NULL,
+                       j->by.device[0] ? j->by.device : NULL, "staff_unlock", subject);
+}
+
+void store_staff_unlock_init(struct store_staff_unlock *j)
+{
+    memset(&j->job, 0, sizeof j->job);
+    j->job.run = staff_unlock_run;
 }

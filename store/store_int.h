@@ -118,6 +118,8 @@ int checkin_in_force(struct store_tx *tx, int64_t signup_id, struct checkin_in_f
 struct found {
     int64_t id, event_id, issued_at;
     char status[12], name_mask[64], source[8], kid[16], short_code[7];
+    unsigned char name_hash[32];
+    bool has_name_hash; /* false for rows from before migration 0005 */
 };
 /* Reads sign-up id, or the sign-up of a phone's hash for an event, into f
  * (writer thread). 0, KIOSKD_ENOTFOUND or a store error. */

@@ -34,6 +34,8 @@ enum store_why {
     WHY_ALREADY_UNDONE,    /* undoing an undone check-in */
     WHY_NO_SIGNUP,         /* check-in by phone: no sign-up with it */
     WHY_STAFF_EXISTS,      /* adding a staff id that exists */
+    WHY_ALREADY_SIGNED_UP, /* the phone holds a sign-up for the event under another name */
+    WHY_SIGNUP_LIMIT,      /* the phone holds the most sign-ups allowed in events not ended */
     WHY_NO_CODE,           /* check-in by short code: no sign-up of the event has it */
     WHY_COUNT
 };

@@ -54,7 +54,7 @@ class Daemon {
       '[http]', `listen = 127.0.0.1:${this.port}`, 'rate_limit = 0',
       '[store]', `path = ${this.dir}/kioskd.db`, `key_file = ${this.dir}/kioskd.key`,
       '[tickets]', `key_file = ${this.dir}/ticket.pem`,
-      '[kiosk]', 'printer = 58mm', '',
+      '[kiosk]', 'signups_per_minute = 0', 'printer = 58mm', '',
     ].join('\n'));
   }
 

@@ -62,7 +62,9 @@ class Daemon:
         self.own_dir = dir is None
         self.config_path = os.path.join(self.dir, "kioskd.ini")
         base = ("[http]\nlisten = 127.0.0.1:0\nrate_limit = 0\n"
-                f"[store]\npath = {self.dir}/kioskd.db\nkey_file = {self.dir}/kioskd.key\n")
+                f"[store]\npath = {self.dir}/kioskd.db\nkey_file = {self.dir}/kioskd.key\n"
+                "[staff]\nlogin_per_minute = 0\nlogin_id_per_minute = 0\n"
+                "[kiosk]\nsignups_per_minute = 0\n")
         with open(self.config_path, "w") as f:
             f.write(merge_ini(base, config))
         self.env = dict(os.environ)
@@ -107,8 +109,10 @@ class Daemon:
     def all_stderr(self):
         return self.stderr(since_start=False)
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=10, source=None):
+        """source: the client address to send from (another 127.x address)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)

@@ -134,6 +134,10 @@ def test_a_version_2_database_with_a_broken_outbox_row_opens():
                 data    TEXT NOT NULL
             ) STRICT;
             ALTER TABLE events DROP COLUMN description;  -- added by migration 0004
+            ALTER TABLE signups DROP COLUMN name_hash;  -- added by migration 0005
+            DROP TABLE login_failures;                  -- added by migration 0006
+            DROP INDEX signups_event_code;              -- added by migration 0007
+            ALTER TABLE signups DROP COLUMN short_code; -- added by migration 0007
             PRAGMA user_version = 2;
         """)
         c.execute("INSERT INTO outbox(seq, id, kind, at, data) VALUES "

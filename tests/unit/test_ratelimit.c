@@ -33,6 +33,26 @@ static void test_burst_then_rate(void **state)
     ratelimit_free(rl);
 }
 
+static void test_per_minute(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_new_per_minute(6, 64);
+    assert_non_null(rl);
+    int64_t t = 1000000;
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ratelimit_take(rl, "S1", t), 0);
+    /* one token comes back every 10 s: Retry-After says so */
+    int wait = ratelimit_take(rl, "S1", t);
+    assert_true(wait >= 10 && wait <= 11);
+    assert_true(ratelimit_take(rl, "S1", t + 5 * 1000000) >= 1);
+    assert_int_equal(ratelimit_take(rl, "S1", t + 10 * 1000000), 0);
+    ratelimit_free(rl);
+    struct ratelimit *off = ratelimit_new_per_minute(0, 8);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(ratelimit_take(off, "S1", t), 0);
+    ratelimit_free(off);
+}
+
 static void test_off_and_full_table(void **state)
 {
     (void)state;
@@ -55,6 +75,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_then_rate),
+        cmocka_unit_test(test_per_minute),
         cmocka_unit_test(test_off_and_full_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

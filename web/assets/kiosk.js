@@ -208,6 +208,10 @@
       for (const [k, m] of Object.entries(err.fields)) any = fieldError(k, K.fieldMessage(k, m)) || any;
       if (!any) $('#form-error').textContent = '填写的内容有误，请检查后再试。';
       focusFirstError();
+    } else if (err.code === 'already_signed_up') {
+      $('#form-error').textContent = '该手机号已用其他姓名报名本场活动。如需帮助，请联系网点工作人员。';
+    } else if (err.code === 'signup_limit') {
+      $('#form-error').textContent = '该手机号报名的活动已达上限，请先取消其他活动的报名，或请网点工作人员协助。';
     } else if (err.code === 'event_over') {
       $('#form-error').textContent = '本场活动已结束，无法报名。请返回选择其他活动。';
     } else if (err.code === 'event_cancelled') {
