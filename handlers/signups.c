@@ -20,6 +20,7 @@
 #include "daemon/worker.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
+#include "store/events.h"
 #include "store/signups.h"
 
 struct signup_ctx {
@@ -313,6 +314,57 @@ static void ticket_image(struct req *r, bool png)
     }
 }
 
+/* --- the guest's ticket, for the page /t/{code} --- */
+
+struct info_ctx {
+    struct ticket_check ticket;
+    struct req_wait wait;
+};
+
+static void ticket_info_done(struct work *w)
+{
+    struct info_ctx *c = container_of(w, struct info_ctx, ticket.work);
+    struct ticket_check *t = &c->ticket;
+    struct req *r = req_resume(&c->wait);
+    if (r) {
+        enum store_why why = WHY_NONE;
+        struct store_ticket view;
+        struct store_event ev;
+        int rc = t->rc;
+        if (rc == KIOSKD_EMALFORMED || rc == KIOSKD_EBADSIG || rc == KIOSKD_ENOTFOUND)
+            why = WHY_TICKET_NOT_FOUND;
+        else if (rc == 0)
+            rc = store_ticket_view(r->k->store, t->p.signup_id, t->p.event_id, t->p.issued_at, &why,
+                                   &view);
+        if (why == WHY_UNKNOWN_TICKET)
+            why = WHY_TICKET_NOT_FOUND;
+        if (why == WHY_NONE && rc == 0)
+            rc = store_event_get(r->k->store, t->p.event_id, &ev);
+        if (why != WHY_NONE)
+            req_refuse(r, why);
+        else if (rc)
+            req_fail(r, rc);
+        else
+            req_json(r, 200,
+                     json_pack("{s:I, s:s, s:s, s:s, s:o}", "signup_id", (json_int_t)t->p.signup_id,
+                               "status", view.status, "short_code", view.short_code, "name",
+                               view.name_mask, "event", event_json(&ev)));
+    }
+    free(c);
+}
+
+/* GET /api/v1/tickets/{code}: the ticket's sign-up (masked) and event, for
+ * the guest's own page. Knowing the code is the proof, as for its images. */
+static void ticket_info(struct req *r)
+{
+    struct info_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
+        return;
+    ticket_check_init(&c->ticket, req_param(r, "code"), ticket_info_done);
+    if (req_submit_work(r, &c->ticket.work, &c->wait) != 0)
+        free(c);
+}
+
 static void ticket_svg(struct req *r)
 {
     ticket_image(r, false);
@@ -342,6 +394,10 @@ const struct route signups_routes[] = {
      .pattern = "/api/v1/tickets/{code}.png",
      .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
      .fn = ticket_png},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/tickets/{code}",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
+     .fn = ticket_info},
     {.method = HTTP_DELETE,
      .pattern = "/api/v1/tickets/{code}",
      .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,

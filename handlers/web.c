@@ -5,6 +5,7 @@
  *   /              web/kiosk.html
  *   /staff         web/staff.html
  *   /staff/stats   web/stats.html
+ *   /t/{code}      web/ticket.html     (the guest's own ticket, on a phone)
  *   /assets/{name} web/assets/{name}   (scripts, styles, sounds, images)
  */
 #include <string.h>
@@ -76,6 +77,11 @@ static void staff_page(struct req *r)
     serve(r, "staff.html", "no-cache");
 }
 
+static void ticket_page(struct req *r)
+{
+    serve(r, "ticket.html", "no-cache");
+}
+
 static void stats_page(struct req *r)
 {
     serve(r, "stats.html", "no-cache");
@@ -108,6 +114,10 @@ const struct route web_routes[] = {
     {.method = HTTP_GET, .pattern = "/", .flags = ROUTE_PUBLIC, .fn = kiosk_page},
     {.method = HTTP_GET, .pattern = "/staff", .flags = ROUTE_PUBLIC, .fn = staff_page},
     {.method = HTTP_GET, .pattern = "/staff/stats", .flags = ROUTE_PUBLIC, .fn = stats_page},
+    {.method = HTTP_GET,
+     .pattern = "/t/{code}",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
+     .fn = ticket_page},
     {.method = HTTP_GET, .pattern = "/assets/{name}", .flags = ROUTE_PUBLIC, .fn = asset},
     {.method = HTTP_GET, .pattern = "/api/v1/kiosk", .flags = ROUTE_PUBLIC, .fn = kiosk_settings},
     {0},

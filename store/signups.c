@@ -58,7 +58,7 @@ static const char SQL_PHONE_UPCOMING[] = "SELECT count(*) FROM events e CROSS JO
                                          "WHERE e.ends_at > ?2 AND e.status <> 'cancelled' "
                                          "AND s.status <> 'cancelled' AND s.source <> 'walkin'";
 static const char SQL_TICKET_INFO[] =
-    "SELECT s.event_id, s.issued_at, s.status, e.status FROM signups s "
+    "SELECT s.event_id, s.issued_at, s.status, e.status, s.short_code, s.name_mask FROM signups s "
     "JOIN events e ON e.id = s.event_id WHERE s.id = ?";
 
 /* Inserts the sign-up (existing == 0) or revives the cancelled one `existing`. */
@@ -440,6 +440,12 @@ int store_roster(struct store *s, int64_t event_id, const char *last4, size_t ma
 int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
                        enum store_why *why)
 {
+    return store_ticket_view(s, signup_id, event_id, issued_at, why, NULL);
+}
+
+int store_ticket_view(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
+                      enum store_why *why, struct store_ticket *out)
+{
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_INFO);
     if (!st)
         return KIOSKD_EIO;
@@ -453,8 +459,15 @@ int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int
         f.issued_at = sqlite3_column_int64(st, 1);
         store_col_text(f.status, sizeof f.status, st, 2);
         store_col_text(event_status, sizeof event_status, st, 3);
+        store_col_text(f.short_code, sizeof f.short_code, st, 4);
+        store_col_text(f.name_mask, sizeof f.name_mask, st, 5);
     }
     sqlite3_reset(st);
+    if (out) {
+        snprintf(out->status, sizeof out->status, "%s", f.status);
+        snprintf(out->short_code, sizeof out->short_code, "%s", f.short_code);
+        snprintf(out->name_mask, sizeof out->name_mask, "%s", f.name_mask);
+    }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_rc(rc);
     *why = ticket_rule(&f, event_status, event_id, issued_at);

@@ -101,6 +101,15 @@ int store_roster(struct store *s, int64_t event_id, const char *last4, size_t ma
  * breaks. Returns 0 or a store error. */
 int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
                        enum store_why *why);
+/* What the guest's own ticket page shows of a sign-up (masked). */
+struct store_ticket {
+    char status[12]; /* confirmed, waitlisted */
+    char short_code[7];
+    char name_mask[64];
+};
+/* The same rule, and when it holds the sign-up's view in *out (may be NULL). */
+int store_ticket_view(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,
+                      enum store_why *why, struct store_ticket *out);
 
 /* Writes one audit line (for staff actions that change nothing, such as a
  * roster search). */

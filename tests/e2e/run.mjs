@@ -435,6 +435,22 @@ test('kiosk_idle_returns_to_start_and_clears', async () => {
   assert(!shown.includes('闲置测试'), 'nothing personal on screen');
 });
 
+test('guest_ticket_page_on_a_phone', async () => {
+  const s = (await signup(data.A, '许页面', '13788880009')).data;
+  const page = await newPage(PHONE, { context: { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } });
+  await page.goto(d.url + '/t/' + s.ticket.code);
+  await page.locator('#t-ticket').waitFor({ state: 'visible' });
+  const body = await text(page.locator('#t-ticket'));
+  assert(body.includes(s.ticket.short_code) && body.includes('测试网点二楼贵宾室') && body.includes('凭手机号也可签到'), 'code, venue, phone note: ' + body);
+  assert(body.includes('许*') && !body.includes('13788880009'), 'masked name only');
+  await until(() => page.locator('#t-qr').evaluate((el) => el.complete && el.naturalWidth > 0), 'the QR loaded');
+  assert(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  await shot(page, 'ticket-1-phone');
+  await d.api('DELETE', '/api/v1/tickets/' + s.ticket.code);
+  await page.reload();
+  await until(async () => (await text(page.locator('#t-status'))).includes('已取消'), 'a cancelled ticket says so');
+});
+
 test('kiosk_works_on_a_phone', async () => {
   const page = await newPage(PHONE, { context: { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } });
   await page.goto(d.url + '/');

@@ -23,6 +23,8 @@ EXPECTED = {
     ("GET", "/api/v1/tickets/{code}.svg"): "none",
     ("GET", "/api/v1/tickets/{code}.png"): "none",
     ("DELETE", "/api/v1/tickets/{code}"): "none",
+    ("GET", "/api/v1/tickets/{code}"): "none",
+    ("GET", "/t/{code}"): "none",
     ("POST", "/api/v1/checkins"): "staff",
     ("DELETE", "/api/v1/checkins/{id}"): "staff",
     ("POST", "/api/v1/events/{id}/walkins"): "staff",

@@ -80,3 +80,27 @@ def test_signups_of_an_earlier_schema_get_codes():
     r = s.d.post("/api/v1/checkins", {"event_id": ev, "code": codes[ids[3]]},
                  headers=auth(s.staff))
     assert r.status == 200 and r.json["signup_id"] == ids[3], r
+
+
+def test_the_guests_ticket_page_reads_its_own_ticket_only():
+    s = Site()
+    ev = s.event(capacity=1)
+    first = s.signup(ev, "13800005551", name="王页面").json
+    second = s.signup(ev, "13800005552", name="李候补").json
+    r = s.d.get("/api/v1/tickets/" + first["ticket"]["code"])
+    assert r.status == 200, r
+    assert r.json["status"] == "confirmed" and r.json["short_code"] == first["ticket"]["short_code"]
+    assert r.json["name"] == "王*" and r.json["event"]["id"] == ev
+    assert "13800005551" not in r.raw.decode() and "王页面" not in r.raw.decode()
+    assert s.d.get("/api/v1/tickets/" + second["ticket"]["code"]).json["status"] == "waitlisted"
+    # an altered code is nobody's ticket; a cancelled one is gone
+    code = first["ticket"]["code"]
+    bad = code[:-3] + ("AAA" if not code.endswith("AAA") else "BBB")
+    assert s.d.get("/api/v1/tickets/" + bad).status == 404
+    assert s.d.delete("/api/v1/tickets/" + code).status == 200
+    r = s.d.get("/api/v1/tickets/" + code)
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    # the page itself is served for any code (it asks the API), and its path is never logged
+    page = s.d.get("/t/" + second["ticket"]["code"])
+    assert page.status == 200 and b"ticket.js" in page.raw
+    assert second["ticket"]["code"] not in s.d.stderr()
