@@ -1,6 +1,7 @@
-/* CSV reading. */
+/* CSV reading, and the field writer of exports. */
 #include "core/csv.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,4 +107,18 @@ int csv_next(struct csv *c, struct csv_row *row)
     for (int i = 0; i < row->n; i++)
         row->field[i] = c->store.data + offsets[i];
     return 1;
+}
+
+int csv_put_field(struct buf *b, const char *s)
+{
+    bool formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+    bool quote = strpbrk(s, ",\"\r\n") != NULL;
+    int rc = quote ? buf_puts(b, "\"") : 0;
+    if (!rc && formula)
+        rc = buf_puts(b, "'");
+    for (const char *p = s; !rc && *p; p++)
+        rc = *p == '"' ? buf_puts(b, "\"\"") : buf_append(b, p, 1);
+    if (!rc && quote)
+        rc = buf_puts(b, "\"");
+    return rc;
 }

@@ -1,8 +1,7 @@
 /*
- * A strict RFC 4180 CSV reader for imports: UTF-8 (a leading BOM is
- * skipped), comma separated, fields optionally in double quotes with ""
- * for a quote, records ending in LF or CRLF (quoted fields may span lines).
- * Pure: reads from memory.
+ * A strict RFC 4180 CSV reader for imports, and the field writer of exports: UTF-8 (a leading BOM
+ * is skipped), comma separated, fields optionally in double quotes with "" for a quote, records
+ * ending in LF or CRLF (quoted fields may span lines). Pure: reads from memory.
  */
 #ifndef KIOSKD_CSV_H
 #define KIOSKD_CSV_H
@@ -33,5 +32,12 @@ void csv_init(struct csv *c, const char *data, size_t len);
  * KIOSKD_EMALFORMED (c->error says what, row->line where). Blank lines are skipped. */
 int csv_next(struct csv *c, struct csv_row *row);
 void csv_free(struct csv *c);
+
+/* Appends one field of a CSV export to b: quoted when it holds a comma, a
+ * quote, CR or LF (quotes doubled), and neutralised against formula
+ * injection: a field that starts with =, +, -, @, TAB or CR gets a leading
+ * apostrophe, so a spreadsheet shows it as text. 0, KIOSKD_ETOOBIG or
+ * KIOSKD_ENOMEM. */
+int csv_put_field(struct buf *b, const char *s);
 
 #endif

@@ -20,12 +20,17 @@ extern const struct route signups_routes[];
 extern const struct route checkins_routes[];
 extern const struct route staff_routes[];
 extern const struct route web_routes[];
+extern const struct route stats_routes[];
 
 /* handlers/events.c, for the other handlers and the command line */
 json_t *event_json(const struct store_event *e);
 void events_changed(struct kioskd *k);
 /* Reads and checks the event fields of v into e (field errors into v); 0 or KIOSKD_EINVAL. */
 int event_fields(struct kioskd *k, struct jv *v, struct store_event *e);
+
+/* handlers/stats.c: adds "by_source" (sign-ups by where they came from) to
+ * the stats answer doc of event_id; 0 or a KIOSKD_E* code. */
+int stats_add_sources(struct kioskd *k, int64_t event_id, json_t *doc);
 
 /* Every table, NULL terminated. */
 extern const struct route *const route_tables[];

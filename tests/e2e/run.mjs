@@ -558,8 +558,10 @@ test('live_counters_update_on_every_tablet', async () => {
   const p2 = await newPage(TABLET);
   await staffLogin(p1, 'S9', '246811');
   await staffLogin(p2, 'M9', '135791');
-  assert(await p2.locator('#manager-panel').isVisible(), 'manager sees the (not yet wired) approvals panel');
-  assert((await text(p2.locator('#manager-panel'))).includes('尚未接入'), 'panel says it is not wired');
+  assert(await p2.locator('#manager-panel').isVisible(), 'manager sees the manager panel');
+  const panel = await text(p2.locator('#manager-panel'));
+  assert(!/尚未接入|接口|服务器还没有/.test(panel), 'no developer text for the manager: ' + panel);
+  assert((await p2.locator('#manager-panel a[href="/staff/stats"]').count()) === 1, 'the panel leads to the summary');
   await until(async () => (await p2.evaluate(() => document.body.dataset.live)) === 'open', 'live connected');
   await sleep(300);
   const signed = Number(await text(p2.locator('#c-signed')));
@@ -723,7 +725,7 @@ test('stats_dashboard_draws_funnel_and_checkins_over_time', async () => {
   const stats = (await d.api('GET', `/api/v1/events/${data.A}/stats`, undefined, data.token)).data;
   const title = await text(page.locator('#funnel svg title'));
   assert(title.includes('已报名 ' + stats.signed_up) && title.includes('已签到 ' + stats.checked_in), 'funnel from the stats: ' + title);
-  assert((await page.locator('#funnel svg rect').count()) >= 8 + 2, 'funnel bars drawn');
+  assert((await page.locator('#funnel svg rect').count()) >= 6 + 2, 'funnel bars drawn');
   await page.locator('#timeline svg').waitFor();
   const total = () => page.locator('#timeline .chart-table tbody td:last-child').last().textContent();
   const before = Number(await total());
@@ -733,6 +735,60 @@ test('stats_dashboard_draws_funnel_and_checkins_over_time', async () => {
   await until(async () => Number(await total()) === before + 1, 'the running total to grow');
   await until(async () => (await text(page.locator('#funnel svg title'))).includes('已签到 ' + (stats.checked_in + 1)), 'the funnel to follow');
   await shot(page, 'stats-1-dashboard');
+});
+
+test('stats_summary_no_shows_sources_and_export_for_the_manager', async () => {
+  /* a meeting that ends in a few seconds: five booked (one referred), four in, one walk-in */
+  const now = Date.now();
+  const c = await d.api('POST', '/api/v1/events', { title: 'E2E 升级会（刚结束）', kind: 'upgrade', starts_at: cnIso(now - 60e3),
+    ends_at: cnIso(now + 8e3), venue: '测试网点二楼贵宾室', capacity: 20 }, data.token);
+  assert(c.status === 201, 'create: ' + JSON.stringify(c));
+  const E = c.data.id;
+  const guests = [['吴一', '13744440001'], ['韩二', '13744440002'], ['杨三', '13744440003'], ['朱四', '13744440004'], ['秦五', '13744440005']];
+  const first = await d.api('POST', `/api/v1/events/${E}/signups`, { name: guests[0][0], phone: guests[0][1], consent: true, referrer_phone: '13900002222' });
+  assert(first.status === 201, 'referred signup: ' + JSON.stringify(first));
+  for (const [name, phone] of guests.slice(1)) await signup(E, name, phone);
+  for (const [, phone] of guests.slice(0, 4)) {
+    const r = await d.api('POST', '/api/v1/checkins', { event_id: E, phone }, data.token);
+    assert(r.status === 200, 'check-in: ' + JSON.stringify(r));
+  }
+  const w = await d.api('POST', `/api/v1/events/${E}/walkins`, { name: '许六', phone: '13744440006', consent: true }, data.token);
+  assert(w.status === 201, 'walk-in: ' + JSON.stringify(w));
+  await until(async () => (await d.api('GET', `/api/v1/events/${E}/stats`, undefined, data.token)).data.over, 'the meeting to end', 20000);
+
+  const page = await newPage(TABLET, { context: { acceptDownloads: true } });
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + E);
+  const summary = page.locator('#summary');
+  await until(async () => (await text(summary)) !== '', 'the summary line');
+  assert((await text(summary)) === '预约 5 人，到场 4 人（80%），现场登记 1，未到场 1', 'summary: ' + (await text(summary)));
+  const sources = async () => Object.fromEntries((await page.locator('#sources tbody tr').allTextContents()).map((t) => [t.replace(/\d+$/, ''), Number(t.match(/\d+$/)[0])]));
+  const by = await sources();
+  assert(by['自助机'] === 4 && by['推荐'] === 1 && by['现场登记'] === 1 && by['微信机器人'] === 0, 'sources: ' + JSON.stringify(by));
+  await page.locator('#no-shows').waitFor({ state: 'visible' });
+  const rows = await page.locator('#no-shows tbody tr').allTextContents();
+  assert(rows.length === 1 && rows[0].includes('秦*') && rows[0].includes('137****0005'), 'the no-show, masked: ' + JSON.stringify(rows));
+  assert((await text(page.locator('#noshow-note'))).includes('回访'), 'the list is for follow-up');
+  /* the rows that are not wired yet and the developer text are gone */
+  const body = await text(page.locator('body'));
+  assert(!/升级登记|审批|尚未接入|接口|服务器还没有/.test(body), 'no unwired rows or developer text: ' + body);
+  assert(!(await text(page.locator('#funnel svg title'))).includes('升级'), 'funnel without upgrade rows');
+  await shot(page, 'stats-2-summary-no-shows');
+  /* the export: fetched with the token, saved as a file */
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '导出名单（Excel）' }).click()]);
+  const csv = readFileSync(await download.path());
+  assert(csv[0] === 0xef && csv[1] === 0xbb && csv[2] === 0xbf, 'UTF-8 with a BOM');
+  const lines = csv.toString('utf8').slice(1).trim().split('\r\n');
+  assert(lines[0] === '报名号,姓名,手机,状态,来源,签到时间' && lines.length === 7, 'one line per guest: ' + lines.join(' | '));
+  assert(!/1374444000\d/.test(csv.toString('utf8')) && !/秦五|吴一/.test(csv.toString('utf8')), 'masked only');
+  assert(download.suggestedFilename() === `event-${E}-guests.csv`, 'file name: ' + download.suggestedFilename());
+  await until(async () => (await text(page.locator('#export-status'))).includes('已导出'), 'says it is exported');
+  /* staff see the summary but no export button */
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S8', '246812');
+  await p2.goto(d.url + '/staff/stats?event=' + E);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#export').isHidden(), 'no export for staff');
 });
 
 test('staff_camera_scanner_reads_a_qr', async () => {

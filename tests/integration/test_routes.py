@@ -17,6 +17,8 @@ EXPECTED = {
     ("POST", "/api/v1/events/{id}/cancel"): "manager",
     ("GET", "/api/v1/events/{id}/stats"): "staff",
     ("GET", "/api/v1/events/{id}/roster"): "staff",
+    ("GET", "/api/v1/events/{id}/no_shows"): "staff",
+    ("GET", "/api/v1/events/{id}/export.csv"): "manager",
     ("GET", "/api/v1/staff/events"): "staff",
     ("POST", "/api/v1/events/{id}/signups"): "none",
     ("DELETE", "/api/v1/events/{id}/signups/{signup_id}"): "staff",

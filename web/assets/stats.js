@@ -1,8 +1,10 @@
 /*
- * The stats dashboard (/staff/stats?event=ID): the event's funnel and its
- * check-ins over time, as inline SVG drawn here (no chart library). The
- * check-in times come from the roster's checked_in_at values; the live
- * websocket keeps both charts current without reloading.
+ * The stats dashboard (/staff/stats?event=ID): how the meeting went in one
+ * line, where the sign-ups came from, the no-show list for follow-up, the
+ * guest list as a CSV (managers), the event's funnel and its check-ins over
+ * time, as inline SVG drawn here (no chart library). The check-in times come
+ * from the roster's checked_in_at values; the live websocket keeps the
+ * counts and charts current without reloading.
  */
 'use strict';
 
@@ -17,6 +19,16 @@
   let checkins = new Map(); /* checkin_id (or "s"+signup_id) -> time in ms */
   let live = null;
   let statsTimer = null;
+  let noShowsKey = null; /* what the no-show list was read for: "id:checked_in:over" */
+
+  const SOURCES = [
+    ['kiosk', '自助机'],
+    ['bot', '微信机器人'],
+    ['staff', '工作人员'],
+    ['referral', '推荐'],
+    ['walkin', '现场登记'],
+  ];
+  const sourceLabel = (src) => (SOURCES.find((x) => x[0] === src) || [src, src])[1];
 
   function s(tag, attrs, ...children) {
     const el = document.createElementNS(SVG, tag);
@@ -85,6 +97,7 @@
     $('#stats-view').hidden = false;
     $('#who').hidden = false;
     $('#who').textContent = sess.staff_id + '（' + K.roleLabel(sess.role) + '）';
+    $('#export').hidden = !(sess.role === 'manager' || sess.role === 'admin');
     loadEvents();
   }
 
@@ -119,7 +132,13 @@
     eventId = id;
     if (live) live.stop();
     stats = null;
+    noShowsKey = null;
     checkins = new Map();
+    $('#summary').textContent = '';
+    $('#export-status').textContent = '';
+    $('#sources tbody').replaceChildren();
+    $('#noshow-note').textContent = '';
+    $('#no-shows').hidden = true;
     history.replaceState(null, '', '/staff/stats?event=' + encodeURIComponent(id));
     sessionStorage.setItem('kioskd.event', String(id));
     const ev = events.find((e) => e.id === id);
@@ -155,7 +174,100 @@
     }
     stats = r.data;
     drawFunnel();
+    drawSummary();
+    drawSources();
+    loadNoShows();
   }
+
+  /* The list shows people, and every read of it is audited: read it again
+   * only when a check-in or the end of the event can have changed it. */
+  async function loadNoShows() {
+    const id = eventId;
+    const st = stats;
+    const ev = events.find((e) => e.id === id);
+    const started = st.over || (ev && Date.parse(ev.starts_at) <= Date.now());
+    const note = $('#noshow-note');
+    if (!started) {
+      note.textContent = '活动开始后显示尚未签到的客人，结束后为最终的未到场名单。';
+      $('#no-shows').hidden = true;
+      return;
+    }
+    const key = id + ':' + st.checked_in + ':' + st.over;
+    if (key === noShowsKey) return;
+    noShowsKey = key;
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events/' + id + '/no_shows', undefined, { token: session.token });
+    } catch (e) {
+      noShowsKey = null;
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (id !== eventId) return;
+    if (!r.ok) {
+      noShowsKey = null;
+      note.textContent = r.status === 409 ? '活动开始后显示。' : '名单暂时无法读取（' + r.status + '）。';
+      return;
+    }
+    const guests = r.data.guests || [];
+    note.textContent = (r.data.over ? '活动已结束，以下客人预约了但没有到场，可安排回访。' : '活动进行中，以下客人尚未签到。') +
+      ' 共 ' + guests.length + ' 人。';
+    $('#no-shows tbody').replaceChildren(...guests.map((g) =>
+      h('tr', null, h('td', { text: g.name }), h('td', { text: g.phone }), h('td', { text: sourceLabel(g.source) }))));
+    $('#no-shows').hidden = guests.length === 0;
+  }
+
+  /* --- the summary line: 预约 5 人，到场 4 人（80%），现场登记 1，未到场 1 --- */
+
+  function drawSummary() {
+    if (!stats) return;
+    const st = stats;
+    const arrived = Math.max(0, st.checked_in - st.walk_ins);
+    const pct = st.signed_up > 0 ? '（' + Math.round((arrived * 100) / st.signed_up) + '%）' : '';
+    const missing = st.over ? '未到场 ' + st.no_shows : '尚未签到 ' + Math.max(0, st.signed_up - arrived);
+    $('#summary').textContent = '预约 ' + st.signed_up + ' 人，到场 ' + arrived + ' 人' + pct +
+      '，现场登记 ' + st.walk_ins + '，' + missing + (st.over ? '' : '（活动未结束）');
+  }
+
+  function drawSources() {
+    if (!stats || !stats.by_source) return;
+    const by = stats.by_source;
+    $('#sources tbody').replaceChildren(...SOURCES.map(([key, label]) =>
+      h('tr', null, h('th', { scope: 'row', text: label }), h('td', { text: by[key] || 0 }))));
+  }
+
+  /* --- the export: the route needs the token, which a link cannot send,
+   * so the file is fetched and handed to the browser as a Blob --- */
+
+  $('#export').addEventListener('click', async () => {
+    const id = eventId;
+    const status = $('#export-status');
+    status.textContent = '正在导出…';
+    let res, blob;
+    try {
+      res = await fetch('/api/v1/events/' + id + '/export.csv', {
+        headers: { Authorization: 'Bearer ' + session.token },
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+      blob = res.ok ? await res.blob() : null;
+    } catch (e) {
+      status.textContent = '无法连接服务器，请稍后重试。';
+      return;
+    }
+    if (res.status === 401) return expired();
+    if (!blob) {
+      status.textContent = res.status === 403 ? '只有行长/经理可以导出名单。' : '导出失败（' + res.status + '）。';
+      return;
+    }
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: 'event-' + id + '-guests.csv' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    status.textContent = '已导出（姓名和手机号已隐去部分）。';
+  });
 
   async function loadRoster() {
     const id = eventId;
@@ -184,6 +296,7 @@
         capacity: msg.counts.capacity,
       });
       drawFunnel();
+      drawSummary();
     }
     if ((msg.type === 'checkin' || msg.type === 'walkin') && msg.at) {
       checkins.set(msg.checkin_id, Date.parse(msg.at));
@@ -209,8 +322,6 @@
       ['已签到', st.checked_in, '#0d6e33'],
       ['其中现场登记', st.walk_ins, '#3f8f5a'],
       ['未到场', st.over ? st.no_shows : null, '#b3121a'],
-      ['升级登记', st.upgrades_registered, '#6a3d9a'],
-      ['审批通过', st.upgrades_approved, '#6a3d9a'],
     ];
     const max = Math.max(1, ...rows.map((r) => r[1] || 0));
     const W = 600;
@@ -230,10 +341,7 @@
         value === null ? '—' : String(value)));
     });
     $('#funnel').replaceChildren(svg);
-    const notes = [];
-    if (!st.over) notes.push('“未到场”在活动结束后统计。');
-    notes.push('升级登记与审批尚未接入系统，目前显示为 0。');
-    $('#funnel-note').textContent = notes.join(' ');
+    $('#funnel-note').textContent = st.over ? '' : '“未到场”在活动结束后统计。';
   }
 
   /* --- check-ins over time: bars per time slot, and the running total --- */
