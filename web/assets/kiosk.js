@@ -380,7 +380,9 @@
     $('#consent-title').focus();
     touched();
   });
+  let closedByButton = false;
   function closeConsent(agreed) {
+    closedByButton = true;
     const box = fields.consent.input;
     box.checked = agreed;
     box.dispatchEvent(new Event('change'));
@@ -390,7 +392,12 @@
   }
   $('#consent-agree').addEventListener('click', () => closeConsent(true));
   $('#consent-close').addEventListener('click', () => closeConsent(false));
-  $('#consent').addEventListener('close', touched);
+  /* Escape closes the dialog too; the clock restarts once, whichever way it closed
+     (the close event comes a task later, and must not restart it a second time) */
+  $('#consent').addEventListener('close', () => {
+    if (!closedByButton) touched();
+    closedByButton = false;
+  });
   $('#idle-more').addEventListener('click', touched);
   window.addEventListener('popstate', (e) => {
     const st = e.state || {};
