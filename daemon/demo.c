@@ -36,6 +36,13 @@ static void set_event(struct store_event *e, const char *title, const char *kind
     e->capacity = capacity;
 }
 
+/* The short text the kiosk shows under the title: what happens, free or
+ * not, how long. */
+static void describe(struct store_event *e, const char *text)
+{
+    snprintf(e->description, sizeof e->description, "%s", text);
+}
+
 static int add_staff(struct kioskd *k, const char *id, const char *name, const char *role,
                      const char *pin)
 {
@@ -68,6 +75,11 @@ int demo_prepare(struct kioskd *k, const char *scheme)
                   "本网点一楼理财室", 30);
         set_event(&evs[4], "社区健康讲座", "community", china_at(now, 6, 9, 30), 90,
                   "幸福里社区活动中心", 80);
+        describe(&evs[0], "了解如何升级为中高端客户，现场可办理；免费，约40分钟");
+        describe(&evs[1], "了解如何升级为中高端客户，现场可办理；免费，约40分钟");
+        describe(&evs[2], "了解如何升级为中高端客户，现场可办理；免费，约40分钟");
+        describe(&evs[3], "理财经理讲解稳健配置和养老规划，可现场提问；免费，约1小时");
+        describe(&evs[4], "社区医生讲解常见慢病的日常保健，可免费量血压；约1个半小时");
         struct store_events_create j;
         memset(&j, 0, sizeof j);
         store_events_create_init(&j);

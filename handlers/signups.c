@@ -61,6 +61,9 @@ static void signed_done(struct work *w)
                 json_pack("{s:I, s:I, s:s, s:o}", "signup_id", (json_int_t)c->job.signup_id,
                           "event_id", (json_int_t)c->job.event_id, "status", c->job.status,
                           "ticket", ticket_json(c->code, c->job.short_code));
+            if (doc && c->job.waitlist_position > 0)
+                json_object_set_new(doc, "waitlist_position",
+                                    json_integer(c->job.waitlist_position));
             req_json(r, c->job.existed ? 200 : 201, doc);
         }
     }

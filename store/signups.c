@@ -47,6 +47,14 @@ static const char SQL_SIGNUP_SET_STATUS[] =
 static const char SQL_FIRST_WAITLISTED[] =
     "SELECT id FROM signups WHERE event_id = ? AND status = 'waitlisted' "
     "ORDER BY issued_at, id LIMIT 1";
+static const char SQL_WAITLIST_BEFORE[] =
+    "SELECT count(*) FROM signups WHERE event_id = ?1 AND status = 'waitlisted' "
+    "AND (issued_at < ?2 OR (issued_at = ?2 AND id < ?3))";
+static const char SQL_WAITLIST[] =
+    "SELECT id, name_mask, phone_last4 FROM signups WHERE event_id = ?1 AND status = 'waitlisted' "
+    "ORDER BY issued_at, id LIMIT ?2";
+static const char SQL_WAITLIST_PHONE[] =
+    "SELECT phone_enc FROM signups WHERE id = ?1 AND event_id = ?2 AND status = 'waitlisted'";
 static const char SQL_ROSTER[] =
     "SELECT s.id, s.name_enc, s.name_mask, s.phone_last4, s.status, s.source, c.id, c.at_us, "
     "s.phone_enc "
@@ -238,6 +246,25 @@ static int phone_upcoming(struct store_tx *tx, const unsigned char *phone_hash, 
     return rc == SQLITE_ROW ? 0 : store_rc(rc);
 }
 
+/* The place in the waitlist of a waitlisted sign-up: 1 + the waitlisted
+ * sign-ups of its event ordered before it by (issued_at, id), the order in
+ * which promote() gives places. */
+static int waitlist_position(struct store_tx *tx, int64_t event_id, int64_t issued_at, int64_t id,
+                             int64_t *position)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_WAITLIST_BEFORE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_int64(st, 2, issued_at);
+    sqlite3_bind_int64(st, 3, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *position = 1 + sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
 static int signup_new_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_signup_new *j = (struct store_signup_new *)job;
@@ -267,6 +294,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         snprintf(j->status, sizeof j->status, "%s", f.status);
         snprintf(j->kid_used, sizeof j->kid_used, "%s", f.kid);
         snprintf(j->short_code, sizeof j->short_code, "%s", f.short_code);
+        if (strcmp(f.status, "waitlisted") == 0)
+            return waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
+                                     &j->waitlist_position);
         return 0;
     }
 
@@ -297,6 +327,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     if ((rc = signup_write(tx, existing, &w, &j->signup_id, j->short_code)) != 0)
         return rc;
     if ((rc = event_counts(tx, j->event_id, place, !place, 0, 0)) != 0)
+        return rc;
+    if (!place && (rc = waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
+                                          &j->waitlist_position)) != 0)
         return rc;
     json_t *data = json_pack(
         "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
@@ -435,6 +468,63 @@ int store_roster(struct store *s, int64_t event_id, const char *last4, size_t ma
     *rows = out;
     *n = i;
     return 0;
+}
+
+int store_waitlist(struct store *s, int64_t event_id, size_t max, struct store_waitlist_row **rows,
+                   size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_WAITLIST);
+    if (!st)
+        return KIOSKD_EIO;
+    struct store_waitlist_row *out = calloc(max ? max : 1, sizeof *out);
+    if (!out)
+        return KIOSKD_ENOMEM;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    size_t i = 0;
+    int rc = SQLITE_DONE;
+    while (i < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_waitlist_row *r = &out[i++];
+        r->signup_id = sqlite3_column_int64(st, 0);
+        store_col_text(r->name_mask, sizeof r->name_mask, st, 1);
+        store_col_text(r->phone_last4, sizeof r->phone_last4, st, 2);
+        r->position = (int64_t)i;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(out);
+        return store_rc(rc);
+    }
+    *rows = out;
+    *n = i;
+    return 0;
+}
+
+int store_waitlist_phone(struct store *s, int64_t event_id, int64_t signup_id, unsigned char *enc,
+                         size_t cap, size_t *len)
+{
+    *len = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_WAITLIST_PHONE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, signup_id);
+    sqlite3_bind_int64(st, 2, event_id);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        int bytes = sqlite3_column_bytes(st, 0);
+        if (bytes <= 0 || (size_t)bytes > cap) {
+            out = KIOSKD_EIO; /* a damaged row */
+        } else {
+            memcpy(enc, sqlite3_column_blob(st, 0), (size_t)bytes);
+            *len = (size_t)bytes;
+        }
+    } else {
+        out = rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    }
+    sqlite3_reset(st);
+    return out;
 }
 
 int store_ticket_state(struct store *s, int64_t signup_id, int64_t event_id, int64_t issued_at,

@@ -55,8 +55,9 @@ struct store_signup_new {
     char status[12]; /* confirmed, waitlisted */
     int64_t issued_at;
     char kid_used[16];
-    char short_code[7]; /* 6 digits, unique within the event */
-    bool existed;       /* the same phone had signed up already */
+    char short_code[7];        /* 6 digits, unique within the event */
+    bool existed;              /* the same phone had signed up already */
+    int64_t waitlist_position; /* waitlisted: 1 for the next to be promoted; else 0 */
 };
 void store_signup_new_init(struct store_signup_new *j);
 
@@ -95,6 +96,24 @@ struct store_roster_row {
  * phones ending in last4. New array in *rows (caller frees). */
 int store_roster(struct store *s, int64_t event_id, const char *last4, size_t max,
                  struct store_roster_row **rows, size_t *n);
+
+/* One line of an event's waitlist, in the order places are given. */
+struct store_waitlist_row {
+    int64_t signup_id;
+    char name_mask[64];
+    char phone_last4[5];
+    int64_t position; /* 1 for the next to be promoted */
+};
+
+/* Reads the waitlist of an event in order (issued_at, id). New array in
+ * *rows (caller frees). */
+int store_waitlist(struct store *s, int64_t event_id, size_t max, struct store_waitlist_row **rows,
+                   size_t *n);
+
+/* Reads the sealed phone of a waitlisted sign-up of event_id into enc[cap]:
+ * KIOSKD_ENOTFOUND when signup_id is not on that event's waitlist. */
+int store_waitlist_phone(struct store *s, int64_t event_id, int64_t signup_id, unsigned char *enc,
+                         size_t cap, size_t *len);
 
 /* Applies the ticket rule (store_int.h) to a verified ticket's payload, for
  * serving its QR image: *why = WHY_NONE when it is valid, else the rule it

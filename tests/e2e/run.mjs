@@ -225,7 +225,7 @@ async function setup() {
   };
   /* A starts in 30 minutes (check-in is open), B tomorrow, C (1 place) in 2 days */
   data.aStart = cnIso(now + 30 * 60e3);
-  data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: data.aStart, ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 20 });
+  data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: data.aStart, ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 20, description: '了解如何升级为中高端客户，现场可办理；免费，约40分钟' });
   data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(now + 26 * 3600e3), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
   data.C = await mk({ title: 'E2E 社区讲座（满员）', kind: 'community', starts_at: cnIso(now + 50 * 3600e3), ends_at: cnIso(now + 51 * 3600e3), venue: '测试社区活动中心', capacity: 1 });
   const s = await signup(data.C, '测试满员', '13600000001');
@@ -278,10 +278,16 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   assert((await text(cards.nth(2))).includes('名额已满'), 'full event marked');
   const fontPx = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.event-venue')).fontSize));
   assert(fontPx >= 20, 'body text at least 20 px, got ' + fontPx);
+  const desc = cards.nth(0).locator('.event-desc');
+  assert((await text(desc)) === '了解如何升级为中高端客户，现场可办理；免费，约40分钟', 'the description on the card');
+  const descPx = await desc.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  assert(descPx >= 20, 'the description at least 20 px, got ' + descPx);
+  assert((await cards.nth(1).locator('.event-desc').count()) === 0, 'no description, no empty line');
   await shot(page, 'kiosk-1-events');
 
   await cards.nth(0).click();
   await page.getByRole('heading', { name: '填写报名信息' }).waitFor();
+  assert((await text(page.locator('#form-event .event-desc'))).includes('免费，约40分钟'), 'the description on the form');
   await page.getByLabel('姓名').fill('王小明');
   await page.getByLabel('手机号', { exact: true }).fill('13912345678');
   const consent = page.getByRole('checkbox', { name: /同意/ });
@@ -394,6 +400,8 @@ test('kiosk_full_event_offers_waitlist', async () => {
   await button.click();
   await page.getByRole('heading', { name: '已加入候补名单' }).waitFor();
   assert((await text(page.locator('#ticket-lead'))).includes('候补'), 'waitlist explained');
+  const place = await text(page.locator('#ticket-place'));
+  assert(/^您是第 [0-9]+ 位候补$/.test(place), 'the place on the waitlist: ' + place);
   await shot(page, 'kiosk-7-waitlisted');
 });
 
@@ -686,6 +694,45 @@ test('staff_cancels_a_signup_from_the_roster_in_two_taps', async () => {
   const after = (await d.api('GET', `/api/v1/events/${data.A}`)).data.signed_up;
   assert(after === before - 1, `the place is free: ${before} -> ${after}`);
   assert((await row.getByRole('button').count()) === 0, 'nothing more to cancel');
+});
+
+test('staff_waitlist_panel_in_order_and_reveals_a_number', async () => {
+  const now = Date.now();
+  const c = await d.api('POST', '/api/v1/events', { title: 'E2E 候补测试场', kind: 'salon', starts_at: cnIso(now + 28 * 3600e3),
+    ends_at: cnIso(now + 29 * 3600e3), venue: '测试网点一楼', capacity: 1 }, data.token);
+  assert(c.status === 201, 'create event: ' + JSON.stringify(c));
+  const ev = c.data.id;
+  await signup(ev, '赵有位', '13766660000');
+  const waiting = [];
+  for (const [name, phone] of [['钱候补', '13766660001'], ['孙候补', '13766660002'], ['李候补', '13766660003']]) {
+    const r = await signup(ev, name, phone);
+    assert(r.data.status === 'waitlisted' && r.data.waitlist_position === waiting.length + 1, 'waitlisted in order: ' + JSON.stringify(r.data));
+    waiting.push(r.data.signup_id);
+  }
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await page.locator('#event-select').selectOption(String(ev));
+  const rows = page.locator('#waitlist li');
+  await until(async () => (await rows.count()) === 3, 'three guests on the waitlist');
+  const ids = await rows.evaluateAll((els) => els.map((el) => Number(el.dataset.signup)));
+  assert(JSON.stringify(ids) === JSON.stringify(waiting), 'in the order places are given: ' + ids);
+  assert((await text(rows.nth(0))).includes('第 1 位') && (await text(rows.nth(0))).includes('钱*'), 'position and masked name');
+  assert((await text(rows.nth(1))).includes('*******0002') && !(await text(rows.nth(1))).includes('1376666'), 'the phone masked');
+  const button = rows.nth(1).getByRole('button', { name: /显示 孙\* 的手机号码/ });
+  const box = await button.boundingBox();
+  assert(box.height >= 48 && box.width >= 48, 'a 48 px touch target: ' + JSON.stringify(box));
+  await button.click();
+  await until(async () => (await text(rows.nth(1).locator('.wl-phone'))) === '13766660002', 'the full number shown');
+  assert((await text(rows.nth(0).locator('.wl-phone'))) === '*******0001', 'only the row asked for');
+  await shot(page, 'staff-waitlist-revealed');
+  await button.click(); /* hidden again at once when asked, else after 30 s */
+  await until(async () => (await text(rows.nth(1).locator('.wl-phone'))) === '*******0002', 'the number hidden again');
+  /* a place frees up: the first waitlisted guest is promoted and leaves the list */
+  const first = (await d.api('GET', `/api/v1/events/${ev}/roster`, undefined, data.token)).data.guests.find((g) => g.status === 'confirmed');
+  const del = await d.api('DELETE', `/api/v1/events/${ev}/signups/${first.signup_id}`, undefined, data.token);
+  assert(del.status === 200, 'cancel: ' + JSON.stringify(del));
+  await until(async () => (await rows.count()) === 2, 'the promoted guest leaves the waitlist');
+  assert((await text(rows.nth(0))).includes('第 1 位') && (await text(rows.nth(0))).includes('孙*'), 'the next moves up');
 });
 
 test('staff_slow_answer_is_unknown_and_a_rescan_says_it_went_through', async () => {

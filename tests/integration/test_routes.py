@@ -39,6 +39,8 @@ EXPECTED = {
     ("GET", "/staff/stats"): "none",
     ("GET", "/assets/{name}"): "none",
     ("GET", "/api/v1/kiosk"): "none",
+    ("GET", "/api/v1/events/{id}/waitlist"): "staff",
+    ("POST", "/api/v1/events/{id}/waitlist/{signup_id}/reveal"): "staff",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 

@@ -57,6 +57,7 @@
       h('p', { class: 'event-title', text: ev.title }),
       h('p', { class: 'event-when' }, h('span', { class: 'label', text: '时间' }), K.whenLabel(ev.starts_at, ev.ends_at)),
       h('p', { class: 'event-venue' }, h('span', { class: 'label', text: '地点' }), ev.venue),
+      ev.description ? h('p', { class: 'event-desc', text: ev.description }) : null,
     ].filter(Boolean);
   }
 
@@ -229,6 +230,14 @@
 
   /* --- 3. ticket --- */
 
+  /* "您是第 N 位候补": the guest's place on the waitlist, when there is one */
+  function showWaitlistPlace(position) {
+    const el = $('#ticket-place');
+    const n = Number(position);
+    el.hidden = !(Number.isInteger(n) && n > 0);
+    el.textContent = el.hidden ? '' : '您是第 ' + n + ' 位候补';
+  }
+
   function showTicket(ev, data, existed) {
     const waitlisted = data.status === 'waitlisted';
     form.reset(); /* the name and phone leave the screen at once */
@@ -242,6 +251,7 @@
         ? '本场目前已满，您已排进候补名单。有空位时工作人员会通知您。'
         : '请用手机拍下入场二维码，活动当天凭它签到；没有手机也没关系，凭手机号即可签到。';
     document.body.classList.toggle('waitlisted', waitlisted);
+    showWaitlistPlace(waitlisted ? data.waitlist_position : 0);
     const img = $('#ticket-qr');
     $('#ticket-qr-error').hidden = true;
     img.hidden = false;
@@ -289,6 +299,7 @@
     $('#ticket-event').replaceChildren();
     $('#form-event').replaceChildren();
     document.body.classList.remove('waitlisted');
+    showWaitlistPlace(0);
     const dlg = $('#consent');
     if (dlg.open) dlg.close();
     hideIdleNote();

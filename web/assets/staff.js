@@ -333,6 +333,7 @@
     $('#event-note').textContent = ev ? K.whenLabel(ev.starts_at, ev.ends_at) + ' · ' + ev.venue : '';
     $('#stats-link').href = '/staff/stats?event=' + encodeURIComponent(id);
     refreshStats();
+    loadWaitlist();
     live = new K.Live(id, session.token, {
       onMessage: onLive,
       onState: (st) => {
@@ -350,6 +351,7 @@
   }
 
   function stopLive() {
+    clearWaitlist(); /* what one event's desk showed leaves with it */
     if (live) live.stop();
     live = null;
     liveDownSince = null;
@@ -390,6 +392,7 @@
   function onLive(msg) {
     if (msg.event_id !== undefined && msg.event_id !== eventId) return;
     if (msg.counts) setCounts(msg.counts);
+    if (WAITLIST_CHANGES.includes(msg.type)) waitlistChanged();
     if (msg.type === 'checkin' || msg.type === 'walkin') {
       feed = feed.filter((f) => f.checkin_id !== msg.checkin_id);
       feed.unshift({ checkin_id: msg.checkin_id, name: msg.name, at: msg.at, device: msg.device, walkin: msg.type === 'walkin' });
@@ -785,6 +788,110 @@
     $('#roster-q').value = '';
     searchRoster('');
   });
+
+  /* --- waitlist: the guests to call, in the order places are given --- */
+
+  const WAITLIST_CHANGES = ['signup', 'signup_cancelled', 'waitlist_promoted'];
+  const REVEAL_MS = 30000;
+  const revealTimers = new Set();
+  let waitlistTimer = null;
+
+  function clearWaitlist() {
+    for (const t of revealTimers) clearTimeout(t);
+    revealTimers.clear();
+    clearTimeout(waitlistTimer);
+    $('#waitlist').replaceChildren();
+    $('#waitlist').hidden = true;
+    $('#waitlist-status').textContent = '';
+  }
+
+  /* a burst of live messages reloads the list once */
+  function waitlistChanged() {
+    clearTimeout(waitlistTimer);
+    waitlistTimer = setTimeout(loadWaitlist, 500);
+  }
+
+  function waitlistRow(w) {
+    const masked = '*******' + w.phone_last4;
+    const phone = h('span', { class: 'wl-phone', text: masked });
+    const button = h('button', { type: 'button', class: 'reveal', 'aria-label': '显示 ' + w.name + ' 的手机号码' }, '显示号码');
+    button.addEventListener('click', () => {
+      if (button.hideNow) button.hideNow();
+      else revealPhone(w, phone, button, masked);
+    });
+    return h('li', { 'data-signup': w.signup_id },
+      h('span', { class: 'wl-pos', text: '第 ' + w.position + ' 位' }),
+      h('span', { class: 'wl-name', text: w.name }),
+      phone, button);
+  }
+
+  async function loadWaitlist() {
+    clearTimeout(waitlistTimer);
+    if (!session || !eventId) return;
+    const id = eventId;
+    const status = $('#waitlist-status');
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/events/' + id + '/waitlist', undefined, { token: session.token });
+    } catch (e) {
+      status.textContent = '无法连接服务器，候补名单暂时无法显示。';
+      return;
+    }
+    if (id !== eventId) return;
+    if (r.status === 401) return expired();
+    if (!r.ok || !r.data || !Array.isArray(r.data.waitlist)) {
+      status.textContent = '候补名单暂时无法显示（' + r.status + '）。';
+      return;
+    }
+    for (const t of revealTimers) clearTimeout(t);
+    revealTimers.clear();
+    const list = r.data.waitlist;
+    $('#waitlist').replaceChildren(...list.map(waitlistRow));
+    $('#waitlist').hidden = list.length === 0;
+    status.textContent = list.length ? '共 ' + list.length + ' 人候补。' : '本场没有候补的客人。';
+  }
+
+  /* The full number, to call the guest; every reveal is recorded on the
+   * server, and the number leaves the screen again after REVEAL_MS. */
+  async function revealPhone(w, phone, button, masked) {
+    const status = $('#waitlist-status');
+    button.disabled = true;
+    let r;
+    try {
+      r = await K.api('POST', '/api/v1/events/' + eventId + '/waitlist/' + w.signup_id + '/reveal', {},
+        { token: session.token });
+    } catch (e) {
+      button.disabled = false;
+      status.textContent = '无法连接服务器，请稍后再试。';
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (!r.ok || !r.data || !r.data.phone) {
+      button.disabled = false;
+      status.textContent = r.status === 404
+        ? w.name + ' 已不在候补名单中（可能已递补或取消），名单已刷新。'
+        : '暂时无法显示号码（' + r.status + '）。';
+      if (r.status === 404) loadWaitlist();
+      return;
+    }
+    phone.textContent = r.data.phone;
+    phone.classList.add('revealed');
+    button.textContent = '隐藏';
+    button.disabled = false;
+    const hide = () => {
+      clearTimeout(timer);
+      revealTimers.delete(timer);
+      phone.textContent = masked;
+      phone.classList.remove('revealed');
+      button.textContent = '显示号码';
+      button.hideNow = null;
+    };
+    const timer = setTimeout(hide, REVEAL_MS);
+    revealTimers.add(timer);
+    button.hideNow = hide;
+  }
+
+  $('#waitlist-refresh').addEventListener('click', loadWaitlist);
 
   /* --- check-in by phone --- */
 
