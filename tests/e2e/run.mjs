@@ -599,7 +599,7 @@ test('staff_walkin_phone_checkin_roster_and_undo', async () => {
   /* check-in by phone */
   await signup(data.A, '吴手机', '13744445555');
   await page.getByLabel('客人手机号').fill('13744445555');
-  await page.locator('#to-phone').click();
+  await page.getByRole('button', { name: '按手机号签到' }).click();
   await resultShown(page, 'ok', '签到成功');
   await until(async () => (await n('#c-checked')) === checked + 3, 'phone check-in counted');
 
