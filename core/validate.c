@@ -265,3 +265,77 @@ int validate_name_key(const char *name, char *out, size_t n)
     out[o] = '\0';
     return 0;
 }
+
+static bool device_id_char(uint32_t cp)
+{
+    return (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') ||
+           cp == '-' || cp == '_' || cp == '.';
+}
+
+int validate_device(const char *in, char *out, size_t n, const char **why)
+{
+    const char *reason = NULL;
+    int rc = KIOSKD_EINVAL;
+    if (out && n)
+        out[0] = '\0';
+    size_t len = in ? strlen(in) : 0, first = len, end = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t l = utf8_decode(in + i, len - i, &cp);
+        if (!l) {
+            reason = "is not valid UTF-8";
+            goto out;
+        }
+        if (!validate_cp_space(cp)) {
+            if (first == len)
+                first = i;
+            end = i + l;
+        }
+        i += l;
+    }
+    if (first == len) {
+        reason = "must not be empty";
+        goto out;
+    }
+    validate_init();
+    bool id = end - first <= 64, display = true;
+    size_t count = 0;
+    enum name_cp prev = NAME_PUNCT;
+    for (size_t i = first; i < end; count++) {
+        uint32_t cp = 0;
+        i += utf8_decode(in + i, end - i, &cp); /* valid: checked above */
+        if (validate_cp_forbidden(cp)) {
+            reason = "contains control characters";
+            goto out;
+        }
+        id = id && device_id_char(cp);
+        enum name_cp k = cp == ' ' || cp == 0x3000 || cp == '-' || (cp >= '0' && cp <= '9')
+                             ? NAME_PUNCT
+                             : name_cp_class(cp);
+        if (k != NAME_LETTER && k != NAME_PUNCT && !(k == NAME_MARK && prev != NAME_PUNCT))
+            display = false;
+        if (k == NAME_PUNCT && validate_cp_name_punct(cp) && cp != ' ' && cp != 0x3000 && cp != '-')
+            display = false; /* the apostrophes and middle dots of names */
+        prev = k;
+    }
+    if (!id && !display) {
+        reason = VALIDATE_DEVICE_RULE;
+        goto out;
+    }
+    if (!id && count > VALIDATE_DEVICE_MAX) {
+        reason = "is longer than 16 characters";
+        goto out;
+    }
+    if (!out || end - first >= n) {
+        rc = KIOSKD_ETOOBIG;
+        reason = "does not fit";
+        goto out;
+    }
+    memcpy(out, in + first, end - first);
+    out[end - first] = '\0';
+    rc = 0;
+out:
+    if (why)
+        *why = reason;
+    return rc;
+}

@@ -82,6 +82,25 @@ bool validate_cp_space(uint32_t cp);
  * (U+202A-U+202E, U+2066-U+2069) and U+FEFF. */
 bool validate_cp_forbidden(uint32_t cp);
 
+/* Longest tablet name accepted, in code points after trimming, and the room
+ * validate_device needs in out for any name it accepts. */
+#define VALIDATE_DEVICE_MAX 16
+#define VALIDATE_DEVICE_BUF 65
+#define VALIDATE_DEVICE_RULE "may contain only letters, digits, spaces and '-'"
+
+/* Checks a tablet's name as staff choose it at login ("东门1号"). Trims as
+ * validate_name does, then accepts either
+ *   - 1 to VALIDATE_DEVICE_MAX code points, each a letter of any script (as
+ *     validate_name), a combining mark after a letter, an ASCII digit, a
+ *     space (U+0020, U+3000) or '-'; or
+ *   - the generated names of older tablets: 1 to 64 ASCII letters, digits,
+ *     '-', '_' and '.' ("tablet-c12bd0").
+ * Control and formatting characters (validate_cp_forbidden) are refused with
+ * "contains control characters", others with VALIDATE_DEVICE_RULE. Writes the
+ * trimmed name to out (n bytes; VALIDATE_DEVICE_BUF is always enough).
+ * Returns 0, KIOSKD_EINVAL with *why set, or KIOSKD_ETOOBIG. Thread-safe. */
+int validate_device(const char *in, char *out, size_t n, const char **why);
+
 /* Decodes one code point from the n bytes at s (n > 0). Returns the length of
  * its encoding (1-4) and sets *cp, or 0 when the bytes are not strictly valid
  * UTF-8 (overlong, surrogate, above U+10FFFF, truncated or a stray byte). */

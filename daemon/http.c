@@ -349,7 +349,9 @@ static void write_done(struct store_job *job)
     if (job->rc == 0 && w->spec->effects)
         w->spec->effects(w);
     if (r) {
-        if (job->rc) {
+        if (job->rc == KIOSKD_EREFUSED && w->spec->refused) {
+            req_refuse_with(r, job->why, w->spec->refused(w));
+        } else if (job->rc) {
             req_job_failed(r, job);
         } else {
             int status = 200;

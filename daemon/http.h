@@ -140,6 +140,11 @@ void req_fail(struct req *r, int kioskd_status);
 
 /* Answers a refusal from the one table (daemon/refusal.c). */
 void req_refuse(struct req *r, enum store_why why);
+/* The same, with details (an object, taken; may be NULL) whose members are
+ * added to the error object beside "code" and "message" (which they never
+ * replace): {"error":{"code","message","event":{...}}}. The status and code
+ * are the table's, details or not. */
+void req_refuse_with(struct req *r, enum store_why why, json_t *details);
 /* Answers a failed store job: its refusal when it was refused, else req_fail. */
 void req_job_failed(struct req *r, const struct store_job *job);
 /* The message for why (a static string, or formatted into buf). */
@@ -161,7 +166,9 @@ int64_t parse_id(const char *s);
  * errors into r->json give 422), initialises the job inside the context and
  * points w->job at it. The job is submitted; after it has committed, effects
  * runs (even when the client has gone: live view, caches, metrics) and then
- * reply builds the answer. A refused job is answered from the refusal table.
+ * reply builds the answer. A refused job is answered from the refusal table,
+ * with the details refused gives (what the job found out, such as the event a
+ * ticket is for).
  */
 struct write_ctx {
     struct store_job *job;
@@ -177,6 +184,9 @@ struct route_write {
     void (*effects)(struct write_ctx *w);               /* may be NULL; after a commit only */
     json_t *(*reply)(struct write_ctx *w, int *status); /* *status is preset to 200 */
     void (*release)(struct write_ctx *w);               /* may be NULL: frees what fill kept */
+    /* may be NULL: for a refused job, details the refusal's answer carries
+     * (an object, or NULL for none; see req_refuse_with) */
+    json_t *(*refused)(struct write_ctx *w);
 };
 /* Submits a filled w for r (flows that reach a one-step write after other
  * steps); on failure answers r, frees w and returns non-zero. */

@@ -77,13 +77,25 @@ const char *refusal_message(const struct kioskd *k, enum store_why why, char *bu
     return buf;
 }
 
-void req_refuse(struct req *r, enum store_why why)
+void req_refuse_with(struct req *r, enum store_why why, json_t *details)
 {
     char buf[160];
     if ((int)why < 0 || why >= WHY_COUNT || !refusals[why].code)
         why = WHY_NONE;
     const char *message = refusal_message(r->k, why, buf, sizeof buf);
-    req_error(r, refusals[why].status, refusals[why].code, message, NULL);
+    json_t *err = json_pack("{s:s, s:s}", "code", refusals[why].code, "message", message);
+    if (err && json_is_object(details)) {
+        json_object_del(details, "code");
+        json_object_del(details, "message");
+        json_object_update(err, details);
+    }
+    json_decref(details);
+    req_json(r, refusals[why].status, err ? json_pack("{s:o}", "error", err) : NULL);
+}
+
+void req_refuse(struct req *r, enum store_why why)
+{
+    req_refuse_with(r, why, NULL);
 }
 
 int refusal_status(enum store_why why)

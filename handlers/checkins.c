@@ -59,6 +59,19 @@ static json_t *checkin_reply(struct write_ctx *w, int *status)
                      json_time_us(j->at_us));
 }
 
+/* What a refusal tells the tablet beyond its code: for wrong_event the event
+ * the ticket is for, for not_open_yet when check-in opens (China time). */
+static json_t *checkin_refused(struct write_ctx *w)
+{
+    struct store_checkin *j = &((struct checkin_ctx *)w)->job;
+    if (j->job.why == WHY_WRONG_EVENT && j->out_title[0])
+        return json_pack("{s:{s:I, s:s, s:o}}", "event", "id", (json_int_t)j->out_event_id, "title",
+                         j->out_title, "starts_at", json_time(j->out_starts_at));
+    if (j->job.why == WHY_CHECKIN_NOT_OPEN && j->out_starts_at)
+        return json_pack("{s:o}", "opens_at", json_time(j->out_starts_at - j->opens_before));
+    return NULL;
+}
+
 /* Fills the parts of a check-in job every way of checking in shares. */
 static void checkin_common(struct req *r, struct checkin_ctx *c)
 {
@@ -76,6 +89,7 @@ static const struct route_write checkin_answer = {
     .ctx_size = sizeof(struct checkin_ctx),
     .effects = checkin_effects,
     .reply = checkin_reply,
+    .refused = checkin_refused,
 };
 
 static void verified(struct work *w)
@@ -170,6 +184,7 @@ static const struct route_write walkin = {
     .fill = walkin_fill,
     .effects = checkin_effects,
     .reply = checkin_reply,
+    .refused = checkin_refused,
 };
 
 /* DELETE /api/v1/checkins/{id} */

@@ -12,6 +12,7 @@
 
 #include "core/pin.h"
 #include "core/status.h"
+#include "core/validate.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/worker.h"
@@ -64,8 +65,9 @@ static void login_stored(struct store_job *job)
             req_error(r, 401, "bad_credentials", "wrong staff id or PIN", NULL);
         } else {
             req_json(r, 200,
-                     json_pack("{s:s, s:s, s:s, s:o}", "token", c->token, "role", j->role,
-                               "staff_id", j->staff_id, "expires_at", json_time(j->expires_at)));
+                     json_pack("{s:s, s:s, s:s, s:s, s:o}", "token", c->token, "role", j->role,
+                               "staff_id", j->staff_id, "device", j->device, "expires_at",
+                               json_time(j->expires_at)));
         }
     }
     login_free(c);
@@ -123,10 +125,12 @@ static void login(struct req *r)
     const char *id = jv_str(v, "staff_id", true, 1, 32);
     const char *pin = jv_str(v, "pin", true, 1, PIN_MAX_LEN);
     const char *device = jv_str(v, "device", false, 1, 64);
+    char device_name[VALIDATE_DEVICE_BUF] = "tablet";
+    const char *device_why = NULL;
     if (id && !id_ok(id))
         jv_fail(v, "staff_id", "may hold only letters, digits, '-', '_' and '.'");
-    if (device && !id_ok(device))
-        jv_fail(v, "device", "may hold only letters, digits, '-', '_' and '.'");
+    if (device && validate_device(device, device_name, sizeof device_name, &device_why) != 0)
+        jv_fail(v, "device", device_why ? device_why : VALIDATE_DEVICE_RULE);
     if (req_fields_failed(r, v))
         goto out;
     /* "" is the store's key for all addresses together: never a client's own */
@@ -148,7 +152,7 @@ static void login(struct req *r)
     store_login_init(&c->job);
     c->job.job.done = login_stored;
     snprintf(c->job.staff_id, sizeof c->job.staff_id, "%s", id);
-    snprintf(c->job.device, sizeof c->job.device, "%s", device ? device : "tablet");
+    snprintf(c->job.device, sizeof c->job.device, "%s", device_name);
     snprintf(c->pin, sizeof c->pin, "%s", pin);
     c->job.now = now_s();
     c->job.ttl = k->cfg.staff_token_ttl;

@@ -92,6 +92,12 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
             return store_refuse(job, why);
         if (j->event_id && j->event_id != f.event_id) {
             j->out_event_id = f.event_id;
+            struct store_event other;
+            /* unread (gone, damaged): refused all the same, without the details */
+            if (store_event_read(tx->c, f.event_id, &other) == 0 && !other.damaged) {
+                snprintf(j->out_title, sizeof j->out_title, "%s", other.title);
+                j->out_starts_at = other.starts_at;
+            }
             return store_refuse(job, WHY_WRONG_EVENT);
         }
     } else {
@@ -115,8 +121,10 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     if (strcmp(ev.status, "cancelled") == 0)
         return store_refuse(job, WHY_EVENT_CANCELLED);
     int64_t now_us = store_tx_now(tx), now = now_us / 1000000;
-    if (now < ev.starts_at - j->opens_before)
+    if (now < ev.starts_at - j->opens_before) {
+        j->out_starts_at = ev.starts_at;
         return store_refuse(job, WHY_CHECKIN_NOT_OPEN);
+    }
     if (now >= ev.ends_at)
         return store_refuse(job, WHY_CHECKIN_CLOSED);
     if (j->method == CHECKIN_WALKIN) {

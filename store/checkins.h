@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/events.h"
 #include "store/signups.h"
 #include "store/store.h"
 
@@ -19,7 +20,10 @@
  * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
  * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_NO_CODE, WHY_SIGNUP_CANCELLED,
  * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
- * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force. */
+ * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force;
+ * for WHY_WRONG_EVENT, out_event_id and (when it could be read) out_title and
+ * out_starts_at are the ticket's event; for WHY_CHECKIN_NOT_OPEN,
+ * out_starts_at is the event's start. */
 enum store_checkin_by { CHECKIN_TICKET, CHECKIN_PHONE, CHECKIN_WALKIN, CHECKIN_CODE };
 struct store_checkin {
     struct store_job job;
@@ -43,6 +47,8 @@ struct store_checkin {
     int64_t out_event_id;
     int64_t out_signup_id;
     bool walkin_created;
+    char out_title[EVENT_TEXT_BUF(EVENT_TITLE_MAX)]; /* WHY_WRONG_EVENT; "" if unread */
+    int64_t out_starts_at;                           /* WHY_WRONG_EVENT, WHY_CHECKIN_NOT_OPEN */
 };
 void store_checkin_init(struct store_checkin *j);
 

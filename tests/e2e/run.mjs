@@ -226,7 +226,8 @@ async function setup() {
   /* A starts in 30 minutes (check-in is open), B tomorrow, C (1 place) in 2 days */
   data.aStart = cnIso(now + 30 * 60e3);
   data.A = await mk({ title: 'E2E 客户财富升级会（今日场）', kind: 'upgrade', starts_at: data.aStart, ends_at: cnIso(now + 70 * 60e3), venue: '测试网点二楼贵宾室', capacity: 20, description: '了解如何升级为中高端客户，现场可办理；免费，约40分钟' });
-  data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(now + 26 * 3600e3), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
+  data.bStartMs = now + 26 * 3600e3;
+  data.B = await mk({ title: 'E2E 理财沙龙（明日）', kind: 'salon', starts_at: cnIso(data.bStartMs), ends_at: cnIso(now + 27 * 3600e3), venue: '测试网点一楼理财室', capacity: 20 });
   data.C = await mk({ title: 'E2E 社区讲座（满员）', kind: 'community', starts_at: cnIso(now + 50 * 3600e3), ends_at: cnIso(now + 51 * 3600e3), venue: '测试社区活动中心', capacity: 1 });
   const s = await signup(data.C, '测试满员', '13600000001');
   assert(s.data.status === 'confirmed', 'C filled');
@@ -503,6 +504,8 @@ test('staff_logs_in_and_scans_tickets', async () => {
   await page.goto(d.url + '/staff');
   await page.getByLabel('工号').waitFor();
   await shot(page, 'staff-1-login');
+  assert(/^tablet-[0-9a-f]{6}$/.test(await page.getByLabel('平板名称').inputValue()), 'a generated name until one is chosen');
+  await page.getByLabel('平板名称').fill('东门1号');
   await page.getByLabel('工号').fill('S9');
   await page.getByLabel('密码').fill('000000');
   await page.getByRole('button', { name: '登录' }).click();
@@ -514,6 +517,7 @@ test('staff_logs_in_and_scans_tickets', async () => {
   assert(await page.locator('#manager-panel').isHidden(), 'manager panel hidden for staff');
   const stored = await page.evaluate(() => JSON.stringify(localStorage));
   assert(!/token|S9|王/.test(stored), 'no token or personal data in localStorage: ' + stored);
+  assert((await text(page.locator('#who'))).includes('本机 东门1号'), 'the chosen name shown on the desk');
   await until(async () => (await text(page.locator('#c-signed'))) !== '–', 'counters');
   const before = Number(await text(page.locator('#c-checked')));
 
@@ -535,17 +539,24 @@ test('staff_logs_in_and_scans_tickets', async () => {
   await staffLogin(page2, 'S9', '246811');
   await scan(page2, data.ticketA);
   const warn = await resultShown(page2, 'warn', '已签到');
-  assert(warn.includes('首次签到') && /\d\d:\d\d:\d\d/.test(warn) && /设备 tablet-/.test(warn), 'first time and device: ' + warn);
+  assert(warn.includes('首次签到') && /\d\d:\d\d:\d\d/.test(warn) && warn.includes('设备 东门1号'), 'first time and the name chosen at login: ' + warn);
   await shot(page2, 'staff-3-already');
 
   await scan(page, 'K1.not-a-real.ticket.at-all');
   const bad = await resultShown(page, 'bad', '无效票');
-  assert(bad.length > 0, 'reason given');
+  assert(bad.includes('改用手机号签到'), 'the way on offered: ' + bad);
+  assert(await page.locator('#to-phone').isVisible(), 'a button to the phone check-in');
   await shot(page, 'staff-4-bad-ticket');
+  await page.locator('#to-phone').click();
+  assert(await page.locator('#phone-input').evaluate((el) => el === document.activeElement), 'the phone field takes the focus');
+  assert(await page.locator('#to-phone').isHidden(), 'the offer goes once taken');
 
   const other = (await signup(data.B, '赵明天', '13911112222')).data.ticket.code;
   await scan(page, other);
-  await resultShown(page, 'bad', '不是本场活动的票');
+  const hm = (ms) => new Date(ms + 8 * 3600e3).toISOString().slice(11, 16);
+  const wrong = await resultShown(page, 'bad', '不是本场活动的票');
+  assert(wrong.startsWith('这是「E2E 理财沙龙（明日）」明天 ') && wrong.endsWith(hm(data.bStartMs) + ' 的票'),
+    'the ticket\'s event and time: ' + wrong);
   await shot(page, 'staff-5-wrong-event');
 
   /* a scanner typing while a button has focus still reaches the scan field */
@@ -558,7 +569,9 @@ test('staff_logs_in_and_scans_tickets', async () => {
   await page.locator('#event-select').selectOption(String(data.B));
   await until(async () => (await page.evaluate(() => document.body.dataset.live)) === 'open', 'live on event B');
   await scan(page, other);
-  await resultShown(page, 'bad', '签到尚未开始');
+  const early = await resultShown(page, 'bad', '签到尚未开始');
+  assert(early.endsWith(hm(data.bStartMs - 2 * 3600e3) + ' 开始签到'), 'the clock time check-in opens: ' + early);
+  await shot(page, 'staff-5b-not-open-yet');
 });
 
 test('live_counters_update_on_every_tablet', async () => {

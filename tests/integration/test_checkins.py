@@ -1,4 +1,5 @@
 """Check-in at the door: tickets, phones, walk-ins, undo, races, windows, staff logins, live view."""
+import datetime
 import os
 import sqlite3
 import time
@@ -336,3 +337,53 @@ def test_the_schema_refuses_a_second_checkin_in_force():
         assert "UNIQUE" in str(e), e
     db.rollback()
     db.close()
+
+
+def test_refusals_say_which_event_and_when_checkin_opens():
+    s = Site(config="[events]\ncheckin_opens = 5400\n")
+    later = s.event(title="客户财富升级会（下午场）", starts=180)
+    signup = s.signup(later, "13812340011").json
+    starts_at = s.d.get(f"/api/v1/events/{later}").json["starts_at"]
+    now_ev = s.event(starts=10)
+    r = s.checkin(ticket=signup["ticket"]["code"], event_id=now_ev)
+    assert r.status == 409 and r.json["error"]["code"] == "wrong_event", r
+    assert r.json["error"]["message"] == "this ticket is for another event"
+    assert r.json["error"]["event"] == {"id": later, "title": "客户财富升级会（下午场）",
+                                        "starts_at": starts_at}, r.json
+    r = s.checkin(ticket=signup["ticket"]["code"])
+    assert r.status == 409 and r.json["error"]["code"] == "not_open_yet", r
+    opens = datetime.datetime.fromisoformat(r.json["error"]["opens_at"])
+    assert r.json["error"]["opens_at"].endswith("+08:00"), r.json
+    assert opens == datetime.datetime.fromisoformat(starts_at) - datetime.timedelta(seconds=5400)
+    # by phone too, and other refusals keep the plain shape
+    r = s.checkin(event_id=later, phone="13812340011")
+    assert r.status == 409 and "opens_at" in r.json["error"], r
+    r = s.checkin(event_id=now_ev, phone="13812340099")
+    assert r.status == 404 and set(r.json["error"]) == {"code", "message"}, r
+
+
+def test_tablet_named_at_login_is_recorded_and_shown():
+    s = Site()
+    ev = s.event()
+    code = s.signup(ev, "13812340012").json["ticket"]["code"]
+    r = s.d.post("/api/v1/staff/login", {"staff_id": "S1", "pin": "222222", "device": " 东门1号 "})
+    assert r.status == 200 and r.json["device"] == "东门1号", r
+    east = r.json["token"]
+    me = s.d.get("/api/v1/staff/me", headers=auth(east))
+    assert me.json["device"] == "东门1号", me
+    first = s.checkin(token=east, ticket=code)
+    assert first.json["status"] == "checked_in", first
+    again = s.checkin(ticket=code)
+    assert again.json["first_device"] == "东门1号", again
+    db = sqlite3.connect(os.path.join(s.d.dir, "kioskd.db"))
+    assert db.execute("SELECT device FROM checkins").fetchone()[0] == "东门1号"
+    db.close()
+    for name in ["East gate 2", "Zürich-1", "tablet-c12bd0", "old_tablet.v2", "東門 二號"]:
+        r = s.d.post("/api/v1/staff/login", {"staff_id": "S1", "pin": "222222", "device": name})
+        assert r.status == 200 and r.json["device"] == name, (name, r)
+    for name, why in [("东门\u00071号", "control"), ("东门\n1号", "control"),
+                      ("\u202e东门", "control"), ("东门1号!", "may contain"),
+                      ("东" * 17, "longer than 16"), ("   ", "empty")]:
+        r = s.d.post("/api/v1/staff/login", {"staff_id": "S1", "pin": "222222", "device": name})
+        assert r.status == 422 and r.json["error"]["code"] == "invalid_fields", (name, r)
+        assert why in r.json["error"]["fields"]["device"], (name, r.json)

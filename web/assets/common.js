@@ -224,6 +224,16 @@
     sessionStorage.removeItem(SESSION_KEY);
   };
 
+  /* A tablet's name as staff choose it at login ("东门1号"): 1-16 letters,
+   * digits, spaces and '-' (what the server accepts as "device"), or the
+   * generated tablet-xxxxxx of a tablet never named. */
+  const DEVICE_NAME = /^[\p{L}\p{M}0-9 \u3000-]{1,16}$/u;
+  const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+  K.validDeviceName = (s) => {
+    const t = (s || '').trim();
+    return t !== '' && (DEVICE_ID.test(t) || (DEVICE_NAME.test(t) && /[\p{L}0-9]/u.test(t)));
+  };
+
   /* This tablet's name in check-in records ("first_device"): not personal data. */
   K.deviceName = function () {
     let d = null;
@@ -232,7 +242,7 @@
     } catch (e) {
       d = null;
     }
-    if (!d || !/^[A-Za-z0-9._-]{1,64}$/.test(d)) {
+    if (!d || !K.validDeviceName(d)) {
       const r = new Uint8Array(3);
       crypto.getRandomValues(r);
       d = 'tablet-' + Array.from(r, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -245,21 +255,31 @@
     return d;
   };
 
+  /* Remembers the name staff gave this tablet (trimmed), for the next login. */
+  K.setDeviceName = function (name) {
+    try {
+      localStorage.setItem('kioskd.device', name.trim());
+    } catch (e) {
+      /* private mode: the name holds for this session only */
+    }
+  };
+
   /*
    * Staff login on a form with #login-id, #login-pin and an error element.
    * Resolves to the session, or null after showing why it failed.
    */
-  K.login = async function (staffId, pin) {
+  K.login = async function (staffId, pin, device) {
     const r = await K.api('POST', '/api/v1/staff/login', {
       staff_id: staffId,
       pin,
-      device: K.deviceName(),
+      device: (device || K.deviceName()).trim(),
     });
     if (r.ok && r.data && r.data.token) {
       const s = {
         token: r.data.token,
         role: r.data.role,
         staff_id: r.data.staff_id || staffId,
+        device: r.data.device || (device || K.deviceName()).trim(),
         expires_at: r.data.expires_at,
       };
       K.saveSession(s);
@@ -273,7 +293,8 @@
     } else if (r.status === 429) why = '操作太频繁，请稍后再试';
     else if (r.status === 422) {
       const f = (r.error && r.error.fields) || {};
-      why = f.staff_id ? '工号只能包含字母、数字和 - _ .' : '请填写工号和密码';
+      why = f.staff_id ? '工号只能包含字母、数字和 - _ .'
+        : f.device ? '平板名称只能包含文字、数字、空格和 -，最多16个字' : '请填写工号和密码';
     }
     return { error: why };
   };

@@ -88,7 +88,7 @@
   }
 
   const REASONS = {
-    bad_ticket: ['无效票', '二维码无法识别或已被篡改，请核对客人的报名信息'],
+    bad_ticket: ['无效票', '二维码无法识别或已被篡改，请点“改用手机号签到”，按客人的手机号签到'],
     wrong_event: ['不是本场活动的票', '请核对客人报名的活动场次'],
     not_open_yet: ['签到尚未开始', '开场前2小时才能签到'],
     event_over: ['活动已结束', '本场活动已结束，不能再签到'],
@@ -102,6 +102,31 @@
     rate_limited: ['操作太频繁', '请稍等片刻再试'],
   };
 
+  /* This tablet's name as the server recorded it at login (what check-ins
+   * from here carry as first_device). */
+  function thisDevice() {
+    return (session && session.device) || K.deviceName();
+  }
+
+  /* "今天 14:00", "明天 11月27日（周五） 14:00": a time a refusal names. */
+  function whenText(iso) {
+    return (K.isToday(iso) ? '今天' : K.dayLabel(iso)) + ' ' + K.hm(iso);
+  }
+
+  /* The refusal's detail line, with what the answer says beyond its code. */
+  function reasonDetail(e, why) {
+    if (e.code === 'wrong_event' && e.event && e.event.title)
+      return '这是「' + e.event.title + '」' + whenText(e.event.starts_at) + ' 的票';
+    if (e.code === 'not_open_yet' && e.opens_at)
+      return (K.isToday(e.opens_at) ? '' : K.dayLabel(e.opens_at) + ' ') + K.hm(e.opens_at) + ' 开始签到';
+    return why[1];
+  }
+
+  /* After a ticket that is not valid, the way on: the phone check-in. */
+  function offerPhone(on) {
+    $('#to-phone').hidden = !on;
+  }
+
   /* Shows a check-in answer; true when the guest is in. */
   function outcome(r, how) {
     if (r.status === 401) {
@@ -110,6 +135,7 @@
       return false;
     }
     const d = r.data || {};
+    offerPhone(false);
     if (r.ok && d.status === 'checked_in') {
       lastCheckin = { checkin_id: d.checkin_id, signup_id: d.signup_id, name: d.name, at: d.at };
       renderUndo();
@@ -119,7 +145,7 @@
     }
     if (r.ok && d.status === 'already_checked_in') {
       /* a rescan from this tablet after an answer that was lost: the guest is in, green */
-      if (d.first_device === K.deviceName() && Date.now() - Date.parse(d.first_at) < 60000) {
+      if (d.first_device === thisDevice() && Date.now() - Date.parse(d.first_at) < 60000) {
         showResult('ok', '刚才已签到成功', (d.name ? d.name + ' · ' : '') + '本机 ' + K.hms(d.first_at) + ' 已签到');
         return true;
       }
@@ -138,7 +164,8 @@
       else why = ['无法签到', '提交的内容不正确'];
     }
     if (!why) why = ['无法签到', '服务器返回错误（' + (e.code || r.status) + '），请重试或联系管理员'];
-    showResult('bad', why[0], why[1]);
+    showResult('bad', why[0], reasonDetail(e, why));
+    offerPhone(e.code === 'bad_ticket');
     return false;
   }
 
@@ -228,7 +255,7 @@
     renderConn();
     $('#login-form').reset();
     $('#login-error').textContent = message || '';
-    $('#device-name').textContent = K.deviceName();
+    $('#login-device').value = K.deviceName();
     showView('login');
     $('#login-id').focus();
   }
@@ -243,17 +270,24 @@
     unlockAudio();
     const id = $('#login-id').value.trim();
     const pin = $('#login-pin').value;
+    const device = $('#login-device').value.trim();
     $('#login-error').textContent = '';
     if (!id || !pin) {
       $('#login-error').textContent = '请填写工号和密码。';
       (id ? $('#login-pin') : $('#login-id')).focus();
       return;
     }
+    if (!K.validDeviceName(device)) {
+      $('#login-error').textContent = device ? '平板名称只能包含文字、数字、空格和 -，最多16个字。' : '请给这台平板起个名称，例如 东门1号。';
+      $('#login-device').focus();
+      return;
+    }
+    K.setDeviceName(device);
     const button = $('#login-submit');
     button.disabled = true;
     let res;
     try {
-      res = await K.login(id, pin);
+      res = await K.login(id, pin, device);
     } catch (err) {
       res = { error: '无法连接签到服务器，请检查 Wi-Fi 后重试。' };
     } finally {
@@ -279,7 +313,7 @@
 
   function startDesk(s) {
     session = s;
-    $('#who').textContent = s.staff_id + '（' + K.roleLabel(s.role) + '）· 本机 ' + K.deviceName();
+    $('#who').textContent = s.staff_id + '（' + K.roleLabel(s.role) + '）· 本机 ' + thisDevice();
     $('#manager-panel').hidden = !(s.role === 'manager' || s.role === 'admin');
     showView('desk');
     heartbeat();
@@ -894,6 +928,13 @@
   $('#waitlist-refresh').addEventListener('click', loadWaitlist);
 
   /* --- check-in by phone --- */
+
+  $('#to-phone').addEventListener('click', () => {
+    offerPhone(false);
+    const input = $('#phone-input');
+    input.scrollIntoView({ block: 'center' });
+    input.focus();
+  });
 
   $('#phone-form').addEventListener('submit', async (e) => {
     e.preventDefault();
