@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "store/events.h"
 
 void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32])
 {
@@ -103,4 +104,56 @@ void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn do
     t->code[n] = '\0';
     t->work.run = ticket_check_run;
     t->work.done = done;
+}
+
+bool event_of_path(struct req *r, struct store_event *e)
+{
+    int rc = store_event_get(r->k->store, req_id(r, "id"), e);
+    if (rc == KIOSKD_ENOTFOUND)
+        req_refuse(r, WHY_EVENT_NOT_FOUND);
+    else if (rc)
+        req_fail(r, rc);
+    return rc == 0;
+}
+
+void roster_phone_masked(struct kioskd *k, const struct store_roster_row *row, char *out, size_t n)
+{
+    char plain[32];
+    size_t len;
+    if (pii_open(&k->pii, "phone", row->phone_enc, row->phone_enc_len, plain, sizeof plain, &len) ==
+        0)
+        mask_phone(plain, out, n);
+    else
+        snprintf(out, n, "*******%s", row->phone_last4);
+    mbedtls_platform_zeroize(plain, sizeof plain);
+}
+
+void audit_job_fill(struct store_audit_only *job, struct req *r, const char *action,
+                    const char *kind, int64_t id)
+{
+    store_audit_only_init(job);
+    store_actor_set(&job->by, r->session.staff_id, r->session.device);
+    snprintf(job->action, sizeof job->action, "%s", action);
+    snprintf(job->subject, sizeof job->subject, "%s:%lld", kind, (long long)id);
+}
+
+void audited_read_audit(struct audited_read *c, struct req *r, const char *action, const char *kind,
+                        int64_t id)
+{
+    audit_job_fill(&c->job, r, action, kind, id);
+    c->w.job = &c->job.job;
+}
+
+json_t *audited_read_reply(struct write_ctx *w, int *status)
+{
+    (void)status;
+    struct audited_read *c = (struct audited_read *)w;
+    json_t *doc = c->doc;
+    c->doc = NULL;
+    return doc;
+}
+
+void audited_read_release(struct write_ctx *w)
+{
+    json_decref(((struct audited_read *)w)->doc);
 }

@@ -45,4 +45,37 @@ void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn do
 /* The worker side, for work that verifies and then does more. */
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx);
 
+struct store_event;
+struct store_roster_row;
+
+/* Reads the event of the route's {id}; false when it answered r instead
+ * (404 event_not_found, or the store's error). */
+bool event_of_path(struct req *r, struct store_event *e);
+
+/* The masked phone of a roster row (138****1234) into out (n bytes). */
+void roster_phone_masked(struct kioskd *k, const struct store_roster_row *row, char *out, size_t n);
+
+/* Fills an audit-only job for r's staff member and device: action, and the
+ * subject "kind:id". */
+void audit_job_fill(struct store_audit_only *job, struct req *r, const char *action,
+                    const char *kind, int64_t id);
+
+/*
+ * An audited read: a read of people (roster, no-shows, waitlist) whose answer
+ * is built in fill and sent only after its audit line has committed. A route's
+ * route_write uses audited_read_reply and audited_read_release with a context
+ * that starts with struct audited_read; fill builds doc and calls
+ * audited_read_audit.
+ */
+struct audited_read {
+    struct write_ctx w;
+    struct store_audit_only job;
+    json_t *doc; /* the answer, handed over by the reply */
+};
+/* Fills c's audit job (as audit_job_fill) and makes it the write's job. */
+void audited_read_audit(struct audited_read *c, struct req *r, const char *action, const char *kind,
+                        int64_t id);
+json_t *audited_read_reply(struct write_ctx *w, int *status);
+void audited_read_release(struct write_ctx *w);
+
 #endif

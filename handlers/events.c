@@ -286,17 +286,6 @@ static const struct route_write event_cancel = {
     .reply = cancel_reply,
 };
 
-/* Reads the event of the route's {id}; false when it answered r instead. */
-static bool event_of_path(struct req *r, struct store_event *e)
-{
-    int rc = store_event_get(r->k->store, req_id(r, "id"), e);
-    if (rc == KIOSKD_ENOTFOUND)
-        req_refuse(r, WHY_EVENT_NOT_FOUND);
-    else if (rc)
-        req_fail(r, rc);
-    return rc == 0;
-}
-
 /* GET /api/v1/events/{id} */
 static void event_get(struct req *r)
 {
@@ -342,9 +331,7 @@ static void event_stats(struct req *r)
  * fragment or the last 4 digits of a phone. A one-step write: the read is
  * answered only once its audit line has committed. */
 struct roster_ctx {
-    struct write_ctx w;
-    struct store_audit_only job;
-    json_t *doc;
+    struct audited_read a;
 };
 
 /* The roster of event id as JSON (new reference), filtered by query. */
@@ -369,14 +356,8 @@ static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool
             }
             mbedtls_platform_zeroize(name, sizeof name);
         }
-        char phone[24], plain[32];
-        size_t plen;
-        if (pii_open(&k->pii, "phone", row->phone_enc, row->phone_enc_len, plain, sizeof plain,
-                     &plen) == 0)
-            mask_phone(plain, phone, sizeof phone);
-        else
-            snprintf(phone, sizeof phone, "*******%s", row->phone_last4);
-        mbedtls_platform_zeroize(plain, sizeof plain);
+        char phone[24];
+        roster_phone_masked(k, row, phone, sizeof phone);
         json_t *g =
             json_pack("{s:I, s:s, s:s, s:s, s:s, s:b}", "signup_id", (json_int_t)row->signup_id,
                       "name", row->name_mask, "phone", phone, "status", row->status, "source",
@@ -397,7 +378,7 @@ static json_t *roster_json(struct kioskd *k, int64_t id, const char *query, bool
 
 static int roster_fill(struct req *r, struct write_ctx *w)
 {
-    struct roster_ctx *c = (struct roster_ctx *)w;
+    struct audited_read *c = (struct audited_read *)w;
     struct store_event e;
     if (!event_of_path(r, &e))
         return KIOSKD_ENOTFOUND;
@@ -420,33 +401,15 @@ static int roster_fill(struct req *r, struct write_ctx *w)
     c->doc = roster_json(r->k, e.id, query, by_digits, &rc);
     if (!c->doc)
         return rc;
-    store_audit_only_init(&c->job);
-    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
-    snprintf(c->job.action, sizeof c->job.action, "%s", query ? "roster_search" : "roster_view");
-    snprintf(c->job.subject, sizeof c->job.subject, "event:%lld", (long long)e.id);
-    w->job = &c->job.job;
+    audited_read_audit(c, r, query ? "roster_search" : "roster_view", "event", e.id);
     return 0;
-}
-
-static json_t *roster_reply(struct write_ctx *w, int *status)
-{
-    (void)status;
-    struct roster_ctx *c = (struct roster_ctx *)w;
-    json_t *doc = c->doc;
-    c->doc = NULL;
-    return doc;
-}
-
-static void roster_release(struct write_ctx *w)
-{
-    json_decref(((struct roster_ctx *)w)->doc);
 }
 
 static const struct route_write event_roster = {
     .ctx_size = sizeof(struct roster_ctx),
     .fill = roster_fill,
-    .reply = roster_reply,
-    .release = roster_release,
+    .reply = audited_read_reply,
+    .release = audited_read_release,
 };
 
 const struct route events_routes[] = {

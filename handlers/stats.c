@@ -37,30 +37,6 @@ int stats_add_sources(struct kioskd *k, int64_t event_id, json_t *doc)
     return 0;
 }
 
-/* Reads the event of the route's {id}; false when it answered r instead. */
-static bool stats_event(struct req *r, struct store_event *e)
-{
-    int rc = store_event_get(r->k->store, req_id(r, "id"), e);
-    if (rc == KIOSKD_ENOTFOUND)
-        req_refuse(r, WHY_EVENT_NOT_FOUND);
-    else if (rc)
-        req_fail(r, rc);
-    return rc == 0;
-}
-
-/* The masked phone of a roster row (138****1234) into out. */
-static void guest_phone(struct kioskd *k, const struct store_roster_row *row, char *out, size_t n)
-{
-    char plain[32];
-    size_t len;
-    if (pii_open(&k->pii, "phone", row->phone_enc, row->phone_enc_len, plain, sizeof plain, &len) ==
-        0)
-        mask_phone(plain, out, n);
-    else
-        snprintf(out, n, "*******%s", row->phone_last4);
-    mbedtls_platform_zeroize(plain, sizeof plain);
-}
-
 /* A guest who held a place (confirmed, not a walk-in) and is not checked in. */
 static bool not_in(const struct store_roster_row *row)
 {
@@ -68,28 +44,17 @@ static bool not_in(const struct store_roster_row *row)
            row->checkin_id == 0;
 }
 
-static void audit_fill(struct store_audit_only *job, struct req *r, const char *action,
-                       int64_t event_id)
-{
-    store_audit_only_init(job);
-    store_actor_set(&job->by, r->session.staff_id, r->session.device);
-    snprintf(job->action, sizeof job->action, "%s", action);
-    snprintf(job->subject, sizeof job->subject, "event:%lld", (long long)event_id);
-}
-
 /* GET /api/v1/events/{id}/no_shows (staff): once the event has started,
  * the guests with a place who are not checked in (final once it is over). */
 struct no_shows_ctx {
-    struct write_ctx w;
-    struct store_audit_only job;
-    json_t *doc;
+    struct audited_read a;
 };
 
 static int no_shows_fill(struct req *r, struct write_ctx *w)
 {
-    struct no_shows_ctx *c = (struct no_shows_ctx *)w;
+    struct audited_read *c = (struct audited_read *)w;
     struct store_event e;
-    if (!stats_event(r, &e))
+    if (!event_of_path(r, &e))
         return KIOSKD_ENOTFOUND;
     int64_t now = now_s();
     if (now < e.starts_at) {
@@ -106,7 +71,7 @@ static int no_shows_fill(struct req *r, struct write_ctx *w)
         if (!not_in(&rows[i]))
             continue;
         char phone[24];
-        guest_phone(r->k, &rows[i], phone, sizeof phone);
+        roster_phone_masked(r->k, &rows[i], phone, sizeof phone);
         if (json_array_append_new(guests, json_pack("{s:I, s:s, s:s, s:s}", "signup_id",
                                                     (json_int_t)rows[i].signup_id, "name",
                                                     rows[i].name_mask, "phone", phone, "source",
@@ -121,30 +86,15 @@ static int no_shows_fill(struct req *r, struct write_ctx *w)
                     : NULL;
     if (!c->doc)
         return KIOSKD_ENOMEM;
-    audit_fill(&c->job, r, "no_shows_view", e.id);
-    w->job = &c->job.job;
+    audited_read_audit(c, r, "no_shows_view", "event", e.id);
     return 0;
-}
-
-static json_t *no_shows_reply(struct write_ctx *w, int *status)
-{
-    (void)status;
-    struct no_shows_ctx *c = (struct no_shows_ctx *)w;
-    json_t *doc = c->doc;
-    c->doc = NULL;
-    return doc;
-}
-
-static void no_shows_release(struct write_ctx *w)
-{
-    json_decref(((struct no_shows_ctx *)w)->doc);
 }
 
 static const struct route_write no_shows = {
     .ctx_size = sizeof(struct no_shows_ctx),
     .fill = no_shows_fill,
-    .reply = no_shows_reply,
-    .release = no_shows_release,
+    .reply = audited_read_reply,
+    .release = audited_read_release,
 };
 
 /* GET /api/v1/events/{id}/export.csv (manager): one line per guest (masked),
@@ -188,7 +138,7 @@ static int export_build(struct kioskd *k, int64_t event_id, struct buf *b)
         const struct store_roster_row *row = &rows[i];
         char id[24], phone[24], at[32] = "";
         snprintf(id, sizeof id, "%lld", (long long)row->signup_id);
-        guest_phone(k, row, phone, sizeof phone);
+        roster_phone_masked(k, row, phone, sizeof phone);
         if (row->checkin_id)
             time_format_china(row->checkin_us / 1000000, at, sizeof at);
         const char *fields[] = {
@@ -225,7 +175,7 @@ static void export_done(struct store_job *job)
 static void export_csv(struct req *r)
 {
     struct store_event e;
-    if (!stats_event(r, &e))
+    if (!event_of_path(r, &e))
         return;
     struct export_ctx *c = req_calloc(r, sizeof *c);
     if (!c)
@@ -240,7 +190,7 @@ static void export_csv(struct req *r)
         return;
     }
     c->csv = buf_steal(&b, &c->len);
-    audit_fill(&c->job, r, "export_csv", e.id);
+    audit_job_fill(&c->job, r, "export_csv", "event", e.id);
     c->job.job.done = export_done;
     c->job.job.arg = c;
     if (req_submit(r, &c->job.job, &c->wait) != 0) {

@@ -18,32 +18,9 @@
 
 #define WAITLIST_MAX 2000
 
-/* Checks that the route's {id} is an event; false when it answered r instead. */
-static bool waitlist_event(struct req *r)
-{
-    struct store_event e;
-    int rc = store_event_get(r->k->store, req_id(r, "id"), &e);
-    if (rc == KIOSKD_ENOTFOUND)
-        req_refuse(r, WHY_EVENT_NOT_FOUND);
-    else if (rc)
-        req_fail(r, rc);
-    return rc == 0;
-}
-
-static void audit_fill(struct req *r, struct store_audit_only *job, const char *action,
-                       const char *kind, int64_t id)
-{
-    store_audit_only_init(job);
-    store_actor_set(&job->by, r->session.staff_id, r->session.device);
-    snprintf(job->action, sizeof job->action, "%s", action);
-    snprintf(job->subject, sizeof job->subject, "%s:%lld", kind, (long long)id);
-}
-
 /* GET /api/v1/events/{id}/waitlist (staff) */
 struct waitlist_ctx {
-    struct write_ctx w;
-    struct store_audit_only job;
-    json_t *doc;
+    struct audited_read a;
 };
 
 static json_t *waitlist_json(struct kioskd *k, int64_t event_id, int *rc)
@@ -73,37 +50,23 @@ static json_t *waitlist_json(struct kioskd *k, int64_t event_id, int *rc)
 
 static int waitlist_fill(struct req *r, struct write_ctx *w)
 {
-    struct waitlist_ctx *c = (struct waitlist_ctx *)w;
-    if (!waitlist_event(r))
+    struct audited_read *c = (struct audited_read *)w;
+    struct store_event e;
+    if (!event_of_path(r, &e))
         return KIOSKD_ENOTFOUND;
     int rc;
     c->doc = waitlist_json(r->k, req_id(r, "id"), &rc);
     if (!c->doc)
         return rc;
-    audit_fill(r, &c->job, "waitlist_view", "event", req_id(r, "id"));
-    w->job = &c->job.job;
+    audited_read_audit(c, r, "waitlist_view", "event", e.id);
     return 0;
-}
-
-static json_t *waitlist_reply(struct write_ctx *w, int *status)
-{
-    (void)status;
-    struct waitlist_ctx *c = (struct waitlist_ctx *)w;
-    json_t *doc = c->doc;
-    c->doc = NULL;
-    return doc;
-}
-
-static void waitlist_release(struct write_ctx *w)
-{
-    json_decref(((struct waitlist_ctx *)w)->doc);
 }
 
 static const struct route_write waitlist_view = {
     .ctx_size = sizeof(struct waitlist_ctx),
     .fill = waitlist_fill,
-    .reply = waitlist_reply,
-    .release = waitlist_release,
+    .reply = audited_read_reply,
+    .release = audited_read_release,
 };
 
 /* POST /api/v1/events/{id}/waitlist/{signup_id}/reveal (staff): the full
@@ -117,7 +80,8 @@ struct reveal_ctx {
 static int reveal_fill(struct req *r, struct write_ctx *w)
 {
     struct reveal_ctx *c = (struct reveal_ctx *)w;
-    if (!waitlist_event(r))
+    struct store_event e;
+    if (!event_of_path(r, &e))
         return KIOSKD_ENOTFOUND;
     int64_t signup_id = req_id(r, "signup_id");
     unsigned char enc[sizeof((struct store_person *)0)->phone_enc];
@@ -133,7 +97,7 @@ static int reveal_fill(struct req *r, struct write_ctx *w)
         mbedtls_platform_zeroize(c->phone, sizeof c->phone);
         return KIOSKD_ECRYPTO;
     }
-    audit_fill(r, &c->job, "waitlist_reveal", "signup", signup_id);
+    audit_job_fill(&c->job, r, "waitlist_reveal", "signup", signup_id);
     w->job = &c->job.job;
     return 0;
 }
