@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: arbitrary bytes (as a NUL-terminated copy) through
- * validate_name, validate_mobile, mask_name and mask_phone, checking the
- * promises their headers make. Build:
+ * validate_name, validate_name_key, validate_device, validate_mobile,
+ * mask_name and mask_phone, checking the promises their headers make. Build:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 \
  *     -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. tests/fuzz/fuzz_validate.c \
  *     core/validate.c core/mask.c core/status.c -o /tmp/fuzz_validate
@@ -57,8 +57,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Idempotent: a validated name validates to itself. */
         CHECK(validate_name(name, again, sizeof again, NULL) == 0);
         CHECK(strcmp(name, again) == 0);
+        /* The compare key of a name: whole UTF-8, never longer, and stable. */
+        char key[VALIDATE_NAME_BUF], key2[VALIDATE_NAME_BUF];
+        CHECK(validate_name_key(name, key, sizeof key) == 0);
+        CHECK(strlen(key) <= strlen(name) && utf8_count(key) != SIZE_MAX);
+        CHECK(validate_name_key(again, key2, sizeof key2) == 0 && strcmp(key, key2) == 0);
     } else {
         CHECK(rc == KIOSKD_EINVAL && why != NULL && name[0] == '\0');
+    }
+
+    /* A tablet's name: clean, bounded, and a fixed point. */
+    char dev[VALIDATE_DEVICE_BUF], dev2[VALIDATE_DEVICE_BUF];
+    why = NULL;
+    rc = validate_device(s, dev, sizeof dev, &why);
+    CHECK(rc == 0 || rc == KIOSKD_EINVAL || rc == KIOSKD_ETOOBIG);
+    if (rc == 0) {
+        CHECK(dev[0] != '\0' && fuzz_clean(dev) && strlen(dev) < sizeof dev);
+        CHECK(validate_device(dev, dev2, sizeof dev2, NULL) == 0 && strcmp(dev, dev2) == 0);
+    } else if (rc == KIOSKD_EINVAL) {
+        CHECK(why != NULL);
     }
 
     /* A short buffer cuts nothing in half: ETOOBIG or a whole name. */
