@@ -16,7 +16,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes -Wformat=2
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -I$(OUT)/gen
 CFLAGS   += -std=c17 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lm -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))
@@ -37,7 +37,7 @@ build/kioskd: $(BIN) FORCE
 	@ln -sf $(patsubst build/%,%,$(BIN)) $@
 
 check-pkgs:
-	@pkg-config --exists $(PKGS) && test -f /usr/include/mbedtls/ecdsa.h || \
+	@pkg-config --exists $(PKGS) && test -f /usr/include/mbedtls/ecdsa.h && test -f /usr/include/csv.h || \
 	  { echo "kioskd: build dependencies are missing; run 'make deps' (or 'make run' / 'make test')" >&2; exit 1; }
 
 $(OUT)/obj/%.o: %.c | check-pkgs

@@ -7,7 +7,7 @@
 
 #include "core/status.h"
 
-void csv_init(struct csv *c, const char *data, size_t len)
+void csvmem_init(struct csv *c, const char *data, size_t len)
 {
     c->p = data;
     c->end = data + len;
@@ -18,7 +18,7 @@ void csv_init(struct csv *c, const char *data, size_t len)
         c->p += 3;
 }
 
-void csv_free(struct csv *c)
+void csvmem_free(struct csv *c)
 {
     buf_free(&c->store);
 }
@@ -29,7 +29,7 @@ static int fail(struct csv *c, const char *msg)
     return KIOSKD_EMALFORMED;
 }
 
-int csv_next(struct csv *c, struct csv_row *row)
+int csvmem_next(struct csv *c, struct csv_row *row)
 {
     size_t offsets[CSV_MAX_FIELDS];
     row->n = 0;

@@ -27,11 +27,11 @@ struct csv_row {
 };
 
 /* Starts reading data[0..len). */
-void csv_init(struct csv *c, const char *data, size_t len);
+void csvmem_init(struct csv *c, const char *data, size_t len);
 /* Reads the next record. Returns 1 with a row, 0 at the end, or
  * KIOSKD_EMALFORMED (c->error says what, row->line where). Blank lines are skipped. */
-int csv_next(struct csv *c, struct csv_row *row);
-void csv_free(struct csv *c);
+int csvmem_next(struct csv *c, struct csv_row *row);
+void csvmem_free(struct csv *c);
 
 /* Appends one field of a CSV export to b: quoted when it holds a comma, a
  * quote, CR or LF (quotes doubled), and neutralised against formula

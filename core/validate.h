@@ -19,6 +19,8 @@
 /* Returns true when s is a mainland mobile number: exactly 11 ASCII digits,
  * the first 1 and the second 3-9. NULL gives false. */
 bool validate_mobile(const char *s);
+/* True when s is a calendar date YYYY-MM-DD (years 1900 to 2999). */
+bool validate_date(const char *s);
 
 /* The reason validate_name gives for a character a name may not contain
  * ("may contain only letters, spaces, '·', '-' and '''"). */

@@ -237,8 +237,8 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
     size_t n = 0, cap = 0;
     struct store_event *evs = NULL;
     int rc;
-    csv_init(&c, data, len);
-    rc = csv_next(&c, &row);
+    csvmem_init(&c, data, len);
+    rc = csvmem_next(&c, &row);
     if (rc != 1) {
         snprintf(err, errlen, "line 1: %s",
                  rc == 0 ? "the file is empty; a header row is expected" : c.error);
@@ -256,7 +256,7 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
             goto fail;
         }
     }
-    while ((rc = csv_next(&c, &row)) == 1) {
+    while ((rc = csvmem_next(&c, &row)) == 1) {
         if (row.n != header_n) {
             snprintf(err, errlen, "line %d: expected %d fields as in the header, found %d",
                      row.line, header_n, row.n);
@@ -303,12 +303,12 @@ static int parse_events(struct kioskd *k, const char *data, size_t len, struct s
         snprintf(err, errlen, "line %d: %s", row.line, c.error);
         goto fail;
     }
-    csv_free(&c);
+    csvmem_free(&c);
     *out = evs;
     *nout = n;
     return 0;
 fail:
-    csv_free(&c);
+    csvmem_free(&c);
     free(evs);
     return KIOSKD_EINVAL;
 }
@@ -319,11 +319,13 @@ int cli_import(struct kioskd *k, int argc, char **argv)
     size_t len, n = 0;
     struct store_event *evs = NULL;
     if (argc != 3) {
-        fprintf(stderr, "usage: kioskd import events FILE.csv\n");
+        fprintf(stderr, "usage: kioskd import events|members FILE.csv\n");
         return 2;
     }
+    if (strcmp(argv[1], "members") == 0)
+        return cli_import_members(k, argv[2]);
     if (strcmp(argv[1], "events") != 0) {
-        fprintf(stderr, "kioskd import: '%s' cannot be imported (events)\n", argv[1]);
+        fprintf(stderr, "kioskd import: '%s' cannot be imported (events, members)\n", argv[1]);
         return 2;
     }
     char *data = read_file(argv[2], &len, err, sizeof err);

@@ -127,6 +127,14 @@ static const struct opt opts[] = {
     {"kiosk", "printer", OPT_ENUM, OFF(kiosk_printer), "none", 0, 0, "none 58mm 80mm", false, "",
      "Receipt printer beside the kiosk: the ticket screen then offers a paper slip (QR, short "
      "code, event, time, venue) laid out for that paper width; none hides the button."},
+    {"tiers", "potential", OPT_INT, OFF(tiers_potential), "50000", 0, 10000000000000, NULL, false,
+     "CNY",
+     "AUM from which a member is in the 潜力 tier (below it: 长尾); tiers are computed "
+     "when members are imported."},
+    {"tiers", "midhigh", OPT_INT, OFF(tiers_midhigh), "200000", 0, 10000000000000, NULL, false,
+     "CNY", "AUM from which a member is in the 中高端 tier."},
+    {"tiers", "private", OPT_INT, OFF(tiers_private), "6000000", 0, 10000000000000, NULL, false,
+     "CNY", "AUM from which a member is in the 财私 (private banking) tier."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -361,6 +369,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
     }
     if (c->events_upgrade_capacity > c->events_upgrade_max) {
         snprintf(err, errlen, "[events] upgrade_capacity must not exceed upgrade_max");
+        return KIOSKD_ECONFIG;
+    }
+    if (c->tiers_potential > c->tiers_midhigh || c->tiers_midhigh > c->tiers_private) {
+        snprintf(err, errlen, "[tiers] must rise: potential <= midhigh <= private");
         return KIOSKD_ECONFIG;
     }
     if (c->store_path[0] == '\0') {

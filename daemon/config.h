@@ -53,6 +53,8 @@ struct config {
     int64_t kiosk_signups_per_minute; /* per client address; 0 = off */
     int64_t kiosk_signups_per_phone;  /* in events not ended; 0 = off */
     char *kiosk_printer;              /* none, 58mm, 80mm */
+    /* [tiers]: AUM lines in CNY, each the least of the tier above it */
+    int64_t tiers_potential, tiers_midhigh, tiers_private;
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

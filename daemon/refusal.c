@@ -44,6 +44,7 @@ static const struct refusal {
                                "staff at the branch can help"},
     [WHY_SIGNUP_LIMIT] = {409, "signup_limit", NULL},
     [WHY_NO_CODE] = {404, "no_signup", "no sign-up with this code for this event"},
+    [WHY_MEMBER_NOT_FOUND] = {404, "member_not_found", "no such member"},
 };
 
 /* "2 hours", "90 minutes", "1 day 2 hours": a duration in seconds for a message. */

@@ -51,9 +51,14 @@ int checkin_in_force(struct store_tx *tx, int64_t signup_id, struct checkin_in_f
 static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct found *f, bool revive)
 {
     int64_t now = store_tx_now(tx) / 1000000;
+    char member_no[33];
+    int rc = member_no_of_phone(tx, j->who.phone_hash, member_no);
+    if (rc)
+        return rc;
     struct signup_row w = {
         .event_id = j->event_id,
         .who = &j->who,
+        .member_no = member_no[0] ? member_no : NULL,
         .source = "walkin",
         .status = "confirmed",
         .consent_version = j->consent_version,
@@ -61,7 +66,7 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
         .now = now,
         .issued_at = revive && f->issued_at >= now ? f->issued_at + 1 : now,
     };
-    int rc = signup_write(tx, revive ? f->id : 0, &w, &f->id, f->short_code);
+    rc = signup_write(tx, revive ? f->id : 0, &w, &f->id, f->short_code);
     if (rc)
         return rc;
     f->event_id = j->event_id;

@@ -312,6 +312,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     snprintf(j->kid_used, sizeof j->kid_used, "%s", j->kid);
     /* a new issue time revokes any ticket of an earlier, cancelled sign-up */
     j->issued_at = existing && old_issued >= j->now ? old_issued + 1 : j->now;
+    /* a phone of a known member links the sign-up to that member */
+    if (!j->member_no[0] && (rc = member_no_of_phone(tx, j->who.phone_hash, j->member_no)) != 0)
+        return rc;
     struct signup_row w = {
         .event_id = j->event_id,
         .who = &j->who,

@@ -83,6 +83,10 @@ int store_journal(struct store_tx *tx, const char *staff_id, const char *device,
 
 /* --- shared by store/signups.c and store/checkins.c (writer thread) --- */
 
+/* The member_no of the oldest member with this phone hash into out ("" when
+ * none): sign-ups and walk-ins are linked to it. Returns 0 or a KIOSKD_E* code. */
+int member_no_of_phone(struct store_tx *tx, const unsigned char hash[32], char out[33]);
+
 /* Adds to the counters of an event, in the job's savepoint. */
 int event_counts(struct store_tx *tx, int64_t event_id, int confirmed, int waitlisted,
                  int checked_in, int walk_ins);

@@ -37,6 +37,7 @@ enum store_why {
     WHY_ALREADY_SIGNED_UP, /* the phone holds a sign-up for the event under another name */
     WHY_SIGNUP_LIMIT,      /* the phone holds the most sign-ups allowed in events not ended */
     WHY_NO_CODE,           /* check-in by short code: no sign-up of the event has it */
+    WHY_MEMBER_NOT_FOUND,  /* no member with this number or phone */
     WHY_COUNT
 };
 

@@ -9,9 +9,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct csv c;
     struct csv_row row;
-    csv_init(&c, (const char *)data, size);
+    csvmem_init(&c, (const char *)data, size);
     int rc, rows = 0;
-    while ((rc = csv_next(&c, &row)) == 1 && rows < 100000) {
+    while ((rc = csvmem_next(&c, &row)) == 1 && rows < 100000) {
         rows++;
         for (int i = 0; i < row.n; i++)
             if (strlen(row.field[i]) > CSV_MAX_FIELD)
@@ -19,6 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (row.n < 1 || row.n > CSV_MAX_FIELDS)
             __builtin_trap();
     }
-    csv_free(&c);
+    csvmem_free(&c);
     return 0;
 }

@@ -138,6 +138,7 @@ def test_a_version_2_database_with_a_broken_outbox_row_opens():
             DROP TABLE login_failures;                  -- added by migration 0006
             DROP INDEX signups_event_code;              -- added by migration 0007
             ALTER TABLE signups DROP COLUMN short_code; -- added by migration 0007
+            DROP TABLE members;                         -- added by migration 0008
             PRAGMA user_version = 2;
         """)
         c.execute("INSERT INTO outbox(seq, id, kind, at, data) VALUES "

@@ -41,6 +41,8 @@ EXPECTED = {
     ("GET", "/api/v1/kiosk"): "none",
     ("GET", "/api/v1/events/{id}/waitlist"): "staff",
     ("POST", "/api/v1/events/{id}/waitlist/{signup_id}/reveal"): "staff",
+    ("GET", "/api/v1/members/{member_no}/points"): "staff",
+    ("POST", "/api/v1/members/lookup"): "staff",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 
@@ -101,6 +103,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
     def fill(pattern):
         if pattern == "/api/v1/staff/{id}/sessions":
             ids = {"id": "S1"}
+        elif pattern == "/api/v1/members/{member_no}/points":
+            ids = {"member_no": "M1"}
         elif pattern == "/api/v1/checkins/{id}":
             ids = {"id": str(cid)}
         else:

@@ -68,7 +68,7 @@ def test_signups_of_an_earlier_schema_get_codes():
     path = f"{s.d.dir}/kioskd.db"
     db = sqlite3.connect(path)
     db.executescript("DROP INDEX signups_event_code; ALTER TABLE signups DROP COLUMN short_code;"
-                     "PRAGMA user_version = 6;")
+                     "DROP TABLE members; PRAGMA user_version = 6;")
     db.close()
     s.d.start()
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -47,12 +47,12 @@ static void test_csv_put_field(void **state)
         assert_memory_equal(out, cases[i].written, want);
         struct csv c;
         struct csv_row row;
-        csv_init(&c, out, len);
-        assert_int_equal(csv_next(&c, &row), 1);
+        csvmem_init(&c, out, len);
+        assert_int_equal(csvmem_next(&c, &row), 1);
         assert_int_equal(row.n, 2);
         assert_string_equal(row.field[0], cases[i].read);
         assert_string_equal(row.field[1], "end");
-        csv_free(&c);
+        csvmem_free(&c);
         free(out);
         buf_free(&b);
     }
