@@ -738,6 +738,21 @@ test('staff_waitlist_panel_in_order_and_reveals_a_number', async () => {
   await until(async () => (await text(rows.nth(1).locator('.wl-phone'))) === '13766660002', 'the full number shown');
   assert((await text(rows.nth(0).locator('.wl-phone'))) === '*******0001', 'only the row asked for');
   await shot(page, 'staff-waitlist-revealed');
+  /* logging out leaves no number (nor the roster) on the tablet for the next person */
+  await page.getByRole('button', { name: '退出' }).click();
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  const left = await page.evaluate(() => document.body.innerText);
+  assert(!left.includes('13766660002'), 'the revealed number is gone after logout');
+  assert((await page.locator('#waitlist li').count()) === 0 && (await page.locator('#roster tbody tr').count()) === 0, 'lists cleared');
+  await page.getByLabel('工号').fill('S9');
+  await page.getByLabel('密码').fill('246811');
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.locator('#desk-view').waitFor({ state: 'visible' });
+  await page.locator('#event-select').selectOption(String(ev));
+  await until(async () => (await rows.count()) === 3, 'the waitlist again, masked');
+  assert((await text(rows.nth(1).locator('.wl-phone'))) === '*******0002', 'masked again');
+  await rows.nth(1).getByRole('button', { name: /显示/ }).click();
+  await until(async () => (await text(rows.nth(1).locator('.wl-phone'))) === '13766660002', 'the full number shown');
   await button.click(); /* hidden again at once when asked, else after 30 s */
   await until(async () => (await text(rows.nth(1).locator('.wl-phone'))) === '*******0002', 'the number hidden again');
   /* a place frees up: the first waitlisted guest is promoted and leaves the list */

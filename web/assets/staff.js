@@ -249,6 +249,8 @@
     session = null;
     stopLive();
     stopCamera();
+    clearWaitlist(); /* nothing of a guest stays for whoever logs in next */
+    clearRoster();
     clearTimeout(heartbeatTimer);
     clearTimeout(probeTimer);
     reachable = true;
