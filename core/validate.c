@@ -148,41 +148,53 @@ static enum name_cp name_cp_class(uint32_t cp)
     return NAME_REFUSED;
 }
 
+/* Checks that in is strictly valid UTF-8 and finds the span [*first, *end)
+ * left once validate_cp_space is trimmed at both ends, and its number of code
+ * points. Returns NULL, or the reason in is refused. */
+static const char *trimmed_span(const char *in, size_t *first, size_t *end, size_t *count)
+{
+    size_t len = in ? strlen(in) : 0, idx = 0, first_idx = 0, end_idx = 0;
+    *first = len;
+    *end = 0;
+    for (size_t i = 0; i < len; idx++) {
+        uint32_t cp;
+        size_t l = utf8_decode(in + i, len - i, &cp);
+        if (!l)
+            return "is not valid UTF-8";
+        if (!validate_cp_space(cp)) {
+            if (*first == len) {
+                *first = i;
+                first_idx = idx;
+            }
+            *end = i + l;
+            end_idx = idx + 1;
+        }
+        i += l;
+    }
+    *count = end_idx - first_idx;
+    return *first == len ? "must not be empty" : NULL;
+}
+
+/* Copies the span [first, end) of in to out (n bytes) as a string: 0, or
+ * KIOSKD_ETOOBIG when it does not fit (out stays ""). */
+static int copy_span(const char *in, size_t first, size_t end, char *out, size_t n)
+{
+    if (!out || end - first >= n)
+        return KIOSKD_ETOOBIG;
+    memcpy(out, in + first, end - first);
+    out[end - first] = '\0';
+    return 0;
+}
+
 int validate_name(const char *in, char *out, size_t n, const char **why)
 {
     const char *reason = NULL;
     int rc = KIOSKD_EINVAL;
     if (out && n)
         out[0] = '\0';
-    if (!in) {
-        reason = "must not be empty";
+    size_t first, end, count;
+    if ((reason = trimmed_span(in, &first, &end, &count)) != NULL)
         goto out;
-    }
-
-    /* One pass: check the encoding and find the first and last code points
-     * that are not trimmed, counting code points as we go. */
-    size_t len = strlen(in), first = len, end = 0, first_idx = 0, end_idx = 0, idx = 0;
-    for (size_t i = 0; i < len; idx++) {
-        uint32_t cp;
-        size_t l = utf8_decode(in + i, len - i, &cp);
-        if (!l) {
-            reason = "is not valid UTF-8";
-            goto out;
-        }
-        if (!validate_cp_space(cp)) {
-            if (first == len) {
-                first = i;
-                first_idx = idx;
-            }
-            end = i + l;
-            end_idx = idx + 1;
-        }
-        i += l;
-    }
-    if (first == len) {
-        reason = "must not be empty";
-        goto out;
-    }
     validate_init();
     bool letters = false;
     enum name_cp prev = NAME_PUNCT;
@@ -205,18 +217,12 @@ int validate_name(const char *in, char *out, size_t n, const char **why)
         reason = VALIDATE_NAME_RULE;
         goto out;
     }
-    if (end_idx - first_idx > VALIDATE_NAME_MAX) {
+    if (count > VALIDATE_NAME_MAX) {
         reason = "is longer than 32 characters";
         goto out;
     }
-    if (!out || end - first >= n) {
-        rc = KIOSKD_ETOOBIG;
+    if ((rc = copy_span(in, first, end, out, n)) != 0)
         reason = "does not fit";
-        goto out;
-    }
-    memcpy(out, in + first, end - first);
-    out[end - first] = '\0';
-    rc = 0;
 out:
     if (why)
         *why = reason;
@@ -278,30 +284,13 @@ int validate_device(const char *in, char *out, size_t n, const char **why)
     int rc = KIOSKD_EINVAL;
     if (out && n)
         out[0] = '\0';
-    size_t len = in ? strlen(in) : 0, first = len, end = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t l = utf8_decode(in + i, len - i, &cp);
-        if (!l) {
-            reason = "is not valid UTF-8";
-            goto out;
-        }
-        if (!validate_cp_space(cp)) {
-            if (first == len)
-                first = i;
-            end = i + l;
-        }
-        i += l;
-    }
-    if (first == len) {
-        reason = "must not be empty";
+    size_t first, end, count;
+    if ((reason = trimmed_span(in, &first, &end, &count)) != NULL)
         goto out;
-    }
     validate_init();
     bool id = end - first <= 64, display = true;
-    size_t count = 0;
     enum name_cp prev = NAME_PUNCT;
-    for (size_t i = first; i < end; count++) {
+    for (size_t i = first; i < end;) {
         uint32_t cp = 0;
         i += utf8_decode(in + i, end - i, &cp); /* valid: checked above */
         if (validate_cp_forbidden(cp)) {
@@ -326,14 +315,8 @@ int validate_device(const char *in, char *out, size_t n, const char **why)
         reason = "is longer than 16 characters";
         goto out;
     }
-    if (!out || end - first >= n) {
-        rc = KIOSKD_ETOOBIG;
+    if ((rc = copy_span(in, first, end, out, n)) != 0)
         reason = "does not fit";
-        goto out;
-    }
-    memcpy(out, in + first, end - first);
-    out[end - first] = '\0';
-    rc = 0;
 out:
     if (why)
         *why = reason;
