@@ -135,6 +135,21 @@ static const struct opt opts[] = {
      "CNY", "AUM from which a member is in the 中高端 tier."},
     {"tiers", "private", OPT_INT, OFF(tiers_private), "6000000", 0, 10000000000000, NULL, false,
      "CNY", "AUM from which a member is in the 财私 (private banking) tier."},
+    {"tiers", "trial_days", OPT_INT, OFF(tiers_trial_days), "90", 1, 3660, NULL, false, "days",
+     "An approved upgrade grants its target tier as a trial (升级体验期) for this many days; it "
+     "lapses by itself, or becomes the real tier when the assets arrive."},
+    {"points", "checkin_bonus", OPT_INT, OFF(points_checkin_bonus), "50", 0, 1000000, NULL, false,
+     "points", "Points a member earns once per sign-up when checked in; 0 turns it off."},
+    {"points", "referral_bonus", OPT_INT, OFF(points_referral_bonus), "200", 0, 1000000, NULL,
+     false, "points",
+     "Points a member earns when a guest who named the member's phone as referrer checks in: once "
+     "per referred guest, no cap per member; 0 turns it off."},
+    {"points", "per_10k", OPT_INT, OFF(points_per_10k), "10", 0, 100000, NULL, false, "points",
+     "Points per 10,000 CNY of new business in an approved upgrade, times the product's "
+     "coefficient (折算系数), rounded down."},
+    {"points", "expiry_years", OPT_INT, OFF(points_expiry_years), "1", 0, 50, NULL, false, "years",
+     "Points earned in year Y expire at the end of year Y + this (China time): 1 means the end "
+     "of the next calendar year, 0 the end of the same year."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

@@ -55,6 +55,12 @@ struct config {
     char *kiosk_printer;              /* none, 58mm, 80mm */
     /* [tiers]: AUM lines in CNY, each the least of the tier above it */
     int64_t tiers_potential, tiers_midhigh, tiers_private;
+    int64_t tiers_trial_days; /* an approved upgrade's trial tier lasts this long */
+    /* [points] */
+    int64_t points_checkin_bonus;
+    int64_t points_referral_bonus;
+    int64_t points_per_10k;       /* points per 10,000 CNY of new business, times the coefficient */
+    int64_t points_expiry_years;  /* points earned in year Y last until the end of Y + this */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

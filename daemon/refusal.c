@@ -45,6 +45,22 @@ static const struct refusal {
     [WHY_SIGNUP_LIMIT] = {409, "signup_limit", NULL},
     [WHY_NO_CODE] = {404, "no_signup", "no sign-up with this code for this event"},
     [WHY_MEMBER_NOT_FOUND] = {404, "member_not_found", "no such member"},
+    [WHY_POINTS_SHORT] = {409, "insufficient_points", "the balance is short of these points"},
+    [WHY_POINTS_SPENT] = {409, "points_spent",
+                          "the points this check-in earned have been spent; it cannot be undone"},
+    [WHY_NO_HOUSEHOLD] = {409, "no_household", "this member belongs to no household"},
+    [WHY_SAME_MEMBER] = {422, "same_member", "points cannot be transferred to the same member"},
+    [WHY_UPGRADE_NOT_FOUND] = {404, "upgrade_not_found", "no such upgrade registration"},
+    [WHY_UPGRADE_DECIDED] = {409, "already_decided",
+                             "this upgrade registration was approved or rejected already"},
+    [WHY_UPGRADE_NOT_APPROVED] = {409, "not_approved", "this upgrade registration is not approved"},
+    [WHY_ALREADY_ARRIVED] = {409, "already_arrived",
+                             "the assets of this upgrade were recorded already"},
+    [WHY_NOT_A_MEMBER] = {409, "not_a_member", "this guest's phone belongs to no member"},
+    [WHY_NOT_CHECKED_IN] = {409, "not_checked_in", "this guest is not checked in"},
+    [WHY_PRODUCT_NOT_FOUND] = {422, "product_not_found", "no such product"},
+    [WHY_MEMBER_CHANGED] = {409, "member_changed",
+                            "the member's record changed meanwhile; try again"},
 };
 
 /* "2 hours", "90 minutes", "1 day 2 hours": a duration in seconds for a message. */

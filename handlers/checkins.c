@@ -53,10 +53,19 @@ static json_t *checkin_reply(struct write_ctx *w, int *status)
                          json_time_us(j->at_us), "first_device", j->first_device);
     if (j->walkin_created)
         *status = 201;
-    return json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
-                     (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id,
-                     "event_id", (json_int_t)j->out_event_id, "name", j->name_mask, "at",
-                     json_time_us(j->at_us));
+    json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
+                            (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id,
+                            "event_id", (json_int_t)j->out_event_id, "name", j->name_mask, "at",
+                            json_time_us(j->at_us));
+    if (doc && j->member) {
+        char tier[96];
+        tier_shown_today(j->tier, j->trial_tier, j->trial_until, tier, sizeof tier);
+        json_object_set_new(doc, "member",
+                            json_pack("{s:s, s:s, s:I, s:I}", "member_no", j->member_no, "tier",
+                                      tier, "balance", (json_int_t)j->balance, "earned",
+                                      (json_int_t)j->earned));
+    }
+    return doc;
 }
 
 /* What a refusal tells the tablet beyond its code: for wrong_event the event
@@ -78,6 +87,7 @@ static void checkin_common(struct req *r, struct checkin_ctx *c)
     struct kioskd *k = r->k;
     store_checkin_init(&c->job);
     c->job.opens_before = k->cfg.events_checkin_opens;
+    points_rules_of(k, &c->job.rules);
     store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
     snprintf(c->job.consent_version, sizeof c->job.consent_version, "%s", CONSENT_VERSION);
     snprintf(c->job.kid, sizeof c->job.kid, "%s", k->kid);

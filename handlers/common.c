@@ -7,10 +7,12 @@
 #include <time.h>
 
 #include "core/mask.h"
+#include "core/points.h"
 #include "core/status.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
 #include "store/events.h"
+#include "store/ledger.h"
 
 void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32])
 {
@@ -156,4 +158,25 @@ json_t *audited_read_reply(struct write_ctx *w, int *status)
 void audited_read_release(struct write_ctx *w)
 {
     json_decref(((struct audited_read *)w)->doc);
+}
+
+void points_rules_of(const struct kioskd *k, struct points_rules *r)
+{
+    r->checkin_bonus = k->cfg.points_checkin_bonus;
+    r->referral_bonus = k->cfg.points_referral_bonus;
+    r->per_10k = k->cfg.points_per_10k;
+    r->expiry_years = (int)k->cfg.points_expiry_years;
+}
+
+void today_china(char out[11])
+{
+    points_china_date(now_s(), out);
+}
+
+char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until,
+                       char *out, size_t n)
+{
+    char today[DATE_LEN];
+    today_china(today);
+    return points_tier_shown(tier, trial_tier, trial_until, today, out, n);
 }

@@ -28,6 +28,15 @@ json_t *json_time(int64_t t);
 json_t *json_time_us(int64_t t_us);
 /* Current unix time in seconds. */
 int64_t now_s(void);
+struct points_rules;
+/* The points rules of the configuration ([points]). */
+void points_rules_of(const struct kioskd *k, struct points_rules *r);
+/* Today's China date, YYYY-MM-DD. */
+void today_china(char out[11]);
+/* A member's tier as shown today: the trial tier with its end while a trial
+ * runs (core/points.h), into out (n bytes). Returns out. */
+char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until,
+                       char *out, size_t n);
 /* Takes a token for key from rl (NULL: no limit). Returns 0, or the seconds
  * to wait (for Retry-After). */
 int limit_take(struct ratelimit *rl, const char *key);

@@ -177,6 +177,22 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     bool walkin = strcmp(f.source, "walkin") == 0;
     if ((rc = event_counts(tx, event_id, 0, 0, 1, walkin)) != 0)
         return rc;
+    struct ledger_checkin_earned earned;
+    if ((rc = ledger_checkin_earn(tx, f.id, &j->rules, &j->by, &earned)) != 0)
+        return rc;
+    if (earned.member_id) {
+        struct member_row m;
+        if ((rc = member_row_by_id(tx, earned.member_id, &m)) != 0)
+            return rc;
+        j->member = true;
+        snprintf(j->member_no, sizeof j->member_no, "%s", m.member_no);
+        snprintf(j->tier, sizeof j->tier, "%s", m.tier);
+        snprintf(j->trial_tier, sizeof j->trial_tier, "%s", m.trial_tier);
+        snprintf(j->trial_until, sizeof j->trial_until, "%s", m.trial_until);
+        j->balance = m.balance;
+        j->earned = earned.checkin_points;
+        j->referral_earned = earned.referral_points;
+    }
     json_t *data =
         json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id", (json_int_t)j->checkin_id,
                   "signup_id", (json_int_t)f.id, "event_id", (json_int_t)event_id, "at_us",
@@ -224,6 +240,8 @@ static int checkin_undo_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0 ||
         (rc = event_counts(tx, j->out_event_id, 0, 0, -1, -(strcmp(source, "walkin") == 0))) != 0)
         return rc;
+    if ((rc = ledger_checkin_reverse(tx, j->out_signup_id, &j->by)) != 0)
+        return rc == 1 ? store_refuse(job, WHY_POINTS_SPENT) : rc;
     json_t *data =
         json_pack("{s:I, s:I, s:I}", "checkin_id", (json_int_t)j->checkin_id, "signup_id",
                   (json_int_t)j->out_signup_id, "event_id", (json_int_t)j->out_event_id);

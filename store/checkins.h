@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "store/events.h"
+#include "store/ledger.h"
 #include "store/signups.h"
 #include "store/store.h"
 
@@ -38,6 +39,7 @@ struct store_checkin {
     char kid[16];
     struct store_actor by;
     int64_t opens_before; /* seconds before starts_at the window opens */
+    struct points_rules rules;
     /* out */
     bool already;
     int64_t checkin_id;
@@ -49,10 +51,17 @@ struct store_checkin {
     bool walkin_created;
     char out_title[EVENT_TEXT_BUF(EVENT_TITLE_MAX)]; /* WHY_WRONG_EVENT; "" if unread */
     int64_t out_starts_at;                           /* WHY_WRONG_EVENT, WHY_CHECKIN_NOT_OPEN */
+    /* a new check-in of a member's phone: the member after what it earned */
+    bool member;
+    char member_no[MEMBER_NO_MAX + 1];
+    char tier[16], trial_tier[16], trial_until[11];
+    int64_t balance, earned, referral_earned;
 };
 void store_checkin_init(struct store_checkin *j);
 
-/* Undoes a check-in. Refusals: WHY_CHECKIN_NOT_FOUND, WHY_ALREADY_UNDONE. */
+/* Undoes a check-in and takes back the points it earned (store/ledger.h).
+ * Refusals: WHY_CHECKIN_NOT_FOUND, WHY_ALREADY_UNDONE, WHY_POINTS_SPENT (a
+ * member's balance is short of what the check-in earned them). */
 struct store_checkin_undo {
     struct store_job job;
     int64_t checkin_id;

@@ -147,3 +147,46 @@ int member_no_of_phone(struct store_tx *tx, const unsigned char hash[STORE_HASH_
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
+
+static const char SQL_MEMBER_ROW_BY_NO[] =
+    "SELECT id, balance, member_no, tier, coalesce(trial_tier, ''), coalesce(trial_until, ''), "
+    "coalesce(household, '') FROM members WHERE member_no = ?1";
+static const char SQL_MEMBER_ROW_BY_ID[] =
+    "SELECT id, balance, member_no, tier, coalesce(trial_tier, ''), coalesce(trial_until, ''), "
+    "coalesce(household, '') FROM members WHERE id = ?1";
+
+static int member_row_read(sqlite3_stmt *st, struct member_row *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        out->balance = sqlite3_column_int64(st, 1);
+        store_col_text(out->member_no, sizeof out->member_no, st, 2);
+        store_col_text(out->tier, sizeof out->tier, st, 3);
+        store_col_text(out->trial_tier, sizeof out->trial_tier, st, 4);
+        store_col_text(out->trial_until, sizeof out->trial_until, st, 5);
+        store_col_text(out->household, sizeof out->household, st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+int member_row_by_no(struct store_tx *tx, const char *member_no, struct member_row *out)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_MEMBER_ROW_BY_NO);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, member_no, -1, SQLITE_STATIC);
+    return member_row_read(st, out);
+}
+
+int member_row_by_id(struct store_tx *tx, int64_t id, struct member_row *out)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_MEMBER_ROW_BY_ID);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    return member_row_read(st, out);
+}

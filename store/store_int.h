@@ -140,6 +140,47 @@ int signup_find_by_code(struct store_tx *tx, int64_t event_id, const char *code,
 enum store_why ticket_rule(const struct found *f, const char *event_status, int64_t ticket_event,
                            int64_t ticket_issued);
 
+/* --- the ledger, for the jobs of other store files (store/ledger.c) --- */
+
+struct points_rules;
+/* An earning: a new lot of points. */
+struct ledger_earning {
+    int64_t member_id, delta;      /* delta > 0 */
+    const char *reason;            /* checkin, referral, new_business */
+    int64_t signup_id, upgrade_id; /* 0: none */
+    const char *product;           /* new_business: the product and its coefficient */
+    int64_t coef_milli;
+    int expiry_years;
+    const struct store_actor *by;
+};
+/* Appends the earning (expiring per expiry_years from the job's time), adds it
+ * to the member's balance and journals it (audit and outbox "points").
+ * *line_id (may be NULL) gets the line's id. Returns 0 or a KIOSKD_E* code. */
+int ledger_earn(struct store_tx *tx, const struct ledger_earning *e, int64_t *line_id);
+
+/* What a check-in earned, and the guest's member (member_id 0: none). */
+struct ledger_checkin_earned {
+    int64_t member_id, checkin_points, referral_points;
+};
+/* Earns the check-in bonus for the member whose phone signed up, and the
+ * referral bonus for the member whose phone was named as referrer (never the
+ * guest's own member; once per referred guest's phone), each at most once per
+ * sign-up net of reversals. Returns 0 or a KIOSKD_E* code. */
+int ledger_checkin_earn(struct store_tx *tx, int64_t signup_id, const struct points_rules *r,
+                        const struct store_actor *by, struct ledger_checkin_earned *out);
+/* Takes back what the sign-up's check-in earned (reversal lines, from the
+ * earned lot first, then oldest expiry first). Returns 0; 1 when a member's
+ * balance is short of it (then nothing is written); or a KIOSKD_E* code. */
+int ledger_checkin_reverse(struct store_tx *tx, int64_t signup_id, const struct store_actor *by);
+
+/* A member as the writer's jobs need it: 0, KIOSKD_ENOTFOUND or an error. */
+struct member_row {
+    int64_t id, balance;
+    char member_no[33], tier[16], trial_tier[16], trial_until[11], household[65];
+};
+int member_row_by_no(struct store_tx *tx, const char *member_no, struct member_row *out);
+int member_row_by_id(struct store_tx *tx, int64_t id, struct member_row *out);
+
 struct store_event;
 /* Reads event id through connection c (either thread's). */
 int store_event_read(struct conn *c, int64_t id, struct store_event *out);

@@ -38,6 +38,18 @@ enum store_why {
     WHY_SIGNUP_LIMIT,      /* the phone holds the most sign-ups allowed in events not ended */
     WHY_NO_CODE,           /* check-in by short code: no sign-up of the event has it */
     WHY_MEMBER_NOT_FOUND,  /* no member with this number or phone */
+    WHY_POINTS_SHORT,      /* the balance (or household pool) is short of the points asked */
+    WHY_POINTS_SPENT,      /* undoing a check-in whose points were spent meanwhile */
+    WHY_NO_HOUSEHOLD,      /* a household redemption by a member in no household */
+    WHY_SAME_MEMBER,       /* a transfer from a member to the same member */
+    WHY_UPGRADE_NOT_FOUND, /* no such upgrade registration */
+    WHY_UPGRADE_DECIDED,   /* approving or rejecting one already approved or rejected */
+    WHY_UPGRADE_NOT_APPROVED, /* recording the arrival of assets of an upgrade not approved */
+    WHY_ALREADY_ARRIVED,   /* the assets of this upgrade were recorded already */
+    WHY_NOT_A_MEMBER,      /* an upgrade for a guest whose phone is no member's */
+    WHY_NOT_CHECKED_IN,    /* an upgrade for a sign-up with no check-in in force */
+    WHY_PRODUCT_NOT_FOUND, /* a product code the products table lacks */
+    WHY_MEMBER_CHANGED,    /* the member's AUM changed while the arrival was prepared */
     WHY_COUNT
 };
 
