@@ -48,6 +48,8 @@ struct kioskd {
     struct lws_vhost *vhost;
     int port;                          /* the port actually listened on */
     lws_sorted_usec_list_t drain_tick; /* wakes the loop while stopping */
+    lws_sorted_usec_list_t daily_tick; /* daily work (daemon/daily.c) */
+    bool daily_running;                /* a daily run is in the store's hands */
 
     struct rng rng;               /* the loop's random source */
     struct pii pii;               /* the loop's personal-data keys */

@@ -18,6 +18,7 @@
 #include "daemon/app.h"
 #include "daemon/cli.h"
 #include "daemon/config.h"
+#include "daemon/daily.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
@@ -205,6 +206,19 @@ static int cmd_serve(int argc, char **argv)
                         "[,rollback=1]\n");
         goto out;
     }
+    /* Test hook, never a setting: KIOSKD_TEST_CLOCK=SECONDS shifts the time the
+     * store's jobs see (the points expiry of a later year); logged when set. */
+    const char *clock_shift = getenv("KIOSKD_TEST_CLOCK");
+    if (clock_shift) {
+        char *end;
+        long long shift = strtoll(clock_shift, &end, 10);
+        if (end == clock_shift || *end) {
+            fprintf(stderr, "kioskd: KIOSKD_TEST_CLOCK: expected a number of seconds\n");
+            goto out;
+        }
+        store_clock_shift(k->store, (int64_t)shift * 1000000);
+        log_info("test_clock_shifted", "seconds=%lld", shift);
+    }
     if (router_init(&k->router, route_tables) != 0 || metrics_init(&k->metrics, k->router.n) != 0) {
         fprintf(stderr, "kioskd: out of memory\n");
         goto out;
@@ -237,9 +251,11 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: cannot create the demo data\n");
         goto out;
     }
+    daily_start(k);
     server_run(k);
     rc = 0;
 out:
+    daily_stop(k);
     app_stop(k);
     server_stop(k);
     app_close(k);

@@ -28,6 +28,12 @@ json_t *json_time(int64_t t);
 json_t *json_time_us(int64_t t_us);
 /* Current unix time in seconds. */
 int64_t now_s(void);
+/* Checks a display text field of v (an event's title, a redemption's item):
+ * up to max characters (at least 1 when required), valid UTF-8, no control
+ * or formatting characters; copies it whole into out[n] (n holds max
+ * characters of 4 bytes and the NUL). Failures go into v. */
+void text_field(struct jv *v, const char *key, bool required, size_t max, char *out, size_t n);
+
 struct points_rules;
 /* The points rules of the configuration ([points]). */
 void points_rules_of(const struct kioskd *k, struct points_rules *r);
@@ -35,8 +41,8 @@ void points_rules_of(const struct kioskd *k, struct points_rules *r);
 void today_china(char out[11]);
 /* A member's tier as shown today: the trial tier with its end while a trial
  * runs (core/points.h), into out (n bytes). Returns out. */
-char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until,
-                       char *out, size_t n);
+char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until, char *out,
+                       size_t n);
 /* Takes a token for key from rl (NULL: no limit). Returns 0, or the seconds
  * to wait (for Retry-After). */
 int limit_take(struct ratelimit *rl, const char *key);

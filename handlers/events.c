@@ -139,47 +139,12 @@ static void events_recent(struct req *r)
     req_json(r, 200, arr ? json_pack("{s:o}", "events", arr) : NULL);
 }
 
-/* Checks a display text (title, venue, description): up to max characters
- * (at least 1 when required), valid UTF-8, no control or formatting
- * characters, and copies it whole into out[n] (n holds max characters of
- * 4 bytes: EVENT_TEXT_BUF). */
-static void check_text(struct jv *v, const char *key, bool required, size_t max, char *out,
-                       size_t n)
-{
-    const char *s = jv_str(v, key, required, required ? 1 : 0, max * 4);
-    if (!s)
-        return; /* absent, or refused already */
-    size_t len = strlen(s), count = 0;
-    if (len != json_string_length(json_object_get(v->root, key))) {
-        jv_fail(v, key, "contains control characters"); /* a NUL */
-        return;
-    }
-    for (size_t i = 0; i < len; count++) {
-        uint32_t cp;
-        size_t step = utf8_decode(s + i, len - i, &cp);
-        if (!step) {
-            jv_fail(v, key, "is not valid UTF-8");
-            return;
-        }
-        if (validate_cp_forbidden(cp)) {
-            jv_fail(v, key, "contains control characters");
-            return;
-        }
-        i += step;
-    }
-    if (count > max || len >= n) {
-        jv_fail(v, key, "is too long");
-        return;
-    }
-    memcpy(out, s, len + 1);
-}
-
 int event_fields(struct kioskd *k, struct jv *v, struct store_event *e)
 {
     memset(e, 0, sizeof *e);
-    check_text(v, "title", true, EVENT_TITLE_MAX, e->title, sizeof e->title);
-    check_text(v, "venue", true, EVENT_VENUE_MAX, e->venue, sizeof e->venue);
-    check_text(v, "description", false, EVENT_DESCRIPTION_MAX, e->description,
+    text_field(v, "title", true, EVENT_TITLE_MAX, e->title, sizeof e->title);
+    text_field(v, "venue", true, EVENT_VENUE_MAX, e->venue, sizeof e->venue);
+    text_field(v, "description", false, EVENT_DESCRIPTION_MAX, e->description,
                sizeof e->description);
     const char *kind = jv_str(v, "kind", false, 1, 16);
     if (!kind)

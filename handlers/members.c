@@ -4,23 +4,45 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/points.h"
 #include "core/status.h"
 #include "core/validate.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
+#include "store/ledger.h"
 #include "store/members.h"
 
-/* The answer for m; the ledger comes with the points ledger (empty until then). */
-static json_t *points_json(const struct store_member_view *m)
+/* The answer for m: the tier as shown today (with its trial mark), the
+ * balances, what expires this year and the last lines of the ledger. */
+static json_t *points_json(struct kioskd *k, const struct store_member_view *m, int *rc)
 {
+    char today[11], tier[96];
+    today_china(today);
+    struct store_points_view pv;
+    if ((*rc = store_points_view(k->store, m->id, today, &pv)) != 0)
+        return NULL;
+    points_tier_shown(m->tier, m->trial_tier, m->trial_until, today, tier, sizeof tier);
+    json_t *lines = json_array();
+    for (int i = 0; lines && i < pv.nlines; i++) {
+        const struct store_points_line *l = &pv.lines[i];
+        if (json_array_append_new(lines,
+                                  json_pack("{s:I, s:s, s:o, s:s}", "delta", (json_int_t)l->delta,
+                                            "reason", l->reason, "at", json_time_us(l->at_us),
+                                            "expires_on", l->expires_on)) != 0) {
+            json_decref(lines);
+            lines = NULL;
+        }
+    }
     json_t *doc =
-        json_pack("{s:s, s:s, s:s, s:I, s:[]}", "member_no", m->member_no, "name", m->name_mask,
-                  "tier", m->tier, "balance", (json_int_t)m->balance, "ledger");
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "member_no", m->member_no, "name", m->name_mask,
+                  "tier", tier, "balance", (json_int_t)m->balance, "expiring_this_year",
+                  (json_int_t)pv.expiring_this_year, "ledger", lines);
     if (doc && m->household[0] &&
         json_object_set_new(doc, "household_balance", json_integer(m->household_balance)) != 0) {
         json_decref(doc);
-        return NULL;
+        doc = NULL;
     }
+    *rc = doc ? 0 : KIOSKD_ENOMEM;
     return doc;
 }
 
@@ -36,9 +58,11 @@ static int points_answer(struct req *r, struct audited_read *c, int rc,
         req_fail(r, rc);
         return rc;
     }
-    c->doc = points_json(m);
-    if (!c->doc)
-        return KIOSKD_ENOMEM;
+    c->doc = points_json(r->k, m, &rc);
+    if (!c->doc) {
+        req_fail(r, rc);
+        return rc;
+    }
     audit_job_fill(&c->job, r, action, "member", m->id);
     snprintf(c->job.subject, sizeof c->job.subject, "member:%s", m->member_no);
     c->w.job = &c->job.job;

@@ -30,12 +30,29 @@ static const char SQL_CHECK_EVENT_COUNTERS[] =
     "UNION ALL SELECT id, 4, 'walk_ins', s4, r4 FROM c WHERE s4 <> r4 "
     "ORDER BY 1, 2";
 
+/* A member's cached balance against the sum of their ledger lines, and every
+ * lot's points left (its delta plus the lines drawing on it), which must lie
+ * between 0 and its delta: stored is the lot's delta, rows what is left. */
+static const char SQL_CHECK_BALANCES[] =
+    "SELECT m.id, 1, 'balance', m.balance, coalesce((SELECT sum(l.delta) FROM points_lines l "
+    "WHERE l.member_id = m.id), 0) AS r FROM members m WHERE m.balance <> r ORDER BY m.id";
+static const char SQL_CHECK_LOTS[] =
+    "SELECT id, 1, 'lot_left', delta, left FROM (SELECT l.id, l.delta, l.delta + "
+    "coalesce((SELECT sum(d.delta) FROM points_lines d WHERE d.lot_id = l.id), 0) AS left "
+    "FROM points_lines l WHERE l.lot_id IS NULL) WHERE left < 0 OR left > delta "
+    "UNION ALL SELECT d.id, 2, 'draws_on_no_lot', d.delta, 0 FROM points_lines d "
+    "LEFT JOIN points_lines l ON l.id = d.lot_id "
+    "WHERE d.lot_id IS NOT NULL AND (l.id IS NULL OR l.lot_id IS NOT NULL "
+    "OR l.member_id <> d.member_id) ORDER BY 1, 2";
+
 /* Each statement selects (id, order, counter, stored, rows) for the differences. */
 static const struct check {
     const char *subject;
     const char *sql;
 } checks[] = {
     {"event", SQL_CHECK_EVENT_COUNTERS},
+    {"member", SQL_CHECK_BALANCES},
+    {"points_line", SQL_CHECK_LOTS},
 };
 
 int store_check(struct store *s, store_check_fn fn, void *arg)

@@ -22,12 +22,14 @@ static const char SQL_MEMBER_UPDATE[] =
 
 static const char SQL_MEMBER_BY_NO[] =
     "SELECT m.id, m.member_no, m.name_mask, m.tier, coalesce(m.household, ''), m.balance, "
-    "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household) "
+    "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household), "
+    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, '') "
     "FROM members m WHERE m.member_no = ?1";
 
 static const char SQL_MEMBER_BY_PHONE[] =
     "SELECT m.id, m.member_no, m.name_mask, m.tier, coalesce(m.household, ''), m.balance, "
-    "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household) "
+    "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household), "
+    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, '') "
     "FROM members m WHERE m.phone_hash = ?1 ORDER BY m.id LIMIT 1";
 
 static const char SQL_MEMBER_NO_OF_PHONE[] =
@@ -107,6 +109,8 @@ static int member_read(sqlite3_stmt *st, struct store_member_view *out)
         store_col_text(out->household, sizeof out->household, st, 4);
         out->balance = sqlite3_column_int64(st, 5);
         out->household_balance = out->household[0] ? sqlite3_column_int64(st, 6) : 0;
+        store_col_text(out->trial_tier, sizeof out->trial_tier, st, 7);
+        store_col_text(out->trial_until, sizeof out->trial_until, st, 8);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)

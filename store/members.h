@@ -48,6 +48,8 @@ struct store_member_view {
     char household[65];
     int64_t balance;
     int64_t household_balance; /* the household's members together; household "" : 0 */
+    char trial_tier[16];       /* "" when no trial was granted */
+    char trial_until[11];
 };
 
 /* Reads the member by number, or by phone hash (the oldest member with that

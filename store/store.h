@@ -119,6 +119,9 @@ int store_schema_version(void);
 /* Test hook: the next `count` commits fail with SQLite result code rc
  * (e.g. SQLITE_FULL, SQLITE_IOERR). */
 void store_fault_commit(struct store *s, int rc, int count);
+/* Test hook: jobs see the time (store_tx_now) shifted by us microseconds, so
+ * that tests can run a job next year without waiting for it. */
+void store_clock_shift(struct store *s, int64_t us);
 /* Test hook in SQLite's fault-simulation style: in the first batch taken after
  * this call that holds at least `job` jobs, the stmt-th statement (1-based,
  * counting the statements it asks for) of its job-th job fails with SQLite

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "core/rng.h"
 #include "store/store.h"
@@ -56,7 +57,8 @@ struct store {
     int fault_rc, fault_count;               /* store_fault_commit */
     int fault_job, fault_stmt, fault_job_rc; /* store_fault_job; fault_job 0 = off */
     bool fault_rollback;
-    bool committing; /* the writer's own COMMIT is running (commit hook) */
+    bool committing;                /* the writer's own COMMIT is running (commit hook) */
+    _Atomic int64_t clock_shift_us; /* store_clock_shift */
 
     void (*notify)(void *arg);
     void *notify_arg;

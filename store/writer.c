@@ -109,7 +109,8 @@ static int writer_tx(struct store *s, struct store_job **jobs, int from, int n, 
     int tx_added = 0;
     for (int i = from; i < n; i++) {
         struct store_job *j = jobs[i];
-        struct store_tx tx = {.s = s, .c = &s->wr, .rng = rng, .now_us = now_us()};
+        struct store_tx tx = {
+            .s = s, .c = &s->wr, .rng = rng, .now_us = now_us() + atomic_load(&s->clock_shift_us)};
         int rc = exec_rc(s, "SAVEPOINT job");
         if (rc != SQLITE_OK) {
             j->rc = store_rc(rc);
@@ -338,6 +339,11 @@ void store_fault_commit(struct store *s, int rc, int count)
     s->fault_rc = rc;
     s->fault_count = count;
     pthread_mutex_unlock(&s->mu);
+}
+
+void store_clock_shift(struct store *s, int64_t us)
+{
+    atomic_store(&s->clock_shift_us, us);
 }
 
 void store_fault_job(struct store *s, int job, int stmt, int rc, bool rollback)
