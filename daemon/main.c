@@ -399,11 +399,16 @@ static const struct cmd cmds[] = {
      "Create the ticket signing key if missing; print its public key.", cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"
      "--public prints only the public key PEM (to register this daemon with HQ).\n"},
-    {"check", "[-c FILE]", "Recompute every counter from its rows and print each difference.",
+    {"check", "[-c FILE]",
+     "Recompute every counter and points balance from its rows and print each difference.",
      cmd_check,
      "Reads the database only; safe while the daemon runs. One line per difference\n"
-     "(e.g. `event 3 confirmed: stored 5, rows 4`), then `check: N differences`.\n"
+     "(e.g. `event 3 confirmed: stored 5, rows 4`, `member 7 balance: stored 57, rows 50`,\n"
+     "`points_line 9 lot_left: stored 50, rows -10` for a lot drawn below zero), then\n"
+     "`check: N differences`.\n"
      "Exits 0 when there is none, 1 when there is one, 2 when the database cannot be read.\n"},
+    {"check-ledger", "[-c FILE]", "The same as check (counters and the points ledger).", cmd_check,
+     "See kioskd check --help.\n"},
     {"routes", "", "Print the HTTP routes: METHOD PATTERN ROLE, one per line.", cmd_routes,
      "ROLE is the least role a route needs: none (no login), staff, manager or admin.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
