@@ -9,6 +9,8 @@ int cli_staff(struct kioskd *k, int argc, char **argv);
 int cli_import(struct kioskd *k, int argc, char **argv);
 /* kioskd import members FILE.csv (daemon/import_members.c). */
 int cli_import_members(struct kioskd *k, const char *path);
+/* kioskd import products FILE.csv (daemon/import_products.c). */
+int cli_import_products(struct kioskd *k, const char *path);
 /* Recomputes the stored counters from their rows (read-only) and prints each
  * difference; 0 when there is none, 1 when there is one, 2 on error. */
 int cli_check(struct kioskd *k, int argc, char **argv);

@@ -59,8 +59,8 @@ struct config {
     /* [points] */
     int64_t points_checkin_bonus;
     int64_t points_referral_bonus;
-    int64_t points_per_10k;       /* points per 10,000 CNY of new business, times the coefficient */
-    int64_t points_expiry_years;  /* points earned in year Y last until the end of Y + this */
+    int64_t points_per_10k;      /* points per 10,000 CNY of new business, times the coefficient */
+    int64_t points_expiry_years; /* points earned in year Y last until the end of Y + this */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

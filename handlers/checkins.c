@@ -53,10 +53,10 @@ static json_t *checkin_reply(struct write_ctx *w, int *status)
                          json_time_us(j->at_us), "first_device", j->first_device);
     if (j->walkin_created)
         *status = 201;
-    json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
-                            (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id,
-                            "event_id", (json_int_t)j->out_event_id, "name", j->name_mask, "at",
-                            json_time_us(j->at_us));
+    json_t *doc =
+        json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
+                  (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id, "event_id",
+                  (json_int_t)j->out_event_id, "name", j->name_mask, "at", json_time_us(j->at_us));
     if (doc && j->member) {
         char tier[96];
         tier_shown_today(j->tier, j->trial_tier, j->trial_until, tier, sizeof tier);

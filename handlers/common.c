@@ -173,8 +173,8 @@ void today_china(char out[11])
     points_china_date(now_s(), out);
 }
 
-char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until,
-                       char *out, size_t n)
+char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until, char *out,
+                       size_t n)
 {
     char today[DATE_LEN];
     today_china(today);

@@ -35,8 +35,8 @@ void points_rules_of(const struct kioskd *k, struct points_rules *r);
 void today_china(char out[11]);
 /* A member's tier as shown today: the trial tier with its end while a trial
  * runs (core/points.h), into out (n bytes). Returns out. */
-char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until,
-                       char *out, size_t n);
+char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until, char *out,
+                       size_t n);
 /* Takes a token for key from rl (NULL: no limit). Returns 0, or the seconds
  * to wait (for Retry-After). */
 int limit_take(struct ratelimit *rl, const char *key);

@@ -37,15 +37,16 @@ static const char SQL_LOTS_OF_MEMBER[] = LOT_COLUMNS
 static const char SQL_LOTS_OF_HOUSEHOLD[] = LOT_COLUMNS
     "WHERE l.member_id IN (SELECT id FROM members WHERE household = ?1) AND l.lot_id IS NULL "
     "AND l.expires_on >= ?2 ORDER BY l.expires_on, l.id";
-static const char SQL_LAPSED_OF_MEMBER[] = LOT_COLUMNS
-    "WHERE l.member_id = ?1 AND l.lot_id IS NULL AND l.expires_on < ?2 ORDER BY l.id";
+static const char SQL_LAPSED_OF_MEMBER[] =
+    LOT_COLUMNS "WHERE l.member_id = ?1 AND l.lot_id IS NULL AND l.expires_on < ?2 ORDER BY l.id";
 static const char SQL_LAPSED_OF_HOUSEHOLD[] = LOT_COLUMNS
     "WHERE l.member_id IN (SELECT id FROM members WHERE household = ?1) AND l.lot_id IS NULL "
     "AND l.expires_on < ?2 ORDER BY l.id";
 static const char SQL_LAPSED_ALL[] =
     LOT_COLUMNS "WHERE l.lot_id IS NULL AND l.expires_on < ?2 ORDER BY l.member_id, l.id";
 
-static const char SQL_SIGNUP_HASHES[] = "SELECT phone_hash, referrer_hash FROM signups WHERE id = ?1";
+static const char SQL_SIGNUP_HASHES[] =
+    "SELECT phone_hash, referrer_hash FROM signups WHERE id = ?1";
 static const char SQL_MEMBER_OF_HASH[] =
     "SELECT id FROM members WHERE phone_hash = ?1 ORDER BY id LIMIT 1";
 /* earnings of a sign-up still in force (not reversed) */
@@ -106,8 +107,8 @@ static int lots_push(struct lots *l, const struct lot *x)
 
 /* Reads the lots sql selects with points left (member_id, or household when
  * not NULL; date), until their total reaches need (0: all of them). */
-static int lots_read(struct store_tx *tx, const char *sql, int64_t member_id,
-                     const char *household, const char *date, int64_t need, struct lots *out)
+static int lots_read(struct store_tx *tx, const char *sql, int64_t member_id, const char *household,
+                     const char *date, int64_t need, struct lots *out)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, sql);
     if (!st)
@@ -188,10 +189,10 @@ static int line_add(struct store_tx *tx, const struct line *l, json_t *jl)
     struct member_row m;
     if ((rc = member_row_by_id(tx, l->member_id, &m)) != 0)
         return rc;
-    return json_array_append_new(jl, json_pack("{s:I, s:s, s:I, s:s, s:s}", "id", (json_int_t)id,
-                                               "member_no", m.member_no, "delta",
-                                               (json_int_t)l->delta, "reason", l->reason,
-                                               "expires_on", l->expires_on)) == 0
+    return json_array_append_new(jl,
+                                 json_pack("{s:I, s:s, s:I, s:s, s:s}", "id", (json_int_t)id,
+                                           "member_no", m.member_no, "delta", (json_int_t)l->delta,
+                                           "reason", l->reason, "expires_on", l->expires_on)) == 0
                ? 0
                : KIOSKD_ENOMEM;
 }
@@ -199,8 +200,8 @@ static int line_add(struct store_tx *tx, const struct line *l, json_t *jl)
 /* Draws need points from lots in order: one line per lot drawn, shaped by
  * tmpl (reason, refs, actor). When got is not NULL, each piece drawn is
  * added to it (member, points, expiry) for a transfer to pass on. */
-static int draw(struct store_tx *tx, const struct lots *lots, int64_t need,
-                const struct line *tmpl, json_t *jl, struct lots *got)
+static int draw(struct store_tx *tx, const struct lots *lots, int64_t need, const struct line *tmpl,
+                json_t *jl, struct lots *got)
 {
     for (size_t i = 0; i < lots->n && need > 0; i++) {
         const struct lot *x = &lots->v[i];
@@ -268,8 +269,8 @@ static int points_journal(struct store_tx *tx, const struct store_actor *by, con
         json_decref(data);
         return KIOSKD_ENOMEM;
     }
-    return store_journal(tx, by ? by->staff_id : NULL, by ? by->device : NULL, action,
-                         subject_kind, subject_id, "points", data);
+    return store_journal(tx, by ? by->staff_id : NULL, by ? by->device : NULL, action, subject_kind,
+                         subject_id, "points", data);
 }
 
 int ledger_earn(struct store_tx *tx, const struct ledger_earning *e, int64_t *line_id)
@@ -468,15 +469,14 @@ int ledger_checkin_reverse(struct store_tx *tx, int64_t signup_id, const struct 
             return rc;
         }
     }
-    return points_journal(tx, by, "points_reverse", "signup", signup_id,
-                          json_pack("{s:s, s:I}", "op", "reversal", "signup_id",
-                                    (json_int_t)signup_id),
-                          jl);
+    return points_journal(
+        tx, by, "points_reverse", "signup", signup_id,
+        json_pack("{s:s, s:I}", "op", "reversal", "signup_id", (json_int_t)signup_id), jl);
 }
 
 static int op_insert(struct store_tx *tx, const char *kind, int64_t member_id, int64_t to_id,
-                     int64_t points, bool household, const char *text,
-                     const struct store_actor *by, int64_t *op_id)
+                     int64_t points, bool household, const char *text, const struct store_actor *by,
+                     int64_t *op_id)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_OP_INSERT);
     if (!st)
@@ -592,8 +592,8 @@ static int transfer_run(struct store_tx *tx, struct store_job *job)
     if (rc == 0 && lots.total < j->points)
         rc = store_refuse(job, WHY_POINTS_SHORT);
     if (rc == 0)
-        rc = op_insert(tx, "transfer", from.id, to.id, j->points, false, j->note, &j->by,
-                       &j->op_id);
+        rc =
+            op_insert(tx, "transfer", from.id, to.id, j->points, false, j->note, &j->by, &j->op_id);
     struct line out = {.reason = "transfer_out", .op_id = j->op_id, .by = &j->by};
     if (rc == 0)
         rc = draw(tx, &lots, j->points, &out, jl, &got);
@@ -618,8 +618,8 @@ static int transfer_run(struct store_tx *tx, struct store_job *job)
     }
     rc = points_journal(tx, &j->by, "points_transfer", "points_op", j->op_id,
                         json_pack("{s:s, s:I, s:s, s:s, s:I, s:s}", "op", "transfer", "op_id",
-                                  (json_int_t)j->op_id, "from", from.member_no, "to",
-                                  to.member_no, "points", (json_int_t)j->points, "note", j->note),
+                                  (json_int_t)j->op_id, "from", from.member_no, "to", to.member_no,
+                                  "points", (json_int_t)j->points, "note", j->note),
                         jl);
     if (rc == 0 && (rc = member_row_by_id(tx, from.id, &from)) == 0 &&
         (rc = member_row_by_id(tx, to.id, &to)) == 0) {
@@ -663,7 +663,8 @@ static int expire_run(struct store_tx *tx, struct store_job *job)
         j->lines++;
         j->points += x->left;
         if (json_array_size(jl) == EXPIRY_LINES_PER_ENTRY || i + 1 == lapsed.n) {
-            json_t *data = json_pack("{s:s, s:s, s:o}", "op", "expiry", "today", today, "lines", jl);
+            json_t *data =
+                json_pack("{s:s, s:s, s:o}", "op", "expiry", "today", today, "lines", jl);
             jl = NULL; /* json_pack's "o" took it, also when it failed */
             rc = store_outbox_append(tx, "points", data);
         }
