@@ -133,21 +133,6 @@ static int read_header(struct pimporter *im)
     return 0;
 }
 
-/* A display text: 1 to max characters of valid UTF-8 without control or
- * formatting characters. */
-static bool text_ok(const char *s, size_t max)
-{
-    size_t len = strlen(s), count = 0;
-    for (size_t i = 0; i < len; count++) {
-        uint32_t cp;
-        size_t step = utf8_decode(s + i, len - i, &cp);
-        if (!step || validate_cp_forbidden(cp))
-            return false;
-        i += step;
-    }
-    return count >= 1 && count <= max;
-}
-
 /* The writer's row source: the next product, checked. */
 static int next_product(void *arg, struct store_product *p)
 {
@@ -169,10 +154,9 @@ static int next_product(void *arg, struct store_product *p)
         strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != clen)
         return row_fail(im, "code", "must be 1 to 32 letters, digits, '-' or '_'");
     const char *name = im->field[im->col_of[C_NAME]];
-    if (!text_ok(name, PRODUCT_NAME_MAX) || strlen(name) >= sizeof p->name)
-        return row_fail(im, "name",
-                        "must be 1 to 100 characters of UTF-8 without control characters");
-    const char *why = NULL;
+    const char *why = validate_text(name, strlen(name), 1, PRODUCT_NAME_MAX);
+    if (why || strlen(name) >= sizeof p->name)
+        return row_fail(im, "name", why ? why : "is too long");
     if (points_parse_coef(im->field[im->col_of[C_COEF]], &p->coef_milli, &why) != 0)
         return row_fail(im, "coefficient", why ? why : "is not a coefficient");
     snprintf(p->code, sizeof p->code, "%s", code);
