@@ -293,3 +293,39 @@ def test_funnel_and_stats_count_a_known_scenario():
                 "from=2025-02-01&to=2025-01-01", "from=x&to=2025-01-01", "to=" + "9" * 40):
         r = s.d.get("/api/v1/funnel?" + bad, headers=auth(s.manager))
         assert r.status == 422 and r.json["error"]["code"] == "invalid_query", (bad, r)
+
+
+def test_demo_members_and_products_line_up_with_the_banner():
+    d = Daemon(args=["--demo"])
+    banner = b""
+    while b"Stop with" not in banner:
+        chunk = d.proc.stdout.read1(4096)
+        assert chunk, banner
+        banner += chunk
+    banner = banner.decode()
+    m = re.search(r"try member (D\d+),\s+(\S+), phone (\d{11}) \(潜力\)", banner)
+    assert m, banner
+    no, name, phone = m.groups()
+    assert query(d, "SELECT count(*) FROM members") == [(20000,)]
+    tiers = dict(query(d, "SELECT tier, count(*) FROM members GROUP BY tier"))
+    assert tiers == {"长尾": 18200, "潜力": 1200, "中高端": 500, "财私": 100}, tiers
+    r = d.get("/api/v1/events")
+    ev = r.json["events"][0]["id"]
+    r = d.post(f"/api/v1/events/{ev}/signups", {"name": name, "phone": phone, "consent": True})
+    assert r.status == 201, r
+    staff = d.post("/api/v1/staff/login", {"staff_id": "S001", "pin": "246810",
+                                           "device": "demo-tablet"}).json["token"]
+    manager = d.post("/api/v1/staff/login", {"staff_id": "M001", "pin": "135790",
+                                             "device": "demo-office"}).json["token"]
+    r = d.post("/api/v1/checkins", {"event_id": ev, "phone": phone}, headers=auth(staff))
+    assert r.status == 200 and r.json["member"]["member_no"] == no, r
+    assert r.json["member"]["earned"] > 0, r
+    r = d.post("/api/v1/upgrades", {"signup_id": r.json["signup_id"], "pledged_aum": 200000,
+                                    "target_tier": "中高端",
+                                    "products": [{"code": "WM", "amount": 100000}]},
+               headers=auth(staff))
+    assert r.status == 201, r
+    r = d.post(f"/api/v1/upgrades/{r.json['id']}/approve", {}, headers=auth(manager))
+    assert r.status == 200 and r.json["points"] == 150 and "体验期至" in r.json["tier"], r
+    codes = [p["code"] for p in d.get("/api/v1/products", headers=auth(staff)).json["products"]]
+    assert codes == ["CC", "DEP", "FUND", "GOLD", "INS", "WM"]
