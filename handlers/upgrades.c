@@ -552,8 +552,7 @@ static void funnel(struct req *r)
     }
     if (!f && !long1) {
         from = to - 29 * 86400;
-        time_format_china(from, from_s, sizeof from_s); /* YYYY-MM-DDT... cut below */
-        from_s[10] = '\0';
+        points_china_date(from, from_s);
         f = from_s;
     }
     if (!date_start(f, &from)) {

@@ -43,6 +43,13 @@ EXPECTED = {
     ("POST", "/api/v1/events/{id}/waitlist/{signup_id}/reveal"): "staff",
     ("GET", "/api/v1/members/{member_no}/points"): "staff",
     ("POST", "/api/v1/members/lookup"): "staff",
+    ("POST", "/api/v1/upgrades"): "staff",
+    ("GET", "/api/v1/upgrades"): "staff",
+    ("POST", "/api/v1/upgrades/{id}/approve"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/reject"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/arrived"): "staff",
+    ("GET", "/api/v1/products"): "staff",
+    ("GET", "/api/v1/funnel"): "manager",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 
@@ -98,6 +105,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
         ("POST", "/api/v1/checkins"): {"ticket": second["ticket"]["code"]},
         ("POST", "/api/v1/events/{id}/walkins"): {"name": "赵六", "phone": "13812349004",
                                                   "consent": True},
+        ("POST", "/api/v1/upgrades/{id}/approve"): {},
+        ("POST", "/api/v1/upgrades/{id}/reject"): {"reason": "路由测试"},
     }
 
     def fill(pattern):

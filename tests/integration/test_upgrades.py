@@ -286,6 +286,9 @@ def test_funnel_and_stats_count_a_known_scenario():
     assert [m["month"] for m in r.json["months"]] == [today.strftime("%Y-%m")]
     assert {k: r.json["months"][0][k] for k in month} == month, r.json
     assert r.json["total"] == month
+    r = s.d.get("/api/v1/funnel", headers=auth(s.manager))  # the last 30 days
+    assert r.json["to"] == str(today) and r.json["from"] == str(today - datetime.timedelta(days=29))
+    assert r.json["total"] == month, r
     # a range without events
     r = s.d.get("/api/v1/funnel?from=2020-01-01&to=2020-12-31", headers=auth(s.manager))
     assert r.status == 200 and r.json["events"] == [] and r.json["months"] == [], r
