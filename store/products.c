@@ -79,7 +79,7 @@ int store_products_list(struct store *s, size_t max, struct store_product **out,
     if (!v)
         return KIOSKD_ENOMEM;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
-    int rc;
+    int rc = SQLITE_DONE;
     size_t i = 0;
     while (i < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_col_text(v[i].code, sizeof v[i].code, st, 0);

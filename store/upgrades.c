@@ -209,7 +209,7 @@ static int lines_read(struct store_tx *tx, int64_t upgrade_id,
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, upgrade_id);
-    int rc;
+    int rc = SQLITE_DONE;
     while (*n < UPGRADE_PRODUCTS_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct earn_line *l = &out[(*n)++];
         store_col_text(l->code, sizeof l->code, st, 0);
@@ -460,7 +460,7 @@ static int row_products(struct store *s, struct store_upgrade_row *row)
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, row->id);
-    int rc;
+    int rc = SQLITE_DONE;
     row->nproducts = 0;
     while (row->nproducts < UPGRADE_PRODUCTS_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct upgrade_product *p = &row->products[row->nproducts++];
@@ -597,7 +597,7 @@ int store_funnel(struct store *s, int64_t from, int64_t to, struct store_funnel 
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
     sqlite3_bind_int64(st, 3, FUNNEL_EVENTS_MAX);
-    int rc;
+    int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && f->nevents < FUNNEL_EVENTS_MAX) {
         struct store_funnel_event *e = &f->events[f->nevents++];
         e->id = sqlite3_column_int64(st, 0);
