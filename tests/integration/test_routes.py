@@ -45,6 +45,13 @@ EXPECTED = {
     ("POST", "/api/v1/members/lookup"): "staff",
     ("POST", "/api/v1/points/redemptions"): "staff",
     ("POST", "/api/v1/points/transfers"): "manager",
+    ("POST", "/api/v1/upgrades"): "staff",
+    ("GET", "/api/v1/upgrades"): "staff",
+    ("POST", "/api/v1/upgrades/{id}/approve"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/reject"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/arrived"): "staff",
+    ("GET", "/api/v1/products"): "staff",
+    ("GET", "/api/v1/funnel"): "manager",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 
@@ -103,6 +110,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
                                                   "consent": True},
         ("POST", "/api/v1/points/redemptions"): {"member_no": "M1", "points": 1, "item": "伞"},
         ("POST", "/api/v1/points/transfers"): {"from": "M1", "to": "M2", "points": 1},
+        ("POST", "/api/v1/upgrades/{id}/approve"): {},
+        ("POST", "/api/v1/upgrades/{id}/reject"): {"reason": "路由测试"},
     }
 
     def fill(pattern):
