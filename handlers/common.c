@@ -181,35 +181,17 @@ char *tier_shown_today(const char *tier, const char *trial_tier, const char *tri
     return points_tier_shown(tier, trial_tier, trial_until, today, out, n);
 }
 
-/* Checks a display text (an event's title, a redemption's item...): up to max characters
- * (at least 1 when required), valid UTF-8, no control or formatting
- * characters, and copies it whole into out[n] (n holds max characters of
- * 4 bytes: EVENT_TEXT_BUF). */
+/* The rule is validate_text's; the field's JSON length also counts a NUL
+ * inside the string, which strlen would stop at. */
 void text_field(struct jv *v, const char *key, bool required, size_t max, char *out, size_t n)
 {
     const char *s = jv_str(v, key, required, required ? 1 : 0, max * 4);
     if (!s)
         return; /* absent, or refused already */
-    size_t len = strlen(s), count = 0;
-    if (len != json_string_length(json_object_get(v->root, key))) {
-        jv_fail(v, key, "contains control characters"); /* a NUL */
-        return;
-    }
-    for (size_t i = 0; i < len; count++) {
-        uint32_t cp;
-        size_t step = utf8_decode(s + i, len - i, &cp);
-        if (!step) {
-            jv_fail(v, key, "is not valid UTF-8");
-            return;
-        }
-        if (validate_cp_forbidden(cp)) {
-            jv_fail(v, key, "contains control characters");
-            return;
-        }
-        i += step;
-    }
-    if (count > max || len >= n) {
-        jv_fail(v, key, "is too long");
+    size_t len = json_string_length(json_object_get(v->root, key));
+    const char *why = validate_text(s, len, required ? 1 : 0, max);
+    if (why || len >= n) {
+        jv_fail(v, key, why ? why : "is too long");
         return;
     }
     memcpy(out, s, len + 1);
