@@ -21,7 +21,7 @@ SAN = os.environ.get("SAN") == "1"
 _running = []
 
 
-# What the migrations after 0008 add, dropped by tests that rebuild a database
+# What the migrations after 0008 add (drop order: referring tables first), dropped by tests that rebuild a database
 # as an earlier release left it (the members table of 0008 last).
 DROP_AFTER_0008 = """
     DROP TABLE points_lines;     -- added by migration 0009
@@ -30,6 +30,11 @@ DROP_AFTER_0008 = """
     DROP TABLE upgrades;
     DROP TABLE products;
     DROP INDEX signups_phone;
+    DROP TABLE bind_codes;       -- added by migration 0010
+    DROP TABLE bot_bindings;
+    DROP TABLE bind_failures;
+    DROP TABLE bot_deliveries;
+    DROP TABLE bot_group_stats;
 """
 
 
