@@ -36,6 +36,9 @@
       insufficient_points: what === 'household' ? '家庭积分不足，不能兑换。' : '积分不足，不能' + (what === 'transfer' ? '转赠。' : '兑换。'),
       no_household: '这位会员没有家庭账户，不能用家庭积分。请取消勾选“用家庭积分”。',
       signup_not_found: '找不到这次报名，请从会员查询里重新登记。',
+      not_checked_in: '这位客人的签到已撤销（或尚未签到），请先签到，或从会员查询里登记。',
+      not_a_member: '这位客人的手机号不是会员，不能登记升级。',
+      product_not_found: '没有这个产品，请从列表中选择产品。',
       upgrade_not_found: '这份升级登记已不存在，列表已刷新。',
       already_decided: '这份升级登记已经处理过了，列表已刷新。',
       forbidden: '只有行长/经理可以办理这项操作。',
@@ -421,8 +424,9 @@
       $('#u-source').textContent = upgradeFrom && upgradeFrom.signup_id
         ? '本次签到的客人 ' + (member.name || '') + (upgradeFrom.event_title ? '，活动「' + upgradeFrom.event_title + '」' : '') + '。'
         : '会员 ' + (member.name || '') + '（' + member.member_no + '），当前等级 ' + (member.tier || '') + '。';
+      /* the next tier up (a trial counts as the tier it grants) */
       const tier = member.tier || '';
-      $('#u-tier').value = /中高端/.test(tier) ? '财私' : '中高端';
+      $('#u-tier').value = tier.startsWith('长尾') ? '潜力' : /^(中高端|财私)/.test(tier) ? '财私' : '中高端';
       await loadProducts();
     }
 
@@ -489,7 +493,8 @@
       }
       const f = (r.error && r.error.fields) || {};
       if (r.status === 422 && f.pledged_aum) fieldError($('#u-aum'), $('#ue-aum'), '承诺资产不正确，请填写大于 0 的金额（万元）');
-      else if (r.status === 422 && f.products) $('#ue-products').textContent = '产品或金额不正确，请检查';
+      else if (r.error && r.error.code === 'product_not_found') $('#ue-products').textContent = refusal(r, 'upgrade');
+      else if (r.status === 422 && f.products) $('#ue-products').textContent = '产品或金额不正确（每个产品只能填一次，最多16个），请检查';
       else if (r.status === 422 && f.target_tier) $('#upgrade-error').textContent = '这位客人已达到所选等级，请选择更高的等级。';
       else $('#upgrade-error').textContent = refusal(r, 'upgrade');
     });

@@ -502,14 +502,16 @@
       ...cells(ev))));
     $('#upfunnel-months').hidden = !months.length;
     $('#upfunnel-events').hidden = !evs.length;
-    drawUpFunnel(months, from, to);
+    drawUpFunnel(r.data.total || null, months, from, to);
     note.textContent = from + ' 至 ' + to + (evs.length ? '，共 ' + evs.length + ' 场活动。' : '：这段时间没有活动。') +
       ' 括号内为占上一步的比例。';
   }
 
-  /* The totals of the range as bars, each with its share of the step before. */
-  function drawUpFunnel(months, from, to) {
+  /* The totals of the range (the answer's "total", else the months added up)
+   * as bars, each with its share of the step before. */
+  function drawUpFunnel(total, months, from, to) {
     const totals = STAGES.map(([k, label, color]) => {
+      if (total) return [label, stage(total, k), color];
       const vals = months.map((m) => stage(m, k)).filter((v) => v !== null);
       return [label, vals.length ? vals.reduce((a, b) => a + b, 0) : null, color];
     });
