@@ -1114,6 +1114,9 @@ test('members_transfer_hidden_for_staff_and_works_for_manager', async () => {
 /* ------------------------------------------- upgrades (行长审批) */
 
 test('upgrades_register_after_checkin_and_manager_approves', async () => {
+  const products = join(d.dir, 'products.csv');
+  writeFileSync(products, 'code,name,coefficient\nE2E-DEP,E2E三年定期存款,1.5\nE2E-WM,E2E稳健理财,1\n');
+  d.cli(['import', 'products', products]);
   const t = (await signup(data.A, '郑升级', '13960000008')).data.ticket.code;
   const page = await newPage(TABLET);
   await staffLogin(page, 'S9', '246811');
@@ -1128,10 +1131,14 @@ test('upgrades_register_after_checkin_and_manager_approves', async () => {
   await until(async () => (await text(page.locator('#ue-aum'))).includes('万元'), 'the amount is asked for');
   await page.getByLabel('承诺资产（万元）').fill('20');
   await page.getByRole('button', { name: '添加产品' }).click();
-  await until(async () => (await page.locator('#u-products li').count()) === 1, 'a product row');
+  await page.getByRole('button', { name: '添加产品' }).click();
+  await until(async () => (await page.locator('#u-products li').count()) === 2, 'two product rows');
+  await page.getByLabel('产品 1', { exact: true }).selectOption('E2E-DEP');
+  await page.getByLabel('产品 1 金额（万元）').fill('10');
   await page.getByText('预约办理').click();
+  await until(async () => !(await page.locator('#result').isVisible()), 'the result to go', 3500);
   await shot(page, 'staff-u1-upgrade-form');
-  await page.locator('#u-products li button').click(); /* no product after all */
+  await page.getByRole('button', { name: '删除产品 2' }).click(); /* one product after all */
   await page.getByRole('button', { name: '提交登记，等待行长审批' }).click();
   await until(async () => (await text(page.locator('#member-done'))).includes('等待行长审批'), 'registered');
   await shot(page, 'staff-u2-registered');
@@ -1141,17 +1148,21 @@ test('upgrades_register_after_checkin_and_manager_approves', async () => {
   const row = mgr.locator('#approvals li', { hasText: '郑*' });
   await row.waitFor();
   const rt = await text(row);
-  assert(rt.includes('潜力 → 中高端') && rt.includes('承诺资产 20 万元') && rt.includes('预约办理'), 'the registration: ' + rt);
+  assert(rt.includes('潜力 → 中高端') && rt.includes('承诺资产 20 万元') && rt.includes('预约办理') && rt.includes('E2E三年定期存款 10 万元'),
+    'the registration: ' + rt);
   await shot(mgr, 'staff-u3-approvals');
   const approve = row.getByRole('button', { name: /批准/ });
   await approve.click();
   assert((await text(approve)) === '确认批准', 'asks first');
   await approve.click();
   await row.waitFor({ state: 'detached' });
-  assert((await text(mgr.locator('#approvals-status'))).includes('已批准 郑*'), 'says so');
+  assert((await text(mgr.locator('#approvals-status'))).includes('已批准 郑*') && (await text(mgr.locator('#approvals-status'))).includes('体验期至'), 'says so, with the trial');
   await lookupMember(mgr, 'E2EM08', '郑*');
   const tier = await text(mgr.locator('#m-tier'));
   assert(/^中高端（体验期至 \d+月\d+日）$/.test(tier), 'the trial mark: ' + tier);
+  /* 10 万元 of a product with coefficient 1.5: [points] per_10k (10) x 10 x 1.5 */
+  assert((await text(mgr.locator('#approvals-status'))).includes('新增业务积分 +150'), 'the new-business points');
+  assert((await text(mgr.locator('#m-ledger tbody tr').first())).includes('新增业务'), 'in the ledger');
   await shot(mgr, 'staff-u4-trial-tier');
 });
 

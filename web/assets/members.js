@@ -405,7 +405,7 @@
       const what = list.length
         ? h('select', { class: 'p-code', 'aria-label': '产品 ' + n },
           h('option', { value: '', text: '选择产品' }),
-          ...list.map((p) => h('option', { value: p.code, text: p.name ? p.name + '（' + p.code + '）' : p.code })))
+          ...list.map((p) => h('option', { value: p.code, text: p.name || p.code })))
         : h('input', { type: 'text', class: 'p-code', maxlength: 32, spellcheck: 'false', placeholder: '产品代码', 'aria-label': '产品代码 ' + n });
       const amount = h('input', { type: 'text', class: 'p-amount', inputmode: 'decimal', maxlength: 10, placeholder: '金额（万元）', 'aria-label': '产品 ' + n + ' 金额（万元）' });
       const li = h('li', null, what, amount,
@@ -537,7 +537,8 @@
     /* --- the manager's approvals queue (行长审批) --- */
 
     function approvalRow(u) {
-      const prods = (u.products || []).map((p) => (p.name || p.code) + ' ' + money(p.amount)).join('、');
+      const named = (code) => ((products || []).find((p) => p.code === code) || {}).name || code;
+      const prods = (u.products || []).map((p) => named(p.code) + ' ' + money(p.amount)).join('、');
       const approve = h('button', { type: 'button', class: 'primary', 'aria-label': '批准 ' + u.name + ' 的升级' }, '批准');
       const reject = h('button', { type: 'button', class: 'danger', 'aria-label': '驳回 ' + u.name + ' 的升级' }, '驳回');
       const reasonInput = h('input', { type: 'text', maxlength: 200, placeholder: '如 资产证明不全', 'aria-label': '驳回原因' });
@@ -591,8 +592,10 @@
       if (!r) return;
       if (r.ok) {
         li.remove();
+        const d = r.data || {};
         status.textContent = what === 'approve'
-          ? '已批准 ' + (u.name || '') + ' 升级为 ' + (u.target_tier || '') + '（体验期已开通）。'
+          ? '已批准 ' + (u.name || '') + ' 升级为 ' + (u.target_tier || '') + '。' +
+            (d.tier ? '现在的等级：' + d.tier + '。' : '') + (d.points ? '新增业务积分 +' + K.num(d.points) + '。' : '')
           : '已驳回 ' + (u.name || '') + ' 的升级登记。';
         if (!$('#approvals').children.length) $('#approvals').hidden = true;
         if (member && member.member_no === u.member_no) reload();
@@ -607,6 +610,7 @@
       clearTimeout(approvalsTimer);
       if (!isManager()) return;
       const status = $('#approvals-status');
+      await loadProducts(); /* the products' names for the lines */
       let r;
       try {
         r = await call('GET', '/api/v1/upgrades?status=registered');

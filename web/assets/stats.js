@@ -529,7 +529,8 @@
       svg.append(s('text', { x: labelW - 10, y: y + rowH / 2 + 7, 'text-anchor': 'end', 'font-size': 20, fill: '#111' }, label));
       svg.append(s('rect', { x: labelW, y: y + 8, width: barW, height: rowH - 16, fill: '#eef1f5', rx: 4 }));
       if (value) svg.append(s('rect', { x: labelW, y: y + 8, width: Math.max(3, (barW * value) / max), height: rowH - 16, fill: color, rx: 4 }));
-      const share = value !== null && prev ? '（' + Math.round((value * 100) / prev) + '%）' : '';
+      /* a month also counts upgrades registered outside events: no share over 100% */
+      const share = value !== null && prev && value <= prev ? '（' + Math.round((value * 100) / prev) + '%）' : '';
       svg.append(s('text', { x: labelW + barW + 10, y: y + rowH / 2 + 7, 'font-size': 20, 'font-weight': 700, fill: '#111' },
         (value === null ? '—' : String(value)) + share));
       if (value !== null) prev = value;
