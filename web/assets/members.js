@@ -193,7 +193,10 @@
       e.preventDefault();
       const input = $('#member-q');
       const ok = await lookup(input.value);
-      if (ok) input.value = ''; /* a phone number does not stay in the field */
+      if (ok) {
+        input.value = ''; /* a phone number does not stay in the field */
+        ctx.focusScan(); /* the next guest's scan goes where it belongs */
+      }
     });
 
     $('#m-close').addEventListener('click', () => {
