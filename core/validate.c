@@ -338,3 +338,20 @@ bool validate_date(const char *s)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return !(m == 2 && d == 29 && !leap);
 }
+
+const char *validate_text(const char *s, size_t len, size_t min, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len; count++) {
+        uint32_t cp;
+        size_t step = utf8_decode(s + i, len - i, &cp);
+        if (!step)
+            return "is not valid UTF-8";
+        if (cp == 0 || validate_cp_forbidden(cp))
+            return "contains control characters";
+        i += step;
+    }
+    if (count < min)
+        return min == 1 ? "must not be empty" : "is too short";
+    return count > max ? "is too long" : NULL;
+}

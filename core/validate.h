@@ -112,4 +112,11 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
  * NULL, or SIZE_MAX when s is not strictly valid UTF-8. */
 size_t utf8_count(const char *s);
 
+/* Checks a short text a person types that is shown as it is (a decision's
+ * reason, a product's name): the len bytes at s are strictly valid UTF-8 of
+ * min to max code points, none of them a control or formatting character
+ * (validate_cp_forbidden; a NUL inside the len bytes counts as one). Returns
+ * NULL when it is good, else a short English reason (a static string). */
+const char *validate_text(const char *s, size_t len, size_t min, size_t max);
+
 #endif

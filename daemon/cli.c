@@ -319,13 +319,16 @@ int cli_import(struct kioskd *k, int argc, char **argv)
     size_t len, n = 0;
     struct store_event *evs = NULL;
     if (argc != 3) {
-        fprintf(stderr, "usage: kioskd import events|members FILE.csv\n");
+        fprintf(stderr, "usage: kioskd import events|members|products FILE.csv\n");
         return 2;
     }
     if (strcmp(argv[1], "members") == 0)
         return cli_import_members(k, argv[2]);
+    if (strcmp(argv[1], "products") == 0)
+        return cli_import_products(k, argv[2]);
     if (strcmp(argv[1], "events") != 0) {
-        fprintf(stderr, "kioskd import: '%s' cannot be imported (events, members)\n", argv[1]);
+        fprintf(stderr, "kioskd import: '%s' cannot be imported (events, members, products)\n",
+                argv[1]);
         return 2;
     }
     char *data = read_file(argv[2], &len, err, sizeof err);

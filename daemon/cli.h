@@ -2,6 +2,8 @@
 #ifndef KIOSKD_CLI_H
 #define KIOSKD_CLI_H
 
+#include <stdint.h>
+
 #include "daemon/kioskd.h"
 
 int cli_keygen(struct kioskd *k, int argc, char **argv);
@@ -9,6 +11,21 @@ int cli_staff(struct kioskd *k, int argc, char **argv);
 int cli_import(struct kioskd *k, int argc, char **argv);
 /* kioskd import members FILE.csv (daemon/import_members.c). */
 int cli_import_members(struct kioskd *k, const char *path);
+struct tier_lines;
+struct store_member;
+/* A member's fields, checked already (household and last_txn may be NULL). */
+struct member_fields {
+    const char *member_no, *name, *phone;
+    int64_t aum_fen;
+    const char *birthday, *household, *last_txn;
+};
+/* Fills m as the members import writes it: name, phone and AUM sealed with
+ * the personal-data key, the phone's keyed hash, the masks and the tier.
+ * Returns 0 or KIOSKD_ECRYPTO. */
+int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
+                       const struct member_fields *f, struct store_member *m);
+/* kioskd import products FILE.csv (daemon/import_products.c). */
+int cli_import_products(struct kioskd *k, const char *path);
 /* Recomputes the stored counters from their rows (read-only) and prints each
  * difference; 0 when there is none, 1 when there is one, 2 on error. */
 int cli_check(struct kioskd *k, int argc, char **argv);

@@ -1,7 +1,10 @@
 /*
  * `kioskd serve --demo`: on first start, a demo database with upcoming
- * events and two staff accounts, so that a new user can try the kiosk and the
- * tablet at once. Synthetic data only.
+ * events, two staff accounts, products with their coefficients and 20,000
+ * members in the tier mix of a typical branch (91% 长尾, 6% 潜力, 2.5% 中高端,
+ * 0.5% 财私), so that a new user can try the kiosk, the tablet, lookups and
+ * upgrades at once. Synthetic data only: generated names, and phones in one
+ * block (13800000000 + n) that the banner names one of.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,13 +12,117 @@
 
 #include "core/pin.h"
 #include "core/status.h"
+#include "core/tier.h"
 #include "core/timefmt.h"
 #include "daemon/app.h"
+#include "daemon/cli.h"
 #include "store/events.h"
+#include "store/members.h"
+#include "store/products.h"
 #include "store/staff.h"
 
 #define DEMO_STAFF_PIN "246810"
 #define DEMO_MANAGER_PIN "135790"
+#define DEMO_MEMBERS 20000
+#define DEMO_PHONE_BASE 13800000000LL
+/* The member the banner names: one of the potential tier (n % 200 in 182..193). */
+#define DEMO_SHOWN 182
+
+/* Products and their conversion coefficients (折算系数). */
+static const struct store_product demo_products[] = {
+    {"DEP", "定期存款", 1000}, {"WM", "理财产品", 1500}, {"INS", "保险", 800},
+    {"FUND", "基金", 800},     {"GOLD", "贵金属", 800},  {"CC", "信用卡", 500},
+};
+
+static int next_product(void *arg, struct store_product *p)
+{
+    size_t *i = arg;
+    if (*i == sizeof demo_products / sizeof demo_products[0])
+        return 0;
+    *p = demo_products[(*i)++];
+    return 1;
+}
+
+static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周",
+                                       "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗"};
+static const char *const given[] = {"伟", "芳", "娜", "秀英", "敏", "静", "丽",  "强",
+                                    "磊", "军", "洋", "勇",   "艳", "杰", "娟",  "涛",
+                                    "明", "超", "霞", "秀兰", "平", "刚", "桂英"};
+
+struct demo_members {
+    struct kioskd *k;
+    struct tier_lines lines;
+    int n;
+};
+
+/* The synthetic name of member n into out. */
+static void demo_name(int n, char *out, size_t len)
+{
+    snprintf(out, len, "%s%s", surnames[n % 20], given[(n / 20) % 23]);
+}
+
+/* AUM in fen for member n: the tier by n % 200 (182 of 200 长尾, 12 潜力, 5
+ * 中高端, 1 财私), the amount spread within the tier. */
+static int64_t demo_aum(const struct tier_lines *t, int n)
+{
+    uint64_t h = (uint64_t)n * 2654435761u % 1000003u;
+    int r = n % 200;
+    if (r < 182)
+        return (int64_t)(h * (uint64_t)t->potential / 1000003u);
+    if (r < 194)
+        return t->potential + (int64_t)(h * (uint64_t)(t->midhigh - t->potential) / 1000003u);
+    if (r < 199)
+        return t->midhigh + (int64_t)(h * (uint64_t)(t->private_line - t->midhigh) / 1000003u);
+    return t->private_line + (int64_t)(h * (uint64_t)t->private_line / 1000003u);
+}
+
+static int next_member(void *arg, struct store_member *m)
+{
+    struct demo_members *d = arg;
+    if (d->n == DEMO_MEMBERS)
+        return 0;
+    int n = d->n++;
+    char no[16], name[32], phone[16], birthday[24], household[16];
+    snprintf(no, sizeof no, "D%05d", n + 1);
+    demo_name(n, name, sizeof name);
+    snprintf(phone, sizeof phone, "%lld", DEMO_PHONE_BASE + n);
+    snprintf(birthday, sizeof birthday, "%d-%02d-%02d", 1950 + n % 50, 1 + n % 12, 1 + n % 28);
+    snprintf(household, sizeof household, "DH%d", n / 50);
+    return import_member_seal(d->k, &d->lines,
+                              &(struct member_fields){.member_no = no,
+                                                      .name = name,
+                                                      .phone = phone,
+                                                      .aum_fen = demo_aum(&d->lines, n),
+                                                      .birthday = birthday,
+                                                      .household = n % 50 < 2 ? household : NULL},
+                              m) == 0
+               ? 1
+               : KIOSKD_ECRYPTO;
+}
+
+/* Products and members, each through its import job. */
+static int add_products_and_members(struct kioskd *k)
+{
+    size_t i = 0;
+    struct store_products_import pj;
+    store_products_import_init(&pj);
+    pj.next = next_product;
+    pj.arg = &i;
+    store_actor_set(&pj.by, NULL, "demo");
+    int rc = store_run(k->store, &pj.job);
+    if (rc)
+        return rc;
+    struct demo_members d = {.k = k,
+                             .lines = {.potential = k->cfg.tiers_potential * 100,
+                                       .midhigh = k->cfg.tiers_midhigh * 100,
+                                       .private_line = k->cfg.tiers_private * 100}};
+    struct store_members_import mj;
+    store_members_import_init(&mj);
+    mj.next = next_member;
+    mj.arg = &d;
+    store_actor_set(&mj.by, NULL, "demo");
+    return store_run(k->store, &mj.job);
+}
 
 /* Unix time of day `days` from today (China time) at hh:mm. */
 static int64_t china_at(int64_t now, int days, int hh, int mm)
@@ -91,17 +198,26 @@ int demo_prepare(struct kioskd *k, const char *scheme)
             rc = add_staff(k, "S001", "Demo Staff", "staff", DEMO_STAFF_PIN);
         if (rc == 0)
             rc = add_staff(k, "M001", "Demo Manager", "manager", DEMO_MANAGER_PIN);
+        if (rc == 0)
+            rc = add_products_and_members(k);
         if (rc)
             return rc;
     }
+    char shown[32];
+    demo_name(DEMO_SHOWN, shown, sizeof shown);
     printf("kioskd demo is running\n"
            "  kiosk:   %s://%s:%d/\n"
            "  staff:   %s://%s:%d/staff\n"
            "  health:  %s://%s:%d/healthz\n"
            "  staff logins (工号 / PIN): S001 / %s (staff), M001 / %s (manager)\n"
+           "  demo members: D00001-D%05d, phones %lld-%lld (synthetic); try member D%05d,\n"
+           "    %s, phone %lld (潜力): sign up with it at the kiosk, check in on the tablet,\n"
+           "    then register an upgrade and approve it as the manager\n"
            "Stop with Ctrl-C.\n",
            scheme, k->cfg.http_host, k->port, scheme, k->cfg.http_host, k->port, scheme,
-           k->cfg.http_host, k->port, DEMO_STAFF_PIN, DEMO_MANAGER_PIN);
+           k->cfg.http_host, k->port, DEMO_STAFF_PIN, DEMO_MANAGER_PIN, DEMO_MEMBERS,
+           DEMO_PHONE_BASE, DEMO_PHONE_BASE + DEMO_MEMBERS - 1, DEMO_SHOWN + 1, shown,
+           DEMO_PHONE_BASE + DEMO_SHOWN);
     fflush(stdout);
     return 0;
 }

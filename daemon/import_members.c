@@ -168,7 +168,6 @@ static int next_member(void *arg, struct store_member *m)
     if (nlen == 0 || nlen > MEMBER_NO_MAX ||
         strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
         return row_fail(im, "member_no", "must be 1 to 32 letters, digits, '-' or '_'");
-    snprintf(m->member_no, sizeof m->member_no, "%s", no);
     char name[160];
     const char *why = NULL;
     if (validate_name(col(im, C_NAME), name, sizeof name, &why) != 0)
@@ -187,27 +186,44 @@ static int next_member(void *arg, struct store_member *m)
     const char *lt = col(im, C_LAST_TXN);
     if (*lt && !validate_date(lt))
         return row_fail(im, "last_txn", "must be a date YYYY-MM-DD");
-    snprintf(m->household, sizeof m->household, "%s", hh);
-    snprintf(m->birthday, sizeof m->birthday, "%s", col(im, C_BIRTHDAY));
-    snprintf(m->last_txn, sizeof m->last_txn, "%s", lt);
-    snprintf(m->tier, sizeof m->tier, "%s", tier_of(&im->lines, fen));
-    char aum[24];
-    int alen = snprintf(aum, sizeof aum, "%lld", (long long)fen);
-    phone_hash(k, phone, m->who.phone_hash);
-    rc = pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), m->who.phone_enc,
-                  sizeof m->who.phone_enc, &m->who.phone_enc_len) ||
-         pii_seal(&k->pii, &k->rng, "name", name, strlen(name), m->who.name_enc,
-                  sizeof m->who.name_enc, &m->who.name_enc_len) ||
-         pii_seal(&k->pii, &k->rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
-                  &m->aum_enc_len);
-    mask_name(name, m->who.name_mask, sizeof m->who.name_mask);
-    memcpy(m->who.phone_last4, phone + 7, 4);
-    m->who.phone_last4[4] = '\0';
+    rc = import_member_seal(k, &im->lines,
+                            &(struct member_fields){.member_no = no,
+                                                    .name = name,
+                                                    .phone = phone,
+                                                    .aum_fen = fen,
+                                                    .birthday = col(im, C_BIRTHDAY),
+                                                    .household = hh,
+                                                    .last_txn = lt},
+                            m);
     mbedtls_platform_zeroize(name, sizeof name);
-    mbedtls_platform_zeroize(aum, sizeof aum);
     if (rc)
         return row_fail(im, "name", "could not be sealed");
     return 1;
+}
+
+int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
+                       const struct member_fields *f, struct store_member *m)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->member_no, sizeof m->member_no, "%s", f->member_no);
+    snprintf(m->household, sizeof m->household, "%s", f->household ? f->household : "");
+    snprintf(m->birthday, sizeof m->birthday, "%s", f->birthday);
+    snprintf(m->last_txn, sizeof m->last_txn, "%s", f->last_txn ? f->last_txn : "");
+    snprintf(m->tier, sizeof m->tier, "%s", tier_of(lines, f->aum_fen));
+    char aum[24];
+    int alen = snprintf(aum, sizeof aum, "%lld", (long long)f->aum_fen);
+    phone_hash(k, f->phone, m->who.phone_hash);
+    int rc = pii_seal(&k->pii, &k->rng, "phone", f->phone, strlen(f->phone), m->who.phone_enc,
+                      sizeof m->who.phone_enc, &m->who.phone_enc_len) ||
+             pii_seal(&k->pii, &k->rng, "name", f->name, strlen(f->name), m->who.name_enc,
+                      sizeof m->who.name_enc, &m->who.name_enc_len) ||
+             pii_seal(&k->pii, &k->rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
+                      &m->aum_enc_len);
+    mask_name(f->name, m->who.name_mask, sizeof m->who.name_mask);
+    memcpy(m->who.phone_last4, f->phone + 7, 4);
+    m->who.phone_last4[4] = '\0';
+    mbedtls_platform_zeroize(aum, sizeof aum);
+    return rc ? KIOSKD_ECRYPTO : 0;
 }
 
 static int64_t mono_ms(void)

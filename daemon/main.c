@@ -381,12 +381,15 @@ static const struct cmd cmds[] = {
      "Exits 0 when valid, 2 with the file, line and key of the first error otherwise.\n"},
     {"backup", "[-c FILE] FILE", "Copy the database to FILE with SQLite's online backup.",
      cmd_backup, "Safe while the daemon runs. The key file is not part of the copy.\n"},
-    {"import", "[-c FILE] events|members FILE.csv", "Import events or members from a CSV file.",
-     cmd_import,
+    {"import", "[-c FILE] events|members|products FILE.csv",
+     "Import events, members or products from a CSV file.", cmd_import,
      "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
      "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
      "Members CSV: member_no,name,phone,aum,birthday,household[,last_txn] (aum in CNY, at\n"
      "most 2 decimals; dates YYYY-MM-DD; household optional); re-import updates by member_no.\n"
+     "Products CSV: code,name,coefficient (the conversion coefficient 折算系数, e.g. 1, 0.5\n"
+     "or 1.25: at most 3 decimals, at most 100); re-import updates by code, and a changed\n"
+     "coefficient applies to new points only.\n"
      "A bad row is reported with its line number and nothing is imported.\n"},
     {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin | unlock ID",
      "Add a staff account, or lift its login locks.", cmd_staff,
@@ -399,11 +402,16 @@ static const struct cmd cmds[] = {
      "Create the ticket signing key if missing; print its public key.", cmd_keygen,
      "The key goes to [tickets] key_file (mode 0600). An existing key is never replaced.\n"
      "--public prints only the public key PEM (to register this daemon with HQ).\n"},
-    {"check", "[-c FILE]", "Recompute every counter from its rows and print each difference.",
+    {"check", "[-c FILE]",
+     "Recompute every counter and points balance from its rows and print each difference.",
      cmd_check,
      "Reads the database only; safe while the daemon runs. One line per difference\n"
-     "(e.g. `event 3 confirmed: stored 5, rows 4`), then `check: N differences`.\n"
+     "(e.g. `event 3 confirmed: stored 5, rows 4`, `member 7 balance: stored 57, rows 50`,\n"
+     "`points_line 9 lot_left: stored 50, rows -10` for a lot drawn below zero), then\n"
+     "`check: N differences`.\n"
      "Exits 0 when there is none, 1 when there is one, 2 when the database cannot be read.\n"},
+    {"check-ledger", "[-c FILE]", "The same as check (counters and the points ledger).", cmd_check,
+     "See kioskd check --help.\n"},
     {"routes", "", "Print the HTTP routes: METHOD PATTERN ROLE, one per line.", cmd_routes,
      "ROLE is the least role a route needs: none (no login), staff, manager or admin.\n"},
     {"version", "", "Print the version.", cmd_version, ""},

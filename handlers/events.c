@@ -17,6 +17,7 @@
 #include "handlers/handlers.h"
 #include "store/events.h"
 #include "store/signups.h"
+#include "store/upgrades.h"
 
 #define EVENTS_LIST_MAX 200
 #define ROSTER_MAX 2000
@@ -276,14 +277,20 @@ static void event_stats(struct req *r)
     /* guests who held a place and did not come, once the event is over */
     int64_t arrived = e.checked_in - e.walk_ins;
     int64_t no_shows = now_s() > e.ends_at && e.confirmed > arrived ? e.confirmed - arrived : 0;
+    int64_t registered = 0, approved = 0;
+    int rc = store_event_upgrades(r->k->store, e.id, &registered, &approved);
+    if (rc) {
+        req_fail(r, rc);
+        return;
+    }
     json_t *doc =
         json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "event_id",
                   (json_int_t)e.id, "status", event_state(&e), "capacity", (json_int_t)e.capacity,
                   "signed_up", (json_int_t)e.confirmed, "waitlisted", (json_int_t)e.waitlisted,
                   "checked_in", (json_int_t)e.checked_in, "walk_ins", (json_int_t)e.walk_ins,
-                  "no_shows", (json_int_t)no_shows, "upgrades_registered", (json_int_t)0,
-                  "upgrades_approved", (json_int_t)0, "over", now_s() > e.ends_at);
-    int rc = doc ? stats_add_sources(r->k, e.id, doc) : KIOSKD_ENOMEM;
+                  "no_shows", (json_int_t)no_shows, "upgrades_registered", (json_int_t)registered,
+                  "upgrades_approved", (json_int_t)approved, "over", now_s() > e.ends_at);
+    rc = doc ? stats_add_sources(r->k, e.id, doc) : KIOSKD_ENOMEM;
     if (rc) {
         json_decref(doc);
         req_fail(r, rc);

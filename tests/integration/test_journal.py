@@ -3,7 +3,7 @@ import json
 import os
 import sqlite3
 
-from harness import Daemon, Site, auth
+from harness import DROP_AFTER_0008, Daemon, Site, auth
 
 # Names a person may have: letters of any script (4-byte CJK too), the middle
 # dot, inner spaces, hyphens and apostrophes, combining marks.
@@ -124,7 +124,7 @@ def test_a_version_2_database_with_a_broken_outbox_row_opens():
     s.d.stop()
     path = os.path.join(s.d.dir, "kioskd.db")
     with db(s) as c:
-        c.executescript("""
+        c.executescript(DROP_AFTER_0008 + """
             DROP TABLE outbox;
             CREATE TABLE outbox (
                 seq     INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -105,7 +105,8 @@ def test_signups_and_walkins_are_linked_to_members_and_lookups_are_audited():
     r = s.d.get("/api/v1/members/M001/points", headers=auth(s.staff))
     assert r.status == 200, r
     assert r.json == {"member_no": "M001", "name": "张*", "tier": "潜力", "balance": 0,
-                      "household_balance": 0, "expiring_this_year": 0, "ledger": []}
+                      "household_balance": 50, "expiring_this_year": 0, "ledger": []}
+    # (50: M003 of the same household earned the check-in bonus at the walk-in above)
     r = s.d.get("/api/v1/members/M002/points", headers=auth(s.staff))
     assert r.status == 200 and "household_balance" not in r.json, r
     r = s.d.post("/api/v1/members/lookup", {"phone": "13812340004"}, headers=auth(s.staff))

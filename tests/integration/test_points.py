@@ -317,3 +317,27 @@ def test_check_names_a_balance_altered_in_the_database():
         assert "below zero" in str(e)
     finally:
         c.close()
+
+
+def test_a_redemption_failing_after_its_first_lines_leaves_nothing_behind():
+    # Statement 6 of a redemption is its first balance update, after its op row and
+    # first ledger line: the job fails there with SQLITE_FULL inside a batch of others.
+    from harness import slow_fsync_env
+    s = Site(config="[points]\ncheckin_bonus = 1000\n",
+             env=dict(slow_fsync_env(200), KIOSKD_TEST_FAULT="job=2,stmt=6,rc=full"))
+    path = os.path.join(s.d.dir, "m.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(MEMBERS)
+    s.d.cli("import", "members", path)
+    earn(s, s.event(starts=-1), "M002")
+    results = parallel(lambda i: s.d.post("/api/v1/points/redemptions",
+                                          {"member_no": "M002", "points": 70, "item": f"礼品{i}"},
+                                          headers=auth(s.staff)), [(i,) for i in range(6)])
+    statuses = sorted(r.status for r in results)
+    assert statuses == [201] * 5 + [503], statuses
+    bad = [r for r in results if r.status == 503][0]
+    assert bad.json["error"]["code"] == "disk_full", bad
+    assert balance(s, "M002") == 1000 - 5 * 70
+    assert rows(s.d, "SELECT count(*) FROM points_ops")[0][0] == 5
+    assert rows(s.d, "SELECT count(*) FROM points_lines WHERE reason = 'redemption'")[0][0] == 5
+    check_clean(s)

@@ -43,6 +43,15 @@ EXPECTED = {
     ("POST", "/api/v1/events/{id}/waitlist/{signup_id}/reveal"): "staff",
     ("GET", "/api/v1/members/{member_no}/points"): "staff",
     ("POST", "/api/v1/members/lookup"): "staff",
+    ("POST", "/api/v1/points/redemptions"): "staff",
+    ("POST", "/api/v1/points/transfers"): "manager",
+    ("POST", "/api/v1/upgrades"): "staff",
+    ("GET", "/api/v1/upgrades"): "staff",
+    ("POST", "/api/v1/upgrades/{id}/approve"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/reject"): "manager",
+    ("POST", "/api/v1/upgrades/{id}/arrived"): "staff",
+    ("GET", "/api/v1/products"): "staff",
+    ("GET", "/api/v1/funnel"): "manager",
 }
 ROLES = ["none", "staff", "manager", "admin"]
 
@@ -70,7 +79,8 @@ def snapshot(db_path):
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         out = {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
-               for t in ("events", "signups", "checkins", "sessions", "staff")}
+               for t in ("events", "signups", "checkins", "sessions", "staff", "members",
+                         "points_lines", "points_ops")}
         for t in ("outbox", "audit"):
             out[t + "_count"] = db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
     finally:
@@ -98,6 +108,10 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
         ("POST", "/api/v1/checkins"): {"ticket": second["ticket"]["code"]},
         ("POST", "/api/v1/events/{id}/walkins"): {"name": "赵六", "phone": "13812349004",
                                                   "consent": True},
+        ("POST", "/api/v1/points/redemptions"): {"member_no": "M1", "points": 1, "item": "伞"},
+        ("POST", "/api/v1/points/transfers"): {"from": "M1", "to": "M2", "points": 1},
+        ("POST", "/api/v1/upgrades/{id}/approve"): {},
+        ("POST", "/api/v1/upgrades/{id}/reject"): {"reason": "路由测试"},
     }
 
     def fill(pattern):

@@ -3,7 +3,7 @@ import os
 import re
 import sqlite3
 
-from harness import Site, auth
+from harness import DROP_AFTER_0008, Site, auth
 
 
 def test_every_signup_has_a_six_digit_code_unique_in_its_event():
@@ -67,7 +67,7 @@ def test_signups_of_an_earlier_schema_get_codes():
     s.d.stop()
     path = f"{s.d.dir}/kioskd.db"
     db = sqlite3.connect(path)
-    db.executescript("DROP INDEX signups_event_code; ALTER TABLE signups DROP COLUMN short_code;"
+    db.executescript(DROP_AFTER_0008 + "DROP INDEX signups_event_code; ALTER TABLE signups DROP COLUMN short_code;"
                      "DROP TABLE members; PRAGMA user_version = 6;")
     db.close()
     s.d.start()
