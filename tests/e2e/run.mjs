@@ -214,6 +214,10 @@ async function setup() {
   d.cli(['staff', 'add', 'M9', '--name', 'E2E Manager', '--role', 'manager'], '135791\n');
   d.cli(['staff', 'add', 'S9', '--name', 'E2E Staff', '--role', 'staff'], '246811\n');
   d.cli(['staff', 'add', 'S8', '--name', 'E2E Staff 2', '--role', 'staff'], '246812\n');
+  /* synthetic members: households HA and HB; tiers by AUM ([tiers] defaults) */
+  const members = join(d.dir, 'members.csv');
+  writeFileSync(members, 'member_no,name,phone,aum,birthday,household,last_txn\n' + MEMBERS.map((m) => m.join(',')).join('\n') + '\n');
+  d.cli(['import', 'members', members]);
   const r = await d.api('POST', '/api/v1/staff/login', { staff_id: 'M9', pin: '135791', device: 'e2e-setup' });
   assert(r.status === 200, 'manager login: ' + JSON.stringify(r));
   data.token = r.data.token;
@@ -232,6 +236,40 @@ async function setup() {
   const s = await signup(data.C, '测试满员', '13600000001');
   assert(s.data.status === 'confirmed', 'C filled');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS });
+}
+
+const MEMBERS = [
+  ['E2EM01', '王积分', '13960000001', '80000', '1970-01-01', 'HA', '2026-11-01'],
+  ['E2EM02', '李家人', '13960000002', '30000', '1972-02-02', 'HA', ''],
+  ['E2EM03', '赵查询', '13960000003', '120000', '1965-03-03', '', ''],
+  ['E2EM04', '钱兑换', '13960000004', '90000', '1968-04-04', 'HB', ''],
+  ['E2EM05', '孙家庭', '13960000005', '10000', '1969-05-05', 'HB', ''],
+  ['E2EM06', '周转赠', '13960000006', '70000', '1960-06-06', '', ''],
+  ['E2EM07', '吴接收', '13960000007', '60000', '1961-07-07', '', ''],
+  ['E2EM08', '郑升级', '13960000008', '150000', '1962-08-08', '', ''],
+  ['E2EM09', '冯驳回', '13960000009', '100000', '1963-09-09', '', ''],
+  ['E2EM10', '陈漏斗', '13960000010', '110000', '1964-10-10', '', ''],
+];
+
+/* A member earns the check-in bonus: signed up for event A and checked in by phone. */
+async function earn(name, phone) {
+  await signup(data.A, name, phone);
+  const c = await d.api('POST', '/api/v1/checkins', { event_id: data.A, phone }, data.token);
+  assert(c.status === 200 && c.data.status === 'checked_in', 'check-in: ' + JSON.stringify(c));
+  return c.data;
+}
+
+async function memberPoints(no) {
+  const r = await d.api('GET', `/api/v1/members/${no}/points`, undefined, data.token);
+  assert(r.status === 200, 'points of ' + no + ': ' + JSON.stringify(r));
+  return r.data;
+}
+
+/* The member panel's lookup, by phone or member number. */
+async function lookupMember(page, q, name) {
+  await page.getByLabel('手机号或会员号').fill(q);
+  await page.getByRole('button', { name: '查询', exact: true }).click();
+  if (name) await until(async () => (await text(page.locator('#m-name'))) === name, 'the member ' + name);
 }
 
 /* A sign-up through the API (synthetic guest); returns the answer. */
@@ -844,10 +882,10 @@ test('stats_summary_no_shows_sources_and_export_for_the_manager', async () => {
   const rows = await page.locator('#no-shows tbody tr').allTextContents();
   assert(rows.length === 1 && rows[0].includes('秦*') && rows[0].includes('137****0005'), 'the no-show, masked: ' + JSON.stringify(rows));
   assert((await text(page.locator('#noshow-note'))).includes('回访'), 'the list is for follow-up');
-  /* the rows that are not wired yet and the developer text are gone */
+  /* no developer text; the upgrade rows count this event's (none) */
   const body = await text(page.locator('body'));
-  assert(!/升级登记|审批|尚未接入|接口|服务器还没有/.test(body), 'no unwired rows or developer text: ' + body);
-  assert(!(await text(page.locator('#funnel svg title'))).includes('升级'), 'funnel without upgrade rows');
+  assert(!/尚未接入|接口|服务器还没有/.test(body), 'no developer text: ' + body);
+  assert((await text(page.locator('#funnel svg title'))).includes('升级登记 0'), 'the upgrade rows, 0 here');
   await shot(page, 'stats-2-summary-no-shows');
   /* the export: fetched with the token, saved as a file */
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '导出名单（Excel）' }).click()]);
@@ -935,6 +973,247 @@ test('staff_shows_when_the_daemon_is_unreachable_and_reconnects', async () => {
   const c = await d.api('POST', '/api/v1/checkins', { event_id: data.A, phone: '13777778888' }, data.token);
   assert(c.status === 200, 'check-in after restart: ' + JSON.stringify(c));
   await until(async () => Number(await text(page.locator('#c-checked'))) === checked + 1, 'the live counter after the restart', 10000);
+});
+
+/* ------------------------------------------------ members and points */
+
+test('members_checkin_shows_tier_and_points', async () => {
+  const t = (await signup(data.A, '王积分', '13960000001')).data.ticket.code;
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await scan(page, t);
+  const detail = await resultShown(page, 'ok', '签到成功');
+  assert(detail.startsWith('王*'), 'masked name: ' + detail);
+  const line = await text(page.locator('#result-member'));
+  assert(line === '潜力 · 积分 50（+50）', 'tier, balance and what the check-in earned: ' + line);
+  const px = await page.locator('#result-member').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  assert(px >= 30, 'large enough to read at arm\'s length: ' + px);
+  await shot(page, 'staff-m1-member-checkin');
+  await until(async () => !(await page.locator('#result').isVisible()), 'the result to go after 2 s as before', 3500);
+  assert((await text(page.locator('#result-member'))) === '', 'the member line leaves with the result');
+  const last = page.locator('#last-member');
+  assert(await last.isVisible(), 'the last guest stays on the undo card');
+  const info = await text(page.locator('#last-member-info'));
+  assert(info.includes('王*') && info.includes('潜力') && info.includes('积分 50') && info.includes('本次 +50'), 'the last guest: ' + info);
+  await page.getByRole('button', { name: '查看积分' }).click();
+  await until(async () => (await text(page.locator('#m-name'))) === '王*', 'the member panel');
+  assert((await text(page.locator('#m-tier'))) === '潜力' && (await text(page.locator('#m-balance'))) === '50', 'tier and balance');
+  assert((await text(page.locator('#m-no'))).includes('E2EM01'), 'the member number');
+  assert(await page.locator('#m-household-box').isVisible(), 'a household member shows the household points');
+  const row = await text(page.locator('#m-ledger tbody tr').first());
+  assert(row.includes('签到奖励') && row.includes('+50') && /\d{4}-\d\d-\d\d \d\d:\d\d/.test(row), 'the ledger line in Chinese: ' + row);
+  assert(!/checkin/.test(await text(page.locator('#member'))), 'no raw reason codes');
+  await shot(page, 'staff-m2-member-panel');
+  /* logging out leaves nothing of the member on the tablet */
+  await page.getByRole('button', { name: '退出' }).click();
+  await page.locator('#login-view').waitFor({ state: 'visible' });
+  assert(!(await page.evaluate(() => document.body.innerText)).includes('E2EM01'), 'the member is gone after logout');
+});
+
+test('members_lookup_by_phone_and_by_number', async () => {
+  const page = await newPage(TABLET);
+  const urls = [];
+  page.on('request', (r) => urls.push(r.url()));
+  await staffLogin(page, 'S8', '246812');
+  await lookupMember(page, '139 6000 0003', '赵*');
+  assert((await text(page.locator('#m-tier'))) === '潜力' && (await text(page.locator('#m-balance'))) === '0', 'tier and balance');
+  assert(await page.locator('#m-household-box').isHidden(), 'no household, no household points');
+  assert(await page.locator('#m-ledger-empty').isVisible(), 'says there are no lines yet');
+  assert((await page.getByLabel('手机号或会员号').inputValue()) === '', 'the phone does not stay in the field');
+  assert(!urls.some((u) => u.includes('13960000003')), 'the phone never in a URL');
+  await lookupMember(page, 'E2EM02', '李*');
+  assert((await text(page.locator('#m-tier'))) === '长尾', 'a long-tail member');
+  assert(await page.locator('#m-household-box').isVisible(), 'the household points');
+  assert(!(await text(page.locator('#m-expiring'))).includes('–'), 'what expires this year');
+  await shot(page, 'staff-m3-lookup-by-number');
+  await lookupMember(page, '13960009999');
+  await until(async () => (await text(page.locator('#member-status'))).includes('没有找到这位会员'), 'an unknown phone in Chinese');
+  assert(await page.locator('#member').isHidden(), 'the previous member is no longer shown');
+  await lookupMember(page, 'E2E M01');
+  await until(async () => (await text(page.locator('#member-status'))).includes('请输入11位手机号'), 'a malformed entry');
+  await shot(page, 'staff-m3b-lookup-unknown');
+});
+
+test('members_redeem_with_confirmation_and_short_balance_refused', async () => {
+  await earn('钱兑换', '13960000004');
+  await earn('孙家庭', '13960000005');
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await lookupMember(page, 'E2EM04', '钱*');
+  assert((await text(page.locator('#m-balance'))) === '50' && (await text(page.locator('#m-household'))) === '100', 'balance and household');
+  await page.getByRole('button', { name: '积分兑换' }).click();
+  assert(await page.getByRole('checkbox', { name: /用家庭积分/ }).isVisible(), 'the household box for a household member');
+  await page.getByLabel('兑换积分').fill('30');
+  await page.getByLabel('兑换物品').fill('保温杯');
+  const submit = page.locator('#redeem-submit');
+  await submit.click();
+  assert((await text(submit)) === '再点一次：确认兑换 30 积分', 'asks first: ' + (await text(submit)));
+  assert((await memberPoints('E2EM04')).balance === 50, 'nothing spent on the first tap');
+  await shot(page, 'staff-m4-redeem-confirm');
+  await submit.click();
+  await until(async () => (await text(page.locator('#member-done'))).includes('已兑换 30 积分'), 'done');
+  await until(async () => (await text(page.locator('#m-balance'))) === '20', 'the balance follows');
+  assert((await memberPoints('E2EM04')).balance === 20, 'spent once');
+  await until(async () => (await text(page.locator('#m-ledger tbody tr').first())).includes('兑换'), 'the redemption in the ledger');
+  /* more than the balance: refused in Chinese, nothing spent */
+  await page.getByRole('button', { name: '积分兑换' }).click();
+  await page.getByLabel('兑换积分').fill('500');
+  await page.getByLabel('兑换物品').fill('电饭煲');
+  await submit.click();
+  await submit.click();
+  await until(async () => (await text(page.locator('#redeem-error'))) === '积分不足：余额 20 分，不够兑换 500 分。', 'the short balance in Chinese');
+  assert(!/insufficient|409/.test(await text(page.locator('#member'))), 'no raw code');
+  assert((await memberPoints('E2EM04')).balance === 20, 'nothing spent');
+  await shot(page, 'staff-m5-redeem-short');
+  /* the household pays (20 + 50): the pool goes down */
+  await page.getByLabel('兑换积分').fill('60');
+  await page.getByRole('checkbox', { name: /用家庭积分/ }).check();
+  await submit.click();
+  assert((await text(submit)).includes('家庭积分'), 'the question names the household: ' + (await text(submit)));
+  await submit.click();
+  await until(async () => (await text(page.locator('#member-done'))).includes('家庭积分'), 'paid by the household');
+  await until(async () => (await text(page.locator('#m-household'))) === '10', 'the household pool follows');
+  /* a member with no household is not offered the box */
+  await lookupMember(page, 'E2EM03', '赵*');
+  await page.getByRole('button', { name: '积分兑换' }).click();
+  assert(await page.locator('#r-household-box').isHidden(), 'no household box without a household');
+});
+
+test('members_transfer_hidden_for_staff_and_works_for_manager', async () => {
+  await earn('周转赠', '13960000006');
+  const staff = await newPage(TABLET);
+  await staffLogin(staff, 'S9', '246811');
+  await lookupMember(staff, 'E2EM06', '周*');
+  assert(await staff.getByRole('button', { name: '积分兑换' }).isVisible(), 'staff redeem');
+  assert(await staff.locator('#m-transfer-open').isHidden(), 'no transfer for staff');
+  assert(await staff.locator('#manager-panel').isHidden(), 'no approvals for staff');
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await lookupMember(page, 'E2EM06', '周*');
+  await page.getByRole('button', { name: '积分转赠' }).click();
+  assert((await text(page.locator('#t-from'))).includes('E2EM06'), 'from the member shown');
+  await page.getByLabel('转给（会员号）').fill('E2EM99');
+  await page.getByLabel('转赠积分').fill('20');
+  const submit = page.locator('#transfer-submit');
+  await submit.click();
+  assert((await text(submit)) === '再点一次：确认转赠 20 积分给 E2EM99', 'asks first');
+  await submit.click();
+  await until(async () => (await text(page.locator('#te-to'))) === '没有找到会员号 E2EM99', 'an unknown receiver in Chinese');
+  await page.getByLabel('转给（会员号）').fill('E2EM07');
+  await page.getByLabel(/备注/).fill('邻里互助');
+  await submit.click();
+  await shot(page, 'staff-m6-transfer-confirm');
+  await submit.click();
+  await until(async () => (await text(page.locator('#member-done'))).includes('已转赠 20 积分给会员 E2EM07'), 'done');
+  await until(async () => (await text(page.locator('#m-balance'))) === '30', 'the balance follows');
+  assert((await memberPoints('E2EM07')).balance === 20, 'the receiver got them');
+  await until(async () => (await text(page.locator('#m-ledger tbody tr').first())).includes('转出'), 'the transfer in the ledger');
+  await shot(page, 'staff-m7-transfer-done');
+});
+
+/* ------------------------------------------- upgrades (行长审批) */
+
+test('upgrades_register_after_checkin_and_manager_approves', async () => {
+  const products = join(d.dir, 'products.csv');
+  writeFileSync(products, 'code,name,coefficient\nE2E-DEP,E2E三年定期存款,1.5\nE2E-WM,E2E稳健理财,1\n');
+  d.cli(['import', 'products', products]);
+  const t = (await signup(data.A, '郑升级', '13960000008')).data.ticket.code;
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await scan(page, t);
+  await resultShown(page, 'ok', '签到成功');
+  await page.getByRole('button', { name: '升级登记', exact: true }).first().click();
+  const form = page.locator('#upgrade-form');
+  await form.waitFor({ state: 'visible' });
+  assert((await text(page.locator('#u-source'))).includes('E2E 客户财富升级会（今日场）'), 'prefilled with the sign-up');
+  assert((await page.locator('#u-tier').inputValue()) === '中高端', 'the next tier up');
+  await page.getByRole('button', { name: '提交登记，等待行长审批' }).click();
+  await until(async () => (await text(page.locator('#ue-aum'))).includes('万元'), 'the amount is asked for');
+  await page.getByLabel('承诺资产（万元）').fill('20');
+  await page.getByRole('button', { name: '添加产品' }).click();
+  await page.getByRole('button', { name: '添加产品' }).click();
+  await until(async () => (await page.locator('#u-products li').count()) === 2, 'two product rows');
+  await page.getByLabel('产品 1', { exact: true }).selectOption('E2E-DEP');
+  await page.getByLabel('产品 1 金额（万元）').fill('10');
+  await page.getByText('预约办理').click();
+  await until(async () => !(await page.locator('#result').isVisible()), 'the result to go', 3500);
+  await shot(page, 'staff-u1-upgrade-form');
+  await page.getByRole('button', { name: '删除产品 2' }).click(); /* one product after all */
+  await page.getByRole('button', { name: '提交登记，等待行长审批' }).click();
+  await until(async () => (await text(page.locator('#member-done'))).includes('等待行长审批'), 'registered');
+  await shot(page, 'staff-u2-registered');
+
+  const mgr = await newPage(TABLET);
+  await staffLogin(mgr, 'M9', '135791');
+  const row = mgr.locator('#approvals li', { hasText: '郑*' });
+  await row.waitFor();
+  const rt = await text(row);
+  assert(rt.includes('潜力 → 中高端') && rt.includes('承诺资产 20 万元') && rt.includes('预约办理') && rt.includes('E2E三年定期存款 10 万元'),
+    'the registration: ' + rt);
+  await shot(mgr, 'staff-u3-approvals');
+  const approve = row.getByRole('button', { name: /批准/ });
+  await approve.click();
+  assert((await text(approve)) === '确认批准', 'asks first');
+  await approve.click();
+  await row.waitFor({ state: 'detached' });
+  assert((await text(mgr.locator('#approvals-status'))).includes('已批准 郑*') && (await text(mgr.locator('#approvals-status'))).includes('体验期至'), 'says so, with the trial');
+  await lookupMember(mgr, 'E2EM08', '郑*');
+  const tier = await text(mgr.locator('#m-tier'));
+  assert(/^中高端（体验期至 \d+月\d+日）$/.test(tier), 'the trial mark: ' + tier);
+  /* 10 万元 of a product with coefficient 1.5: [points] per_10k (10) x 10 x 1.5 */
+  assert((await text(mgr.locator('#approvals-status'))).includes('新增业务积分 +150'), 'the new-business points');
+  assert((await text(mgr.locator('#m-ledger tbody tr').first())).includes('新增业务'), 'in the ledger');
+  await shot(mgr, 'staff-u4-trial-tier');
+});
+
+test('upgrades_reject_asks_for_a_reason', async () => {
+  const u = await d.api('POST', '/api/v1/upgrades', { member_no: 'E2EM09', pledged_aum: 150000, target_tier: '中高端', products: [], mode: 'appointment' }, data.token);
+  assert(u.status === 201, 'register: ' + JSON.stringify(u));
+  const mgr = await newPage(TABLET);
+  await staffLogin(mgr, 'M9', '135791');
+  const row = mgr.locator('#approvals li', { hasText: '冯*' });
+  await row.waitFor();
+  await row.getByRole('button', { name: /驳回 冯/ }).click();
+  await row.getByRole('button', { name: '确认驳回' }).click();
+  await until(async () => (await text(row.locator('.field-error'))).includes('请填写驳回原因'), 'a reason is required');
+  await row.getByLabel('驳回原因').fill('资产证明不全');
+  await shot(mgr, 'staff-u5-reject-reason');
+  await row.getByRole('button', { name: '确认驳回' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert((await text(mgr.locator('#approvals-status'))).includes('已驳回 冯*'), 'says so');
+  assert(!(await memberPoints('E2EM09')).tier.includes('体验期'), 'no trial after a rejection');
+});
+
+test('stats_upgrade_funnel_by_month_and_event_for_the_manager', async () => {
+  const c = await earn('陈漏斗', '13960000010');
+  const u = await d.api('POST', '/api/v1/upgrades', { signup_id: c.signup_id, pledged_aum: 100000, target_tier: '中高端', products: [], mode: 'onsite' }, data.token);
+  assert(u.status === 201, 'register: ' + JSON.stringify(u));
+  const a = await d.api('POST', `/api/v1/upgrades/${u.data.id}/approve`, {}, data.token);
+  assert(a.status === 200 || a.status === 201, 'approve: ' + JSON.stringify(a));
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + data.A);
+  await page.locator('#upfunnel-card').waitFor({ state: 'visible' });
+  const evRow = page.locator('#upfunnel-events tbody tr', { hasText: 'E2E 客户财富升级会（今日场）' });
+  await evRow.waitFor();
+  const cells = (await evRow.locator('td').allTextContents()).map(Number);
+  assert(cells[3] >= 1 && cells[4] >= 1 && cells[2] >= 1, 'the event row counts its upgrades: ' + cells);
+  const month = cnIso(Date.now()).slice(0, 7).split('-');
+  const mRow = page.locator('#upfunnel-months tbody tr', { hasText: month[0] + '年' + Number(month[1]) + '月' });
+  await mRow.waitFor();
+  const mc = (await mRow.locator('td').allTextContents()).map(Number);
+  assert(mc[3] >= cells[3] - 0 && mc[4] >= 1, 'this month: ' + mc);
+  assert((await text(page.locator('#upfunnel-chart svg title'))).includes('升级登记'), 'the totals drawn');
+  const stats = (await d.api('GET', `/api/v1/events/${data.A}/stats`, undefined, data.token)).data;
+  assert(stats.upgrades_registered >= 1, 'the stats are wired: ' + JSON.stringify(stats));
+  await until(async () => (await text(page.locator('#funnel svg title'))).includes('升级登记 ' + stats.upgrades_registered) &&
+    (await text(page.locator('#funnel svg title'))).includes('行长批准 ' + stats.upgrades_approved), 'the event funnel shows the upgrade rows');
+  await shot(page, 'stats-3-upgrade-funnel');
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S8', '246812');
+  await p2.goto(d.url + '/staff/stats?event=' + data.A);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#upfunnel-card').isHidden(), 'no funnel for staff');
 });
 
 test('no_console_errors_on_any_page', async () => {

@@ -95,6 +95,44 @@
     return el;
   };
 
+  /*
+   * Two taps for what cannot be taken back: the first tap turns the button
+   * into the question, the second (within 4 s) runs action. Anything else
+   * (button.disarm(), or 4 s) puts the button back as it was.
+   */
+  K.armed = function (button, question, action) {
+    const disarm = () => {
+      if (!button.dataset.armed) return;
+      delete button.dataset.armed;
+      clearTimeout(button.armTimer);
+      button.textContent = button.dataset.label;
+      if (button.dataset.aria) button.setAttribute('aria-label', button.dataset.aria);
+    };
+    if (button.dataset.armed) {
+      disarm();
+      action();
+      return;
+    }
+    button.dataset.label = button.textContent;
+    if (button.hasAttribute('aria-label')) {
+      button.dataset.aria = button.getAttribute('aria-label');
+      button.setAttribute('aria-label', question);
+    }
+    button.dataset.armed = '1';
+    button.textContent = question;
+    button.disarm = disarm;
+    button.armTimer = setTimeout(disarm, 4000);
+  };
+
+  /* 1250 -> "1,250" */
+  K.num = (n) => (Number.isFinite(Number(n)) ? Number(n).toLocaleString('zh-CN') : '–');
+
+  /* "2026-12-07 14:02", China time */
+  K.ymdhm = function (iso) {
+    const t = K.cn(iso);
+    return t ? t.y + '-' + String(t.mo).padStart(2, '0') + '-' + String(t.d).padStart(2, '0') + ' ' + K.hm(iso) : '';
+  };
+
   K.show = function (el, on) {
     el.hidden = !on;
   };

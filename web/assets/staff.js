@@ -24,6 +24,7 @@
   let lastCheckin = null; /* the last check-in made on this tablet */
   let feed = [];
   const rosterRows = new Map(); /* signup_id -> guest, for the rows on screen */
+  let members = null; /* the member panels (members.js) */
 
   /* --- sounds (Web Audio; started by the first touch or key) --- */
 
@@ -66,10 +67,11 @@
 
   /* --- the full-width result (2 s) --- */
 
-  function showResult(kind, title, detail) {
+  function showResult(kind, title, detail, member) {
     const el = $('#result');
     $('#result-title').textContent = title;
     $('#result-detail').textContent = detail || '';
+    $('#result-member').textContent = member || '';
     el.className = 'result show ' + kind;
     el.dataset.kind = kind;
     clearTimeout(resultTimer);
@@ -85,6 +87,13 @@
     delete el.dataset.kind;
     $('#result-title').textContent = '';
     $('#result-detail').textContent = '';
+    $('#result-member').textContent = '';
+  }
+
+  /* "中高端 · 积分 1,250（+50）": a member's tier and points, in the green result */
+  function memberLine(m) {
+    if (!m) return '';
+    return (m.tier || '') + ' · 积分 ' + K.num(m.balance) + (m.earned ? '（+' + K.num(m.earned) + '）' : '');
   }
 
   const REASONS = {
@@ -139,7 +148,9 @@
     if (r.ok && d.status === 'checked_in') {
       lastCheckin = { checkin_id: d.checkin_id, signup_id: d.signup_id, name: d.name, at: d.at };
       renderUndo();
-      showResult('ok', how === 'walkin' ? '签到成功（现场登记）' : '签到成功', d.name || '');
+      showResult('ok', how === 'walkin' ? '签到成功（现场登记）' : '签到成功', d.name || '', memberLine(d.member));
+      const ev = events.find((x) => x.id === eventId);
+      members.afterCheckin(d, ev && ev.title);
       markRoster(d.signup_id, { checked_in: true, checkin_id: d.checkin_id, checked_in_at: d.at });
       return true;
     }
@@ -251,6 +262,7 @@
     stopCamera();
     clearWaitlist(); /* nothing of a guest stays for whoever logs in next */
     clearRoster();
+    members.stop();
     clearTimeout(heartbeatTimer);
     clearTimeout(probeTimer);
     reachable = true;
@@ -318,6 +330,7 @@
     $('#who').textContent = s.staff_id + '（' + K.roleLabel(s.role) + '）· 本机 ' + thisDevice();
     $('#manager-panel').hidden = !(s.role === 'manager' || s.role === 'admin');
     showView('desk');
+    members.start();
     heartbeat();
     loadEvents();
   }
@@ -358,6 +371,7 @@
     stopLive();
     lastCheckin = null;
     renderUndo();
+    members.forgetLast();
     feed = [];
     renderFeed();
     clearRoster();
@@ -442,6 +456,7 @@
       if (lastCheckin && lastCheckin.checkin_id === msg.checkin_id) {
         lastCheckin = null;
         renderUndo();
+        members.forgetLast();
       }
     } else if (msg.type === 'event_cancelled') {
       showResult('bad', '本场活动已取消', '请重新选择活动');
@@ -663,26 +678,7 @@
 
   /* --- undo (two taps: the first asks, the second does it) --- */
 
-  function armed(button, question, action) {
-    const disarm = () => {
-      delete button.dataset.armed;
-      button.textContent = button.dataset.label;
-      if (button.dataset.aria) button.setAttribute('aria-label', button.dataset.aria);
-    };
-    if (button.dataset.armed) {
-      disarm();
-      action();
-      return;
-    }
-    button.dataset.label = button.textContent;
-    if (button.hasAttribute('aria-label')) {
-      button.dataset.aria = button.getAttribute('aria-label');
-      button.setAttribute('aria-label', question);
-    }
-    button.dataset.armed = '1';
-    button.textContent = question;
-    setTimeout(() => button.dataset.armed && disarm(), 4000);
-  }
+  const armed = K.armed;
 
   function renderUndo() {
     const b = $('#undo');
@@ -708,6 +704,7 @@
       if (lastCheckin && lastCheckin.checkin_id === checkinId) {
         lastCheckin = null;
         renderUndo();
+        members.forgetLast();
       }
       for (const [sid, g] of rosterRows) {
         if (g.checkin_id === checkinId) markRoster(sid, { checked_in: false, checkin_id: undefined, checked_in_at: undefined });
@@ -1002,6 +999,8 @@
   });
 
   /* --- start --- */
+
+  members = KMembers.init({ session: () => session, expired, focusScan });
 
   $('#login-form').addEventListener('submit', onLogin);
   $('#logout').addEventListener('click', onLogout);

@@ -97,8 +97,11 @@
     $('#stats-view').hidden = false;
     $('#who').hidden = false;
     $('#who').textContent = sess.staff_id + '（' + K.roleLabel(sess.role) + '）';
-    $('#export').hidden = !(sess.role === 'manager' || sess.role === 'admin');
+    const manager = sess.role === 'manager' || sess.role === 'admin';
+    $('#export').hidden = !manager;
+    $('#upfunnel-card').hidden = !manager;
     loadEvents();
+    if (manager) loadFunnel();
   }
 
   async function loadEvents() {
@@ -225,8 +228,9 @@
     const arrived = Math.max(0, st.checked_in - st.walk_ins);
     const pct = st.signed_up > 0 ? '（' + Math.round((arrived * 100) / st.signed_up) + '%）' : '';
     const missing = st.over ? '未到场 ' + st.no_shows : '尚未签到 ' + Math.max(0, st.signed_up - arrived);
+    const upgrades = st.upgrades_registered ? '，升级登记 ' + st.upgrades_registered + '，批准 ' + (st.upgrades_approved || 0) : '';
     $('#summary').textContent = '预约 ' + st.signed_up + ' 人，到场 ' + arrived + ' 人' + pct +
-      '，现场登记 ' + st.walk_ins + '，' + missing + (st.over ? '' : '（活动未结束）');
+      '，现场登记 ' + st.walk_ins + '，' + missing + (st.over ? '' : '（活动未结束）') + upgrades;
   }
 
   function drawSources() {
@@ -322,6 +326,8 @@
       ['已签到', st.checked_in, '#0d6e33'],
       ['其中现场登记', st.walk_ins, '#3f8f5a'],
       ['未到场', st.over ? st.no_shows : null, '#b3121a'],
+      ['升级登记', st.upgrades_registered, '#6a3fa0'],
+      ['行长批准', st.upgrades_approved, '#8a4b00'],
     ];
     const max = Math.max(1, ...rows.map((r) => r[1] || 0));
     const W = 600;
@@ -427,6 +433,112 @@
     box.replaceChildren(svg, table);
     $('#timeline-note').textContent = '绿色柱：每 ' + step / MIN + ' 分钟签到人数（左侧刻度）；蓝线：累计人数（右侧刻度）。共 ' + total + ' 人。';
   }
+
+  /* --- the upgrade funnel over months and events (managers) --- */
+
+  const STAGES = [
+    ['invited', '邀约', '#8a939e'],
+    ['signed_up', '报名', '#0a4a9e'],
+    ['checked_in', '签到', '#0d6e33'],
+    ['registered', '升级登记', '#6a3fa0'],
+    ['approved', '批准', '#8a4b00'],
+    ['arrived', '资产到账', '#a3121b'],
+  ];
+
+  /* a count of a funnel row, whether flat or under "counts"; null when absent */
+  function stage(row, key) {
+    const v = row[key] !== undefined ? row[key] : row.counts ? row.counts[key] : undefined;
+    return Number.isFinite(v) ? v : null;
+  }
+
+  const p2 = (n) => String(n).padStart(2, '0');
+
+  /* [from, to] as China dates: the first day of the month `back` months ago, and the last day of this month */
+  function funnelRange(back) {
+    const t = K.cn(Date.now());
+    let y = t.y;
+    let m = t.mo - back;
+    while (m < 1) {
+      m += 12;
+      y--;
+    }
+    const last = new Date(Date.UTC(t.y, t.mo, 0)).getUTCDate();
+    return { from: y + '-' + p2(m) + '-01', to: t.y + '-' + p2(t.mo) + '-' + p2(last) };
+  }
+
+  async function loadFunnel() {
+    const back = parseInt($('#upfunnel-range').value, 10) || 0;
+    const { from, to } = funnelRange(back);
+    const note = $('#upfunnel-note');
+    note.textContent = '正在读取……';
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/funnel?from=' + from + '&to=' + to, undefined, { token: session.token });
+    } catch (e) {
+      note.textContent = '无法连接服务器，漏斗暂时无法显示。';
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (!r.ok || !r.data) {
+      note.textContent = r.status === 403 ? '只有行长/经理可以查看升级漏斗。' : '升级漏斗暂时无法读取，请稍后再试。';
+      $('#upfunnel-chart').replaceChildren();
+      $('#upfunnel-months').hidden = true;
+      $('#upfunnel-events').hidden = true;
+      return;
+    }
+    const months = r.data.months || r.data.by_month || [];
+    const evs = r.data.events || r.data.by_event || [];
+    const cells = (row) => STAGES.map(([k]) => {
+      const v = stage(row, k);
+      return h('td', { text: v === null ? '—' : v });
+    });
+    $('#upfunnel-months tbody').replaceChildren(...months.map((m) => {
+      const [y, mo] = String(m.month || '').split('-');
+      return h('tr', null, h('th', { scope: 'row', text: y && mo ? y + '年' + parseInt(mo, 10) + '月' : m.month }), ...cells(m));
+    }));
+    $('#upfunnel-events tbody').replaceChildren(...evs.map((ev) =>
+      h('tr', null, h('th', { scope: 'row', class: 'ev-name' },
+        h('span', { class: 'ev-date', text: ev.starts_at ? K.ymdhm(ev.starts_at).slice(0, 10) + ' ' : '' }), ev.title || '活动 #' + (ev.id || ev.event_id)),
+      ...cells(ev))));
+    $('#upfunnel-months').hidden = !months.length;
+    $('#upfunnel-events').hidden = !evs.length;
+    drawUpFunnel(r.data.total || null, months, from, to);
+    note.textContent = from + ' 至 ' + to + (evs.length ? '，共 ' + evs.length + ' 场活动。' : '：这段时间没有活动。') +
+      ' 括号内为占上一步的比例。';
+  }
+
+  /* The totals of the range (the answer's "total", else the months added up)
+   * as bars, each with its share of the step before. */
+  function drawUpFunnel(total, months, from, to) {
+    const totals = STAGES.map(([k, label, color]) => {
+      if (total) return [label, stage(total, k), color];
+      const vals = months.map((m) => stage(m, k)).filter((v) => v !== null);
+      return [label, vals.length ? vals.reduce((a, b) => a + b, 0) : null, color];
+    });
+    const max = Math.max(1, ...totals.map((t) => t[1] || 0));
+    const W = 600;
+    const rowH = 46;
+    const labelW = 120;
+    const barW = W - labelW - 150;
+    const svg = s('svg', { viewBox: '0 0 ' + W + ' ' + (totals.length * rowH + 10), role: 'img', 'aria-labelledby': 'upfunnel-svg-title' },
+      s('title', { id: 'upfunnel-svg-title' }, '升级漏斗 ' + from + ' 至 ' + to + '：' +
+        totals.map((t) => t[0] + ' ' + (t[1] === null ? '无数据' : t[1])).join('，')));
+    let prev = null;
+    totals.forEach(([label, value, color], i) => {
+      const y = 5 + i * rowH;
+      svg.append(s('text', { x: labelW - 10, y: y + rowH / 2 + 7, 'text-anchor': 'end', 'font-size': 20, fill: '#111' }, label));
+      svg.append(s('rect', { x: labelW, y: y + 8, width: barW, height: rowH - 16, fill: '#eef1f5', rx: 4 }));
+      if (value) svg.append(s('rect', { x: labelW, y: y + 8, width: Math.max(3, (barW * value) / max), height: rowH - 16, fill: color, rx: 4 }));
+      /* a month also counts upgrades registered outside events: no share over 100% */
+      const share = value !== null && prev && value <= prev ? '（' + Math.round((value * 100) / prev) + '%）' : '';
+      svg.append(s('text', { x: labelW + barW + 10, y: y + rowH / 2 + 7, 'font-size': 20, 'font-weight': 700, fill: '#111' },
+        (value === null ? '—' : String(value)) + share));
+      if (value !== null) prev = value;
+    });
+    $('#upfunnel-chart').replaceChildren(svg);
+  }
+
+  $('#upfunnel-range').addEventListener('change', loadFunnel);
 
   $('#event-select').addEventListener('change', (e) => select(parseInt(e.target.value, 10)));
 
