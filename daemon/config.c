@@ -150,6 +150,19 @@ static const struct opt opts[] = {
     {"points", "expiry_years", OPT_INT, OFF(points_expiry_years), "1", 0, 50, NULL, false, "years",
      "Points earned in year Y expire at the end of year Y + this (China time): 1 means the end "
      "of the next calendar year, 0 the end of the same year."},
+    {"bot", "secret", OPT_STR, OFF(bot_secret), "", 0, 0, NULL, true, "text",
+     "Shared secret other chat bridges send as `X-Bot-Secret` to `POST /api/v1/bot/messages`; "
+     "empty turns that endpoint off (503)."},
+    {"bot", "public_url", OPT_STR, OFF(bot_public_url), "", 0, 0, NULL, false, "URL",
+     "Address the members' phones reach this daemon at (e.g. https://branch.example.com), for "
+     "the ticket link in a chat sign-up's reply; empty: the reply gives the 6-digit code only."},
+    {"bot", "per_minute", OPT_INT, OFF(bot_per_minute), "10", 1, 10000, NULL, false, "commands",
+     "Commands one chat identity may send a minute; past this each gets a polite reply to "
+     "wait, and nothing is done."},
+    {"bot", "bind_failures", OPT_INT, OFF(bot_bind_failures), "5", 1, 100, NULL, false, "codes",
+     "Wrong bind codes a chat identity may send before binding is locked for it."},
+    {"bot", "bind_lock", OPT_INT, OFF(bot_bind_lock), "3600", 60, 86400, NULL, false, "s",
+     "How long binding stays locked after too many wrong codes."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

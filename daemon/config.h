@@ -61,6 +61,12 @@ struct config {
     int64_t points_referral_bonus;
     int64_t points_per_10k;      /* points per 10,000 CNY of new business, times the coefficient */
     int64_t points_expiry_years; /* points earned in year Y last until the end of Y + this */
+    /* [bot] */
+    char *bot_secret;          /* X-Bot-Secret of POST /api/v1/bot/messages; "" = off */
+    char *bot_public_url;      /* base of links in replies, e.g. https://branch.example */
+    int64_t bot_per_minute;    /* commands per chat identity per minute */
+    int64_t bot_bind_failures; /* wrong bind codes before binding is locked */
+    int64_t bot_bind_lock;     /* seconds binding stays locked */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

@@ -43,6 +43,7 @@ struct kioskd {
     struct ratelimit *signup_rl;     /* sign-ups per address ([kiosk] signups_per_minute) */
     struct ratelimit *login_addr_rl; /* logins per address ([staff] login_per_minute) */
     struct ratelimit *login_id_rl;   /* logins per staff id ([staff] login_id_per_minute) */
+    struct ratelimit *bot_rl;        /* commands per chat identity ([bot] per_minute) */
 
     struct lws_context *lws;
     struct lws_vhost *vhost;

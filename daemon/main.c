@@ -235,7 +235,8 @@ static int cmd_serve(int argc, char **argv)
     k->signup_rl = ratelimit_new_per_minute((uint32_t)k->cfg.kiosk_signups_per_minute, 4096);
     k->login_addr_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_per_minute, 1024);
     k->login_id_rl = ratelimit_new_per_minute((uint32_t)k->cfg.staff_login_id_per_minute, 1024);
-    if (!k->signup_rl || !k->login_addr_rl || !k->login_id_rl) {
+    k->bot_rl = ratelimit_new_per_minute((uint32_t)k->cfg.bot_per_minute, 4096);
+    if (!k->signup_rl || !k->login_addr_rl || !k->login_id_rl || !k->bot_rl) {
         fprintf(stderr, "kioskd: out of memory\n");
         goto out;
     }
@@ -264,6 +265,7 @@ out:
     signal_target = NULL;
     ratelimit_free(k->ratelimit);
     ratelimit_free(k->signup_rl);
+    ratelimit_free(k->bot_rl);
     ratelimit_free(k->login_addr_rl);
     ratelimit_free(k->login_id_rl);
     metrics_free(&k->metrics);

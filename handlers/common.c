@@ -3,6 +3,7 @@
 
 #include <mbedtls/platform_util.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,26 +39,32 @@ bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const
     }
     if (!ok || !phone)
         return false;
+    if (guest_person(k, name, phone, who) != 0) {
+        jv_fail(v, name_key, "could not be stored");
+        return false;
+    }
+    return true;
+}
+
+int guest_person(struct kioskd *k, const char *name, const char *phone, struct store_person *who)
+{
     phone_hash(k, phone, who->phone_hash);
-    char key[sizeof name + 8] = "name:";
-    if (validate_name_key(name, key + 5, sizeof key - 5) != 0 ||
-        pii_hash(&k->pii, key, strlen(key), who->name_hash) != 0) {
-        mbedtls_platform_zeroize(key, sizeof key);
-        jv_fail(v, name_key, "could not be stored");
-        return false;
-    }
+    char key[168] = "name:";
+    int rc = validate_name_key(name, key + 5, sizeof key - 5) != 0 ||
+                     pii_hash(&k->pii, key, strlen(key), who->name_hash) != 0 ||
+                     pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), who->phone_enc,
+                              sizeof who->phone_enc, &who->phone_enc_len) != 0 ||
+                     pii_seal(&k->pii, &k->rng, "name", name, strlen(name), who->name_enc,
+                              sizeof who->name_enc, &who->name_enc_len) != 0
+                 ? KIOSKD_ECRYPTO
+                 : 0;
     mbedtls_platform_zeroize(key, sizeof key);
-    if (pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), who->phone_enc,
-                 sizeof who->phone_enc, &who->phone_enc_len) != 0 ||
-        pii_seal(&k->pii, &k->rng, "name", name, strlen(name), who->name_enc, sizeof who->name_enc,
-                 &who->name_enc_len) != 0) {
-        jv_fail(v, name_key, "could not be stored");
-        return false;
-    }
+    if (rc)
+        return rc;
     mask_name(name, who->name_mask, sizeof who->name_mask);
     memcpy(who->phone_last4, phone + 7, 4);
     who->phone_last4[4] = '\0';
-    return true;
+    return 0;
 }
 
 json_t *json_time(int64_t t)
@@ -195,4 +202,32 @@ void text_field(struct jv *v, const char *key, bool required, size_t max, char *
         return;
     }
     memcpy(out, s, len + 1);
+}
+
+/* Seals the decimal text of fen under aad into out. 0 or KIOSKD_ECRYPTO. */
+int fen_seal(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out, size_t cap,
+             size_t *len)
+{
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", (long long)fen);
+    int rc = pii_seal(&k->pii, &k->rng, aad, text, (size_t)n, out, cap, len);
+    mbedtls_platform_zeroize(text, sizeof text);
+    return rc ? KIOSKD_ECRYPTO : 0;
+}
+
+/* Unseals an amount sealed by fen_seal. 0 or KIOSKD_ECRYPTO. */
+int fen_open(struct kioskd *k, const char *aad, const unsigned char *in, size_t len, int64_t *fen)
+{
+    char text[32];
+    size_t n = 0;
+    int rc = pii_open(&k->pii, aad, in, len, text, sizeof text - 1, &n);
+    if (rc == 0) {
+        text[n] = '\0';
+        char *end;
+        long long x = strtoll(text, &end, 10);
+        rc = n > 0 && *end == '\0' && x >= 0 ? 0 : KIOSKD_ECRYPTO;
+        *fen = x;
+    }
+    mbedtls_platform_zeroize(text, sizeof text);
+    return rc ? KIOSKD_ECRYPTO : 0;
 }

@@ -19,6 +19,14 @@
  * errors go into v. Returns true when both were valid. */
 bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const char *phone_key,
                      struct store_person *who);
+/* Fills who from a name already checked with validate_name and a valid
+ * mobile number: sealed copies, keyed hashes, masked forms. 0 or KIOSKD_ECRYPTO. */
+int guest_person(struct kioskd *k, const char *name, const char *phone, struct store_person *who);
+/* Seals the decimal text of an amount in fen under aad (members' AUM: "aum"),
+ * and opens it again. 0 or KIOSKD_ECRYPTO. */
+int fen_seal(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out, size_t cap,
+             size_t *len);
+int fen_open(struct kioskd *k, const char *aad, const unsigned char *in, size_t len, int64_t *fen);
 /* Hashes a phone number with the personal-data key. */
 void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32]);
 

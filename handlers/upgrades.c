@@ -74,35 +74,6 @@ static json_t *json_cny(int64_t fen)
     return json_string(s);
 }
 
-/* Seals the decimal text of fen under aad into out. 0 or KIOSKD_ECRYPTO. */
-static int seal_fen(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out, size_t cap,
-                    size_t *len)
-{
-    char text[24];
-    int n = snprintf(text, sizeof text, "%lld", (long long)fen);
-    int rc = pii_seal(&k->pii, &k->rng, aad, text, (size_t)n, out, cap, len);
-    mbedtls_platform_zeroize(text, sizeof text);
-    return rc ? KIOSKD_ECRYPTO : 0;
-}
-
-/* Unseals an amount sealed by seal_fen. 0 or KIOSKD_ECRYPTO. */
-static int open_fen(struct kioskd *k, const char *aad, const unsigned char *in, size_t len,
-                    int64_t *fen)
-{
-    char text[32];
-    size_t n = 0;
-    int rc = pii_open(&k->pii, aad, in, len, text, sizeof text - 1, &n);
-    if (rc == 0) {
-        text[n] = '\0';
-        char *end;
-        long long x = strtoll(text, &end, 10);
-        rc = n > 0 && *end == '\0' && x >= 0 ? 0 : KIOSKD_ECRYPTO;
-        *fen = x;
-    }
-    mbedtls_platform_zeroize(text, sizeof text);
-    return rc ? KIOSKD_ECRYPTO : 0;
-}
-
 static bool target_tier_ok(const char *t)
 {
     for (size_t i = 0; i < sizeof TARGET_TIERS / sizeof TARGET_TIERS[0]; i++)
@@ -205,7 +176,7 @@ static int register_fill(struct req *r, struct write_ctx *w)
     products_fields(v, j);
     if (!jv_ok(v))
         return KIOSKD_EINVAL;
-    int rc = seal_fen(r->k, "pledged", c->pledged_fen, j->pledged_enc, sizeof j->pledged_enc,
+    int rc = fen_seal(r->k, "pledged", c->pledged_fen, j->pledged_enc, sizeof j->pledged_enc,
                       &j->pledged_enc_len);
     if (rc)
         return rc;
@@ -337,7 +308,7 @@ static int arrive_fill(struct req *r, struct write_ctx *w)
     if (rc)
         return rc;
     int64_t old_fen = 0;
-    if ((rc = open_fen(k, "aum", u.aum_enc, u.aum_enc_len, &old_fen)) != 0)
+    if ((rc = fen_open(k, "aum", u.aum_enc, u.aum_enc_len, &old_fen)) != 0)
         return rc;
     if (old_fen > AMOUNT_FEN_MAX - c->arrived_fen) {
         jv_fail(v, "aum", "is too large");
@@ -350,9 +321,9 @@ static int arrive_fill(struct req *r, struct write_ctx *w)
     snprintf(j->tier, sizeof j->tier, "%s", tier_of(&lines, new_fen));
     memcpy(j->old_aum_enc, u.aum_enc, u.aum_enc_len);
     j->old_aum_enc_len = u.aum_enc_len;
-    rc = seal_fen(k, "aum", new_fen, j->aum_enc, sizeof j->aum_enc, &j->aum_enc_len);
+    rc = fen_seal(k, "aum", new_fen, j->aum_enc, sizeof j->aum_enc, &j->aum_enc_len);
     if (rc == 0)
-        rc = seal_fen(k, "arrived", c->arrived_fen, j->arrived_enc, sizeof j->arrived_enc,
+        rc = fen_seal(k, "arrived", c->arrived_fen, j->arrived_enc, sizeof j->arrived_enc,
                       &j->arrived_enc_len);
     old_fen = new_fen = 0;
     if (rc)
@@ -388,7 +359,7 @@ static json_t *upgrade_row_json(struct kioskd *k, const struct store_upgrade_row
     char tier[96];
     int64_t pledged = 0, arrived = 0;
     tier_shown_today(u->tier, u->trial_tier, u->trial_until, tier, sizeof tier);
-    if (open_fen(k, "pledged", u->pledged_enc, u->pledged_enc_len, &pledged) != 0)
+    if (fen_open(k, "pledged", u->pledged_enc, u->pledged_enc_len, &pledged) != 0)
         return NULL;
     json_t *o =
         json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o*, s:s, s:s, s:o, s:s}", "id",
@@ -409,7 +380,7 @@ static json_t *upgrade_row_json(struct kioskd *k, const struct store_upgrade_row
     if (u->reason[0])
         json_object_set_new(o, "reason", json_string(u->reason));
     if (u->arrived_us) {
-        if (open_fen(k, "arrived", u->arrived_enc, u->arrived_enc_len, &arrived) != 0) {
+        if (fen_open(k, "arrived", u->arrived_enc, u->arrived_enc_len, &arrived) != 0) {
             json_decref(o);
             return NULL;
         }

@@ -23,14 +23,20 @@ static const char SQL_MEMBER_UPDATE[] =
 static const char SQL_MEMBER_BY_NO[] =
     "SELECT m.id, m.member_no, m.name_mask, m.tier, coalesce(m.household, ''), m.balance, "
     "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household), "
-    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, '') "
+    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, ''), m.aum_enc "
     "FROM members m WHERE m.member_no = ?1";
 
 static const char SQL_MEMBER_BY_PHONE[] =
     "SELECT m.id, m.member_no, m.name_mask, m.tier, coalesce(m.household, ''), m.balance, "
     "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household), "
-    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, '') "
+    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, ''), m.aum_enc "
     "FROM members m WHERE m.phone_hash = ?1 ORDER BY m.id LIMIT 1";
+
+static const char SQL_MEMBER_BY_BINDING[] =
+    "SELECT m.id, m.member_no, m.name_mask, m.tier, coalesce(m.household, ''), m.balance, "
+    "(SELECT coalesce(sum(h.balance), 0) FROM members h WHERE h.household = m.household), "
+    "coalesce(m.trial_tier, ''), coalesce(m.trial_until, ''), m.aum_enc "
+    "FROM bot_bindings b JOIN members m ON m.id = b.member_id WHERE b.identity_hash = ?1";
 
 static const char SQL_MEMBER_NO_OF_PHONE[] =
     "SELECT member_no FROM members WHERE phone_hash = ?1 ORDER BY id LIMIT 1";
@@ -111,6 +117,10 @@ static int member_read(sqlite3_stmt *st, struct store_member_view *out)
         out->household_balance = out->household[0] ? sqlite3_column_int64(st, 6) : 0;
         store_col_text(out->trial_tier, sizeof out->trial_tier, st, 7);
         store_col_text(out->trial_until, sizeof out->trial_until, st, 8);
+        int n = sqlite3_column_bytes(st, 9);
+        out->aum_enc_len = n > 0 && (size_t)n <= sizeof out->aum_enc ? (size_t)n : 0;
+        if (out->aum_enc_len)
+            memcpy(out->aum_enc, sqlite3_column_blob(st, 9), out->aum_enc_len);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
@@ -135,6 +145,45 @@ int store_member_by_phone(struct store *s, const unsigned char hash[STORE_HASH_L
         return KIOSKD_EIO;
     sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
     return member_read(st, out);
+}
+
+int store_member_by_binding(struct store *s, const unsigned char identity_hash[STORE_HASH_LEN],
+                            struct store_member_view *out)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_MEMBER_BY_BINDING);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_blob(st, 1, identity_hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+    return member_read(st, out);
+}
+
+static const char SQL_MEMBER_SEALED[] = "SELECT name_enc, phone_enc FROM members WHERE id = ?1";
+
+/* Copies blob column col of st into out (cap bytes); false when it does not fit. */
+static bool col_blob(sqlite3_stmt *st, int col, unsigned char *out, size_t cap, size_t *len)
+{
+    int n = sqlite3_column_bytes(st, col);
+    if (n <= 0 || (size_t)n > cap)
+        return false;
+    memcpy(out, sqlite3_column_blob(st, col), (size_t)n);
+    *len = (size_t)n;
+    return true;
+}
+
+int store_member_sealed(struct store *s, int64_t id, struct store_member_sealed *out)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_MEMBER_SEALED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW &&
+              col_blob(st, 0, out->name_enc, sizeof out->name_enc, &out->name_enc_len) &&
+              col_blob(st, 1, out->phone_enc, sizeof out->phone_enc, &out->phone_enc_len);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return ok ? 0 : KIOSKD_EIO;
+    return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
 }
 
 int member_no_of_phone(struct store_tx *tx, const unsigned char hash[STORE_HASH_LEN],

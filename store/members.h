@@ -50,6 +50,8 @@ struct store_member_view {
     int64_t household_balance; /* the household's members together; household "" : 0 */
     char trial_tier[16];       /* "" when no trial was granted */
     char trial_until[11];
+    unsigned char aum_enc[64]; /* sealed AUM (fen as decimal text) */
+    size_t aum_enc_len;
 };
 
 /* Reads the member by number, or by phone hash (the oldest member with that
@@ -57,5 +59,17 @@ struct store_member_view {
 int store_member_by_no(struct store *s, const char *member_no, struct store_member_view *out);
 int store_member_by_phone(struct store *s, const unsigned char hash[STORE_HASH_LEN],
                           struct store_member_view *out);
+/* A member's sealed name and phone (for a sign-up made for them). Loop only.
+ * 0, KIOSKD_ENOTFOUND or another KIOSKD_E* code. */
+struct store_member_sealed {
+    unsigned char name_enc[STORE_ENC_MAX];
+    size_t name_enc_len;
+    unsigned char phone_enc[64];
+    size_t phone_enc_len;
+};
+int store_member_sealed(struct store *s, int64_t id, struct store_member_sealed *out);
+/* The same for the member a chat identity (its keyed hash) is bound to. */
+int store_member_by_binding(struct store *s, const unsigned char identity_hash[STORE_HASH_LEN],
+                            struct store_member_view *out);
 
 #endif

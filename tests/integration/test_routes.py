@@ -45,6 +45,8 @@ EXPECTED = {
     ("POST", "/api/v1/members/lookup"): "staff",
     ("POST", "/api/v1/points/redemptions"): "staff",
     ("POST", "/api/v1/points/transfers"): "manager",
+    ("POST", "/api/v1/bot/messages"): "none",
+    ("POST", "/api/v1/members/{member_no}/bind_code"): "staff",
     ("POST", "/api/v1/upgrades"): "staff",
     ("GET", "/api/v1/upgrades"): "staff",
     ("POST", "/api/v1/upgrades/{id}/approve"): "manager",
@@ -117,7 +119,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
     def fill(pattern):
         if pattern == "/api/v1/staff/{id}/sessions":
             ids = {"id": "S1"}
-        elif pattern == "/api/v1/members/{member_no}/points":
+        elif pattern in ("/api/v1/members/{member_no}/points",
+                         "/api/v1/members/{member_no}/bind_code"):
             ids = {"member_no": "M1"}
         elif pattern == "/api/v1/checkins/{id}":
             ids = {"id": str(cid)}

@@ -1,0 +1,594 @@
+/*
+ * The chat bot's commands (积分, 活动, 报名 N, 绑定, 解绑, 退订, 订阅, 帮助)
+ * for every channel (handlers/bot.h), the JSON bridge POST /api/v1/bot/messages
+ * and the staff's one-time bind codes.
+ *
+ * A sender is known only by a keyed hash of its id; replies never hold a full
+ * name or phone number; an unbound sender sees nobody's data. Replies are
+ * short enough for one chat bubble.
+ */
+#include "handlers/bot.h"
+
+#include <mbedtls/platform_util.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/botcmd.h"
+#include "core/points.h"
+#include "core/status.h"
+#include "core/tier.h"
+#include "core/validate.h"
+#include "daemon/log.h"
+#include "daemon/worker.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "store/bot.h"
+#include "store/events.h"
+#include "store/ledger.h"
+
+#define BOT_REPLY_MAX 2048 /* WeChat takes 2048 bytes in one text reply */
+#define BIND_CODE_TTL 600
+#define EVENTS_LISTED 5
+
+static const char HELP[] = "您好，可以发送：\n"
+                           "积分 — 查询积分和等级\n"
+                           "活动 — 近期活动\n"
+                           "报名 编号 — 报名活动，如：报名 2\n"
+                           "绑定 手机号 绑定码 — 绑定会员（绑定码请向网点工作人员索取）\n"
+                           "解绑、退订、订阅";
+static const char GREETING[] = "欢迎关注！绑定会员后可查询积分、报名活动：请在网点向工作人员索取"
+                               "绑定码，然后发送“绑定 手机号 绑定码”。发送“帮助”查看全部指令。";
+static const char NOT_BOUND[] = "您还没有绑定会员。请在网点向工作人员索取绑定码，然后发送："
+                                "绑定 手机号 绑定码";
+static const char TOO_FAST[] = "您发送得太快了，请一分钟后再试。";
+static const char BIND_USAGE[] = "请发送：绑定 手机号 绑定码（例如：绑定 13812345678 123456）。"
+                                 "绑定码请向网点工作人员索取，10 分钟内有效。";
+static const char SIGNUP_USAGE[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
+
+struct bot_ctx {
+    struct req_wait wait;
+    struct kioskd *k;
+    bot_answer_fn answer;
+    struct bot_reply_to to;
+    bool has_key, greet;
+    unsigned char identity[32], key[32];
+    char group[65];
+    struct store_bot_turn turn;
+    struct store_signup_new signup;
+    struct store_event ev;
+    struct work work;
+    char code[TICKET_CODE_MAX + 1];
+    int sign_rc;
+    char replies[BOT_OUTCOMES][BOT_REPLY_MAX];
+};
+
+/* "12月8日 周二 14:00" for unix time t, China time. */
+static void day_time(int64_t t, char *out, size_t n)
+{
+    static const char *const days[] = {"周日", "周一", "周二", "周三", "周四", "周五", "周六"};
+    time_t x = (time_t)(t + 8 * 3600);
+    struct tm tm;
+    gmtime_r(&x, &tm);
+    snprintf(out, n, "%d月%d日 %s %02d:%02d", tm.tm_mon + 1, tm.tm_mday, days[tm.tm_wday % 7],
+             tm.tm_hour, tm.tm_min);
+}
+
+/* An amount of fen as people say it: "3.5万元" from 10,000 CNY up, else "860元". */
+static void amount_text(int64_t fen, char *out, size_t n)
+{
+    int64_t cny = (fen + 99) / 100;
+    if (cny >= 10000)
+        snprintf(out, n, "%lld.%lld万元", (long long)(cny / 10000),
+                 (long long)((cny % 10000) / 1000));
+    else
+        snprintf(out, n, "%lld元", (long long)cny);
+}
+
+/* The line on how far the member's AUM is from the next tier ("" at the top). */
+static void next_tier_line(struct kioskd *k, const struct store_member_view *m, char *out, size_t n)
+{
+    out[0] = '\0';
+    int64_t fen;
+    if (!m->aum_enc_len || fen_open(k, "aum", m->aum_enc, m->aum_enc_len, &fen) != 0)
+        return;
+    const struct {
+        int64_t line;
+        const char *name;
+    } next[] = {{k->cfg.tiers_potential * 100, "潜力"},
+                {k->cfg.tiers_midhigh * 100, "中高端"},
+                {k->cfg.tiers_private * 100, "财私"}};
+    for (size_t i = 0; i < sizeof next / sizeof next[0]; i++)
+        if (fen < next[i].line) {
+            char gap[32];
+            amount_text(next[i].line - fen, gap, sizeof gap);
+            snprintf(out, n, "\n距%s还差 %s资产", next[i].name, gap);
+            return;
+        }
+}
+
+/* 积分: the bound member's points. 0, or KIOSKD_ENOTFOUND when unbound. */
+static int points_text(struct bot_ctx *c, char *out, size_t n)
+{
+    struct store_member_view m;
+    int rc = store_member_by_binding(c->k->store, c->identity, &m);
+    if (rc)
+        return rc;
+    char today[DATE_LEN], tier[96], household[64] = "", next[96];
+    today_china(today);
+    points_tier_shown(m.tier, m.trial_tier, m.trial_until, today, tier, sizeof tier);
+    struct store_points_view pv;
+    if ((rc = store_points_view(c->k->store, m.id, today, &pv)) != 0)
+        return rc;
+    if (m.household[0])
+        snprintf(household, sizeof household, "（家庭共 %lld）", (long long)m.household_balance);
+    next_tier_line(c->k, &m, next, sizeof next);
+    snprintf(out, n, "%s，您好\n等级：%s\n积分：%lld%s\n今年到期：%lld%s", m.name_mask, tier,
+             (long long)m.balance, household, (long long)pv.expiring_this_year, next);
+    return 0;
+}
+
+/* 活动: the next events with their numbers and places left. */
+static int events_text(struct bot_ctx *c, char *out, size_t n)
+{
+    struct store_event *evs = NULL;
+    size_t count = 0;
+    int rc = store_events_upcoming(c->k->store, now_s(), EVENTS_LISTED, &evs, &count);
+    if (rc)
+        return rc;
+    if (count == 0) {
+        snprintf(out, n, "近期没有可报名的活动，敬请关注。");
+        free(evs);
+        return 0;
+    }
+    size_t used = (size_t)snprintf(out, n, "近期活动：");
+    for (size_t i = 0; i < count && used < n; i++) {
+        char when[48], left[32];
+        day_time(evs[i].starts_at, when, sizeof when);
+        int64_t places = evs[i].capacity - evs[i].confirmed;
+        if (places > 0)
+            snprintf(left, sizeof left, "余%lld位", (long long)places);
+        else
+            snprintf(left, sizeof left, "已满，可候补");
+        used += (size_t)snprintf(out + used, n - used, "\n%lld. %s %s（%s）", (long long)evs[i].id,
+                                 when, evs[i].title, left);
+    }
+    if (used < n)
+        snprintf(out + used, n - used, "\n回复“报名 编号”报名。");
+    free(evs);
+    return 0;
+}
+
+/* Answers the client (when still there) and frees c. */
+static void finish(struct bot_ctx *c, struct req *r, const char *reply)
+{
+    if (r)
+        c->answer(r, &c->to, reply);
+    free(c);
+}
+
+static void turn_done(struct store_job *job)
+{
+    struct bot_ctx *c = container_of(job, struct bot_ctx, turn.job);
+    struct req *r = req_resume(&c->wait);
+    if (r && job->rc) {
+        req_fail(r, job->rc);
+        r = NULL;
+    }
+    finish(c, r, c->turn.reply);
+}
+
+/* Records the turn (op, replies[outcome]) and answers after its commit; or at
+ * once when there is nothing to record. */
+static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
+{
+    struct store_bot_turn *t = &c->turn;
+    if (op == BOT_OP_NONE && !c->has_key && !c->group[0]) {
+        finish(c, r, c->replies[BOT_DONE]);
+        return;
+    }
+    t->op = op;
+    memcpy(t->identity_hash, c->identity, sizeof c->identity);
+    t->wechat = c->to.flags & 1;
+    t->has_key = c->has_key;
+    memcpy(t->key_hash, c->key, sizeof c->key);
+    snprintf(t->group, sizeof t->group, "%s", c->group);
+    t->now = now_s();
+    points_china_date(t->now, t->day);
+    for (int i = 0; i < BOT_OUTCOMES; i++)
+        t->replies[i] = c->replies[i];
+    t->job.done = turn_done;
+    if (req_submit(r, &t->job, &c->wait) != 0)
+        free(c); /* answered with the store's refusal */
+}
+
+/* --- 报名 N: the store signs the bound member up, a worker signs the ticket --- */
+
+static void signup_reply(struct bot_ctx *c)
+{
+    char when[48], code_line[96] = "", link[600] = "";
+    day_time(c->ev.starts_at, when, sizeof when);
+    if (c->k->cfg.bot_public_url[0] && !c->sign_rc)
+        snprintf(link, sizeof link, "\n入场券：%s/t/%s", c->k->cfg.bot_public_url, c->code);
+    snprintf(code_line, sizeof code_line, "签到码 %s，凭手机号也可签到。", c->signup.short_code);
+    if (strcmp(c->signup.status, "waitlisted") == 0)
+        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX,
+                 "已加入候补：「%s」%s，您是第 %lld 位候补，有空位时会通知您。%s", c->ev.title,
+                 when, (long long)c->signup.waitlist_position, link);
+    else
+        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX, "%s：「%s」%s，%s。%s%s",
+                 c->signup.existed ? "您已报名" : "报名成功", c->ev.title, when, c->ev.venue,
+                 code_line, link);
+}
+
+static void ticket_sign_run(struct work *w, struct worker_ctx *ctx)
+{
+    struct bot_ctx *c = container_of(w, struct bot_ctx, work);
+    struct ticket_payload p = {c->signup.event_id, c->signup.signup_id, c->signup.issued_at};
+    c->sign_rc = ticket_sign(&ctx->sign_key, &ctx->rng, &p, c->code, sizeof c->code);
+}
+
+static void ticket_signed(struct work *w)
+{
+    struct bot_ctx *c = container_of(w, struct bot_ctx, work);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        free(c);
+        return;
+    }
+    if (w->rc)
+        c->sign_rc = w->rc;
+    signup_reply(c);
+    turn_submit(c, r, BOT_OP_NONE);
+}
+
+static void signup_stored(struct store_job *job)
+{
+    struct bot_ctx *c = container_of(job, struct bot_ctx, signup.job);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        free(c);
+        return;
+    }
+    if (job->rc == KIOSKD_EREFUSED) {
+        const char *why;
+        switch (job->why) {
+        case WHY_ALREADY_SIGNED_UP:
+            why = "这个手机号已用其他姓名报名了该活动，请联系网点工作人员。";
+            break;
+        case WHY_SIGNUP_LIMIT:
+            why = "您报名的活动已达上限，请先取消一个再报名。";
+            break;
+        case WHY_EVENT_CANCELLED:
+            why = "该活动已取消。发送“活动”查看其他活动。";
+            break;
+        default:
+            why = "该活动已结束报名。发送“活动”查看其他活动。";
+        }
+        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX, "%s", why);
+        turn_submit(c, r, BOT_OP_NONE);
+        return;
+    }
+    if (job->rc) {
+        req_job_failed(r, job);
+        free(c);
+        return;
+    }
+    if (!c->signup.existed) {
+        metrics_add(&c->k->metrics, MC_SIGNUPS, 1);
+        events_changed(c->k);
+    }
+    c->work.run = ticket_sign_run;
+    c->work.done = ticket_signed;
+    c->work.gone = &c->wait.gone;
+    if (req_submit_work(r, &c->work, &c->wait) != 0)
+        free(c);
+}
+
+static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
+{
+    struct kioskd *k = c->k;
+    struct store_member_view m;
+    struct store_member_sealed sec;
+    int rc = store_member_by_binding(k->store, c->identity, &m);
+    if (rc == KIOSKD_ENOTFOUND) {
+        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX, "%s", NOT_BOUND);
+        turn_submit(c, r, BOT_OP_NONE);
+        return;
+    }
+    if (rc == 0)
+        rc = store_event_get(k->store, event_id, &c->ev);
+    if (rc == KIOSKD_ENOTFOUND || (rc == 0 && strcmp(c->ev.status, "cancelled") == 0)) {
+        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX,
+                 "没有编号为 %lld 的活动。发送“活动”查看编号。", (long long)event_id);
+        turn_submit(c, r, BOT_OP_NONE);
+        return;
+    }
+    if (rc == 0)
+        rc = store_member_sealed(k->store, m.id, &sec);
+    if (rc) {
+        req_fail(r, rc);
+        free(c);
+        return;
+    }
+    char name[160], phone[16], plain[160];
+    size_t nlen = 0, plen = 0;
+    const char *why = NULL;
+    rc = pii_open(&k->pii, "name", sec.name_enc, sec.name_enc_len, plain, sizeof plain - 1,
+                  &nlen) != 0 ||
+                 pii_open(&k->pii, "phone", sec.phone_enc, sec.phone_enc_len, phone,
+                          sizeof phone - 1, &plen) != 0
+             ? KIOSKD_ECRYPTO
+             : 0;
+    if (rc == 0) {
+        plain[nlen] = '\0';
+        phone[plen] = '\0';
+        rc = validate_name(plain, name, sizeof name, &why) != 0 || !validate_mobile(phone)
+                 ? KIOSKD_EINVAL
+                 : 0;
+    }
+    store_signup_new_init(&c->signup);
+    if (rc == 0)
+        rc = guest_person(k, name, phone, &c->signup.who);
+    mbedtls_platform_zeroize(plain, sizeof plain);
+    mbedtls_platform_zeroize(name, sizeof name);
+    mbedtls_platform_zeroize(phone, sizeof phone);
+    if (rc) {
+        log_warn("bot_signup_member_unreadable", "member=%s error=%s", m.member_no,
+                 kioskd_strerror(rc));
+        req_fail(r, rc);
+        free(c);
+        return;
+    }
+    snprintf(c->signup.member_no, sizeof c->signup.member_no, "%s", m.member_no);
+    c->signup.event_id = event_id;
+    c->signup.now = now_s();
+    c->signup.phone_limit = k->cfg.kiosk_signups_per_phone;
+    snprintf(c->signup.source, sizeof c->signup.source, "bot");
+    snprintf(c->signup.consent_version, sizeof c->signup.consent_version, "%s", CONSENT_VERSION);
+    snprintf(c->signup.kid, sizeof c->signup.kid, "%s", k->kid);
+    c->signup.job.done = signup_stored;
+    if (req_submit(r, &c->signup.job, &c->wait) != 0)
+        free(c);
+}
+
+/* Hashes "what:text" with the personal-data key (a chat identity, a delivery key). */
+static void keyed(struct kioskd *k, const char *what, const char *text, unsigned char out[32])
+{
+    char buf[BOT_ID_MAX * 2 + 16];
+    int n = snprintf(buf, sizeof buf, "%s:%s", what, text);
+    pii_hash(&k->pii, buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, out);
+    mbedtls_platform_zeroize(buf, sizeof buf);
+}
+
+void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+{
+    struct kioskd *k = r->k;
+    struct bot_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        req_fail(r, KIOSKD_ENOMEM);
+        return;
+    }
+    store_bot_turn_init(&c->turn);
+    c->k = k;
+    c->answer = answer;
+    c->to.flags = m->flags | (m->wechat ? 1 : 0);
+    snprintf(c->to.from, sizeof c->to.from, "%s", m->from);
+    snprintf(c->to.to, sizeof c->to.to, "%s", m->to ? m->to : "");
+    snprintf(c->group, sizeof c->group, "%s", m->group ? m->group : "");
+    const char *channel = m->wechat ? "wechat" : "bridge";
+    keyed(k, channel, m->from, c->identity);
+    if (m->key && *m->key) {
+        char key[BOT_ID_MAX * 2 + 2];
+        snprintf(key, sizeof key, "%s/%s", m->from, m->key);
+        keyed(k, m->wechat ? "wechat-delivery" : "bridge-delivery", key, c->key);
+        c->has_key = true;
+        /* a delivery seen before: its reply again, nothing done twice */
+        char stored[2048];
+        if (store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
+            finish(c, r, stored);
+            return;
+        }
+    }
+    char rl_key[20];
+    snprintf(rl_key, sizeof rl_key, "bot%02x%02x%02x%02x%02x%02x%02x%02x", c->identity[0],
+             c->identity[1], c->identity[2], c->identity[3], c->identity[4], c->identity[5],
+             c->identity[6], c->identity[7]);
+    if (limit_take(k->bot_rl, rl_key)) {
+        metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+        finish(c, r, TOO_FAST); /* not recorded: a retry later is a new try */
+        return;
+    }
+    char *reply = c->replies[BOT_DONE];
+    if (m->greet) {
+        snprintf(reply, BOT_REPLY_MAX, "%s", GREETING);
+        turn_submit(c, r, BOT_OP_NONE);
+        return;
+    }
+    struct bot_cmd cmd;
+    bot_parse(m->text, m->len, &cmd);
+    log_info("bot_command", "channel=%s command=%s", channel, bot_cmd_name(cmd.kind));
+    int rc = 0;
+    switch (cmd.kind) {
+    case BOT_POINTS:
+        rc = points_text(c, reply, BOT_REPLY_MAX);
+        if (rc == KIOSKD_ENOTFOUND) {
+            snprintf(reply, BOT_REPLY_MAX, "%s", NOT_BOUND);
+            rc = 0;
+        }
+        break;
+    case BOT_EVENTS:
+        rc = events_text(c, reply, BOT_REPLY_MAX);
+        break;
+    case BOT_SIGNUP:
+        if (cmd.event_id > 0) {
+            signup_start(c, r, cmd.event_id);
+            return;
+        }
+        snprintf(reply, BOT_REPLY_MAX, "%s", SIGNUP_USAGE);
+        break;
+    case BOT_BIND:
+        if (!cmd.phone[0] || !cmd.code[0] || !validate_mobile(cmd.phone)) {
+            snprintf(reply, BOT_REPLY_MAX, "%s", BIND_USAGE);
+            break;
+        }
+        phone_hash(k, cmd.phone, c->turn.phone_hash);
+        keyed(k, "bind", cmd.code, c->turn.code_hash);
+        c->turn.bind_max_failures = (int)k->cfg.bot_bind_failures;
+        c->turn.bind_lock_seconds = k->cfg.bot_bind_lock;
+        mbedtls_platform_zeroize(&cmd, sizeof cmd);
+        snprintf(reply, BOT_REPLY_MAX, "绑定成功！发送“积分”查询积分，发送“活动”查看近期活动。");
+        snprintf(c->replies[BOT_BAD_CODE], BOT_REPLY_MAX,
+                 "手机号或绑定码不对，或绑定码已过期。请核对，或向网点工作人员索取新的绑定码。");
+        snprintf(c->replies[BOT_LOCKED], BOT_REPLY_MAX,
+                 "绑定码错误次数太多，请一小时后再试，或到网点办理。");
+        turn_submit(c, r, BOT_OP_BIND);
+        return;
+    case BOT_UNBIND:
+    case BOT_OPTOUT:
+    case BOT_OPTIN:
+        snprintf(c->replies[BOT_NOT_BOUND], BOT_REPLY_MAX, "%s", NOT_BOUND);
+        snprintf(reply, BOT_REPLY_MAX, "%s",
+                 cmd.kind == BOT_UNBIND ? "已解除绑定。需要时可以重新绑定。"
+                 : cmd.kind == BOT_OPTOUT ? "已退订，之后不再给您发送提醒和活动消息。发送“订阅”"
+                                            "可恢复。"
+                                          : "已恢复订阅，我们会继续给您发送活动提醒。");
+        turn_submit(c, r,
+                    cmd.kind == BOT_UNBIND   ? BOT_OP_UNBIND
+                    : cmd.kind == BOT_OPTOUT ? BOT_OP_OPTOUT
+                                             : BOT_OP_OPTIN);
+        return;
+    case BOT_HELP:
+    case BOT_UNKNOWN:
+        snprintf(reply, BOT_REPLY_MAX, "%s", HELP);
+        break;
+    }
+    if (rc) {
+        req_fail(r, rc);
+        free(c);
+        return;
+    }
+    turn_submit(c, r, BOT_OP_NONE);
+}
+
+/* --- the JSON bridge --- */
+
+/* Compares two strings in time that depends on their lengths only. */
+static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char d = alen == blen ? 0 : 1;
+    for (size_t i = 0; i < blen; i++)
+        d |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+    return d == 0;
+}
+
+static void bridge_answer(struct req *r, const struct bot_reply_to *to, const char *reply)
+{
+    (void)to;
+    req_json(r, 200, json_pack("{s:s}", "reply", reply));
+}
+
+/* POST /api/v1/bot/messages {"from","text","group"?,"msg_id"?} with X-Bot-Secret */
+static void bridge_message(struct req *r)
+{
+    struct kioskd *k = r->k;
+    const char *secret = k->cfg.bot_secret;
+    if (!secret[0]) {
+        req_error(r, 503, "bot_disabled", "this daemon has no [bot] secret set", NULL);
+        return;
+    }
+    char given[257];
+    int n = lws_hdr_custom_copy(r->wsi, given, sizeof given, "x-bot-secret:", 13);
+    bool ok = n > 0 && same_secret(given, (size_t)n, secret, strlen(secret));
+    mbedtls_platform_zeroize(given, sizeof given);
+    if (!ok) {
+        req_error(r, 401, "unauthorized", "X-Bot-Secret is missing or wrong", NULL);
+        return;
+    }
+    struct jv *v = &r->json;
+    const char *from = jv_str(v, "from", true, 1, BOT_ID_MAX);
+    const char *text = jv_str(v, "text", true, 0, 2048);
+    const char *group = jv_str(v, "group", false, 1, 64);
+    const char *msg_id = jv_str(v, "msg_id", false, 1, 64);
+    if (from && validate_text(from, strlen(from), 1, BOT_ID_MAX))
+        jv_fail(v, "from", "contains control characters");
+    if (group && validate_text(group, strlen(group), 1, 64))
+        jv_fail(v, "group", "contains control characters");
+    if (msg_id && validate_text(msg_id, strlen(msg_id), 1, 64))
+        jv_fail(v, "msg_id", "contains control characters");
+    if (req_fields_failed(r, v))
+        return;
+    struct bot_msg m = {
+        .from = from,
+        .text = text,
+        .len = json_string_length(json_object_get(v->root, "text")),
+        .group = group,
+        .key = msg_id,
+    };
+    bot_handle(r, &m, bridge_answer);
+}
+
+/* --- POST /api/v1/members/{member_no}/bind_code (staff) --- */
+
+struct bind_code_ctx {
+    struct write_ctx w;
+    struct store_bind_code job;
+    char code[7];
+};
+
+static int bind_code_fill(struct req *r, struct write_ctx *w)
+{
+    struct bind_code_ctx *c = (struct bind_code_ctx *)w;
+    struct kioskd *k = r->k;
+    const char *no = req_param(r, "member_no");
+    if (!no || strlen(no) > MEMBER_NO_MAX) {
+        req_refuse(r, WHY_MEMBER_NOT_FOUND);
+        return KIOSKD_ENOTFOUND;
+    }
+    store_bind_code_init(&c->job);
+    snprintf(c->job.member_no, sizeof c->job.member_no, "%s", no);
+    uint32_t x;
+    if (rng_bytes(&k->rng, &x, sizeof x) != 0)
+        return KIOSKD_ECRYPTO;
+    snprintf(c->code, sizeof c->code, "%06u", (unsigned)(x % 1000000u));
+    keyed(k, "bind", c->code, c->job.code_hash);
+    c->job.expires_at = now_s() + BIND_CODE_TTL;
+    store_actor_set(&c->job.by, r->session.staff_id, r->session.device);
+    w->job = &c->job.job;
+    return 0;
+}
+
+static json_t *bind_code_reply(struct write_ctx *w, int *status)
+{
+    struct bind_code_ctx *c = (struct bind_code_ctx *)w;
+    *status = 201;
+    return json_pack("{s:s, s:s, s:o}", "member_no", c->job.member_no, "code", c->code,
+                     "expires_at", json_time(c->job.expires_at));
+}
+
+static void bind_code_release(struct write_ctx *w)
+{
+    struct bind_code_ctx *c = (struct bind_code_ctx *)w;
+    mbedtls_platform_zeroize(c->code, sizeof c->code);
+}
+
+static const struct route_write bind_code = {
+    .ctx_size = sizeof(struct bind_code_ctx),
+    .fill = bind_code_fill,
+    .reply = bind_code_reply,
+    .release = bind_code_release,
+};
+
+const struct route bot_routes[] = {
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/bot/messages",
+     .flags = ROUTE_BODY,
+     .body_max = 8192,
+     .fn = bridge_message},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/members/{member_no}/bind_code",
+     .role = ROLE_STAFF,
+     .write = &bind_code},
+    {0},
+};

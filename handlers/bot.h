@@ -1,0 +1,43 @@
+/*
+ * The chat bot, shared by its channels: the JSON bridge (handlers/bot.c) and
+ * the WeChat callback. A channel hands over one message; the bot reads the
+ * command, answers from the loop's reads or through one store turn (which
+ * records the delivery's reply, so a delivery seen again gets the same reply
+ * and changes nothing), and calls the channel's answer function once with the
+ * reply text, or with NULL when the request has to fail (already answered).
+ */
+#ifndef KIOSKD_HANDLERS_BOT_H
+#define KIOSKD_HANDLERS_BOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "daemon/http.h"
+
+#define BOT_ID_MAX 128 /* bytes of a sender id (an openid is 28) */
+
+struct bot_msg {
+    bool wechat;      /* from is a WeChat openid; else a bridge's sender id */
+    const char *from; /* 1 to BOT_ID_MAX bytes */
+    const char *to;   /* the channel's own id, handed back (WeChat: ToUserName); may be NULL */
+    const char *text; /* what was typed (len bytes) */
+    size_t len;
+    const char *group; /* a group's id for statistics (<= 64 bytes), or NULL */
+    const char *key;   /* the delivery's key (WeChat: MsgId, or From+CreateTime), or NULL */
+    bool greet;        /* a subscribe event: the greeting, whatever text says */
+    int flags;         /* the channel's, handed back */
+};
+
+/* What a channel gets back with the reply. */
+struct bot_reply_to {
+    char from[BOT_ID_MAX + 1], to[BOT_ID_MAX + 1];
+    int flags;
+};
+
+typedef void (*bot_answer_fn)(struct req *r, const struct bot_reply_to *to, const char *reply);
+
+/* Handles m for request r; answer runs exactly once while the client is
+ * there (at once, or after the store or a worker). */
+void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * The chat bot's store: bind codes, bindings of chat identities to members,
+ * the lock after wrong codes, the reply given to each delivery, and commands
+ * per group and day. Chat identities and delivery keys arrive as keyed
+ * hashes (the caller hashes them); replies are the caller's text, opaque here.
+ */
+#ifndef KIOSKD_STORE_BOT_H
+#define KIOSKD_STORE_BOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/members.h"
+#include "store/signups.h"
+#include "store/store.h"
+
+/* Sets member_no's one-time bind code (its keyed hash), replacing any
+ * earlier one. Refusal: WHY_MEMBER_NOT_FOUND. Audited (bind_code). */
+struct store_bind_code {
+    struct store_job job;
+    char member_no[MEMBER_NO_MAX + 1];
+    unsigned char code_hash[STORE_HASH_LEN];
+    int64_t expires_at;
+    struct store_actor by;
+};
+void store_bind_code_init(struct store_bind_code *j);
+
+/* What a bot turn changes. */
+enum bot_op { BOT_OP_NONE, BOT_OP_BIND, BOT_OP_UNBIND, BOT_OP_OPTOUT, BOT_OP_OPTIN };
+
+/* How a turn ended; the caller gives one reply per outcome it can have. */
+enum bot_outcome {
+    BOT_DONE,      /* the change was made (or BOT_OP_NONE) */
+    BOT_NOT_BOUND, /* unbind, opt-out, opt-in: no member bound to this identity */
+    BOT_BAD_CODE,  /* bind: no member with this phone, or not its code, or expired */
+    BOT_LOCKED,    /* bind: too many wrong codes; locked_until says until when */
+    BOT_OUTCOMES
+};
+
+/*
+ * One message to the bot that is recorded: its change (op), its reply and
+ * the delivery's key (has_key), so that the same delivery seen again gets the
+ * stored reply and changes nothing (duplicate = true; reply then points at
+ * stored). With group, the group's count of commands today goes up by one.
+ */
+struct store_bot_turn {
+    struct store_job job;
+    enum bot_op op;
+    unsigned char identity_hash[STORE_HASH_LEN];
+    bool wechat; /* the identity is a WeChat openid (else a bridge's sender) */
+    bool has_key;
+    unsigned char key_hash[STORE_HASH_LEN];
+    char group[65]; /* "" when none */
+    char day[11];   /* China date of the message, for the group count */
+    int64_t now;    /* unix seconds */
+    /* BOT_OP_BIND */
+    unsigned char phone_hash[STORE_HASH_LEN];
+    unsigned char code_hash[STORE_HASH_LEN];
+    int bind_max_failures;
+    int64_t bind_lock_seconds;
+    const char *replies[BOT_OUTCOMES]; /* the caller's, alive until done() */
+    /* out */
+    enum bot_outcome outcome;
+    bool duplicate;
+    const char *reply; /* replies[outcome], or stored */
+    char stored[2048];
+    int64_t locked_until;
+    char member_no[MEMBER_NO_MAX + 1]; /* bind: the member bound */
+};
+void store_bot_turn_init(struct store_bot_turn *j);
+
+/* The member bound to a chat identity: store_member_by_binding (store/members.h). */
+/* The reply stored for a delivery (loop): 0 and out filled, KIOSKD_ENOTFOUND, or an error. */
+int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], char *out,
+                       size_t n);
+
+#endif

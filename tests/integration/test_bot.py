@@ -1,0 +1,156 @@
+"""The chat bot through the JSON bridge (POST /api/v1/bot/messages): the secret,
+binding with a staff's one-time code and its lockout, every command's reply,
+duplicate deliveries (also across a restart), the per-sender limit and the
+per-group count."""
+import os
+import sqlite3
+
+from harness import Site, auth
+
+SECRET = "bridge-secret-0123456789"
+HEADER = "member_no,name,phone,aum,birthday,household,last_txn\n"
+MEMBERS = HEADER + ("M001,张三丰,13812340001,52000.50,1960-03-01,H1,\n"
+                    "M002,李四,13812340002,120000,1970-01-02,,\n")
+
+
+def site(extra=""):
+    s = Site(config=f"[bot]\nsecret = {SECRET}\npublic_url = https://branch.example\n{extra}")
+    path = os.path.join(s.d.dir, "m.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(MEMBERS)
+    s.d.cli("import", "members", path)
+    return s
+
+
+def say(s, text, sender="wx-user-1", **extra):
+    body = {"from": sender, "text": text}
+    body.update(extra)
+    r = s.d.post("/api/v1/bot/messages", body, headers={"X-Bot-Secret": SECRET})
+    assert r.status == 200, r
+    return r.json["reply"]
+
+
+def rows(s, sql, *args):
+    c = sqlite3.connect(f"file:{os.path.join(s.d.dir, 'kioskd.db')}?mode=ro", uri=True)
+    try:
+        return c.execute(sql, args).fetchall()
+    finally:
+        c.close()
+
+
+def bind_code(s, no):
+    r = s.d.post(f"/api/v1/members/{no}/bind_code", {}, headers=auth(s.staff))
+    assert r.status == 201, r
+    assert len(r.json["code"]) == 6 and r.json["code"].isdigit()
+    return r.json["code"]
+
+
+def test_the_bridge_needs_its_secret():
+    s = Site()
+    r = s.d.post("/api/v1/bot/messages", {"from": "a", "text": "积分"})
+    assert r.status == 503 and r.json["error"]["code"] == "bot_disabled", r
+    s = site()
+    for headers in ({}, {"X-Bot-Secret": "wrong"}, {"X-Bot-Secret": SECRET + "x"},
+                    {"X-Bot-Secret": SECRET[:-1]}):
+        r = s.d.post("/api/v1/bot/messages", {"from": "a", "text": "积分"}, headers=headers)
+        assert r.status == 401, (headers, r)
+    r = s.d.post("/api/v1/bot/messages", {"from": "", "text": "积分"},
+                 headers={"X-Bot-Secret": SECRET})
+    assert r.status == 422 and "from" in r.json["error"]["fields"], r
+    r = s.d.post("/api/v1/bot/messages", {"from": "a\u0001b", "text": "积分"},
+                 headers={"X-Bot-Secret": SECRET})
+    assert r.status == 422, r
+
+
+def test_an_unbound_sender_sees_nobodys_data_and_binds_with_a_one_time_code():
+    s = site()
+    assert "绑定" in say(s, "积分") and "张" not in say(s, "积分")
+    assert "积分 — 查询积分" in say(s, "你好")
+    assert say(s, "绑定 13812340001") .startswith("请发送：绑定 手机号 绑定码")
+    code = bind_code(s, "M001")
+    wrong = "000000" if code != "000000" else "111111"
+    assert "不对" in say(s, f"绑定 13812340001 {wrong}")
+    assert "不对" in say(s, f"绑定 13812340002 {code}")  # another member's phone
+    assert say(s, f"绑定：13812340001，{code}。").startswith("绑定成功")
+    assert "不对" in say(s, f"绑定 13812340001 {code}", sender="wx-user-2")  # used once only
+    reply = say(s, "我的积分")
+    assert reply.startswith("张*，您好") and "等级：潜力" in reply and "积分：0（家庭共 0）" in reply
+    assert "距中高端还差" in reply, reply
+    assert "13812340001" not in reply and "张三丰" not in reply
+    assert rows(s, "SELECT channel FROM bot_bindings") == [("bridge",)]
+    audit = [a for (a,) in rows(s, "SELECT action FROM audit WHERE action IN "
+                                   "('bind_code', 'chat_bind') ORDER BY id")]
+    assert audit == ["bind_code", "chat_bind"], audit
+    err = s.d.all_stderr()
+    assert "wx-user-1" not in err and code not in err and "13812340001" not in err
+    r = s.d.post("/api/v1/members/NOPE/bind_code", {}, headers=auth(s.staff))
+    assert r.status == 404, r
+    assert s.d.post("/api/v1/members/M001/bind_code", {}).status == 401
+
+
+def test_wrong_codes_lock_binding_for_that_sender_only():
+    s = site("[bot]\nbind_failures = 3\n")
+    code = bind_code(s, "M002")
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(2):
+        assert "不对" in say(s, f"绑定 13812340002 {wrong}", sender="guesser")
+    assert "次数太多" in say(s, f"绑定 13812340002 {wrong}", sender="guesser")
+    assert "次数太多" in say(s, f"绑定 13812340002 {code}", sender="guesser")  # locked: even right
+    assert say(s, f"绑定 13812340002 {code}", sender="owner").startswith("绑定成功")
+    assert rows(s, "SELECT failures FROM bind_failures") == [(3,)]
+
+
+def test_events_signup_optout_and_unbind():
+    s = site("[bot]\nper_minute = 100\n")
+    ev = s.event(title="客户财富升级会", capacity=2)
+    code = bind_code(s, "M002")
+    say(s, f"绑定 13812340002 {code}")
+    listing = say(s, "活动")
+    assert f"{ev}. " in listing and "客户财富升级会（余2位）" in listing, listing
+    reply = say(s, f"报名 {ev}")
+    assert reply.startswith("报名成功：「客户财富升级会」") and "签到码" in reply, reply
+    assert "https://branch.example/t/K1." in reply, reply
+    again = say(s, f"报名{ev}")
+    assert again.startswith("您已报名") and again.split("签到码")[1] == reply.split("签到码")[1]
+    got = rows(s, "SELECT source, member_no, phone_last4 FROM signups")
+    assert got == [("bot", "M002", "0002")], got
+    # the link opens the ticket page's API for that ticket
+    ticket = reply.split("/t/")[1].strip()
+    r = s.d.get(f"/api/v1/tickets/{ticket}")
+    assert r.status == 200, r
+    assert "没有编号为 999" in say(s, "报名 999")
+    assert say(s, "报名").startswith("请发送“报名 活动编号”")
+    assert "已退订" in say(s, "退订")
+    assert rows(s, "SELECT opted_out FROM members WHERE member_no = 'M002'") == [(1,)]
+    assert "恢复订阅" in say(s, "订阅")
+    assert rows(s, "SELECT opted_out FROM members WHERE member_no = 'M002'") == [(0,)]
+    assert "解除绑定" in say(s, "解绑")
+    assert "还没有绑定" in say(s, "积分") and "还没有绑定" in say(s, "退订")
+    assert "还没有绑定" in say(s, f"报名 {ev}")
+
+
+def test_a_delivery_seen_again_gets_the_same_reply_and_changes_nothing_also_after_a_restart():
+    s = site()
+    code = bind_code(s, "M001")
+    first = say(s, f"绑定 13812340001 {code}", msg_id="m-1", group="g-1")
+    assert first.startswith("绑定成功")
+    # the code is spent: a new try would be refused, but the same delivery gets the same answer
+    assert say(s, f"绑定 13812340001 {code}", msg_id="m-1", group="g-1") == first
+    s.d.stop()
+    s.d.start()
+    assert say(s, f"绑定 13812340001 {code}", msg_id="m-1", group="g-1") == first
+    assert "不对" in say(s, f"绑定 13812340001 {code}", msg_id="m-2", group="g-1")
+    assert rows(s, "SELECT count(*) FROM bot_bindings") == [(1,)]
+    assert rows(s, "SELECT count(*) FROM bind_failures") == [(1,)]
+    # a read command with a key is answered the same way on a repeat
+    p1 = say(s, "积分", msg_id="m-3", group="g-1")
+    assert say(s, "积分", msg_id="m-3", group="g-1") == p1
+    # one count per delivery, not per copy
+    assert rows(s, "SELECT group_id, commands FROM bot_group_stats") == [("g-1", 3)]
+
+
+def test_a_sender_past_the_limit_is_told_to_wait():
+    s = site("[bot]\nper_minute = 3\n")
+    replies = [say(s, "帮助", sender="fast") for _ in range(5)]
+    assert [r == "您发送得太快了，请一分钟后再试。" for r in replies] == [False] * 3 + [True] * 2
+    assert "积分 — 查询积分" in say(s, "帮助", sender="slow")
