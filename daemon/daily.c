@@ -7,26 +7,46 @@
 #include "core/timefmt.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
+#include "store/bot.h"
 #include "store/ledger.h"
 
 #define AFTER_MIDNIGHT 60 /* seconds: the China date has surely turned */
 
 struct daily_run {
     struct store_points_expire job;
+    struct store_bot_prune prune;
     struct kioskd *k;
+    int pending; /* jobs not done yet */
 };
+
+#define DELIVERIES_KEPT (2 * 86400) /* a chat channel retries within minutes */
+
+static void run_done(struct daily_run *d)
+{
+    if (--d->pending == 0) {
+        d->k->daily_running = false;
+        free(d);
+    }
+}
+
+static void pruned(struct store_job *job)
+{
+    struct daily_run *d = (struct daily_run *)job->arg;
+    if (job->rc)
+        log_warn("bot_prune_failed", "error=%s", kioskd_strerror(job->rc));
+    run_done(d);
+}
 
 static void expired(struct store_job *job)
 {
     struct daily_run *d = (struct daily_run *)job->arg;
     struct store_points_expire *j = &d->job;
-    d->k->daily_running = false;
     if (job->rc)
         log_warn("points_expiry_failed", "error=%s", kioskd_strerror(job->rc));
     else if (j->lines)
         log_info("points_expired", "lines=%lld points=%lld", (long long)j->lines,
                  (long long)j->points);
-    free(d);
+    run_done(d);
 }
 
 /* Submits a run unless one is in flight (a slow disk at midnight). */
@@ -43,14 +63,24 @@ static void daily_run(struct kioskd *k)
     d->k = k;
     d->job.job.arg = d;
     d->job.job.done = expired;
-    int rc = store_submit(k->store, &d->job.job);
-    if (rc) {
-        /* the next tick tries again */
-        log_warn("points_expiry_failed", "error=%s", kioskd_strerror(rc));
-        free(d);
-        return;
-    }
+    store_bot_prune_init(&d->prune);
+    d->prune.before = (int64_t)time(NULL) - DELIVERIES_KEPT;
+    d->prune.job.arg = d;
+    d->prune.job.done = pruned;
+    d->pending = 2;
     k->daily_running = true;
+    int rc = store_submit(k->store, &d->job.job);
+    if (rc)
+        d->pending--; /* the next tick tries again */
+    int rc2 = store_submit(k->store, &d->prune.job);
+    if (rc2)
+        d->pending--;
+    if (rc || rc2)
+        log_warn("daily_run_failed", "error=%s", kioskd_strerror(rc ? rc : rc2));
+    if (d->pending == 0) {
+        k->daily_running = false;
+        free(d);
+    }
 }
 
 static void daily_tick(lws_sorted_usec_list_t *sul)

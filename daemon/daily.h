@@ -1,4 +1,5 @@
-/* Daily work on the loop's timer: the points expiry, run at start (catching
+/* Daily work on the loop's timer: the points expiry and forgetting old chat
+ * deliveries, run at start (catching
  * up on the days the daemon was off) and a minute after each China midnight. */
 #ifndef KIOSKD_DAEMON_DAILY_H
 #define KIOSKD_DAEMON_DAILY_H

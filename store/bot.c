@@ -286,6 +286,27 @@ void store_bot_turn_init(struct store_bot_turn *j)
     j->job.run = turn_run;
 }
 
+static const char SQL_DELIVERIES_PRUNE[] = "DELETE FROM bot_deliveries WHERE at < ?1";
+
+static int prune_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_bot_prune *j = (struct store_bot_prune *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DELIVERIES_PRUNE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->before);
+    int rc = store_step_done(st);
+    if (rc == 0)
+        j->removed = sqlite3_changes(tx->c->db);
+    return rc;
+}
+
+void store_bot_prune_init(struct store_bot_prune *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = prune_run;
+}
+
 int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], char *out,
                        size_t n)
 {

@@ -70,6 +70,15 @@ struct store_bot_turn {
 void store_bot_turn_init(struct store_bot_turn *j);
 
 /* The member bound to a chat identity: store_member_by_binding (store/members.h). */
+/* Forgets the replies of deliveries older than `before` (unix seconds): a
+ * channel retries within minutes. Out: how many. */
+struct store_bot_prune {
+    struct store_job job;
+    int64_t before;
+    int64_t removed;
+};
+void store_bot_prune_init(struct store_bot_prune *j);
+
 /* The reply stored for a delivery (loop): 0 and out filled, KIOSKD_ENOTFOUND, or an error. */
 int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], char *out,
                        size_t n);

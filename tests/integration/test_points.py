@@ -321,10 +321,11 @@ def test_check_names_a_balance_altered_in_the_database():
 
 def test_a_redemption_failing_after_its_first_lines_leaves_nothing_behind():
     # Statement 6 of a redemption is its first balance update, after its op row and
-    # first ledger line: the job fails there with SQLITE_FULL inside a batch of others.
+    # first ledger line: the job fails there with SQLITE_FULL inside a batch of others (the third of a batch
+    # of three or more: the daily run at start is a batch of two).
     from harness import slow_fsync_env
     s = Site(config="[points]\ncheckin_bonus = 1000\n",
-             env=dict(slow_fsync_env(200), KIOSKD_TEST_FAULT="job=2,stmt=6,rc=full"))
+             env=dict(slow_fsync_env(200), KIOSKD_TEST_FAULT="job=3,stmt=6,rc=full"))
     path = os.path.join(s.d.dir, "m.csv")
     with open(path, "w", encoding="utf-8") as f:
         f.write(MEMBERS)
