@@ -60,6 +60,10 @@ static const char SQL_REFERRAL_OF_PHONE[] =
     "WHERE s.phone_hash = ?1 AND l.reason = 'referral' "
     "AND NOT EXISTS (SELECT 1 FROM points_lines r WHERE r.reverses = l.id) LIMIT 1";
 
+/* Points of a lot that expired (the expiry lines drawing on it). */
+static const char SQL_LOT_EXPIRED[] =
+    "SELECT coalesce(-sum(delta), 0) FROM points_lines WHERE lot_id = ?1 AND reason = 'expiry'";
+
 /* One line to append. */
 struct line {
     int64_t member_id, delta;
@@ -406,7 +410,8 @@ int ledger_checkin_earn(struct store_tx *tx, int64_t signup_id, const struct poi
 }
 
 /* Takes back earning line `earned` (delta points of member_id, lot `earned`
- * itself first). Returns 0, 1 when the balance is short, or an error. */
+ * itself first), less what of it has expired already: those points are gone.
+ * Returns 0, 1 when the balance is short, or an error. */
 static int reverse_one(struct store_tx *tx, int64_t earned, int64_t member_id, int64_t delta,
                        int64_t signup_id, const struct store_actor *by, json_t *jl)
 {
@@ -414,6 +419,17 @@ static int reverse_one(struct store_tx *tx, int64_t earned, int64_t member_id, i
     int rc = expire_lapsed(tx, SQL_LAPSED_OF_MEMBER, member_id, NULL, jl, &n, &points);
     if (rc)
         return rc;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_LOT_EXPIRED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, earned);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        delta -= sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    if (delta <= 0)
+        return 0;
     char today[DATE_LEN];
     today_of(tx, today);
     struct lots lots = {0};

@@ -171,8 +171,8 @@ struct ledger_checkin_earned {
 int ledger_checkin_earn(struct store_tx *tx, int64_t signup_id, const struct points_rules *r,
                         const struct store_actor *by, struct ledger_checkin_earned *out);
 /* Takes back what the sign-up's check-in earned (reversal lines, from the
- * earned lot first, then oldest expiry first). Returns 0; 1 when a member's
- * balance is short of it (then nothing is written); or a KIOSKD_E* code. */
+ * earned lot first, then oldest expiry first), less what of it has expired. Returns 0; 1 when a
+ * member's balance is short of it (then nothing is written); or a KIOSKD_E* code. */
 int ledger_checkin_reverse(struct store_tx *tx, int64_t signup_id, const struct store_actor *by);
 
 /* A member as the writer's jobs need it: 0, KIOSKD_ENOTFOUND or an error. */

@@ -342,3 +342,33 @@ def test_a_redemption_failing_after_its_first_lines_leaves_nothing_behind():
     assert rows(s.d, "SELECT count(*) FROM points_ops")[0][0] == 5
     assert rows(s.d, "SELECT count(*) FROM points_lines WHERE reason = 'redemption'")[0][0] == 5
     check_clean(s)
+
+
+def test_expiry_reaches_household_spending_and_reversals():
+    s = site("[points]\ncheckin_bonus = 1000\nexpiry_years = 0\n")
+    ev1 = s.event(starts=-1)
+    first = earn(s, ev1, "M001")["checkin_id"]  # lot A: ends with this year
+    s.d.stop()
+    s.d.env["KIOSKD_POINTS_EXPIRY_YEARS"] = "1"
+    s.d.start()
+    earn(s, s.event(starts=-1), "M003")  # lot B: ends with next year
+    third = earn(s, s.event(starts=-1), "M001")["checkin_id"]  # lot C: ends with next year
+    s.d.stop()
+    s.d.env["KIOSKD_TEST_CLOCK"] = str(to_next_year())
+    s.d.start()  # lot A expires at start
+    r = s.d.post("/api/v1/points/redemptions",
+                 {"member_no": "M003", "points": 1500, "item": "家庭礼包", "from_household": True},
+                 headers=auth(s.staff))
+    assert r.status == 201 and r.json["household_balance"] == 500, r
+    spent = rows(s.d, "SELECT m.member_no, l.delta, l.expires_on FROM points_lines l JOIN members m "
+                      "ON m.id = l.member_id WHERE l.reason = 'redemption' ORDER BY l.id")
+    assert spent == [("M003", -1000, f"{YEAR + 1}-12-31"), ("M001", -500, f"{YEAR + 1}-12-31")]
+    # the expired check-in's points are gone already: its undo takes nothing more
+    r = s.d.delete(f"/api/v1/checkins/{first}", headers=auth(s.staff))
+    assert r.status == 200, r
+    assert balance(s, "M001") == 500
+    # the other one's points were spent in part: its undo is refused
+    r = s.d.delete(f"/api/v1/checkins/{third}", headers=auth(s.staff))
+    assert r.status == 409 and r.json["error"]["code"] == "points_spent", r
+    assert balance(s, "M001") == 500 and balance(s, "M003") == 0
+    check_clean(s)
