@@ -362,19 +362,31 @@ void wx_msg_free(struct wx_msg *m)
     m->encrypt_len = 0;
 }
 
-/* Puts s inside CDATA sections, splitting each "]]>" across two of them. */
+/*
+ * Puts s inside CDATA sections: each "]]>" is split across two of them, and
+ * each CR goes between two as "&#13;", since a parser reads a raw CR in
+ * CDATA as LF.
+ */
 static int put_cdata(struct buf *b, const char *s)
 {
+    const char *run = s;
     int rc = buf_puts(b, "<![CDATA[");
-    const char *p;
-    while (rc == 0 && (p = strstr(s, "]]>")) != NULL) {
-        rc = buf_append(b, s, (size_t)(p - s) + 2);
-        if (rc == 0)
-            rc = buf_puts(b, "]]><![CDATA[");
-        s = p + 2;
+    for (const char *p = s; rc == 0 && *p != '\0'; p++) {
+        if (*p == '\r') {
+            rc = buf_append(b, run, (size_t)(p - run));
+            if (rc == 0)
+                rc = buf_puts(b, "]]>&#13;<![CDATA[");
+            run = p + 1;
+        } else if (p[0] == ']' && p[1] == ']' && p[2] == '>') {
+            rc = buf_append(b, run, (size_t)(p - run) + 2);
+            if (rc == 0)
+                rc = buf_puts(b, "]]><![CDATA[");
+            run = p + 2;
+            p++; /* the '>' starts the next section */
+        }
     }
     if (rc == 0)
-        rc = buf_puts(b, s);
+        rc = buf_puts(b, run);
     if (rc == 0)
         rc = buf_puts(b, "]]>");
     return rc;

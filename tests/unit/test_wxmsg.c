@@ -399,6 +399,9 @@ static void test_reply_text(void **state)
     buf_reset(&b);
     assert_int_equal(wx_reply_text(&b, "o", "g", 0, "a]]>b"), 0);
     assert_non_null(strstr(b.data, "<Content><![CDATA[a]]]]><![CDATA[>b]]></Content>"));
+    buf_reset(&b);
+    assert_int_equal(wx_reply_text(&b, "o", "g", 0, "a\r\nb"), 0);
+    assert_non_null(strstr(b.data, "<Content><![CDATA[a]]>&#13;<![CDATA[\nb]]></Content>"));
     buf_free(&b);
 
     const char *contents[] = {
@@ -421,6 +424,11 @@ static void test_reply_text(void **state)
         "]]>]",
         "CDATA]]",
         "]>]]>>]]]>",
+        "a\rb",
+        "\r\n",
+        "]]>\r",
+        "\r]]>\r\r",
+        "\r",
     };
     for (size_t i = 0; i < sizeof contents / sizeof contents[0]; i++)
         read_back(contents[i]);
