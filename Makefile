@@ -109,6 +109,7 @@ test:
 	  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so
 	@KIOSKD_BIN=$(abspath $(BIN)) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) SAN=$(SAN) \
+	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  python3 tests/run.py $(T)
 
