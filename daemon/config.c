@@ -163,6 +163,15 @@ static const struct opt opts[] = {
      "Wrong bind codes a chat identity may send before binding is locked for it."},
     {"bot", "bind_lock", OPT_INT, OFF(bot_bind_lock), "3600", 60, 86400, NULL, false, "s",
      "How long binding stays locked after too many wrong codes."},
+    {"wechat", "token", OPT_STR, OFF(wechat_token), "", 0, 0, NULL, true, "text",
+     "The Token of the Official Account's server configuration: GET and POST /wechat are "
+     "checked with it; empty turns /wechat off (503)."},
+    {"wechat", "appid", OPT_STR, OFF(wechat_appid), "", 0, 0, NULL, false, "text",
+     "The Official Account's AppID; safe-mode messages for another appid are refused."},
+    {"wechat", "encoding_aes_key", OPT_STR, OFF(wechat_encoding_aes_key), "", 0, 0, NULL, true,
+     "43 characters",
+     "The EncodingAESKey for safe mode (encrypt_type=aes); empty: safe-mode messages are "
+     "refused."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

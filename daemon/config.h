@@ -67,6 +67,10 @@ struct config {
     int64_t bot_per_minute;    /* commands per chat identity per minute */
     int64_t bot_bind_failures; /* wrong bind codes before binding is locked */
     int64_t bot_bind_lock;     /* seconds binding stays locked */
+    /* [wechat] */
+    char *wechat_token;            /* the callback's token; "" turns /wechat off */
+    char *wechat_appid;            /* the Official Account's appid (safe mode) */
+    char *wechat_encoding_aes_key; /* 43 characters (safe mode) */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

@@ -40,14 +40,16 @@ const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, 
                 return NULL;
             int got = lws_hdr_copy_fragment(r->wsi, big, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
             bool ours = got > (int)nlen && strncmp(big, name, nlen) == 0 && big[nlen] == '=';
-            free(big);
             if (ours) {
+                /* "name=value" does not fit, but the value alone may */
                 *too_long = (size_t)got - nlen - 1 >= n;
-                if (*too_long)
-                    return NULL;
+                if (!*too_long)
+                    memcpy(buf, big + nlen + 1, (size_t)got - nlen);
             }
-            if (!ours || got < 0)
-                continue;
+            free(big);
+            if (ours)
+                return *too_long ? NULL : buf;
+            continue;
         }
         int got = lws_hdr_copy_fragment(r->wsi, buf, (int)n, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (got < 0)

@@ -16,7 +16,8 @@ pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev hdr:csv.h
 cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck
-file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei"
+file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
+file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 

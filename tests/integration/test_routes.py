@@ -46,6 +46,8 @@ EXPECTED = {
     ("POST", "/api/v1/points/redemptions"): "staff",
     ("POST", "/api/v1/points/transfers"): "manager",
     ("POST", "/api/v1/bot/messages"): "none",
+    ("GET", "/wechat"): "none",
+    ("POST", "/wechat"): "none",
     ("POST", "/api/v1/members/{member_no}/bind_code"): "staff",
     ("POST", "/api/v1/upgrades"): "staff",
     ("GET", "/api/v1/upgrades"): "staff",
