@@ -703,7 +703,7 @@ int store_points_view(struct store *s, int64_t member_id, const char *today,
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, member_id);
-    int rc;
+    int rc = SQLITE_DONE;
     while (out->nlines < POINTS_LINES_SHOWN && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_points_line *l = &out->lines[out->nlines++];
         l->id = sqlite3_column_int64(st, 0);
