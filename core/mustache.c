@@ -79,6 +79,7 @@ static void set_error(struct mustache_error *err, const char *src, size_t off, b
     if (!err)
         return;
     err->line = err->column = 0;
+    err->tpl = NULL;
     if (placed)
         locate(src, off, &err->line, &err->column);
     va_list ap;
@@ -159,7 +160,8 @@ struct parser {
 };
 
 /* Checks name s[off, off+len) and splits it into node's parts. A name is "."
- * or dot-separated parts of printable non-space bytes. */
+ * or dot-separated parts of printable non-space bytes (a partial's name is one
+ * part). */
 static int set_name(struct parser *p, struct node *n, size_t off, size_t len, size_t tag_at)
 {
     n->off = (uint32_t)off;
@@ -172,6 +174,7 @@ static int set_name(struct parser *p, struct node *n, size_t off, size_t len, si
     }
     if (len == 1 && p->s[off] == '.')
         return 0;
+    bool dotted = n->kind != N_PARTIAL; /* a partial's name is one string, dots and all */
     size_t start = off;
     for (size_t i = off; i <= off + len; i++) {
         if (i < off + len) {
@@ -183,7 +186,7 @@ static int set_name(struct parser *p, struct node *n, size_t off, size_t len, si
                           QNAME(len), p->s + off);
                 return KIOSKD_EMALFORMED;
             }
-            if (c != '.')
+            if (c != '.' || !dotted)
                 continue;
         }
         if (i == start) {
@@ -450,6 +453,13 @@ struct render {
     bool line_start;   /* the last text emitted ended a line */
 };
 
+/* A render error's line and column are in t (the template or a partial). */
+static void placed_in(struct render *r, const struct mustache *t)
+{
+    if (r->err)
+        r->err->tpl = t;
+}
+
 static int out_fail(struct render *r, int rc)
 {
     if (rc == KIOSKD_ETOOBIG)
@@ -633,6 +643,7 @@ static int too_deep(struct render *r, const struct mustache *t, const struct nod
 {
     set_error(r->err, t->src, n->at, true, "sections and partials nested deeper than %u",
               r->max_depth);
+    placed_in(r, t);
     return KIOSKD_ETOOBIG;
 }
 
@@ -669,6 +680,7 @@ static int render_partial(struct render *r, const struct mustache *t, const stru
     if (rc) {
         set_error(r->err, t->src, n->at, true, "partial '%.*s': %s", QNAME(n->len), t->src + n->off,
                   kioskd_strerror(rc));
+        placed_in(r, t);
         return rc;
     }
     if (!p)
@@ -696,6 +708,7 @@ static int render_nodes(struct render *r, const struct mustache *t, uint32_t fro
         if (++r->steps > r->max_steps) {
             set_error(r->err, t->src, n->at, true, "rendering took more than %lu steps",
                       r->max_steps);
+            placed_in(r, t);
             return KIOSKD_ETOOBIG;
         }
         switch ((enum node_kind)n->kind) {

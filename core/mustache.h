@@ -51,6 +51,8 @@ struct mustache;
 struct mustache_error {
     unsigned line;
     unsigned column;
+    const struct mustache *tpl; /* render errors: the template (or partial) line and
+                                   column are in; NULL otherwise */
     char message[160];
 };
 

@@ -134,6 +134,7 @@ static void test_parse_errors(void **state)
     expect_parse_error("a{{ a b }}", KIOSKD_EMALFORMED, 1, 2, "space");
     expect_parse_error("{{a..b}}", KIOSKD_EMALFORMED, 1, 1, "empty part");
     expect_parse_error("{{>.}}", KIOSKD_EMALFORMED, 1, 1, "not a partial name");
+    expect_parse_error("{{>a b}}", KIOSKD_EMALFORMED, 1, 1, "space");
     expect_parse_error("{{$block}}{{/block}}", KIOSKD_EMALFORMED, 1, 1, "not supported");
     expect_parse_error("{{<parent}}{{/parent}}", KIOSKD_EMALFORMED, 1, 1, "not supported");
     /* columns count characters, not bytes */
@@ -256,6 +257,7 @@ static void test_recursive_partial(void **state)
     assert_int_equal(err.line, 1);
     assert_int_equal(err.column, 2); /* in the partial: x{{>loop}} */
     assert_int_equal(out.len, strlen("start\n") + 64);
+    assert_non_null(err.tpl); /* the partial, not the template */
     buf_free(&out);
     /* through a section and another partial */
     assert_int_equal(render_with("{{>a}}", data, partials, 1 << 20, &out, &err), KIOSKD_ETOOBIG);
@@ -269,6 +271,11 @@ static void test_recursive_partial(void **state)
     assert_string_equal(out.data, "总行(分行(支行()))");
     buf_free(&out);
     json_decref(tree);
+    /* a partial's name is one string, dots and all */
+    json_object_set_new(partials, "footer.sms", json_string("回复退订"));
+    assert_int_equal(render_with("{{> footer.sms }}", NULL, partials, 100, &out, &err), 0);
+    assert_string_equal(out.data, "回复退订");
+    buf_free(&out);
     json_decref(partials);
     json_decref(data);
 }
@@ -299,6 +306,7 @@ static void test_partial_callback(void **state)
     assert_int_equal(mustache_render(t, NULL, &o, &out, &err), KIOSKD_EIO);
     assert_int_equal(err.line, 2);
     assert_int_equal(err.column, 3);
+    assert_ptr_equal(err.tpl, t);
     assert_non_null(strstr(err.message, "partial 'footer'"));
     mustache_free(t);
     buf_free(&out);
