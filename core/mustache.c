@@ -283,10 +283,7 @@ static int parse(struct parser *p)
         case '*':
         case '<':
         case '$':
-            set_error(p->err, s, at, true,
-                      "'%c' tags (dynamic names, inheritance) are not "
-                      "supported",
-                      sigil);
+            set_error(p->err, s, at, true, "'%c' tags are not supported", sigil);
             return KIOSKD_EMALFORMED;
         default:
             n.kind = N_VAR;
