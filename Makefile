@@ -101,6 +101,9 @@ run:
 	@$(MAKE) --no-print-directory all
 	./build/kioskd serve --demo $(ARGS)
 
+# The Mustache spec test files, beside the repository as in CI (tests/unit/test_mustache.c).
+MUSTACHE_SPEC ?= $(abspath ../shared/conformance/mustache-spec)
+
 # Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
 test:
 	@sh tools/deps.sh test
@@ -110,6 +113,7 @@ test:
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so
 	@KIOSKD_BIN=$(abspath $(BIN)) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) SAN=$(SAN) \
 	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
+	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  python3 tests/run.py $(T)
 
@@ -124,8 +128,10 @@ docs: build/kioskd
 
 # libFuzzer targets (clang): each tests/fuzz/fuzz_NAME.c runs FUZZ_S seconds on a
 # scratch copy of tests/fuzz/corpus/NAME; crashes are left in build/fuzz/.
+# FUZZ_T=NAME runs only tests/fuzz/fuzz_NAME.c.
 FUZZ_S    ?= 30
-FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_T    ?= *
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_$(FUZZ_T).c))
 FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/web.c
 
 fuzz:

@@ -31,5 +31,8 @@ int cli_import_products(struct kioskd *k, const char *path);
 int cli_check(struct kioskd *k, int argc, char **argv);
 /* Prints every route row: METHOD PATTERN ROLE (none, staff, manager, admin). */
 int cli_routes(struct kioskd *k, int argc, char **argv);
+/* kioskd render TEMPLATE_FILE DATA_JSON_FILE [--partials DIR] (daemon/render.c):
+ * 0 when printed, 1 on a bad file, 2 on bad arguments. */
+int cli_render(struct kioskd *k, int argc, char **argv);
 
 #endif

@@ -365,6 +365,11 @@ static int cmd_routes(int argc, char **argv)
     return with_config(argc, argv, cli_routes);
 }
 
+static int cmd_render(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_render);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
@@ -416,6 +421,12 @@ static const struct cmd cmds[] = {
      "See kioskd check --help.\n"},
     {"routes", "", "Print the HTTP routes: METHOD PATTERN ROLE, one per line.", cmd_routes,
      "ROLE is the least role a route needs: none (no login), staff, manager or admin.\n"},
+    {"render", "[-c FILE] TEMPLATE_FILE DATA_JSON_FILE [--partials DIR]",
+     "Render a Mustache template with JSON data and print the result.", cmd_render,
+     "The engine of the reminders (docs/templates.md). A partial {{> NAME}} is read from\n"
+     "DIR/NAME.mustache; a missing one renders as nothing (with a warning), a name with\n"
+     "'/' or '..' is refused. A template error prints FILE:LINE:COLUMN: message, bad\n"
+     "JSON prints DATA_JSON_FILE:LINE:COLUMN: message; both exit 1. Bad arguments exit 2.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };
 
