@@ -156,9 +156,9 @@ static const struct opt opts[] = {
     {"bot", "public_url", OPT_STR, OFF(bot_public_url), "", 0, 0, NULL, false, "URL",
      "Address the members' phones reach this daemon at (e.g. https://branch.example.com), for "
      "the ticket link in a chat sign-up's reply; empty: the reply gives the 6-digit code only."},
-    {"bot", "per_minute", OPT_INT, OFF(bot_per_minute), "10", 1, 10000, NULL, false, "commands",
+    {"bot", "per_minute", OPT_INT, OFF(bot_per_minute), "10", 0, 100000, NULL, false, "commands",
      "Commands one chat identity may send a minute; past this each gets a polite reply to "
-     "wait, and nothing is done."},
+     "wait, and nothing is done. 0 turns the limit off."},
     {"bot", "bind_failures", OPT_INT, OFF(bot_bind_failures), "5", 1, 100, NULL, false, "codes",
      "Wrong bind codes a chat identity may send before binding is locked for it."},
     {"bot", "bind_lock", OPT_INT, OFF(bot_bind_lock), "3600", 60, 86400, NULL, false, "s",
