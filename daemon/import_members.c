@@ -1,11 +1,8 @@
 /*
- * kioskd import members FILE.csv: streams the file through libcsv, one
- * physical line at a time (so every row knows its line), inside one store job:
- * the writer pulls rows as it inserts them, and a bad row rolls the whole
- * import back. Memory stays one row, whatever the file's size.
+ * kioskd import members FILE.csv: the rows (daemon/csvrows.c) are pulled by
+ * the store's writer inside one job as it inserts them, so a bad row rolls the
+ * whole import back and memory stays one row, whatever the file's size.
  */
-#include <csv.h>
-#include <errno.h>
 #include <mbedtls/platform_util.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,133 +15,35 @@
 #include "core/validate.h"
 #include "daemon/app.h"
 #include "daemon/cli.h"
+#include "daemon/csvrows.h"
 #include "handlers/common.h"
 #include "store/members.h"
-
-#define LINE_MAX_BYTES 65536
-#define FIELD_MAX 256
 
 enum col { C_NO, C_NAME, C_PHONE, C_AUM, C_BIRTHDAY, C_HOUSEHOLD, C_LAST_TXN, C_COUNT };
 static const char *const col_names[C_COUNT] = {"member_no", "name",      "phone",   "aum",
                                                "birthday",  "household", "last_txn"};
+static const struct csvrows_spec members_csv = {
+    .names = col_names,
+    .ncols = C_COUNT,
+    .optional = 1u << C_LAST_TXN,
+    .expected = "member_no,name,phone,aum,birthday,household[,last_txn]",
+    .field_max = 256,
+};
 
 struct importer {
     struct kioskd *k;
     struct tier_lines lines;
-    const char *path;
-    FILE *f;
-    struct csv_parser p;
-    char *line;
-    size_t line_cap;
-    long line_no, row_line; /* the line being fed; the line the current row started on */
-    /* the row being gathered */
-    char field[C_COUNT + 1][FIELD_MAX + 1];
-    int nfields;
-    bool too_long, row_ready, header_done;
-    int col_of[C_COUNT]; /* header position of each column; -1: absent */
-    int header_n;
-    char err[512];
+    struct csvrows rows;
 };
 
-static void on_field(void *s, size_t len, void *data)
+static const char *col(struct importer *im, enum col c)
 {
-    struct importer *im = data;
-    if (im->nfields <= C_COUNT) {
-        if (len > FIELD_MAX)
-            im->too_long = true;
-        else {
-            memcpy(im->field[im->nfields], s, len);
-            im->field[im->nfields][len] = '\0';
-        }
-    }
-    im->nfields++;
-}
-
-static void on_row(int c, void *data)
-{
-    (void)c;
-    ((struct importer *)data)->row_ready = true;
-}
-
-/* Feeds lines until a row is complete: 1, 0 at the end, or KIOSKD_EINVAL/EIO. */
-static int next_raw_row(struct importer *im)
-{
-    im->nfields = 0;
-    im->too_long = false;
-    im->row_ready = false;
-    im->row_line = im->line_no + 1;
-    while (!im->row_ready) {
-        ssize_t n = getline(&im->line, &im->line_cap, im->f);
-        if (n < 0) {
-            if (ferror(im->f)) {
-                snprintf(im->err, sizeof im->err, "%s: cannot be read", im->path);
-                return KIOSKD_EIO;
-            }
-            if (csv_fini(&im->p, on_field, on_row, im) != 0) {
-                snprintf(im->err, sizeof im->err, "%s:%ld: a quoted field is never closed",
-                         im->path, im->row_line);
-                return KIOSKD_EINVAL;
-            }
-            return im->row_ready ? 1 : 0;
-        }
-        im->line_no++;
-        if (n > LINE_MAX_BYTES) {
-            snprintf(im->err, sizeof im->err, "%s:%ld: the line is longer than %d bytes", im->path,
-                     im->line_no, LINE_MAX_BYTES);
-            return KIOSKD_EINVAL;
-        }
-        if (csv_parse(&im->p, im->line, (size_t)n, on_field, on_row, im) != (size_t)n) {
-            snprintf(im->err, sizeof im->err, "%s:%ld: %s", im->path, im->line_no,
-                     csv_strerror(csv_error(&im->p)));
-            return KIOSKD_EINVAL;
-        }
-        if (im->nfields == 0 && !im->row_ready)
-            im->row_line = im->line_no + 1; /* a blank line: the row starts later */
-    }
-    return 1;
+    return csvrows_col(&im->rows, c);
 }
 
 static int row_fail(struct importer *im, const char *field, const char *why)
 {
-    snprintf(im->err, sizeof im->err, "%s:%ld: %s: %s", im->path, im->row_line, field, why);
-    return KIOSKD_EINVAL;
-}
-
-static int read_header(struct importer *im)
-{
-    int rc = next_raw_row(im);
-    if (rc <= 0) {
-        if (rc == 0)
-            snprintf(im->err, sizeof im->err, "%s:1: the file is empty; a header row is expected",
-                     im->path);
-        return rc ? rc : KIOSKD_EINVAL;
-    }
-    im->header_n = im->nfields;
-    for (int i = 0; i < C_COUNT; i++) {
-        im->col_of[i] = -1;
-        for (int j = 0; j < im->nfields && j <= C_COUNT; j++)
-            if (strcmp(im->field[j], col_names[i]) == 0)
-                im->col_of[i] = j;
-        if (im->col_of[i] < 0 && i != C_LAST_TXN) {
-            snprintf(im->err, sizeof im->err,
-                     "%s:%ld: the header has no column '%s' (expected "
-                     "member_no,name,phone,aum,birthday,household[,last_txn])",
-                     im->path, im->row_line, col_names[i]);
-            return KIOSKD_EINVAL;
-        }
-    }
-    if (im->header_n > C_COUNT) {
-        snprintf(im->err, sizeof im->err, "%s:%ld: the header has %d columns; at most %d", im->path,
-                 im->row_line, im->header_n, C_COUNT);
-        return KIOSKD_EINVAL;
-    }
-    im->header_done = true;
-    return 0;
-}
-
-static const char *col(struct importer *im, enum col c)
-{
-    return im->col_of[c] < 0 ? "" : im->field[im->col_of[c]];
+    return csvrows_fail(&im->rows, field, why);
 }
 
 /* The writer's row source: the next member, checked and sealed. */
@@ -152,17 +51,10 @@ static int next_member(void *arg, struct store_member *m)
 {
     struct importer *im = arg;
     struct kioskd *k = im->k;
-    int rc = next_raw_row(im);
+    int rc = csvrows_next(&im->rows);
     if (rc <= 0)
         return rc;
     memset(m, 0, sizeof *m);
-    if (im->nfields != im->header_n) {
-        snprintf(im->err, sizeof im->err, "%s:%ld: expected %d fields as in the header, found %d",
-                 im->path, im->row_line, im->header_n, im->nfields);
-        return KIOSKD_EINVAL;
-    }
-    if (im->too_long)
-        return row_fail(im, "row", "a field is longer than 256 bytes");
     const char *no = col(im, C_NO);
     size_t nlen = strlen(no);
     if (nlen == 0 || nlen > MEMBER_NO_MAX ||
@@ -243,41 +135,30 @@ int cli_import_members(struct kioskd *k, const char *path)
     }
     int64_t t0 = mono_ms();
     im->k = k;
-    im->path = path;
     im->lines = (struct tier_lines){.potential = k->cfg.tiers_potential * 100,
                                     .midhigh = k->cfg.tiers_midhigh * 100,
                                     .private_line = k->cfg.tiers_private * 100};
-    im->f = fopen(path, "rb");
-    if (!im->f) {
-        fprintf(stderr, "kioskd import: %s: %s\n", path, strerror(errno));
-        free(im);
-        return 1;
-    }
-    int rc = csv_init(&im->p, CSV_STRICT | CSV_STRICT_FINI) == 0 ? 0 : KIOSKD_ENOMEM;
-    if (rc == 0)
-        rc = read_header(im);
+    int rc = csvrows_open(&im->rows, &members_csv, path);
     struct store_members_import j;
     store_members_import_init(&j);
     if (rc == 0) {
         rc = app_open(k, false, err, sizeof err);
         if (rc)
-            snprintf(im->err, sizeof im->err, "%s", err);
+            snprintf(im->rows.err, sizeof im->rows.err, "%s", err);
     }
     if (rc == 0) {
         j.next = next_member;
         j.arg = im;
         store_actor_set(&j.by, NULL, "import");
         rc = store_run(k->store, &j.job);
-        if (rc && !im->err[0])
-            snprintf(im->err, sizeof im->err, "%s", kioskd_strerror(rc));
+        if (rc && !im->rows.err[0])
+            snprintf(im->rows.err, sizeof im->rows.err, "%s", kioskd_strerror(rc));
         app_close(k);
     }
-    csv_free(&im->p);
-    fclose(im->f);
-    free(im->line);
+    csvrows_close(&im->rows);
     if (rc) {
         fprintf(stderr, "kioskd import: %s; nothing was imported\n",
-                im->err[0] ? im->err : kioskd_strerror(rc));
+                im->rows.err[0] ? im->rows.err : kioskd_strerror(rc));
         mbedtls_platform_zeroize(im, sizeof *im);
         free(im);
         return 1;
