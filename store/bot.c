@@ -14,7 +14,8 @@
 
 static const char SQL_CODE_SET[] =
     "INSERT INTO bind_codes(member_id, code_hash, expires_at, created_by) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(member_id) DO UPDATE SET code_hash = ?2, expires_at = ?3, created_by = ?4";
+    "ON CONFLICT(member_id) DO UPDATE SET code_hash = ?2, expires_at = ?3, created_by = ?4, "
+    "attempts = 0";
 static const char SQL_DELIVERY_GET[] = "SELECT reply FROM bot_deliveries WHERE key_hash = ?1";
 static const char SQL_DELIVERY_PUT[] =
     "INSERT INTO bot_deliveries(key_hash, reply, at) VALUES (?1, ?2, ?3)";
@@ -44,6 +45,13 @@ static const char SQL_MEMBER_OF_PHONE[] =
 static const char SQL_CODE_MATCH[] =
     "SELECT 1 FROM bind_codes WHERE member_id = ?1 AND code_hash = ?2 AND expires_at > ?3";
 static const char SQL_CODE_DELETE[] = "DELETE FROM bind_codes WHERE member_id = ?1";
+static const char SQL_CODE_ATTEMPT[] =
+    "UPDATE bind_codes SET attempts = attempts + 1 WHERE member_id = ?1";
+static const char SQL_CODE_BURN[] =
+    "DELETE FROM bind_codes WHERE member_id = ?1 AND attempts >= ?2";
+
+/* Wrong codes for one member's phone, from any senders, before its code is burnt. */
+#define BIND_CODE_ATTEMPTS 5
 
 static int code_set_run(struct store_tx *tx, struct store_job *job)
 {
@@ -175,8 +183,21 @@ static int bind_run(struct store_tx *tx, struct store_bot_turn *j)
             return store_rc(rc);
         }
     }
-    if (!member)
+    if (!member) {
+        /* every member of that phone: one more wrong try at its code */
+        for (int i = 0; i < n; i++) {
+            if (!(st = conn_stmt(tx->c, SQL_CODE_ATTEMPT)))
+                return KIOSKD_EIO;
+            sqlite3_bind_int64(st, 1, ids[i]);
+            if ((rc = store_step_done(st)) != 0 || !(st = conn_stmt(tx->c, SQL_CODE_BURN)))
+                return rc ? rc : KIOSKD_EIO;
+            sqlite3_bind_int64(st, 1, ids[i]);
+            sqlite3_bind_int(st, 2, BIND_CODE_ATTEMPTS);
+            if ((rc = store_step_done(st)) != 0)
+                return rc;
+        }
         return bind_failed(tx, j);
+    }
     /* a code serves once; the identity is bound to this member from now on */
     if (!(st = conn_stmt(tx->c, SQL_CODE_DELETE)))
         return KIOSKD_EIO;

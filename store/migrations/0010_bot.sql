@@ -4,11 +4,15 @@
 -- per group per day. Chat identities (a WeChat openid, a bridge's sender id)
 -- are kept only as keyed hashes (HMAC-SHA256 with the personal-data key).
 
+-- attempts: wrong codes sent for this member's phone, from any sender; the
+-- code is burnt at BIND_CODE_ATTEMPTS (store/bot.c), so many senders together
+-- cannot guess it either.
 CREATE TABLE bind_codes (
     member_id  INTEGER PRIMARY KEY REFERENCES members(id),
     code_hash  BLOB NOT NULL CHECK (length(code_hash) = 32),
     expires_at INTEGER NOT NULL,
-    created_by TEXT NOT NULL
+    created_by TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 CREATE TABLE bot_bindings (

@@ -154,3 +154,17 @@ def test_a_sender_past_the_limit_is_told_to_wait():
     replies = [say(s, "帮助", sender="fast") for _ in range(5)]
     assert [r == "您发送得太快了，请一分钟后再试。" for r in replies] == [False] * 3 + [True] * 2
     assert "积分 — 查询积分" in say(s, "帮助", sender="slow")
+
+
+def test_many_senders_together_cannot_guess_one_members_code():
+    s = site()
+    code = bind_code(s, "M002")
+    wrong = [c for c in ("000000", "111111", "222222", "333333", "444444", "555555")
+             if c != code][:5]
+    for i, w in enumerate(wrong):
+        assert "不对" in say(s, f"绑定 13812340002 {w}", sender=f"guesser-{i}")
+    # the fifth wrong try burnt the code: the right one no longer binds
+    assert "不对" in say(s, f"绑定 13812340002 {code}", sender="owner")
+    assert rows(s, "SELECT count(*) FROM bind_codes") == [(0,)]
+    fresh = bind_code(s, "M002")
+    assert say(s, f"绑定 13812340002 {fresh}", sender="owner").startswith("绑定成功")
