@@ -43,28 +43,38 @@ static void checkin_effects(struct write_ctx *w)
         events_changed(w->k);
 }
 
+/* The member block of a check-in's answer: tier as shown today, balance, and
+ * what this check-in earned (0 on a rescan). */
+static void add_member(json_t *doc, const struct store_checkin *j)
+{
+    if (!doc || !j->member)
+        return;
+    char tier[96];
+    tier_shown_today(j->tier, j->trial_tier, j->trial_until, tier, sizeof tier);
+    json_object_set_new(doc, "member",
+                        json_pack("{s:s, s:s, s:I, s:I}", "member_no", j->member_no, "tier", tier,
+                                  "balance", (json_int_t)j->balance, "earned",
+                                  (json_int_t)(j->already ? 0 : j->earned)));
+}
+
 static json_t *checkin_reply(struct write_ctx *w, int *status)
 {
     struct store_checkin *j = &((struct checkin_ctx *)w)->job;
-    if (j->already)
-        return json_pack("{s:s, s:I, s:I, s:s, s:o, s:s}", "status", "already_checked_in",
-                         "checkin_id", (json_int_t)j->checkin_id, "signup_id",
-                         (json_int_t)j->out_signup_id, "name", j->name_mask, "first_at",
-                         json_time_us(j->at_us), "first_device", j->first_device);
-    if (j->walkin_created)
-        *status = 201;
-    json_t *doc =
-        json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
-                  (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id, "event_id",
-                  (json_int_t)j->out_event_id, "name", j->name_mask, "at", json_time_us(j->at_us));
-    if (doc && j->member) {
-        char tier[96];
-        tier_shown_today(j->tier, j->trial_tier, j->trial_until, tier, sizeof tier);
-        json_object_set_new(doc, "member",
-                            json_pack("{s:s, s:s, s:I, s:I}", "member_no", j->member_no, "tier",
-                                      tier, "balance", (json_int_t)j->balance, "earned",
-                                      (json_int_t)j->earned));
+    json_t *doc;
+    if (j->already) {
+        doc = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s}", "status", "already_checked_in",
+                        "checkin_id", (json_int_t)j->checkin_id, "signup_id",
+                        (json_int_t)j->out_signup_id, "name", j->name_mask, "first_at",
+                        json_time_us(j->at_us), "first_device", j->first_device);
+    } else {
+        if (j->walkin_created)
+            *status = 201;
+        doc = json_pack("{s:s, s:I, s:I, s:I, s:s, s:o}", "status", "checked_in", "checkin_id",
+                        (json_int_t)j->checkin_id, "signup_id", (json_int_t)j->out_signup_id,
+                        "event_id", (json_int_t)j->out_event_id, "name", j->name_mask, "at",
+                        json_time_us(j->at_us));
     }
+    add_member(doc, j);
     return doc;
 }
 

@@ -82,6 +82,24 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
                          "signup", data);
 }
 
+/* Fills the job's member block from member_id (0: the guest is no member). */
+static int checkin_member(struct store_tx *tx, struct store_checkin *j, int64_t member_id)
+{
+    if (!member_id)
+        return 0;
+    struct member_row m;
+    int rc = member_row_by_id(tx, member_id, &m);
+    if (rc)
+        return rc;
+    j->member = true;
+    snprintf(j->member_no, sizeof j->member_no, "%s", m.member_no);
+    snprintf(j->tier, sizeof j->tier, "%s", m.tier);
+    snprintf(j->trial_tier, sizeof j->trial_tier, "%s", m.trial_tier);
+    snprintf(j->trial_until, sizeof j->trial_until, "%s", m.trial_until);
+    j->balance = m.balance;
+    return 0;
+}
+
 static int checkin_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_checkin *j = (struct store_checkin *)job;
@@ -157,7 +175,10 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         j->checkin_id = first.id;
         j->at_us = first.at_us;
         snprintf(j->first_device, sizeof j->first_device, "%s", first.device);
-        return 0;
+        int64_t member_id;
+        if ((rc = ledger_member_of_signup(tx, f.id, &member_id)) != 0)
+            return rc;
+        return checkin_member(tx, j, member_id); /* a rescan shows the guest's points too */
     }
 
     static const char *const methods[] = {"ticket", "phone", "walkin", "code"};
@@ -180,19 +201,10 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     struct ledger_checkin_earned earned;
     if ((rc = ledger_checkin_earn(tx, f.id, &j->rules, &j->by, &earned)) != 0)
         return rc;
-    if (earned.member_id) {
-        struct member_row m;
-        if ((rc = member_row_by_id(tx, earned.member_id, &m)) != 0)
-            return rc;
-        j->member = true;
-        snprintf(j->member_no, sizeof j->member_no, "%s", m.member_no);
-        snprintf(j->tier, sizeof j->tier, "%s", m.tier);
-        snprintf(j->trial_tier, sizeof j->trial_tier, "%s", m.trial_tier);
-        snprintf(j->trial_until, sizeof j->trial_until, "%s", m.trial_until);
-        j->balance = m.balance;
-        j->earned = earned.checkin_points;
-        j->referral_earned = earned.referral_points;
-    }
+    if ((rc = checkin_member(tx, j, earned.member_id)) != 0)
+        return rc;
+    j->earned = earned.checkin_points;
+    j->referral_earned = earned.referral_points;
     json_t *data =
         json_pack("{s:I, s:I, s:I, s:I, s:s, s:s}", "checkin_id", (json_int_t)j->checkin_id,
                   "signup_id", (json_int_t)f.id, "event_id", (json_int_t)event_id, "at_us",

@@ -346,6 +346,24 @@ static int earned_already(struct store_tx *tx, int64_t signup_id, const char *re
     return exists(st);
 }
 
+int ledger_member_of_signup(struct store_tx *tx, int64_t signup_id, int64_t *member_id)
+{
+    *member_id = 0;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_HASHES);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, signup_id);
+    unsigned char phone[STORE_HASH_LEN];
+    int rc = sqlite3_step(st);
+    bool ok = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_HASH_LEN;
+    if (ok)
+        memcpy(phone, sqlite3_column_blob(st, 0), STORE_HASH_LEN);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    return ok ? member_of_hash(tx, phone, member_id) : 0;
+}
+
 int ledger_checkin_earn(struct store_tx *tx, int64_t signup_id, const struct points_rules *r,
                         const struct store_actor *by, struct ledger_checkin_earned *out)
 {

@@ -170,6 +170,8 @@ struct ledger_checkin_earned {
  * sign-up net of reversals. Returns 0 or a KIOSKD_E* code. */
 int ledger_checkin_earn(struct store_tx *tx, int64_t signup_id, const struct points_rules *r,
                         const struct store_actor *by, struct ledger_checkin_earned *out);
+/* The member whose phone signed up (*member_id 0: none). 0 or a KIOSKD_E* code. */
+int ledger_member_of_signup(struct store_tx *tx, int64_t signup_id, int64_t *member_id);
 /* Takes back what the sign-up's check-in earned (reversal lines, from the
  * earned lot first, then oldest expiry first), less what of it has expired. Returns 0; 1 when a
  * member's balance is short of it (then nothing is written); or a KIOSKD_E* code. */

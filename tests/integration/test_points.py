@@ -74,6 +74,7 @@ def test_a_checkin_earns_once_a_referral_once_per_guest_and_undo_takes_both_back
     # a second scan earns nothing
     again = s.checkin(event_id=ev, phone=PHONE["M001"]).json
     assert again["status"] == "already_checked_in"
+    assert again["member"] == {"member_no": "M001", "tier": "潜力", "balance": 50, "earned": 0}
     assert balance(s, "M001") == 50 and balance(s, "M004") == 200
 
     cid = got["checkin_id"]
