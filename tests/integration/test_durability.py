@@ -163,7 +163,12 @@ def test_wal_stays_bounded_under_load():
     watcher.start()
     acked, done = {}, threading.Event()
     threads = _writers(s, ev, "133", acked, done, nthreads=16)
+    # enough writes to pass the checkpoint many times over: 2.5 s on an idle
+    # machine, longer on a busy one or under the sanitizers (never a timing check)
+    deadline = time.monotonic() + 60
     time.sleep(2.5)
+    while len(acked) <= 1000 and time.monotonic() < deadline:
+        time.sleep(0.2)
     done.set()
     for t in threads:
         t.join()
