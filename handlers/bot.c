@@ -607,9 +607,9 @@ static void bot_stats(struct req *r)
         total += rows[i].commands;
         if (!ok || (i + 1 < n && strcmp(rows[i + 1].group, rows[i].group) == 0))
             continue;
-        ok = json_array_append_new(groups, json_pack("{s:s, s:o, s:I}", "group", rows[i].group,
-                                                     "days", days, "total",
-                                                     (json_int_t)total)) == 0;
+        ok =
+            json_array_append_new(groups, json_pack("{s:s, s:o, s:I}", "group", rows[i].group,
+                                                    "days", days, "total", (json_int_t)total)) == 0;
         days = NULL;
         total = 0;
     }
