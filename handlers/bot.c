@@ -580,7 +580,52 @@ static const struct route_write bind_code = {
     .release = bind_code_release,
 };
 
+/* --- GET /api/v1/bot/stats?from=&to= (manager): commands per group per day --- */
+
+#define STATS_DAYS_MAX 366
+#define STATS_ROWS_MAX 20000
+
+static void bot_stats(struct req *r)
+{
+    char from[DATE_LEN], to[DATE_LEN];
+    if (!query_date_range(r, 30, STATS_DAYS_MAX, from, to))
+        return;
+    struct store_group_day *rows;
+    size_t n;
+    int rc = store_bot_group_days(r->k->store, from, to, STATS_ROWS_MAX, &rows, &n);
+    if (rc) {
+        req_fail(r, rc);
+        return;
+    }
+    json_t *groups = json_array(), *days = NULL;
+    bool ok = groups != NULL;
+    int64_t total = 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        ok = (days || (days = json_array())) &&
+             json_array_append_new(days, json_pack("{s:s, s:I}", "day", rows[i].day, "commands",
+                                                   (json_int_t)rows[i].commands)) == 0;
+        total += rows[i].commands;
+        if (!ok || (i + 1 < n && strcmp(rows[i + 1].group, rows[i].group) == 0))
+            continue;
+        ok =
+            json_array_append_new(groups, json_pack("{s:s, s:o, s:I}", "group", rows[i].group,
+                                                    "days", days, "total", (json_int_t)total)) == 0;
+        days = NULL;
+        total = 0;
+    }
+    free(rows);
+    json_decref(days);
+    if (!ok) {
+        json_decref(groups);
+        groups = NULL;
+    }
+    req_json(r, 200,
+             groups ? json_pack("{s:s, s:s, s:o}", "from", from, "to", to, "groups", groups)
+                    : NULL);
+}
+
 const struct route bot_routes[] = {
+    {.method = HTTP_GET, .pattern = "/api/v1/bot/stats", .role = ROLE_MANAGER, .fn = bot_stats},
     {.method = HTTP_POST,
      .pattern = "/api/v1/bot/messages",
      .flags = ROUTE_BODY,

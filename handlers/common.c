@@ -180,6 +180,53 @@ void today_china(char out[11])
     points_china_date(now_s(), out);
 }
 
+bool china_date_start(const char *s, int64_t *t)
+{
+    if (!s || !validate_date(s))
+        return false;
+    int64_t y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+    *t = time_days_from_civil(y, m, d) * 86400 - TIME_CHINA_OFFSET;
+    return true;
+}
+
+bool query_date_range(struct req *r, int64_t days_default, int64_t days_max, char from[11],
+                      char to[11])
+{
+    char from_s[16], to_s[16];
+    bool long1 = false, long2 = false;
+    const char *f = req_query_fit(r, "from", from_s, sizeof from_s, &long1);
+    const char *t = req_query_fit(r, "to", to_s, sizeof to_s, &long2);
+    int64_t from_t, to_t;
+    if (!t && !long2) {
+        today_china(to_s);
+        t = to_s;
+    }
+    if (!china_date_start(t, &to_t)) {
+        req_error(r, 422, "invalid_query", "to must be a date YYYY-MM-DD", NULL);
+        return false;
+    }
+    if (!f && !long1) {
+        points_china_date(to_t - (days_default - 1) * 86400, from_s);
+        f = from_s;
+    }
+    if (!china_date_start(f, &from_t)) {
+        req_error(r, 422, "invalid_query", "from must be a date YYYY-MM-DD", NULL);
+        return false;
+    }
+    if (from_t > to_t || (to_t - from_t) / 86400 + 1 > days_max) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "from must not be after to, at most %lld days apart",
+                 (long long)days_max);
+        req_error(r, 422, "invalid_query", msg, NULL);
+        return false;
+    }
+    memcpy(from, f, DATE_LEN);
+    memcpy(to, t, DATE_LEN);
+    return true;
+}
+
 char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until, char *out,
                        size_t n)
 {

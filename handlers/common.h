@@ -47,6 +47,16 @@ struct points_rules;
 void points_rules_of(const struct kioskd *k, struct points_rules *r);
 /* Today's China date, YYYY-MM-DD. */
 void today_china(char out[11]);
+/* The unix time of the midnight (China) that starts the China date s
+ * (YYYY-MM-DD) into *t; false when s is NULL or not a date. */
+bool china_date_start(const char *s, int64_t *t);
+/* The query's ?from=YYYY-MM-DD&to=YYYY-MM-DD, China dates both included,
+ * into from and to (11 bytes each): to defaults to today and from to
+ * days_default - 1 days before to. False when it answered r with 422
+ * invalid_query: a date that is not one, from after to, or more than
+ * days_max days. */
+bool query_date_range(struct req *r, int64_t days_default, int64_t days_max, char from[11],
+                      char to[11]);
 /* A member's tier as shown today: the trial tier with its end while a trial
  * runs (core/points.h), into out (n bytes). Returns out. */
 char *tier_shown_today(const char *tier, const char *trial_tier, const char *trial_until, char *out,

@@ -465,18 +465,6 @@ static void products_list(struct req *r)
     req_json(r, 200, arr ? json_pack("{s:o}", "products", arr) : NULL);
 }
 
-/* Parses a China date YYYY-MM-DD into the unix time of its midnight (China). */
-static bool date_start(const char *s, int64_t *t)
-{
-    if (!s || !validate_date(s))
-        return false;
-    int64_t y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    *t = time_days_from_civil(y, m, d) * 86400 - TIME_CHINA_OFFSET;
-    return true;
-}
-
 static json_t *counts_json(const struct store_funnel_counts *c)
 {
     return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}", "invited", 0, "signed_up",
@@ -509,32 +497,11 @@ static json_t *with_counts(json_t *o, const struct store_funnel_counts *c)
 /* GET /api/v1/funnel?from=YYYY-MM-DD&to=YYYY-MM-DD (manager) */
 static void funnel(struct req *r)
 {
-    char from_s[16], to_s[16], today[DATE_LEN];
-    bool long1 = false, long2 = false;
-    today_china(today);
-    const char *f = req_query_fit(r, "from", from_s, sizeof from_s, &long1);
-    const char *t = req_query_fit(r, "to", to_s, sizeof to_s, &long2);
+    char f[DATE_LEN], t[DATE_LEN];
     int64_t from, to;
-    if (!t && !long2)
-        t = snprintf(to_s, sizeof to_s, "%s", today) > 0 ? to_s : NULL;
-    if (!date_start(t, &to)) {
-        req_error(r, 422, "invalid_query", "to must be a date YYYY-MM-DD", NULL);
+    if (!query_date_range(r, 30, FUNNEL_DAYS_MAX, f, t) || !china_date_start(f, &from) ||
+        !china_date_start(t, &to))
         return;
-    }
-    if (!f && !long1) {
-        from = to - 29 * 86400;
-        points_china_date(from, from_s);
-        f = from_s;
-    }
-    if (!date_start(f, &from)) {
-        req_error(r, 422, "invalid_query", "from must be a date YYYY-MM-DD", NULL);
-        return;
-    }
-    if (from > to || (to - from) / 86400 + 1 > FUNNEL_DAYS_MAX) {
-        req_error(r, 422, "invalid_query", "from must not be after to, at most 366 days apart",
-                  NULL);
-        return;
-    }
     struct store_funnel fu;
     int rc = store_funnel(r->k->store, from, to + 86400, &fu);
     if (rc) {

@@ -7,6 +7,7 @@
 #include "store/bot.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
@@ -342,4 +343,52 @@ int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_
     if (rc == SQLITE_ROW)
         return 0;
     return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+static const char SQL_GROUP_DAYS[] =
+    "SELECT group_id, day, commands FROM bot_group_stats WHERE day BETWEEN ?1 AND ?2 "
+    "ORDER BY group_id, day LIMIT ?3";
+
+int store_bot_group_days(struct store *s, const char *from, const char *to, size_t max,
+                         struct store_group_day **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!max)
+        return 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_GROUP_DAYS);
+    if (!st)
+        return KIOSKD_EIO;
+    size_t cap = 64, i = 0;
+    struct store_group_day *rows = malloc(cap * sizeof *rows), *more;
+    if (!rows)
+        return KIOSKD_ENOMEM;
+    sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    int rc, err = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (i == cap) {
+            if (!(more = realloc(rows, cap * 2 * sizeof *rows))) {
+                err = KIOSKD_ENOMEM;
+                break;
+            }
+            rows = more;
+            cap *= 2;
+        }
+        store_col_text(rows[i].group, sizeof rows[i].group, st, 0);
+        store_col_text(rows[i].day, sizeof rows[i].day, st, 1);
+        rows[i].commands = sqlite3_column_int64(st, 2);
+        i++;
+    }
+    sqlite3_reset(st);
+    if (!err && rc != SQLITE_DONE)
+        err = store_rc(rc);
+    if (err || i == 0) {
+        free(rows);
+        return err;
+    }
+    *out = rows;
+    *n = i;
+    return 0;
 }

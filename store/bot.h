@@ -83,4 +83,17 @@ void store_bot_prune_init(struct store_bot_prune *j);
 int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], char *out,
                        size_t n);
 
+/* One group's commands on one China day. */
+struct store_group_day {
+    char group[65];
+    char day[11]; /* YYYY-MM-DD */
+    int64_t commands;
+};
+
+/* The commands per group and day from `from` to `to` (China dates, both
+ * included), by group and then day, at most max rows (loop). 0 and *out (a
+ * new array, caller frees; NULL when *n is 0) or an error. */
+int store_bot_group_days(struct store *s, const char *from, const char *to, size_t max,
+                         struct store_group_day **out, size_t *n);
+
 #endif

@@ -29,6 +29,7 @@ const CHROME_ARGS = [
 ];
 const KIOSK = { width: 1080, height: 1920 };
 const PHONE = { width: 390, height: 844 };
+const BOT_SECRET = 'e2e-bridge-secret-0123456789';
 const TABLET = { width: 1280, height: 800 };
 
 /* ------------------------------------------------------------------ daemon */
@@ -54,7 +55,9 @@ class Daemon {
       '[http]', `listen = 127.0.0.1:${this.port}`, 'rate_limit = 0',
       '[store]', `path = ${this.dir}/kioskd.db`, `key_file = ${this.dir}/kioskd.key`,
       '[tickets]', `key_file = ${this.dir}/ticket.pem`,
-      '[kiosk]', 'signups_per_minute = 0', 'printer = 58mm', '',
+      '[kiosk]', 'signups_per_minute = 0', 'printer = 58mm',
+      /* the bot's ticket links point at this daemon once its port is known */
+      '[bot]', `secret = ${BOT_SECRET}`, ...(this.port ? [`public_url = http://127.0.0.1:${this.port}`] : []), '',
     ].join('\n'));
   }
 
@@ -249,6 +252,7 @@ const MEMBERS = [
   ['E2EM08', '郑升级', '13960000008', '150000', '1962-08-08', '', ''],
   ['E2EM09', '冯驳回', '13960000009', '100000', '1963-09-09', '', ''],
   ['E2EM10', '陈漏斗', '13960000010', '110000', '1964-10-10', '', ''],
+  ['E2EM11', '何聊天', '13960000011', '40000', '1966-11-11', '', ''],
 ];
 
 /* A member earns the check-in bonus: signed up for event A and checked in by phone. */
@@ -300,6 +304,18 @@ async function resultShown(page, kind, title, timeout = 5000) {
   await until(async () => (await page.locator('#result').getAttribute('data-kind')) === kind &&
     (await text(page.locator('#result-title'))) === title, `the ${kind} result "${title}"`, timeout);
   return text(page.locator('#result-detail'));
+}
+
+/* A message to the bot through the JSON bridge; returns its reply. */
+async function botSay(from, text, extra = {}) {
+  const r = await fetch(d.url + '/api/v1/bot/messages', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Bot-Secret': BOT_SECRET },
+    body: JSON.stringify({ from, text, ...extra }),
+  });
+  const body = await r.json();
+  assert(r.status === 200 && typeof body.reply === 'string', 'bot: ' + JSON.stringify(body));
+  return body.reply;
 }
 
 /* ------------------------------------------------------------ the tests */
@@ -1217,6 +1233,65 @@ test('stats_upgrade_funnel_by_month_and_event_for_the_manager', async () => {
   await p2.goto(d.url + '/staff/stats?event=' + data.A);
   await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
   assert(await p2.locator('#upfunnel-card').isHidden(), 'no funnel for staff');
+});
+
+test('bot_signup_ticket_link_opens_on_a_phone', async () => {
+  /* the link needs [bot] public_url, written once the port is known */
+  if (!readFileSync(d.config, 'utf8').includes('public_url')) {
+    await d.stop();
+    await d.restart();
+  }
+  const code = await d.api('POST', '/api/v1/members/E2EM11/bind_code', {}, data.token);
+  assert(code.status === 201, 'bind code: ' + JSON.stringify(code));
+  const bound = await botSay('e2e-chat-member', `绑定 13960000011 ${code.data.code}`);
+  assert(bound.startsWith('绑定成功'), 'bound: ' + bound);
+  const reply = await botSay('e2e-chat-member', '报名 ' + data.B);
+  assert(reply.startsWith('报名成功') && reply.includes('E2E 理财沙龙（明日）'), 'signed up: ' + reply);
+  const link = (reply.match(/入场券：(\S+)/) || [])[1];
+  const short = (reply.match(/签到码 (\d{6})/) || [])[1];
+  assert(link && link.startsWith(d.url + '/t/K1.') && short, 'the link and the code: ' + reply);
+  const page = await newPage(PHONE, { context: { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } });
+  await page.goto(link);
+  await page.locator('#t-ticket').waitFor({ state: 'visible' });
+  const body = await text(page.locator('#t-ticket'));
+  assert(body.includes(short) && body.includes('测试网点一楼理财室') && body.includes('何*'), 'code, venue, masked name: ' + body);
+  assert(!body.includes('13960000011') && !body.includes('何聊天'), 'no phone, no full name');
+  await until(() => page.locator('#t-qr').evaluate((el) => el.complete && el.naturalWidth > 0), 'the QR loaded');
+  assert(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  await shot(page, 'ticket-2-from-the-bot');
+});
+
+test('stats_chat_group_commands_for_the_manager', async () => {
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + data.A);
+  await page.locator('#upfunnel-card').waitFor({ state: 'visible' });
+  const before = (await d.api('GET', '/api/v1/bot/stats', undefined, data.token)).data;
+  if (!before.groups.length) {
+    await page.waitForLoadState('networkidle');
+    assert(await page.locator('#botstats-card').isHidden(), 'no panel without commands');
+  }
+  const hostile = '<img src=x onerror="window.__x=1">群';
+  await botSay('e2e-chat-a', '活动', { group: '网点理财群' });
+  await botSay('e2e-chat-b', '帮助', { group: '网点理财群' });
+  await botSay('e2e-chat-a', '积分', { group: hostile });
+  await page.reload();
+  await page.locator('#botstats-card').waitFor({ state: 'visible' });
+  const heads = await page.locator('#botstats thead th').allTextContents();
+  assert(heads[0] === '日期' && heads.includes('网点理财群') && heads.includes(hostile) && heads.at(-1) === '合计', 'the groups as columns: ' + heads);
+  assert(await page.locator('#botstats img').count() === 0 && !(await page.evaluate(() => window.__x)), 'a group id is text, never markup');
+  const today = cnIso(Date.now()).slice(5, 10).split('-').map(Number);
+  const row = page.locator('#botstats tbody tr', { hasText: today[0] + '月' + today[1] + '日' });
+  const cells = await row.locator('td').allTextContents();
+  const col = heads.indexOf('网点理财群') - 1;
+  assert(Number(cells[col]) >= 2 && Number(cells[heads.indexOf(hostile) - 1]) >= 1, 'today per group: ' + cells);
+  assert((await text(page.locator('#botstats-note'))).includes('个群共'), 'the note');
+  await shot(page, 'stats-4-chat-groups');
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S8', '246812');
+  await p2.goto(d.url + '/staff/stats?event=' + data.A);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#botstats-card').isHidden(), 'no chat panel for staff');
 });
 
 test('no_console_errors_on_any_page', async () => {

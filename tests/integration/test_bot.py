@@ -1,13 +1,15 @@
 """The chat bot through the JSON bridge (POST /api/v1/bot/messages): the secret,
 binding with a staff's one-time code and its lockout, every command's reply,
 duplicate deliveries (also across a restart), the per-sender limit and the
-per-group count."""
+per-group count and its statistics for the manager."""
+import datetime
 import os
 import sqlite3
 
 from harness import Site, auth
 
 SECRET = "bridge-secret-0123456789"
+CHINA = datetime.timezone(datetime.timedelta(hours=8))
 HEADER = "member_no,name,phone,aum,birthday,household,last_txn\n"
 MEMBERS = HEADER + ("M001,张三丰,13812340001,52000.50,1960-03-01,H1,\n"
                     "M002,李四,13812340002,120000,1970-01-02,,\n")
@@ -168,3 +170,46 @@ def test_many_senders_together_cannot_guess_one_members_code():
     assert rows(s, "SELECT count(*) FROM bind_codes") == [(0,)]
     fresh = bind_code(s, "M002")
     assert say(s, f"绑定 13812340002 {fresh}", sender="owner").startswith("绑定成功")
+
+
+def test_commands_per_group_and_day_for_the_manager():
+    s = site("[bot]\nper_minute = 100\n")
+    today = datetime.datetime.now(CHINA).date()
+    say(s, "帮助", group="群-理财沙龙")
+    say(s, "活动", group="群-理财沙龙", msg_id="a-1")
+    say(s, "活动", group="群-理财沙龙", msg_id="a-1")  # the same delivery counts once
+    say(s, "积分", group="<b>x</b>")
+    say(s, "积分")  # no group: not counted
+    # an older day, written as the daemon would have on that day
+    c = sqlite3.connect(os.path.join(s.d.dir, "kioskd.db"))
+    long_ago = (today - datetime.timedelta(days=40)).isoformat()
+    c.execute("INSERT INTO bot_group_stats(group_id, day, commands) VALUES ('群-理财沙龙', ?, 7)",
+              (long_ago,))
+    c.commit()
+    c.close()
+    r = s.d.get("/api/v1/bot/stats", headers=auth(s.manager))
+    assert r.status == 200, r
+    assert r.json["to"] == today.isoformat()
+    assert r.json["from"] == (today - datetime.timedelta(days=29)).isoformat()
+    assert r.json["groups"] == [
+        {"group": "<b>x</b>", "days": [{"day": today.isoformat(), "commands": 1}], "total": 1},
+        {"group": "群-理财沙龙", "days": [{"day": today.isoformat(), "commands": 2}], "total": 2},
+    ], r.json
+    r = s.d.get(f"/api/v1/bot/stats?from={long_ago}&to={today.isoformat()}",
+                headers=auth(s.manager))
+    assert r.status == 200, r
+    salon = [g for g in r.json["groups"] if g["group"] == "群-理财沙龙"][0]
+    assert salon["days"] == [{"day": long_ago, "commands": 7},
+                             {"day": today.isoformat(), "commands": 2}] and salon["total"] == 9
+    r = s.d.get(f"/api/v1/bot/stats?from={long_ago}&to={long_ago}", headers=auth(s.manager))
+    assert [g["total"] for g in r.json["groups"]] == [7], r.json
+    r = s.d.get("/api/v1/bot/stats?from=2020-01-01&to=2020-01-31", headers=auth(s.manager))
+    assert r.status == 200 and r.json["groups"] == [], r
+    for q in ("from=2024-02-30", "to=yesterday", "from=2024-03-02&to=2024-03-01",
+              "from=2023-01-01&to=2024-01-02", "from=" + "9" * 40):
+        r = s.d.get("/api/v1/bot/stats?" + q, headers=auth(s.manager))
+        assert r.status == 422 and r.json["error"]["code"] == "invalid_query", (q, r)
+    r = s.d.get("/api/v1/bot/stats?from=2023-01-02&to=2024-01-01", headers=auth(s.manager))
+    assert r.status == 200, r  # 365 days, 2024 a leap year: 366 days is the most
+    assert s.d.get("/api/v1/bot/stats", headers=auth(s.staff)).status == 403
+    assert s.d.get("/api/v1/bot/stats").status == 401

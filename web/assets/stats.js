@@ -100,8 +100,12 @@
     const manager = sess.role === 'manager' || sess.role === 'admin';
     $('#export').hidden = !manager;
     $('#upfunnel-card').hidden = !manager;
+    $('#botstats-card').hidden = true;
     loadEvents();
-    if (manager) loadFunnel();
+    if (manager) {
+      loadFunnel();
+      loadBotStats();
+    }
   }
 
   async function loadEvents() {
@@ -536,6 +540,45 @@
       if (value !== null) prev = value;
     });
     $('#upfunnel-chart').replaceChildren(svg);
+  }
+
+  /* --- 群聊指令: commands per chat group and day (managers), the last 30 days --- */
+
+  async function loadBotStats() {
+    const card = $('#botstats-card');
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/bot/stats', undefined, { token: session.token });
+    } catch (e) {
+      card.hidden = true;
+      return;
+    }
+    if (r.status === 401) return expired();
+    const groups = (r.ok && r.data && Array.isArray(r.data.groups)) ? r.data.groups : [];
+    card.hidden = !groups.length;
+    if (!groups.length) return;
+    /* one row per day with commands (newest first), one column per group; ids are text only */
+    const days = [...new Set(groups.flatMap((g) => (g.days || []).map((d) => d.day)))].sort().reverse();
+    const count = groups.map((g) => new Map((g.days || []).map((d) => [d.day, d.commands])));
+    const dayLabel = (day) => {
+      const [, mo, dd] = String(day).split('-');
+      return mo && dd ? parseInt(mo, 10) + '月' + parseInt(dd, 10) + '日' : String(day);
+    };
+    $('#botstats thead tr').replaceChildren(h('th', { scope: 'col', text: '日期' }),
+      ...groups.map((g) => h('th', { scope: 'col', class: 'group-id', text: String(g.group) })),
+      h('th', { scope: 'col', text: '合计' }));
+    $('#botstats tbody').replaceChildren(...days.map((day) => {
+      const cells = count.map((m) => m.get(day) || 0);
+      return h('tr', null, h('th', { scope: 'row', text: dayLabel(day) }),
+        ...cells.map((n) => h('td', { text: n ? String(n) : '—' })),
+        h('td', { text: String(cells.reduce((a, b) => a + b, 0)) }));
+    }));
+    const totals = groups.map((g) => Number(g.total) || 0);
+    $('#botstats tfoot tr').replaceChildren(h('th', { scope: 'row', text: '合计' }),
+      ...totals.map((n) => h('td', { text: String(n) })),
+      h('td', { text: String(totals.reduce((a, b) => a + b, 0)) }));
+    $('#botstats-note').textContent = r.data.from + ' 至 ' + r.data.to + '，' + groups.length +
+      ' 个群共 ' + totals.reduce((a, b) => a + b, 0) + ' 条指令（积分、活动、报名等）。';
   }
 
   $('#upfunnel-range').addEventListener('change', loadFunnel);
