@@ -25,6 +25,8 @@ struct workers;
 struct live;
 
 /* The event list as served (rebuilt when events change, at most every second). */
+struct bot_cache;
+
 struct events_cache {
     char *json;
     size_t len;
@@ -58,6 +60,7 @@ struct kioskd {
     struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;            /* websocket subscribers (daemon/live.c) */
     struct events_cache events_cache;
+    struct bot_cache *bot_cache; /* recent read-only chat replies (handlers/bot.c) */
 
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */

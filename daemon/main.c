@@ -22,6 +22,7 @@
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "handlers/bot.h"
 #include "handlers/handlers.h"
 #include "store/store.h"
 
@@ -266,6 +267,7 @@ out:
     ratelimit_free(k->ratelimit);
     ratelimit_free(k->signup_rl);
     ratelimit_free(k->bot_rl);
+    bot_cache_free(k);
     ratelimit_free(k->login_addr_rl);
     ratelimit_free(k->login_id_rl);
     metrics_free(&k->metrics);

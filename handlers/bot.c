@@ -53,6 +53,7 @@ struct bot_ctx {
     bot_answer_fn answer;
     struct bot_reply_to to;
     bool has_key, greet;
+    bool durable; /* the reply follows a change: stored with the delivery, across restarts */
     unsigned char identity[32], key[32];
     char group[65];
     struct store_bot_turn turn;
@@ -179,12 +180,74 @@ static void turn_done(struct store_job *job)
     finish(c, r, c->turn.reply);
 }
 
+/*
+ * Replies to read-only commands (积分, 活动, 帮助, the greeting) are kept in
+ * memory for a delivery seen again within BOT_CACHE_SECONDS (WeChat retries
+ * within seconds): they change nothing, so they need no commit before the
+ * answer. Replies that follow a change are stored with it (store/bot.c).
+ */
+#define BOT_CACHE_SLOTS 512
+#define BOT_CACHE_SECONDS 300
+
+struct bot_cache {
+    struct {
+        unsigned char key[32];
+        int64_t at;
+        char *reply; /* NULL: free */
+    } slot[BOT_CACHE_SLOTS];
+};
+
+static size_t cache_slot(const unsigned char key[32])
+{
+    return ((size_t)key[0] << 8 | key[1]) % BOT_CACHE_SLOTS; /* keys are keyed hashes */
+}
+
+static const char *cache_get(struct kioskd *k, const unsigned char key[32])
+{
+    struct bot_cache *bc = k->bot_cache;
+    if (!bc)
+        return NULL;
+    size_t i = cache_slot(key);
+    if (bc->slot[i].reply && now_s() - bc->slot[i].at < BOT_CACHE_SECONDS &&
+        memcmp(bc->slot[i].key, key, 32) == 0)
+        return bc->slot[i].reply;
+    return NULL;
+}
+
+static void cache_put(struct kioskd *k, const unsigned char key[32], const char *reply)
+{
+    if (!k->bot_cache && !(k->bot_cache = calloc(1, sizeof(struct bot_cache))))
+        return; /* a repeat is then answered anew: it changes nothing */
+    struct bot_cache *bc = k->bot_cache;
+    size_t i = cache_slot(key);
+    char *copy = strdup(reply);
+    if (!copy)
+        return;
+    free(bc->slot[i].reply);
+    memcpy(bc->slot[i].key, key, 32);
+    bc->slot[i].at = now_s();
+    bc->slot[i].reply = copy;
+}
+
+void bot_cache_free(struct kioskd *k)
+{
+    struct bot_cache *bc = k->bot_cache;
+    if (!bc)
+        return;
+    for (size_t i = 0; i < BOT_CACHE_SLOTS; i++)
+        free(bc->slot[i].reply);
+    free(bc);
+    k->bot_cache = NULL;
+}
+
 /* Records the turn (op, replies[outcome]) and answers after its commit; or at
  * once when there is nothing to record. */
 static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
 {
     struct store_bot_turn *t = &c->turn;
-    if (op == BOT_OP_NONE && !c->has_key && !c->group[0]) {
+    if (op == BOT_OP_NONE && !c->durable && !c->group[0]) {
+        if (c->has_key)
+            cache_put(c->k, c->key, c->replies[BOT_DONE]);
         finish(c, r, c->replies[BOT_DONE]);
         return;
     }
@@ -289,6 +352,7 @@ static void signup_stored(struct store_job *job)
 static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
 {
     struct kioskd *k = c->k;
+    c->durable = true; /* a sign-up's reply is stored with the delivery */
     struct store_member_view m;
     struct store_member_sealed sec;
     int rc = store_member_by_binding(k->store, c->identity, &m);
@@ -385,6 +449,11 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
         keyed(k, m->wechat ? "wechat-delivery" : "bridge-delivery", key, c->key);
         c->has_key = true;
         /* a delivery seen before: its reply again, nothing done twice */
+        const char *cached = cache_get(k, c->key);
+        if (cached) {
+            finish(c, r, cached);
+            return;
+        }
         char stored[2048];
         if (store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
             finish(c, r, stored);
@@ -408,7 +477,6 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     }
     struct bot_cmd cmd;
     bot_parse(m->text, m->len, &cmd);
-    log_info("bot_command", "channel=%s command=%s", channel, bot_cmd_name(cmd.kind));
     int rc = 0;
     switch (cmd.kind) {
     case BOT_POINTS:

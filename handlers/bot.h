@@ -39,5 +39,7 @@ typedef void (*bot_answer_fn)(struct req *r, const struct bot_reply_to *to, cons
 /* Handles m for request r; answer runs exactly once while the client is
  * there (at once, or after the store or a worker). */
 void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer);
+/* Frees the replies kept in memory for repeated deliveries (at exit). */
+void bot_cache_free(struct kioskd *k);
 
 #endif

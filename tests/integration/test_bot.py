@@ -147,6 +147,13 @@ def test_a_delivery_seen_again_gets_the_same_reply_and_changes_nothing_also_afte
     # a read command with a key is answered the same way on a repeat
     p1 = say(s, "积分", msg_id="m-3", group="g-1")
     assert say(s, "积分", msg_id="m-3", group="g-1") == p1
+    # without a group the reply of a read is kept in memory: a repeat gets it even after a change
+    p4 = say(s, "积分", msg_id="m-4")
+    ev = s.event(starts=-1)
+    s.signup(ev, "13812340001", name="张三丰")
+    assert s.checkin(event_id=ev, phone="13812340001").status == 200  # +50 points
+    assert say(s, "积分", msg_id="m-4") == p4 and "积分：0" in p4
+    assert "积分：50" in say(s, "积分", msg_id="m-5")
     # one count per delivery, not per copy
     assert rows(s, "SELECT group_id, commands FROM bot_group_stats") == [("g-1", 3)]
 
