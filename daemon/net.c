@@ -271,8 +271,7 @@ static void *net_main(void *arg)
     return NULL;
 }
 
-struct net *net_start(size_t queue_max, void (*notify)(void *), void *arg, char *err,
-                      size_t errlen)
+struct net *net_start(size_t queue_max, void (*notify)(void *), void *arg, char *err, size_t errlen)
 {
     struct net *n = calloc(1, sizeof *n);
     if (!n) {
