@@ -81,24 +81,23 @@ static const char SQL_SCHED_BIRTHDAY[] = INSERT_MSG
                 "WHERE substr(m.birthday, 6) = ?4 OR (?7 AND substr(m.birthday, 6) = '02-29')";
 
 /* ?4 today (China), ?5 days ahead; due at 10:00 China ?5 days before */
-static const char SQL_SCHED_MATURITY[] = INSERT_MSG
-    "SELECT " UID
-    ", 'maturity:x' || x.id || ':' || " HEX8("m.phone_hash") " || ':' || x.matures_on, "
-                                                             "'maturity', " CHANNEL(
-                                                                 "m.id") ", 0, NULL, NULL, m.id, "
-                                                                         "x.id, m.phone_hash, "
-                                                                         "x.matures_on, "
-                                                                         "unixepoch(x.matures_on) "
-                                                                         "+ 7200 - ?5 * 86400, "
-                                                                         "unixepoch(x.matures_on) "
-                                                                         "+ 7200 - ?5 * 86400, ?1 "
-                                                                         "FROM maturities x JOIN "
-                                                                         "members m ON m.id = "
-                                                                         "x.member_id "
-                                                                         "WHERE x.matures_on >= ?4 "
-                                                                         "AND x.matures_on <= "
-                                                                         "date(?4, '+' || ?5 || ' "
-                                                                         "days')";
+static const char SQL_SCHED_MATURITY[] =
+    INSERT_MSG "SELECT " UID ", 'maturity:x' || x.id || ':' || " HEX8(
+        "m.phone_hash") " || ':' || x.matures_on, "
+                        "'maturity', " CHANNEL("m.id") ", 0, NULL, NULL, m.id, "
+                                                       "x.id, m.phone_hash, "
+                                                       "x.matures_on, "
+                                                       "unixepoch(x.matures_on) "
+                                                       "+ 7200 - ?5 * 86400, "
+                                                       "unixepoch(x.matures_on) "
+                                                       "+ 7200 - ?5 * 86400, ?1 "
+                                                       "FROM maturities x JOIN "
+                                                       "members m ON m.id = "
+                                                       "x.member_id "
+                                                       "WHERE x.matures_on >= ?4 "
+                                                       "AND x.matures_on <= "
+                                                       "date(?4, '+' || ?5 || ' "
+                                                       "days')";
 
 /* points lines after line ?4 (not expiry), one message per member and China day, at 19:00 */
 static const char SQL_SCHED_POINTS[] = INSERT_MSG
@@ -224,7 +223,6 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             return rc;
         /* points: lines after the last one seen (its id kept in channel_state) */
         char seen[32] = "0";
-        int64_t ignored;
         if (!(st = conn_stmt(tx->c, SQL_STATE_GET)))
             return KIOSKD_EIO;
         sqlite3_bind_text(st, 1, "scheduler.points_line", -1, SQLITE_STATIC);
@@ -233,7 +231,6 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return store_rc(rc);
-        (void)ignored;
         if ((rc = sched(tx, j, SQL_SCHED_POINTS, MSG_POINTS, pc, &st)))
             return rc;
         sqlite3_bind_int64(st, 4, strtoll(seen, NULL, 10));

@@ -35,6 +35,11 @@ DROP_AFTER_0008 = """
     DROP TABLE bind_failures;
     DROP TABLE bot_deliveries;
     DROP TABLE bot_group_stats;
+    DROP TABLE messages;         -- added by migration 0011
+    DROP TABLE maturities;
+    DROP TABLE channel_state;
+    DROP INDEX members_birthday_md;
+    DROP INDEX signups_created;
 """
 
 
