@@ -630,8 +630,10 @@ static void send_tick(lws_sorted_usec_list_t *sul)
 int messages_start(struct kioskd *k, char *err, size_t errlen)
 {
     struct messenger *ms = ms_of(k);
-    if (!ms)
-        return 0;
+    if (!ms || (!ms->person_channel && !ms->staff_channel)) {
+        log_info("messages_started", "people=off staff=off wechat=off");
+        return 0; /* [messages] channel = off: no timers, no jobs, no thread */
+    }
     ms->net = net_start(1024, server_wake, k, err, errlen);
     if (!ms->net)
         return KIOSKD_ENOMEM;

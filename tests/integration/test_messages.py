@@ -70,7 +70,7 @@ class Gateway:
 def sms_config(gw, extra=""):
     return (f"[sms]\nurl = {gw.url}/sms\nsecret = {SECRET}\ntimeout = 2\n"
             "[kiosk]\nsignups_per_phone = 0\n"
-            "[messages]\nquiet_hours =\nretry_base = 1\n" + extra)
+            "[messages]\nchannel = auto\nquiet_hours =\nretry_base = 1\n" + extra)
 
 
 def rows(d, sql, *args):
