@@ -14,5 +14,7 @@ struct embedded_file {
 extern const struct embedded_file embedded_migrations[];
 /* web/ files; the last row is zeroed. */
 extern const struct embedded_file embedded_web[];
+/* templates/KIND.CHANNEL.mustache, sorted by name; the last row is zeroed. */
+extern const struct embedded_file embedded_templates[];
 
 #endif

@@ -74,12 +74,30 @@ static bool any_queued(const struct jobq *q, unsigned lanes)
     return false;
 }
 
+static size_t take_locked(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes);
+
 size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes)
 {
-    size_t n = 0;
     pthread_mutex_lock(&q->mu);
     while (!any_queued(q, lanes) && !q->stopping)
         pthread_cond_wait(&q->cond, &q->mu);
+    size_t n = take_locked(q, out, max, lanes);
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t jobq_try_take(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = take_locked(q, out, max, lanes);
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+/* Moves up to max queued nodes of lanes into out, lowest lane first (under the lock). */
+static size_t take_locked(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes)
+{
+    size_t n = 0;
     for (unsigned i = 0; i < JOBQ_LANES && n < max; i++) {
         struct jobq_lane *l = &q->lane[i];
         if (!(lanes & (1u << i)))
@@ -94,7 +112,6 @@ size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsig
         l->len -= n - from;
     }
     q->len -= n;
-    pthread_mutex_unlock(&q->mu);
     return n;
 }
 

@@ -7,6 +7,7 @@
  * list) -> completed (jobq_complete ran fn on it, on the loop).
  *   jobq_submit   : -> submitted              (loop)
  *   jobq_take     : submitted -> taken        (worker thread; a batch or one)
+ *   jobq_try_take : the same, never waiting   (a thread with its own poll)
  *   jobq_finish   : taken -> finished         (worker thread)
  *   jobq_complete : finished -> completed     (loop)
  *
@@ -74,6 +75,9 @@ size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max);
 /* The same from the lanes in the bit mask lanes only, lowest lane first; 0
  * once stopped and those lanes are empty. */
 size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes);
+/* The same without waiting: returns 0 at once when those lanes are empty
+ * (for a thread that sleeps elsewhere, such as in curl_multi_poll). */
+size_t jobq_try_take(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes);
 /* Takes every node queued in lane out of it, calls fn on each (not under the
  * lock) and puts them on the done list in order; returns how many. */
 size_t jobq_cancel(struct jobq *q, unsigned lane, void (*fn)(struct jobq_node *node));

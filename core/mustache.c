@@ -425,6 +425,29 @@ int mustache_parse(const char *src, size_t len, struct mustache **out, struct mu
     return 0;
 }
 
+int mustache_names(const struct mustache *t, mustache_name_fn fn, void *ctx)
+{
+    uint32_t ends[MUSTACHE_MAX_NESTING + 1];
+    unsigned depth = 0;
+    for (uint32_t i = 0; i < t->nnodes; i++) {
+        while (depth > 0 && ends[depth - 1] <= i)
+            depth--;
+        const struct node *n = &t->nodes[i];
+        if (n->kind == N_TEXT || n->kind == N_PARTIAL)
+            continue;
+        if (n->npart > 0) {
+            unsigned line, col;
+            locate(t->src, n->at, &line, &col);
+            int rc = fn(ctx, t->src + n->off, n->len, depth, line, col);
+            if (rc)
+                return rc;
+        }
+        if ((n->kind == N_SECTION || n->kind == N_INVERTED) && depth <= MUSTACHE_MAX_NESTING)
+            ends[depth++] = n->end;
+    }
+    return 0;
+}
+
 void mustache_free(struct mustache *t)
 {
     if (!t)
@@ -591,7 +614,7 @@ static int put_value(struct render *r, const json_t *v, bool escape)
     int rc = put_indent(r);
     if (rc)
         return rc;
-    if (escape)
+    if (escape && !(r->opts && r->opts->plain_text))
         return put_escaped(r, s, n);
     rc = buf_append(r->out, s, n);
     return rc ? out_fail(r, rc) : 0;

@@ -33,6 +33,7 @@
 #define KIOSKD_MUSTACHE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -68,6 +69,7 @@ struct mustache_opts {
     void *partial_ctx;
     unsigned max_depth;      /* 0: MUSTACHE_DEFAULT_DEPTH */
     unsigned long max_steps; /* 0: MUSTACHE_DEFAULT_STEPS */
+    bool plain_text;         /* {{name}} as {{{name}}}: the output is text, not HTML */
 };
 
 /* Compiles src (len bytes, need not be NUL terminated; a copy is kept).
@@ -81,6 +83,15 @@ int mustache_parse(const char *src, size_t len, struct mustache **out, struct mu
  * on failure err says why and out holds the output so far. */
 int mustache_render(const struct mustache *t, const json_t *data, const struct mustache_opts *opts,
                     struct buf *out, struct mustache_error *err);
+
+/* Called for each name a template looks up, with the number of sections
+ * around it and the place of its tag (line and column from 1); non-zero stops. */
+typedef int (*mustache_name_fn)(void *ctx, const char *name, size_t len, unsigned depth,
+                                unsigned line, unsigned column);
+/* Visits every name of t that is looked up (variables, sections, inverted
+ * sections; not partials, not {{.}}) in source order. Returns 0, or the first
+ * non-zero value fn returned. */
+int mustache_names(const struct mustache *t, mustache_name_fn fn, void *ctx);
 
 /* Frees a compiled template; NULL is fine. */
 void mustache_free(struct mustache *t);

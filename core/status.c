@@ -46,6 +46,10 @@ const char *kioskd_strerror(int status)
         return "rate limited";
     case KIOSKD_EREFUSED:
         return "refused";
+    case KIOSKD_ETIMEDOUT:
+        return "timed out";
+    case KIOSKD_ENET:
+        return "network error";
     }
     return "unknown error";
 }

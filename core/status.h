@@ -27,6 +27,8 @@ enum kioskd_status {
     KIOSKD_EBADSIG = -18,    /* a signature does not verify */
     KIOSKD_ELIMIT = -19,     /* a rate limit was hit */
     KIOSKD_EREFUSED = -20,   /* a rule of the domain refused it; the job's why says which */
+    KIOSKD_ETIMEDOUT = -21,  /* the other side did not answer in time */
+    KIOSKD_ENET = -22,       /* the network failed (connect, DNS, TLS) */
 };
 
 /* Returns a short English description of a status code (static string). */

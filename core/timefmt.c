@@ -90,6 +90,34 @@ char *time_format_china(int64_t t, char *out, size_t n)
     return out;
 }
 
+char *time_format_china_short(int64_t t, char *out, size_t n)
+{
+    static const char *const week[7] = {"周四", "周五", "周六", "周日", "周一", "周二", "周三"};
+    int64_t local = t + TIME_CHINA_OFFSET;
+    int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int64_t rem = local - days * 86400;
+    int y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    int64_t wd = days % 7;
+    if (wd < 0)
+        wd += 7;
+    snprintf(out, n, "%u月%u日 %s %02d:%02d", m, d, week[wd], (int)(rem / 3600),
+             (int)(rem % 3600 / 60));
+    return out;
+}
+
+char *time_format_china_date(int64_t t, char *out, size_t n)
+{
+    int64_t local = t + TIME_CHINA_OFFSET;
+    int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, n, "%04d-%02u-%02u", y, m, d);
+    return out;
+}
+
 char *time_format_utc_us(int64_t t_us, char *out, size_t n)
 {
     int64_t t = t_us / 1000000;

@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_LISTEN, OPT_ENUM };
+enum opt_type { OPT_STR, OPT_INT, OPT_LISTEN, OPT_ENUM, OPT_SPAN };
 
 struct opt {
     const char *section;
@@ -172,6 +172,54 @@ static const struct opt opts[] = {
      "43 characters",
      "The EncodingAESKey for safe mode (encrypt_type=aes); empty: safe-mode messages are "
      "refused."},
+    {"wechat", "secret", OPT_STR, OFF(wechat_secret), "", 0, 0, NULL, true, "text",
+     "The Official Account's AppSecret, for template messages to members bound in the chat "
+     "(with `appid`); empty: members get SMS instead."},
+    {"wechat", "api_url", OPT_STR, OFF(wechat_api_url), "https://api.weixin.qq.com", 0, 0, NULL,
+     false, "URL", "Base URL of WeChat's API (the stable token and template messages)."},
+    {"sms", "url", OPT_STR, OFF(sms_url), "", 0, 0, NULL, false, "URL",
+     "The SMS gateway: each message is POSTed as {\"id\",\"phone\",\"text\"}, signed in "
+     "`X-Kioskd-Signature` (docs/messages.md); empty: no SMS."},
+    {"sms", "secret", OPT_STR, OFF(sms_secret), "", 0, 0, NULL, true, "text",
+     "Key of the gateway's signature: hex(HMAC-SHA256(secret, body))."},
+    {"sms", "timeout", OPT_INT, OFF(sms_timeout), "10", 1, 120, NULL, false, "s",
+     "How long the gateway may take to answer; after that the message is retried."},
+    {"sms", "max_chars", OPT_INT, OFF(sms_max_chars), "300", 20, 2000, NULL, false, "characters",
+     "Longest text sent in one request; a longer one is split into numbered parts "
+     "(docs/messages.md)."},
+    {"wecom", "robot_key", OPT_STR, OFF(wecom_robot_key), "", 0, 0, NULL, true, "text",
+     "Key of the staff group's WeCom robot (its webhook's key=...); empty: staff summaries go "
+     "to the log channel."},
+    {"wecom", "api_url", OPT_STR, OFF(wecom_api_url), "https://qyapi.weixin.qq.com", 0, 0, NULL,
+     false, "URL", "Base URL of the WeCom robot's webhook."},
+    {"wecom", "per_minute", OPT_INT, OFF(wecom_per_minute), "20", 1, 1000, NULL, false, "messages",
+     "Messages a minute the robot takes (WeCom allows 20); more wait their turn."},
+    {"messages", "channel", OPT_ENUM, OFF(messages_channel), "auto", 0, 0, "auto sms log off",
+     false, "",
+     "Where messages to people go: auto (SMS when `[sms] url` is set, else the log), sms, log "
+     "(masked, for development and the demo) or off (none are queued). Members bound in the "
+     "chat get WeChat template messages when `[wechat] appid` and `secret` are set."},
+    {"messages", "quiet_hours", OPT_SPAN, OFF(messages_quiet_hours), "21:00-08:00", 0, 0, NULL,
+     false, "HH:MM-HH:MM",
+     "China time in which messages other than confirmations wait; empty turns it off."},
+    {"messages", "daily_cap", OPT_INT, OFF(messages_daily_cap), "3", 0, 100, NULL, false,
+     "messages",
+     "Messages other than confirmations one person gets a China day; more wait for "
+     "the next day. 0 turns the cap off."},
+    {"messages", "max_attempts", OPT_INT, OFF(messages_max_attempts), "8", 1, 100, NULL, false,
+     "attempts",
+     "Attempts at a message before it is failed (retry it with "
+     "`POST /api/v1/messages/{id}/retry`)."},
+    {"messages", "retry_base", OPT_INT, OFF(messages_retry_base), "30", 1, 3600, NULL, false, "s",
+     "Wait before the first retry; each next one waits twice as long (at most an hour), give or "
+     "take a quarter at random."},
+    {"messages", "maturity_days", OPT_INT, OFF(messages_maturity_days), "7", 0, 60, NULL, false,
+     "days", "How long before a product matures its member is reminded (10:00 China time)."},
+    {"messages", "interval", OPT_INT, OFF(messages_interval), "30", 1, 3600, NULL, false, "s",
+     "How often the scheduler derives new messages from events, sign-ups and members."},
+    {"messages", "templates", OPT_STR, OFF(messages_templates), "", 0, 0, NULL, false, "path",
+     "Folder whose KIND.CHANNEL.mustache files replace the built-in templates of the same name "
+     "(docs/messages.md); checked at start."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -266,6 +314,22 @@ static int opt_set(struct config *c, const struct opt *o, const char *v, char *w
             snprintf(why, whylen, "must be one of: %s", o->choices);
             return -1;
         }
+        break;
+    }
+    case OPT_SPAN: {
+        unsigned h1, m1, h2, m2;
+        char tail;
+        if (!*v) {
+            c->messages_quiet_from = c->messages_quiet_to = 0;
+            break;
+        }
+        if (sscanf(v, "%2u:%2u-%2u:%2u%c", &h1, &m1, &h2, &m2, &tail) != 4 || h1 > 23 || m1 > 59 ||
+            h2 > 23 || m2 > 59 || strlen(v) != 11) {
+            snprintf(why, whylen, "must be HH:MM-HH:MM (e.g. 21:00-08:00) or empty");
+            return -1;
+        }
+        c->messages_quiet_from = (int)(h1 * 60 + m1);
+        c->messages_quiet_to = (int)(h2 * 60 + m2);
         break;
     }
     case OPT_STR:

@@ -71,6 +71,27 @@ struct config {
     char *wechat_token;            /* the callback's token; "" turns /wechat off */
     char *wechat_appid;            /* the Official Account's appid (safe mode) */
     char *wechat_encoding_aes_key; /* 43 characters (safe mode) */
+    char *wechat_secret;           /* AppSecret: template messages */
+    char *wechat_api_url;
+    /* [sms] */
+    char *sms_url; /* "" = no SMS */
+    char *sms_secret;
+    int64_t sms_timeout;   /* seconds */
+    int64_t sms_max_chars; /* characters per request; longer texts are split */
+    /* [wecom] */
+    char *wecom_robot_key;
+    char *wecom_api_url;
+    int64_t wecom_per_minute;
+    /* [messages] */
+    char *messages_channel;                     /* auto, sms, log, off */
+    char *messages_quiet_hours;                 /* as given */
+    int messages_quiet_from, messages_quiet_to; /* minutes of the China day; equal: none */
+    int64_t messages_daily_cap;
+    int64_t messages_max_attempts;
+    int64_t messages_retry_base; /* seconds */
+    int64_t messages_maturity_days;
+    int64_t messages_interval; /* seconds between scheduler runs */
+    char *messages_templates;  /* folder of replacement templates; "" = none */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

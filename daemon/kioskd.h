@@ -23,6 +23,7 @@
 
 struct workers;
 struct live;
+struct messenger;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct bot_cache;
@@ -59,6 +60,7 @@ struct kioskd {
     char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
     struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;            /* websocket subscribers (daemon/live.c) */
+    struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
     struct bot_cache *bot_cache; /* recent read-only chat replies (handlers/bot.c) */
 

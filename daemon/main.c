@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sqlite3.h>
 
 #include "core/status.h"
@@ -21,6 +22,7 @@
 #include "daemon/daily.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
+#include "daemon/messages.h"
 #include "daemon/server.h"
 #include "handlers/bot.h"
 #include "handlers/handlers.h"
@@ -197,8 +199,16 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         goto out;
     }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "kioskd: cannot set up libcurl\n");
+        goto out;
+    }
     if (app_open(k, true, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
+    if (messages_load(k, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: templates: %s\n", err);
         goto out;
     }
     const char *fault = getenv("KIOSKD_TEST_FAULT");
@@ -253,14 +263,21 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: cannot create the demo data\n");
         goto out;
     }
+    if (messages_start(k, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
     daily_start(k);
     server_run(k);
     rc = 0;
 out:
     daily_stop(k);
+    messages_stop(k);
     app_stop(k);
     server_stop(k);
     app_close(k);
+    messages_free(k);
+    curl_global_cleanup();
     if (rc == 0)
         log_info("stopped", NULL);
     signal_target = NULL;

@@ -36,6 +36,7 @@
 #include "daemon/http.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
+#include "daemon/messages.h"
 #include "daemon/worker.h"
 
 #define DEFERRED_TIMEOUT_S 30
@@ -572,6 +573,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             store_complete(k->store);
         if (k && k->workers)
             worker_complete(k->workers);
+        if (k)
+            messages_complete(k);
         return 0; /* never non-zero: that would close lws' wake-up pipe */
 
     default:

@@ -21,6 +21,7 @@
 #include "core/tier.h"
 #include "core/validate.h"
 #include "daemon/log.h"
+#include "daemon/messages.h"
 #include "daemon/worker.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
@@ -340,6 +341,7 @@ static void signup_stored(struct store_job *job)
     }
     if (!c->signup.existed) {
         metrics_add(&c->k->metrics, MC_SIGNUPS, 1);
+        messages_poke(c->k); /* the confirmation */
         events_changed(c->k);
     }
     c->work.run = ticket_sign_run;

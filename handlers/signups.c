@@ -17,6 +17,7 @@
 #include "core/validate.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
+#include "daemon/messages.h"
 #include "daemon/worker.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
@@ -83,6 +84,7 @@ static void signup_stored(struct store_job *job)
     }
     if (!c->job.existed) {
         metrics_add(&k->metrics, MC_SIGNUPS, 1);
+        messages_poke(k); /* the confirmation */
         events_changed(k);
         live_publish(k, c->job.event_id,
                      json_pack("{s:s, s:I, s:s, s:s}", "type", "signup", "signup_id",

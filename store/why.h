@@ -50,6 +50,10 @@ enum store_why {
     WHY_NOT_CHECKED_IN,       /* an upgrade for a sign-up with no check-in in force */
     WHY_PRODUCT_NOT_FOUND,    /* a product code the products table lacks */
     WHY_MEMBER_CHANGED,       /* the member's AUM changed while the arrival was prepared */
+    WHY_MESSAGE_NOT_FOUND,    /* no such message */
+    WHY_MESSAGE_NOT_FAILED,   /* a retry of a message that is not failed (queued, sent...) */
+    WHY_TICKET_SMS_LIMIT,     /* the ticket link was sent to this sign-up's phone enough times */
+    WHY_TICKET_SMS_LATE,      /* the ticket link by SMS is offered only just after the sign-up */
     WHY_COUNT
 };
 

@@ -9,6 +9,9 @@ from harness import BIN, Site, add_staff, auth, from_now, login
 # The least role of every route, kept here independently of handlers/*.c: a
 # changed role in a route row, or a new route, fails test_route_table_is_the_expected_one.
 EXPECTED = {
+    ("GET", "/api/v1/messages"): "manager",
+    ("POST", "/api/v1/messages/{id}/retry"): "manager",
+    ("POST", "/api/v1/members/{member_no}/unsubscribe"): "staff",
     ("GET", "/healthz"): "none",
     ("GET", "/metrics"): "none",
     ("GET", "/api/v1/events"): "none",
@@ -123,7 +126,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
         if pattern == "/api/v1/staff/{id}/sessions":
             ids = {"id": "S1"}
         elif pattern in ("/api/v1/members/{member_no}/points",
-                         "/api/v1/members/{member_no}/bind_code"):
+                         "/api/v1/members/{member_no}/bind_code",
+                         "/api/v1/members/{member_no}/unsubscribe"):
             ids = {"member_no": "M1"}
         elif pattern == "/api/v1/checkins/{id}":
             ids = {"id": str(cid)}

@@ -1,0 +1,44 @@
+/*
+ * Sending messages, on the loop: the scheduler's timer (a store job derives
+ * what is due from events, sign-ups and members), the sender's timer (a
+ * store job claims due messages under the sending rules), rendering them
+ * with their template, and handing each to its channel: the SMS gateway, the
+ * WeCom robot or WeChat's template messages through the net thread, or the
+ * log. Every attempt's end is written back by a store job. See
+ * docs/messages.md for the rules and store/messages.h for the queue.
+ *
+ * The loop never waits here: store jobs, worker work (a ticket's signature
+ * for its link) and transfers all come back as completions.
+ */
+#ifndef KIOSKD_DAEMON_MESSAGES_H
+#define KIOSKD_DAEMON_MESSAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kioskd;
+
+/* Loads and checks the templates (before the server starts): 0, or
+ * KIOSKD_E* with "FILE:LINE:COLUMN: message" in err. */
+int messages_load(struct kioskd *k, char *err, size_t errlen);
+/* Starts the net thread and the timers (the first scheduler run queues
+ * again what a crash left sending). Needs the lws context. 0 or an error. */
+int messages_start(struct kioskd *k, char *err, size_t errlen);
+/* Something changed that may make messages due (a sign-up): runs the
+ * scheduler soon. */
+void messages_poke(struct kioskd *k);
+/* On the loop: runs the net thread's completions. */
+void messages_complete(struct kioskd *k);
+/* Cancels the timers, stops the net thread (transfers in flight are
+ * cancelled and their messages queued again) and runs its completions, so
+ * that their store jobs commit before the writer stops. Accepts a daemon
+ * that never started them. */
+void messages_stop(struct kioskd *k);
+/* Frees the templates and the net thread. */
+void messages_free(struct kioskd *k);
+/* True when an SMS channel is configured (the kiosk's "send to phone"). */
+bool messages_sms_on(const struct kioskd *k);
+/* The channel name for messages to people ("sms", "log"), or NULL when off. */
+const char *messages_person_channel(const struct kioskd *k);
+
+#endif
