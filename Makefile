@@ -3,7 +3,7 @@
 
 CC       ?= cc
 SAN      ?= 0
-PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng
+PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng zlib
 
 ifeq ($(SAN),1)
   OUT    := build/san
@@ -21,8 +21,9 @@ LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))
 LIB_SRC  := $(filter-out daemon/main.c,$(LIB_SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/web.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/hq_migrations.o $(OUT)/obj/gen/web.o
 MIGRATIONS := $(sort $(wildcard store/migrations/*.sql))
+HQ_MIGRATIONS := $(sort $(wildcard store/hq_migrations/*.sql))
 WEB      := $(sort $(shell find web -type f ! -name '.*' 2>/dev/null))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
@@ -52,6 +53,10 @@ $(OUT)/tools/embed: tools/embed.c
 $(OUT)/gen/migrations.c: $(OUT)/tools/embed $(MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(OUT)/tools/embed $@ embedded_migrations store/migrations/ $(MIGRATIONS)
+
+$(OUT)/gen/hq_migrations.c: $(OUT)/tools/embed $(HQ_MIGRATIONS)
+	@mkdir -p $(dir $@)
+	$(OUT)/tools/embed $@ embedded_hq_migrations store/hq_migrations/ $(HQ_MIGRATIONS)
 
 # Third-party browser scripts: pinned in tools/web/package-lock.json, copied
 # out of node_modules into build/web/assets/ and embedded beside web/assets/.
@@ -132,7 +137,7 @@ docs: build/kioskd
 FUZZ_S    ?= 30
 FUZZ_T    ?= *
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_$(FUZZ_T).c))
-FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/web.c
+FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/hq_migrations.c build/rel/gen/web.c
 
 fuzz:
 	@sh tools/deps.sh fuzz

@@ -71,6 +71,25 @@ struct config {
     char *wechat_token;            /* the callback's token; "" turns /wechat off */
     char *wechat_appid;            /* the Official Account's appid (safe mode) */
     char *wechat_encoding_aes_key; /* 43 characters (safe mode) */
+    /* [hq]: this branch's sync with HQ */
+    char *hq_url;    /* "" = no sync */
+    char *hq_device; /* this daemon's device id at HQ */
+    char *hq_secret; /* its secret (signs every request) */
+    char *hq_ca_file;
+    int64_t hq_batch; /* entries per push */
+    char *hq_gzip;    /* on, off */
+    int64_t hq_interval;
+    int64_t hq_timeout; /* seconds per request */
+    /* [hqserver]: kioskd hq, the reference HQ server */
+    char *hqserver_listen;
+    char hqserver_host[64];
+    int hqserver_port;
+    char *hqserver_cert;
+    char *hqserver_key;
+    char *hqserver_database;
+    char *hqserver_key_file;
+    char *hqserver_admin_token;
+    int64_t hqserver_window; /* seconds */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

@@ -23,6 +23,7 @@
 
 struct workers;
 struct live;
+struct hq;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct events_cache {
@@ -58,6 +59,7 @@ struct kioskd {
     struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;            /* websocket subscribers (daemon/live.c) */
     struct events_cache events_cache;
+    struct hq *hq; /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
 
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */
