@@ -23,6 +23,7 @@
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/sync.h"
 #include "handlers/handlers.h"
 #include "store/store.h"
 
@@ -431,6 +432,11 @@ static int cmd_render(int argc, char **argv)
     return with_config(argc, argv, cli_render);
 }
 
+static int cmd_sync(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_sync);
+}
+
 static int cmd_hq(int argc, char **argv)
 {
     return with_config(argc, argv, cli_hq);
@@ -493,6 +499,13 @@ static const struct cmd cmds[] = {
      "DIR/NAME.mustache; a missing one renders as nothing (with a warning), a name with\n"
      "'/' or '..' is refused. A template error prints FILE:LINE:COLUMN: message, bad\n"
      "JSON prints DATA_JSON_FILE:LINE:COLUMN: message; both exit 1. Bad arguments exit 2.\n"},
+    {"sync", "[-c FILE] --once", "Run one sync round with HQ and say what it did.", cmd_sync,
+     "Pushes the outbox to [hq] url in batches of [hq] batch (gzip with [hq] gzip = on) until\n"
+     "HQ has all of it, then pulls HQ's changes (members, products) page by page and applies\n"
+     "each page in one transaction. Every request is signed with [hq] device and secret;\n"
+     "HTTPS certificates are verified (a private CA: [hq] ca_file). Safe while the daemon\n"
+     "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
+     "[hq] is not set.\n"},
     {"hq", "[-c FILE] [device add ID | import members|products|events FILE.csv]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"

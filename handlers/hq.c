@@ -37,6 +37,7 @@ struct sync_ctx {
     struct kioskd *k;
     struct hq_signed sig;
     char *body; /* the push's JSON, inflated; freed with the context */
+    bool pull;  /* which of j */
     union {
         struct store_hq_push push;
         struct store_hq_pull pull;
@@ -48,7 +49,8 @@ static void sync_free(struct sync_ctx *c)
     if (!c)
         return;
     free(c->body);
-    free(c->j.pull.answer);
+    if (c->pull)
+        free(c->j.pull.answer);
     free(c);
 }
 
@@ -297,6 +299,7 @@ static void sync_pull(struct req *r)
     if (!c)
         return;
     c->k = k;
+    c->pull = true;
     store_hq_pull_init(&c->j.pull);
     if (sync_auth(r, c, &c->j.pull.auth) != 0)
         goto out;
