@@ -3,7 +3,7 @@
 
 CC       ?= cc
 SAN      ?= 0
-PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng
+PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng zlib
 
 ifeq ($(SAN),1)
   OUT    := build/san
@@ -22,8 +22,9 @@ LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))
 LIB_SRC  := $(filter-out daemon/main.c,$(LIB_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/gen/migrations.o $(OUT)/obj/gen/web.o \
-            $(OUT)/obj/gen/templates.o
+            $(OUT)/obj/gen/templates.o $(OUT)/obj/gen/hq_migrations.o
 MIGRATIONS := $(sort $(wildcard store/migrations/*.sql))
+HQ_MIGRATIONS := $(sort $(wildcard store/hq_migrations/*.sql))
 TEMPLATES  := $(sort $(wildcard templates/*.mustache))
 WEB      := $(sort $(shell find web -type f ! -name '.*' 2>/dev/null))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -58,6 +59,10 @@ $(OUT)/gen/migrations.c: $(OUT)/tools/embed $(MIGRATIONS)
 $(OUT)/gen/templates.c: $(OUT)/tools/embed $(TEMPLATES)
 	@mkdir -p $(dir $@)
 	$(OUT)/tools/embed $@ embedded_templates templates/ $(TEMPLATES)
+
+$(OUT)/gen/hq_migrations.c: $(OUT)/tools/embed $(HQ_MIGRATIONS)
+	@mkdir -p $(dir $@)
+	$(OUT)/tools/embed $@ embedded_hq_migrations store/hq_migrations/ $(HQ_MIGRATIONS)
 
 # Third-party browser scripts: pinned in tools/web/package-lock.json, copied
 # out of node_modules into build/web/assets/ and embedded beside web/assets/.
@@ -138,7 +143,8 @@ docs: build/kioskd
 FUZZ_S    ?= 30
 FUZZ_T    ?= *
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_$(FUZZ_T).c))
-FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/web.c build/rel/gen/templates.c
+FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/hq_migrations.c \
+             build/rel/gen/web.c build/rel/gen/templates.c
 
 fuzz:
 	@sh tools/deps.sh fuzz

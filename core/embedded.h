@@ -12,6 +12,8 @@ struct embedded_file {
 
 /* store/migrations/NNNN_name.sql, sorted by name; the last row is zeroed. */
 extern const struct embedded_file embedded_migrations[];
+/* store/hq_migrations/NNNN_name.sql: the schema of `kioskd hq`'s own database. */
+extern const struct embedded_file embedded_hq_migrations[];
 /* web/ files; the last row is zeroed. */
 extern const struct embedded_file embedded_web[];
 /* templates/KIND.CHANNEL.mustache, sorted by name; the last row is zeroed. */

@@ -220,6 +220,47 @@ static const struct opt opts[] = {
     {"messages", "templates", OPT_STR, OFF(messages_templates), "", 0, 0, NULL, false, "path",
      "Folder whose KIND.CHANNEL.mustache files replace the built-in templates of the same name "
      "(docs/messages.md); checked at start."},
+    {"hq", "url", OPT_STR, OFF(hq_url), "", 0, 0, NULL, false, "URL",
+     "HQ's sync address (e.g. https://hq.example.com); empty turns sync off. `kioskd sync "
+     "--once` pushes the outbox there and pulls HQ's changes (docs/sync.md)."},
+    {"hq", "device", OPT_STR, OFF(hq_device), "", 0, 0, NULL, false, "id",
+     "This daemon's device id at HQ (1 to 64 of A-Z a-z 0-9 . _ -), as given to `kioskd hq "
+     "device add`."},
+    {"hq", "secret", OPT_STR, OFF(hq_secret), "", 0, 0, NULL, true, "text",
+     "The device secret `kioskd hq device add` printed; every sync request is signed with it."},
+    {"hq", "ca_file", OPT_STR, OFF(hq_ca_file), "", 0, 0, NULL, false, "path",
+     "PEM CA certificate(s) HQ's TLS certificate must chain to (a private CA); empty: the "
+     "system's trusted CAs. The certificate and its host name are always verified."},
+    {"hq", "batch", OPT_INT, OFF(hq_batch), "500", 1, 5000, NULL, false, "entries",
+     "Outbox entries sent in one push."},
+    {"hq", "gzip", OPT_ENUM, OFF(hq_gzip), "on", 0, 0, "on off", false, "",
+     "Compress pushes with gzip (Content-Encoding: gzip)."},
+    {"hq", "interval", OPT_INT, OFF(hq_interval), "60", 1, 86400, NULL, false, "s",
+     "Seconds between sync rounds when idle."},
+    {"hq", "timeout", OPT_INT, OFF(hq_timeout), "30", 1, 600, NULL, false, "s",
+     "Longest a sync request may take, connection included."},
+    {"hqserver", "listen", OPT_LISTEN, OFF(hqserver_listen), "127.0.0.1:8443", 0, 0, NULL, false,
+     "host:port",
+     "Where `kioskd hq` (the reference HQ server) serves the sync protocol. Port 0 picks a free "
+     "port (logged at start)."},
+    {"hqserver", "cert", OPT_STR, OFF(hqserver_cert), "", 0, 0, NULL, false, "path",
+     "PEM certificate; with `key`, `kioskd hq` serves HTTPS (branches send personal data: use "
+     "TLS anywhere but a test bench)."},
+    {"hqserver", "key", OPT_STR, OFF(hqserver_key), "", 0, 0, NULL, false, "path",
+     "PEM private key for `cert`."},
+    {"hqserver", "database", OPT_STR, OFF(hqserver_database), "./var/hq.db", 0, 0, NULL, false,
+     "path",
+     "HQ's SQLite database (devices, pushed entries, changes for branches); created "
+     "and migrated at start."},
+    {"hqserver", "key_file", OPT_STR, OFF(hqserver_key_file), "./var/hq.key", 0, 0, NULL, false,
+     "path",
+     "HQ's own key for personal data and device secrets at rest (mode 0600; created on first "
+     "use)."},
+    {"hqserver", "admin_token", OPT_STR, OFF(hqserver_admin_token), "", 0, 0, NULL, true, "text",
+     "Bearer token of `GET /hq/v1/devices` and the devices page; empty turns both off (503). "
+     "Use 32 random characters or more."},
+    {"hqserver", "window", OPT_INT, OFF(hqserver_window), "300", 30, 3600, NULL, false, "s",
+     "A request whose timestamp is further than this from HQ's clock is refused (401)."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -250,8 +291,13 @@ static bool section_known(const char *section)
     return false;
 }
 
-static int parse_listen(struct config *c, const char *v, char *why, size_t whylen)
+/* Parses host:port into the host and port fields of listen option o. */
+static int parse_listen(struct config *c, const struct opt *o, const char *v, char *why,
+                        size_t whylen)
 {
+    bool hq = o->offset == OFF(hqserver_listen);
+    char *host = hq ? c->hqserver_host : c->http_host;
+    size_t host_size = hq ? sizeof c->hqserver_host : sizeof c->http_host;
     const char *colon = strrchr(v, ':');
     if (!colon || colon == v) {
         snprintf(why, whylen, "must be host:port, e.g. 127.0.0.1:8080");
@@ -263,8 +309,8 @@ static int parse_listen(struct config *c, const char *v, char *why, size_t whyle
         h++;
         hlen -= 2;
     }
-    if (hlen == 0 || hlen >= sizeof c->http_host) {
-        snprintf(why, whylen, "host must be 1 to %zu characters", sizeof c->http_host - 1);
+    if (hlen == 0 || hlen >= host_size) {
+        snprintf(why, whylen, "host must be 1 to %zu characters", host_size - 1);
         return -1;
     }
     char *end;
@@ -274,9 +320,9 @@ static int parse_listen(struct config *c, const char *v, char *why, size_t whyle
         snprintf(why, whylen, "port must be a number from 0 to 65535");
         return -1;
     }
-    memcpy(c->http_host, h, hlen);
-    c->http_host[hlen] = '\0';
-    c->http_port = (int)port;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *(hq ? &c->hqserver_port : &c->http_port) = (int)port;
     return 0;
 }
 
@@ -297,7 +343,7 @@ static int opt_set(struct config *c, const struct opt *o, const char *v, char *w
         return 0;
     }
     case OPT_LISTEN:
-        if (parse_listen(c, v, why, whylen))
+        if (parse_listen(c, o, v, why, whylen))
             return -1;
         break;
     case OPT_ENUM: {

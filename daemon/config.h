@@ -92,6 +92,25 @@ struct config {
     int64_t messages_maturity_days;
     int64_t messages_interval; /* seconds between scheduler runs */
     char *messages_templates;  /* folder of replacement templates; "" = none */
+    /* [hq]: this branch's sync with HQ */
+    char *hq_url;    /* "" = no sync */
+    char *hq_device; /* this daemon's device id at HQ */
+    char *hq_secret; /* its secret (signs every request) */
+    char *hq_ca_file;
+    int64_t hq_batch; /* entries per push */
+    char *hq_gzip;    /* on, off */
+    int64_t hq_interval;
+    int64_t hq_timeout; /* seconds per request */
+    /* [hqserver]: kioskd hq, the reference HQ server */
+    char *hqserver_listen;
+    char hqserver_host[64];
+    int hqserver_port;
+    char *hqserver_cert;
+    char *hqserver_key;
+    char *hqserver_database;
+    char *hqserver_key_file;
+    char *hqserver_admin_token;
+    int64_t hqserver_window; /* seconds */
 };
 
 /* Loads defaults, then the INI file (NULL: none), then the environment.

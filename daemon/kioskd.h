@@ -24,6 +24,7 @@
 struct workers;
 struct live;
 struct messenger;
+struct hq;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct bot_cache;
@@ -63,6 +64,7 @@ struct kioskd {
     struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
     struct bot_cache *bot_cache; /* recent read-only chat replies (handlers/bot.c) */
+    struct hq *hq;               /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
 
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */

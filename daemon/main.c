@@ -20,10 +20,12 @@
 #include "daemon/cli.h"
 #include "daemon/config.h"
 #include "daemon/daily.h"
+#include "daemon/hq.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
 #include "daemon/messages.h"
 #include "daemon/server.h"
+#include "daemon/sync.h"
 #include "handlers/bot.h"
 #include "handlers/handlers.h"
 #include "store/store.h"
@@ -295,6 +297,66 @@ out:
     return rc;
 }
 
+/* --- hq: the reference HQ server (daemon/hq.c, handlers/hq.c) --- */
+
+static int hq_serve(struct kioskd *k)
+{
+    char err[512];
+    int rc = 1;
+    /* the same server as `serve`, on [hqserver]'s address and certificate */
+    snprintf(k->cfg.http_host, sizeof k->cfg.http_host, "%s", k->cfg.hqserver_host);
+    k->cfg.http_port = k->cfg.hqserver_port;
+    char *swap = k->cfg.http_cert;
+    k->cfg.http_cert = k->cfg.hqserver_cert;
+    k->cfg.hqserver_cert = swap;
+    swap = k->cfg.http_key;
+    k->cfg.http_key = k->cfg.hqserver_key;
+    k->cfg.hqserver_key = swap;
+    if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
+        fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
+        return 1;
+    }
+    if (hq_open(k, true, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        goto out;
+    }
+    if (router_init(&k->router, hq_route_tables) != 0 || metrics_init(&k->metrics, k->router.n)) {
+        fprintf(stderr, "kioskd: out of memory\n");
+        goto out;
+    }
+    k->metrics.started_us = now_us();
+    install_signals(k);
+    if (server_start(k, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        goto out;
+    }
+    log_info("listening", "role=hq addr=%s port=%d tls=%s version=%s", k->cfg.http_host, k->port,
+             k->cfg.http_cert[0] ? "on" : "off", KIOSKD_VERSION);
+    server_run(k);
+    rc = 0;
+out:
+    if (k->store)
+        store_stop(k->store);
+    if (k->store)
+        store_complete(k->store);
+    server_stop(k);
+    hq_close(k);
+    if (rc == 0)
+        log_info("stopped", NULL);
+    signal_target = NULL;
+    metrics_free(&k->metrics);
+    router_free(&k->router);
+    log_close();
+    return rc;
+}
+
+static int cli_hq(struct kioskd *k, int argc, char **argv)
+{
+    if (argc == 1)
+        return hq_serve(k);
+    return hq_cli(k, argc, argv);
+}
+
 /* --- check-config --- */
 
 static int cmd_check_config(int argc, char **argv)
@@ -389,6 +451,16 @@ static int cmd_render(int argc, char **argv)
     return with_config(argc, argv, cli_render);
 }
 
+static int cmd_sync(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_sync);
+}
+
+static int cmd_hq(int argc, char **argv)
+{
+    return with_config(argc, argv, cli_hq);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
@@ -446,6 +518,24 @@ static const struct cmd cmds[] = {
      "DIR/NAME.mustache; a missing one renders as nothing (with a warning), a name with\n"
      "'/' or '..' is refused. A template error prints FILE:LINE:COLUMN: message, bad\n"
      "JSON prints DATA_JSON_FILE:LINE:COLUMN: message; both exit 1. Bad arguments exit 2.\n"},
+    {"sync", "[-c FILE] --once", "Run one sync round with HQ and say what it did.", cmd_sync,
+     "Pushes the outbox to [hq] url in batches of [hq] batch (gzip with [hq] gzip = on) until\n"
+     "HQ has all of it, then pulls HQ's changes (members, products) page by page and applies\n"
+     "each page in one transaction. Every request is signed with [hq] device and secret;\n"
+     "HTTPS certificates are verified (a private CA: [hq] ca_file). Safe while the daemon\n"
+     "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
+     "[hq] is not set.\n"},
+    {"hq", "[-c FILE] [device add ID | import members|products|events FILE.csv]",
+     "Run the reference HQ server, or manage its devices and data.", cmd_hq,
+     "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
+     "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
+     "/healthz on [hqserver] listen, with HQ's own database [hqserver] database and key\n"
+     "[hqserver] key_file (docs/sync.md). SIGTERM or SIGINT: finish requests, exit 0.\n"
+     "device add ID: registers a branch daemon and prints its new secret as the only line\n"
+     "of output (set it as that branch's [hq] secret; HQ keeps it sealed).\n"
+     "import members|products|events FILE.csv: loads data the branches then pull (the CSV\n"
+     "columns of `kioskd import`); a bad row is reported with its line and nothing changes.\n"
+     "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };
 

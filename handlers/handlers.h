@@ -41,5 +41,7 @@ int stats_add_sources(struct kioskd *k, int64_t event_id, json_t *doc);
 
 /* Every table, NULL terminated. */
 extern const struct route *const route_tables[];
+/* The tables of `kioskd hq` (handlers/hq.c), NULL terminated. */
+extern const struct route *const hq_route_tables[];
 
 #endif

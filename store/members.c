@@ -41,7 +41,7 @@ static const char SQL_MEMBER_BY_BINDING[] =
 static const char SQL_MEMBER_NO_OF_PHONE[] =
     "SELECT member_no FROM members WHERE phone_hash = ?1 ORDER BY id LIMIT 1";
 
-static int member_write(struct store_tx *tx, const struct store_member *m, int64_t now, bool *added)
+int member_write(struct store_tx *tx, const struct store_member *m, int64_t now, bool *added)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_MEMBER_EXISTS);
     if (!st)

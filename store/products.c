@@ -16,8 +16,7 @@ static const char SQL_PRODUCT_UPSERT[] =
 static const char SQL_PRODUCTS_LIST[] =
     "SELECT code, name, coef_milli FROM products ORDER BY code LIMIT ?1";
 
-static int product_write(struct store_tx *tx, const struct store_product *p, int64_t now,
-                         bool *added)
+int product_write(struct store_tx *tx, const struct store_product *p, int64_t now, bool *added)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_PRODUCT_EXISTS);
     if (!st)

@@ -204,10 +204,10 @@ static int migration_number(const char *name)
     return n;
 }
 
-int store_schema_version(void)
+static int schema_version_of(const struct embedded_file *set)
 {
     int v = 0;
-    for (const struct embedded_file *m = embedded_migrations; m->name; m++) {
+    for (const struct embedded_file *m = set; m->name; m++) {
         int n = migration_number(m->name);
         if (n > v)
             v = n;
@@ -215,7 +215,12 @@ int store_schema_version(void)
     return v;
 }
 
-static int migrate(struct conn *c, char *err, size_t errlen)
+int store_schema_version(void)
+{
+    return schema_version_of(embedded_migrations);
+}
+
+static int migrate(struct conn *c, const struct embedded_file *set, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     int version = 0;
@@ -225,7 +230,7 @@ static int migrate(struct conn *c, char *err, size_t errlen)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
 
-    int latest = store_schema_version();
+    int latest = schema_version_of(set);
     if (version > latest) {
         snprintf(err, errlen,
                  "database schema version %d is newer than this kioskd understands (%d); "
@@ -237,7 +242,7 @@ static int migrate(struct conn *c, char *err, size_t errlen)
         return 0;
     if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto sqlerr;
-    for (const struct embedded_file *m = embedded_migrations; m->name; m++) {
+    for (const struct embedded_file *m = set; m->name; m++) {
         int n = migration_number(m->name);
         if (n <= version)
             continue;
@@ -276,6 +281,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return KIOSKD_ENOMEM;
     }
+    const struct embedded_file *set = o->migrations ? o->migrations : embedded_migrations;
     s->lock_fd = -1;
     s->read_only = o->read_only;
     s->queue_max = o->queue_max > 0 ? o->queue_max : 4096;
@@ -334,7 +340,7 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
             snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->wr.db));
             goto fail;
         }
-        if ((rc = migrate(&s->wr, err, errlen)) != 0)
+        if ((rc = migrate(&s->wr, set, err, errlen)) != 0)
             goto fail;
     }
     rc = conn_open(&s->rd, o->path, SQLITE_OPEN_READONLY, o->busy_timeout_ms);
@@ -356,13 +362,13 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
                 v = sqlite3_column_int(st, 0);
             sqlite3_finalize(st);
         }
-        if (v > store_schema_version()) {
+        if (v > schema_version_of(set)) {
             snprintf(err, errlen, "database schema version %d is newer than this kioskd (%d)", v,
-                     store_schema_version());
+                     schema_version_of(set));
             rc = KIOSKD_ESCHEMA;
             goto fail;
         }
-    } else {
+    } else if (set == embedded_migrations) {
         sqlite3_stmt *st = conn_stmt(&s->rd, SQL_OUTBOX_PENDING);
         if (st && sqlite3_step(st) == SQLITE_ROW)
             s->stats.outbox_pending = sqlite3_column_int64(st, 0);

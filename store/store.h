@@ -33,6 +33,7 @@
 #include "core/jobq.h"
 #include "store/why.h"
 
+struct embedded_file;
 struct store;
 struct store_tx;
 struct store_job;
@@ -68,8 +69,11 @@ struct store_opts {
     int busy_timeout_ms;
     int queue_max;
     int checkpoint_pages;
-    bool read_only;            /* open for reading only: no writer, no migration */
-    bool shared;               /* a command-line tool beside a running daemon: no lock file */
+    bool read_only; /* open for reading only: no writer, no migration */
+    bool shared;    /* a command-line tool beside a running daemon: no lock file */
+    /* the schema: NULL for a branch's (store/migrations/), or another set of
+     * numbered migrations such as HQ's (embedded_hq_migrations) */
+    const struct embedded_file *migrations;
     void (*notify)(void *arg); /* called from the writer thread when jobs are done */
     void *notify_arg;
 };

@@ -40,6 +40,7 @@ struct store_tx {
     struct rng *rng;
     int64_t now_us;
     int outbox_added; /* entries this job appended */
+    int outbox_acked; /* entries this job marked as received by HQ */
 };
 
 struct store {
@@ -184,6 +185,14 @@ struct member_row {
 };
 int member_row_by_no(struct store_tx *tx, const char *member_no, struct member_row *out);
 int member_row_by_id(struct store_tx *tx, int64_t id, struct member_row *out);
+
+struct store_member;
+struct store_product;
+/* Inserts or updates (by member_no, keeping what is the branch's own: openid,
+ * opt-out, balance) one member; *added says which. store/members.c */
+int member_write(struct store_tx *tx, const struct store_member *m, int64_t now, bool *added);
+/* The same for a product, by code. store/products.c */
+int product_write(struct store_tx *tx, const struct store_product *p, int64_t now, bool *added);
 
 struct store_event;
 /* Reads event id through connection c (either thread's). */

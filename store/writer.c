@@ -137,7 +137,7 @@ static int writer_tx(struct store *s, struct store_job **jobs, int from, int n, 
         if (j->rc == 0) {
             rc = exec_rc(s, "RELEASE job");
             if (rc == SQLITE_OK) {
-                tx_added += tx.outbox_added;
+                tx_added += tx.outbox_added - tx.outbox_acked;
                 continue;
             }
             j->rc = store_rc(rc);

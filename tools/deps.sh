@@ -13,6 +13,7 @@ pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev
 pkg:libcurl:libcurl4-openssl-dev pkg:sqlite3:libsqlite3-dev
 pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-dev
 pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev hdr:csv.h:libcsv-dev
+pkg:zlib:zlib1g-dev
 cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck

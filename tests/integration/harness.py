@@ -40,6 +40,7 @@ DROP_AFTER_0008 = """
     DROP TABLE channel_state;
     DROP INDEX members_birthday_md;
     DROP INDEX signups_created;
+    DROP TABLE sync_state;       -- added by migration 0012
 """
 
 
@@ -79,6 +80,8 @@ class Reply:
 
 
 class Daemon:
+    command = "serve"
+
     def __init__(self, config="", env=None, args=(), start=True, dir=None):
         self.dir = dir or tempfile.mkdtemp(prefix="kioskd-test-")
         self.own_dir = dir is None
@@ -110,7 +113,7 @@ class Daemon:
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")
         self.log_offset = self.log.tell()
-        self.proc = subprocess.Popen([BIN, "serve", "-c", self.config_path] + self.args,
+        self.proc = subprocess.Popen([BIN, self.command, "-c", self.config_path] + self.args,
                                      stdout=subprocess.PIPE, stderr=self.log, env=self.env,
                                      cwd=self.dir)
         _running.append(self)
@@ -228,6 +231,38 @@ class Daemon:
         self.kill()
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class HQ(Daemon):
+    """`kioskd hq` (the reference HQ server) on a temporary database.
+
+        hq = harness.HQ()                       # admin token hq.admin_token
+        secret = hq.device_add("branch-1")      # the device's secret
+        st, body = hq.get("/hq/v1/devices", headers=auth(hq.admin_token))
+    """
+    command = "hq"
+    admin_token = "hq-admin-token-0123456789abcdef"
+
+    def __init__(self, config="", **kw):
+        base = ("[hqserver]\nlisten = 127.0.0.1:0\n"
+                f"admin_token = {self.admin_token}\n")
+        dir = kw.pop("dir", None) or tempfile.mkdtemp(prefix="kioskd-hq-")
+        base += f"database = {dir}/hq.db\nkey_file = {dir}/hq.key\n"
+        super().__init__(config=merge_ini(base, config), dir=dir, **kw)
+        self.own_dir = True
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def device_add(self, device):
+        p = self.cli("hq", "device", "add", device)
+        lines = p.stdout.decode().splitlines()
+        assert len(lines) == 1 and re.fullmatch(r"[0-9a-f]{64}", lines[0]), p.stdout
+        return lines[0]
+
+    def db(self):
+        import sqlite3
+        return sqlite3.connect(os.path.join(self.dir, "hq.db"))
 
 
 def merge_ini(base, extra):

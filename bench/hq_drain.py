@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Drain rate of a branch's outbox to a loopback `kioskd hq` on SQLite.
+
+    bench/hq_drain.py [--bin build/rel/kioskd] [--entries 100000] [--batch 500] [--gzip on|off]
+
+Creates a branch database (migrated by the binary itself), fills its outbox
+with N sign-up-shaped entries (about 250 bytes of JSON each) straight through
+sqlite3, registers the branch at a fresh `kioskd hq`, then times one
+`kioskd sync --once`, which pushes everything in batches. Prints entries per
+second and checks that HQ stored every entry once. All traffic is on 127.0.0.1;
+everything is written under a temporary folder, removed at the end.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "build",
+                                                  "rel", "kioskd"))
+    ap.add_argument("--entries", type=int, default=100000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--gzip", default="on", choices=("on", "off"))
+    a = ap.parse_args()
+    kioskd = os.path.abspath(a.bin)
+    d = tempfile.mkdtemp(prefix="kioskd-hqbench-")
+    hq = None
+    try:
+        hq_ini = os.path.join(d, "hq.ini")
+        with open(hq_ini, "w") as f:
+            f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/hq.db\n"
+                    f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n")
+        secret = subprocess.run([kioskd, "hq", "device", "add", "bench-1", "-c", hq_ini],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        log = open(os.path.join(d, "hq.log"), "w+")
+        hq = subprocess.Popen([kioskd, "hq", "-c", hq_ini], stderr=log)
+        port = None
+        for _ in range(500):
+            log.seek(0)
+            m = re.search(r"event=listening .*port=(\d+)", log.read())
+            if m:
+                port = int(m.group(1))
+                break
+            time.sleep(0.01)
+        if not port:
+            sys.exit("kioskd hq did not start")
+
+        br_ini = os.path.join(d, "branch.ini")
+        with open(br_ini, "w") as f:
+            f.write(f"[store]\npath = {d}/branch.db\nkey_file = {d}/branch.key\n"
+                    f"[tickets]\nkey_file = {d}/ticket.pem\n"
+                    f"[hq]\nurl = http://127.0.0.1:{port}\ndevice = bench-1\nsecret = {secret}\n"
+                    f"batch = {a.batch}\ngzip = {a.gzip}\n[log]\nlevel = warn\n")
+        with open(os.path.join(d, "p.csv"), "w") as f:  # any import creates and migrates it
+            f.write("code,name,coefficient\nB1,bench,1\n")
+        subprocess.run([kioskd, "import", "products", os.path.join(d, "p.csv"), "-c", br_ini],
+                       check=True, capture_output=True)
+        db = sqlite3.connect(f"{d}/branch.db")
+        rows = []
+        for i in range(a.entries):
+            data = {"signup_id": i + 1, "event_id": 1 + i % 40, "status": "confirmed",
+                    "source": "kiosk", "name_masked": "张*", "phone_last4": f"{i % 10000:04d}",
+                    "consent_version": "2026-01"}
+            rows.append((str(uuid.uuid4()), "signup", "2026-05-01T10:00:00.000Z",
+                         json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
+        db.executemany("INSERT INTO outbox(id, kind, at, data) VALUES (?, ?, ?, ?)", rows)
+        db.commit()
+        db.close()
+
+        t0 = time.monotonic()
+        p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
+                           text=True)
+        dt = time.monotonic() - t0
+        if p.returncode != 0:
+            sys.exit(f"sync failed: {p.stderr}")
+        hdb = sqlite3.connect(f"{d}/hq.db")
+        stored = hdb.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
+        acked = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()[0]
+        hdb.close()
+        if stored != a.entries or acked != a.entries:
+            sys.exit(f"HQ stored {stored} entries, acked through {acked}; expected {a.entries}")
+        print(f"{a.entries} entries, batch {a.batch}, gzip {a.gzip}: {dt:.2f} s, "
+              f"{a.entries / dt:,.0f} entries/s to kioskd hq on SQLite (loopback)")
+        print(p.stdout.strip())
+    finally:
+        if hq:
+            hq.terminate()
+            hq.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

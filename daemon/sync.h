@@ -1,0 +1,62 @@
+/*
+ * The branch's side of the HQ sync protocol (docs/sync.md), without the
+ * transport: building a signed push from the outbox, reading HQ's answer,
+ * and turning a pull's answer into one store job. `kioskd sync --once`
+ * (daemon/sync_cli.c) sends them with libcurl's easy interface; the daemon's
+ * periodic sync will send the same bodies from its net thread.
+ */
+#ifndef KIOSKD_SYNC_H
+#define KIOSKD_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/hqsig.h"
+#include "daemon/kioskd.h"
+#include "store/sync.h"
+
+/* A request ready to send: its path and query, the body as sent, and the
+ * headers' values. */
+struct sync_request {
+    const char *method;
+    char path[128];
+    struct buf body; /* as sent (gzip when gzip is set) */
+    bool gzip;
+    char authorization[HQSIG_HEADER_MAX];
+};
+void sync_request_free(struct sync_request *q);
+
+/* Builds the push of the outbox entries after seq `after` (at most [hq]
+ * batch), signed at unix time now. *last gets the batch's last seq and *count
+ * its size (0: nothing to push; q is then empty). 0 or a KIOSKD_E* code. */
+int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
+                    int64_t *last, int *count);
+/* Reads a push's answer {"acked_through": n}. 0 or KIOSKD_EMALFORMED. */
+int sync_push_answer(const char *body, size_t len, int64_t *acked);
+
+/* Builds the signed pull of the changes after cursor (limit per page). */
+int sync_pull_build(struct kioskd *k, const char *cursor, int limit, int64_t now,
+                    struct sync_request *q);
+
+/* One page of changes read from a pull's answer, as a store job. */
+struct sync_page {
+    struct store_sync_page job;
+    struct store_member *members;
+    struct store_product *products;
+    bool more;
+};
+/* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members
+ * are checked and sealed with this branch's key (tiers from [tiers]),
+ * products checked; kinds not applied yet are counted in job.skipped. 0,
+ * KIOSKD_EMALFORMED (why says what) or KIOSKD_ENOMEM. */
+int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
+                   size_t whylen);
+/* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
+void sync_page_free(struct sync_page *p);
+
+/* kioskd sync --once: the exit code. */
+int cli_sync(struct kioskd *k, int argc, char **argv);
+
+#endif

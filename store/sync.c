@@ -1,0 +1,165 @@
+/* The branch's side of HQ sync in the store (store/sync.h). */
+#include "store/sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "store/store_int.h"
+
+static const char SQL_SYNC_STATE[] =
+    "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_acked_seq'), "
+    "(SELECT coalesce(max(seq), 0) FROM outbox), pull_cursor FROM sync_state WHERE id = 1";
+static const char SQL_PENDING[] = "SELECT count(*) FROM outbox WHERE seq > ?1";
+static const char SQL_OUTBOX_AFTER[] =
+    "SELECT seq, id, kind, at, data FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+static const char SQL_ACKED_GET[] =
+    "SELECT CAST(value AS INTEGER), (SELECT coalesce(max(seq), 0) FROM outbox) FROM meta "
+    "WHERE key = 'outbox_acked_seq'";
+static const char SQL_ACKED_SET[] = "UPDATE meta SET value = ?1 WHERE key = 'outbox_acked_seq'";
+static const char SQL_PUSHED[] =
+    "UPDATE sync_state SET last_push_at = ?1, pushed = pushed + ?2 WHERE id = 1";
+static const char SQL_PULLED[] =
+    "UPDATE sync_state SET last_pull_at = ?1, pulled = pulled + ?2, pull_cursor = ?3 WHERE id = 1";
+
+int store_sync_state(struct store *s, struct store_sync_state *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_SYNC_STATE);
+    if (!st)
+        return KIOSKD_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->acked_seq = sqlite3_column_int64(st, 0);
+        out->last_seq = sqlite3_column_int64(st, 1);
+        store_col_text(out->pull_cursor, sizeof out->pull_cursor, st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    if (!(st = conn_stmt(&s->rd, SQL_PENDING)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, out->acked_seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        out->pending = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
+int store_sync_outbox_read(struct store *s, int64_t after, int limit, json_t *entries,
+                           int64_t *last)
+{
+    *last = after;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_OUTBOX_AFTER);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_error_t err;
+        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 4),
+                                  (size_t)sqlite3_column_bytes(st, 4), 0, &err);
+        json_t *e = data ? json_pack("{s:s, s:I, s:s, s:s, s:o}", "id",
+                                     (const char *)sqlite3_column_text(st, 1), "seq",
+                                     (json_int_t)sqlite3_column_int64(st, 0), "kind",
+                                     (const char *)sqlite3_column_text(st, 2), "at",
+                                     (const char *)sqlite3_column_text(st, 3), "data", data)
+                         : NULL;
+        if (!e || json_array_append_new(entries, e) != 0) {
+            sqlite3_reset(st);
+            return KIOSKD_ENOMEM;
+        }
+        *last = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+static int ack_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_sync_ack *j = (struct store_sync_ack *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ACKED_GET);
+    int64_t cur = 0, last = 0;
+    if (!st)
+        return KIOSKD_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        cur = sqlite3_column_int64(st, 0);
+        last = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    int64_t to = j->acked < j->sent ? j->acked : j->sent;
+    if (to > last)
+        to = last;
+    j->cursor = cur;
+    j->advanced = 0;
+    if (to <= cur)
+        return 0;
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)to);
+    if (!(st = conn_stmt(tx->c, SQL_ACKED_SET)))
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    if (!(st = conn_stmt(tx->c, SQL_PUSHED)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, store_tx_now(tx));
+    sqlite3_bind_int64(st, 2, to - cur);
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    j->advanced = to - cur;
+    j->cursor = to;
+    tx->outbox_acked += (int)j->advanced;
+    return 0;
+}
+
+void store_sync_ack_init(struct store_sync_ack *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = ack_run;
+}
+
+static int page_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_sync_page *j = (struct store_sync_page *)job;
+    int64_t now = store_tx_now(tx) / 1000000;
+    int rc;
+    j->members_added = j->members_updated = j->products_added = j->products_updated = 0;
+    for (size_t i = 0; i < j->nmembers; i++) {
+        bool added = false;
+        if ((rc = member_write(tx, &j->members[i], now, &added)) != 0)
+            return rc;
+        *(added ? &j->members_added : &j->members_updated) += 1;
+    }
+    for (size_t i = 0; i < j->nproducts; i++) {
+        bool added = false;
+        if ((rc = product_write(tx, &j->products[i], now, &added)) != 0)
+            return rc;
+        *(added ? &j->products_added : &j->products_updated) += 1;
+    }
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_PULLED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, store_tx_now(tx));
+    sqlite3_bind_int64(st, 2, (int64_t)(j->nmembers + j->nproducts) + j->skipped);
+    sqlite3_bind_text(st, 3, j->cursor, -1, SQLITE_STATIC);
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    char subject[96];
+    snprintf(subject, sizeof subject, "members:%lld+%lld products:%lld+%lld",
+             (long long)j->members_added, (long long)j->members_updated,
+             (long long)j->products_added, (long long)j->products_updated);
+    return store_audit(tx, NULL, "hq", "hq_pull", subject);
+}
+
+void store_sync_page_init(struct store_sync_page *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = page_run;
+}
