@@ -47,9 +47,16 @@ static void messages_list(struct req *r)
     struct store_msg_row *rows;
     size_t n;
     int64_t counts[5];
+    struct store_msg_today today[STORE_MSG_CHANNELS];
+    int ntoday = 0;
+    /* today, China time */
+    int64_t day_start = now_s() + 8 * 3600;
+    day_start = day_start - day_start % 86400 - 8 * 3600;
     int rc = store_msg_list(r->k->store, status, kind, LIST_MAX, &rows, &n);
     if (rc == 0)
         rc = store_msg_counts(r->k->store, counts);
+    if (rc == 0)
+        rc = store_msg_today(r->k->store, day_start, day_start + 86400, today, &ntoday);
     if (rc) {
         if (rc != KIOSKD_ENOMEM)
             free(rows);
@@ -79,11 +86,18 @@ static void messages_list(struct req *r)
         json_array_append_new(list, o);
     }
     free(rows);
+    json_t *by_channel = json_array();
+    for (int i = 0; by_channel && i < ntoday; i++)
+        json_array_append_new(by_channel,
+                              json_pack("{s:s, s:I, s:I, s:I}", "channel", today[i].channel, "due",
+                                        (json_int_t)today[i].due, "sent", (json_int_t)today[i].sent,
+                                        "failed", (json_int_t)today[i].failed));
     req_json(r, 200,
-             json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "messages", list ? list : json_null(),
-                       "counts", "queued", (json_int_t)counts[0], "sending", (json_int_t)counts[1],
-                       "sent", (json_int_t)counts[2], "failed", (json_int_t)counts[3], "skipped",
-                       (json_int_t)counts[4]));
+             json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "messages",
+                       list ? list : json_null(), "counts", "queued", (json_int_t)counts[0],
+                       "sending", (json_int_t)counts[1], "sent", (json_int_t)counts[2], "failed",
+                       (json_int_t)counts[3], "skipped", (json_int_t)counts[4], "today",
+                       by_channel ? by_channel : json_null()));
 }
 
 /* POST /api/v1/messages/{id}/retry (manager) */

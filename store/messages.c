@@ -971,6 +971,34 @@ int store_msg_counts(struct store *s, int64_t counts[5])
     return rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
 
+static const char SQL_TODAY_BY_CHANNEL[] =
+    "SELECT channel, sum(status IN ('queued', 'sending') AND due_at < ?2), "
+    "sum(status = 'sent' AND sent_at >= ?1 AND sent_at < ?2), "
+    "sum(status = 'failed' AND due_at >= ?1 AND due_at < ?2) "
+    "FROM messages GROUP BY channel ORDER BY channel";
+
+int store_msg_today(struct store *s, int64_t from, int64_t to, struct store_msg_today *out, int *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TODAY_BY_CHANNEL);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < STORE_MSG_CHANNELS) {
+        struct store_msg_today *t = &out[(*n)++];
+        store_col_text(t->channel, sizeof t->channel, st, 0);
+        t->due = sqlite3_column_int64(st, 1);
+        t->sent = sqlite3_column_int64(st, 2);
+        t->failed = sqlite3_column_int64(st, 3);
+    }
+    if (*n == STORE_MSG_CHANNELS && rc == SQLITE_ROW)
+        rc = SQLITE_DONE;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
 int store_channel_state(struct store *s, const char *name, char *value, size_t n,
                         int64_t *expires_at, int64_t *updated_at)
 {

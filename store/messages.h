@@ -167,6 +167,16 @@ int store_msg_list(struct store *s, const char *status, const char *kind, size_t
 /* Counts messages by status (queued, sending, sent, failed, skipped). */
 int store_msg_counts(struct store *s, int64_t counts[5]);
 
+/* Messages of one channel for a day [from, to) (unix seconds): due by its end
+ * and not sent yet, sent in it, failed that were due in it. */
+#define STORE_MSG_CHANNELS 8
+struct store_msg_today {
+    char channel[12];
+    int64_t due, sent, failed;
+};
+/* Fills out (up to STORE_MSG_CHANNELS, by channel name); loop only. */
+int store_msg_today(struct store *s, int64_t from, int64_t to, struct store_msg_today *out, int *n);
+
 /* A channel's stored state (WeChat's token): 0 and value/expires_at set,
  * KIOSKD_ENOTFOUND, or an error (loop). */
 int store_channel_state(struct store *s, const char *name, char *value, size_t n,

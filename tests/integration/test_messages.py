@@ -124,6 +124,7 @@ def test_a_gateway_answering_400_fails_the_message_without_a_retry_and_staff_can
     assert len(gw.got) == 1
     r = s.d.get("/api/v1/messages?status=failed", headers=auth(s.manager))
     assert r.status == 200 and r.json["counts"]["failed"] == 1, r
+    assert r.json["today"] == [{"channel": "sms", "due": 0, "sent": 0, "failed": 1}], r.json
     m = r.json["messages"][0]
     assert m["kind"] == "confirmation" and m["last_error"] == "http_400"
     assert m["phone_last4"] == "2223" and "phone" not in m
@@ -132,6 +133,8 @@ def test_a_gateway_answering_400_fails_the_message_without_a_retry_and_staff_can
     assert s.d.post(f"/api/v1/messages/{m['id']}/retry", {}, headers=auth(s.manager)).status == 200
     wait_for(lambda: statuses(s.d) == [("confirmation", "sent")])
     assert [b["id"] for b in gw.bodies()] == [m["uid"], m["uid"]]
+    today = s.d.get("/api/v1/messages", headers=auth(s.manager)).json["today"]
+    assert today == [{"channel": "sms", "due": 0, "sent": 1, "failed": 0}], today
     r = s.d.post(f"/api/v1/messages/{m['id']}/retry", {}, headers=auth(s.manager))
     assert r.status == 409 and r.json["error"]["code"] == "message_not_failed", r
     assert s.d.post("/api/v1/messages/999/retry", {}, headers=auth(s.manager)).status == 404
