@@ -789,7 +789,8 @@ void store_member_unsubscribe_init(struct store_member_unsubscribe *j)
 /* --- the ticket link by SMS --- */
 
 static const char SQL_SIGNUP_META[] =
-    "SELECT s.created_at, s.phone_hash, m.id FROM signups s "
+    "SELECT s.created_at, s.phone_hash, m.id, e.status, s.phone_enc FROM signups s "
+    "JOIN events e ON e.id = s.event_id "
     "LEFT JOIN members m ON m.member_no = s.member_no WHERE s.id = ?1";
 static const char SQL_TICKET_SENDS[] =
     "SELECT count(*) FROM messages WHERE kind = 'ticket_link' AND signup_id = ?1";
@@ -822,7 +823,15 @@ static int ticket_link_run(struct store_tx *tx, struct store_job *job)
     unsigned char hash[STORE_HASH_LEN];
     memcpy(hash, sqlite3_column_blob(st, 1), STORE_HASH_LEN);
     int64_t member_id = sqlite3_column_int64(st, 2);
+    bool event_cancelled = strcmp((const char *)sqlite3_column_text(st, 3), "cancelled") == 0;
+    int enc_len = sqlite3_column_bytes(st, 4);
+    if (enc_len > 0 && (size_t)enc_len <= sizeof j->phone_enc) {
+        memcpy(j->phone_enc, sqlite3_column_blob(st, 4), (size_t)enc_len);
+        j->phone_enc_len = (size_t)enc_len;
+    }
     sqlite3_reset(st);
+    if (event_cancelled)
+        return store_refuse(job, WHY_EVENT_CANCELLED);
     if (now - created > j->max_age || now - j->issued_at > j->max_age)
         return store_refuse(job, WHY_TICKET_SMS_LATE);
     int64_t sends = count1(tx, SQL_TICKET_SENDS, NULL, j->signup_id, 0, 0, &rc);
@@ -845,6 +854,7 @@ static int ticket_link_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0)
         return rc;
     j->message_id = sqlite3_last_insert_rowid(tx->c->db);
+    j->sends = sends + 1;
     char subject[48];
     snprintf(subject, sizeof subject, "signup:%lld", (long long)j->signup_id);
     return store_audit(tx, NULL, NULL, "ticket_sms", subject);

@@ -120,15 +120,21 @@ void store_member_unsubscribe_init(struct store_member_unsubscribe *j);
 
 /* Queues the ticket link of a sign-up by SMS (kind ticket_link), for the
  * ticket just issued: the ticket rule must hold for (signup_id, event_id,
- * issued_at), the sign-up must be at most max_age seconds old, and at most
- * max_sends such messages exist for it. Refusals: the ticket rule's,
- * WHY_TICKET_SMS_LATE, WHY_TICKET_SMS_LIMIT. */
+ * issued_at), its event must not be cancelled, the sign-up must be at most
+ * max_age seconds old, and at most max_sends such messages exist for it.
+ * Refusals: the ticket rule's, WHY_EVENT_CANCELLED, WHY_TICKET_SMS_LATE,
+ * WHY_TICKET_SMS_LIMIT. On success phone_enc holds the recipient's sealed
+ * phone (aad "phone"), for the masked answer. */
 struct store_msg_ticket_link {
     struct store_job job;
     int64_t signup_id, event_id, issued_at;
     const char *channel; /* "sms" or "log" */
     int64_t max_age, max_sends;
-    int64_t message_id; /* out */
+    /* out */
+    int64_t message_id;
+    int64_t sends; /* ticket links of the sign-up, this one included */
+    unsigned char phone_enc[STORE_ENC_MAX];
+    size_t phone_enc_len;
 };
 void store_msg_ticket_link_init(struct store_msg_ticket_link *j);
 
