@@ -141,20 +141,28 @@ void store_msg_ticket_link_init(struct store_msg_ticket_link *j);
 /* One maturity of a member's product (import). */
 struct store_maturity {
     char member_no[MEMBER_NO_MAX + 1];
-    char product[101];
-    int64_t amount; /* fen */
+    char product[401]; /* up to 100 characters of UTF-8 */
+    int64_t amount;    /* fen */
     char matures_on[11];
     int line; /* in the CSV */
 };
-/* Imports maturities (all or none): an unknown member refuses the whole
- * import with WHY_MEMBER_NOT_FOUND and bad_line set. A maturity seen before
- * (member, product, date) keeps its row and takes the new amount. */
+/* The source of the import's rows, called on the writer thread inside the
+ * job: fills m and returns 1, returns 0 at the end, or a negative KIOSKD_E*
+ * code (the source keeps its own message) to roll the whole import back. */
+typedef int (*maturity_source_fn)(void *arg, struct store_maturity *m);
+/* Imports maturities (all or none, one transaction): an unknown member
+ * refuses the whole import with WHY_MEMBER_NOT_FOUND and bad_line set. A
+ * maturity is (member, product, matures_on): one seen before keeps its row
+ * (and the reminders already queued for it) and takes the new amount; another
+ * date for the same product is another maturity. One audit line
+ * (import_maturities). */
 struct store_maturities_import {
     struct store_job job;
-    struct store_maturity *rows;
-    size_t n;
-    int bad_line;  /* out */
-    int64_t added; /* out */
+    maturity_source_fn next;
+    void *arg;
+    /* out */
+    int bad_line;
+    int64_t added, updated;
 };
 void store_maturities_import_init(struct store_maturities_import *j);
 
