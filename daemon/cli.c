@@ -319,15 +319,18 @@ int cli_import(struct kioskd *k, int argc, char **argv)
     size_t len, n = 0;
     struct store_event *evs = NULL;
     if (argc != 3) {
-        fprintf(stderr, "usage: kioskd import events|members|products FILE.csv\n");
+        fprintf(stderr, "usage: kioskd import events|members|products|maturities FILE.csv\n");
         return 2;
     }
     if (strcmp(argv[1], "members") == 0)
         return cli_import_members(k, argv[2]);
     if (strcmp(argv[1], "products") == 0)
         return cli_import_products(k, argv[2]);
+    if (strcmp(argv[1], "maturities") == 0)
+        return cli_import_maturities(k, argv[2]);
     if (strcmp(argv[1], "events") != 0) {
-        fprintf(stderr, "kioskd import: '%s' cannot be imported (events, members, products)\n",
+        fprintf(stderr,
+                "kioskd import: '%s' cannot be imported (events, members, products, maturities)\n",
                 argv[1]);
         return 2;
     }

@@ -26,6 +26,9 @@ int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
                        const struct member_fields *f, struct store_member *m);
 /* kioskd import products FILE.csv (daemon/import_products.c). */
 int cli_import_products(struct kioskd *k, const char *path);
+/* kioskd import maturities FILE.csv: member_no,product,amount,matures_on
+ * (daemon/import_maturities.c). Returns the exit status. */
+int cli_import_maturities(struct kioskd *k, const char *path);
 /* Recomputes the stored counters from their rows (read-only) and prints each
  * difference; 0 when there is none, 1 when there is one, 2 on error. */
 int cli_check(struct kioskd *k, int argc, char **argv);

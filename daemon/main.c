@@ -479,8 +479,8 @@ static const struct cmd cmds[] = {
      "Exits 0 when valid, 2 with the file, line and key of the first error otherwise.\n"},
     {"backup", "[-c FILE] FILE", "Copy the database to FILE with SQLite's online backup.",
      cmd_backup, "Safe while the daemon runs. The key file is not part of the copy.\n"},
-    {"import", "[-c FILE] events|members|products FILE.csv",
-     "Import events, members or products from a CSV file.", cmd_import,
+    {"import", "[-c FILE] events|members|products|maturities FILE.csv",
+     "Import events, members, products or maturities from a CSV file.", cmd_import,
      "Events CSV: UTF-8 with the header title,kind,starts_at,ends_at,venue,capacity\n"
      "(times in RFC 3339, e.g. 2026-12-01T14:00:00+08:00; kind upgrade, salon or community).\n"
      "Members CSV: member_no,name,phone,aum,birthday,household[,last_txn] (aum in CNY, at\n"
@@ -488,6 +488,9 @@ static const struct cmd cmds[] = {
      "Products CSV: code,name,coefficient (the conversion coefficient 折算系数, e.g. 1, 0.5\n"
      "or 1.25: at most 3 decimals, at most 100); re-import updates by code, and a changed\n"
      "coefficient applies to new points only.\n"
+     "Maturities CSV: member_no,product,amount,matures_on (amount in CNY, at most 2\n"
+     "decimals; the member must exist); a maturity is (member, product, date): re-import\n"
+     "replaces its amount. The maturity reminders come from these rows.\n"
      "A bad row is reported with its line number and nothing is imported.\n"},
     {"staff", "[-c FILE] add ID --name NAME --role staff|manager|admin | unlock ID",
      "Add a staff account, or lift its login locks.", cmd_staff,

@@ -73,7 +73,8 @@ static struct messenger *ms_of(const struct kioskd *k)
 bool messages_sms_on(const struct kioskd *k)
 {
     const struct messenger *ms = ms_of(k);
-    return ms && ms->person_channel && strcmp(ms->person_channel, "sms") == 0;
+    return ms && ms->person_channel && strcmp(ms->person_channel, "sms") == 0 &&
+           k->cfg.bot_public_url[0];
 }
 
 const char *messages_person_channel(const struct kioskd *k)

@@ -36,7 +36,8 @@ void messages_complete(struct kioskd *k);
 void messages_stop(struct kioskd *k);
 /* Frees the templates and the net thread. */
 void messages_free(struct kioskd *k);
-/* True when an SMS channel is configured (the kiosk's "send to phone"). */
+/* True when the kiosk may offer to send a ticket link by SMS: messages to
+ * people go by SMS ([sms] url) and [bot] public_url makes the link whole. */
 bool messages_sms_on(const struct kioskd *k);
 /* The channel name for messages to people ("sms", "log"), or NULL when off. */
 const char *messages_person_channel(const struct kioskd *k);

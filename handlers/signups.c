@@ -7,11 +7,13 @@
  * (writer thread), then a worker signs its ticket. Tickets are signed
  * deterministically, so the same sign-up always gets the same code.
  */
+#include <mbedtls/platform_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/mask.h"
+#include "core/pii.h"
 #include "core/qr.h"
 #include "core/status.h"
 #include "core/validate.h"
@@ -22,6 +24,7 @@
 #include "handlers/common.h"
 #include "handlers/handlers.h"
 #include "store/events.h"
+#include "store/messages.h"
 #include "store/signups.h"
 
 struct signup_ctx {
@@ -370,6 +373,102 @@ static void ticket_info(struct req *r)
         free(c);
 }
 
+/* --- the ticket link by SMS, asked for on the kiosk's ticket screen --- */
+
+struct sms_ctx {
+    struct ticket_check ticket;
+    struct req_wait wait;
+    struct store_msg_ticket_link job;
+};
+
+/* A code that does not verify, or that this store never issued, is 404 as
+ * for the ticket's page: nothing tells a stranger which codes are close. */
+static enum store_why ticket_not_found(enum store_why why)
+{
+    return why == WHY_UNKNOWN_TICKET ? WHY_TICKET_NOT_FOUND : why;
+}
+
+static void sms_queued(struct store_job *job)
+{
+    struct sms_ctx *c = container_of(job, struct sms_ctx, job.job);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        free(c);
+        return;
+    }
+    if (job->rc == KIOSKD_EREFUSED) {
+        req_refuse(r, ticket_not_found(job->why));
+    } else if (job->rc) {
+        req_job_failed(r, job);
+    } else {
+        char plain[32], masked[24] = "";
+        size_t len;
+        if (pii_open(&r->k->pii, "phone", c->job.phone_enc, c->job.phone_enc_len, plain,
+                     sizeof plain, &len) == 0)
+            mask_phone(plain, masked, sizeof masked);
+        mbedtls_platform_zeroize(plain, sizeof plain);
+        req_json(r, 202,
+                 json_pack("{s:s, s:I}", "phone", masked, "sends_left",
+                           (json_int_t)(c->job.max_sends - c->job.sends)));
+    }
+    free(c);
+}
+
+static void sms_verified(struct work *w)
+{
+    struct sms_ctx *c = container_of(w, struct sms_ctx, ticket.work);
+    struct req *r = req_resume(&c->wait);
+    if (!r) {
+        free(c);
+        return;
+    }
+    int rc = c->ticket.rc;
+    if (rc == KIOSKD_EMALFORMED || rc == KIOSKD_EBADSIG || rc == KIOSKD_ENOTFOUND) {
+        req_refuse(r, WHY_TICKET_NOT_FOUND);
+        free(c);
+        return;
+    }
+    if (rc) {
+        req_fail(r, rc);
+        free(c);
+        return;
+    }
+    store_msg_ticket_link_init(&c->job);
+    c->job.job.done = sms_queued;
+    c->job.signup_id = c->ticket.p.signup_id;
+    c->job.event_id = c->ticket.p.event_id;
+    c->job.issued_at = c->ticket.p.issued_at;
+    c->job.channel = "sms";
+    if (req_submit(r, &c->job.job, &c->wait) != 0)
+        free(c);
+}
+
+/* POST /api/v1/tickets/{code}/sms (no body, or {}): sends the ticket's link
+ * to the sign-up's phone. Knowing the code is the proof; the answer names the
+ * phone masked only. */
+static void ticket_sms(struct req *r)
+{
+    struct kioskd *k = r->k;
+    if (!messages_sms_on(k)) {
+        req_refuse(r, WHY_SMS_OFF);
+        return;
+    }
+    int wait = limit_take(k->signup_rl, r->peer);
+    if (wait) {
+        metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+        r->retry_after = wait;
+        req_error(r, 429, "rate_limited", "too many requests from this address; wait a minute",
+                  NULL);
+        return;
+    }
+    struct sms_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
+        return;
+    ticket_check_init(&c->ticket, req_param(r, "code"), sms_verified);
+    if (req_submit_work(r, &c->ticket.work, &c->wait) != 0)
+        free(c);
+}
+
 static void ticket_svg(struct req *r)
 {
     ticket_image(r, false);
@@ -407,5 +506,10 @@ const struct route signups_routes[] = {
      .pattern = "/api/v1/tickets/{code}",
      .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH,
      .fn = ticket_cancel},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/tickets/{code}/sms",
+     .flags = ROUTE_PUBLIC | ROUTE_REDACT_PATH | ROUTE_JSON,
+     .body_max = 64,
+     .fn = ticket_sms},
     {0},
 };

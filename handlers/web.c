@@ -12,6 +12,7 @@
 
 #include "core/embedded.h"
 #include "daemon/http.h"
+#include "daemon/messages.h"
 #include "handlers/handlers.h"
 
 /* Pages load only their own scripts and styles, and are never framed. */
@@ -101,13 +102,14 @@ static void asset(struct req *r)
     serve(r, name, "no-cache");
 }
 
-/* GET /api/v1/kiosk: what the kiosk page needs of the configuration. */
+/* GET /api/v1/kiosk: what the kiosk page needs of the configuration; sms:
+ * whether the ticket screen offers to send the ticket link to the phone. */
 static void kiosk_settings(struct req *r)
 {
     const struct config *c = &r->k->cfg;
     req_json(r, 200,
-             json_pack("{s:s, s:I}", "printer", c->kiosk_printer, "checkin_opens",
-                       (json_int_t)c->events_checkin_opens));
+             json_pack("{s:s, s:I, s:b}", "printer", c->kiosk_printer, "checkin_opens",
+                       (json_int_t)c->events_checkin_opens, "sms", messages_sms_on(r->k)));
 }
 
 const struct route web_routes[] = {

@@ -789,7 +789,8 @@ void store_member_unsubscribe_init(struct store_member_unsubscribe *j)
 /* --- the ticket link by SMS --- */
 
 static const char SQL_SIGNUP_META[] =
-    "SELECT s.created_at, s.phone_hash, m.id FROM signups s "
+    "SELECT s.created_at, s.phone_hash, m.id, e.status, s.phone_enc FROM signups s "
+    "JOIN events e ON e.id = s.event_id "
     "LEFT JOIN members m ON m.member_no = s.member_no WHERE s.id = ?1";
 static const char SQL_TICKET_SENDS[] =
     "SELECT count(*) FROM messages WHERE kind = 'ticket_link' AND signup_id = ?1";
@@ -822,7 +823,15 @@ static int ticket_link_run(struct store_tx *tx, struct store_job *job)
     unsigned char hash[STORE_HASH_LEN];
     memcpy(hash, sqlite3_column_blob(st, 1), STORE_HASH_LEN);
     int64_t member_id = sqlite3_column_int64(st, 2);
+    bool event_cancelled = strcmp((const char *)sqlite3_column_text(st, 3), "cancelled") == 0;
+    int enc_len = sqlite3_column_bytes(st, 4);
+    if (enc_len > 0 && (size_t)enc_len <= sizeof j->phone_enc) {
+        memcpy(j->phone_enc, sqlite3_column_blob(st, 4), (size_t)enc_len);
+        j->phone_enc_len = (size_t)enc_len;
+    }
     sqlite3_reset(st);
+    if (event_cancelled)
+        return store_refuse(job, WHY_EVENT_CANCELLED);
     if (now - created > j->max_age || now - j->issued_at > j->max_age)
         return store_refuse(job, WHY_TICKET_SMS_LATE);
     int64_t sends = count1(tx, SQL_TICKET_SENDS, NULL, j->signup_id, 0, 0, &rc);
@@ -845,6 +854,7 @@ static int ticket_link_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0)
         return rc;
     j->message_id = sqlite3_last_insert_rowid(tx->c->db);
+    j->sends = sends + 1;
     char subject[48];
     snprintf(subject, sizeof subject, "signup:%lld", (long long)j->signup_id);
     return store_audit(tx, NULL, NULL, "ticket_sms", subject);
@@ -865,31 +875,50 @@ static const char SQL_MATURITY_PUT[] =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(member_id, product, matures_on) "
     "DO UPDATE SET amount = ?3";
 
+static const char SQL_MATURITY_SEEN[] =
+    "SELECT count(*) FROM maturities WHERE member_id = ?1 AND product = ?2 AND matures_on = ?3";
+
 static int maturities_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_maturities_import *j = (struct store_maturities_import *)job;
-    for (size_t i = 0; i < j->n; i++) {
-        const struct store_maturity *r = &j->rows[i];
+    struct store_maturity r;
+    int rc;
+    while ((rc = j->next(j->arg, &r)) == 1) {
         struct member_row m;
-        int rc = member_row_by_no(tx, r->member_no, &m);
+        rc = member_row_by_no(tx, r.member_no, &m);
         if (rc == KIOSKD_ENOTFOUND) {
-            j->bad_line = r->line;
+            j->bad_line = r.line;
             return store_refuse(job, WHY_MEMBER_NOT_FOUND);
         }
         if (rc)
             return rc;
-        sqlite3_stmt *st = conn_stmt(tx->c, SQL_MATURITY_PUT);
+        sqlite3_stmt *st = conn_stmt(tx->c, SQL_MATURITY_SEEN);
         if (!st)
             return KIOSKD_EIO;
         sqlite3_bind_int64(st, 1, m.id);
-        sqlite3_bind_text(st, 2, r->product, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, r->amount);
-        sqlite3_bind_text(st, 4, r->matures_on, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r.product, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, r.matures_on, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        bool seen = rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            return store_rc(rc);
+        if (!(st = conn_stmt(tx->c, SQL_MATURITY_PUT)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, m.id);
+        sqlite3_bind_text(st, 2, r.product, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r.amount);
+        sqlite3_bind_text(st, 4, r.matures_on, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, tx->now_us / 1000000);
         if ((rc = store_step_done(st)) != 0)
             return rc;
-        j->added++;
+        if (seen)
+            j->updated++;
+        else
+            j->added++;
     }
+    if (rc < 0)
+        return rc;
     return store_audit(tx, NULL, NULL, "import_maturities", NULL);
 }
 

@@ -120,35 +120,49 @@ void store_member_unsubscribe_init(struct store_member_unsubscribe *j);
 
 /* Queues the ticket link of a sign-up by SMS (kind ticket_link), for the
  * ticket just issued: the ticket rule must hold for (signup_id, event_id,
- * issued_at), the sign-up must be at most max_age seconds old, and at most
- * max_sends such messages exist for it. Refusals: the ticket rule's,
- * WHY_TICKET_SMS_LATE, WHY_TICKET_SMS_LIMIT. */
+ * issued_at), its event must not be cancelled, the sign-up must be at most
+ * max_age seconds old, and at most max_sends such messages exist for it.
+ * Refusals: the ticket rule's, WHY_EVENT_CANCELLED, WHY_TICKET_SMS_LATE,
+ * WHY_TICKET_SMS_LIMIT. On success phone_enc holds the recipient's sealed
+ * phone (aad "phone"), for the masked answer. */
 struct store_msg_ticket_link {
     struct store_job job;
     int64_t signup_id, event_id, issued_at;
     const char *channel; /* "sms" or "log" */
     int64_t max_age, max_sends;
-    int64_t message_id; /* out */
+    /* out */
+    int64_t message_id;
+    int64_t sends; /* ticket links of the sign-up, this one included */
+    unsigned char phone_enc[STORE_ENC_MAX];
+    size_t phone_enc_len;
 };
 void store_msg_ticket_link_init(struct store_msg_ticket_link *j);
 
 /* One maturity of a member's product (import). */
 struct store_maturity {
     char member_no[MEMBER_NO_MAX + 1];
-    char product[101];
-    int64_t amount; /* fen */
+    char product[401]; /* up to 100 characters of UTF-8 */
+    int64_t amount;    /* fen */
     char matures_on[11];
     int line; /* in the CSV */
 };
-/* Imports maturities (all or none): an unknown member refuses the whole
- * import with WHY_MEMBER_NOT_FOUND and bad_line set. A maturity seen before
- * (member, product, date) keeps its row and takes the new amount. */
+/* The source of the import's rows, called on the writer thread inside the
+ * job: fills m and returns 1, returns 0 at the end, or a negative KIOSKD_E*
+ * code (the source keeps its own message) to roll the whole import back. */
+typedef int (*maturity_source_fn)(void *arg, struct store_maturity *m);
+/* Imports maturities (all or none, one transaction): an unknown member
+ * refuses the whole import with WHY_MEMBER_NOT_FOUND and bad_line set. A
+ * maturity is (member, product, matures_on): one seen before keeps its row
+ * (and the reminders already queued for it) and takes the new amount; another
+ * date for the same product is another maturity. One audit line
+ * (import_maturities). */
 struct store_maturities_import {
     struct store_job job;
-    struct store_maturity *rows;
-    size_t n;
-    int bad_line;  /* out */
-    int64_t added; /* out */
+    maturity_source_fn next;
+    void *arg;
+    /* out */
+    int bad_line;
+    int64_t added, updated;
 };
 void store_maturities_import_init(struct store_maturities_import *j);
 

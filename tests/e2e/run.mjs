@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,7 +42,9 @@ function cnIso(ms) {
 }
 
 class Daemon {
-  constructor() {
+  /* extra: more lines for kioskd.ini (sections of their own) */
+  constructor(extra = []) {
+    this.extra = extra;
     this.dir = mkdtempSync(join(tmpdir(), 'kioskd-e2e-'));
     this.config = join(this.dir, 'kioskd.ini');
     this.log = join(this.dir, 'stderr.log');
@@ -57,7 +60,8 @@ class Daemon {
       '[tickets]', `key_file = ${this.dir}/ticket.pem`,
       '[kiosk]', 'signups_per_minute = 0', 'printer = 58mm',
       /* the bot's ticket links point at this daemon once its port is known */
-      '[bot]', `secret = ${BOT_SECRET}`, ...(this.port ? [`public_url = http://127.0.0.1:${this.port}`] : []), '',
+      '[bot]', `secret = ${BOT_SECRET}`, ...(this.port ? [`public_url = http://127.0.0.1:${this.port}`] : []),
+      ...this.extra, '',
     ].join('\n'));
   }
 
@@ -387,6 +391,8 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   const print = page.getByRole('button', { name: '打印入场券' });
   assert(await print.isVisible(), 'the kiosk offers a paper slip');
   await until(() => page.evaluate(() => [...document.styleSheets].some((x) => (x.href || '').endsWith('/print-58mm.css'))), 'the 58 mm layout loaded');
+  /* /api/v1/kiosk has answered (the printer): without an SMS gateway, no "发送到手机" */
+  assert((await page.getByRole('button', { name: '发送到手机' }).count()) === 0, 'no SMS button without a gateway');
   await page.emulateMedia({ media: 'print' });
   const slip = page.locator('#slip');
   assert(await slip.isVisible(), 'the slip prints');
@@ -407,6 +413,69 @@ test('kiosk_lists_events_and_signs_up_with_qr', async () => {
   await page.getByRole('button', { name: '完成' }).click();
   await until(async () => (await text(page.locator('.event-card').nth(0))).includes('剩余 19 个名额'), 'places left updated');
   assert((await page.getByLabel('姓名').inputValue()) === '', 'form cleared');
+});
+
+/* "发送到手机" on a daemon of its own with a loopback SMS gateway. */
+test('kiosk_sends_the_ticket_link_to_the_phone_when_sms_is_on', async () => {
+  const got = [];
+  const gw = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      got.push(JSON.parse(body));
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((r) => gw.listen(0, '127.0.0.1', r));
+  const e = new Daemon(['[sms]', `url = http://127.0.0.1:${gw.address().port}/sms`, 'secret = e2e-sms-secret',
+    '[messages]', 'channel = auto', 'quiet_hours =']);
+  try {
+    await e.start();
+    await e.stop();
+    await e.restart(); /* [bot] public_url, the link's origin, is known once the port is */
+    e.cli(['staff', 'add', 'M9', '--name', 'E2E Manager', '--role', 'manager'], '135791\n');
+    const login = await e.api('POST', '/api/v1/staff/login', { staff_id: 'M9', pin: '135791', device: 'e2e-sms' });
+    const now = Date.now();
+    const ev = await e.api('POST', '/api/v1/events', { title: 'E2E 短信入场券', kind: 'salon', starts_at: cnIso(now + 3 * 3600e3), ends_at: cnIso(now + 4 * 3600e3), venue: '测试网点三楼', capacity: 10 }, login.data.token);
+    assert(ev.status === 201, 'event: ' + JSON.stringify(ev));
+    assert((await e.api('GET', '/api/v1/kiosk')).data.sms === true, 'the kiosk is told SMS is on');
+    const page = await newPage(KIOSK);
+    await page.goto(e.url + '/');
+    await page.locator('.event-card').first().click();
+    await page.getByLabel('姓名').fill('短信用户');
+    await page.getByLabel('手机号', { exact: true }).fill('13912345678');
+    await page.getByRole('checkbox', { name: /同意/ }).check();
+    await page.getByRole('button', { name: '报名', exact: true }).click();
+    await page.getByRole('heading', { name: '报名成功' }).waitFor();
+    const send = page.getByRole('button', { name: '发送到手机' });
+    await send.waitFor({ state: 'visible' });
+    const bb = await send.boundingBox();
+    assert(bb.height >= 48 && bb.width >= 300, 'a large button: ' + JSON.stringify(bb));
+    await send.click();
+    const result = page.locator('#ticket-sms-result');
+    await until(async () => (await text(result)).startsWith('已发送到 139****5678'), 'the confirmation, masked');
+    assert(!(await text(page.locator('#screen-ticket'))).includes('13912345678'), 'never the whole phone');
+    await shot(page, 'kiosk-12-ticket-sms-sent');
+    const code = (await page.locator('#ticket-qr').getAttribute('src')).match(/tickets\/(K1\.[^/]+)\.svg$/)[1];
+    await until(() => got.some((b) => b.text.includes(e.url + '/t/' + code)), 'the gateway got the link', 10000);
+    assert(got.every((b) => b.phone === '13912345678'), 'to the phone signed up with');
+    /* the second send is the last: the button goes away */
+    await page.getByRole('button', { name: '再发送一次' }).click();
+    await until(async () => (await page.getByRole('button', { name: /发送/ }).count()) === 0, 'no third send offered');
+    assert((await text(result)).startsWith('已发送到 139****5678'), 'confirmed again');
+    /* a refusal reads as Chinese, never as its code */
+    await page.evaluate(() => { document.querySelector('#ticket-sms-send').hidden = false; });
+    await page.locator('#ticket-sms-send').click();
+    await until(async () => (await text(result)).includes('短信已发送过两次'), 'the limit in Chinese');
+    assert(!/ticket_sms|[a-z]+_[a-z]+/.test(await text(result)), 'no raw code: ' + await text(result));
+    await shot(page, 'kiosk-13-ticket-sms-limit');
+    await page.getByRole('button', { name: '完成' }).click();
+    await until(async () => (await result.isHidden()) && (await text(result)) === '', 'the result cleared on reset');
+  } finally {
+    await e.stop().catch(() => null);
+    e.cleanup();
+    gw.close();
+  }
 });
 
 test('kiosk_shows_validation_errors_in_chinese', async () => {

@@ -29,6 +29,7 @@ EXPECTED = {
     ("GET", "/api/v1/tickets/{code}.png"): "none",
     ("DELETE", "/api/v1/tickets/{code}"): "none",
     ("GET", "/api/v1/tickets/{code}"): "none",
+    ("POST", "/api/v1/tickets/{code}/sms"): "none",
     ("GET", "/t/{code}"): "none",
     ("POST", "/api/v1/checkins"): "staff",
     ("DELETE", "/api/v1/checkins/{id}"): "staff",

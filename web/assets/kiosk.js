@@ -22,6 +22,8 @@
   let countdown = null;
   let refreshTimer = null;
   let printer = 'none'; /* [kiosk] printer: none, 58mm, 80mm */
+  let sms = false; /* the ticket screen offers to send the ticket link by SMS */
+  let ticketCode = null; /* the ticket on screen, for "发送到手机" */
 
   const form = $('#signup-form');
   const fields = {
@@ -264,6 +266,8 @@
     $('#slip-when').textContent = K.whenLabel(ev.starts_at, ev.ends_at);
     $('#slip-venue').textContent = ev.venue;
     $('#ticket-print').hidden = printer === 'none';
+    ticketCode = data.ticket.code;
+    smsReset();
     $('#ticket-event').replaceChildren(...eventSummary(ev));
     const steps = waitlisted
       ? [
@@ -285,12 +289,75 @@
     loadEvents();
   }
 
+  /* --- 4. the ticket link by SMS --- */
+
+  /* What a resident reads for each refusal; never the code itself. */
+  const SMS_ERRORS = {
+    ticket_sms_limit: '短信已发送过两次，不能再发送了。请查看手机短信，或拍下二维码、记下签到码。',
+    ticket_sms_closed: '报名已超过15分钟，不能再发送短信。请拍下二维码、记下签到码，或请网点工作人员协助。',
+    ticket_cancelled: '这张入场券已取消，不能发送。如有疑问请咨询网点工作人员。',
+    ticket_replaced: '这张入场券已更换，不能发送。如有疑问请咨询网点工作人员。',
+    event_cancelled: '本场活动已取消，不能发送。如有疑问请咨询网点工作人员。',
+    ticket_not_found: '没有找到这张入场券，请咨询网点工作人员。',
+    sms_off: '本网点暂不能发送短信，请拍下二维码或记下签到码。',
+    rate_limited: '操作太频繁，请稍等一分钟再试。',
+  };
+  /* refusals after which pressing again cannot help */
+  const SMS_FINAL = ['ticket_sms_limit', 'ticket_sms_closed', 'ticket_cancelled', 'ticket_replaced',
+    'event_cancelled', 'ticket_not_found', 'sms_off'];
+
+  function smsResult(text, error) {
+    const el = $('#ticket-sms-result');
+    el.textContent = text;
+    el.classList.toggle('error', !!error);
+    el.hidden = !text;
+  }
+
+  function smsReset() {
+    $('#ticket-sms').hidden = !sms || !ticketCode;
+    const btn = $('#ticket-sms-send');
+    btn.disabled = false;
+    btn.hidden = false;
+    btn.textContent = '发送到手机';
+    smsResult('', false);
+  }
+
+  async function sendSms() {
+    const btn = $('#ticket-sms-send');
+    const code = ticketCode;
+    if (!code || btn.disabled) return;
+    btn.disabled = true;
+    btn.textContent = '正在发送…';
+    smsResult('', false);
+    let r = null;
+    try {
+      r = await K.api('POST', '/api/v1/tickets/' + encodeURIComponent(code) + '/sms', {});
+    } catch (e) {
+      r = null;
+    }
+    if (code !== ticketCode) return; /* the screen was reset meanwhile */
+    btn.disabled = false;
+    btn.textContent = '再发送一次';
+    if (r && r.ok && r.data) {
+      smsResult('已发送到 ' + r.data.phone + '，请查收短信，点开链接即可看到入场二维码。', false);
+      if (r.data.sends_left === 0) btn.hidden = true;
+      return;
+    }
+    const errCode = r && r.error ? r.error.code : '';
+    if (r) console.warn('ticket sms refused', r.status, errCode);
+    smsResult(SMS_ERRORS[errCode] || '短信暂时无法发送，请稍后再试，或请网点工作人员协助。', true);
+    if (SMS_FINAL.includes(errCode)) btn.hidden = true;
+    else btn.textContent = '发送到手机';
+  }
+
   /* --- back to the start; nothing personal stays --- */
 
   function reset() {
     form.reset();
     clearErrors();
     current = null;
+    ticketCode = null;
+    smsReset();
     const img = $('#ticket-qr');
     img.removeAttribute('src');
     $('#ticket-short').textContent = '';
@@ -367,10 +434,14 @@
   $('#form-back').addEventListener('click', () => history.back());
   $('#ticket-done').addEventListener('click', goHome);
   $('#ticket-print').addEventListener('click', () => window.print());
+  $('#ticket-sms-send').addEventListener('click', sendSms);
 
-  /* the printer's paper width picks the slip's layout */
+  /* the printer's paper width picks the slip's layout; sms: "发送到手机" is offered */
   K.api('GET', '/api/v1/kiosk').then((r) => {
-    if (!r.ok || !r.data || !['58mm', '80mm'].includes(r.data.printer)) return;
+    if (!r.ok || !r.data) return;
+    sms = r.data.sms === true;
+    if (document.body.dataset.screen === 'screen-ticket') smsReset();
+    if (!['58mm', '80mm'].includes(r.data.printer)) return;
     printer = r.data.printer;
     document.body.dataset.printer = printer;
     const link = document.createElement('link');
