@@ -4,8 +4,8 @@ import re
 import socket
 import time
 
-from harness import HQ, Site
-from test_hq import busy_branch, devices, hq_count, outbox, PHONES, SIGNUP_NAMES
+from harness import HQ, Site, auth
+from test_hq import MEMBERS_CSV, PHONES, SIGNUP_NAMES, busy_branch, devices, hq_count, outbox
 
 FAST = "[hq]\ninterval = 1\nmax_backoff = 2\n"
 
@@ -75,6 +75,27 @@ def test_a_branch_daemon_drains_its_outbox_to_hq_by_itself():
                 assert phone not in log
             for name in SIGNUP_NAMES + ["钱七"]:
                 assert name not in log
+        s.d.stop()
+    finally:
+        s.d.cleanup()
+        hq.cleanup()
+
+
+def test_members_imported_at_hq_reach_the_branch_daemon_by_itself():
+    hq = HQ()
+    secret = hq.device_add("branch-2")
+    s = branch(hq.url(), "branch-2", secret)
+    try:
+        with open(f"{hq.dir}/m.csv", "w") as f:
+            f.write(MEMBERS_CSV)
+        hq.cli("hq", "import", "members", f"{hq.dir}/m.csv")
+
+        def found():
+            r = s.d.post("/api/v1/members/lookup", {"phone": "13611110001"},
+                         headers=auth(s.staff))
+            return r if r.status == 200 else None
+        r = wait_for(found, what="the pulled member")
+        assert r.json["member_no"] == "HQ001" and r.json["tier"] == "中高端", r.json
         s.d.stop()
     finally:
         s.d.cleanup()
