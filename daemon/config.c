@@ -239,6 +239,9 @@ static const struct opt opts[] = {
      "Seconds between sync rounds when idle."},
     {"hq", "timeout", OPT_INT, OFF(hq_timeout), "30", 1, 600, NULL, false, "s",
      "Longest a sync request may take, connection included."},
+    {"hq", "max_backoff", OPT_INT, OFF(hq_max_backoff), "300", 1, 86400, NULL, false, "s",
+     "Longest wait after failed sync rounds: the daemon retries after [hq] interval, doubling "
+     "the wait per failure up to this, with random jitter."},
     {"hqserver", "listen", OPT_LISTEN, OFF(hqserver_listen), "127.0.0.1:8443", 0, 0, NULL, false,
      "host:port",
      "Where `kioskd hq` (the reference HQ server) serves the sync protocol. Port 0 picks a free "

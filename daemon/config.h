@@ -100,7 +100,8 @@ struct config {
     int64_t hq_batch; /* entries per push */
     char *hq_gzip;    /* on, off */
     int64_t hq_interval;
-    int64_t hq_timeout; /* seconds per request */
+    int64_t hq_timeout;     /* seconds per request */
+    int64_t hq_max_backoff; /* seconds: the longest wait after failed rounds */
     /* [hqserver]: kioskd hq, the reference HQ server */
     char *hqserver_listen;
     char hqserver_host[64];

@@ -25,6 +25,8 @@ struct workers;
 struct live;
 struct messenger;
 struct hq;
+struct net;
+struct hqsync;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct bot_cache;
@@ -64,6 +66,8 @@ struct kioskd {
     struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
     struct bot_cache *bot_cache; /* recent read-only chat replies (handlers/bot.c) */
+    struct net *net;             /* outbound HTTP: messages, HQ sync (daemon/net.h) */
+    struct hqsync *hqsync;       /* the daemon's own sync rounds (daemon/hqsync.h) */
     struct hq *hq;               /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
 
     uint64_t next_request_id;

@@ -21,9 +21,11 @@
 #include "daemon/config.h"
 #include "daemon/daily.h"
 #include "daemon/hq.h"
+#include "daemon/hqsync.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
 #include "daemon/messages.h"
+#include "daemon/net.h"
 #include "daemon/server.h"
 #include "daemon/sync.h"
 #include "handlers/bot.h"
@@ -265,7 +267,12 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: cannot create the demo data\n");
         goto out;
     }
-    if (messages_start(k, err, sizeof err) != 0) {
+    if ((messages_on(k) || hqsync_enabled(k)) &&
+        !(k->net = net_start(1024, server_wake, k, err, sizeof err))) {
+        fprintf(stderr, "kioskd: %s\n", err);
+        goto out;
+    }
+    if (messages_start(k, err, sizeof err) != 0 || hqsync_start(k, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
         goto out;
     }
@@ -274,11 +281,17 @@ static int cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     daily_stop(k);
+    hqsync_stop(k);
     messages_stop(k);
+    net_stop(k->net); /* cancels what is in flight: a sync round ends, the outbox stays */
+    net_complete(k->net);
     app_stop(k);
     server_stop(k);
     app_close(k);
     messages_free(k);
+    hqsync_free(k);
+    net_free(k->net);
+    k->net = NULL;
     curl_global_cleanup();
     if (rc == 0)
         log_info("stopped", NULL);

@@ -628,16 +628,24 @@ static void send_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(k->lws, 0, &ms->send_tick, send_tick, SEND_TICK_US);
 }
 
+bool messages_on(const struct kioskd *k)
+{
+    const struct messenger *ms = ms_of(k);
+    return ms && (ms->person_channel || ms->staff_channel);
+}
+
 int messages_start(struct kioskd *k, char *err, size_t errlen)
 {
     struct messenger *ms = ms_of(k);
-    if (!ms || (!ms->person_channel && !ms->staff_channel)) {
+    if (!messages_on(k)) {
         log_info("messages_started", "people=off staff=off wechat=off");
         return 0; /* [messages] channel = off: no timers, no jobs, no thread */
     }
-    ms->net = net_start(1024, server_wake, k, err, errlen);
-    if (!ms->net)
-        return KIOSKD_ENOMEM;
+    ms->net = k->net;
+    if (!ms->net) {
+        snprintf(err, errlen, "messages need the net thread");
+        return KIOSKD_EINVAL;
+    }
     ms->started = true;
     sched_tick(&ms->sched_tick);
     lws_sul_schedule(k->lws, 0, &ms->send_tick, send_tick, SEND_TICK_US);
@@ -645,13 +653,6 @@ int messages_start(struct kioskd *k, char *err, size_t errlen)
              ms->person_channel ? ms->person_channel : "off",
              ms->staff_channel ? ms->staff_channel : "off", ms->wechat ? "on" : "off");
     return 0;
-}
-
-void messages_complete(struct kioskd *k)
-{
-    struct messenger *ms = ms_of(k);
-    if (ms)
-        net_complete(ms->net);
 }
 
 void messages_stop(struct kioskd *k)
@@ -664,8 +665,6 @@ void messages_stop(struct kioskd *k)
         lws_sul_cancel(&ms->sched_tick);
         lws_sul_cancel(&ms->send_tick);
     }
-    net_stop(ms->net);
-    net_complete(ms->net);
 }
 
 void messages_free(struct kioskd *k)
@@ -673,7 +672,6 @@ void messages_free(struct kioskd *k)
     struct messenger *ms = ms_of(k);
     if (!ms)
         return;
-    net_free(ms->net);
     templates_free(&ms->tpl);
     free(ms);
     k->messenger = NULL;

@@ -21,20 +21,22 @@ struct kioskd;
 /* Loads and checks the templates (before the server starts): 0, or
  * KIOSKD_E* with "FILE:LINE:COLUMN: message" in err. */
 int messages_load(struct kioskd *k, char *err, size_t errlen);
-/* Starts the net thread and the timers (the first scheduler run queues
- * again what a crash left sending). Needs the lws context. 0 or an error. */
+/* True when messages are on ([messages] channel is not off): they then need
+ * the net thread. */
+bool messages_on(const struct kioskd *k);
+/* Starts the timers (the first scheduler run queues again what a crash left
+ * sending) on the daemon's net thread (k->net, started by main when
+ * messages_on). Needs the lws context. 0 or an error. */
 int messages_start(struct kioskd *k, char *err, size_t errlen);
 /* Something changed that may make messages due (a sign-up): runs the
  * scheduler soon. */
 void messages_poke(struct kioskd *k);
-/* On the loop: runs the net thread's completions. */
-void messages_complete(struct kioskd *k);
-/* Cancels the timers, stops the net thread (transfers in flight are
- * cancelled and their messages queued again) and runs its completions, so
- * that their store jobs commit before the writer stops. Accepts a daemon
- * that never started them. */
+/* Cancels the timers. The caller then stops the net thread and runs its
+ * completions (transfers in flight are cancelled and their messages queued
+ * again), so that their store jobs commit before the writer stops. Accepts a
+ * daemon that never started them. */
 void messages_stop(struct kioskd *k);
-/* Frees the templates and the net thread. */
+/* Frees the templates. */
 void messages_free(struct kioskd *k);
 /* True when the kiosk may offer to send a ticket link by SMS: messages to
  * people go by SMS ([sms] url) and [bot] public_url makes the link whole. */

@@ -14,6 +14,7 @@
 #include "daemon/net.h"
 
 #include <curl/curl.h>
+#include <mbedtls/platform_util.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -65,7 +66,12 @@ void net_req_free(struct net_req *r)
     free(r->url);
     for (int i = 0; i < NET_HEADERS_MAX; i++)
         free(r->headers[i]);
+    if (r->body)
+        mbedtls_platform_zeroize(r->body, r->body_len);
     free(r->body);
+    free(r->ca_file);
+    if (r->response.data)
+        mbedtls_platform_zeroize(r->response.data, r->response.len);
     buf_free(&r->response);
     free(r);
 }
@@ -170,6 +176,8 @@ static int start(struct net *n, struct net_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->error);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "kioskd");
+    if (r->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
     if (strcmp(r->method, "POST") == 0) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);

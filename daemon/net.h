@@ -36,8 +36,9 @@ struct net_req {
     char method[8]; /* "GET" or "POST" */
     char *url;
     char *headers[NET_HEADERS_MAX]; /* "Name: value", NULL-terminated list */
-    char *body;                     /* NULL: none */
+    char *body;                     /* NULL: none; wiped when freed (it may hold personal data) */
     size_t body_len;
+    char *ca_file;       /* NULL: the system's CAs; else the only CAs trusted (a private CA) */
     long timeout_ms;     /* whole transfer; 0: 10 s */
     size_t response_max; /* 0: NET_RESPONSE_MAX; past it the body is cut and rc says so */
     net_done_fn done;

@@ -37,6 +37,7 @@
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/messages.h"
+#include "daemon/net.h"
 #include "daemon/worker.h"
 
 #define DEFERRED_TIMEOUT_S 30
@@ -574,8 +575,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (k && k->workers)
             worker_complete(k->workers);
         if (k)
-            messages_complete(k);
-        return 0; /* never non-zero: that would close lws' wake-up pipe */
+            net_complete(k->net); /* messages and HQ sync */
+        return 0;                 /* never non-zero: that would close lws' wake-up pipe */
 
     default:
         break;

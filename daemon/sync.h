@@ -3,7 +3,7 @@
  * transport: building a signed push from the outbox, reading HQ's answer,
  * and turning a pull's answer into one store job. `kioskd sync --once`
  * (daemon/sync_cli.c) sends them with libcurl's easy interface; the daemon's
- * periodic sync will send the same bodies from its net thread.
+ * own rounds (daemon/hqsync.c) send the same bodies from its net thread.
  */
 #ifndef KIOSKD_SYNC_H
 #define KIOSKD_SYNC_H

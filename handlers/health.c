@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "core/status.h"
+#include "daemon/hqsync.h"
 #include "daemon/http.h"
 #include "daemon/live.h"
 #include "handlers/handlers.h"
@@ -13,10 +14,10 @@ static void healthz(struct req *r)
     store_stats(r->k->store, &ss);
     int db_ok = store_ping(r->k->store) == 0 && ss.last_commit_rc == 0;
     char body[200];
-    int n =
-        snprintf(body, sizeof body,
-                 "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"disabled\",\"outbox_pending\":%lld}",
-                 db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", (long long)ss.outbox_pending);
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"%s\",\"outbox_pending\":%lld}",
+                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", hqsync_health(r->k),
+                     (long long)ss.outbox_pending);
     req_reply(r, db_ok ? 200 : 503, "application/json", body, (size_t)n);
 }
 
@@ -39,6 +40,8 @@ static void metrics(struct req *r)
                     "# HELP kioskd_live_connections Tablets connected to the live view.\n"
                     "# TYPE kioskd_live_connections gauge\nkioskd_live_connections %d\n",
                     live_count(r->k));
+    if (rc == 0)
+        rc = hqsync_metrics(r->k, &out);
     if (rc) {
         buf_free(&out);
         req_fail(r, rc);

@@ -1,0 +1,453 @@
+/*
+ * The daemon's own sync rounds (daemon/hqsync.h).
+ *
+ * Life of a round, all on the loop:
+ *   tick -> read the outbox cursor -> [push: build (read connection, gzip,
+ *   sign) -> net -> ack store job]* -> [pull: build -> net -> read the page
+ *   (members sealed with the branch's key) -> page store job]* -> success |
+ *   failure (backoff) | cancelled (stopping).
+ *
+ * Invariants:
+ *  Y1. At most one round runs (running); the next is scheduled only when it
+ *      ends, so a slow HQ never piles up requests.
+ *  Y2. The outbox cursor moves only in a store job, after HQ's answer
+ *      (store/sync.h S1); a cancelled or failed push leaves it where it was.
+ *  Y3. A callback that finds the sync stopped schedules nothing: it frees
+ *      what it holds and ends the round.
+ */
+#include "daemon/hqsync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/status.h"
+#include "daemon/log.h"
+#include "daemon/net.h"
+#include "daemon/sync.h"
+
+#define PULL_PAGE 500
+#define RESPONSE_MAX (64 * 1024 * 1024)
+
+enum fail_kind { F_NETWORK, F_STATUS, F_SIGNATURE, F_ANSWER, F_LOCAL, F__COUNT };
+static const char *const fail_names[F__COUNT] = {"network", "http_status", "signature", "answer",
+                                                 "local"};
+
+struct hqsync {
+    struct kioskd *k;
+    lws_sorted_usec_list_t tick;
+    bool started, running, online;
+    int failures;         /* consecutive failed rounds */
+    int64_t last_success; /* unix seconds; 0: never */
+    uint64_t rounds, fails[F__COUNT];
+    /* the round in flight */
+    int64_t cursor, sent_last, pushed, pulled;
+    double t0;
+};
+
+struct ack_run {
+    struct store_sync_ack j;
+    struct hqsync *hs;
+};
+
+struct page_run {
+    struct sync_page p;
+    struct hqsync *hs;
+};
+
+static void push_next(struct hqsync *hs);
+static void pull_next(struct hqsync *hs);
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool hqsync_enabled(const struct kioskd *k)
+{
+    return k->cfg.hq_url[0] != '\0';
+}
+
+static void tick(lws_sorted_usec_list_t *sul);
+
+static void schedule(struct hqsync *hs, int64_t ms)
+{
+    if (hs->started && hs->k->lws)
+        lws_sul_schedule(hs->k->lws, 0, &hs->tick, tick, (lws_usec_t)ms * 1000);
+}
+
+/* Milliseconds before the next round after `failures` failed ones: [hq]
+ * interval doubled per failure, at most [hq] max_backoff, then a random
+ * point in its upper half (so branches that lost HQ together do not all
+ * come back in the same second). */
+static int64_t backoff_ms(struct hqsync *hs)
+{
+    const struct config *c = &hs->k->cfg;
+    int64_t d = c->hq_interval * 1000, cap = c->hq_max_backoff * 1000;
+    for (int i = 1; i < hs->failures && d < cap; i++)
+        d *= 2;
+    if (d > cap)
+        d = cap;
+    uint32_t r = 0;
+    rng_bytes(&hs->k->rng, &r, sizeof r);
+    return d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
+}
+
+static void round_success(struct hqsync *hs)
+{
+    hs->running = false;
+    hs->online = true;
+    hs->failures = 0;
+    hs->rounds++;
+    hs->last_success = (int64_t)time(NULL);
+    log_info("sync_round", "pushed=%lld pulled=%lld cursor=%lld ms=%.0f", (long long)hs->pushed,
+             (long long)hs->pulled, (long long)hs->cursor, (mono() - hs->t0) * 1000);
+    schedule(hs, hs->k->cfg.hq_interval * 1000);
+}
+
+/* detail is a status, an error code of HQ's or curl's message: never personal data. */
+static void round_failed(struct hqsync *hs, const char *step, enum fail_kind kind,
+                         const char *detail)
+{
+    hs->running = false;
+    hs->online = false;
+    hs->failures++;
+    hs->rounds++;
+    hs->fails[kind]++;
+    metrics_add(&hs->k->metrics, MC_SYNC_FAILURES, 1);
+    int64_t next = backoff_ms(hs);
+    log_warn("sync_failed", "step=%s kind=%s detail=\"%s\" pushed=%lld failures=%d retry_ms=%lld",
+             step, fail_names[kind], detail ? detail : "", (long long)hs->pushed, hs->failures,
+             (long long)next);
+    schedule(hs, next);
+}
+
+static void round_cancelled(struct hqsync *hs, const char *step)
+{
+    hs->running = false;
+    log_info("sync_cancelled", "step=%s pushed=%lld", step, (long long)hs->pushed);
+}
+
+/* Sends q (its body is taken) through the net thread; done gets the answer. */
+static int hq_send(struct hqsync *hs, struct sync_request *q, net_done_fn done)
+{
+    struct kioskd *k = hs->k;
+    struct net_req *r = net_req_new();
+    char line[HQSIG_HEADER_MAX + 32];
+    if (!r)
+        return KIOSKD_ENOMEM;
+    size_t blen = strlen(k->cfg.hq_url);
+    while (blen && k->cfg.hq_url[blen - 1] == '/')
+        blen--;
+    size_t ulen = blen + strlen(q->path) + 1;
+    r->url = malloc(ulen);
+    int rc = r->url ? 0 : KIOSKD_ENOMEM;
+    if (rc == 0)
+        snprintf(r->url, ulen, "%.*s%s", (int)blen, k->cfg.hq_url, q->path);
+    snprintf(r->method, sizeof r->method, "%s", q->method);
+    snprintf(line, sizeof line, "Authorization: %s", q->authorization);
+    if (rc == 0)
+        rc = net_req_header(r, line);
+    if (rc == 0 && strcmp(q->method, "POST") == 0) {
+        rc = net_req_header(r, "Content-Type: application/json");
+        if (rc == 0 && q->gzip)
+            rc = net_req_header(r, "Content-Encoding: gzip");
+        r->body = buf_steal(&q->body, &r->body_len);
+        if (!r->body)
+            r->body = calloc(1, 1);
+    }
+    if (rc == 0)
+        rc = net_req_header(r, "Expect:");
+    if (rc == 0 && k->cfg.hq_ca_file[0] && !(r->ca_file = strdup(k->cfg.hq_ca_file)))
+        rc = KIOSKD_ENOMEM;
+    r->timeout_ms = (long)k->cfg.hq_timeout * 1000;
+    r->response_max = RESPONSE_MAX;
+    r->done = done;
+    r->arg = hs;
+    if (rc == 0)
+        rc = net_submit(k->net, r);
+    if (rc)
+        net_req_free(r);
+    return rc;
+}
+
+/* Classifies a transfer that brought no usable answer; true when the round ended. */
+static bool transfer_failed(struct hqsync *hs, struct net_req *r, const char *step)
+{
+    if (r->rc == KIOSKD_ESHUTDOWN || !hs->started) {
+        round_cancelled(hs, step);
+        return true;
+    }
+    if (r->rc) {
+        round_failed(hs, step, F_NETWORK, r->error[0] ? r->error : kioskd_strerror(r->rc));
+        return true;
+    }
+    if (r->status == 200)
+        return false;
+    json_error_t je;
+    json_t *doc = json_loadb(r->response.data ? r->response.data : "", r->response.len, 0, &je);
+    const char *code = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
+    char detail[96];
+    snprintf(detail, sizeof detail, "%ld%s%.64s", r->status, code ? " " : "", code ? code : "");
+    /* 401: HQ refused the request's signature (bad secret, clock, replay, unknown device) */
+    round_failed(hs, step, r->status == 401 ? F_SIGNATURE : F_STATUS, detail);
+    json_decref(doc);
+    return true;
+}
+
+/* --- push --- */
+
+static void acked(struct store_job *job)
+{
+    struct ack_run *a = (struct ack_run *)job;
+    struct hqsync *hs = a->hs;
+    int rc = job->rc;
+    int64_t advanced = a->j.advanced, cursor = a->j.cursor, sent = a->j.sent, got = a->j.acked;
+    free(a);
+    if (!hs->started) {
+        round_cancelled(hs, "push");
+        return;
+    }
+    if (rc) {
+        round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
+        return;
+    }
+    hs->pushed += advanced;
+    if (advanced == 0) {
+        /* HQ lacks an entry at or before the cursor: nothing this round can fix */
+        char detail[64];
+        snprintf(detail, sizeof detail, "acked_through %lld only", (long long)got);
+        round_failed(hs, "push", F_ANSWER, detail);
+        return;
+    }
+    hs->cursor = cursor;
+    if (cursor < sent)
+        pull_next(hs); /* HQ holds a gap: the next round resends from the cursor */
+    else
+        push_next(hs);
+}
+
+static void pushed(struct net_req *r)
+{
+    struct hqsync *hs = r->arg;
+    int64_t ack = 0;
+    if (transfer_failed(hs, r, "push")) {
+        net_req_free(r);
+        return;
+    }
+    int rc = sync_push_answer(r->response.data, r->response.len, &ack);
+    net_req_free(r);
+    if (rc) {
+        round_failed(hs, "push", F_ANSWER, "the answer has no acked_through");
+        return;
+    }
+    struct ack_run *a = calloc(1, sizeof *a);
+    if (!a) {
+        round_failed(hs, "push", F_LOCAL, kioskd_strerror(KIOSKD_ENOMEM));
+        return;
+    }
+    store_sync_ack_init(&a->j);
+    a->hs = hs;
+    a->j.acked = ack;
+    a->j.sent = hs->sent_last;
+    a->j.job.done = acked;
+    if ((rc = store_submit(hs->k->store, &a->j.job)) != 0) {
+        free(a);
+        round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
+    }
+}
+
+static void push_next(struct hqsync *hs)
+{
+    struct sync_request q;
+    int64_t last = 0;
+    int count = 0;
+    int rc = sync_push_build(hs->k, hs->cursor, (int64_t)time(NULL), &q, &last, &count);
+    if (rc == 0 && count > 0) {
+        hs->sent_last = last;
+        rc = hq_send(hs, &q, pushed);
+    }
+    sync_request_free(&q);
+    if (rc)
+        round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
+    else if (count == 0)
+        pull_next(hs);
+}
+
+/* --- pull --- */
+
+static void applied(struct store_job *job)
+{
+    struct page_run *pr = lws_container_of(job, struct page_run, p.job.job);
+    struct hqsync *hs = pr->hs;
+    int rc = job->rc;
+    bool more = pr->p.more;
+    int64_t n = (int64_t)(pr->p.job.nmembers + pr->p.job.nproducts) + pr->p.job.skipped;
+    sync_page_free(&pr->p);
+    free(pr);
+    if (!hs->started) {
+        round_cancelled(hs, "pull");
+        return;
+    }
+    if (rc) {
+        round_failed(hs, "pull", F_LOCAL, kioskd_strerror(rc));
+        return;
+    }
+    hs->pulled += n;
+    if (more && n > 0)
+        pull_next(hs);
+    else
+        round_success(hs);
+}
+
+static void pulled(struct net_req *r)
+{
+    struct hqsync *hs = r->arg;
+    char why[160] = "";
+    if (transfer_failed(hs, r, "pull")) {
+        net_req_free(r);
+        return;
+    }
+    struct page_run *pr = calloc(1, sizeof *pr);
+    if (!pr) {
+        net_req_free(r);
+        round_failed(hs, "pull", F_LOCAL, kioskd_strerror(KIOSKD_ENOMEM));
+        return;
+    }
+    int rc = sync_pull_read(hs->k, r->response.data ? r->response.data : "", r->response.len,
+                            &pr->p, why, sizeof why);
+    net_req_free(r);
+    if (rc) {
+        free(pr);
+        round_failed(hs, "pull", rc == KIOSKD_EMALFORMED ? F_ANSWER : F_LOCAL,
+                     why[0] ? why : kioskd_strerror(rc));
+        return;
+    }
+    pr->hs = hs;
+    pr->p.job.members = pr->p.members;
+    pr->p.job.products = pr->p.products;
+    pr->p.job.job.done = applied;
+    if ((rc = store_submit(hs->k->store, &pr->p.job.job)) != 0) {
+        sync_page_free(&pr->p);
+        free(pr);
+        round_failed(hs, "pull", F_LOCAL, kioskd_strerror(rc));
+    }
+}
+
+static void pull_next(struct hqsync *hs)
+{
+    struct store_sync_state st;
+    struct sync_request q;
+    memset(&q, 0, sizeof q);
+    int rc = store_sync_state(hs->k->store, &st);
+    if (rc == 0)
+        rc = sync_pull_build(hs->k, st.pull_cursor[0] ? st.pull_cursor : "0", PULL_PAGE,
+                             (int64_t)time(NULL), &q);
+    if (rc == 0)
+        rc = hq_send(hs, &q, pulled);
+    sync_request_free(&q);
+    if (rc)
+        round_failed(hs, "pull", F_LOCAL, kioskd_strerror(rc));
+}
+
+/* --- the round --- */
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    struct hqsync *hs = lws_container_of(sul, struct hqsync, tick);
+    struct store_sync_state st;
+    if (hs->running || !hs->started || hs->k->draining)
+        return; /* Y1: the round in flight schedules the next */
+    hs->running = true;
+    hs->t0 = mono();
+    hs->pushed = hs->pulled = 0;
+    int rc = store_sync_state(hs->k->store, &st);
+    if (rc) {
+        round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
+        return;
+    }
+    hs->cursor = st.acked_seq;
+    push_next(hs);
+}
+
+int hqsync_start(struct kioskd *k, char *err, size_t errlen)
+{
+    if (!hqsync_enabled(k))
+        return 0;
+    if (!k->cfg.hq_device[0] || !k->cfg.hq_secret[0] || !hqsig_device_ok(k->cfg.hq_device)) {
+        snprintf(err, errlen,
+                 "[hq] url needs [hq] device (1 to 64 of A-Z a-z 0-9 . _ -) "
+                 "and [hq] secret");
+        return KIOSKD_ECONFIG;
+    }
+    if (!k->net) {
+        snprintf(err, errlen, "HQ sync needs the net thread");
+        return KIOSKD_EINVAL;
+    }
+    struct hqsync *hs = calloc(1, sizeof *hs);
+    if (!hs) {
+        snprintf(err, errlen, "out of memory");
+        return KIOSKD_ENOMEM;
+    }
+    hs->k = k;
+    hs->started = true;
+    k->hqsync = hs;
+    schedule(hs, k->cfg.hq_interval * 1000);
+    log_info("sync_started", "device=%s interval=%lld max_backoff=%lld", k->cfg.hq_device,
+             (long long)k->cfg.hq_interval, (long long)k->cfg.hq_max_backoff);
+    return 0;
+}
+
+void hqsync_stop(struct kioskd *k)
+{
+    struct hqsync *hs = k->hqsync;
+    if (!hs || !hs->started)
+        return;
+    hs->started = false;
+    if (k->lws)
+        lws_sul_cancel(&hs->tick);
+}
+
+void hqsync_free(struct kioskd *k)
+{
+    free(k->hqsync);
+    k->hqsync = NULL;
+}
+
+const char *hqsync_health(const struct kioskd *k)
+{
+    const struct hqsync *hs = k->hqsync;
+    if (!hqsync_enabled(k))
+        return "disabled";
+    return hs && hs->online ? "online" : "offline";
+}
+
+int hqsync_metrics(const struct kioskd *k, struct buf *out)
+{
+    const struct hqsync *hs = k->hqsync;
+    if (!hs)
+        return 0;
+    int rc = buf_printf(out,
+                        "# HELP kioskd_sync_rounds_total Sync rounds with HQ run by the daemon.\n"
+                        "# TYPE kioskd_sync_rounds_total counter\n"
+                        "kioskd_sync_rounds_total %llu\n"
+                        "# HELP kioskd_sync_failures_by_kind_total Failed sync rounds by kind.\n"
+                        "# TYPE kioskd_sync_failures_by_kind_total counter\n",
+                        (unsigned long long)hs->rounds);
+    for (int i = 0; i < F__COUNT && rc == 0; i++)
+        rc = buf_printf(out, "kioskd_sync_failures_by_kind_total{kind=\"%s\"} %llu\n",
+                        fail_names[i], (unsigned long long)hs->fails[i]);
+    if (rc == 0)
+        rc = buf_printf(out,
+                        "# HELP kioskd_sync_last_success_seconds Unix time of the last successful "
+                        "sync round (0: none yet).\n"
+                        "# TYPE kioskd_sync_last_success_seconds gauge\n"
+                        "kioskd_sync_last_success_seconds %lld\n"
+                        "# HELP kioskd_hq_online 1 when the last sync round succeeded.\n"
+                        "# TYPE kioskd_hq_online gauge\nkioskd_hq_online %d\n",
+                        (long long)hs->last_success, hs->online ? 1 : 0);
+    return rc;
+}
