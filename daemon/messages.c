@@ -37,14 +37,14 @@
 #define SEND_TICK_US (1 * LWS_US_PER_SEC)
 
 /* WeChat's access token (docs/messages.md, "WeChat template messages") */
-#define WX_TOKEN_MAX 600      /* WeChat keeps at most 512 characters */
-#define WX_EARLY 300          /* fetched again this long before it expires */
-#define WX_MARGIN 60          /* not used in its last minute */
-#define WX_FORCE_GAP 30       /* seconds between forced refreshes */
-#define WX_FORCE_DAY 20       /* forced refreshes a China day */
-#define WX_TRIES 3            /* requests of one attempt (a new token between them) */
-#define WX_FIELD_CHARS 200    /* a data field's value is cut past this, ending with "…" */
-#define WX_TOKEN_STATE "wechat_token"   /* channel_state: hex(sealed token), expires_at */
+#define WX_TOKEN_MAX 600              /* WeChat keeps at most 512 characters */
+#define WX_EARLY 300                  /* fetched again this long before it expires */
+#define WX_MARGIN 60                  /* not used in its last minute */
+#define WX_FORCE_GAP 30               /* seconds between forced refreshes */
+#define WX_FORCE_DAY 20               /* forced refreshes a China day */
+#define WX_TRIES 3                    /* requests of one attempt (a new token between them) */
+#define WX_FIELD_CHARS 200            /* a data field's value is cut past this, ending with "…" */
+#define WX_TOKEN_STATE "wechat_token" /* channel_state: hex(sealed token), expires_at */
 #define WX_FORCED_STATE "wechat_forced" /* channel_state: "YYYY-MM-DD N", the last forced */
 
 struct messenger {
@@ -528,10 +528,6 @@ static int64_t wall_s(void)
     return (int64_t)time(NULL);
 }
 
-struct state_put {
-    struct store_channel_put job;
-};
-
 static void state_put_done(struct store_job *job)
 {
     struct store_channel_put *j = (struct store_channel_put *)job;
@@ -541,8 +537,7 @@ static void state_put_done(struct store_job *job)
     free(j);
 }
 
-static void state_put(struct messenger *ms, const char *name, const char *value,
-                      int64_t expires_at)
+static void state_put(struct messenger *ms, const char *name, const char *value, int64_t expires_at)
 {
     struct store_channel_put *j = malloc(sizeof *j);
     if (!j)
@@ -577,8 +572,8 @@ static void wx_state_load(struct messenger *ms)
     struct kioskd *k = ms->k;
     char hex[2 * (WX_TOKEN_MAX + PII_OVERHEAD) + 1];
     int64_t expires_at, updated_at;
-    if (store_channel_state(k->store, WX_TOKEN_STATE, hex, sizeof hex, &expires_at,
-                            &updated_at) == 0 &&
+    if (store_channel_state(k->store, WX_TOKEN_STATE, hex, sizeof hex, &expires_at, &updated_at) ==
+            0 &&
         expires_at > wall_s() + WX_MARGIN) {
         unsigned char sealed[WX_TOKEN_MAX + PII_OVERHEAD];
         size_t n = strlen(hex) / 2, len;
@@ -588,8 +583,8 @@ static void wx_state_load(struct messenger *ms)
             ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
             sealed[i] = (unsigned char)v;
         }
-        if (ok && pii_open(&k->pii, WX_TOKEN_STATE, sealed, n, ms->wx_token,
-                           sizeof ms->wx_token, &len) == 0) {
+        if (ok && pii_open(&k->pii, WX_TOKEN_STATE, sealed, n, ms->wx_token, sizeof ms->wx_token,
+                           &len) == 0) {
             ms->wx_expires_at = expires_at;
             ms->wx_gen++;
         } else {
@@ -673,7 +668,8 @@ static void wx_fetched(struct net_req *r)
         if (doc) {
             json_t *t = json_object_get(doc, "access_token");
             if (json_is_string(t))
-                mbedtls_platform_zeroize((char *)json_string_value(t), strlen(json_string_value(t)));
+                mbedtls_platform_zeroize((char *)json_string_value(t),
+                                         strlen(json_string_value(t)));
         }
         json_decref(doc);
     } else if (v != V_RELEASE) {
@@ -755,8 +751,7 @@ static void wx_wait_fetch(struct send *s, bool force)
     wx_wait(s);
     int rc = wx_fetch(s->ms, force);
     if (rc)
-        wx_release(s->ms, false, rc == KIOSKD_ESHUTDOWN ? V_RELEASE : V_RETRY,
-                   kioskd_strerror(rc));
+        wx_release(s->ms, false, rc == KIOSKD_ESHUTDOWN ? V_RELEASE : V_RETRY, kioskd_strerror(rc));
 }
 
 static void wechat_done(struct net_req *r)

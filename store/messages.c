@@ -635,8 +635,8 @@ static int claim_one(struct store_tx *tx, struct store_msg_claim *j, int64_t id)
     }
     if (m->channel == MSG_WECHAT && !m->openid_enc_len) {
         /* unbound since it was queued: the channel for people takes it */
-        int ch = j->person_channel ? msg_channel_from(j->person_channel, strlen(j->person_channel))
-                                   : -1;
+        int ch =
+            j->person_channel ? msg_channel_from(j->person_channel, strlen(j->person_channel)) : -1;
         if (ch < 0 || !m->phone_enc_len) {
             json_decref(m->data);
             m->data = NULL;
