@@ -645,7 +645,7 @@ static void wx_fetched(struct net_req *r)
 {
     struct messenger *ms = r->arg;
     ms->wx_fetching = false;
-    char err[64] = "";
+    char err[64] = "", why[80] = "";
     enum verdict v = http_verdict(r, err, sizeof err);
     bool ok = false;
     if (v == V_SENT) {
@@ -662,7 +662,7 @@ static void wx_fetched(struct net_req *r)
             ok = true;
         } else {
             json_int_t code = doc ? json_integer_value(json_object_get(doc, "errcode")) : -1;
-            snprintf(err, sizeof err, "token_errcode_%lld", (long long)(code ? code : -1));
+            snprintf(why, sizeof why, "token_errcode_%lld", (long long)(code ? code : -1));
             v = V_RETRY;
         }
         if (doc) {
@@ -673,9 +673,7 @@ static void wx_fetched(struct net_req *r)
         }
         json_decref(doc);
     } else if (v != V_RELEASE) {
-        char e[64];
-        snprintf(e, sizeof e, "token_%s", err);
-        snprintf(err, sizeof err, "%s", e);
+        snprintf(why, sizeof why, "token_%s", err);
         v = V_RETRY;
     }
     if (r->response.data)
@@ -685,9 +683,9 @@ static void wx_fetched(struct net_req *r)
         log_info("wechat_token", "expires_in=%lld", (long long)(ms->wx_expires_at - wall_s()));
         wx_token_save(ms);
     } else if (v != V_RELEASE) {
-        log_warn("wechat_token_failed", "error=%s", err);
+        log_warn("wechat_token_failed", "error=%s", why);
     }
-    wx_release(ms, ok, v, err);
+    wx_release(ms, ok, v, why);
 }
 
 /* Fetches the token (the one refresher: nothing when a fetch runs). A forced
