@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/mask.h"
 #include "core/msgkind.h"
+#include "core/points.h"
 #include "core/status.h"
 #include "daemon/kioskd.h"
 #include "daemon/log.h"
@@ -34,6 +36,17 @@
 #define WECOM_TEXT_MAX 2048 /* bytes of a robot's text message */
 #define SEND_TICK_US (1 * LWS_US_PER_SEC)
 
+/* WeChat's access token (docs/messages.md, "WeChat template messages") */
+#define WX_TOKEN_MAX 600              /* WeChat keeps at most 512 characters */
+#define WX_EARLY 300                  /* fetched again this long before it expires */
+#define WX_MARGIN 60                  /* not used in its last minute */
+#define WX_FORCE_GAP 30               /* seconds between forced refreshes */
+#define WX_FORCE_DAY 20               /* forced refreshes a China day */
+#define WX_TRIES 3                    /* requests of one attempt (a new token between them) */
+#define WX_FIELD_CHARS 200            /* a data field's value is cut past this, ending with "…" */
+#define WX_TOKEN_STATE "wechat_token" /* channel_state: hex(sealed token), expires_at */
+#define WX_FORCED_STATE "wechat_forced" /* channel_state: "YYYY-MM-DD N", the last forced */
+
 struct messenger {
     struct kioskd *k;
     struct templates tpl;
@@ -46,6 +59,15 @@ struct messenger {
     bool sched_running, sched_again, recovered;
     bool claim_running;
     int sending; /* attempts in flight */
+    /* WeChat's access token: the stable token (normal mode), in clear only
+     * here, sealed in channel_state; gen counts the tokens received */
+    char wx_token[WX_TOKEN_MAX];
+    int64_t wx_expires_at, wx_fetched_at, wx_gen;
+    bool wx_fetching;             /* one refresher at a time */
+    int64_t wx_forced_at;         /* the last forced refresh */
+    int wx_forced_n;              /* forced refreshes on wx_forced_day */
+    char wx_forced_day[DATE_LEN]; /* China date */
+    struct send *wx_waiting;      /* attempts waiting for the token being fetched */
 };
 
 enum verdict { V_SENT, V_RETRY, V_FAILED, V_RELEASE };
@@ -60,7 +82,14 @@ struct send {
     int parts, pending;
     enum verdict worst;
     char error[160];
+    int64_t min_delay; /* a retry waits at least this long (seconds) */
     struct store_msg_settle settle;
+    /* WeChat */
+    char openid[128];
+    char *wx_body;  /* the template message, JSON */
+    int64_t wx_gen; /* the token its last request carried */
+    int wx_tries;
+    struct send *wx_next;
 };
 
 static void send_tick(lws_sorted_usec_list_t *sul);
@@ -190,6 +219,11 @@ void messages_poke(struct kioskd *k)
 static void send_free(struct send *s)
 {
     json_decref(s->m.data);
+    if (s->wx_body) {
+        mbedtls_platform_zeroize(s->wx_body, strlen(s->wx_body));
+        free(s->wx_body);
+    }
+    mbedtls_platform_zeroize(s->openid, sizeof s->openid);
     mbedtls_platform_zeroize(s->phone, sizeof s->phone);
     mbedtls_platform_zeroize(s->ticket, sizeof s->ticket);
     free(s);
@@ -244,6 +278,8 @@ static void settle(struct send *s, enum verdict v, const char *error)
     case V_RETRY:
         s->settle.outcome = MSG_OUT_RETRY;
         s->settle.delay = backoff(k, s->m.attempts);
+        if (s->settle.delay < s->min_delay)
+            s->settle.delay = s->min_delay;
         log_info("message_retry", "id=%lld kind=%s channel=%s attempt=%lld in=%lld error=%s",
                  (long long)s->m.id, kind, ch, (long long)s->m.attempts, (long long)s->settle.delay,
                  error ? error : "");
@@ -484,6 +520,373 @@ static void send_log(struct send *s, const char *text)
     settle(s, V_SENT, NULL);
 }
 
+/* --- WeChat template messages --- */
+
+static void wx_post(struct send *s);
+
+static int64_t wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void state_put_done(struct store_job *job)
+{
+    struct store_channel_put *j = (struct store_channel_put *)job;
+    if (job->rc)
+        log_warn("channel_state_failed", "name=%s error=%s", j->name, kioskd_strerror(job->rc));
+    mbedtls_platform_zeroize(j->value, sizeof j->value);
+    free(j);
+}
+
+static void state_put(struct messenger *ms, const char *name, const char *value, int64_t expires_at)
+{
+    struct store_channel_put *j = malloc(sizeof *j);
+    if (!j)
+        return;
+    store_channel_put_init(j);
+    snprintf(j->name, sizeof j->name, "%s", name);
+    snprintf(j->value, sizeof j->value, "%s", value);
+    j->expires_at = expires_at;
+    j->job.done = state_put_done;
+    if (store_submit(ms->k->store, &j->job) != 0)
+        free(j); /* kept in memory; fetched again after a restart */
+}
+
+/* Keeps the token sealed (aad "wechat_token") in channel_state. */
+static void wx_token_save(struct messenger *ms)
+{
+    struct kioskd *k = ms->k;
+    unsigned char sealed[WX_TOKEN_MAX + PII_OVERHEAD];
+    size_t len;
+    if (pii_seal(&k->pii, &k->rng, WX_TOKEN_STATE, ms->wx_token, strlen(ms->wx_token), sealed,
+                 sizeof sealed, &len) != 0)
+        return;
+    char hex[2 * sizeof sealed + 1];
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sealed[i]);
+    state_put(ms, WX_TOKEN_STATE, hex, ms->wx_expires_at);
+}
+
+/* Reads the token and the forced refreshes kept by an earlier run (at start). */
+static void wx_state_load(struct messenger *ms)
+{
+    struct kioskd *k = ms->k;
+    char hex[2 * (WX_TOKEN_MAX + PII_OVERHEAD) + 1];
+    int64_t expires_at, updated_at;
+    if (store_channel_state(k->store, WX_TOKEN_STATE, hex, sizeof hex, &expires_at, &updated_at) ==
+            0 &&
+        expires_at > wall_s() + WX_MARGIN) {
+        unsigned char sealed[WX_TOKEN_MAX + PII_OVERHEAD];
+        size_t n = strlen(hex) / 2, len;
+        bool ok = n <= sizeof sealed;
+        for (size_t i = 0; ok && i < n; i++) {
+            unsigned v;
+            ok = sscanf(hex + 2 * i, "%2x", &v) == 1;
+            sealed[i] = (unsigned char)v;
+        }
+        if (ok && pii_open(&k->pii, WX_TOKEN_STATE, sealed, n, ms->wx_token, sizeof ms->wx_token,
+                           &len) == 0) {
+            ms->wx_expires_at = expires_at;
+            ms->wx_gen++;
+        } else {
+            ms->wx_token[0] = '\0';
+        }
+    }
+    mbedtls_platform_zeroize(hex, sizeof hex);
+    char v[32];
+    if (store_channel_state(k->store, WX_FORCED_STATE, v, sizeof v, &expires_at, &updated_at) ==
+            0 &&
+        sscanf(v, "%10s %d", ms->wx_forced_day, &ms->wx_forced_n) == 2)
+        ms->wx_forced_at = expires_at;
+    else
+        ms->wx_forced_day[0] = '\0', ms->wx_forced_n = 0;
+}
+
+/* Whether a forced refresh may run now (20 a China day, 30 s apart); when
+ * not, *until says when one may. */
+static bool wx_may_force(struct messenger *ms, int64_t now, int64_t *until)
+{
+    char today[DATE_LEN];
+    points_china_date(now, today);
+    if (strcmp(today, ms->wx_forced_day) != 0) {
+        snprintf(ms->wx_forced_day, sizeof ms->wx_forced_day, "%s", today);
+        ms->wx_forced_n = 0;
+    }
+    if (ms->wx_forced_n >= WX_FORCE_DAY) {
+        *until = (now + 8 * 3600) / 86400 * 86400 + 86400 - 8 * 3600; /* China midnight */
+        return false;
+    }
+    if (now - ms->wx_forced_at < WX_FORCE_GAP) {
+        *until = ms->wx_forced_at + WX_FORCE_GAP;
+        return false;
+    }
+    return true;
+}
+
+/* Ends every attempt waiting for the token: posts them with it (ok), or
+ * retries them later with error. */
+static void wx_release(struct messenger *ms, bool ok, enum verdict v, const char *error)
+{
+    struct send *w = ms->wx_waiting;
+    ms->wx_waiting = NULL;
+    while (w) {
+        struct send *next = w->wx_next;
+        w->wx_next = NULL;
+        if (ok) {
+            wx_post(w);
+        } else {
+            w->parts = 1;
+            settle(w, v, error);
+        }
+        w = next;
+    }
+}
+
+static void wx_fetched(struct net_req *r)
+{
+    struct messenger *ms = r->arg;
+    ms->wx_fetching = false;
+    char err[64] = "", why[80] = "";
+    enum verdict v = http_verdict(r, err, sizeof err);
+    bool ok = false;
+    if (v == V_SENT) {
+        json_error_t je;
+        json_t *doc = json_loadb(r->response.data ? r->response.data : "", r->response.len, 0, &je);
+        const char *token = json_string_value(json_object_get(doc, "access_token"));
+        json_int_t expires_in = json_integer_value(json_object_get(doc, "expires_in"));
+        if (token && *token && strlen(token) < sizeof ms->wx_token && expires_in > 0) {
+            int64_t now = wall_s();
+            snprintf(ms->wx_token, sizeof ms->wx_token, "%s", token);
+            ms->wx_expires_at = now + expires_in;
+            ms->wx_fetched_at = now;
+            ms->wx_gen++;
+            ok = true;
+        } else {
+            json_int_t code = doc ? json_integer_value(json_object_get(doc, "errcode")) : -1;
+            snprintf(why, sizeof why, "token_errcode_%lld", (long long)(code ? code : -1));
+            v = V_RETRY;
+        }
+        if (doc) {
+            json_t *t = json_object_get(doc, "access_token");
+            if (json_is_string(t))
+                mbedtls_platform_zeroize((char *)json_string_value(t),
+                                         strlen(json_string_value(t)));
+        }
+        json_decref(doc);
+    } else if (v != V_RELEASE) {
+        snprintf(why, sizeof why, "token_%s", err);
+        v = V_RETRY;
+    }
+    if (r->response.data)
+        mbedtls_platform_zeroize(r->response.data, r->response.len);
+    net_req_free(r);
+    if (ok) {
+        log_info("wechat_token", "expires_in=%lld", (long long)(ms->wx_expires_at - wall_s()));
+        wx_token_save(ms);
+    } else if (v != V_RELEASE) {
+        log_warn("wechat_token_failed", "error=%s", why);
+    }
+    wx_release(ms, ok, v, why);
+}
+
+/* Fetches the token (the one refresher: nothing when a fetch runs). A forced
+ * refresh is counted and kept. 0, or an error (nothing submitted). */
+static int wx_fetch(struct messenger *ms, bool force)
+{
+    if (ms->wx_fetching)
+        return 0;
+    const struct config *c = &ms->k->cfg;
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:b}", "grant_type", "client_credential", "appid",
+                            c->wechat_appid, "secret", c->wechat_secret, "force_refresh", force);
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    struct net_req *r = net_req_new();
+    char url[1024];
+    snprintf(url, sizeof url, "%s/cgi-bin/stable_token", c->wechat_api_url);
+    if (!body || !r || !(r->url = strdup(url))) {
+        free(body);
+        net_req_free(r);
+        return KIOSKD_ENOMEM;
+    }
+    snprintf(r->method, sizeof r->method, "POST");
+    r->body = body;
+    r->body_len = strlen(body);
+    r->timeout_ms = 10000;
+    r->response_max = 16 * 1024;
+    r->done = wx_fetched;
+    r->arg = ms;
+    int rc = net_req_header(r, "Content-Type: application/json; charset=utf-8");
+    if (rc == 0)
+        rc = net_submit(ms->net, r);
+    if (rc) {
+        mbedtls_platform_zeroize(r->body, r->body_len);
+        net_req_free(r);
+        return rc;
+    }
+    ms->wx_fetching = true;
+    if (force) {
+        int64_t now = wall_s(), until;
+        (void)wx_may_force(ms, now, &until); /* rolls the day over */
+        ms->wx_forced_at = now;
+        ms->wx_forced_n++;
+        char v[32];
+        snprintf(v, sizeof v, "%s %d", ms->wx_forced_day, ms->wx_forced_n);
+        state_put(ms, WX_FORCED_STATE, v, now);
+        log_info("wechat_token_refresh", "forced=1 today=%d", ms->wx_forced_n);
+    }
+    return 0;
+}
+
+/* s waits for the token being fetched (start one with wx_fetch). */
+static void wx_wait(struct send *s)
+{
+    s->wx_next = s->ms->wx_waiting;
+    s->ms->wx_waiting = s;
+}
+
+/* Waits for a token (a fetch) or settles s for a retry when none can start. */
+static void wx_wait_fetch(struct send *s, bool force)
+{
+    wx_wait(s);
+    int rc = wx_fetch(s->ms, force);
+    if (rc)
+        wx_release(s->ms, false, rc == KIOSKD_ESHUTDOWN ? V_RELEASE : V_RETRY, kioskd_strerror(rc));
+}
+
+static void wechat_done(struct net_req *r)
+{
+    struct send *s = r->arg;
+    struct messenger *ms = s->ms;
+    char err[64] = "";
+    enum verdict v = http_verdict(r, err, sizeof err);
+    json_int_t code = -1;
+    if (v == V_SENT) {
+        json_error_t je;
+        json_t *doc = json_loadb(r->response.data ? r->response.data : "", r->response.len, 0, &je);
+        json_t *e = json_object_get(doc, "errcode");
+        code = json_is_integer(e) ? json_integer_value(e) : -1;
+        json_decref(doc);
+    }
+    net_req_free(r);
+    s->parts = 1;
+    if (v != V_SENT) {
+        settle(s, v, err);
+        return;
+    }
+    if (code == 0) {
+        settle(s, V_SENT, NULL);
+        return;
+    }
+    snprintf(err, sizeof err, "errcode_%lld", (long long)code);
+    if (code == -1) { /* WeChat busy, or no readable answer */
+        settle(s, V_RETRY, err);
+        return;
+    }
+    if (code != 40001 && code != 42001) {
+        settle(s, V_FAILED, err);
+        return;
+    }
+    /* the token was refused: a newer one, the one being fetched, or a forced refresh */
+    int64_t now = wall_s(), until = 0;
+    if (++s->wx_tries >= WX_TRIES) {
+        settle(s, V_RETRY, err);
+    } else if (ms->wx_fetching) {
+        wx_wait(s);
+    } else if (s->wx_gen != ms->wx_gen && ms->wx_token[0] && now < ms->wx_expires_at) {
+        wx_post(s);
+    } else if (wx_may_force(ms, now, &until)) {
+        ms->wx_token[0] = '\0';
+        wx_wait_fetch(s, true);
+    } else {
+        s->min_delay = until - now > 1 ? until - now : 1;
+        settle(s, V_RETRY, err);
+    }
+}
+
+/* Posts s's template message with the current token. */
+static void wx_post(struct send *s)
+{
+    struct messenger *ms = s->ms;
+    const struct config *c = &ms->k->cfg;
+    size_t n = strlen(c->wechat_api_url) + strlen(ms->wx_token) + 64;
+    char *url = malloc(n);
+    char *body = url ? strdup(s->wx_body) : NULL;
+    int rc = KIOSKD_ENOMEM;
+    if (body) {
+        snprintf(url, n, "%s/cgi-bin/message/template/send?access_token=%s", c->wechat_api_url,
+                 ms->wx_token);
+        s->wx_gen = ms->wx_gen;
+        rc = post(s, url, body, NULL, wechat_done, 10);
+        mbedtls_platform_zeroize(url, strlen(url));
+    }
+    free(url);
+    if (rc) {
+        s->parts = 1;
+        settle(s, rc == KIOSKD_ESHUTDOWN ? V_RELEASE : V_RETRY, kioskd_strerror(rc));
+    }
+}
+
+/* Copies text into out (cap bytes), cut after max characters with "…". */
+static void wx_cut(const char *text, char *out, size_t cap, size_t max)
+{
+    if (utf8_chars(text) <= max) {
+        snprintf(out, cap, "%s", text);
+        return;
+    }
+    size_t to = utf8_offset(text, max - 1);
+    snprintf(out, cap, "%.*s…", (int)to, text);
+}
+
+/* A WeChat template message: touser, template_id, data from the template's
+ * fields, client_msg_id the message's uid (WeChat drops a resend), url the
+ * ticket link when there is one. Goes when a token is at hand. */
+static void send_wechat(struct send *s, const struct tpl *t, json_t *d)
+{
+    struct messenger *ms = s->ms;
+    struct kioskd *k = ms->k;
+    size_t len;
+    if (pii_open(&k->pii, "openid", s->m.openid_enc, s->m.openid_enc_len, s->openid,
+                 sizeof s->openid, &len) != 0) {
+        settle(s, V_FAILED, "openid_unreadable");
+        return;
+    }
+    json_t *data = json_object();
+    for (int i = 0; data && i < t->nfields; i++) {
+        char *v = NULL, cut[WX_FIELD_CHARS * 4 + 4];
+        if (tpl_render(t->fields[i].t, d, &v) != 0) {
+            json_decref(data);
+            data = NULL;
+            break;
+        }
+        wx_cut(v, cut, sizeof cut, WX_FIELD_CHARS);
+        free(v);
+        json_object_set_new(data, t->fields[i].name, json_pack("{s:s}", "value", cut));
+    }
+    if (!data) {
+        settle(s, V_FAILED, "render_failed");
+        return;
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:o, s:s}", "touser", s->openid, "template_id",
+                            t->template_id, "data", data, "client_msg_id", s->m.uid);
+    const char *link = json_string_value(json_object_get(d, "ticket_link"));
+    if (doc && link && s->ticket[0])
+        json_object_set_new(doc, "url", json_string(link));
+    s->wx_body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!s->wx_body) {
+        settle(s, V_RETRY, kioskd_strerror(KIOSKD_ENOMEM));
+        return;
+    }
+    int64_t now = wall_s();
+    if (ms->wx_token[0] && now < ms->wx_expires_at - WX_MARGIN) {
+        if (now >= ms->wx_expires_at - WX_EARLY && now - ms->wx_fetched_at >= WX_MARGIN)
+            (void)wx_fetch(ms, false); /* early, in the background */
+        wx_post(s);
+        return;
+    }
+    wx_wait_fetch(s, false);
+}
+
 /* Renders s's text and hands it to its channel. */
 static void send_go(struct send *s)
 {
@@ -502,6 +905,10 @@ static void send_go(struct send *s)
         json_object_set_new(d, "ticket_link", json_string(link));
     } else if (s->ticket[0]) {
         json_object_set_new(d, "ticket_link", json_string("[ticket link]"));
+    }
+    if (s->m.channel == MSG_WECHAT) {
+        send_wechat(s, t, d);
+        return;
     }
     char *text = NULL;
     int rc = tpl_render(t->body, d, &text);
@@ -619,6 +1026,7 @@ static void send_tick(lws_sorted_usec_list_t *sul)
             c->job.quiet_to = k->cfg.messages_quiet_to;
             c->job.daily_cap = k->cfg.messages_daily_cap;
             c->job.wecom_per_minute = k->cfg.wecom_per_minute;
+            c->job.person_channel = ms->person_channel;
             if (store_submit(k->store, &c->job.job) == 0)
                 ms->claim_running = true;
             else
@@ -647,6 +1055,8 @@ int messages_start(struct kioskd *k, char *err, size_t errlen)
         return KIOSKD_EINVAL;
     }
     ms->started = true;
+    if (ms->wechat)
+        wx_state_load(ms);
     sched_tick(&ms->sched_tick);
     lws_sul_schedule(k->lws, 0, &ms->send_tick, send_tick, SEND_TICK_US);
     log_info("messages_started", "people=%s staff=%s wechat=%s",
@@ -665,6 +1075,7 @@ void messages_stop(struct kioskd *k)
         lws_sul_cancel(&ms->sched_tick);
         lws_sul_cancel(&ms->send_tick);
     }
+    mbedtls_platform_zeroize(ms->wx_token, sizeof ms->wx_token);
 }
 
 void messages_free(struct kioskd *k)

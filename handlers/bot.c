@@ -507,6 +507,10 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
         keyed(k, "bind", cmd.code, c->turn.code_hash);
         c->turn.bind_max_failures = (int)k->cfg.bot_bind_failures;
         c->turn.bind_lock_seconds = k->cfg.bot_bind_lock;
+        if (m->wechat &&
+            pii_seal(&k->pii, &k->rng, "openid", m->from, strlen(m->from), c->turn.openid_enc,
+                     sizeof c->turn.openid_enc, &c->turn.openid_enc_len) != 0)
+            c->turn.openid_enc_len = 0; /* bound all the same; messages go by SMS */
         mbedtls_platform_zeroize(&cmd, sizeof cmd);
         snprintf(reply, BOT_REPLY_MAX, "绑定成功！发送“积分”查询积分，发送“活动”查看近期活动。");
         snprintf(c->replies[BOT_BAD_CODE], BOT_REPLY_MAX,

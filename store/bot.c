@@ -27,8 +27,9 @@ static const char SQL_BINDING_MEMBER[] =
     "SELECT member_id FROM bot_bindings WHERE identity_hash = ?1";
 static const char SQL_BINDING_DELETE[] = "DELETE FROM bot_bindings WHERE identity_hash = ?1";
 static const char SQL_BINDING_PUT[] =
-    "INSERT INTO bot_bindings(identity_hash, channel, member_id, bound_at) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(identity_hash) DO UPDATE SET channel = ?2, member_id = ?3, bound_at = ?4";
+    "INSERT INTO bot_bindings(identity_hash, channel, member_id, bound_at, openid_enc) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(identity_hash) DO UPDATE SET channel = ?2, "
+    "member_id = ?3, bound_at = ?4, openid_enc = ?5";
 static const char SQL_OPTED_OUT[] = "UPDATE members SET opted_out = ?2 WHERE id = ?1";
 static const char SQL_FAILURES_GET[] =
     "SELECT failures, locked_until FROM bind_failures WHERE identity_hash = ?1";
@@ -209,6 +210,10 @@ static int bind_run(struct store_tx *tx, struct store_bot_turn *j)
     sqlite3_bind_text(st, 2, j->wechat ? "wechat" : "bridge", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, member);
     sqlite3_bind_int64(st, 4, j->now);
+    if (j->wechat && j->openid_enc_len)
+        sqlite3_bind_blob(st, 5, j->openid_enc, (int)j->openid_enc_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
     if ((rc = store_step_done(st)) != 0 || !(st = conn_stmt(tx->c, SQL_FAILURES_CLEAR)))
         return rc ? rc : KIOSKD_EIO;
     bind_hash(st, 1, j->identity_hash);

@@ -58,6 +58,10 @@ struct store_bot_turn {
     unsigned char code_hash[STORE_HASH_LEN];
     int bind_max_failures;
     int64_t bind_lock_seconds;
+    /* a WeChat identity's openid, sealed (aad "openid"), kept with the
+     * binding for template messages; unbinding deletes it with the binding */
+    unsigned char openid_enc[STORE_ENC_MAX];
+    size_t openid_enc_len;
     const char *replies[BOT_OUTCOMES]; /* the caller's, alive until done() */
     /* out */
     enum bot_outcome outcome;

@@ -279,6 +279,7 @@ static const char SQL_CAP_COUNT[] =
 static const char SQL_WECOM_COUNT[] =
     "SELECT count(*), coalesce(min(claimed_at), 0) FROM messages WHERE channel = 'wecom' "
     "AND claimed_at > ?1 - 60";
+static const char SQL_RECHANNEL[] = "UPDATE messages SET channel = ?2 WHERE id = ?1";
 static const char SQL_DEFER[] = "UPDATE messages SET next_at = ?2 WHERE id = ?1";
 static const char SQL_SKIP[] =
     "UPDATE messages SET status = 'skipped', last_error = ?2 WHERE id = ?1 AND status = 'queued'";
@@ -535,10 +536,6 @@ static int fill(struct store_tx *tx, struct store_msg_out *m, int64_t signup_id,
         *why = "no_recipient";
         return 1;
     }
-    if (m->channel == MSG_WECHAT && !m->openid_enc_len) {
-        *why = "not_bound";
-        return 1;
-    }
     return 0;
 }
 
@@ -635,6 +632,29 @@ static int claim_one(struct store_tx *tx, struct store_msg_claim *j, int64_t id)
         if (rc == KIOSKD_ENOTFOUND)
             return skip(tx, j, id, "subject_gone");
         return rc;
+    }
+    if (m->channel == MSG_WECHAT && !m->openid_enc_len) {
+        /* unbound since it was queued: the channel for people takes it */
+        int ch =
+            j->person_channel ? msg_channel_from(j->person_channel, strlen(j->person_channel)) : -1;
+        if (ch < 0 || !m->phone_enc_len) {
+            json_decref(m->data);
+            m->data = NULL;
+            return skip(tx, j, id, "not_bound");
+        }
+        if (!(st = conn_stmt(tx->c, SQL_RECHANNEL))) {
+            json_decref(m->data);
+            m->data = NULL;
+            return KIOSKD_EIO;
+        }
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, j->person_channel, -1, SQLITE_STATIC);
+        if ((rc = store_step_done(st)) != 0) {
+            json_decref(m->data);
+            m->data = NULL;
+            return rc;
+        }
+        m->channel = ch;
     }
     if ((rc = exec2(tx, SQL_TAKE, id, now)) != 0) {
         json_decref(m->data);

@@ -64,7 +64,8 @@ struct store_msg_out {
 /* Takes up to limit queued messages due now and applies the rules: opted-out
  * people's messages are skipped; in quiet hours (quiet_from == quiet_to: none;
  * minutes of the China day) and past daily_cap a message waits; over
- * wecom_per_minute a WeCom message waits. The others become sending and are
+ * wecom_per_minute a WeCom message waits; a WeChat message of a member no
+ * longer bound goes by person_channel. The others become sending and are
  * returned in out[0, n) (the caller frees each data, then out). */
 struct store_msg_claim {
     struct store_job job;
@@ -72,6 +73,10 @@ struct store_msg_claim {
     int quiet_from, quiet_to; /* minutes after China midnight */
     int64_t daily_cap;
     int64_t wecom_per_minute;
+    /* "sms" or "log": takes a WeChat message whose member is no longer bound
+     * to an openid (the row's channel changes); NULL: such a message is
+     * skipped (not_bound) */
+    const char *person_channel;
     /* out */
     struct store_msg_out *out;
     int n;
@@ -199,7 +204,7 @@ int store_channel_state(struct store *s, const char *name, char *value, size_t n
 struct store_channel_put {
     struct store_job job;
     char name[32];
-    char value[600];
+    char value[1200];
     int64_t expires_at;
 };
 void store_channel_put_init(struct store_channel_put *j);
