@@ -1363,6 +1363,30 @@ test('stats_chat_group_commands_for_the_manager', async () => {
   assert(await p2.locator('#botstats-card').isHidden(), 'no chat panel for staff');
 });
 
+test('stats_messages_today_by_channel_for_the_manager', async () => {
+  /* the e2e daemon has no SMS gateway: confirmations go to the log channel */
+  await until(async () => {
+    const m = (await d.api('GET', '/api/v1/messages', undefined, data.token)).data;
+    return (m.today || []).some((t) => t.channel === 'log' && t.sent >= 1);
+  }, 'a confirmation sent on the log channel today');
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + data.A);
+  await page.locator('#msgs-card').waitFor({ state: 'visible' });
+  const row = page.locator('#msgs tbody tr', { hasText: '日志（演示）' });
+  await row.waitFor();
+  const cells = (await row.locator('td').allTextContents()).map(Number);
+  assert(cells.length === 3 && cells[1] >= 1, 'due, sent and failed today on the log channel: ' + cells);
+  assert((await text(page.locator('#msgs-note'))).includes('累计已发'), 'the totals');
+  assert(await page.locator('#msgs-failed-title').isHidden(), 'no failed list without failures');
+  await shot(page, 'stats-5-messages');
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S8', '246812');
+  await p2.goto(d.url + '/staff/stats?event=' + data.A);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#msgs-card').isHidden(), 'no messages panel for staff');
+});
+
 test('no_console_errors_on_any_page', async () => {
   assert(allErrors.length === 0, 'console errors:\n  ' + allErrors.join('\n  '));
 });

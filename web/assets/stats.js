@@ -101,10 +101,12 @@
     $('#export').hidden = !manager;
     $('#upfunnel-card').hidden = !manager;
     $('#botstats-card').hidden = true;
+    $('#msgs-card').hidden = true;
     loadEvents();
     if (manager) {
       loadFunnel();
       loadBotStats();
+      loadMessages();
     }
   }
 
@@ -579,6 +581,63 @@
       h('td', { text: String(totals.reduce((a, b) => a + b, 0)) }));
     $('#botstats-note').textContent = r.data.from + ' 至 ' + r.data.to + '，' + groups.length +
       ' 个群共 ' + totals.reduce((a, b) => a + b, 0) + ' 条指令（积分、活动、报名等）。';
+  }
+
+  /* --- 消息: today's messages by channel, and the failed ones (managers) --- */
+
+  const CHANNELS = { sms: '短信', wechat: '微信模板消息', wecom: '企业微信群', log: '日志（演示）' };
+  const KINDS = {
+    confirmation: '报名确认', day_before: '前一天提醒', two_hours: '两小时前提醒',
+    thank_you: '感谢到场', no_show: '未到场回访', birthday: '生日祝福', maturity: '到期提醒',
+    points: '积分变动', staff_summary: '活动小结', ticket_link: '入场券链接',
+  };
+
+  async function loadMessages() {
+    const card = $('#msgs-card');
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/messages?status=failed', undefined, { token: session.token });
+    } catch (e) {
+      card.hidden = true;
+      return;
+    }
+    if (r.status === 401) return expired();
+    if (!r.ok || !r.data) {
+      card.hidden = true;
+      return;
+    }
+    const today = Array.isArray(r.data.today) ? r.data.today : [];
+    const failed = Array.isArray(r.data.messages) ? r.data.messages : [];
+    card.hidden = !today.length && !failed.length;
+    $('#msgs tbody').replaceChildren(...today.map((t) => h('tr', null,
+      h('th', { scope: 'row', text: CHANNELS[t.channel] || String(t.channel) }),
+      h('td', { text: String(t.due) }), h('td', { text: String(t.sent) }),
+      h('td', { text: String(t.failed), class: t.failed ? 'bad' : '' }))));
+    const c = r.data.counts || {};
+    $('#msgs-note').textContent = '排队 ' + (c.queued || 0) + ' 条，累计已发 ' + (c.sent || 0) +
+      ' 条，失败 ' + (c.failed || 0) + ' 条（安静时段和每日上限的消息在排队中等待）。';
+    $('#msgs-failed-title').hidden = !failed.length;
+    $('#msgs-failed').replaceChildren(...failed.slice(0, 10).map((m) => {
+      const retry = h('button', { type: 'button', class: 'btn retry', text: '重新发送' });
+      let armed = false;
+      retry.addEventListener('click', async () => {
+        if (!armed) { /* two taps: the first asks */
+          armed = true;
+          retry.textContent = '确认重新发送？';
+          return;
+        }
+        retry.disabled = true;
+        const a = await K.api('POST', '/api/v1/messages/' + m.id + '/retry', {}, { token: session.token });
+        if (a.status === 401) return expired();
+        retry.textContent = a.ok ? '已重新排队' : '未能重新发送';
+        if (a.ok) setTimeout(loadMessages, 1500);
+      });
+      const who = m.phone_last4 ? '尾号 ' + m.phone_last4 : (m.member_no ? '会员 ' + m.member_no : '');
+      return h('li', null,
+        h('span', { text: (KINDS[m.kind] || String(m.kind)) + ' · ' + (CHANNELS[m.channel] || String(m.channel)) +
+          (who ? ' · ' + who : '') + (m.last_error ? '（' + m.last_error + '）' : '') }),
+        retry);
+    }));
   }
 
   $('#upfunnel-range').addEventListener('change', loadFunnel);
