@@ -49,6 +49,8 @@ static const char BIND_USAGE[] = "请发送：绑定 手机号 绑定码（例�
                                  "绑定码请向网点工作人员索取，10 分钟内有效。";
 static const char SIGNUP_USAGE[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
 
+struct late_reply;
+
 struct bot_ctx {
     struct req_wait wait;
     struct kioskd *k;
@@ -56,6 +58,8 @@ struct bot_ctx {
     struct bot_reply_to to;
     lws_sorted_usec_list_t late_sul; /* WeChat's 5 s: armed while the reply is not ready */
     bool late;                       /* answered `success`: the reply follows as a message */
+    struct late_reply *turn_late;    /* the late reply, queued by the turn (until it is done) */
+    bool late_queued;                /* the turn queued the late reply */
     bool has_key, greet;
     bool durable; /* the reply follows a change: stored with the delivery, across restarts */
     unsigned char identity[32], key[32];
@@ -169,6 +173,7 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
 static void bot_free(struct bot_ctx *c)
 {
     lws_sul_cancel(&c->late_sul);
+    free(c->turn_late);
     free(c);
 }
 
@@ -206,28 +211,42 @@ static void late_queued(struct store_job *job)
     free(q);
 }
 
-/* Queues reply for c's sender as a chat_reply message (after `success`). */
-static void late_queue(struct bot_ctx *c, const char *reply)
+/* A chat_reply message for c's sender, its text to be filled; NULL (logged)
+ * when it cannot be made. */
+static struct late_reply *late_prepare(struct bot_ctx *c)
 {
     struct kioskd *k = c->k;
     struct late_reply *q = calloc(1, sizeof *q);
-    int rc = q ? 0 : KIOSKD_ENOMEM;
-    if (q) {
-        store_msg_chat_reply_init(&q->job);
-        q->k = k;
-        memcpy(q->job.key_hash, c->key, sizeof q->job.key_hash);
-        memcpy(q->job.person_hash, c->identity, sizeof q->job.person_hash);
-        snprintf(q->job.text, sizeof q->job.text, "%s", reply);
-        q->job.job.done = late_queued;
-        rc = pii_seal(&k->pii, &k->rng, "openid", c->to.from, strlen(c->to.from), q->job.openid_enc,
-                      sizeof q->job.openid_enc, &q->job.openid_enc_len) != 0
-                 ? KIOSKD_ECRYPTO
-                 : store_submit(k->store, &q->job.job);
-        if (rc)
-            free(q);
+    if (!q) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
+        return NULL;
     }
-    if (rc)
+    store_msg_chat_reply_init(&q->job);
+    q->k = k;
+    memcpy(q->job.key_hash, c->key, sizeof q->job.key_hash);
+    memcpy(q->job.person_hash, c->identity, sizeof q->job.person_hash);
+    q->job.job.done = late_queued;
+    if (pii_seal(&k->pii, &k->rng, "openid", c->to.from, strlen(c->to.from), q->job.openid_enc,
+                 sizeof q->job.openid_enc, &q->job.openid_enc_len) != 0) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ECRYPTO));
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Queues reply for c's sender as a chat_reply message (after `success`). */
+static void late_queue(struct bot_ctx *c, const char *reply)
+{
+    struct late_reply *q = late_prepare(c);
+    if (!q)
+        return;
+    snprintf(q->job.text, sizeof q->job.text, "%s", reply);
+    int rc = store_submit(c->k->store, &q->job.job);
+    if (rc) {
         log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(rc));
+        free(q);
+    }
 }
 
 /* The request back after the store or a worker, in *r: NULL when it was
@@ -279,7 +298,7 @@ static void finish(struct bot_ctx *c, struct req *r, const char *reply)
 {
     if (r)
         c->answer(r, &c->to, reply);
-    else if (c->late)
+    else if (c->late && !c->late_queued)
         late_queue(c, reply);
     bot_free(c);
 }
@@ -288,6 +307,12 @@ static void turn_done(struct store_job *job)
 {
     struct bot_ctx *c = container_of(job, struct bot_ctx, turn.job);
     struct req *r;
+    if (c->turn_late) { /* committed, or rolled back, with the turn */
+        c->turn_late->job.job.rc = job->rc;
+        c->late_queued = job->rc == 0;
+        late_queued(&c->turn_late->job.job);
+        c->turn_late = NULL;
+    }
     if (!resumed(c, &r))
         return;
     if (job->rc) {
@@ -378,6 +403,8 @@ static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
     points_china_date(t->now, t->day);
     for (int i = 0; i < BOT_OUTCOMES; i++)
         t->replies[i] = c->replies[i];
+    if (!r && c->late && (c->turn_late = late_prepare(c)) != NULL)
+        t->late = &c->turn_late->job; /* one commit with the delivery's reply */
     t->job.done = turn_done;
     if (submit(c, r, &t->job) != 0)
         bot_free(c); /* answered with the store's refusal */

@@ -149,3 +149,27 @@ def test_a_fast_command_is_answered_passively_and_sends_nothing():
     s.d.stop()
     wx.close()
     gw.close()
+
+
+def test_a_late_reply_waiting_for_a_retry_survives_a_restart():
+    wx, gw = WeChatAPI([503]), Gateway([200])
+    s, _ = late_signup(wx, gw, 1500, reply_within=1000)
+    wait_for(lambda: wx.custom, timeout=60)
+    s.d.stop(60)
+    refused = len(wx.custom)
+    assert refused >= 1 and wx.delivered() == []
+    with wx.lock:
+        wx.statuses = [200]
+    for k in ("LD_PRELOAD", "SLOWFSYNC_MS"):
+        s.d.env.pop(k, None)
+    s.d.start()
+    wait_for(lambda: wx.delivered(), timeout=30)
+    time.sleep(2)
+    assert len(wx.delivered()) == 1 and len(wx.custom) == refused + 1
+    assert wx.delivered()[0][1]["text"]["content"].startswith("报名成功")
+    sql = "SELECT status, attempts FROM messages WHERE kind = 'chat_reply'"
+    wait_for(lambda: rows(s.d, sql)[0][0] == "sent")
+    assert rows(s.d, sql)[0][1] >= refused + 1  # an attempt cut by the stop counts too
+    s.d.stop()
+    wx.close()
+    gw.close()
