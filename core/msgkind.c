@@ -22,6 +22,7 @@ static const struct {
     [MSG_STAFF_SUMMARY] = {"staff_summary", false,
                            "title time venue date signed_up checked_in no_shows walk_ins"},
     [MSG_TICKET_LINK] = {"ticket_link", true, EVENT},
+    [MSG_CHAT_REPLY] = {"chat_reply", true, "text"},
 };
 
 static const char *const channels[MSG_CHANNELS] = {"sms", "log", "wecom", "wechat"};

@@ -23,6 +23,7 @@ enum msg_kind {
     MSG_POINTS,
     MSG_STAFF_SUMMARY,
     MSG_TICKET_LINK,
+    MSG_CHAT_REPLY, /* a chat reply past WeChat's 5 s: text, no template */
     MSG_KINDS
 };
 

@@ -177,6 +177,11 @@ static const struct opt opts[] = {
      "(with `appid`); empty: members get SMS instead."},
     {"wechat", "api_url", OPT_STR, OFF(wechat_api_url), "https://api.weixin.qq.com", 0, 0, NULL,
      false, "URL", "Base URL of WeChat's API (the stable token and template messages)."},
+    {"wechat", "reply_within", OPT_INT, OFF(wechat_reply_within), "4000", 100, 4500, NULL, false,
+     "ms",
+     "How long a WeChat message may wait for its reply (a slow store): past this the callback "
+     "answers `success` and the reply follows as a customer-service message (needs `appid` "
+     "and `secret`)."},
     {"sms", "url", OPT_STR, OFF(sms_url), "", 0, 0, NULL, false, "URL",
      "The SMS gateway: each message is POSTed as {\"id\",\"phone\",\"text\"}, signed in "
      "`X-Kioskd-Signature` (docs/messages.md); empty: no SMS."},

@@ -73,6 +73,7 @@ struct config {
     char *wechat_encoding_aes_key; /* 43 characters (safe mode) */
     char *wechat_secret;           /* AppSecret: template messages */
     char *wechat_api_url;
+    int64_t wechat_reply_within; /* ms before a slow reply goes as a customer-service message */
     /* [sms] */
     char *sms_url; /* "" = no SMS */
     char *sms_secret;

@@ -813,8 +813,8 @@ static void wx_post(struct send *s)
     char *body = url ? strdup(s->wx_body) : NULL;
     int rc = KIOSKD_ENOMEM;
     if (body) {
-        snprintf(url, n, "%s/cgi-bin/message/template/send?access_token=%s", c->wechat_api_url,
-                 ms->wx_token);
+        snprintf(url, n, "%s/cgi-bin/message/%s/send?access_token=%s", c->wechat_api_url,
+                 s->m.kind == MSG_CHAT_REPLY ? "custom" : "template", ms->wx_token);
         s->wx_gen = ms->wx_gen;
         rc = post(s, url, body, NULL, wechat_done, 10);
         mbedtls_platform_zeroize(url, strlen(url));
@@ -835,6 +835,33 @@ static void wx_cut(const char *text, char *out, size_t cap, size_t max)
     }
     size_t to = utf8_offset(text, max - 1);
     snprintf(out, cap, "%.*s…", (int)to, text);
+}
+
+static void wx_go(struct send *s);
+
+/* A chat reply past WeChat's 5 seconds, as a customer-service text message:
+ * touser, msgtype text, text.content (the reply, as the passive reply would
+ * have carried it). */
+static void send_custom(struct send *s)
+{
+    struct kioskd *k = s->ms->k;
+    size_t len;
+    const char *text = json_string_value(json_object_get(s->m.data, "text"));
+    if (!text || !*text) {
+        settle(s, V_FAILED, "no_text");
+        return;
+    }
+    if (pii_open(&k->pii, "openid", s->m.openid_enc, s->m.openid_enc_len, s->openid,
+                 sizeof s->openid - 1, &len) != 0) {
+        settle(s, V_FAILED, "openid_unreadable");
+        return;
+    }
+    s->openid[len] = '\0';
+    json_t *doc = json_pack("{s:s, s:s, s:{s:s}}", "touser", s->openid, "msgtype", "text", "text",
+                            "content", text);
+    s->wx_body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    wx_go(s);
 }
 
 /* A WeChat template message: touser, template_id, data from the template's
@@ -873,6 +900,13 @@ static void send_wechat(struct send *s, const struct tpl *t, json_t *d)
         json_object_set_new(doc, "url", json_string(link));
     s->wx_body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
+    wx_go(s);
+}
+
+/* Posts s->wx_body when a token is at hand, else after one is fetched. */
+static void wx_go(struct send *s)
+{
+    struct messenger *ms = s->ms;
     if (!s->wx_body) {
         settle(s, V_RETRY, kioskd_strerror(KIOSKD_ENOMEM));
         return;
@@ -892,6 +926,13 @@ static void send_go(struct send *s)
 {
     struct messenger *ms = s->ms;
     struct kioskd *k = ms->k;
+    if (s->m.kind == MSG_CHAT_REPLY) {
+        if (s->m.channel == MSG_WECHAT && ms->wechat)
+            send_custom(s);
+        else
+            settle(s, V_FAILED, "wechat_off");
+        return;
+    }
     const struct tpl *t =
         templates_get(&ms->tpl, (enum msg_kind)s->m.kind, (enum msg_channel)s->m.channel);
     if (!t) {
@@ -1034,6 +1075,19 @@ static void send_tick(lws_sorted_usec_list_t *sul)
         }
     }
     lws_sul_schedule(k->lws, 0, &ms->send_tick, send_tick, SEND_TICK_US);
+}
+
+bool messages_chat_replies_on(const struct kioskd *k)
+{
+    const struct messenger *ms = ms_of(k);
+    return ms && ms->started && ms->wechat;
+}
+
+void messages_send_soon(struct kioskd *k)
+{
+    struct messenger *ms = ms_of(k);
+    if (ms && ms->started)
+        lws_sul_schedule(k->lws, 0, &ms->send_tick, send_tick, 1);
 }
 
 bool messages_on(const struct kioskd *k)

@@ -31,6 +31,11 @@ int messages_start(struct kioskd *k, char *err, size_t errlen);
 /* Something changed that may make messages due (a sign-up): runs the
  * scheduler soon. */
 void messages_poke(struct kioskd *k);
+/* True when chat replies can go later as WeChat customer-service messages
+ * (messages started, [wechat] appid and secret set). */
+bool messages_chat_replies_on(const struct kioskd *k);
+/* A message was queued to go at once (a chat reply): claims soon. */
+void messages_send_soon(struct kioskd *k);
 /* Cancels the timers. The caller then stops the net thread and runs its
  * completions (transfers in flight are cancelled and their messages queued
  * again), so that their store jobs commit before the writer stops. Accepts a

@@ -240,6 +240,8 @@ int templates_load(struct templates *ts, const char *dir, char *err, size_t errl
             return rc;
     }
     for (int k = 0; k < MSG_KINDS; k++) {
+        if (k == MSG_CHAT_REPLY)
+            continue; /* its text is the bot's reply */
         enum msg_channel need = k == MSG_STAFF_SUMMARY ? MSG_WECOM : MSG_SMS;
         if (!ts->t[k][need]) {
             snprintf(err, errlen, "%s.%s.mustache: missing", msg_kind_name(k),

@@ -28,6 +28,7 @@
 #include "store/bot.h"
 #include "store/events.h"
 #include "store/ledger.h"
+#include "store/messages.h"
 
 #define BOT_REPLY_MAX 2048 /* WeChat takes 2048 bytes in one text reply */
 #define BIND_CODE_TTL 600
@@ -48,11 +49,17 @@ static const char BIND_USAGE[] = "请发送：绑定 手机号 绑定码（例�
                                  "绑定码请向网点工作人员索取，10 分钟内有效。";
 static const char SIGNUP_USAGE[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
 
+struct late_reply;
+
 struct bot_ctx {
     struct req_wait wait;
     struct kioskd *k;
     bot_answer_fn answer;
     struct bot_reply_to to;
+    lws_sorted_usec_list_t late_sul; /* WeChat's 5 s: armed while the reply is not ready */
+    bool late;                       /* answered `success`: the reply follows as a message */
+    struct late_reply *turn_late;    /* the late reply, queued by the turn (until it is done) */
+    bool late_queued;                /* the turn queued the late reply */
     bool has_key, greet;
     bool durable; /* the reply follows a change: stored with the delivery, across restarts */
     unsigned char identity[32], key[32];
@@ -163,20 +170,154 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
 }
 
 /* Answers the client (when still there) and frees c. */
+static void bot_free(struct bot_ctx *c)
+{
+    lws_sul_cancel(&c->late_sul);
+    free(c->turn_late);
+    free(c);
+}
+
+/*
+ * Always within 5 s: a WeChat message whose reply is not ready after
+ * [wechat] reply_within (the store is slow) is answered `success` at once
+ * (WeChat shows nothing and does not retry); the work goes on without the
+ * request, and its reply is queued as a chat_reply message, sent as a
+ * customer-service message (daemon/messages.c).
+ */
+static void late_fired(lws_sorted_usec_list_t *sul)
+{
+    struct bot_ctx *c = lws_container_of(sul, struct bot_ctx, late_sul);
+    struct req *r = req_resume(&c->wait);
+    if (!r)
+        return; /* the client has gone: the work ends as it would have */
+    c->late = true;
+    log_info("bot_reply_late", "after_ms=%lld", (long long)c->k->cfg.wechat_reply_within);
+    req_reply(r, 200, "text/plain; charset=utf-8", "success", 7);
+}
+
+struct late_reply {
+    struct store_msg_chat_reply job;
+    struct kioskd *k;
+};
+
+static void late_queued(struct store_job *job)
+{
+    struct late_reply *q = container_of(job, struct late_reply, job.job);
+    if (job->rc)
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(job->rc));
+    else if (q->job.queued)
+        messages_send_soon(q->k);
+    mbedtls_platform_zeroize(q->job.text, sizeof q->job.text);
+    free(q);
+}
+
+/* A chat_reply message for c's sender, its text to be filled; NULL (logged)
+ * when it cannot be made. */
+static struct late_reply *late_prepare(struct bot_ctx *c)
+{
+    struct kioskd *k = c->k;
+    struct late_reply *q = calloc(1, sizeof *q);
+    if (!q) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
+        return NULL;
+    }
+    store_msg_chat_reply_init(&q->job);
+    q->k = k;
+    memcpy(q->job.key_hash, c->key, sizeof q->job.key_hash);
+    memcpy(q->job.person_hash, c->identity, sizeof q->job.person_hash);
+    q->job.job.done = late_queued;
+    if (pii_seal(&k->pii, &k->rng, "openid", c->to.from, strlen(c->to.from), q->job.openid_enc,
+                 sizeof q->job.openid_enc, &q->job.openid_enc_len) != 0) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ECRYPTO));
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Queues reply for c's sender as a chat_reply message (after `success`). */
+static void late_queue(struct bot_ctx *c, const char *reply)
+{
+    struct late_reply *q = late_prepare(c);
+    if (!q)
+        return;
+    snprintf(q->job.text, sizeof q->job.text, "%s", reply);
+    int rc = store_submit(c->k->store, &q->job.job);
+    if (rc) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(rc));
+        free(q);
+    }
+}
+
+/* The request back after the store or a worker, in *r: NULL when it was
+ * answered `success` (then true: the work goes on). False when the client
+ * has gone (c is freed). */
+static bool resumed(struct bot_ctx *c, struct req **r)
+{
+    *r = req_resume(&c->wait);
+    if (*r || c->late)
+        return true;
+    bot_free(c);
+    return false;
+}
+
+/* Fails r with rc, or logs when the request was answered `success`; frees c. */
+static void fail(struct bot_ctx *c, struct req *r, int rc)
+{
+    if (r)
+        req_fail(r, rc);
+    else
+        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
+    bot_free(c);
+}
+
+/* Submits job for c (deferring r while there is one); non-zero when it could
+ * not (r is answered, c is not freed). */
+static int submit(struct bot_ctx *c, struct req *r, struct store_job *job)
+{
+    if (r)
+        return req_submit(r, job, &c->wait);
+    int rc = c->k->draining ? KIOSKD_ESHUTDOWN : store_submit(c->k->store, job);
+    if (rc)
+        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
+    return rc;
+}
+
+static int submit_work(struct bot_ctx *c, struct req *r, struct work *w)
+{
+    if (r)
+        return req_submit_work(r, w, &c->wait);
+    w->gone = &c->wait.gone;
+    int rc = c->k->draining ? KIOSKD_ESHUTDOWN : worker_submit(c->k->workers, w);
+    if (rc)
+        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
+    return rc;
+}
+
 static void finish(struct bot_ctx *c, struct req *r, const char *reply)
 {
     if (r)
         c->answer(r, &c->to, reply);
-    free(c);
+    else if (c->late && !c->late_queued)
+        late_queue(c, reply);
+    bot_free(c);
 }
 
 static void turn_done(struct store_job *job)
 {
     struct bot_ctx *c = container_of(job, struct bot_ctx, turn.job);
-    struct req *r = req_resume(&c->wait);
-    if (r && job->rc) {
-        req_fail(r, job->rc);
-        r = NULL;
+    struct req *r;
+    if (c->turn_late) { /* committed, or rolled back, with the turn */
+        c->turn_late->job.job.rc = job->rc;
+        c->late_queued = job->rc == 0;
+        late_queued(&c->turn_late->job.job);
+        c->turn_late = NULL;
+    }
+    if (!resumed(c, &r))
+        return;
+    if (job->rc) {
+        fail(c, r, job->rc);
+        return;
     }
     finish(c, r, c->turn.reply);
 }
@@ -262,9 +403,11 @@ static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
     points_china_date(t->now, t->day);
     for (int i = 0; i < BOT_OUTCOMES; i++)
         t->replies[i] = c->replies[i];
+    if (!r && c->late && (c->turn_late = late_prepare(c)) != NULL)
+        t->late = &c->turn_late->job; /* one commit with the delivery's reply */
     t->job.done = turn_done;
-    if (req_submit(r, &t->job, &c->wait) != 0)
-        free(c); /* answered with the store's refusal */
+    if (submit(c, r, &t->job) != 0)
+        bot_free(c); /* answered with the store's refusal */
 }
 
 /* --- 报名 N: the store signs the bound member up, a worker signs the ticket --- */
@@ -296,11 +439,9 @@ static void ticket_sign_run(struct work *w, struct worker_ctx *ctx)
 static void ticket_signed(struct work *w)
 {
     struct bot_ctx *c = container_of(w, struct bot_ctx, work);
-    struct req *r = req_resume(&c->wait);
-    if (!r) {
-        free(c);
+    struct req *r;
+    if (!resumed(c, &r))
         return;
-    }
     if (w->rc)
         c->sign_rc = w->rc;
     signup_reply(c);
@@ -310,11 +451,9 @@ static void ticket_signed(struct work *w)
 static void signup_stored(struct store_job *job)
 {
     struct bot_ctx *c = container_of(job, struct bot_ctx, signup.job);
-    struct req *r = req_resume(&c->wait);
-    if (!r) {
-        free(c);
+    struct req *r;
+    if (!resumed(c, &r))
         return;
-    }
     if (job->rc == KIOSKD_EREFUSED) {
         const char *why;
         switch (job->why) {
@@ -335,8 +474,11 @@ static void signup_stored(struct store_job *job)
         return;
     }
     if (job->rc) {
-        req_job_failed(r, job);
-        free(c);
+        if (r)
+            req_job_failed(r, job);
+        else
+            log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(job->rc));
+        bot_free(c);
         return;
     }
     if (!c->signup.existed) {
@@ -346,9 +488,8 @@ static void signup_stored(struct store_job *job)
     }
     c->work.run = ticket_sign_run;
     c->work.done = ticket_signed;
-    c->work.gone = &c->wait.gone;
-    if (req_submit_work(r, &c->work, &c->wait) != 0)
-        free(c);
+    if (submit_work(c, r, &c->work) != 0)
+        bot_free(c);
 }
 
 static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
@@ -375,7 +516,7 @@ static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
         rc = store_member_sealed(k->store, m.id, &sec);
     if (rc) {
         req_fail(r, rc);
-        free(c);
+        bot_free(c);
         return;
     }
     char name[160], phone[16], plain[160];
@@ -404,7 +545,7 @@ static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
         log_warn("bot_signup_member_unreadable", "member=%s error=%s", m.member_no,
                  kioskd_strerror(rc));
         req_fail(r, rc);
-        free(c);
+        bot_free(c);
         return;
     }
     snprintf(c->signup.member_no, sizeof c->signup.member_no, "%s", m.member_no);
@@ -416,7 +557,7 @@ static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
     snprintf(c->signup.kid, sizeof c->signup.kid, "%s", k->kid);
     c->signup.job.done = signup_stored;
     if (req_submit(r, &c->signup.job, &c->wait) != 0)
-        free(c);
+        bot_free(c);
 }
 
 /* Hashes "what:text" with the personal-data key (a chat identity, a delivery key). */
@@ -438,6 +579,9 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     }
     store_bot_turn_init(&c->turn);
     c->k = k;
+    if (m->wechat && messages_chat_replies_on(k))
+        lws_sul_schedule(k->lws, 0, &c->late_sul, late_fired,
+                         (lws_usec_t)k->cfg.wechat_reply_within * LWS_US_PER_MS);
     c->answer = answer;
     c->to.flags = m->flags | (m->wechat ? 1 : 0);
     snprintf(c->to.from, sizeof c->to.from, "%s", m->from);
@@ -540,7 +684,7 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     }
     if (rc) {
         req_fail(r, rc);
-        free(c);
+        bot_free(c);
         return;
     }
     turn_submit(c, r, BOT_OP_NONE);

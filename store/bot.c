@@ -257,6 +257,15 @@ static int bound_change_run(struct store_tx *tx, struct store_bot_turn *j)
     return store_journal(tx, NULL, NULL, actions[j->op], "member", member, "member_changed", data);
 }
 
+/* Queues the turn's reply as a chat_reply message when it missed WeChat's 5 s. */
+static int late_run(struct store_tx *tx, struct store_bot_turn *j)
+{
+    if (!j->late)
+        return 0;
+    snprintf(j->late->text, sizeof j->late->text, "%s", j->reply);
+    return j->late->job.run(tx, &j->late->job);
+}
+
 static int turn_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_bot_turn *j = (struct store_bot_turn *)job;
@@ -273,7 +282,7 @@ static int turn_run(struct store_tx *tx, struct store_job *job)
         if (rc == SQLITE_ROW) {
             j->duplicate = true;
             j->reply = j->stored;
-            return 0;
+            return late_run(tx, j);
         }
         if (rc != SQLITE_DONE)
             return store_rc(rc);
@@ -302,9 +311,10 @@ static int turn_run(struct store_tx *tx, struct store_job *job)
             return KIOSKD_EIO;
         sqlite3_bind_text(st, 1, j->group, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, j->day, -1, SQLITE_STATIC);
-        return store_step_done(st);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
     }
-    return 0;
+    return late_run(tx, j);
 }
 
 void store_bot_turn_init(struct store_bot_turn *j)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "store/members.h"
+#include "store/messages.h"
 #include "store/signups.h"
 #include "store/store.h"
 
@@ -63,6 +64,9 @@ struct store_bot_turn {
     unsigned char openid_enc[STORE_ENC_MAX];
     size_t openid_enc_len;
     const char *replies[BOT_OUTCOMES]; /* the caller's, alive until done() */
+    /* a reply that missed WeChat's 5 s: queued with the turn, its text the
+     * turn's reply (store/messages.h); NULL when the reply is answered */
+    struct store_msg_chat_reply *late;
     /* out */
     enum bot_outcome outcome;
     bool duplicate;

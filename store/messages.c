@@ -270,7 +270,7 @@ static const char SQL_DUE[] =
     "LIMIT ?2";
 static const char SQL_MSG_GET[] =
     "SELECT uid, kind, channel, transactional, signup_id, event_id, member_id, maturity_id, "
-    "person_hash, attempts, slot FROM messages WHERE id = ?1";
+    "person_hash, attempts, slot, openid_enc, body FROM messages WHERE id = ?1";
 static const char SQL_OPTED_OUT[] =
     "SELECT 1 FROM members WHERE opted_out = 1 AND (id = ?1 OR phone_hash = ?2) LIMIT 1";
 static const char SQL_CAP_COUNT[] =
@@ -570,6 +570,11 @@ static int claim_one(struct store_tx *tx, struct store_msg_claim *j, int64_t id)
     m->attempts = sqlite3_column_int64(st, 9) + 1;
     char slot[32];
     store_col_text(slot, sizeof slot, st, 10);
+    char body[STORE_CHAT_REPLY_MAX + 1] = "";
+    if (m->kind == MSG_CHAT_REPLY) { /* its recipient and text are its own */
+        col_blob(st, 11, m->openid_enc, sizeof m->openid_enc, &m->openid_enc_len);
+        store_col_text(body, sizeof body, st, 12);
+    }
     sqlite3_reset(st);
     if (m->kind < 0 || m->channel < 0)
         return skip(tx, j, id, "unknown_kind");
@@ -622,6 +627,8 @@ static int claim_one(struct store_tx *tx, struct store_msg_claim *j, int64_t id)
     m->data = json_object();
     if (!m->data)
         return KIOSKD_ENOMEM;
+    if (m->kind == MSG_CHAT_REPLY)
+        set_str(m->data, "text", body);
     const char *why = NULL;
     rc = fill(tx, m, signup_id, event_id, member_id, maturity_id, slot, &why);
     if (rc) {
@@ -886,6 +893,38 @@ void store_msg_ticket_link_init(struct store_msg_ticket_link *j)
     j->job.run = ticket_link_run;
     j->max_age = 900;
     j->max_sends = 2;
+}
+
+/* --- chat replies past WeChat's 5 seconds --- */
+
+static const char SQL_CHAT_REPLY[] =
+    "INSERT OR IGNORE INTO messages(uid, dedup_key, kind, channel, transactional, person_hash, "
+    "slot, due_at, next_at, created_at, openid_enc, body) VALUES (" UID ", 'chat_reply:' || "
+    "lower(hex(?1)), 'chat_reply', 'wechat', 1, ?2, '', ?3, ?3, ?3, ?4, ?5)";
+
+static int chat_reply_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_msg_chat_reply *j = (struct store_msg_chat_reply *)job;
+    if (!j->openid_enc_len || !j->text[0])
+        return KIOSKD_EINVAL;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHAT_REPLY);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_blob(st, 1, j->key_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, j->person_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, tx->now_us / 1000000);
+    sqlite3_bind_blob(st, 4, j->openid_enc, (int)j->openid_enc_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, j->text, -1, SQLITE_STATIC);
+    int rc = store_step_done(st);
+    if (rc == 0)
+        j->queued = sqlite3_changes(tx->c->db) > 0;
+    return rc;
+}
+
+void store_msg_chat_reply_init(struct store_msg_chat_reply *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = chat_reply_run;
 }
 
 /* --- maturities --- */

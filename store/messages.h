@@ -143,6 +143,21 @@ struct store_msg_ticket_link {
 };
 void store_msg_ticket_link_init(struct store_msg_ticket_link *j);
 
+/* Queues a chat reply that missed WeChat's 5 seconds (kind chat_reply,
+ * channel wechat, transactional): the sealed openid and the text are kept in
+ * the message itself. key_hash is the delivery's keyed hash: a delivery queues
+ * its reply once (queued false for a copy). */
+#define STORE_CHAT_REPLY_MAX 8192 /* bytes of text */
+struct store_msg_chat_reply {
+    struct store_job job;
+    unsigned char key_hash[STORE_HASH_LEN], person_hash[STORE_HASH_LEN];
+    unsigned char openid_enc[STORE_ENC_MAX]; /* sealed (aad "openid") */
+    size_t openid_enc_len;
+    char text[STORE_CHAT_REPLY_MAX + 1];
+    bool queued; /* out */
+};
+void store_msg_chat_reply_init(struct store_msg_chat_reply *j);
+
 /* One maturity of a member's product (import). */
 struct store_maturity {
     char member_no[MEMBER_NO_MAX + 1];
