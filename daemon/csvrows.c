@@ -4,8 +4,11 @@
 #include <mbedtls/platform_util.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/status.h"
+#include "daemon/app.h"
+#include "store/store.h"
 
 static void on_field(void *s, size_t len, void *data)
 {
@@ -154,4 +157,43 @@ void csvrows_close(struct csvrows *r)
     r->f = NULL;
     r->line = NULL;
     mbedtls_platform_zeroize(r->field, sizeof r->field);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int csvrows_import(struct kioskd *k, struct csvrows *r, const struct csvrows_spec *spec,
+                   const char *path, const struct csvrows_import *im)
+{
+    char err[512];
+    int64_t t0 = mono_ms();
+    int rc = csvrows_open(r, spec, path);
+    if (rc == 0) {
+        rc = app_open(k, false, err, sizeof err);
+        if (rc)
+            snprintf(r->err, sizeof r->err, "%s", err);
+    }
+    if (rc == 0) {
+        rc = store_run(k->store, im->job);
+        if (rc == KIOSKD_EREFUSED && im->refused)
+            im->refused(r, im->job, im->arg);
+        else if (rc && !r->err[0])
+            snprintf(r->err, sizeof r->err, "%s", kioskd_strerror(rc));
+        app_close(k);
+    }
+    csvrows_close(r);
+    if (rc) {
+        fprintf(stderr, "kioskd import: %s; nothing was imported\n",
+                r->err[0] ? r->err : kioskd_strerror(rc));
+        return 1;
+    }
+    int64_t ms = mono_ms() - t0;
+    printf("imported %lld %s (%lld new, %lld updated) in %lld.%03lld s\n",
+           (long long)(*im->added + *im->updated), im->what, (long long)*im->added,
+           (long long)*im->updated, (long long)(ms / 1000), (long long)(ms % 1000));
+    return 0;
 }

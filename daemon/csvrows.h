@@ -57,4 +57,24 @@ int csvrows_fail(struct csvrows *r, const char *field, const char *why);
 /* Closes the file and wipes the row buffers (they held personal data). */
 void csvrows_close(struct csvrows *r);
 
+struct kioskd;
+struct store_job;
+
+/* One import as `kioskd import KIND FILE.csv` runs it: a store job that pulls
+ * its rows from r (set up by the caller: run, next, arg), its counts, read
+ * once it has run, and optionally the words for a refusal of the job. */
+struct csvrows_import {
+    const char *what; /* "members": the line printed after the import */
+    struct store_job *job;
+    const int64_t *added, *updated;
+    /* may be NULL: writes into r->err why the store refused the job */
+    void (*refused)(struct csvrows *r, const struct store_job *job, void *arg);
+    void *arg;
+};
+/* Opens path into r with spec, runs the import's job in one transaction,
+ * closes r and prints the outcome (the error with "nothing was imported" on
+ * stderr, or the counts and time on stdout). Returns the exit status: 0 or 1. */
+int csvrows_import(struct kioskd *k, struct csvrows *r, const struct csvrows_spec *spec,
+                   const char *path, const struct csvrows_import *im);
+
 #endif

@@ -11,12 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/status.h"
 #include "core/tier.h"
 #include "core/validate.h"
-#include "daemon/app.h"
 #include "daemon/cli.h"
 #include "daemon/csvrows.h"
 #include "store/messages.h"
@@ -61,50 +59,34 @@ static int next_maturity(void *arg, struct store_maturity *m)
     return 1;
 }
 
-static int64_t mono_ms(void)
+/* A member number the members table lacks: named with its line. */
+static void maturity_refused(struct csvrows *r, const struct store_job *job, void *arg)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    const struct store_maturities_import *j = arg;
+    if (job->why == WHY_MEMBER_NOT_FOUND)
+        snprintf(r->err, sizeof r->err, "%s:%d: member_no: no such member", r->path, j->bad_line);
+    else
+        snprintf(r->err, sizeof r->err, "%s", kioskd_strerror(KIOSKD_EREFUSED));
 }
 
 int cli_import_maturities(struct kioskd *k, const char *path)
 {
-    struct csvrows *im = calloc(1, sizeof *im);
-    char err[512];
-    if (!im) {
+    struct csvrows *rows = calloc(1, sizeof *rows);
+    if (!rows) {
         fprintf(stderr, "kioskd import: out of memory\n");
         return 1;
     }
-    int64_t t0 = mono_ms();
-    int rc = csvrows_open(im, &maturities_csv, path);
     struct store_maturities_import j;
     store_maturities_import_init(&j);
-    if (rc == 0) {
-        rc = app_open(k, false, err, sizeof err);
-        if (rc)
-            snprintf(im->err, sizeof im->err, "%s", err);
-    }
-    if (rc == 0) {
-        j.next = next_maturity;
-        j.arg = im;
-        rc = store_run(k->store, &j.job);
-        if (rc == KIOSKD_EREFUSED && j.job.why == WHY_MEMBER_NOT_FOUND)
-            snprintf(im->err, sizeof im->err, "%s:%d: member_no: no such member", path, j.bad_line);
-        else if (rc && !im->err[0])
-            snprintf(im->err, sizeof im->err, "%s", kioskd_strerror(rc));
-        app_close(k);
-    }
-    csvrows_close(im);
-    if (rc)
-        fprintf(stderr, "kioskd import: %s; nothing was imported\n",
-                im->err[0] ? im->err : kioskd_strerror(rc));
-    free(im);
-    if (rc)
-        return 1;
-    int64_t ms = mono_ms() - t0;
-    printf("imported %lld maturities (%lld new, %lld updated) in %lld.%03lld s\n",
-           (long long)(j.added + j.updated), (long long)j.added, (long long)j.updated,
-           (long long)(ms / 1000), (long long)(ms % 1000));
-    return 0;
+    j.next = next_maturity;
+    j.arg = rows;
+    int status = csvrows_import(k, rows, &maturities_csv, path,
+                                &(struct csvrows_import){.what = "maturities",
+                                                         .job = &j.job,
+                                                         .added = &j.added,
+                                                         .updated = &j.updated,
+                                                         .refused = maturity_refused,
+                                                         .arg = &j});
+    free(rows);
+    return status;
 }

@@ -7,13 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/mask.h"
 #include "core/status.h"
 #include "core/tier.h"
 #include "core/validate.h"
-#include "daemon/app.h"
 #include "daemon/cli.h"
 #include "daemon/csvrows.h"
 #include "handlers/common.h"
@@ -118,56 +116,27 @@ int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
     return rc ? KIOSKD_ECRYPTO : 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cli_import_members(struct kioskd *k, const char *path)
 {
     struct importer *im = calloc(1, sizeof *im);
-    char err[512];
     if (!im) {
         fprintf(stderr, "kioskd import: out of memory\n");
         return 1;
     }
-    int64_t t0 = mono_ms();
     im->k = k;
     im->lines = (struct tier_lines){.potential = k->cfg.tiers_potential * 100,
                                     .midhigh = k->cfg.tiers_midhigh * 100,
                                     .private_line = k->cfg.tiers_private * 100};
-    int rc = csvrows_open(&im->rows, &members_csv, path);
     struct store_members_import j;
     store_members_import_init(&j);
-    if (rc == 0) {
-        rc = app_open(k, false, err, sizeof err);
-        if (rc)
-            snprintf(im->rows.err, sizeof im->rows.err, "%s", err);
-    }
-    if (rc == 0) {
-        j.next = next_member;
-        j.arg = im;
-        store_actor_set(&j.by, NULL, "import");
-        rc = store_run(k->store, &j.job);
-        if (rc && !im->rows.err[0])
-            snprintf(im->rows.err, sizeof im->rows.err, "%s", kioskd_strerror(rc));
-        app_close(k);
-    }
-    csvrows_close(&im->rows);
-    if (rc) {
-        fprintf(stderr, "kioskd import: %s; nothing was imported\n",
-                im->rows.err[0] ? im->rows.err : kioskd_strerror(rc));
-        mbedtls_platform_zeroize(im, sizeof *im);
-        free(im);
-        return 1;
-    }
+    j.next = next_member;
+    j.arg = im;
+    store_actor_set(&j.by, NULL, "import");
+    int status = csvrows_import(
+        k, &im->rows, &members_csv, path,
+        &(struct csvrows_import){
+            .what = "members", .job = &j.job, .added = &j.added, .updated = &j.updated});
     mbedtls_platform_zeroize(im, sizeof *im);
     free(im);
-    int64_t ms = mono_ms() - t0;
-    printf("imported %lld members (%lld new, %lld updated) in %lld.%03lld s\n",
-           (long long)(j.added + j.updated), (long long)j.added, (long long)j.updated,
-           (long long)(ms / 1000), (long long)(ms % 1000));
-    return 0;
+    return status;
 }

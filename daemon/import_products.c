@@ -7,12 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/points.h"
 #include "core/status.h"
 #include "core/validate.h"
-#include "daemon/app.h"
 #include "daemon/cli.h"
 #include "daemon/csvrows.h"
 #include "store/products.h"
@@ -50,49 +48,22 @@ static int next_product(void *arg, struct store_product *p)
     return 1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cli_import_products(struct kioskd *k, const char *path)
 {
-    struct csvrows *im = calloc(1, sizeof *im);
-    char err[512];
-    if (!im) {
+    struct csvrows *rows = calloc(1, sizeof *rows);
+    if (!rows) {
         fprintf(stderr, "kioskd import: out of memory\n");
         return 1;
     }
-    int64_t t0 = mono_ms();
-    int rc = csvrows_open(im, &products_csv, path);
     struct store_products_import j;
     store_products_import_init(&j);
-    if (rc == 0) {
-        rc = app_open(k, false, err, sizeof err);
-        if (rc)
-            snprintf(im->err, sizeof im->err, "%s", err);
-    }
-    if (rc == 0) {
-        j.next = next_product;
-        j.arg = im;
-        store_actor_set(&j.by, NULL, "import");
-        rc = store_run(k->store, &j.job);
-        if (rc && !im->err[0])
-            snprintf(im->err, sizeof im->err, "%s", kioskd_strerror(rc));
-        app_close(k);
-    }
-    csvrows_close(im);
-    if (rc)
-        fprintf(stderr, "kioskd import: %s; nothing was imported\n",
-                im->err[0] ? im->err : kioskd_strerror(rc));
-    free(im);
-    if (rc)
-        return 1;
-    int64_t ms = mono_ms() - t0;
-    printf("imported %lld products (%lld new, %lld updated) in %lld.%03lld s\n",
-           (long long)(j.added + j.updated), (long long)j.added, (long long)j.updated,
-           (long long)(ms / 1000), (long long)(ms % 1000));
-    return 0;
+    j.next = next_product;
+    j.arg = rows;
+    store_actor_set(&j.by, NULL, "import");
+    int status = csvrows_import(
+        k, rows, &products_csv, path,
+        &(struct csvrows_import){
+            .what = "products", .job = &j.job, .added = &j.added, .updated = &j.updated});
+    free(rows);
+    return status;
 }
