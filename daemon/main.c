@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <libwebsockets.h>
+#include <mbedtls/version.h>
 #include <sqlite3.h>
 
 #include "core/status.h"
@@ -478,7 +480,13 @@ static int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
+    char tls[32];
+    mbedtls_version_get_string_full(tls);
+    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     printf("kioskd %s (schema %d)\n", KIOSKD_VERSION, store_schema_version());
+    /* the libraries it runs with, as they report themselves at run time */
+    printf("sqlite %s\n%s\nlibwebsockets %s\nlibcurl %s\n", sqlite3_libversion(), tls,
+           lws_get_library_version(), cv ? cv->version : "?");
     return 0;
 }
 
