@@ -487,8 +487,81 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
     return 0;
 }
 
+/* --- kioskd hq export signups --- */
+
+static const char *const export_cols[] = {"device", "entry_id", "at",   "event_id", "signup_id",
+                                          "source", "status",   "name", "phone",    NULL};
+
+static int export_row(void *arg, const char *device, const char *id, const char *at, json_t *data)
+{
+    struct buf *b = arg;
+    char event[24], signup[24];
+    snprintf(event, sizeof event, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(data, "event_id")));
+    snprintf(signup, sizeof signup, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(data, "signup_id")));
+    const char *v[] = {device,
+                       id,
+                       at,
+                       event,
+                       signup,
+                       json_string_value(json_object_get(data, "source")),
+                       json_string_value(json_object_get(data, "status")),
+                       json_string_value(json_object_get(data, "name")),
+                       json_string_value(json_object_get(data, "phone"))};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof v / sizeof v[0]; i++) {
+        if (i && (rc = buf_append(b, ",", 1)) != 0)
+            break;
+        rc = csv_put_field(b, v[i] ? v[i] : ""); /* "": pushed before names were sent */
+    }
+    return rc ? rc : buf_append(b, "\n", 1);
+}
+
+static int export_signups(struct kioskd *k)
+{
+    char err[512];
+    struct buf b;
+    struct store_hq_export j;
+    int rc = 0;
+    buf_init(&b, (size_t)1 << 30);
+    for (int i = 0; export_cols[i] && rc == 0; i++)
+        if ((i && (rc = buf_append(&b, ",", 1)) != 0) ||
+            (rc = buf_append(&b, export_cols[i], strlen(export_cols[i]))) != 0)
+            break;
+    if (rc == 0)
+        rc = buf_append(&b, "\n", 1);
+    if (rc == 0 && (rc = hq_open(k, false, err, sizeof err)) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        hq_close(k);
+        buf_free(&b);
+        return 1;
+    }
+    if (rc == 0) {
+        store_hq_export_init(&j);
+        j.crypto = &k->hq->crypto;
+        j.kind = "signup";
+        j.row = export_row;
+        j.arg = &b;
+        rc = store_run(k->store, &j.job);
+    }
+    hq_close(k);
+    if (rc == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
+        rc = KIOSKD_EIO;
+    if (b.data)
+        mbedtls_platform_zeroize(b.data, b.len);
+    buf_free(&b);
+    if (rc) {
+        fprintf(stderr, "kioskd hq export: %s\n", kioskd_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 int hq_cli(struct kioskd *k, int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "export") == 0 && strcmp(argv[2], "signups") == 0)
+        return export_signups(k);
     if (argc == 4 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
         return device_add(k, argv[3]);
     if (argc == 4 && strcmp(argv[1], "import") == 0 &&
@@ -496,6 +569,6 @@ int hq_cli(struct kioskd *k, int argc, char **argv)
          strcmp(argv[2], "events") == 0))
         return import_file(k, argv[2], argv[3]);
     fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID | import "
-                    "members|products|events FILE.csv] (see kioskd hq --help)\n");
+                    "members|products|events FILE.csv | export signups] (see kioskd hq --help)\n");
     return 2;
 }

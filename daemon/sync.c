@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 #include <zlib.h>
 
@@ -14,6 +15,7 @@
 #include "core/tier.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "store/signups.h"
 
 #define SYNC_BODY_MAX (64 * 1024 * 1024)
 
@@ -71,6 +73,47 @@ static int sync_nonce(struct kioskd *k, char out[33])
     return 0;
 }
 
+/* Replaces data[enc_key] (base64 of a value sealed with this branch's key
+ * under aad) by data[key] in clear. A value that does not open (a key
+ * replaced since) is dropped: HQ gets the entry without it. */
+static int open_field(struct kioskd *k, json_t *data, const char *enc_key, const char *key,
+                      const char *aad)
+{
+    json_t *v = json_object_get(data, enc_key);
+    unsigned char sealed[STORE_ENC_MAX];
+    char plain[STORE_ENC_MAX];
+    size_t slen = 0, plen = 0;
+    int rc = 0;
+    if (!json_is_string(v))
+        return 0;
+    if (mbedtls_base64_decode(sealed, sizeof sealed, &slen,
+                              (const unsigned char *)json_string_value(v),
+                              json_string_length(v)) == 0 &&
+        pii_open(&k->pii, aad, sealed, slen, plain, sizeof plain, &plen) == 0)
+        rc = json_object_set_new(data, key, json_stringn(plain, plen)) == 0 ? 0 : KIOSKD_ENOMEM;
+    mbedtls_platform_zeroize(plain, sizeof plain);
+    json_object_del(data, enc_key);
+    return rc;
+}
+
+/* Opens the personal data the outbox keeps sealed (sign-ups' and walk-ins'
+ * name and phone), for the push only: HQ seals it again with its own key. */
+static int open_personal(struct kioskd *k, json_t *entries)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        json_t *data = json_object_get(e, "data");
+        int rc = open_field(k, data, "name_enc", "name", "name");
+        if (rc == 0)
+            rc = open_field(k, data, "phone_enc", "phone", "phone");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count)
 {
@@ -89,6 +132,8 @@ int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_re
         goto out;
     *count = (int)json_array_size(entries);
     if (*count == 0)
+        goto out;
+    if ((rc = open_personal(k, entries)) != 0)
         goto out;
     char nonce[33];
     if ((rc = sync_nonce(k, nonce)) != 0)

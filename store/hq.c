@@ -38,6 +38,8 @@ static const char SQL_DEVICE_INSERT[] =
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
     "INSERT INTO hq_changes(kind, key, data, at) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_ENTRIES_OF_KIND[] =
+    "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
 static void rfc3339_utc(int64_t t, char out[64])
 {
@@ -438,4 +440,39 @@ void store_hq_import_init(struct store_hq_import *j)
 {
     memset(j, 0, sizeof *j);
     j->job.run = import_run;
+}
+
+static int export_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_hq_export *j = (struct store_hq_export *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ENTRIES_OF_KIND);
+    int rc;
+    j->rows = 0;
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, j->kind, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_error_t err;
+        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
+                                  (size_t)sqlite3_column_bytes(st, 3), 0, &err);
+        int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
+        if (xrc == 0)
+            xrc = j->row(j->arg, (const char *)sqlite3_column_text(st, 0),
+                         (const char *)sqlite3_column_text(st, 1),
+                         (const char *)sqlite3_column_text(st, 2), data);
+        json_decref(data);
+        if (xrc) {
+            sqlite3_reset(st);
+            return xrc;
+        }
+        j->rows++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+void store_hq_export_init(struct store_hq_export *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = export_run;
 }

@@ -142,4 +142,22 @@ struct store_hq_import {
 };
 void store_hq_import_init(struct store_hq_import *j);
 
+/* One entry of an export, its personal data unsealed: 0 to go on, or a
+ * KIOSKD_E* code that stops the export. Runs on the storage thread. */
+typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, const char *at,
+                                json_t *data);
+
+/* kioskd hq export: every stored entry of kind, oldest first, unsealed with
+ * crypto->unseal and handed to row (which borrows data). */
+struct store_hq_export {
+    struct store_job job;
+    const struct store_hq_crypto *crypto;
+    const char *kind;
+    hq_entry_sink_fn row;
+    void *arg;
+    /* out */
+    int64_t rows;
+};
+void store_hq_export_init(struct store_hq_export *j);
+
 #endif

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/base64.h>
+
 #include "core/status.h"
 #include "store/events.h"
 #include "store/store_int.h"
@@ -136,6 +138,32 @@ int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row 
     if (rc == 0)
         *id = existing ? existing : sqlite3_last_insert_rowid(tx->c->db);
     return rc;
+}
+
+/* Sets data[key] to the base64 of blob[0..len); 0 or KIOSKD_ENOMEM. */
+static int set_base64(json_t *data, const char *key, const unsigned char *blob, size_t len)
+{
+    char b64[STORE_ENC_MAX * 4 / 3 + 8];
+    size_t n = 0;
+    if (mbedtls_base64_encode((unsigned char *)b64, sizeof b64, &n, blob, len) != 0)
+        return KIOSKD_ENOMEM;
+    return json_object_set_new(data, key, json_stringn(b64, n)) == 0 ? 0 : KIOSKD_ENOMEM;
+}
+
+json_t *signup_outbox_data(const struct signup_row *w, int64_t id, const char *short_code)
+{
+    json_t *data =
+        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "signup_id", (json_int_t)id,
+                  "event_id", (json_int_t)w->event_id, "status", w->status, "source", w->source,
+                  "name_masked", w->who->name_mask, "phone_last4", w->who->phone_last4,
+                  "consent_version", w->consent_version, "kid", w->kid, "issued_at",
+                  (json_int_t)w->issued_at, "short_code", short_code);
+    if (data && (set_base64(data, "name_enc", w->who->name_enc, w->who->name_enc_len) != 0 ||
+                 set_base64(data, "phone_enc", w->who->phone_enc, w->who->phone_enc_len) != 0)) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
 }
 
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at)
@@ -334,11 +362,8 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     if (!place && (rc = waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
                                           &j->waitlist_position)) != 0)
         return rc;
-    json_t *data = json_pack(
-        "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
-        (json_int_t)j->event_id, "status", j->status, "source", j->source, "name_masked",
-        j->who.name_mask, "phone_last4", j->who.phone_last4, "consent_version", j->consent_version);
-    return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
+    return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup",
+                         signup_outbox_data(&w, j->signup_id, j->short_code));
 }
 
 void store_signup_new_init(struct store_signup_new *j)
@@ -402,8 +427,11 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     if ((rc = event_counts(tx, event_id, was_confirmed ? -1 : 0,
                            strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
-    json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
-                             (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest");
+    /* kid and issued_at name the ticket this revokes at HQ and elsewhere */
+    json_t *data =
+        json_pack("{s:I, s:I, s:s, s:s, s:I}", "signup_id", (json_int_t)j->signup_id, "event_id",
+                  (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest", "kid", f.kid,
+                  "issued_at", (json_int_t)f.issued_at);
     if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup",
                             j->signup_id, "signup_cancelled", data)) != 0)
         return rc;

@@ -109,6 +109,12 @@ struct signup_row {
  * with a new short code: *id gets its id, code its short code. */
 int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id,
                  char code[7]);
+/* The outbox data of a sign-up written as w (kind "signup"): ids, status,
+ * masks, the ticket's kid and issue time, and the guest's name and phone as
+ * they are stored (sealed with the branch's key, base64 "name_enc" and
+ * "phone_enc"): daemon/sync.c opens them only to push them to HQ. New
+ * reference or NULL (out of memory). */
+json_t *signup_outbox_data(const struct signup_row *w, int64_t id, const char *short_code);
 /* Sets a sign-up's status (cancelled_at 0: none). */
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at);
 
