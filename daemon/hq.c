@@ -135,6 +135,16 @@ static int hq_unseal(void *arg, const char *kind, json_t *data)
     return rc;
 }
 
+static int hq_hash(void *arg, const char *s, size_t len, char out[65])
+{
+    struct hq *h = arg;
+    unsigned char mac[PII_HASH_LEN];
+    int rc = pii_hash(&h->pii, s, len, mac);
+    for (size_t i = 0; rc == 0 && i < sizeof mac; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    return rc;
+}
+
 int hq_init(struct hq *h, const char *key_file, char *err, size_t errlen)
 {
     unsigned char master[32];
@@ -153,7 +163,7 @@ int hq_init(struct hq *h, const char *key_file, char *err, size_t errlen)
         return rc;
     }
     h->crypto = (struct store_hq_crypto){
-        .verify = hq_verify, .seal = hq_seal, .unseal = hq_unseal, .arg = h};
+        .verify = hq_verify, .seal = hq_seal, .unseal = hq_unseal, .hash = hq_hash, .arg = h};
     return 0;
 }
 

@@ -103,7 +103,15 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     int rc;
     memset(&f, 0, sizeof f);
     if (j->method == CHECKIN_TICKET) {
-        rc = signup_find_by_id(tx, j->signup_id, &f);
+        int64_t id = j->signup_id;
+        if (j->ticket_kid[0] && strcmp(j->ticket_kid, j->kid) != 0) {
+            rc = signup_of_ticket_elsewhere(tx, j->ticket_kid, j->signup_id, j->issued_at, &id);
+            if (rc == KIOSKD_EREFUSED)
+                return store_refuse(job, WHY_TICKET_CANCELLED);
+            if (rc)
+                return rc;
+        }
+        rc = id ? signup_find_by_id(tx, id, &f) : KIOSKD_ENOTFOUND;
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
         enum store_why why = ticket_rule(&f, NULL, j->ticket_event_id, j->issued_at);

@@ -29,7 +29,8 @@ static const char SQL_ACK_RUN_END[] =
 static const char SQL_DEVICE_ACK[] =
     "UPDATE hq_devices SET acked_through = ?2, entries = entries + ?3 WHERE device = ?1";
 static const char SQL_CHANGES_AFTER[] =
-    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
+    "ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
     "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
 static const char SQL_DEVICE_INSERT[] =
@@ -37,7 +38,20 @@ static const char SQL_DEVICE_INSERT[] =
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO hq_changes(kind, key, data, at, device) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_CHANGE_INSERT_ONCE[] =
+    "INSERT INTO hq_changes(kind, key, data, at, device) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_SIGNUP_FIRST[] =
+    "SELECT kid, signup_id FROM hq_signups WHERE event_id = ?1 AND phone_hash = ?2 "
+    "AND device <> ?3 AND merged_into IS NULL LIMIT 1";
+static const char SQL_SIGNUP_INSERT[] =
+    "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+static const char SQL_SIGNUP_MERGED[] =
+    "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
+#define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 static const char SQL_ENTRIES_OF_KIND[] =
     "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
@@ -123,6 +137,154 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
     return 0;
 }
 
+static int malformed(struct store_hq_push *j, const char *why);
+
+/* Makes data the latest change of (kind, key), from device (NULL: HQ's
+ * own); with once, an existing change of (kind, key) stays as it is. */
+static int change_put(struct store_tx *tx, const char *kind, const char *key, const char *data,
+                      const char *device, bool once)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (!once) {
+        if (!(st = conn_stmt(tx->c, SQL_CHANGE_DELETE)))
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+    }
+    if (!(st = conn_stmt(tx->c, once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT)))
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, store_tx_now(tx));
+    if (device)
+        sqlite3_bind_text(st, 5, device, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    return store_step_done(st);
+}
+
+/* The same with data as a JSON object (borrowed). */
+static int change_put_json(struct store_tx *tx, const char *kind, const char *key, json_t *data,
+                           const char *device, bool once)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    if (!text)
+        return KIOSKD_ENOMEM;
+    int rc = change_put(tx, kind, key, text, device, once);
+    free(text);
+    return rc;
+}
+
+/* The push's ticket key, once per kid (a kid names one key). */
+static int push_key(struct store_tx *tx, struct store_hq_push *j, json_t *key)
+{
+    const char *kid = json_string_value(json_object_get(key, "kid"));
+    const char *pem = json_string_value(json_object_get(key, "public_pem"));
+    if (!key)
+        return 0;
+    if (!kid || strlen(kid) != 8 || strspn(kid, B64URL) != 8 || !pem || strlen(pem) > 400 ||
+        strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) != 0)
+        return malformed(j, "key is not {\"kid\",\"public_pem\"} of a ticket key");
+    json_t *data =
+        json_pack("{s:s, s:s, s:s}", "kid", kid, "public_pem", pem, "device", j->auth.device);
+    int rc = data ? change_put_json(tx, "key", kid, data, j->auth.device, true) : KIOSKD_ENOMEM;
+    json_decref(data);
+    return rc;
+}
+
+/* "kid:signup_id" of a sign-up entry's data into out; false when it has none. */
+static bool signup_key(json_t *data, char out[40])
+{
+    const char *kid = json_string_value(json_object_get(data, "kid"));
+    json_t *id = json_object_get(data, "signup_id");
+    if (!kid || strlen(kid) != 8 || strspn(kid, B64URL) != 8 || !json_is_integer(id))
+        return false;
+    snprintf(out, 40, "%s:%" JSON_INTEGER_FORMAT, kid, json_integer_value(id));
+    return true;
+}
+
+/* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
+ * the merge rule, and served as kind signup unless merged into another
+ * device's sign-up for the same event and phone. */
+static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data,
+                       const char *phone_hash)
+{
+    char key[40], first[40] = "";
+    json_t *ev = json_object_get(data, "event_id");
+    const char *source = json_string_value(json_object_get(data, "source"));
+    if (!signup_key(data, key) || !json_is_integer(ev) || !phone_hash[0] ||
+        (source && strcmp(source, "walkin") == 0))
+        return 0; /* a walk-in is over; an entry without phone or kid was pushed before */
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, json_string_value(json_object_get(data, "kid")), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(json_object_get(data, "signup_id")));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_col_text(first, sizeof first, st, 0); /* known: merged or not, it stays so */
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    if (rc == SQLITE_DONE) {
+        if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, (int64_t)json_integer_value(ev));
+        sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            snprintf(first, sizeof first, "%s:%lld", (const char *)sqlite3_column_text(st, 0),
+                     (long long)sqlite3_column_int64(st, 1));
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return store_rc(rc);
+        if (!(st = conn_stmt(tx->c, SQL_SIGNUP_INSERT)))
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, json_string_value(json_object_get(data, "kid")), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(json_object_get(data, "signup_id")));
+        sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)json_integer_value(ev));
+        sqlite3_bind_text(st, 5, phone_hash, -1, SQLITE_STATIC);
+        if (first[0])
+            sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 6);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+    }
+    if (first[0]) {
+        j->merged++;
+        return 0;
+    }
+    if (json_object_set_new(data, "device", json_string(j->auth.device)) != 0)
+        return KIOSKD_ENOMEM;
+    rc = change_put_json(tx, "signup", key, data, j->auth.device, false);
+    json_object_del(data, "device");
+    return rc;
+}
+
+/* A new signup_cancelled entry: the ticket it names is revoked everywhere. */
+static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data)
+{
+    char key[40];
+    json_t *issued = json_object_get(data, "issued_at");
+    if (!signup_key(data, key) || !json_is_integer(issued))
+        return 0; /* pushed before cancellations named their ticket */
+    json_t *r =
+        json_pack("{s:O, s:O, s:O, s:O, s:s}", "kid", json_object_get(data, "kid"), "signup_id",
+                  json_object_get(data, "signup_id"), "event_id", json_object_get(data, "event_id"),
+                  "issued_at", issued, "device", j->auth.device);
+    int rc = r ? change_put_json(tx, "revocation", key, r, j->auth.device, false) : KIOSKD_ENOMEM;
+    json_decref(r);
+    return rc;
+}
+
 static int malformed(struct store_hq_push *j, const char *why)
 {
     j->verdict = HQ_MALFORMED;
@@ -154,7 +316,13 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
 {
     const char *kind = json_string_value(json_object_get(e, "kind"));
     json_t *data = json_object_get(e, "data");
-    int rc = j->crypto->seal(j->crypto->arg, kind, data);
+    const char *phone = json_string_value(json_object_get(data, "phone"));
+    char phone_hash[65] = "";
+    int rc = 0;
+    if (phone && strcmp(kind, "signup") == 0)
+        rc = j->crypto->hash(j->crypto->arg, phone, strlen(phone), phone_hash);
+    if (rc == 0)
+        rc = j->crypto->seal(j->crypto->arg, kind, data);
     if (rc)
         return rc;
     char *text = json_dumps(data, JSON_COMPACT);
@@ -174,9 +342,14 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     sqlite3_bind_int64(st, 7, store_tx_now(tx));
     rc = store_step_done(st);
     free(text);
-    if (rc == 0)
-        j->stored += sqlite3_changes(tx->c->db);
-    return rc;
+    if (rc || sqlite3_changes(tx->c->db) == 0)
+        return rc; /* stored before: what it brought is there already */
+    j->stored++;
+    if (strcmp(kind, "signup") == 0)
+        return signup_flow(tx, j, data, phone_hash);
+    if (strcmp(kind, "signup_cancelled") == 0)
+        return revocation_flow(tx, j, data);
+    return 0;
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
@@ -216,7 +389,7 @@ static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
 static int push_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_push *j = (struct store_hq_push *)job;
-    j->stored = j->received = j->acked_through = 0;
+    j->stored = j->received = j->acked_through = j->merged = 0;
     int rc = hq_authenticate(tx, j->crypto, &j->auth, &j->verdict);
     if (rc || j->verdict != HQ_OK)
         return rc;
@@ -241,7 +414,9 @@ static int push_run(struct store_tx *tx, struct store_job *job)
                 break;
             }
         }
-        if (j->verdict == HQ_OK) {
+        if (j->verdict == HQ_OK)
+            rc = push_key(tx, j, json_object_get(doc, "key"));
+        if (rc == 0 && j->verdict == HQ_OK) {
             json_array_foreach(entries, i, e)
             {
                 if ((rc = store_entry(tx, j, e)) != 0)
@@ -281,6 +456,7 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
     }
     sqlite3_bind_int64(st, 1, j->since);
     sqlite3_bind_int(st, 2, j->limit + 1);
+    sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (j->count == j->limit) {
             more = true;
@@ -411,23 +587,8 @@ static int import_run(struct store_tx *tx, struct store_job *job)
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
-        sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_CHANGE_DELETE);
-        if (rc == 0 && !st)
-            rc = KIOSKD_EIO;
-        if (rc == 0) {
-            sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            rc = store_step_done(st);
-        }
-        if (rc == 0 && !(st = conn_stmt(tx->c, SQL_CHANGE_INSERT)))
-            rc = KIOSKD_EIO;
-        if (rc == 0) {
-            sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, store_tx_now(tx));
-            rc = store_step_done(st);
-        }
+        if (rc == 0)
+            rc = change_put(tx, kind, key, text, NULL, false);
         free(text);
         if (rc)
             return rc;

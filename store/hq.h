@@ -21,6 +21,8 @@
  *      transaction as what the request changes.
  *  H4. A refused request (unknown device, bad signature, replay) changes
  *      nothing but the device's failure count.
+ *  H5. A change made from a device's push (hq_changes.device) is served to
+ *      every other device and never back to that one.
  */
 #ifndef KIOSKD_STORE_HQ_H
 #define KIOSKD_STORE_HQ_H
@@ -66,12 +68,20 @@ struct store_hq_crypto {
     int (*seal)(void *arg, const char *kind, json_t *data);
     /* Undoes seal in place: the personal fields are back in clear. */
     int (*unseal)(void *arg, const char *kind, json_t *data);
+    /* Writes the keyed hash (HQ's key) of s[0..len) as 64 hex digits and a
+     * NUL into out, for finding a phone without keeping it. 0 or a KIOSKD_E* code. */
+    int (*hash)(void *arg, const char *s, size_t len, char out[65]);
     void *arg;
 };
 
 /* POST /sync/v1/push: checks the signature, records it, stores the body's
  * entries (each once) and advances the device's acked_through. body is the
- * JSON document {"device","entries":[{"id","seq","kind","at","data"}]}. */
+ * JSON document {"device","key"?,"entries":[{"id","seq","kind","at","data"}]}.
+ * What the push brings new becomes changes for the other devices (H5):
+ * "key" {"kid","public_pem"} kind key; a sign-up (not a walk-in) that
+ * carries a phone kind signup, unless another device's sign-up for the same
+ * event and phone came first (then it is merged: it refers to that one and
+ * is served to nobody); a signup_cancelled kind revocation. */
 struct store_hq_push {
     struct store_job job;
     const struct store_hq_crypto *crypto;
@@ -84,6 +94,7 @@ struct store_hq_push {
     int64_t acked_through; /* HQ_OK */
     int64_t stored;        /* entries new to HQ */
     int64_t received;      /* entries in the body */
+    int64_t merged;        /* sign-ups merged into another device's (not served) */
 };
 void store_hq_push_init(struct store_hq_push *j);
 

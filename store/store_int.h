@@ -118,6 +118,11 @@ json_t *signup_outbox_data(const struct signup_row *w, int64_t id, const char *s
 /* Sets a sign-up's status (cancelled_at 0: none). */
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at);
 
+/* The local id (0: none here) of the sign-up that a ticket of another
+ * device's key kid names as origin_id (store/sync.c); KIOSKD_EREFUSED when
+ * that ticket, issued at issued_at, was revoked; or a store error. */
+int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
+                               int64_t issued_at, int64_t *local);
 /* The check-in in force of a sign-up. */
 struct checkin_in_force {
     int64_t id, at_us;

@@ -83,3 +83,82 @@ def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
     assert sum("sealed" in d for d in data) == 2
     s.d.stop()
     hq.stop()
+
+
+def two_branches():
+    """HQ and branches A and B with the same event (id 1 at both)."""
+    hq = HQ()
+    a, b = branch(hq, "branch-a"), branch(hq, "branch-b")
+    ev = a.event()
+    assert b.event() == ev
+    return hq, a, b, ev
+
+
+def test_a_ticket_issued_on_branch_a_checks_in_offline_on_branch_b():
+    hq, a, b, ev = two_branches()
+    r = a.signup(ev, PHONES[0], name=NAMES[0])
+    assert r.status == 201, r
+    code = r.json["ticket"]["code"]
+    # B does not know A's key yet: a forged-looking ticket to it
+    r = b.checkin(ticket=code)
+    assert r.status == 403 and r.json["error"]["code"] == "bad_ticket", r
+    sync(a)
+    out = sync(b)
+    assert "applied 1 new ticket keys, 1 sign-ups taken elsewhere" in out, out
+    with hq.db() as hdb:
+        kinds = sorted(k for (k,) in hdb.execute("SELECT kind FROM hq_changes"))
+    assert kinds == ["key", "key", "signup"], kinds  # B pushed its event and key too
+    hq.stop()
+
+    # A's sign-up is a sign-up at B, its guest sealed with B's key
+    assert_nowhere_in_clear(files_of(b.d.dir, "kioskd.db"), [NAMES[0], PHONES[0]])
+    tampered = code[:-2] + ("AA" if code[-2:] != "AA" else "BB")
+    r = b.checkin(ticket=tampered)
+    assert r.status == 403, r
+    r = b.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    assert r.json["name"].startswith(NAMES[0][0]) and NAMES[0] != r.json["name"], r
+    r = b.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "already_checked_in", r
+    # the same check-in works after B restarts (the key is in its ring then)
+    b.d.restart()
+    r = b.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "already_checked_in", r
+    # a second pull applies nothing twice
+    with sqlite3.connect(f"{b.d.dir}/kioskd.db") as db:
+        assert db.execute("SELECT count(*) FROM signups").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM ticket_keys").fetchone()[0] == 1
+    for log in (hq.all_stderr(), a.d.all_stderr(), b.d.all_stderr()):
+        assert NAMES[0] not in log and PHONES[0] not in log
+    a.d.stop()
+    b.d.stop()
+
+
+def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
+    hq, a, b, ev = two_branches()
+    codes, ids = [], []
+    for name, phone in zip(NAMES, PHONES):
+        r = a.signup(ev, phone, name=name)
+        assert r.status == 201, r
+        codes.append(r.json["ticket"]["code"])
+        ids.append(r.json["signup_id"])
+    sync(a)
+    sync(b)
+    r = a.d.delete(f"/api/v1/events/{ev}/signups/{ids[1]}", headers=auth(a.staff))
+    assert r.status in (200, 204), r
+    out = sync(a)
+    out = sync(b)
+    assert "1 revocations" in out, out
+    with hq.db() as hdb:
+        kinds = sorted(k for (k,) in hdb.execute("SELECT kind FROM hq_changes"))
+    assert kinds == ["key", "key", "revocation", "signup", "signup"], kinds
+    hq.stop()
+    r = b.checkin(ticket=codes[1])
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    r = b.checkin(ticket=codes[0])
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    # the place it held is free at B too
+    r = b.d.get(f"/api/v1/events/{ev}/stats", headers=auth(b.manager))
+    assert r.status == 200 and r.json["signed_up"] == 1, r
+    a.d.stop()
+    b.d.stop()
