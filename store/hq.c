@@ -48,6 +48,8 @@ static const char SQL_SIGNUP_FIRST[] =
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+static const char SQL_SIGNUP_NEXT_ID[] =
+    "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
     "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -207,57 +209,69 @@ static bool signup_key(json_t *data, char out[40])
     return true;
 }
 
+/* Records sign-up kid:signup_id of device for the merge rule: first gets
+ * "kid:signup_id" of another device's sign-up for the same event and phone
+ * that it is merged into, or "" (then it stands). A sign-up recorded before
+ * keeps what it was. */
+static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
+                         const char *device, int64_t event_id, const char *phone_hash,
+                         char first[40])
+{
+    first[0] = '\0';
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, signup_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_col_text(first, 40, st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_ROW ? 0 : store_rc(rc);
+    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        snprintf(first, 40, "%s:%lld", (const char *)sqlite3_column_text(st, 0),
+                 (long long)sqlite3_column_int64(st, 1));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_INSERT)))
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, signup_id);
+    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, event_id);
+    sqlite3_bind_text(st, 5, phone_hash, -1, SQLITE_STATIC);
+    if (first[0])
+        sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    return store_step_done(st);
+}
+
 /* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
  * the merge rule, and served as kind signup unless merged into another
  * device's sign-up for the same event and phone. */
 static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data,
                        const char *phone_hash)
 {
-    char key[40], first[40] = "";
+    char key[40], first[40];
     json_t *ev = json_object_get(data, "event_id");
     const char *source = json_string_value(json_object_get(data, "source"));
     if (!signup_key(data, key) || !json_is_integer(ev) || !phone_hash[0] ||
         (source && strcmp(source, "walkin") == 0))
         return 0; /* a walk-in is over; an entry without phone or kid was pushed before */
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, json_string_value(json_object_get(data, "kid")), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(json_object_get(data, "signup_id")));
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        store_col_text(first, sizeof first, st, 0); /* known: merged or not, it stays so */
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_rc(rc);
-    if (rc == SQLITE_DONE) {
-        if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
-            return KIOSKD_EIO;
-        sqlite3_bind_int64(st, 1, (int64_t)json_integer_value(ev));
-        sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            snprintf(first, sizeof first, "%s:%lld", (const char *)sqlite3_column_text(st, 0),
-                     (long long)sqlite3_column_int64(st, 1));
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return store_rc(rc);
-        if (!(st = conn_stmt(tx->c, SQL_SIGNUP_INSERT)))
-            return KIOSKD_EIO;
-        sqlite3_bind_text(st, 1, json_string_value(json_object_get(data, "kid")), -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(json_object_get(data, "signup_id")));
-        sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (int64_t)json_integer_value(ev));
-        sqlite3_bind_text(st, 5, phone_hash, -1, SQLITE_STATIC);
-        if (first[0])
-            sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 6);
-        if ((rc = store_step_done(st)) != 0)
-            return rc;
-    }
+    int rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
+                           (int64_t)json_integer_value(json_object_get(data, "signup_id")),
+                           j->auth.device, (int64_t)json_integer_value(ev), phone_hash, first);
+    if (rc)
+        return rc;
     if (first[0]) {
         j->merged++;
         return 0;
@@ -636,4 +650,60 @@ void store_hq_export_init(struct store_hq_export *j)
 {
     memset(j, 0, sizeof *j);
     j->job.run = export_run;
+}
+
+#define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
+
+static int hq_signup_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_hq_signup *j = (struct store_hq_signup *)job;
+    char phone_hash[65], key[40];
+    int64_t id = 0;
+    json_t *data = NULL;
+    int rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
+    sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_SIGNUP_NEXT_ID);
+    if (rc)
+        return rc;
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, j->kid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, phone_hash, j->merged_into)) !=
+            0 ||
+        j->merged_into[0])
+        return rc;
+    j->signup_id = id;
+    json_t *k = json_pack("{s:s, s:s, s:s}", "kid", j->kid, "public_pem", j->public_pem, "device",
+                          HQ_DEVICE);
+    rc = k ? change_put_json(tx, "key", j->kid, k, NULL, true) : KIOSKD_ENOMEM;
+    json_decref(k);
+    if (rc)
+        return rc;
+    data = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kid", j->kid,
+                     "signup_id", (json_int_t)id, "event_id", (json_int_t)j->event_id, "issued_at",
+                     (json_int_t)j->issued_at, "status", "confirmed", "source", "bot",
+                     "consent_version", j->consent_version, "name_masked", j->name_masked,
+                     "phone_last4", j->phone_last4, "name", j->name, "phone", j->phone);
+    if (!data)
+        return KIOSKD_ENOMEM;
+    if ((rc = j->crypto->seal(j->crypto->arg, "signup", data)) == 0 &&
+        (rc = json_object_set_new(data, "device", json_string(HQ_DEVICE)) == 0
+                  ? 0
+                  : KIOSKD_ENOMEM) == 0) {
+        snprintf(key, sizeof key, "%s:%lld", j->kid, (long long)id);
+        rc = change_put_json(tx, "signup", key, data, NULL, false);
+    }
+    json_decref(data);
+    return rc;
+}
+
+void store_hq_signup_init(struct store_hq_signup *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = hq_signup_run;
 }

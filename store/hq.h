@@ -153,6 +153,27 @@ struct store_hq_import {
 };
 void store_hq_import_init(struct store_hq_import *j);
 
+/* A sign-up taken at HQ (by HQ's bot; `kioskd hq signup` for HQ IT): served
+ * to the branches as change kind signup, its ticket signed by HQ's key
+ * (kid, served as change kind key), the guest sealed with HQ's key. The
+ * merge rule holds: when a device's sign-up for the same event and phone
+ * is there already, nothing is added and merged_into names it. */
+struct store_hq_signup {
+    struct store_job job;
+    const struct store_hq_crypto *crypto;
+    char kid[16];
+    char public_pem[256];
+    int64_t event_id;
+    char name[160], phone[16]; /* in clear: wiped by the submitter */
+    char name_masked[64], phone_last4[5];
+    char consent_version[16];
+    int64_t issued_at; /* unix seconds */
+    /* out */
+    int64_t signup_id;    /* the new sign-up's id under kid */
+    char merged_into[40]; /* "kid:signup_id" of the sign-up it was merged into, or "" */
+};
+void store_hq_signup_init(struct store_hq_signup *j);
+
 /* One entry of an export, its personal data unsealed: 0 to go on, or a
  * KIOSKD_E* code that stops the export. Runs on the storage thread. */
 typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, const char *at,

@@ -162,3 +162,50 @@ def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
     assert r.status == 200 and r.json["signed_up"] == 1, r
     a.d.stop()
     b.d.stop()
+
+
+def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone():
+    hq, a, b, ev = two_branches()
+    assert a.signup(ev, PHONES[0], name=NAMES[0]).status == 201
+    sync(a)
+    assert b.signup(ev, PHONES[0], name=NAMES[1]).status == 201  # the same phone, at B
+    assert b.signup(ev, PHONES[1], name=NAMES[1]).status == 201
+    sync(b)
+    with hq.db() as hdb:
+        rows = dict(hdb.execute("SELECT device || ':' || signup_id, merged_into FROM hq_signups"))
+        served = [json.loads(d) for (d,) in hdb.execute(
+            "SELECT data FROM hq_changes WHERE kind = 'signup' ORDER BY seq")]
+        assert hdb.execute("SELECT count(*) FROM hq_entries WHERE kind = 'signup'"
+                           ).fetchone()[0] == 3
+    kid_a = served[0]["kid"]
+    assert rows == {"branch-a:1": None, "branch-b:1": f"{kid_a}:1", "branch-b:2": None}, rows
+    assert [(s["device"], s["signup_id"]) for s in served] == [("branch-a", 1), ("branch-b", 2)]
+    # HQ itself merges the same way: the phone A took first
+    p = hq.cli("hq", "signup", str(ev), NAMES[1], PHONES[0])
+    assert p.stdout.decode().startswith(f"merged into {kid_a}:1"), p.stdout
+    a.d.stop()
+    b.d.stop()
+    hq.stop()
+
+
+def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
+    hq, a, b, ev = two_branches()
+    p = hq.cli("hq", "signup", str(ev), NAMES[0], PHONES[0])
+    code = p.stdout.decode().splitlines()[0]
+    assert code.startswith("K1."), p.stdout
+    assert hq.cli("hq", "signup", "x", NAMES[0], PHONES[0], check=False).returncode == 2
+    out = sync(b)
+    assert "applied 1 new ticket keys, 1 sign-ups taken elsewhere" in out, out
+    out = sync(b)
+    assert "applied 0 new ticket keys, 0 sign-ups taken elsewhere" in out, out
+    hq.stop()
+    r = b.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    r = b.d.get(f"/api/v1/events/{ev}/roster", headers=auth(b.staff))
+    assert r.status == 200, r
+    assert_nowhere_in_clear(files_of(b.d.dir, "kioskd.db") + files_of(hq.dir, "hq.db"),
+                            [NAMES[0], PHONES[0]])
+    for log in (hq.all_stderr(), b.d.all_stderr()):
+        assert NAMES[0] not in log and PHONES[0] not in log
+    a.d.stop()
+    b.d.stop()
