@@ -397,6 +397,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     }
     p->job.members = p->members;
     p->job.products = p->products;
+    snprintf(p->job.own_kid, sizeof p->job.own_kid, "%s", k->kid);
     p->job.keys = p->keys;
     p->job.signups = p->signups;
     p->job.revocations = p->revocations;

@@ -198,11 +198,12 @@ static int push_key(struct store_tx *tx, struct store_hq_push *j, json_t *key)
     return rc;
 }
 
-/* "kid:signup_id" of a sign-up entry's data into out; false when it has none. */
-static bool signup_key(json_t *data, char out[40])
+/* "kid:<id>" of a sign-up's ticket into out, <id> the member id_key of
+ * data; false when data has no such pair. */
+static bool signup_key(json_t *data, const char *id_key, char out[40])
 {
     const char *kid = json_string_value(json_object_get(data, "kid"));
-    json_t *id = json_object_get(data, "signup_id");
+    json_t *id = json_object_get(data, id_key);
     if (!kid || strlen(kid) != 8 || strspn(kid, B64URL) != 8 || !json_is_integer(id))
         return false;
     snprintf(out, 40, "%s:%" JSON_INTEGER_FORMAT, kid, json_integer_value(id));
@@ -264,7 +265,7 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     char key[40], first[40];
     json_t *ev = json_object_get(data, "event_id");
     const char *source = json_string_value(json_object_get(data, "source"));
-    if (!signup_key(data, key) || !json_is_integer(ev) || !phone_hash[0] ||
+    if (!signup_key(data, "signup_id", key) || !json_is_integer(ev) || !phone_hash[0] ||
         (source && strcmp(source, "walkin") == 0))
         return 0; /* a walk-in is over; an entry without phone or kid was pushed before */
     int rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
@@ -283,17 +284,18 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     return rc;
 }
 
-/* A new signup_cancelled entry: the ticket it names is revoked everywhere. */
+/* A new signup_cancelled entry: the ticket it names (kid, ticket_signup_id:
+ * the id where the sign-up was taken, issued_at) is revoked everywhere. */
 static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data)
 {
     char key[40];
     json_t *issued = json_object_get(data, "issued_at");
-    if (!signup_key(data, key) || !json_is_integer(issued))
+    if (!signup_key(data, "ticket_signup_id", key) || !json_is_integer(issued))
         return 0; /* pushed before cancellations named their ticket */
     json_t *r =
         json_pack("{s:O, s:O, s:O, s:O, s:s}", "kid", json_object_get(data, "kid"), "signup_id",
-                  json_object_get(data, "signup_id"), "event_id", json_object_get(data, "event_id"),
-                  "issued_at", issued, "device", j->auth.device);
+                  json_object_get(data, "ticket_signup_id"), "event_id",
+                  json_object_get(data, "event_id"), "issued_at", issued, "device", j->auth.device);
     int rc = r ? change_put_json(tx, "revocation", key, r, j->auth.device, false) : KIOSKD_ENOMEM;
     json_decref(r);
     return rc;

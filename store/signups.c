@@ -427,11 +427,15 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     if ((rc = event_counts(tx, event_id, was_confirmed ? -1 : 0,
                            strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
-    /* kid and issued_at name the ticket this revokes at HQ and elsewhere */
-    json_t *data =
-        json_pack("{s:I, s:I, s:s, s:s, s:I}", "signup_id", (json_int_t)j->signup_id, "event_id",
-                  (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest", "kid", f.kid,
-                  "issued_at", (json_int_t)f.issued_at);
+    /* kid, ticket_signup_id and issued_at name the ticket this revokes at HQ
+     * and elsewhere (ticket_signup_id: the id where it was taken) */
+    int64_t ticket_id;
+    if ((rc = signup_ticket_id(tx, j->signup_id, &ticket_id)) != 0)
+        return rc;
+    json_t *data = json_pack(
+        "{s:I, s:I, s:s, s:s, s:I, s:I}", "signup_id", (json_int_t)j->signup_id, "event_id",
+        (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest", "kid", f.kid,
+        "ticket_signup_id", (json_int_t)ticket_id, "issued_at", (json_int_t)f.issued_at);
     if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup",
                             j->signup_id, "signup_cancelled", data)) != 0)
         return rc;

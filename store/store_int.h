@@ -123,6 +123,9 @@ int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64
  * that ticket, issued at issued_at, was revoked; or a store error. */
 int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
                                int64_t issued_at, int64_t *local);
+/* The sign-up id that local sign-up id's ticket names: its own, or its id
+ * where it was taken for a sign-up taken elsewhere. 0 or a store error. */
+int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id);
 /* The check-in in force of a sign-up. */
 struct checkin_in_force {
     int64_t id, at_us;

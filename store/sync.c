@@ -28,6 +28,7 @@ static const char SQL_ORIGIN_GET[] =
     "SELECT signup_id FROM signup_origins WHERE kid = ?1 AND origin_id = ?2";
 static const char SQL_ORIGIN_ADD[] =
     "INSERT INTO signup_origins(signup_id, kid, origin_id, device) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_ORIGIN_OF[] = "SELECT origin_id FROM signup_origins WHERE signup_id = ?1";
 static const char SQL_REVOKED[] =
     "SELECT issued_at FROM ticket_revocations WHERE kid = ?1 AND signup_id = ?2";
 static const char SQL_REVOKE[] =
@@ -188,6 +189,17 @@ int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t ori
     return rc == KIOSKD_ENOTFOUND ? 0 : rc;
 }
 
+int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_OF);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    *ticket_id = id;
+    int rc = step_int(st, ticket_id);
+    return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+}
+
 /* Moves an event's counters by sign for a sign-up of status (not a walk-in). */
 static int count_status(struct store_tx *tx, int64_t event_id, const char *status, int sign)
 {
@@ -290,7 +302,8 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
     return revoke_local(tx, id, g->issued_at, &done);
 }
 
-static int apply_revocation(struct store_tx *tx, const struct store_sync_revocation *r)
+static int apply_revocation(struct store_tx *tx, const struct store_sync_revocation *r,
+                            const char *own_kid)
 {
     int64_t local = 0;
     bool done;
@@ -302,11 +315,13 @@ static int apply_revocation(struct store_tx *tx, const struct store_sync_revocat
     sqlite3_bind_int64(st, 3, r->issued_at);
     sqlite3_bind_int64(st, 4, store_tx_now(tx) / 1000000);
     int rc = store_step_done(st);
-    if (rc == 0)
+    if (rc == 0 && strcmp(r->kid, own_kid) == 0)
+        local = r->signup_id; /* cancelled elsewhere: a sign-up taken here */
+    else if (rc == 0)
         rc = origin_local(tx, r->kid, r->signup_id, &local);
-    if (rc)
-        return rc == KIOSKD_ENOTFOUND ? 0 : rc;
-    return revoke_local(tx, local, r->issued_at, &done);
+    if (rc == 0 && local)
+        rc = revoke_local(tx, local, r->issued_at, &done);
+    return rc == KIOSKD_ENOTFOUND ? 0 : rc;
 }
 
 /* Applies the page's keys, sign-ups and revocations, in that order (a
@@ -325,7 +340,7 @@ static int apply_flows(struct store_tx *tx, struct store_sync_page *j)
         j->signups_applied += applied;
     }
     for (size_t i = 0; i < j->nrevocations; i++)
-        if ((rc = apply_revocation(tx, &j->revocations[i])) != 0)
+        if ((rc = apply_revocation(tx, &j->revocations[i], j->own_kid)) != 0)
             return rc;
     j->revocations_applied = (int64_t)j->nrevocations;
     return 0;

@@ -94,7 +94,8 @@ struct store_sync_page {
     size_t nsignups;
     const struct store_sync_revocation *revocations;
     size_t nrevocations;
-    int64_t skipped; /* changes of kinds this branch does not apply yet */
+    char own_kid[16]; /* this daemon's key: a revocation of its tickets names its own ids */
+    int64_t skipped;  /* changes of kinds this branch does not apply yet */
     char cursor[SYNC_CURSOR_MAX + 1];
     /* out */
     int64_t members_added, members_updated, products_added, products_updated;

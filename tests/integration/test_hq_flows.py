@@ -209,3 +209,27 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
         assert NAMES[0] not in log and PHONES[0] not in log
     a.d.stop()
     b.d.stop()
+
+
+def test_a_sign_up_taken_on_a_cancelled_on_b_is_refused_on_a():
+    hq, a, b, ev = two_branches()
+    r = a.signup(ev, PHONES[0], name=NAMES[0])
+    assert r.status == 201, r
+    code = r.json["ticket"]["code"]
+    sync(a)
+    sync(b)
+    roster = b.d.get(f"/api/v1/events/{ev}/roster", headers=auth(b.staff)).json
+    (row,) = roster["guests"]
+    r = b.d.delete(f"/api/v1/events/{ev}/signups/{row['signup_id']}", headers=auth(b.staff))
+    assert r.status in (200, 204), r
+    sync(b)
+    with hq.db() as hdb:
+        (data,) = [json.loads(d) for (d,) in hdb.execute(
+            "SELECT data FROM hq_changes WHERE kind = 'revocation'")]
+    assert data["signup_id"] == 1 and data["device"] == "branch-b", data  # A's id, not B's
+    sync(a)
+    hq.stop()
+    r = a.checkin(ticket=code)
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    a.d.stop()
+    b.d.stop()
