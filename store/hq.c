@@ -48,6 +48,8 @@ static const char SQL_SIGNUP_FIRST[] =
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+static const char SQL_CHANGE_GET[] =
+    "SELECT data, device FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_SIGNUP_NEXT_ID[] =
     "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
@@ -284,6 +286,39 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     return rc;
 }
 
+/* A new signup_promoted entry: the sign-up served (kind signup) is confirmed
+ * now; a sign-up merged or not served is left alone. */
+static int promotion_flow(struct store_tx *tx, json_t *data)
+{
+    char key[40], device[HQ_DEVICE_MAX + 1] = "";
+    json_t *served = NULL;
+    if (!signup_key(data, "ticket_signup_id", key))
+        return 0; /* pushed before promotions named their ticket */
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHANGE_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, "signup", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        json_error_t err;
+        served = json_loadb((const char *)sqlite3_column_text(st, 0),
+                            (size_t)sqlite3_column_bytes(st, 0), 0, &err);
+        store_col_text(device, sizeof device, st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    const char *status = json_string_value(json_object_get(served, "status"));
+    rc = 0;
+    if (status && strcmp(status, "waitlisted") == 0)
+        rc = json_object_set_new(served, "status", json_string("confirmed")) == 0
+                 ? change_put_json(tx, "signup", key, served, device[0] ? device : NULL, false)
+                 : KIOSKD_ENOMEM;
+    json_decref(served);
+    return rc;
+}
+
 /* A new signup_cancelled entry: the ticket it names (kid, ticket_signup_id:
  * the id where the sign-up was taken, issued_at) is revoked everywhere. */
 static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data)
@@ -365,6 +400,8 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         return signup_flow(tx, j, data, phone_hash);
     if (strcmp(kind, "signup_cancelled") == 0)
         return revocation_flow(tx, j, data);
+    if (strcmp(kind, "signup_promoted") == 0)
+        return promotion_flow(tx, data);
     return 0;
 }
 

@@ -372,6 +372,22 @@ void store_signup_new_init(struct store_signup_new *j)
     j->job.run = signup_new_run;
 }
 
+/* Adds to data (borrowed) what names sign-up f's ticket at HQ and at the
+ * other branches: kid, ticket_signup_id (its id where it was taken) and
+ * issued_at. 0 or a KIOSKD_E* code. */
+static int name_ticket(struct store_tx *tx, const struct found *f, json_t *data)
+{
+    int64_t ticket_id;
+    int rc = signup_ticket_id(tx, f->id, &ticket_id);
+    if (rc)
+        return rc;
+    if (!data || json_object_set_new(data, "kid", json_string(f->kid)) != 0 ||
+        json_object_set_new(data, "ticket_signup_id", json_integer(ticket_id)) != 0 ||
+        json_object_set_new(data, "issued_at", json_integer(f->issued_at)) != 0)
+        return KIOSKD_ENOMEM;
+    return 0;
+}
+
 /* Gives the first waitlisted guest of event_id the place that freed up. */
 static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
 {
@@ -388,8 +404,13 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
     if ((rc = signup_set_status(tx, id, "confirmed", 0)) != 0 ||
         (rc = event_counts(tx, event_id, 1, -1, 0, 0)) != 0)
         return rc;
+    struct found f;
     json_t *data =
         json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id", (json_int_t)event_id);
+    if ((rc = signup_find_by_id(tx, id, &f)) != 0 || (rc = name_ticket(tx, &f, data)) != 0) {
+        json_decref(data);
+        return rc;
+    }
     if ((rc = store_journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted",
                             data)))
         return rc;
@@ -427,15 +448,12 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     if ((rc = event_counts(tx, event_id, was_confirmed ? -1 : 0,
                            strcmp(status, "waitlisted") == 0 ? -1 : 0, 0, 0)) != 0)
         return rc;
-    /* kid, ticket_signup_id and issued_at name the ticket this revokes at HQ
-     * and elsewhere (ticket_signup_id: the id where it was taken) */
-    int64_t ticket_id;
-    if ((rc = signup_ticket_id(tx, j->signup_id, &ticket_id)) != 0)
+    json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
+                             (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest");
+    if ((rc = name_ticket(tx, &f, data)) != 0) {
+        json_decref(data);
         return rc;
-    json_t *data = json_pack(
-        "{s:I, s:I, s:s, s:s, s:I, s:I}", "signup_id", (json_int_t)j->signup_id, "event_id",
-        (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest", "kid", f.kid,
-        "ticket_signup_id", (json_int_t)ticket_id, "issued_at", (json_int_t)f.issued_at);
+    }
     if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup",
                             j->signup_id, "signup_cancelled", data)) != 0)
         return rc;

@@ -258,6 +258,13 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
     if (local) {
         if ((rc = signup_find_by_id(tx, local, &f)) != 0)
             return rc;
+        if (g->issued_at == f.issued_at && strcmp(f.status, "waitlisted") == 0 &&
+            strcmp(g->status, "confirmed") == 0) {
+            *applied = true; /* promoted where it was taken */
+            if ((rc = signup_set_status(tx, local, "confirmed", 0)) != 0)
+                return rc;
+            return event_counts(tx, f.event_id, 1, -1, 0, 0);
+        }
         if (g->issued_at <= f.issued_at)
             return 0; /* applied already */
         if ((rc = count_status(tx, f.event_id, f.status, -1)) != 0)

@@ -233,3 +233,29 @@ def test_a_sign_up_taken_on_a_cancelled_on_b_is_refused_on_a():
     assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
     a.d.stop()
     b.d.stop()
+
+
+def test_a_sign_up_promoted_from_the_waitlist_on_a_checks_in_on_b():
+    hq = HQ()
+    a, b = branch(hq, "branch-a"), branch(hq, "branch-b")
+    ev = a.event(capacity=1)
+    assert b.event() == ev
+    first = a.signup(ev, PHONES[0], name=NAMES[0])
+    second = a.signup(ev, PHONES[1], name=NAMES[1])
+    assert first.json["status"] == "confirmed" and second.json["status"] == "waitlisted", second
+    sync(a)
+    sync(b)
+    r = b.checkin(ticket=second.json["ticket"]["code"])
+    assert r.status == 409 and r.json["error"]["code"] == "waitlisted", r
+    r = a.d.delete(f"/api/v1/events/{ev}/signups/{first.json['signup_id']}", headers=auth(a.staff))
+    assert r.status in (200, 204), r
+    sync(a)
+    out = sync(b)
+    assert "1 sign-ups taken elsewhere, 1 revocations" in out, out
+    hq.stop()
+    r = b.checkin(ticket=second.json["ticket"]["code"])
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    r = b.checkin(ticket=first.json["ticket"]["code"])
+    assert r.status == 410, r
+    a.d.stop()
+    b.d.stop()
