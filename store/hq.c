@@ -30,6 +30,8 @@ static const char SQL_DEVICE_ACK[] =
     "UPDATE hq_devices SET acked_through = ?2, entries = entries + ?3 WHERE device = ?1";
 static const char SQL_CHANGES_AFTER[] =
     "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
+    "AND (event_id IS NULL OR event_id IN "
+    "(SELECT de.event_id FROM hq_device_events de WHERE de.device = ?3)) "
     "ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
     "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
@@ -38,10 +40,13 @@ static const char SQL_DEVICE_INSERT[] =
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device) VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_CHANGE_INSERT_ONCE[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device) VALUES (?1, ?2, ?3, ?4, ?5) "
-    "ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+static const char SQL_DEVICE_EVENT[] =
+    "INSERT INTO hq_device_events(device, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_SIGNUP_FIRST[] =
     "SELECT kid, signup_id FROM hq_signups WHERE event_id = ?1 AND phone_hash = ?2 "
     "AND device <> ?3 AND merged_into IS NULL LIMIT 1";
@@ -143,14 +148,20 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
 
 static int malformed(struct store_hq_push *j, const char *why);
 
-/* Makes data the latest change of (kind, key), from device (NULL: HQ's
- * own); with once, an existing change of (kind, key) stays as it is. */
+/* Where a change comes from and whom it is for. */
+struct change_scope {
+    const char *device; /* the device whose push made it; NULL: HQ's own */
+    int64_t event_id;   /* the event it belongs to (served to its holders); 0: none */
+    bool once;          /* an existing change of (kind, key) stays as it is */
+};
+
+/* Makes data the latest change of (kind, key), within scope. */
 static int change_put(struct store_tx *tx, const char *kind, const char *key, const char *data,
-                      const char *device, bool once)
+                      const struct change_scope *sc)
 {
     sqlite3_stmt *st;
     int rc;
-    if (!once) {
+    if (!sc->once) {
         if (!(st = conn_stmt(tx->c, SQL_CHANGE_DELETE)))
             return KIOSKD_EIO;
         sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
@@ -158,27 +169,31 @@ static int change_put(struct store_tx *tx, const char *kind, const char *key, co
         if ((rc = store_step_done(st)) != 0)
             return rc;
     }
-    if (!(st = conn_stmt(tx->c, once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT)))
+    if (!(st = conn_stmt(tx->c, sc->once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT)))
         return KIOSKD_EIO;
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, store_tx_now(tx));
-    if (device)
-        sqlite3_bind_text(st, 5, device, -1, SQLITE_STATIC);
+    if (sc->device)
+        sqlite3_bind_text(st, 5, sc->device, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
+    if (sc->event_id)
+        sqlite3_bind_int64(st, 6, sc->event_id);
+    else
+        sqlite3_bind_null(st, 6);
     return store_step_done(st);
 }
 
 /* The same with data as a JSON object (borrowed). */
 static int change_put_json(struct store_tx *tx, const char *kind, const char *key, json_t *data,
-                           const char *device, bool once)
+                           const struct change_scope *sc)
 {
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return KIOSKD_ENOMEM;
-    int rc = change_put(tx, kind, key, text, device, once);
+    int rc = change_put(tx, kind, key, text, sc);
     free(text);
     return rc;
 }
@@ -195,7 +210,9 @@ static int push_key(struct store_tx *tx, struct store_hq_push *j, json_t *key)
         return malformed(j, "key is not {\"kid\",\"public_pem\"} of a ticket key");
     json_t *data =
         json_pack("{s:s, s:s, s:s}", "kid", kid, "public_pem", pem, "device", j->auth.device);
-    int rc = data ? change_put_json(tx, "key", kid, data, j->auth.device, true) : KIOSKD_ENOMEM;
+    int rc = data ? change_put_json(tx, "key", kid, data,
+                                    &(struct change_scope){.device = j->auth.device, .once = true})
+                  : KIOSKD_ENOMEM;
     json_decref(data);
     return rc;
 }
@@ -281,7 +298,9 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     }
     if (json_object_set_new(data, "device", json_string(j->auth.device)) != 0)
         return KIOSKD_ENOMEM;
-    rc = change_put_json(tx, "signup", key, data, j->auth.device, false);
+    rc = change_put_json(
+        tx, "signup", key, data,
+        &(struct change_scope){.device = j->auth.device, .event_id = json_integer_value(ev)});
     json_object_del(data, "device");
     return rc;
 }
@@ -313,7 +332,10 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
     rc = 0;
     if (status && strcmp(status, "waitlisted") == 0)
         rc = json_object_set_new(served, "status", json_string("confirmed")) == 0
-                 ? change_put_json(tx, "signup", key, served, device[0] ? device : NULL, false)
+                 ? change_put_json(tx, "signup", key, served,
+                                   &(struct change_scope){.device = device[0] ? device : NULL,
+                                                          .event_id = json_integer_value(
+                                                              json_object_get(served, "event_id"))})
                  : KIOSKD_ENOMEM;
     json_decref(served);
     return rc;
@@ -331,7 +353,9 @@ static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t 
         json_pack("{s:O, s:O, s:O, s:O, s:s}", "kid", json_object_get(data, "kid"), "signup_id",
                   json_object_get(data, "ticket_signup_id"), "event_id",
                   json_object_get(data, "event_id"), "issued_at", issued, "device", j->auth.device);
-    int rc = r ? change_put_json(tx, "revocation", key, r, j->auth.device, false) : KIOSKD_ENOMEM;
+    int rc = r ? change_put_json(tx, "revocation", key, r,
+                                 &(struct change_scope){.device = j->auth.device})
+               : KIOSKD_ENOMEM;
     json_decref(r);
     return rc;
 }
@@ -402,6 +426,14 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         return revocation_flow(tx, j, data);
     if (strcmp(kind, "signup_promoted") == 0)
         return promotion_flow(tx, data);
+    json_t *ev = json_object_get(data, "event_id");
+    if (strcmp(kind, "event_created") == 0 && json_is_integer(ev)) {
+        if (!(st = conn_stmt(tx->c, SQL_DEVICE_EVENT)))
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(ev));
+        return store_step_done(st);
+    }
     return 0;
 }
 
@@ -641,7 +673,7 @@ static int import_run(struct store_tx *tx, struct store_job *job)
             rc = KIOSKD_ENOMEM;
         json_decref(data);
         if (rc == 0)
-            rc = change_put(tx, kind, key, text, NULL, false);
+            rc = change_put(tx, kind, key, text, &(struct change_scope){0});
         free(text);
         if (rc)
             return rc;
@@ -719,7 +751,8 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     j->signup_id = id;
     json_t *k = json_pack("{s:s, s:s, s:s}", "kid", j->kid, "public_pem", j->public_pem, "device",
                           HQ_DEVICE);
-    rc = k ? change_put_json(tx, "key", j->kid, k, NULL, true) : KIOSKD_ENOMEM;
+    rc = k ? change_put_json(tx, "key", j->kid, k, &(struct change_scope){.once = true})
+           : KIOSKD_ENOMEM;
     json_decref(k);
     if (rc)
         return rc;
@@ -735,7 +768,8 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
                   ? 0
                   : KIOSKD_ENOMEM) == 0) {
         snprintf(key, sizeof key, "%s:%lld", j->kid, (long long)id);
-        rc = change_put_json(tx, "signup", key, data, NULL, false);
+        rc = change_put_json(tx, "signup", key, data,
+                             &(struct change_scope){.event_id = j->event_id});
     }
     json_decref(data);
     return rc;

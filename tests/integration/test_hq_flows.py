@@ -198,6 +198,11 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
     assert "applied 1 new ticket keys, 1 sign-ups taken elsewhere" in out, out
     out = sync(b)
     assert "applied 0 new ticket keys, 0 sign-ups taken elsewhere" in out, out
+    # a branch that holds no such event is not sent the guest at all
+    c = branch(hq, "branch-c")
+    out = sync(c)
+    assert "pulled 2 changes" in out and "2 new ticket keys, 0 sign-ups" in out, out  # HQ, B
+    c.d.stop()
     hq.stop()
     r = b.checkin(ticket=code)
     assert r.status == 200 and r.json["status"] == "checked_in", r
