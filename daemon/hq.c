@@ -627,8 +627,8 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
         return 1;
     }
     if (j.merged_into[0])
-        printf("merged into %s: a branch took this phone's sign-up for event %lld first\n",
-               j.merged_into, ev);
+        printf("merged into %s: this phone is signed up for event %lld already\n", j.merged_into,
+               ev);
     else
         printf("%s\nsign-up %s:%lld for event %lld, for the branches to pull\n", code, j.kid,
                (long long)j.signup_id, ev);

@@ -49,7 +49,7 @@ static const char SQL_DEVICE_EVENT[] =
     "INSERT INTO hq_device_events(device, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_SIGNUP_FIRST[] =
     "SELECT kid, signup_id FROM hq_signups WHERE event_id = ?1 AND phone_hash = ?2 "
-    "AND device <> ?3 AND merged_into IS NULL LIMIT 1";
+    "AND merged_into IS NULL LIMIT 1";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
@@ -230,9 +230,10 @@ static bool signup_key(json_t *data, const char *id_key, char out[40])
 }
 
 /* Records sign-up kid:signup_id of device for the merge rule: first gets
- * "kid:signup_id" of another device's sign-up for the same event and phone
- * that it is merged into, or "" (then it stands). A sign-up recorded before
- * keeps what it was. */
+ * "kid:signup_id" of the sign-up for the same event and phone recorded
+ * before, that it is merged into, or "" (then it stands). A device holds one
+ * sign-up per event and phone, so that one is another device's, or HQ's own
+ * when HQ takes a phone twice. A sign-up recorded before keeps what it was. */
 static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
                          const char *device, int64_t event_id, const char *phone_hash,
                          char first[40])
@@ -253,7 +254,6 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         snprintf(first, 40, "%s:%lld", (const char *)sqlite3_column_text(st, 0),

@@ -156,8 +156,9 @@ void store_hq_import_init(struct store_hq_import *j);
 /* A sign-up taken at HQ (by HQ's bot; `kioskd hq signup` for HQ IT): served
  * to the branches as change kind signup, its ticket signed by HQ's key
  * (kid, served as change kind key), the guest sealed with HQ's key. The
- * merge rule holds: when a device's sign-up for the same event and phone
- * is there already, nothing is added and merged_into names it. */
+ * merge rule holds: when a sign-up for the same event and phone is there
+ * already (a branch's, or one taken at HQ before), nothing is added and
+ * merged_into names it. */
 struct store_hq_signup {
     struct store_job job;
     const struct store_hq_crypto *crypto;

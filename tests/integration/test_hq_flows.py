@@ -194,6 +194,8 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
     code = p.stdout.decode().splitlines()[0]
     assert code.startswith("K1."), p.stdout
     assert hq.cli("hq", "signup", "x", NAMES[0], PHONES[0], check=False).returncode == 2
+    again = hq.cli("hq", "signup", str(ev), NAMES[0], PHONES[0]).stdout.decode()
+    assert again.startswith("merged into ") and "K1." not in again, again  # once per phone
     out = sync(b)
     assert "applied 1 new ticket keys, 1 sign-ups taken elsewhere" in out, out
     out = sync(b)
