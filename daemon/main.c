@@ -549,7 +549,9 @@ static const struct cmd cmds[] = {
      "HTTPS certificates are verified (a private CA: [hq] ca_file). Safe while the daemon\n"
      "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
      "[hq] is not set.\n"},
-    {"hq", "[-c FILE] [device add ID | import members|products|events FILE.csv]",
+    {"hq",
+     "[-c FILE] [device add ID | import members|products|events FILE.csv | export signups | "
+     "signup EVENT_ID NAME PHONE]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
      "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
@@ -559,6 +561,12 @@ static const struct cmd cmds[] = {
      "of output (set it as that branch's [hq] secret; HQ keeps it sealed).\n"
      "import members|products|events FILE.csv: loads data the branches then pull (the CSV\n"
      "columns of `kioskd import`); a bad row is reported with its line and nothing changes.\n"
+     "export signups: prints as CSV, for the bank's CRM, every sign-up and walk-in the\n"
+     "branches pushed, with the guest's name and phone (unsealed with HQ's key; keep the\n"
+     "output as safe as HQ's database).\n"
+     "signup EVENT_ID NAME PHONE: takes a sign-up at HQ as HQ's chat bot does, for HQ IT to\n"
+     "try the flow: prints its ticket (signed with [hqserver] ticket_key_file), which the\n"
+     "branches holding event EVENT_ID check in offline once they have synced.\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

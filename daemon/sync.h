@@ -45,14 +45,22 @@ struct sync_page {
     struct store_sync_page job;
     struct store_member *members;
     struct store_product *products;
+    struct store_sync_key *keys;
+    struct store_sync_signup *signups;
+    struct store_sync_revocation *revocations;
     bool more;
 };
 /* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members
  * are checked and sealed with this branch's key (tiers from [tiers]),
- * products checked; kinds not applied yet are counted in job.skipped. 0,
+ * products checked, keys checked (a P-256 public key whose kid is its own;
+ * this daemon's own skipped), sign-ups taken elsewhere checked and their
+ * guests sealed like members, revocations checked; kinds not applied yet
+ * are counted in job.skipped. 0,
  * KIOSKD_EMALFORMED (why says what) or KIOSKD_ENOMEM. */
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen);
+/* The changes a page read holds, applied or skipped. */
+int64_t sync_page_changes(const struct sync_page *p);
 /* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
 void sync_page_free(struct sync_page *p);
 
