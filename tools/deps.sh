@@ -18,7 +18,8 @@ cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
-file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography"
+file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
+cmd:systemd-analyze:systemd"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
