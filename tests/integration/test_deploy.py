@@ -1,18 +1,61 @@
-"""The systemd unit (deploy/kioskd.service): `systemd-analyze verify` passes
-and its `systemd-analyze security` rating is printed (and kept at 2.0 or less).
+"""The systemd unit and the Debian package (deploy/, tools/mkdeb.sh).
+
+The unit passes `systemd-analyze verify` and its `systemd-analyze security`
+rating is printed. The package is built from $KIOSKD_BIN and always checked
+with dpkg-deb (files, modes, owners, control fields, conffiles, scripts); its
+extracted binary runs with the shipped configuration (paths moved to a
+temporary folder) and answers /healthz. As root, where the kernel allows a
+private mount namespace with an overlay of /, it is installed with dpkg into
+a throw-away copy of this system (changes land in a tmpfs), started as the
+kioskd user the way the unit starts it, removed, installed again and purged.
 What the machine cannot do is skipped with the reason printed (tests/run.py
 has no skip state, so a skip counts as passed).
 """
+import http.client
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 
 from harness import BIN
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 UNIT = os.path.join(TOP, "deploy", "kioskd.service")
+CONF = os.path.join(TOP, "deploy", "kioskd.conf")
+_deb = {}
+
+
+def package():
+    """Builds the package once per run from the binary under test."""
+    if "path" not in _deb:
+        out = tempfile.mkdtemp(prefix="kioskd-deb-")
+        p = subprocess.run(["sh", os.path.join(TOP, "tools", "mkdeb.sh"), BIN, out],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        _deb["path"] = p.stdout.strip().splitlines()[-1]
+        _deb["dir"] = out
+    return _deb["path"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthz(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        c.close()
 
 
 def test_unit_verifies_and_its_security_is_reported():
@@ -52,3 +95,246 @@ def test_unit_verifies_and_its_security_is_reported():
         assert float(m.group(1)) <= 2.0, m.group(0)
     finally:
         shutil.rmtree(d)
+
+
+def test_package_contents_and_control():
+    deb = package()
+    print(f"package {os.path.basename(deb)}: {os.path.getsize(deb)} bytes")
+    listing = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
+                             check=True).stdout
+    files = {}
+    for line in listing.splitlines():
+        mode, owner, _size, _day, _time, path = line.split(None, 5)
+        files[path.removeprefix(".")] = (mode, owner)
+    want = {
+        "/usr/bin/kioskd": "-rwxr-xr-x",
+        "/lib/systemd/system/kioskd.service": "-rw-r--r--",
+        "/etc/kioskd/kioskd.conf": "-rw-r--r--",
+        "/usr/share/doc/kioskd/copyright": "-rw-r--r--",
+        "/usr/share/doc/kioskd/changelog.gz": "-rw-r--r--",
+        "/usr/share/doc/kioskd/operations.md.gz": "-rw-r--r--",
+        "/usr/share/man/man8/kioskd.8.gz": "-rw-r--r--",
+    }
+    for path, mode in want.items():
+        assert path in files, (path, sorted(files))
+        assert files[path][0] == mode, (path, files[path])
+    for path, (mode, owner) in files.items():
+        assert owner == "root/root", (path, owner)
+        assert not path.startswith(("/var", "/tmp", "/home")), path
+        assert mode[0] in "-d", (path, mode)
+
+    def field(name):
+        return subprocess.run(["dpkg-deb", "-f", deb, name], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    assert field("Package") == "kioskd"
+    assert field("Architecture") == subprocess.run(["dpkg", "--print-architecture"],
+                                                   capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout
+    assert version.startswith(f"kioskd {field('Version')} "), (version, field("Version"))
+    depends = [d.split()[0] for d in field("Depends").split(", ")]
+    for lib in ("libc6", "libsqlite3-0", "libwebsockets17", "libcurl4", "libjansson4",
+                "libexpat1", "libmbedcrypto7", "adduser"):
+        assert lib in depends, (lib, depends)
+    info = subprocess.run(["dpkg-deb", "-I", deb, "conffiles"], capture_output=True, text=True,
+                          check=True).stdout
+    assert info.split() == ["/etc/kioskd/kioskd.conf"], info
+    d = tempfile.mkdtemp(prefix="kioskd-ctl-")
+    try:
+        subprocess.run(["dpkg-deb", "-e", deb, d], check=True)
+        for s in ("postinst", "prerm", "postrm"):
+            p = os.path.join(d, s)
+            assert os.access(p, os.X_OK), s
+            assert subprocess.run(["sh", "-n", p]).returncode == 0, s
+        with open(os.path.join(d, "postinst")) as f:
+            assert "adduser --system" in f.read()
+        with open(os.path.join(d, "postrm")) as f:
+            text = f.read()
+            assert "rm -rf /var/lib/kioskd" in text and "deluser" in text
+    finally:
+        shutil.rmtree(d)
+
+
+def test_packaged_binary_serves_with_the_shipped_config():
+    deb = package()
+    d = tempfile.mkdtemp(prefix="kioskd-x-")
+    proc = None
+    try:
+        root = os.path.join(d, "root")
+        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+        kioskd = os.path.join(root, "usr", "bin", "kioskd")
+        p = subprocess.run([kioskd, "--version"], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0 and p.stdout.startswith("kioskd "), p
+        with open(os.path.join(root, "etc", "kioskd", "kioskd.conf")) as f:
+            shipped = f.read()
+        assert "./var" not in shipped
+        # every path the shipped file sets or leaves at its default: none under the cwd
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSKD_")}
+        cfg = os.path.join(root, "etc", "kioskd", "kioskd.conf")
+        dump = subprocess.run([kioskd, "check-config", "-c", cfg], capture_output=True,
+                              text=True, env=env, timeout=10)
+        assert dump.returncode == 0, dump.stderr
+        paths = re.findall(r"^(?:path|key_file|database) = (.*)$", dump.stdout, re.M)
+        assert len(paths) == 5 and all(p.startswith("/var/lib/kioskd/") for p in paths), paths
+        # the same file with its data folder moved to this test's folder
+        data = os.path.join(d, "var-lib-kioskd")
+        conf = os.path.join(d, "kioskd.conf")
+        with open(conf, "w") as f:
+            f.write(shipped.replace("/var/lib/kioskd", data))
+        env["KIOSKD_HTTP_LISTEN"] = "127.0.0.1:0"
+        log = os.path.join(d, "stderr.log")
+        with open(log, "wb") as err:
+            proc = subprocess.Popen([kioskd, "serve", "-c", conf], stdout=subprocess.DEVNULL,
+                                    stderr=err, env=env, cwd=d)
+        port = None
+        deadline = time.monotonic() + 15
+        while port is None and time.monotonic() < deadline and proc.poll() is None:
+            with open(log) as f:
+                m = re.search(r"event=listening .*port=(\d+)", f.read())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.02)
+        with open(log) as f:
+            assert port, f.read()
+        st, body = healthz(port)
+        assert st == 200 and body["status"] == "ok" and body["db"] == "ok", body
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        proc = None
+        for name in ("kioskd.db", "kioskd.key", "ticket-key.pem"):
+            assert os.path.exists(os.path.join(data, name)), (name, os.listdir(data))
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(d)
+
+
+# Runs inside the throw-away copy of the system; prints key=value facts.
+INNER = r"""
+set -u
+export DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin
+fact() { printf '%s=%s\n' "$1" "$2"; }
+dpkg -i /tmp/kioskd.deb >/tmp/dpkg.log 2>&1 || { fact install failed; cat /tmp/dpkg.log; exit 1; }
+fact install ok
+fact status "$(dpkg-query -W -f='${Status}' kioskd)"
+fact user "$(getent passwd kioskd | cut -d: -f1,6,7)"
+fact group "$(getent group kioskd | cut -d: -f1)"
+fact datadir "$(stat -c %U:%G:%a /var/lib/kioskd)"
+fact conf "$(stat -c %U:%G:%a /etc/kioskd/kioskd.conf)"
+fact bin "$(stat -c %U:%G:%a /usr/bin/kioskd)"
+fact enabled "$(readlink /etc/systemd/system/multi-user.target.wants/kioskd.service || echo no)"
+fact version "$(/usr/bin/kioskd --version | head -n 1)"
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify /lib/systemd/system/kioskd.service >/tmp/verify.log 2>&1
+    fact verify "$? $(tr '\n' ' ' </tmp/verify.log)"
+fi
+# start it the way the unit does: its ExecStart, as kioskd, in /var/lib/kioskd
+cmd=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/kioskd.service)
+cd /var/lib/kioskd
+KIOSKD_HTTP_LISTEN=127.0.0.1:$PORT setpriv --reuid=kioskd --regid=kioskd --init-groups \
+    --inh-caps=-all -- $cmd 2>/tmp/kioskd.log &
+pid=$!
+fact healthz "$(python3 -c '
+import http.client, sys, time
+for _ in range(300):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=2)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        print(r.status, r.read().decode())
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    print("none")
+' "$PORT")"
+kill -TERM "$pid"
+wait "$pid"
+fact exit "$?"
+fact files "$(stat -c %n:%U:%a kioskd.db kioskd.key ticket-key.pem | tr '\n' ' ')"
+cd /
+grep -q 'event=listening' /tmp/kioskd.log || cat /tmp/kioskd.log
+dpkg -r kioskd >/tmp/dpkg.log 2>&1 || { fact remove failed; cat /tmp/dpkg.log; exit 1; }
+fact removed "bin:$(test -e /usr/bin/kioskd && echo kept || echo gone) data:$(test -e /var/lib/kioskd/kioskd.db && echo kept || echo gone) user:$(getent passwd kioskd >/dev/null && echo kept || echo gone) conf:$(test -e /etc/kioskd/kioskd.conf && echo kept || echo gone)"
+dpkg -i /tmp/kioskd.deb >/tmp/dpkg.log 2>&1 || { fact reinstall failed; cat /tmp/dpkg.log; exit 1; }
+fact reinstalled "data:$(test -e /var/lib/kioskd/kioskd.db && echo kept || echo gone)"
+dpkg --purge kioskd >/tmp/dpkg.log 2>&1 || { fact purge failed; cat /tmp/dpkg.log; exit 1; }
+fact purge ok
+left=""
+for p in /usr/bin/kioskd /lib/systemd/system/kioskd.service /etc/kioskd /var/lib/kioskd \
+    /etc/systemd/system/multi-user.target.wants/kioskd.service /usr/share/doc/kioskd; do
+    if [ -e "$p" ] || [ -L "$p" ]; then left="$left $p"; fi
+done
+fact left "${left:-none}"
+fact after_user "$(getent passwd kioskd || echo none)"
+fact after_group "$(getent group kioskd || echo none)"
+fact after_status "$(dpkg-query -W -f='${Status}' kioskd 2>/dev/null || echo none)"
+"""
+
+# Makes the throw-away copy: a private mount namespace, / overlaid with a tmpfs.
+OUTER = r"""
+set -eu
+w=$1
+mount -t tmpfs -o size=512m,mode=0755 kioskd-deploy-test "$w/t" || exit 77
+mkdir "$w/t/upper" "$w/t/work"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$w/t/upper,workdir=$w/t/work" "$w/m" || exit 77
+m=$w/m
+[ -x "$m/usr/bin/dpkg" ] || { echo "/usr is not on the root filesystem" >&2; exit 77; }
+mount --rbind /proc "$m/proc" && mount --rbind /dev "$m/dev" && mount --rbind /sys "$m/sys" || exit 77
+mount -t tmpfs tmpfs "$m/run"
+mount -t tmpfs tmpfs "$m/tmp"
+cp "$w/kioskd.deb" "$m/tmp/kioskd.deb"
+cp "$w/inner.sh" "$m/tmp/inner.sh"
+exec chroot "$m" /bin/sh /tmp/inner.sh
+"""
+
+
+def test_package_installs_starts_and_purges_in_a_throwaway_system():
+    deb = package()
+    if os.geteuid() != 0:
+        print("SKIP test_deploy: installing the package needs root (dpkg, adduser, mounts)")
+        return
+    if not shutil.which("unshare"):
+        print("SKIP test_deploy: no unshare (util-linux) for a private mount namespace")
+        return
+    w = tempfile.mkdtemp(prefix="kioskd-inst-")
+    try:
+        os.mkdir(os.path.join(w, "t"))
+        os.mkdir(os.path.join(w, "m"))
+        shutil.copy(deb, os.path.join(w, "kioskd.deb"))
+        with open(os.path.join(w, "inner.sh"), "w") as f:
+            f.write(INNER)
+        env = dict(os.environ, PORT=str(free_port()))
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", OUTER,
+                            "outer", w], capture_output=True, text=True, env=env, timeout=50)
+        if p.returncode == 77 or (p.returncode != 0 and "unshare: " in p.stderr):
+            print("SKIP test_deploy: cannot make a throw-away copy of the system here "
+                  f"(mount namespace and overlay of /): {p.stderr.strip()}")
+            return
+        facts = dict(re.findall(r"^(\w+)=(.*)$", p.stdout, re.M))
+        report = f"rc={p.returncode}\n{p.stdout}\n{p.stderr}"
+        assert p.returncode == 0, report
+        assert facts["install"] == "ok" and facts["status"] == "install ok installed", report
+        assert facts["user"] == "kioskd:/var/lib/kioskd:/usr/sbin/nologin", report
+        assert facts["group"] == "kioskd", report
+        assert facts["datadir"] == "kioskd:kioskd:700", report
+        assert facts["conf"] == "root:kioskd:640", report
+        assert facts["bin"] == "root:root:755", report
+        assert facts["enabled"] == "/lib/systemd/system/kioskd.service", report
+        assert facts["version"].startswith("kioskd "), report
+        if "verify" in facts:
+            assert facts["verify"].strip() == "0", report
+        st, _, body = facts["healthz"].partition(" ")
+        assert st == "200" and json.loads(body)["status"] == "ok", report
+        assert facts["exit"] == "0", report
+        assert facts["files"].split() == ["kioskd.db:kioskd:600", "kioskd.key:kioskd:600",
+                                          "ticket-key.pem:kioskd:600"], report
+        assert facts["removed"] == "bin:gone data:kept user:kept conf:kept", report
+        assert facts["reinstalled"] == "data:kept", report
+        assert facts["purge"] == "ok", report
+        assert facts["left"] == "none", report
+        assert facts["after_user"] == "none" and facts["after_group"] == "none", report
+        assert facts["after_status"] in ("none", ""), report
+        print(f"installed, served /healthz as kioskd, removed, reinstalled and purged "
+              f"{os.path.basename(deb)}")
+    finally:
+        shutil.rmtree(w, ignore_errors=True)
