@@ -4,12 +4,16 @@ The unit passes `systemd-analyze verify` and its `systemd-analyze security`
 rating is printed. The package is built from $KIOSKD_BIN and always checked
 with dpkg-deb (files, modes, owners, control fields, conffiles, scripts); its
 extracted binary runs with the shipped configuration (paths moved to a
-temporary folder) and answers /healthz. As root, where the kernel allows a
-private mount namespace with an overlay of /, it is installed with dpkg into
-a throw-away copy of this system (changes land in a tmpfs), started as the
-kioskd user the way the unit starts it, removed, installed again and purged.
-What the machine cannot do is skipped with the reason printed (tests/run.py
-has no skip state, so a skip counts as passed).
+temporary folder) and answers /healthz.
+
+As root, where the kernel allows private namespaces and an overlay of /, the
+package is installed with dpkg into a throw-away copy of this system (every
+change lands in a tmpfs): once started the way the unit starts it (as the
+kioskd user), removed, installed again and purged; and once with systemd
+booted in that copy, where the maintainer scripts start the unit and its
+sandbox, journal, reload, restart and purge are checked. What the machine
+cannot do is skipped with the reason printed (tests/run.py has no skip state,
+so a skip counts as passed).
 """
 import http.client
 import json
@@ -33,12 +37,13 @@ _deb = {}
 def package():
     """Builds the package once per run from the binary under test."""
     if "path" not in _deb:
-        out = tempfile.mkdtemp(prefix="kioskd-deb-")
+        # beside the binary, replaced on each run
+        out = os.path.join(os.path.dirname(os.path.abspath(BIN)), "deb-test")
+        shutil.rmtree(out, ignore_errors=True)
         p = subprocess.run(["sh", os.path.join(TOP, "tools", "mkdeb.sh"), BIN, out],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
         _deb["path"] = p.stdout.strip().splitlines()[-1]
-        _deb["dir"] = out
     return _deb["path"]
 
 
@@ -254,9 +259,11 @@ fact files "$(stat -c %n:%U:%a kioskd.db kioskd.key ticket-key.pem | tr '\n' ' '
 cd /
 grep -q 'event=listening' /tmp/kioskd.log || cat /tmp/kioskd.log
 dpkg -r kioskd >/tmp/dpkg.log 2>&1 || { fact remove failed; cat /tmp/dpkg.log; exit 1; }
-fact removed "bin:$(test -e /usr/bin/kioskd && echo kept || echo gone) data:$(test -e /var/lib/kioskd/kioskd.db && echo kept || echo gone) user:$(getent passwd kioskd >/dev/null && echo kept || echo gone) conf:$(test -e /etc/kioskd/kioskd.conf && echo kept || echo gone)"
+kept() { if "$@" >/dev/null; then echo kept; else echo gone; fi; }
+fact removed "bin:$(kept test -e /usr/bin/kioskd) data:$(kept test -e /var/lib/kioskd/kioskd.db)\
+ user:$(kept getent passwd kioskd) conf:$(kept test -e /etc/kioskd/kioskd.conf)"
 dpkg -i /tmp/kioskd.deb >/tmp/dpkg.log 2>&1 || { fact reinstall failed; cat /tmp/dpkg.log; exit 1; }
-fact reinstalled "data:$(test -e /var/lib/kioskd/kioskd.db && echo kept || echo gone)"
+fact reinstalled "data:$(kept test -e /var/lib/kioskd/kioskd.db)"
 dpkg --purge kioskd >/tmp/dpkg.log 2>&1 || { fact purge failed; cat /tmp/dpkg.log; exit 1; }
 fact purge ok
 left=""
@@ -284,6 +291,7 @@ mount -t tmpfs tmpfs "$m/run"
 mount -t tmpfs tmpfs "$m/tmp"
 cp "$w/kioskd.deb" "$m/tmp/kioskd.deb"
 cp "$w/inner.sh" "$m/tmp/inner.sh"
+rm -f "$m/var/lib/man-db/auto-update"   # no man-db index rebuild on each dpkg run
 exec chroot "$m" /bin/sh /tmp/inner.sh
 """
 
@@ -337,4 +345,175 @@ def test_package_installs_starts_and_purges_in_a_throwaway_system():
         print(f"installed, served /healthz as kioskd, removed, reinstalled and purged "
               f"{os.path.basename(deb)}")
     finally:
+        shutil.rmtree(w, ignore_errors=True)
+
+
+# Boots systemd in a throw-away copy of the system: its own mount, PID, network,
+# UTS and IPC namespaces, / overlaid with a tmpfs, /sys and /proc/sys read-only
+# (no device or kernel setting of the host is touched), basic.target only.
+OUTER_SYSTEMD = r"""
+set -eu
+w=$1
+mount -t tmpfs -o size=512m,mode=0755 kioskd-deploy-test "$w/t" || exit 77
+mkdir "$w/t/upper" "$w/t/work"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$w/t/upper,workdir=$w/t/work" "$w/m" || exit 77
+m=$w/m
+[ -x "$m/lib/systemd/systemd" ] || { echo "systemd is not installed" >&2; exit 77; }
+mount -t proc proc "$m/proc" || exit 77
+mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sys"
+mount --rbind /sys "$m/sys" && mount -o remount,bind,ro "$m/sys" || exit 77
+mount --rbind /dev "$m/dev" || exit 77
+mount -t tmpfs tmpfs "$m/run"
+mount -t tmpfs tmpfs "$m/tmp"
+cp "$w/kioskd.deb" "$m/root/kioskd.deb"
+rm -f "$m/usr/sbin/policy-rc.d"   # an image's "do not start services" policy
+rm -f "$m/var/lib/man-db/auto-update"   # no man-db index rebuild on each dpkg run
+echo kioskd-test >"$m/etc/hostname"
+exec chroot "$m" env container=kioskd-test /lib/systemd/systemd --system --unit=basic.target \
+    --log-target=journal
+"""
+
+# Runs in that system once it is up; prints key=value facts.
+INNER_SYSTEMD = r"""
+set -u
+export DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin
+fact() { printf '%s=%s\n' "$1" "$2"; }
+# wait_for COMMAND: up to 20 s
+wait_for() {
+    i=0
+    while [ $i -lt 200 ]; do
+        if sh -c "$1" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+healthz() {
+    python3 -c '
+import http.client, time
+for _ in range(100):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=2)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        print(r.status, r.read().decode())
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    print("none")
+'
+}
+main() { systemctl show -p MainPID --value kioskd.service; }
+dpkg -i /root/kioskd.deb >/tmp/dpkg.log 2>&1 || { fact install failed; cat /tmp/dpkg.log; exit 1; }
+fact install ok
+wait_for 'systemctl is-active -q kioskd.service'
+fact active "$(systemctl is-active kioskd.service)"
+h=$(healthz)
+fact healthz "$h"
+case $h in
+200*) ;;
+*) systemctl status --no-pager kioskd.service; journalctl -u kioskd.service -n 20 --no-pager; exit 1 ;;
+esac
+pid=$(main)
+fact process "user:$(stat -c %U /proc/$pid) \
+$(grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/$pid/status | tr -s '\t\n' '  ')"
+fact rootfs "$(awk '$5 == "/" { print $6 }' /proc/$pid/mountinfo | cut -d, -f1)"
+fact journal "$(journalctl -u kioskd.service -o cat | grep -c 'event=listening')"
+systemctl reload kioskd.service
+wait_for 'journalctl -u kioskd.service -o cat | grep -q event=log_reopened'
+fact reload "$(journalctl -u kioskd.service -o cat | grep -c 'event=log_reopened')"
+kill -KILL "$pid"
+wait_for "[ \"\$(systemctl show -p MainPID --value kioskd.service)\" != $pid ] && \
+    [ \"\$(systemctl show -p MainPID --value kioskd.service)\" != 0 ] && systemctl is-active -q kioskd.service"
+fact restarted "$(systemctl show -p NRestarts --value kioskd.service) $(systemctl is-active kioskd.service)"
+fact healthz_after "$(healthz)"
+dpkg --purge kioskd >/tmp/dpkg.log 2>&1 || { fact purge failed; cat /tmp/dpkg.log; exit 1; }
+fact purged "$(systemctl show -p LoadState --value kioskd.service) $(systemctl is-active kioskd.service)"
+fact after_user "$(getent passwd kioskd || echo none)"
+fact after_data "$(test -e /var/lib/kioskd && echo kept || echo gone)"
+"""
+
+
+def test_package_runs_under_systemd_in_a_throwaway_system():
+    deb = package()
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"):
+        print("SKIP test_deploy: booting systemd in a throw-away system needs root, unshare "
+              "and nsenter")
+        return
+    w = tempfile.mkdtemp(prefix="kioskd-sd-")
+    boot = None
+    init = None
+    try:
+        os.mkdir(os.path.join(w, "t"))
+        os.mkdir(os.path.join(w, "m"))
+        shutil.copy(deb, os.path.join(w, "kioskd.deb"))
+        log = open(os.path.join(w, "boot.log"), "wb")
+        t0 = time.monotonic()
+        boot = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--ipc",
+                                 "--propagation", "private", "sh", "-c", OUTER_SYSTEMD, "outer", w],
+                                stdout=log, stderr=subprocess.STDOUT)
+        children = f"/proc/{boot.pid}/task/{boot.pid}/children"
+        deadline = time.monotonic() + 10
+        while init is None and time.monotonic() < deadline and boot.poll() is None:
+            try:
+                with open(children) as f:
+                    init = int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                time.sleep(0.02)
+        enter = ["nsenter", "-t", str(init or 0), "-m", "-p", "-n", "-u", "-i", "-r", "-w"]
+        state = None
+        # "offline" (or no bus) until systemd has exec'd and opened its socket
+        while init and time.monotonic() < deadline + 20 and boot.poll() is None:
+            state = subprocess.run(enter + ["systemctl", "is-system-running", "--wait"],
+                                   capture_output=True, text=True, timeout=30)
+            if state.stdout.strip() not in ("offline", ""):
+                break
+            time.sleep(0.1)
+        if not state or state.stdout.strip() not in ("running", "degraded"):
+            with open(os.path.join(w, "boot.log")) as f:
+                why = f.read().strip()
+            print("SKIP test_deploy: systemd does not boot in a throw-away system here "
+                  f"({state.stdout.strip() + state.stderr.strip() if state else 'no init'}; "
+                  f"{why[-300:]})")
+            return
+        booted = time.monotonic()
+        p = subprocess.run(enter + ["sh", "-c", INNER_SYSTEMD], capture_output=True, text=True,
+                           timeout=60)
+        print(f"systemd booted in {booted - t0:.1f} s; "
+              f"the checks took {time.monotonic() - booted:.1f} s")
+        facts = dict(re.findall(r"^(\w+)=(.*)$", p.stdout, re.M))
+        report = f"rc={p.returncode}\n{p.stdout}\n{p.stderr}"
+        assert p.returncode == 0 and facts.get("install") == "ok", report
+        # the maintainer scripts started the unit; it serves as the kioskd user, sandboxed
+        assert facts["active"] == "active", report
+        st, _, body = facts["healthz"].partition(" ")
+        assert st == "200" and json.loads(body)["db"] == "ok", report
+        proc = facts["process"].split()
+        assert proc[0] == "user:kioskd", report
+        assert dict(zip(proc[1::2], proc[2::2])) == {"NoNewPrivs:": "1", "Seccomp:": "2",
+                                                     "CapEff:": "0000000000000000"}, report
+        assert facts["rootfs"] == "ro", report
+        # its log is in the journal; reload reopens it; a crash is restarted
+        assert int(facts["journal"]) >= 1 and int(facts["reload"]) >= 1, report
+        assert facts["restarted"] == "1 active", report
+        assert facts["healthz_after"].startswith("200 "), report
+        # purge stopped it and removed the unit, the user and the data
+        assert facts["purged"] == "not-found inactive", report
+        assert facts["after_user"] == "none" and facts["after_data"] == "gone", report
+        print(f"under systemd: {os.path.basename(deb)} installed and started, /healthz ok as "
+              "kioskd (read-only /, seccomp, no capabilities), journal, reload, restart after "
+              "SIGKILL, purge")
+    finally:
+        if init:
+            try:
+                os.kill(init, signal.SIGKILL)  # the namespace's init: everything in it ends
+            except ProcessLookupError:
+                pass
+        if boot:
+            try:
+                boot.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                boot.kill()
+                boot.wait()
         shutil.rmtree(w, ignore_errors=True)
