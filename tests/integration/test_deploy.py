@@ -77,6 +77,7 @@ def test_unit_verifies_and_its_security_is_reported():
         assert re.search(r"^ExecStart=/usr/bin/kioskd serve -c /etc/kioskd/kioskd.conf$", text, re.M)
         for line in ("User=kioskd", "ProtectSystem=strict", "ReadWritePaths=/var/lib/kioskd",
                      "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure",
+                     "StartLimitIntervalSec=0", "RestartPreventExitStatus=2",
                      "StandardError=journal", "ExecReload=/bin/kill -HUP $MAINPID"):
             assert re.search("^" + re.escape(line) + "$", text, re.M), line
         unit = os.path.join(d, "kioskd.service")
@@ -365,7 +366,7 @@ mount --rbind /sys "$m/sys" && mount -o remount,bind,ro "$m/sys" || exit 77
 mount --rbind /dev "$m/dev" || exit 77
 mount -t tmpfs tmpfs "$m/run"
 mount -t tmpfs tmpfs "$m/tmp"
-cp "$w/kioskd.deb" "$m/root/kioskd.deb"
+cp "$w/kioskd.deb" "$w/kioskd-next.deb" "$m/root/"
 rm -f "$m/usr/sbin/policy-rc.d"   # an image's "do not start services" policy
 rm -f "$m/var/lib/man-db/auto-update"   # no man-db index rebuild on each dpkg run
 echo kioskd-test >"$m/etc/hostname"
@@ -428,11 +429,51 @@ wait_for "[ \"\$(systemctl show -p MainPID --value kioskd.service)\" != $pid ] &
     [ \"\$(systemctl show -p MainPID --value kioskd.service)\" != 0 ] && systemctl is-active -q kioskd.service"
 fact restarted "$(systemctl show -p NRestarts --value kioskd.service) $(systemctl is-active kioskd.service)"
 fact healthz_after "$(healthz)"
+# a staff account added as the docs say, then an upgrade: restarted, the account kept
+echo 583920 | setpriv --reuid=kioskd --regid=kioskd --init-groups -- kioskd staff add M1 \
+    --name "Test Manager" --role manager -c /etc/kioskd/kioskd.conf >/tmp/staff.log 2>&1
+fact staff "$? $(tr '\n' ' ' </tmp/staff.log)"
+pid=$(main)
+dpkg -i /root/kioskd-next.deb >/tmp/dpkg.log 2>&1 || { fact upgrade failed; cat /tmp/dpkg.log; exit 1; }
+wait_for "[ \"\$(systemctl show -p MainPID --value kioskd.service)\" != $pid ] && \
+    [ \"\$(systemctl show -p MainPID --value kioskd.service)\" != 0 ] && systemctl is-active -q kioskd.service"
+fact upgraded "$(dpkg-query -W -f='${Version}' kioskd) $(systemctl is-active kioskd.service)"
+fact login "$(python3 -c '
+import http.client, json, time
+body = json.dumps({"staff_id": "M1", "pin": "583920", "device": "tablet-1"})
+for _ in range(100):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", 8080, timeout=2)
+        c.request("POST", "/api/v1/staff/login", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        print(r.status, "token" in json.loads(r.read()))
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    print("none")
+')"
+# a configuration error: failed at once, not restarted over and over
+mkdir -p /etc/systemd/system/kioskd.service.d
+printf '[Service]\nEnvironment=KIOSKD_HTTP_LISTEN=nowhere\n' >/etc/systemd/system/kioskd.service.d/bad.conf
+systemctl daemon-reload
+systemctl restart kioskd.service
+wait_for 'systemctl is-failed -q kioskd.service'
+fact bad_config "$(systemctl is-active kioskd.service) \
+$(systemctl show -p ExecMainStatus --value kioskd.service) \
+$(journalctl -u kioskd.service -o cat | grep -c 'configuration error')"
+rm -r /etc/systemd/system/kioskd.service.d
+systemctl daemon-reload
+systemctl restart kioskd.service
+wait_for 'systemctl is-active -q kioskd.service'
 dpkg --purge kioskd >/tmp/dpkg.log 2>&1 || { fact purge failed; cat /tmp/dpkg.log; exit 1; }
 fact purged "$(systemctl show -p LoadState --value kioskd.service) $(systemctl is-active kioskd.service)"
 fact after_user "$(getent passwd kioskd || echo none)"
 fact after_data "$(test -e /var/lib/kioskd && echo kept || echo gone)"
 """
+
+
+NEXT_SUFFIX = "+upgrade1"
 
 
 def test_package_runs_under_systemd_in_a_throwaway_system():
@@ -448,6 +489,18 @@ def test_package_runs_under_systemd_in_a_throwaway_system():
         os.mkdir(os.path.join(w, "t"))
         os.mkdir(os.path.join(w, "m"))
         shutil.copy(deb, os.path.join(w, "kioskd.deb"))
+        # the same package as the next version, for the upgrade
+        version = subprocess.run(["dpkg-deb", "-f", deb, "Version"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+        raw = os.path.join(w, "next")
+        subprocess.run(["dpkg-deb", "-R", deb, raw], check=True)
+        control = os.path.join(raw, "DEBIAN", "control")
+        with open(control) as f:
+            text = f.read()
+        with open(control, "w") as f:
+            f.write(text.replace(f"\nVersion: {version}\n", f"\nVersion: {version}{NEXT_SUFFIX}\n"))
+        subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "-b", raw,
+                        os.path.join(w, "kioskd-next.deb")], check=True, capture_output=True)
         log = open(os.path.join(w, "boot.log"), "wb")
         t0 = time.monotonic()
         boot = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--net", "--uts", "--ipc",
@@ -498,12 +551,18 @@ def test_package_runs_under_systemd_in_a_throwaway_system():
         assert int(facts["journal"]) >= 1 and int(facts["reload"]) >= 1, report
         assert facts["restarted"] == "1 active", report
         assert facts["healthz_after"].startswith("200 "), report
+        # an upgrade restarts it on the same data
+        assert facts["staff"].startswith("0"), report
+        assert facts["upgraded"] == f"{version}{NEXT_SUFFIX} active", report
+        assert facts["login"] == "200 True", report
+        # a configuration error is not restarted, and the journal says why
+        assert facts["bad_config"] == "failed 2 1", report
         # purge stopped it and removed the unit, the user and the data
         assert facts["purged"] == "not-found inactive", report
         assert facts["after_user"] == "none" and facts["after_data"] == "gone", report
         print(f"under systemd: {os.path.basename(deb)} installed and started, /healthz ok as "
               "kioskd (read-only /, seccomp, no capabilities), journal, reload, restart after "
-              "SIGKILL, purge")
+              "SIGKILL, upgrade on the same data, no restart after a configuration error, purge")
     finally:
         if init:
             try:
