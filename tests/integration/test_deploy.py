@@ -172,6 +172,8 @@ def test_packaged_binary_serves_with_the_shipped_config():
         assert p.returncode == 0 and p.stdout.startswith("kioskd "), p
         with open(os.path.join(root, "etc", "kioskd", "kioskd.conf")) as f:
             shipped = f.read()
+        with open(CONF) as f:
+            assert shipped == f.read()
         assert "./var" not in shipped
         # every path the shipped file sets or leaves at its default: none under the cwd
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSKD_")}
