@@ -19,7 +19,7 @@ test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
-cmd:systemd-analyze:systemd cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils"
+cmd:systemd-analyze:systemd cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils file:/bin/kill:procps"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography"
 deb="$build cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils cmd:systemd-analyze:systemd
