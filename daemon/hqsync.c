@@ -14,6 +14,13 @@
  *      (store/sync.h S1); a cancelled or failed push leaves it where it was.
  *  Y3. A callback that finds the sync stopped schedules nothing: it frees
  *      what it holds and ends the round.
+ *  Y4. One timer (tick) starts every round: the first EARLY_MS after start,
+ *      then [hq] interval after a success or a backoff after a failure; an
+ *      outbox that grows while HQ is online only brings that timer forward
+ *      to EARLY_MS from now (never later, never a second timer), so a burst
+ *      of changes costs one round and an offline branch keeps its backoff.
+ *  Y5. The cursor moves back only when HQ acknowledges less than it (its
+ *      database was restored), at most once per round (store/sync.h S1).
  */
 #include "daemon/hqsync.h"
 
@@ -28,6 +35,8 @@
 #include "daemon/sync.h"
 
 #define PULL_PAGE 500
+/* how soon a round starts after the daemon starts or the outbox grows (Y4) */
+#define EARLY_MS 1000
 #define RESPONSE_MAX (64 * 1024 * 1024)
 
 enum fail_kind { F_NETWORK, F_STATUS, F_SIGNATURE, F_ANSWER, F_LOCAL, F__COUNT };
@@ -40,10 +49,13 @@ struct hqsync {
     bool started, running, online;
     int failures;         /* consecutive failed rounds */
     int64_t last_success; /* unix seconds; 0: never */
-    uint64_t rounds, fails[F__COUNT];
+    int64_t clock_shift;  /* seconds added to the signing time (KIOSKD_TEST_CLOCK) */
+    double due;           /* monotonic time the tick is scheduled for */
+    uint64_t rounds, fails[F__COUNT], rewinds, early;
     /* the round in flight */
     int64_t cursor, sent_last, pushed, pulled;
-    double t0;
+    bool rewound;
+    double t0, build_max;
 };
 
 struct ack_run {
@@ -73,10 +85,27 @@ bool hqsync_enabled(const struct kioskd *k)
 
 static void tick(lws_sorted_usec_list_t *sul);
 
+/* (Re)schedules the one tick (Y4): a tick already scheduled moves. */
 static void schedule(struct hqsync *hs, int64_t ms)
 {
-    if (hs->started && hs->k->lws)
+    if (hs->started && hs->k->lws) {
+        hs->due = mono() + (double)ms / 1000;
         lws_sul_schedule(hs->k->lws, 0, &hs->tick, tick, (lws_usec_t)ms * 1000);
+    }
+}
+
+/* The time requests are signed with: the clock, shifted by the test hook. */
+static int64_t sign_time(const struct hqsync *hs)
+{
+    return (int64_t)time(NULL) + hs->clock_shift;
+}
+
+/* Entries after the cursor, from the writer's counter (no SQL). */
+static int64_t outbox_pending(struct hqsync *hs)
+{
+    struct store_stats ss;
+    store_stats(hs->k->store, &ss);
+    return ss.outbox_pending;
 }
 
 /* Milliseconds before the next round after `failures` failed ones: [hq]
@@ -103,9 +132,11 @@ static void round_success(struct hqsync *hs)
     hs->failures = 0;
     hs->rounds++;
     hs->last_success = (int64_t)time(NULL);
-    log_info("sync_round", "pushed=%lld pulled=%lld cursor=%lld ms=%.0f", (long long)hs->pushed,
-             (long long)hs->pulled, (long long)hs->cursor, (mono() - hs->t0) * 1000);
-    schedule(hs, hs->k->cfg.hq_interval * 1000);
+    log_info("sync_round", "pushed=%lld pulled=%lld cursor=%lld ms=%.0f build_ms=%.2f",
+             (long long)hs->pushed, (long long)hs->pulled, (long long)hs->cursor,
+             (mono() - hs->t0) * 1000, hs->build_max * 1000);
+    /* what was added during the round goes soon; a gap HQ holds is resent then too */
+    schedule(hs, outbox_pending(hs) > 0 ? EARLY_MS : hs->k->cfg.hq_interval * 1000);
 }
 
 /* detail is a status, an error code of HQ's or curl's message: never personal data. */
@@ -206,6 +237,7 @@ static void acked(struct store_job *job)
     struct hqsync *hs = a->hs;
     int rc = job->rc;
     int64_t advanced = a->j.advanced, cursor = a->j.cursor, sent = a->j.sent, got = a->j.acked;
+    int64_t rewound = a->j.rewound;
     free(a);
     if (!hs->started) {
         round_cancelled(hs, "push");
@@ -216,6 +248,16 @@ static void acked(struct store_job *job)
         return;
     }
     hs->pushed += advanced;
+    if (rewound > 0) {
+        /* HQ holds less than the cursor (its database was restored): resend from what it has */
+        hs->rewound = true;
+        hs->rewinds++;
+        log_warn("sync_rewind", "acked_through=%lld from=%lld entries=%lld", (long long)got,
+                 (long long)hs->cursor, (long long)rewound);
+        hs->cursor = cursor;
+        push_next(hs);
+        return;
+    }
     if (advanced == 0) {
         /* HQ lacks an entry at or before the cursor: nothing this round can fix */
         char detail[64];
@@ -253,6 +295,7 @@ static void pushed(struct net_req *r)
     a->hs = hs;
     a->j.acked = ack;
     a->j.sent = hs->sent_last;
+    a->j.rewind = !hs->rewound; /* Y5 */
     a->j.job.done = acked;
     if ((rc = store_submit(hs->k->store, &a->j.job)) != 0) {
         free(a);
@@ -265,7 +308,10 @@ static void push_next(struct hqsync *hs)
     struct sync_request q;
     int64_t last = 0;
     int count = 0;
-    int rc = sync_push_build(hs->k, hs->cursor, (int64_t)time(NULL), &q, &last, &count);
+    double t0 = mono();
+    int rc = sync_push_build(hs->k, hs->cursor, sign_time(hs), &q, &last, &count);
+    if (mono() - t0 > hs->build_max)
+        hs->build_max = mono() - t0;
     if (rc == 0 && count > 0) {
         hs->sent_last = last;
         rc = hq_send(hs, &q, pushed);
@@ -345,7 +391,7 @@ static void pull_next(struct hqsync *hs)
     int rc = store_sync_state(hs->k->store, &st);
     if (rc == 0)
         rc = sync_pull_build(hs->k, st.pull_cursor[0] ? st.pull_cursor : "0", PULL_PAGE,
-                             (int64_t)time(NULL), &q);
+                             sign_time(hs), &q);
     if (rc == 0)
         rc = hq_send(hs, &q, pulled);
     sync_request_free(&q);
@@ -364,6 +410,8 @@ static void tick(lws_sorted_usec_list_t *sul)
     hs->running = true;
     hs->t0 = mono();
     hs->pushed = hs->pulled = 0;
+    hs->rewound = false;
+    hs->build_max = 0;
     int rc = store_sync_state(hs->k->store, &st);
     if (rc) {
         round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
@@ -394,11 +442,27 @@ int hqsync_start(struct kioskd *k, char *err, size_t errlen)
     }
     hs->k = k;
     hs->started = true;
+    /* test hook, never a setting: the branch's clock is off by KIOSKD_TEST_CLOCK
+     * seconds for signing too (daemon/main.c checked the number) */
+    const char *shift = getenv("KIOSKD_TEST_CLOCK");
+    if (shift)
+        hs->clock_shift = (int64_t)strtoll(shift, NULL, 10);
     k->hqsync = hs;
-    schedule(hs, k->cfg.hq_interval * 1000);
+    schedule(hs, EARLY_MS);
     log_info("sync_started", "device=%s interval=%lld max_backoff=%lld", k->cfg.hq_device,
              (long long)k->cfg.hq_interval, (long long)k->cfg.hq_max_backoff);
     return 0;
+}
+
+void hqsync_outbox_check(struct kioskd *k)
+{
+    struct hqsync *hs = k->hqsync;
+    if (!hs || !hs->started || hs->running || !hs->online || k->draining)
+        return; /* a round in flight schedules the next; offline keeps its backoff */
+    if (hs->due <= mono() + (double)EARLY_MS / 1000 || outbox_pending(hs) <= 0)
+        return;
+    hs->early++;
+    schedule(hs, EARLY_MS);
 }
 
 void hqsync_stop(struct kioskd *k)
@@ -434,9 +498,18 @@ int hqsync_metrics(const struct kioskd *k, struct buf *out)
                         "# HELP kioskd_sync_rounds_total Sync rounds with HQ run by the daemon.\n"
                         "# TYPE kioskd_sync_rounds_total counter\n"
                         "kioskd_sync_rounds_total %llu\n"
+                        "# HELP kioskd_sync_early_rounds_total Rounds brought forward because "
+                        "the outbox grew.\n"
+                        "# TYPE kioskd_sync_early_rounds_total counter\n"
+                        "kioskd_sync_early_rounds_total %llu\n"
+                        "# HELP kioskd_sync_rewinds_total Times HQ acknowledged less than the "
+                        "outbox cursor (a restored HQ) and the branch resent from there.\n"
+                        "# TYPE kioskd_sync_rewinds_total counter\n"
+                        "kioskd_sync_rewinds_total %llu\n"
                         "# HELP kioskd_sync_failures_by_kind_total Failed sync rounds by kind.\n"
                         "# TYPE kioskd_sync_failures_by_kind_total counter\n",
-                        (unsigned long long)hs->rounds);
+                        (unsigned long long)hs->rounds, (unsigned long long)hs->early,
+                        (unsigned long long)hs->rewinds);
     for (int i = 0; i < F__COUNT && rc == 0; i++)
         rc = buf_printf(out, "kioskd_sync_failures_by_kind_total{kind=\"%s\"} %llu\n",
                         fail_names[i], (unsigned long long)hs->fails[i]);
