@@ -47,7 +47,7 @@ static int gzip_into(const char *in, size_t len, struct buf *out)
 }
 
 /* Signs q (method, path, body as sent) for this device at time now. */
-static int sync_sign(struct kioskd *k, struct sync_request *q, int64_t now)
+static int sync_sign(const struct kioskd *k, struct sync_request *q, int64_t now)
 {
     char sig[HQSIG_HEX + 1];
     const char *secret = k->cfg.hq_secret;
@@ -74,6 +74,20 @@ static int sync_nonce(struct kioskd *k, char out[33])
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count)
 {
+    char nonce[33];
+    int rc = sync_nonce(k, nonce);
+    if (rc) {
+        memset(q, 0, sizeof *q);
+        *count = 0;
+        return rc;
+    }
+    return sync_push_build_from(k, k->store, nonce, after, now, q, last, count);
+}
+
+int sync_push_build_from(const struct kioskd *k, struct store *from, const char *nonce,
+                         int64_t after, int64_t now, struct sync_request *q, int64_t *last,
+                         int *count)
+{
     json_t *entries = json_array();
     char *text = NULL;
     int rc;
@@ -84,14 +98,11 @@ int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_re
     *count = 0;
     if (!entries)
         return KIOSKD_ENOMEM;
-    rc = store_sync_outbox_read(k->store, after, (int)k->cfg.hq_batch, entries, last);
+    rc = store_sync_outbox_read(from, after, (int)k->cfg.hq_batch, entries, last);
     if (rc)
         goto out;
     *count = (int)json_array_size(entries);
     if (*count == 0)
-        goto out;
-    char nonce[33];
-    if ((rc = sync_nonce(k, nonce)) != 0)
         goto out;
     json_t *doc = json_pack("{s:s, s:s, s:O}", "device", k->cfg.hq_device, "nonce", nonce,
                             "entries", entries);

@@ -33,6 +33,12 @@ void sync_request_free(struct sync_request *q);
  * its size (0: nothing to push; q is then empty). 0 or a KIOSKD_E* code. */
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count);
+/* The same, off the loop: the entries are read through from (a connection
+ * of the caller's thread, not k->store's), the body carries nonce (32 hex
+ * digits, drawn by the caller) and only k->cfg is read from k. */
+int sync_push_build_from(const struct kioskd *k, struct store *from, const char *nonce,
+                         int64_t after, int64_t now, struct sync_request *q, int64_t *last,
+                         int *count);
 /* Reads a push's answer {"acked_through": n}. 0 or KIOSKD_EMALFORMED. */
 int sync_push_answer(const char *body, size_t len, int64_t *acked);
 
