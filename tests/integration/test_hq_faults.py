@@ -61,7 +61,7 @@ class Bench:
                                       (self.device,)))
             signups = db.execute("SELECT count(*) FROM hq_entries WHERE kind = 'signup'"
                                  ).fetchone()[0]
-        assert at_hq == [tuple(r) for r in rows], (len(at_hq), len(rows))
+        assert at_hq == [tuple(r) for r in rows], (at_hq, rows)
         assert signups == self.acked
         d = devices(self.hq)[self.device]
         assert d["acked_through"] == rows[-1][0] and d["entries"] == len(rows), d
