@@ -58,7 +58,7 @@ struct hqsync {
     /* the round in flight */
     int64_t cursor, sent_last, pushed, pulled;
     bool rewound;
-    double t0, build_max;
+    double t0, build_max, read_max;
 };
 
 struct ack_run {
@@ -147,9 +147,9 @@ static void round_success(struct hqsync *hs)
     hs->failures = 0;
     hs->rounds++;
     hs->last_success = (int64_t)time(NULL);
-    log_info("sync_round", "pushed=%lld pulled=%lld cursor=%lld ms=%.0f build_ms=%.2f",
+    log_info("sync_round", "pushed=%lld pulled=%lld cursor=%lld ms=%.0f build_ms=%.2f read_ms=%.2f",
              (long long)hs->pushed, (long long)hs->pulled, (long long)hs->cursor,
-             (mono() - hs->t0) * 1000, hs->build_max * 1000);
+             (mono() - hs->t0) * 1000, hs->build_max * 1000, hs->read_max * 1000);
     /* what was added during the round goes soon; a gap HQ holds is resent then too */
     schedule(hs, outbox_pending(hs) > 0 ? EARLY_MS : hs->k->cfg.hq_interval * 1000);
 }
@@ -415,8 +415,11 @@ static void pulled(struct net_req *r)
         round_failed(hs, "pull", F_LOCAL, kioskd_strerror(KIOSKD_ENOMEM));
         return;
     }
+    double t0 = mono();
     int rc = sync_pull_read(hs->k, r->response.data ? r->response.data : "", r->response.len,
                             &pr->p, why, sizeof why);
+    if (mono() - t0 > hs->read_max)
+        hs->read_max = mono() - t0; /* on the loop */
     net_req_free(r);
     if (rc) {
         free(pr);
@@ -463,7 +466,7 @@ static void tick(lws_sorted_usec_list_t *sul)
     hs->t0 = mono();
     hs->pushed = hs->pulled = 0;
     hs->rewound = false;
-    hs->build_max = 0;
+    hs->build_max = hs->read_max = 0;
     int rc = store_sync_state(hs->k->store, &st);
     if (rc) {
         round_failed(hs, "push", F_LOCAL, kioskd_strerror(rc));
