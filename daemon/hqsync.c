@@ -151,7 +151,9 @@ static void round_success(struct hqsync *hs)
              (long long)hs->pushed, (long long)hs->pulled, (long long)hs->cursor,
              (mono() - hs->t0) * 1000, hs->build_max * 1000, hs->read_max * 1000);
     /* what was added during the round goes soon; a gap HQ holds is resent then too */
-    schedule(hs, outbox_pending(hs) > 0 ? EARLY_MS : hs->k->cfg.hq_interval * 1000);
+    bool early = outbox_pending(hs) > 0;
+    hs->early += early;
+    schedule(hs, early ? EARLY_MS : hs->k->cfg.hq_interval * 1000);
 }
 
 /* detail is a status, an error code of HQ's or curl's message: never personal data. */
