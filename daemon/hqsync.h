@@ -31,7 +31,8 @@ void hqsync_outbox_check(struct kioskd *k);
 /* Cancels the timer; a round in flight ends when its request or store job
  * completes (cancelled by net_stop). */
 void hqsync_stop(struct kioskd *k);
-/* Frees the state, after the net thread and the store have stopped. */
+/* Frees the state and closes its read connection, after the net thread, the
+ * workers and the store's writer have stopped, before the store is closed. */
 void hqsync_free(struct kioskd *k);
 /* "online" (the last round succeeded), "offline" (it failed, or none has
  * succeeded yet) or "disabled" (no [hq] url). */

@@ -96,6 +96,8 @@ def test_offline_work_then_drain_once():
         b.proxy.set("pass")
         b.exactly_once()
         b.s.d.stop()
+        # the sync's own read connection closed first: a clean stop still removes the WAL
+        assert not os.path.exists(f"{b.s.d.dir}/kioskd.db-wal")
     finally:
         b.close()
 
