@@ -35,7 +35,10 @@ int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_re
                     int64_t *last, int *count);
 /* The same, off the loop: the entries are read through from (a connection
  * of the caller's thread, not k->store's), the body carries nonce (32 hex
- * digits, drawn by the caller) and only k->cfg is read from k. */
+ * digits, drawn by the caller) and only k->cfg is read from k. The daemon
+ * runs it on a worker thread (daemon/hqsync.c), so nothing in it may use the
+ * loop's k->pii, k->rng or k->store: unsealing an entry here needs a struct
+ * pii of the calling thread's own (core/pii.h: one thread at a time). */
 int sync_push_build_from(const struct kioskd *k, struct store *from, const char *nonce,
                          int64_t after, int64_t now, struct sync_request *q, int64_t *last,
                          int *count);
