@@ -111,6 +111,7 @@ struct config {
     char *hqserver_key;
     char *hqserver_database;
     char *hqserver_key_file;
+    char *hqserver_ticket_key_file;
     char *hqserver_admin_token;
     int64_t hqserver_window; /* seconds */
 };

@@ -30,7 +30,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/platform_util.h>
+
+#include "core/pii.h"
 #include "core/status.h"
+#include "daemon/keys.h"
 #include "daemon/log.h"
 #include "daemon/net.h"
 #include "daemon/sync.h"
@@ -53,6 +57,7 @@ struct hqsync {
     int64_t last_success; /* unix seconds; 0: never */
     int64_t clock_shift;  /* seconds added to the signing time (KIOSKD_TEST_CLOCK) */
     struct store *rd;     /* read connection of the push builds (one at a time, Y1) */
+    struct pii pii;       /* the branch key, for the push builds only (core/pii.h) */
     double due;           /* monotonic time the tick is scheduled for */
     uint64_t rounds, fails[F__COUNT], rewinds, early;
     /* the round in flight */
@@ -331,8 +336,8 @@ static void build_run(struct work *w, struct worker_ctx *ctx)
     for (size_t i = 0; i < sizeof r; i++)
         snprintf(nonce + 2 * i, 3, "%02x", r[i]);
     if (b->rc == 0)
-        b->rc = sync_push_build_from(b->hs->k, b->hs->rd, nonce, b->after, b->now, &b->q, &b->last,
-                                     &b->count);
+        b->rc = sync_push_build_from(b->hs->k, b->hs->rd, &b->hs->pii, nonce, b->after, b->now,
+                                     &b->q, &b->last, &b->count);
     b->seconds = mono() - t0;
 }
 
@@ -385,7 +390,7 @@ static void applied(struct store_job *job)
     struct hqsync *hs = pr->hs;
     int rc = job->rc;
     bool more = pr->p.more;
-    int64_t n = (int64_t)(pr->p.job.nmembers + pr->p.job.nproducts) + pr->p.job.skipped;
+    int64_t n = sync_page_changes(&pr->p);
     sync_page_free(&pr->p);
     free(pr);
     if (!hs->started) {
@@ -497,9 +502,16 @@ int hqsync_start(struct kioskd *k, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return KIOSKD_ENOMEM;
     }
-    int rc = store_open_reader(k->store, (int)k->cfg.store_busy_timeout, &hs->rd);
-    if (rc) {
+    /* the builds' own read connection and key context: a worker runs them */
+    unsigned char master[32];
+    int rc = keyfile_pii_master(k->cfg.store_key_file, &k->rng, master, err, errlen);
+    if (rc == 0 && (rc = pii_init(&hs->pii, master)) != 0)
+        snprintf(err, errlen, "cannot set up the branch key for HQ sync");
+    mbedtls_platform_zeroize(master, sizeof master);
+    if (rc == 0 && (rc = store_open_reader(k->store, (int)k->cfg.store_busy_timeout, &hs->rd)))
         snprintf(err, errlen, "cannot open a read connection for HQ sync: %s", kioskd_strerror(rc));
+    if (rc) {
+        pii_free(&hs->pii);
         free(hs);
         return rc;
     }
@@ -540,8 +552,10 @@ void hqsync_stop(struct kioskd *k)
 
 void hqsync_free(struct kioskd *k)
 {
-    if (k->hqsync)
+    if (k->hqsync) {
         store_close(k->hqsync->rd);
+        pii_free(&k->hqsync->pii);
+    }
     free(k->hqsync);
     k->hqsync = NULL;
 }

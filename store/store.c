@@ -517,6 +517,26 @@ int store_ticket_keys(struct store *s, char **pems, int max)
     return n;
 }
 
+static const char SQL_TICKET_KEY[] = "SELECT public_pem FROM ticket_keys WHERE kid = ?";
+
+int store_ticket_key_pem(struct store *s, const char *kid, char *pem, size_t cap)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_KEY);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = (size_t)sqlite3_column_bytes(st, 0) < cap ? 0 : KIOSKD_ETOOBIG;
+        if (rc == 0)
+            store_col_text(pem, cap, st, 0);
+    } else {
+        rc = rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 void store_col_text(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);

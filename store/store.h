@@ -124,6 +124,9 @@ int store_backup(const char *db_path, const char *path, char *err, size_t errlen
 /* Public key PEMs of other daemons whose tickets are accepted (ticket_keys
  * table): up to max new strings in pems (caller frees each). Returns how many, or < 0. */
 int store_ticket_keys(struct store *s, char **pems, int max);
+/* The public PEM of ticket key kid pulled from HQ into pem[cap] (read
+ * connection). 0, KIOSKD_ENOTFOUND, KIOSKD_ETOOBIG or a store error. */
+int store_ticket_key_pem(struct store *s, const char *kid, char *pem, size_t cap);
 /* Schema version of this build (the highest migration number). */
 int store_schema_version(void);
 

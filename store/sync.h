@@ -26,6 +26,7 @@
 
 #include "store/members.h"
 #include "store/products.h"
+#include "store/signups.h"
 #include "store/store.h"
 
 #define SYNC_CURSOR_MAX 200
@@ -60,18 +61,53 @@ struct store_sync_ack {
 };
 void store_sync_ack_init(struct store_sync_ack *j);
 
+/* Another device's public ticket key (kind key). */
+struct store_sync_key {
+    char kid[16];
+    char pem[256];
+};
+
+/* A sign-up taken elsewhere (kind signup), its guest sealed with this
+ * branch's key. */
+struct store_sync_signup {
+    char kid[16];
+    int64_t origin_id; /* its id where it was taken: what its ticket names */
+    int64_t event_id, issued_at;
+    char status[12], source[8], consent_version[16], device[65];
+    struct store_person who;
+};
+
+/* A ticket cancelled elsewhere (kind revocation). */
+struct store_sync_revocation {
+    char kid[16];
+    int64_t signup_id, issued_at;
+};
+
 /* Applies one page of HQ's changes and stores the cursor after it (S2). The
- * caller owns the arrays. */
+ * caller owns the arrays. Keys are added once by kid. A sign-up is applied
+ * once by (kid, origin_id), later versions only when issued later (a sign-up
+ * taken again after a cancellation); one for an event this branch lacks, or
+ * for a phone that holds a sign-up of that event here already (that one
+ * stands), is counted in skipped. A revocation is kept, and cancels the
+ * sign-up it names unless that one is checked in (the door wins). */
 struct store_sync_page {
     struct store_job job;
     const struct store_member *members; /* sealed with this branch's key */
     size_t nmembers;
     const struct store_product *products;
     size_t nproducts;
-    int64_t skipped; /* changes of kinds this branch does not apply yet */
+    const struct store_sync_key *keys;
+    size_t nkeys;
+    const struct store_sync_signup *signups;
+    size_t nsignups;
+    const struct store_sync_revocation *revocations;
+    size_t nrevocations;
+    char own_kid[16]; /* this daemon's key: a revocation of its tickets names its own ids */
+    int64_t skipped;  /* changes of kinds this branch does not apply yet */
     char cursor[SYNC_CURSOR_MAX + 1];
     /* out */
     int64_t members_added, members_updated, products_added, products_updated;
+    int64_t keys_added, signups_applied, revocations_applied;
 };
 void store_sync_page_init(struct store_sync_page *j);
 
