@@ -289,9 +289,9 @@ out:
     net_complete(k->net);
     app_stop(k);
     server_stop(k);
+    hqsync_free(k); /* its read connection closes first: the store's last one removes the WAL */
     app_close(k);
     messages_free(k);
-    hqsync_free(k);
     net_free(k->net);
     k->net = NULL;
     curl_global_cleanup();

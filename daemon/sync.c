@@ -50,7 +50,7 @@ static int gzip_into(const char *in, size_t len, struct buf *out)
 }
 
 /* Signs q (method, path, body as sent) for this device at time now. */
-static int sync_sign(struct kioskd *k, struct sync_request *q, int64_t now)
+static int sync_sign(const struct kioskd *k, struct sync_request *q, int64_t now)
 {
     char sig[HQSIG_HEX + 1];
     const char *secret = k->cfg.hq_secret;
@@ -77,7 +77,7 @@ static int sync_nonce(struct kioskd *k, char out[33])
 /* Replaces data[enc_key] (base64 of a value sealed with this branch's key
  * under aad) by data[key] in clear. A value that does not open (a key
  * replaced since) is dropped: HQ gets the entry without it. */
-static int open_field(struct kioskd *k, json_t *data, const char *enc_key, const char *key,
+static int open_field(struct pii *pii, json_t *data, const char *enc_key, const char *key,
                       const char *aad)
 {
     json_t *v = json_object_get(data, enc_key);
@@ -90,7 +90,7 @@ static int open_field(struct kioskd *k, json_t *data, const char *enc_key, const
     if (mbedtls_base64_decode(sealed, sizeof sealed, &slen,
                               (const unsigned char *)json_string_value(v),
                               json_string_length(v)) == 0 &&
-        pii_open(&k->pii, aad, sealed, slen, plain, sizeof plain, &plen) == 0)
+        pii_open(pii, aad, sealed, slen, plain, sizeof plain, &plen) == 0)
         rc = json_object_set_new(data, key, json_stringn(plain, plen)) == 0 ? 0 : KIOSKD_ENOMEM;
     mbedtls_platform_zeroize(plain, sizeof plain);
     json_object_del(data, enc_key);
@@ -99,16 +99,16 @@ static int open_field(struct kioskd *k, json_t *data, const char *enc_key, const
 
 /* Opens the personal data the outbox keeps sealed (sign-ups' and walk-ins'
  * name and phone), for the push only: HQ seals it again with its own key. */
-static int open_personal(struct kioskd *k, json_t *entries)
+static int open_personal(struct pii *pii, json_t *entries)
 {
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e)
     {
         json_t *data = json_object_get(e, "data");
-        int rc = open_field(k, data, "name_enc", "name", "name");
+        int rc = open_field(pii, data, "name_enc", "name", "name");
         if (rc == 0)
-            rc = open_field(k, data, "phone_enc", "phone", "phone");
+            rc = open_field(pii, data, "phone_enc", "phone", "phone");
         if (rc)
             return rc;
     }
@@ -117,6 +117,20 @@ static int open_personal(struct kioskd *k, json_t *entries)
 
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count)
+{
+    char nonce[33];
+    int rc = sync_nonce(k, nonce);
+    if (rc) {
+        memset(q, 0, sizeof *q);
+        *count = 0;
+        return rc;
+    }
+    return sync_push_build_from(k, k->store, &k->pii, nonce, after, now, q, last, count);
+}
+
+int sync_push_build_from(const struct kioskd *k, struct store *from, struct pii *pii,
+                         const char *nonce, int64_t after, int64_t now, struct sync_request *q,
+                         int64_t *last, int *count)
 {
     json_t *entries = json_array();
     char *text = NULL;
@@ -128,16 +142,13 @@ int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_re
     *count = 0;
     if (!entries)
         return KIOSKD_ENOMEM;
-    rc = store_sync_outbox_read(k->store, after, (int)k->cfg.hq_batch, entries, last);
+    rc = store_sync_outbox_read(from, after, (int)k->cfg.hq_batch, entries, last);
     if (rc)
         goto out;
     *count = (int)json_array_size(entries);
     if (*count == 0)
         goto out;
-    if ((rc = open_personal(k, entries)) != 0)
-        goto out;
-    char nonce[33];
-    if ((rc = sync_nonce(k, nonce)) != 0)
+    if ((rc = open_personal(pii, entries)) != 0)
         goto out;
     /* the ticket key travels with every push: HQ serves it to the other
      * devices (kind key), so tickets issued here verify there offline */

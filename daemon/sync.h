@@ -33,6 +33,16 @@ void sync_request_free(struct sync_request *q);
  * its size (0: nothing to push; q is then empty). 0 or a KIOSKD_E* code. */
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count);
+/* The same, off the loop: the entries are read through from (a connection
+ * of the caller's thread, not k->store's), their personal data opened with
+ * pii (the caller thread's own: core/pii.h, one thread at a time), the body
+ * carries nonce (32 hex digits, drawn by the caller), and from k only what
+ * is set at start is read (cfg, kid, public_pem). The daemon runs it on a
+ * worker (daemon/hqsync.c): nothing in it may use the loop's k->pii,
+ * k->rng or k->store. */
+int sync_push_build_from(const struct kioskd *k, struct store *from, struct pii *pii,
+                         const char *nonce, int64_t after, int64_t now, struct sync_request *q,
+                         int64_t *last, int *count);
 /* Reads a push's answer {"acked_through": n}. 0 or KIOSKD_EMALFORMED. */
 int sync_push_answer(const char *body, size_t len, int64_t *acked);
 

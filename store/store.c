@@ -382,6 +382,30 @@ fail:
     return rc ? rc : KIOSKD_EIO;
 }
 
+int store_open_reader(struct store *s, int busy_timeout_ms, struct store **out)
+{
+    const char *path = sqlite3_db_filename(s->rd.db, "main");
+    struct store *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return KIOSKD_ENOMEM;
+    r->lock_fd = -1;
+    r->read_only = true;
+    pthread_mutex_init(&r->mu, NULL);
+    jobq_init(&r->q, 1);
+    int rc = path && path[0] ? 0 : KIOSKD_EINVAL;
+    if (rc == 0)
+        rc = conn_open(&r->rd, path, SQLITE_OPEN_READONLY, busy_timeout_ms);
+    if (rc == 0)
+        rc = conn_exec(&r->rd, "PRAGMA cache_size=-2000; PRAGMA temp_store=MEMORY;");
+    if (rc) {
+        store_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 void store_close(struct store *s)
 {
     if (!s)

@@ -95,6 +95,13 @@ int store_start(struct store *s);
 /* Stops accepting jobs, lets the writer commit what is queued, joins it.
  * Finished jobs wait for store_complete(). */
 void store_stop(struct store *s);
+/* Opens another read connection to s's database, as a store of its own with
+ * no writer, for a thread other than the loop (one thread at a time). Never
+ * store_open the same database twice in one process: its checks open and
+ * close the files, which drops every SQLite lock the process holds on them
+ * (POSIX record locks), and another process may then delete the WAL. 0 or a
+ * KIOSKD_E* code. Close with store_close. */
+int store_open_reader(struct store *s, int busy_timeout_ms, struct store **out);
 /* Stops the writer if running and closes everything; accepts NULL. */
 void store_close(struct store *s);
 

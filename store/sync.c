@@ -111,8 +111,8 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     if (to > last)
         to = last;
     j->cursor = cur;
-    j->advanced = 0;
-    if (to <= cur)
+    j->advanced = j->rewound = 0;
+    if (to == cur || (to < cur && !j->rewind))
         return 0;
     char v[24];
     snprintf(v, sizeof v, "%lld", (long long)to);
@@ -121,6 +121,14 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
     if ((rc = store_step_done(st)) != 0)
         return rc;
+    j->cursor = to;
+    if (to < cur) { /* S1: HQ lost what it had acknowledged */
+        char subject[64];
+        j->rewound = cur - to;
+        tx->outbox_acked -= (int)j->rewound;
+        snprintf(subject, sizeof subject, "seq:%lld<-%lld", (long long)to, (long long)cur);
+        return store_audit(tx, NULL, "hq", "hq_rewind", subject);
+    }
     if (!(st = conn_stmt(tx->c, SQL_PUSHED)))
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, store_tx_now(tx));
@@ -128,7 +136,6 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0)
         return rc;
     j->advanced = to - cur;
-    j->cursor = to;
     tx->outbox_acked += (int)j->advanced;
     return 0;
 }

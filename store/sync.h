@@ -5,8 +5,13 @@
  * daemon/sync.c's, sending them is the caller's.
  *
  * Invariants (with store/store.h 3, the outbox seq is contiguous):
- *  S1. meta 'outbox_acked_seq' only grows, and never past the outbox's last
- *      seq: every entry at or below it is stored at HQ (H2 in store/hq.h).
+ *  S1. meta 'outbox_acked_seq' never goes past the outbox's last seq, and
+ *      grows only: every entry at or below it is stored at HQ (H2 in
+ *      store/hq.h). One exception: a job with rewind set moves it back to
+ *      what HQ acknowledged when that is less (HQ's database was restored
+ *      from a backup), so the entries HQ lost are sent again. Entries stay in
+ *      the outbox after HQ acknowledges them (nothing deletes them), so they
+ *      can be.
  *  S2. One page of changes and the pull cursor after it commit together
  *      (one job), so a page is applied once however the round ends.
  */
@@ -43,13 +48,16 @@ int store_sync_outbox_read(struct store *s, int64_t after, int limit, json_t *en
                            int64_t *last);
 
 /* Records that HQ has stored every entry up to acked (capped at sent, the
- * last seq of the push it answered): the cursor moves forward only (S1). */
+ * last seq of the push it answered): the cursor moves forward only (S1), or
+ * back to acked when rewind is set and acked is below it. */
 struct store_sync_ack {
     struct store_job job;
     int64_t acked, sent;
+    bool rewind;
     /* out */
     int64_t cursor;   /* the cursor after the job */
     int64_t advanced; /* entries it moved over */
+    int64_t rewound;  /* entries it moved back over (rewind only) */
 };
 void store_sync_ack_init(struct store_sync_ack *j);
 

@@ -7,15 +7,16 @@ import io
 import json
 import sqlite3
 
-from harness import HQ, Site, auth
+from harness import HQ, auth
+from test_hq import branch as hq_branch
 
 NAMES = ["欧阳明远", "司马青衫"]
 PHONES = ["13912345671", "13912345672"]
 
 
 def branch(hq, device):
-    secret = hq.device_add(device)
-    return Site(config=f"[hq]\nurl = {hq.url()}\ndevice = {device}\nsecret = {secret}\n")
+    """Its daemon runs without [hq] url (see test_hq.branch); `sync` syncs it."""
+    return hq_branch(hq, device, hq.device_add(device))
 
 
 def sync(s):
