@@ -225,6 +225,10 @@ static const struct opt opts[] = {
     {"messages", "templates", OPT_STR, OFF(messages_templates), "", 0, 0, NULL, false, "path",
      "Folder whose KIND.CHANNEL.mustache files replace the built-in templates of the same name "
      "(docs/messages.md); checked at start."},
+    {"campaigns", "sleeping_days", OPT_INT, OFF(campaigns_sleeping_days), "180", 1, 3650, NULL,
+     false, "days",
+     "A member whose last transaction is older than this is sleeping (a campaign's audience "
+     "`\"sleeping\": true`, docs/campaigns.md)."},
     {"hq", "url", OPT_STR, OFF(hq_url), "", 0, 0, NULL, false, "URL",
      "HQ's sync address (e.g. https://hq.example.com); empty turns sync off. `kioskd sync "
      "--once` pushes the outbox there and pulls HQ's changes (docs/sync.md)."},

@@ -50,6 +50,7 @@ static const struct refusal {
     [WHY_TICKET_SMS_LATE] = {410, "ticket_sms_closed",
                              "the ticket can be sent by SMS only just after signing up"},
     [WHY_SMS_OFF] = {404, "sms_off", "this kiosk does not send SMS"},
+    [WHY_CAMPAIGN_NOT_FOUND] = {404, "campaign_not_found", "no such campaign"},
     [WHY_MEMBER_NOT_FOUND] = {404, "member_not_found", "no such member"},
     [WHY_POINTS_SHORT] = {409, "insufficient_points", "the balance is short of these points"},
     [WHY_POINTS_SPENT] = {409, "points_spent",

@@ -68,8 +68,8 @@ CREATE TABLE signup_campaigns (
 ) STRICT;
 CREATE INDEX signup_campaigns_campaign ON signup_campaigns(campaign_id, step_id);
 
--- Invitation messages are found by member and step.
-CREATE INDEX messages_invitation ON messages(member_id, slot) WHERE kind = 'invitation';
+-- Invitation messages are found by step (and member).
+CREATE INDEX messages_invitation ON messages(slot, member_id) WHERE kind = 'invitation';
 
 -- A sign-up booked by a call (source 'call'), and the message kinds
 -- invitation and festival. SQLite changes a CHECK only by rebuilding a table;

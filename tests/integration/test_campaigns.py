@@ -1,8 +1,11 @@
 """Campaigns (CONTRACT.md "Campaigns"): audiences, steps through the message queue,
 attribution of sign-ups, the call list and the results."""
+import datetime
+import os
+import re
 import sqlite3
 
-from harness import Site
+from harness import CN, Daemon, Site, add_staff, auth, login
 
 
 def test_the_schema_takes_call_signups_and_invitation_messages():
@@ -20,3 +23,117 @@ def test_the_schema_takes_call_signups_and_invitation_messages():
     db.close()
     s.d.start()
     assert s.d.get("/healthz").status == 200
+
+
+HEADER = "member_no,name,phone,aum,birthday,household,last_txn\n"
+
+
+def days_ago(n):
+    return (datetime.datetime.now(CN) - datetime.timedelta(days=n)).strftime("%Y-%m-%d")
+
+
+def import_members(d, lines):
+    path = os.path.join(d.dir, "members.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(HEADER + "".join(line + "\n" for line in lines))
+    d.cli("import", "members", path)
+
+
+# Tier lines of the defaults: 潜力 from 50,000 CNY, 中高端 from 200,000, 财私 from 6,000,000.
+MEMBERS = [
+    f"C01,张一,13900000001,49999.99,1960-03-01,,{days_ago(10)}",   # 长尾, 0.01 below 潜力
+    f"C02,李二,13900000002,50000,1970-03-02,,{days_ago(179)}",     # 潜力 at its line
+    f"C03,王三,13900000003,190000,1980-04-03,,{days_ago(181)}",    # 潜力, 10,000 below 中高端
+    f"C04,赵四,13900000004,170000,1990-05-04,,{days_ago(400)}",    # 潜力, 30,000 below
+    f"C05,孙五,13900000005,6000000,1985-03-05,,",                  # 财私, never transacted
+    f"C06,周六,13900000006,150000,1975-06-06,,{days_ago(200)}",    # 潜力, opts out
+    f"C07,吴七,13900000007,160000,1965-07-07,,{days_ago(190)}",    # 潜力, signs up first
+]
+
+
+def camp_site(config=""):
+    s = Site.__new__(Site)
+    s.d = Daemon(config=config, start=False)
+    add_staff(s.d, "M1", "manager", "111111")
+    add_staff(s.d, "S1", "staff", "222222")
+    import_members(s.d, MEMBERS)
+    s.d.start()
+    s.manager = login(s.d, "M1", "111111", "office")
+    s.staff = login(s.d, "S1", "222222", "tablet-1")
+    return s
+
+
+def size(s, ev, audience):
+    r = s.d.post("/api/v1/campaigns", {"event_id": ev, "name": "试算", "audience": audience,
+                                       "steps": [{"channel": "sms", "at": "-30d"}],
+                                       "dry_run": True}, headers=auth(s.manager))
+    assert r.status == 200, r
+    return r.json["audience_size"]
+
+
+def test_audiences_at_their_edges_and_a_dry_run_stores_nothing():
+    s = camp_site()
+    ev = s.event(starts=60 * 24 * 40)
+    assert s.d.post("/api/v1/members/C06/unsubscribe", {}, headers=auth(s.staff)).status == 200
+    assert s.signup(ev, "13900000007", name="吴七").status == 201
+    assert size(s, ev, {}) == 5  # all but the opted-out and the signed-up
+    assert size(s, ev, {"tiers": ["潜力"]}) == 3
+    assert size(s, ev, {"tiers": ["长尾", "财私"]}) == 2
+    assert size(s, ev, {"aum_min": 50000}) == 4  # the line itself is in
+    assert size(s, ev, {"aum_min": "50000.01"}) == 3
+    assert size(s, ev, {"aum_max": "49999.99"}) == 1
+    assert size(s, ev, {"aum_min": 50000, "aum_max": 190000}) == 3
+    assert size(s, ev, {"near_next_tier": "0.01"}) == 1  # C01, one fen short of 潜力
+    assert size(s, ev, {"near_next_tier": 10000}) == 2   # and C03, 10,000 short of 中高端
+    assert size(s, ev, {"near_next_tier": 30000}) == 3
+    assert size(s, ev, {"sleeping": True}) == 2  # 181 and 400 days; 179 is awake, never is not
+    assert size(s, ev, {"sleeping": False}) == 5
+    assert size(s, ev, {"birthday_month": 3}) == 3
+    assert size(s, ev, {"tiers": ["潜力"], "sleeping": True, "near_next_tier": 10000}) == 1
+    with sqlite3.connect(f"file:{s.d.dir}/kioskd.db?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM campaign_members").fetchone()[0] == 0
+    s.d.stop()
+    d = Daemon(config="[campaigns]\nsleeping_days = 178\n", dir=s.d.dir, start=False)
+    d.start()
+    s.d = d
+    s.manager = login(d, "M1", "111111", "office")
+    assert size(s, ev, {"sleeping": True}) == 3
+    d.stop()
+
+
+def test_bad_campaigns_are_400_and_store_nothing():
+    s = camp_site()
+    ev = s.event(starts=60 * 24 * 40)
+    good = {"event_id": ev, "name": "升级会邀约", "steps": [{"channel": "sms", "at": "-30d"}]}
+    bad = [
+        ({"event_id": 999}, "event_id"),
+        ({"steps": []}, "steps"),
+        ({"steps": [{"channel": "fax", "at": "-30d"}]}, "steps[0].channel"),
+        ({"steps": [{"channel": "sms", "at": "30d"}]}, "steps[0].at"),
+        ({"steps": [{"channel": "sms", "at": "-30w"}]}, "steps[0].at"),
+        ({"steps": [{"channel": "sms", "at": "-400d"}]}, "steps[0].at"),
+        ({"steps": [{"channel": "sms", "at": "-1d", "template": "nope"}]}, "steps[0].template"),
+        ({"steps": [{"channel": "call", "at": "-1d", "template": "invitation"}]},
+         "steps[0].template"),
+        ({"audience": {"tiers": ["VIP"]}}, "audience.tiers"),
+        ({"audience": {"colour": "red"}}, "audience"),
+        ({"audience": {"aum_min": "1.234"}}, "audience.aum_min"),
+        ({"audience": {"birthday_month": 13}}, "audience.birthday_month"),
+        ({"name": ""}, "name"),
+    ]
+    for change, field in bad:
+        body = dict(good, **change)
+        r = s.d.post("/api/v1/campaigns", body, headers=auth(s.manager))
+        assert r.status == 400 and r.json["error"]["code"] == "invalid_campaign", (change, r)
+        assert field in r.json["error"]["fields"], (change, r.json)
+    assert s.d.post("/api/v1/campaigns", good, headers=auth(s.staff)).status == 403
+    with sqlite3.connect(f"file:{s.d.dir}/kioskd.db?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM campaign_steps").fetchone()[0] == 0
+    r = s.d.post("/api/v1/campaigns", good, headers=auth(s.manager))
+    assert r.status == 201, r
+    assert r.json["audience_size"] == 7 and re.fullmatch(r"[2-9A-HJKMNP-Z]{6}", r.json["code"])
+    assert r.json["steps"][0]["channel"] == "sms" and r.json["steps"][0]["at"] == "-30d"
+    assert s.d.get("/api/v1/campaigns/999", headers=auth(s.manager)).status == 404
+    s.d.stop()
