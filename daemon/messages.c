@@ -947,6 +947,12 @@ static void send_go(struct send *s)
     } else if (s->ticket[0]) {
         json_object_set_new(d, "ticket_link", json_string("[ticket link]"));
     }
+    const char *path = json_string_value(json_object_get(d, "link"));
+    if (s->m.kind == MSG_INVITATION && path) {
+        char link[512]; /* an invitation's link: the kiosk page with the campaign's code */
+        snprintf(link, sizeof link, "%s%s", k->cfg.bot_public_url, path);
+        json_object_set_new(d, "link", json_string(link));
+    }
     if (s->m.channel == MSG_WECHAT) {
         send_wechat(s, t, d);
         return;

@@ -4,8 +4,10 @@ import datetime
 import os
 import re
 import sqlite3
+import time
 
 from harness import CN, Daemon, Site, add_staff, auth, login
+from test_messages import Gateway, rows, sms_config, statuses, wait_for
 
 
 def test_the_schema_takes_call_signups_and_invitation_messages():
@@ -137,3 +139,51 @@ def test_bad_campaigns_are_400_and_store_nothing():
     assert r.json["steps"][0]["channel"] == "sms" and r.json["steps"][0]["at"] == "-30d"
     assert s.d.get("/api/v1/campaigns/999", headers=auth(s.manager)).status == 404
     s.d.stop()
+
+
+def invite_config(gw):
+    return sms_config(gw, "daily_cap = 10\n") + "[bot]\npublic_url = https://kiosk.example.cn\n"
+
+
+def test_steps_run_through_the_message_queue_once_past_ones_at_once_and_skip_who_signed_up():
+    gw = Gateway()
+    s = camp_site(invite_config(gw))
+    ev = s.event(starts=60 * 24 * 40)
+    body = {"event_id": ev, "name": "升级会邀约", "audience": {"tiers": ["潜力"]},
+            "steps": [{"channel": "sms", "at": "-45d"}, {"channel": "call", "at": "-14d"},
+                      {"channel": "sms", "at": "-20d", "template": "invitation"}]}
+    r = s.d.post("/api/v1/campaigns", body, headers=auth(s.manager))
+    assert r.status == 201 and r.json["audience_size"] == 5, r
+    code = r.json["code"]
+    wait_for(lambda: len(gw.got) == 5)  # the step 45 days before has passed: at once
+    link = f"https://kiosk.example.cn/?event={ev}&c={code}"
+    assert all(link in b["text"] and "客户财富升级会" in b["text"] for b in gw.bodies())
+    assert sorted(b["phone"][-2:] for b in gw.bodies()) == ["02", "03", "04", "06", "07"]
+    c = s.d.get(f"/api/v1/campaigns/{r.json['id']}", headers=auth(s.manager)).json
+    assert [st["status"] for st in c["steps"]] == ["done", "waiting", "waiting"], c
+    wait_for(lambda: s.d.get(f"/api/v1/campaigns/{r.json['id']}",
+                             headers=auth(s.manager)).json["steps"][0]["reached"] == 5)
+    # before the next step: one signs up, one opts out
+    assert s.signup(ev, "13900000003", name="王三").status == 201
+    assert s.d.post("/api/v1/members/C04/unsubscribe", {}, headers=auth(s.staff)).status == 200
+    time.sleep(1.5)
+    assert len(gw.got) == 6  # the sign-up's confirmation, no invitation yet
+    s.d.stop()
+    s.d.env["KIOSKD_TEST_CLOCK"] = str(21 * 86400)  # 19 days before the event
+    s.d.start()
+    wait_for(lambda: len(statuses(s.d, "invitation")) == 9)
+    wait_for(lambda: all(st != "queued" for _, st in statuses(s.d, "invitation")))
+    got = rows(s.d, "SELECT m.member_no, x.status, x.last_error FROM messages x JOIN members m "
+               "ON m.id = x.member_id WHERE x.kind = 'invitation' AND x.slot = "
+               "(SELECT CAST(max(id) AS TEXT) FROM campaign_steps) ORDER BY 1")
+    assert got == [("C02", "sent", None), ("C04", "skipped", "opted_out"), ("C06", "sent", None),
+                   ("C07", "sent", None)], got
+    assert len([b for b in gw.bodies() if link in b["text"]]) == 8
+    s.d.stop()
+    s.d.start()  # a restart queues no step again
+    time.sleep(1.5)
+    assert len(statuses(s.d, "invitation")) == 9 and len(gw.got) == 9
+    log = s.d.all_stderr()
+    assert "13900000002" not in log and "李二" not in log
+    s.d.stop()
+    gw.close()
