@@ -443,3 +443,89 @@ int store_campaigns_invited(struct store *s, int64_t from, int64_t to, int64_t *
 {
     return row_ints(conn_stmt(&s->rd, SQL_INVITED), from, to, invited, 1);
 }
+
+/* --- attribution of sign-ups --- */
+
+static const char SQL_CAMPAIGN_OF_CODE[] =
+    "SELECT id FROM campaigns WHERE code = ?1 AND event_id = ?2";
+/* ?1 the event, ?2 the phone hash, ?3 the member number, ?4 now */
+static const char SQL_CAMPAIGN_REACHED[] =
+    "SELECT c.id FROM campaigns c JOIN campaign_members cm ON cm.campaign_id = c.id "
+    "JOIN members m ON m.id = cm.member_id WHERE c.event_id = ?1 "
+    "AND (m.phone_hash = ?2 OR m.member_no = ?3) AND (EXISTS (SELECT 1 FROM messages x "
+    "WHERE x.kind = 'invitation' AND x.member_id = m.id AND x.status = 'sent' "
+    "AND x.sent_at <= ?4 AND x.slot IN (SELECT CAST(id AS TEXT) FROM campaign_steps "
+    "WHERE campaign_id = c.id)) OR EXISTS (SELECT 1 FROM campaign_calls cc WHERE "
+    "cc.campaign_id = c.id AND cc.member_id = m.id AND cc.called_at <= ?4 AND cc.outcome IN "
+    "('reached', 'declined', 'appointment'))) ORDER BY c.id DESC LIMIT 1";
+/* ?1 the campaign, ?2 the phone hash, ?3 the member number, ?4 now */
+static const char SQL_LAST_STEP[] =
+    "SELECT step FROM (SELECT CAST(x.slot AS INTEGER) AS step, x.sent_at AS at FROM messages x "
+    "JOIN members m ON m.id = x.member_id WHERE x.kind = 'invitation' AND x.status = 'sent' "
+    "AND x.sent_at <= ?4 AND (m.phone_hash = ?2 OR m.member_no = ?3) AND x.slot IN "
+    "(SELECT CAST(id AS TEXT) FROM campaign_steps WHERE campaign_id = ?1) "
+    "UNION ALL SELECT (SELECT id FROM campaign_steps WHERE campaign_id = ?1 AND channel = 'call' "
+    "ORDER BY pos LIMIT 1), cc.called_at FROM campaign_calls cc JOIN members m "
+    "ON m.id = cc.member_id WHERE cc.campaign_id = ?1 AND cc.called_at <= ?4 "
+    "AND cc.outcome IN ('reached', 'declined', 'appointment') "
+    "AND (m.phone_hash = ?2 OR m.member_no = ?3)) WHERE step IS NOT NULL "
+    "ORDER BY at DESC, step DESC LIMIT 1";
+static const char SQL_ATTRIBUTE[] =
+    "INSERT INTO signup_campaigns(signup_id, campaign_id, step_id) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(signup_id) DO UPDATE SET campaign_id = ?2, step_id = ?3";
+
+/* Reads the one integer st's row gives into *out (0: no row). */
+static int one_int(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+static void bind_person(sqlite3_stmt *st, const unsigned char *hash, const char *member_no,
+                        int64_t now)
+{
+    sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, member_no, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+}
+
+int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id, const char *code,
+                       const unsigned char phone_hash[STORE_HASH_LEN], const char *member_no)
+{
+    int64_t now = tx->now_us / 1000000, campaign = 0, step = 0;
+    sqlite3_stmt *st;
+    int rc;
+    if (code && code[0]) {
+        if (!(st = conn_stmt(tx->c, SQL_CAMPAIGN_OF_CODE)))
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, event_id);
+        if ((rc = one_int(st, &campaign)) != 0)
+            return rc;
+    }
+    if (!campaign) {
+        if (!(st = conn_stmt(tx->c, SQL_CAMPAIGN_REACHED)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, event_id);
+        bind_person(st, phone_hash, member_no ? member_no : "", now);
+        if ((rc = one_int(st, &campaign)) != 0)
+            return rc;
+    }
+    if (!campaign)
+        return 0;
+    if (!(st = conn_stmt(tx->c, SQL_LAST_STEP)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, campaign);
+    bind_person(st, phone_hash, member_no ? member_no : "", now);
+    if ((rc = one_int(st, &step)) != 0)
+        return rc;
+    if (!(st = conn_stmt(tx->c, SQL_ATTRIBUTE)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, signup_id);
+    sqlite3_bind_int64(st, 2, campaign);
+    if (step)
+        sqlite3_bind_int64(st, 3, step);
+    return store_step_done(st);
+}

@@ -91,6 +91,14 @@ int campaign_steps_run(struct store_tx *tx, const char *person_channel, bool wec
 int campaign_invitation_vars(struct store_tx *tx, const char *slot, int64_t member_id, json_t *d,
                              const char **why);
 
+/* For a new sign-up's job (writer thread): credits it to a campaign of its
+ * event, the one of code (an invitation link's; "" when none) or else the
+ * newest whose steps reached the person (by phone or member number), and to
+ * the last step that reached them before now (calls: reached, declined or
+ * appointment). No campaign to credit: nothing is written. */
+int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id, const char *code,
+                       const unsigned char phone_hash[STORE_HASH_LEN], const char *member_no);
+
 /* A campaign with its steps and results (GET /api/v1/campaigns/{id}). */
 struct campaign_step_view {
     int64_t id;

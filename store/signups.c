@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "store/campaigns.h"
 #include "store/events.h"
 #include "store/store_int.h"
 
@@ -334,6 +335,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     if (!place && (rc = waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
                                           &j->waitlist_position)) != 0)
         return rc;
+    if ((rc = campaign_attribute(tx, j->signup_id, j->event_id, j->campaign, j->who.phone_hash,
+                                 j->member_no)) != 0)
+        return rc;
     json_t *data = json_pack(
         "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
         (json_int_t)j->event_id, "status", j->status, "source", j->source, "name_masked",
@@ -345,6 +349,7 @@ void store_signup_new_init(struct store_signup_new *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = signup_new_run;
+    j->campaign[0] = '\0';
 }
 
 /* Gives the first waitlisted guest of event_id the place that freed up. */

@@ -187,3 +187,49 @@ def test_steps_run_through_the_message_queue_once_past_ones_at_once_and_skip_who
     assert "13900000002" not in log and "李二" not in log
     s.d.stop()
     gw.close()
+
+
+def attribution(d):
+    return rows(d, "SELECT s.phone_last4, sc.campaign_id, st.pos FROM signup_campaigns sc "
+                "JOIN signups s ON s.id = sc.signup_id LEFT JOIN campaign_steps st "
+                "ON st.id = sc.step_id ORDER BY s.id")
+
+
+def test_signups_are_credited_to_the_last_step_that_reached_the_person():
+    gw = Gateway()
+    s = camp_site(invite_config(gw))
+    ev = s.event(starts=60 * 24 * 40)
+    other = s.event(title="理财沙龙", kind="salon", starts=60 * 24 * 40, capacity=30)
+    body = {"event_id": ev, "name": "升级会邀约", "audience": {"tiers": ["潜力"]},
+            "steps": [{"channel": "sms", "at": "-45d"}, {"channel": "sms", "at": "-20d"}]}
+    r = s.d.post("/api/v1/campaigns", body, headers=auth(s.manager))
+    cid, code = r.json["id"], r.json["code"]
+    wait_for(lambda: len(gw.got) == 5)
+    wait_for(lambda: [st for _, st in statuses(s.d, "invitation")] == ["sent"] * 5)
+    assert s.signup(ev, "13900000002", name="李二", campaign=code).status == 201
+    assert s.signup(ev, "13900000003", name="王三").status == 201  # reached, no code
+    assert s.signup(ev, "13811110000", name="钱八", campaign=code).status == 201  # forwarded
+    assert s.signup(ev, "13811110001", name="冯九").status == 201  # neither
+    assert s.signup(other, "13900000004", name="赵四", campaign=code).status == 201  # other event
+    r = s.signup(ev, "13811110002", name="陈十", campaign="abc")
+    assert r.status == 422 and "campaign" in r.json["error"]["fields"], r
+    assert attribution(s.d) == [("0002", cid, 0), ("0003", cid, 0), ("0000", cid, None)]
+    s.d.stop()
+    s.d.env["KIOSKD_TEST_CLOCK"] = str(21 * 86400)
+    s.d.start()
+    wait_for(lambda: len([x for x in statuses(s.d, "invitation") if x[1] == "sent"]) == 8)
+    assert s.signup(ev, "13900000006", name="周六", campaign=code).status == 201
+    assert attribution(s.d)[-1] == ("0006", cid, 1), attribution(s.d)
+    c = s.d.get(f"/api/v1/campaigns/{cid}", headers=auth(s.manager))
+    assert c.status == 200, c
+    c = c.json
+    assert c["results"] == {"invited": 5, "reached": 5, "signed_up": 4, "checked_in": 0,
+                            "registered": 0, "approved": 0}, c
+    assert [(b["at"], b["signed_up"]) for b in c["by_step"]] == [("-45d", 2), ("-20d", 1)], c
+    assert [(st["status"], st["reached"], st["failed"]) for st in c["steps"]] == \
+        [("done", 5, 0), ("done", 3, 0)], c
+    lst = s.d.get("/api/v1/campaigns", headers=auth(s.manager)).json["campaigns"]
+    assert [x["id"] for x in lst] == [cid] and lst[0]["code"] == code
+    assert s.d.get("/api/v1/campaigns", headers=auth(s.staff)).status == 403
+    s.d.stop()
+    gw.close()
