@@ -435,15 +435,6 @@ int store_campaign_by_code(struct store *s, const char *code, int64_t *id, int64
     return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
 }
 
-static const char SQL_INVITED[] =
-    "SELECT coalesce(sum(c.audience_size), 0) FROM campaigns c JOIN events e ON e.id = c.event_id "
-    "WHERE e.starts_at >= ?1 AND e.starts_at < ?2";
-
-int store_campaigns_invited(struct store *s, int64_t from, int64_t to, int64_t *invited)
-{
-    return row_ints(conn_stmt(&s->rd, SQL_INVITED), from, to, invited, 1);
-}
-
 /* --- attribution of sign-ups --- */
 
 static const char SQL_CAMPAIGN_OF_CODE[] =

@@ -120,8 +120,5 @@ int store_campaign_ids(struct store *s, int64_t *ids, size_t max, size_t *n);
 /* The campaign with code (its id and event) for a sign-up's attribution:
  * 0, KIOSKD_ENOTFOUND or another KIOSKD_E* code. Loop only. */
 int store_campaign_by_code(struct store *s, const char *code, int64_t *id, int64_t *event_id);
-/* Invitations sent to people (every campaign's) from created_from to
- * created_to (unix seconds of the campaigns' creation): for the funnel. */
-int store_campaigns_invited(struct store *s, int64_t from, int64_t to, int64_t *invited);
 
 #endif

@@ -228,6 +228,11 @@ def test_signups_are_credited_to_the_last_step_that_reached_the_person():
     assert [(b["at"], b["signed_up"]) for b in c["by_step"]] == [("-45d", 2), ("-20d", 1)], c
     assert [(st["status"], st["reached"], st["failed"]) for st in c["steps"]] == \
         [("done", 5, 0), ("done", 3, 0)], c
+    day = (datetime.datetime.now(CN) + datetime.timedelta(days=40)).strftime("%Y-%m-%d")
+    f = s.d.get(f"/api/v1/funnel?from={day}&to={day}", headers=auth(s.manager)).json
+    row = [x for x in f["events"] if x["event_id"] == ev][0]  # the dashboard's funnel
+    assert row["invited"] == c["results"]["invited"] == 5 and row["signed_up"] == 5, row
+    assert f["total"]["invited"] == 5 and f["months"][0]["invited"] == 5, f
     lst = s.d.get("/api/v1/campaigns", headers=auth(s.manager)).json["campaigns"]
     assert [x["id"] for x in lst] == [cid] and lst[0]["code"] == code
     assert s.d.get("/api/v1/campaigns", headers=auth(s.staff)).status == 403
