@@ -51,6 +51,8 @@ static const struct refusal {
                              "the ticket can be sent by SMS only just after signing up"},
     [WHY_SMS_OFF] = {404, "sms_off", "this kiosk does not send SMS"},
     [WHY_CAMPAIGN_NOT_FOUND] = {404, "campaign_not_found", "no such campaign"},
+    [WHY_NOT_INVITED] = {404, "not_invited", "this member is not in the campaign's audience"},
+    [WHY_CALLS_NOT_DUE] = {409, "calls_not_due", "the campaign's call step has not come yet"},
     [WHY_MEMBER_NOT_FOUND] = {404, "member_not_found", "no such member"},
     [WHY_POINTS_SHORT] = {409, "insufficient_points", "the balance is short of these points"},
     [WHY_POINTS_SPENT] = {409, "points_spent",

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "core/campaign.h"
+#include "core/pii.h"
 #include "core/status.h"
 #include "core/timefmt.h"
+#include "core/validate.h"
 #include "daemon/messages.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
@@ -394,6 +396,245 @@ static void campaigns_list(struct req *r)
     req_json(r, 200, json_pack("{s:o}", "campaigns", arr));
 }
 
+/* --- the call list on the tablet --- */
+
+struct call_entry {
+    const struct campaign_call_row *row;
+    int rank;
+    int64_t gap; /* fen below the next tier's line; INT64_MAX at the top */
+};
+
+static int call_cmp(const void *a, const void *b)
+{
+    const struct call_entry *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->gap != y->gap)
+        return x->gap < y->gap ? -1 : 1;
+    return strcmp(x->row->member_no, y->row->member_no);
+}
+
+/* GET /api/v1/campaigns/{id}/calls (staff): an audited read of the invitees
+ * not signed up, masked, by tier (highest first) and then by how little AUM
+ * each lacks for the next tier. */
+static int calls_fill(struct req *r, struct write_ctx *w)
+{
+    struct audited_read *c = (struct audited_read *)w;
+    struct kioskd *k = r->k;
+    int64_t id = req_id(r, "id");
+    struct campaign_call_row *rows;
+    size_t n;
+    bool due;
+    int rc = store_campaign_calls(k->store, id, now_s(), &due, &rows, &n);
+    if (rc == KIOSKD_ENOTFOUND) {
+        req_refuse(r, WHY_CAMPAIGN_NOT_FOUND);
+        return rc;
+    }
+    if (rc)
+        return rc;
+    struct tier_lines lines = {.potential = k->cfg.tiers_potential * 100,
+                               .midhigh = k->cfg.tiers_midhigh * 100,
+                               .private_line = k->cfg.tiers_private * 100};
+    struct call_entry *e = calloc(n ? n : 1, sizeof *e);
+    for (size_t i = 0; i < n && e && rc == 0; i++) {
+        int64_t fen = 0;
+        rc = fen_open(k, "aum", rows[i].aum_enc, rows[i].aum_enc_len, &fen);
+        int64_t line = campaign_next_line(&lines, fen);
+        e[i] = (struct call_entry){&rows[i], campaign_tier_rank(rows[i].tier),
+                                   line < 0 ? INT64_MAX : line - fen};
+    }
+    json_t *arr = e && rc == 0 ? json_array() : NULL;
+    if (arr)
+        qsort(e, n, sizeof *e, call_cmp);
+    for (size_t i = 0; i < n && arr; i++) {
+        const struct campaign_call_row *x = e[i].row;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "member_no", x->member_no, "name",
+                              x->name_mask, "phone_last4", x->phone_last4, "tier", x->tier);
+        if (o && x->outcome[0])
+            json_object_set_new(o, "outcome", json_string(x->outcome));
+        if (json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    mbedtls_platform_zeroize(rows, n * sizeof *rows);
+    free(rows);
+    free(e);
+    if (rc)
+        return rc;
+    c->doc = arr ? json_pack("{s:o, s:b}", "calls", arr, "due", due) : NULL;
+    if (!c->doc)
+        return KIOSKD_ENOMEM;
+    audited_read_audit(c, r, "campaign_calls_view", "campaign", id);
+    return 0;
+}
+
+static const struct route_write campaign_calls = {
+    .ctx_size = sizeof(struct audited_read),
+    .fill = calls_fill,
+    .reply = audited_read_reply,
+    .release = audited_read_release,
+};
+
+/* Reads the invitee of the route's {id} and {member_no} into inv; answers r
+ * (404, or 409 before the call step) and returns non-zero when there is none. */
+static int invitee_of_path(struct req *r, struct campaign_invitee *inv)
+{
+    const char *no = req_param(r, "member_no");
+    bool found = false;
+    int rc = no && strlen(no) <= MEMBER_NO_MAX
+                 ? store_campaign_invitee(r->k->store, req_id(r, "id"), no, now_s(), &found, inv)
+                 : KIOSKD_ENOTFOUND;
+    if (rc == KIOSKD_ENOTFOUND)
+        req_refuse(r, found ? WHY_NOT_INVITED : WHY_CAMPAIGN_NOT_FOUND);
+    else if (rc == 0 && !inv->calls_due) {
+        req_refuse(r, WHY_CALLS_NOT_DUE);
+        rc = KIOSKD_EREFUSED;
+    }
+    return rc;
+}
+
+/* POST /api/v1/campaigns/{id}/calls/{member_no}/reveal (staff): the full phone
+ * number of one invitee, sent once the audit line (who, when, whom; never
+ * the number) has committed. */
+static int reveal_fill(struct req *r, struct write_ctx *w)
+{
+    struct audited_read *c = (struct audited_read *)w;
+    struct campaign_invitee inv;
+    int rc = invitee_of_path(r, &inv);
+    if (rc)
+        return rc;
+    char phone[32];
+    size_t len = 0;
+    if (pii_open(&r->k->pii, "phone", inv.phone_enc, inv.phone_enc_len, phone, sizeof phone - 1,
+                 &len) != 0)
+        return KIOSKD_ECRYPTO;
+    phone[len] = '\0';
+    c->doc = json_pack("{s:s}", "phone", phone);
+    mbedtls_platform_zeroize(phone, sizeof phone);
+    if (!c->doc)
+        return KIOSKD_ENOMEM;
+    audit_job_fill(&c->job, r, "campaign_phone_reveal", "campaign", req_id(r, "id"));
+    snprintf(c->job.subject, sizeof c->job.subject, "campaign:%lld:m%lld",
+             (long long)req_id(r, "id"), (long long)inv.member_id);
+    c->w.job = &c->job.job;
+    return 0;
+}
+
+static const struct route_write campaign_reveal = {
+    .ctx_size = sizeof(struct audited_read),
+    .fill = reveal_fill,
+    .reply = audited_read_reply,
+    .release = audited_read_release,
+};
+
+/* POST /api/v1/campaigns/{id}/calls/{member_no} (staff) {"outcome","note"?} */
+struct outcome_ctx {
+    struct write_ctx w;
+    struct store_campaign_call job;
+    struct store_signup_new signup;
+    char member_no[MEMBER_NO_MAX + 1];
+};
+
+/* Fills who from member_id's sealed name and phone. 0 or a KIOSKD_E* code. */
+static int member_as_guest(struct kioskd *k, int64_t member_id, struct store_person *who)
+{
+    struct store_member_sealed sec;
+    char plain[160], name[160], phone[16];
+    size_t nlen = 0, plen = 0;
+    const char *why = NULL;
+    int rc = store_member_sealed(k->store, member_id, &sec);
+    if (rc == 0 && (pii_open(&k->pii, "name", sec.name_enc, sec.name_enc_len, plain,
+                             sizeof plain - 1, &nlen) != 0 ||
+                    pii_open(&k->pii, "phone", sec.phone_enc, sec.phone_enc_len, phone,
+                             sizeof phone - 1, &plen) != 0))
+        rc = KIOSKD_ECRYPTO;
+    if (rc == 0) {
+        plain[nlen] = phone[plen] = '\0';
+        rc = validate_name(plain, name, sizeof name, &why) != 0 || !validate_mobile(phone)
+                 ? KIOSKD_EINVAL
+                 : guest_person(k, name, phone, who);
+    }
+    mbedtls_platform_zeroize(plain, sizeof plain);
+    mbedtls_platform_zeroize(name, sizeof name);
+    mbedtls_platform_zeroize(phone, sizeof phone);
+    return rc;
+}
+
+static int outcome_fill(struct req *r, struct write_ctx *w)
+{
+    static const char *const OUTCOMES[] = {"reached", "no_answer", "declined", "appointment",
+                                           "wrong_number"};
+    struct outcome_ctx *c = (struct outcome_ctx *)w;
+    struct store_campaign_call *j = &c->job;
+    struct kioskd *k = r->k;
+    struct jv *v = &r->json;
+    store_campaign_call_init(j);
+    const char *o = jv_str(v, "outcome", true, 1, CAMPAIGN_OUTCOME_MAX - 1);
+    size_t i = 0;
+    while (o && i < sizeof OUTCOMES / sizeof OUTCOMES[0] && strcmp(o, OUTCOMES[i]) != 0)
+        i++;
+    if (o && i == sizeof OUTCOMES / sizeof OUTCOMES[0])
+        jv_fail(v, "outcome", "must be reached, no_answer, declined, appointment or wrong_number");
+    else if (o)
+        snprintf(j->outcome, sizeof j->outcome, "%s", o);
+    text_field(v, "note", false, 200, j->note, sizeof j->note);
+    if (!jv_ok(v))
+        return KIOSKD_EINVAL;
+    struct campaign_invitee inv;
+    int rc = invitee_of_path(r, &inv);
+    if (rc)
+        return rc;
+    j->campaign_id = req_id(r, "id");
+    j->member_id = inv.member_id;
+    snprintf(c->member_no, sizeof c->member_no, "%s", req_param(r, "member_no"));
+    store_actor_set(&j->by, r->session.staff_id, r->session.device);
+    if (strcmp(j->outcome, "appointment") == 0) {
+        struct store_signup_new *s = &c->signup;
+        store_signup_new_init(s);
+        if ((rc = member_as_guest(k, inv.member_id, &s->who)) != 0)
+            return rc;
+        snprintf(s->member_no, sizeof s->member_no, "%s", c->member_no);
+        snprintf(s->campaign, sizeof s->campaign, "%s", inv.code);
+        snprintf(s->source, sizeof s->source, "call");
+        snprintf(s->consent_version, sizeof s->consent_version, "%s", CONSENT_VERSION);
+        snprintf(s->kid, sizeof s->kid, "%s", k->kid);
+        s->event_id = inv.event_id;
+        s->now = now_s();
+        j->signup = s;
+    }
+    w->job = &j->job;
+    return 0;
+}
+
+static json_t *outcome_reply(struct write_ctx *w, int *status)
+{
+    (void)status;
+    struct outcome_ctx *c = (struct outcome_ctx *)w;
+    json_t *o = json_pack("{s:s, s:s}", "member_no", c->member_no, "outcome", c->job.outcome);
+    if (o && c->job.signup) {
+        json_object_set_new(o, "signup_id", json_integer(c->signup.signup_id));
+        json_object_set_new(o, "status", json_string(c->signup.status));
+    }
+    return o;
+}
+
+static void outcome_effects(struct write_ctx *w)
+{
+    struct outcome_ctx *c = (struct outcome_ctx *)w;
+    if (c->job.signup && !c->signup.existed) {
+        events_changed(w->k);
+        messages_poke(w->k); /* the booked guest's confirmation */
+    }
+}
+
+static const struct route_write campaign_outcome = {
+    .ctx_size = sizeof(struct outcome_ctx),
+    .fill = outcome_fill,
+    .effects = outcome_effects,
+    .reply = outcome_reply,
+};
+
 const struct route campaigns_routes[] = {
     {.method = HTTP_POST,
      .pattern = "/api/v1/campaigns",
@@ -410,5 +651,22 @@ const struct route campaigns_routes[] = {
      .role = ROLE_MANAGER,
      .ids = {WHY_CAMPAIGN_NOT_FOUND},
      .fn = campaign_get},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/campaigns/{id}/calls",
+     .role = ROLE_STAFF,
+     .ids = {WHY_CAMPAIGN_NOT_FOUND},
+     .write = &campaign_calls},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/campaigns/{id}/calls/{member_no}/reveal",
+     .role = ROLE_STAFF,
+     .ids = {WHY_CAMPAIGN_NOT_FOUND},
+     .write = &campaign_reveal},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/campaigns/{id}/calls/{member_no}",
+     .role = ROLE_STAFF,
+     .flags = ROUTE_BODY,
+     .body_max = 4096,
+     .ids = {WHY_CAMPAIGN_NOT_FOUND},
+     .write = &campaign_outcome},
     {0},
 };

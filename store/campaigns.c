@@ -309,7 +309,7 @@ static const char SQL_STEP_MESSAGES[] =
 static const char SQL_STEP_CALLS[] =
     "SELECT count(DISTINCT member_id) FILTER (WHERE outcome IN ('reached', 'declined', "
     "'appointment')), count(DISTINCT member_id) FILTER (WHERE outcome = 'wrong_number') "
-    "FROM campaign_calls WHERE campaign_id = ?1 AND ?2 > 0";
+    "FROM campaign_calls WHERE campaign_id = ?1";
 static const char SQL_STEP_SIGNUPS[] =
     "SELECT count(*) FROM signup_campaigns sc JOIN signups s ON s.id = sc.signup_id "
     "WHERE sc.step_id = ?1 AND s.status <> 'cancelled'";
@@ -519,4 +519,151 @@ int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id,
     if (step)
         sqlite3_bind_int64(st, 3, step);
     return store_step_done(st);
+}
+
+/* --- the call list --- */
+
+static const char SQL_CALLS_DUE[] =
+    "SELECT EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = c.id AND channel = 'call' "
+    "AND run_at <= ?2) FROM campaigns c WHERE c.id = ?1";
+static const char SQL_CALLS[] =
+    "SELECT m.member_no, m.name_mask, m.phone_last4, m.tier, m.aum_enc, coalesce((SELECT "
+    "cc.outcome FROM campaign_calls cc WHERE cc.campaign_id = ?1 AND cc.member_id = m.id "
+    "ORDER BY cc.id DESC LIMIT 1), '') FROM campaign_members cm JOIN campaigns c "
+    "ON c.id = cm.campaign_id JOIN members m ON m.id = cm.member_id WHERE cm.campaign_id = ?1 "
+    "AND " NOT_SIGNED_UP("c.event_id", "m") " ORDER BY m.id";
+
+int store_campaign_calls(struct store *s, int64_t id, int64_t now, bool *due,
+                         struct campaign_call_row **rows, size_t *n)
+{
+    *rows = NULL;
+    *n = 0;
+    *due = false;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_CALLS_DUE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    *due = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return KIOSKD_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    if (!*due)
+        return 0;
+    if (!(st = conn_stmt(&s->rd, SQL_CALLS)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 0;
+    struct campaign_call_row *a = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            struct campaign_call_row *b = realloc(a, ncap * sizeof *a);
+            if (!b) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            a = b;
+            cap = ncap;
+        }
+        struct campaign_call_row *w = &a[(*n)++];
+        store_col_text(w->member_no, sizeof w->member_no, st, 0);
+        store_col_text(w->name_mask, sizeof w->name_mask, st, 1);
+        store_col_text(w->phone_last4, sizeof w->phone_last4, st, 2);
+        store_col_text(w->tier, sizeof w->tier, st, 3);
+        int len = sqlite3_column_bytes(st, 4);
+        w->aum_enc_len = len > 0 && (size_t)len <= sizeof w->aum_enc ? (size_t)len : 0;
+        if (w->aum_enc_len)
+            memcpy(w->aum_enc, sqlite3_column_blob(st, 4), w->aum_enc_len);
+        store_col_text(w->outcome, sizeof w->outcome, st, 5);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(a);
+        *n = 0;
+        return store_rc(rc);
+    }
+    *rows = a;
+    return 0;
+}
+
+static const char SQL_INVITEE[] =
+    "SELECT m.id, c.event_id, c.code, EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = "
+    "c.id AND channel = 'call' AND run_at <= ?3), m.phone_enc FROM campaigns c "
+    "LEFT JOIN members m ON m.member_no = ?2 AND EXISTS (SELECT 1 FROM campaign_members cm "
+    "WHERE cm.campaign_id = c.id AND cm.member_id = m.id) WHERE c.id = ?1";
+
+int store_campaign_invitee(struct store *s, int64_t id, const char *member_no, int64_t now,
+                           bool *campaign_found, struct campaign_invitee *out)
+{
+    memset(out, 0, sizeof *out);
+    *campaign_found = false;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_INVITEE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, member_no, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *campaign_found = true;
+        out->member_id = sqlite3_column_int64(st, 0);
+        out->event_id = sqlite3_column_int64(st, 1);
+        store_col_text(out->code, sizeof out->code, st, 2);
+        out->calls_due = sqlite3_column_int(st, 3) != 0;
+        int len = sqlite3_column_bytes(st, 4);
+        out->phone_enc_len = len > 0 && (size_t)len <= sizeof out->phone_enc ? (size_t)len : 0;
+        if (out->phone_enc_len)
+            memcpy(out->phone_enc, sqlite3_column_blob(st, 4), out->phone_enc_len);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return out->member_id ? 0 : KIOSKD_ENOTFOUND;
+    return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+static const char SQL_CALL_INSERT[] =
+    "INSERT INTO campaign_calls(campaign_id, member_id, outcome, note, called_at, staff_id, "
+    "device) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM campaign_members "
+    "WHERE campaign_id = ?1 AND member_id = ?2)";
+
+static int call_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_campaign_call *j = (struct store_campaign_call *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CALL_INSERT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, j->campaign_id);
+    sqlite3_bind_int64(st, 2, j->member_id);
+    sqlite3_bind_text(st, 3, j->outcome, -1, SQLITE_STATIC);
+    if (j->note[0])
+        sqlite3_bind_text(st, 4, j->note, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, tx->now_us / 1000000);
+    sqlite3_bind_text(st, 6, j->by.staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, j->by.device, -1, SQLITE_STATIC);
+    int rc = store_step_done(st);
+    if (rc)
+        return rc;
+    if (sqlite3_changes(tx->c->db) == 0)
+        return store_refuse(job, WHY_NOT_INVITED);
+    char subject[64];
+    snprintf(subject, sizeof subject, "campaign:%lld:m%lld", (long long)j->campaign_id,
+             (long long)j->member_id);
+    if ((rc = store_audit(tx, j->by.staff_id, j->by.device, "campaign_call", subject)) != 0)
+        return rc;
+    if (j->signup) { /* an appointment books the guest, in the same transaction */
+        rc = j->signup->job.run(tx, &j->signup->job);
+        if (rc == KIOSKD_EREFUSED)
+            return store_refuse(job, j->signup->job.why);
+    }
+    return rc;
+}
+
+void store_campaign_call_init(struct store_campaign_call *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = call_run;
 }

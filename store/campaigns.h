@@ -99,6 +99,48 @@ int campaign_invitation_vars(struct store_tx *tx, const char *slot, int64_t memb
 int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id, const char *code,
                        const unsigned char phone_hash[STORE_HASH_LEN], const char *member_no);
 
+/* The call list (GET /api/v1/campaigns/{id}/calls): invitees not signed up,
+ * with their latest outcome ("" when none). */
+#define CAMPAIGN_OUTCOME_MAX 16
+struct campaign_call_row {
+    char member_no[MEMBER_NO_MAX + 1], name_mask[64], phone_last4[5], tier[16];
+    char outcome[CAMPAIGN_OUTCOME_MAX];
+    unsigned char aum_enc[64];
+    size_t aum_enc_len;
+};
+/* Reads the call list of campaign id into a new array (caller frees), in
+ * audience order; KIOSKD_ENOTFOUND for no such campaign. *due is false (and
+ * the list empty) until a call step's time (run_at <= now) has come. */
+int store_campaign_calls(struct store *s, int64_t id, int64_t now, bool *due,
+                         struct campaign_call_row **rows, size_t *n);
+
+/* One invitee of a campaign, for the reveal and the outcome. */
+struct campaign_invitee {
+    int64_t member_id, event_id;
+    char code[CAMPAIGN_CODE_LEN + 1];
+    bool calls_due; /* a call step's time has come */
+    unsigned char phone_enc[64];
+    size_t phone_enc_len;
+};
+/* 0, KIOSKD_ENOTFOUND (no such campaign: *campaign_found false; or the
+ * member is not in its audience) or another KIOSKD_E* code. Loop only. */
+int store_campaign_invitee(struct store *s, int64_t id, const char *member_no, int64_t now,
+                           bool *campaign_found, struct campaign_invitee *out);
+
+/* Records a call's outcome for an invitee; an appointment also runs signup
+ * (a sign-up with source call, in the same transaction; idempotent as every
+ * sign-up: the same member again gets the same sign-up). Refusals:
+ * WHY_NOT_INVITED, and the sign-up's. Audited (campaign_call). */
+struct store_campaign_call {
+    struct store_job job;
+    int64_t campaign_id, member_id;
+    char outcome[CAMPAIGN_OUTCOME_MAX];
+    char note[200 * 4 + 1]; /* "" when none */
+    struct store_actor by;
+    struct store_signup_new *signup; /* appointment only, else NULL */
+};
+void store_campaign_call_init(struct store_campaign_call *j);
+
 /* A campaign with its steps and results (GET /api/v1/campaigns/{id}). */
 struct campaign_step_view {
     int64_t id;

@@ -238,3 +238,72 @@ def test_signups_are_credited_to_the_last_step_that_reached_the_person():
     assert s.d.get("/api/v1/campaigns", headers=auth(s.staff)).status == 403
     s.d.stop()
     gw.close()
+
+
+def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
+    s = camp_site()
+    ev = s.event(starts=60 * 24 * 10)  # the call step 14 days before has come
+    later = s.event(title="年末答谢会", kind="salon", starts=60 * 24 * 40, capacity=50)
+    assert s.signup(ev, "13900000007", name="吴七").status == 201
+    r = s.d.post("/api/v1/campaigns", {"event_id": ev, "name": "电话邀约",
+                                       "steps": [{"channel": "call", "at": "-14d"}]},
+                 headers=auth(s.manager))
+    cid = r.json["id"]
+    r = s.d.get(f"/api/v1/campaigns/{cid}/calls", headers=auth(s.staff))
+    assert r.status == 200, r
+    calls = r.json["calls"]
+    # 财私 first; then 潜力 by what each lacks for 中高端; 长尾 last
+    assert [c["member_no"] for c in calls] == ["C05", "C03", "C04", "C06", "C02", "C01"], calls
+    assert calls[1] == {"member_no": "C03", "name": "王*", "phone_last4": "0003", "tier": "潜力"}
+    assert "139000000" not in r.raw.decode()
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/C03/reveal", {}, headers=auth(s.staff))
+    assert r.status == 200 and r.json == {"phone": "13900000003"}, r
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/C07/reveal", {}, headers=auth(s.staff))
+    assert r.status == 404 and r.json["error"]["code"] == "not_invited", r  # signed up first
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/NOPE/reveal", {}, headers=auth(s.staff))
+    assert r.status == 404 and r.json["error"]["code"] == "not_invited", r
+    assert s.d.post(f"/api/v1/campaigns/999/calls/C03/reveal", {},
+                    headers=auth(s.staff)).status == 404
+    for no, outcome in (("C05", "no_answer"), ("C04", "declined"), ("C06", "wrong_number"),
+                        ("C02", "reached"), ("C05", "reached")):
+        r = s.d.post(f"/api/v1/campaigns/{cid}/calls/{no}", {"outcome": outcome, "note": "下午再打"},
+                     headers=auth(s.staff))
+        assert r.status == 200 and r.json == {"member_no": no, "outcome": outcome}, r
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/C02", {"outcome": "busy"}, headers=auth(s.staff))
+    assert r.status == 422 and "outcome" in r.json["error"]["fields"], r
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/C02", {"outcome": "reached", "note": "长" * 201},
+                 headers=auth(s.staff))
+    assert r.status == 422 and "note" in r.json["error"]["fields"], r
+    calls = s.d.get(f"/api/v1/campaigns/{cid}/calls", headers=auth(s.staff)).json["calls"]
+    assert {c["member_no"]: c.get("outcome") for c in calls} == {
+        "C05": "reached", "C03": None, "C04": "declined", "C06": "wrong_number", "C02": "reached",
+        "C01": None}
+    # an appointment books the guest (source call), once
+    r = s.d.post(f"/api/v1/campaigns/{cid}/calls/C03", {"outcome": "appointment"},
+                 headers=auth(s.staff))
+    assert r.status == 200 and r.json["status"] == "confirmed", r
+    again = s.d.post(f"/api/v1/campaigns/{cid}/calls/C03", {"outcome": "appointment"},
+                     headers=auth(s.staff))
+    assert again.status == 200 and again.json["signup_id"] == r.json["signup_id"], again
+    assert rows(s.d, "SELECT source, member_no, phone_last4 FROM signups WHERE id = ?",
+                r.json["signup_id"]) == [("call", "C03", "0003")]
+    assert attribution(s.d) == [("0003", cid, 0)]
+    calls = s.d.get(f"/api/v1/campaigns/{cid}/calls", headers=auth(s.staff)).json["calls"]
+    assert "C03" not in [c["member_no"] for c in calls]
+    c = s.d.get(f"/api/v1/campaigns/{cid}", headers=auth(s.manager)).json
+    assert c["steps"][0]["reached"] == 4 and c["steps"][0]["failed"] == 1, c  # C02 C03 C04 C05
+    assert c["results"]["signed_up"] == 1 and c["by_step"][0]["signed_up"] == 1, c
+    audit = rows(s.d, "SELECT staff_id, action, subject FROM audit WHERE action LIKE 'campaign%' "
+                 "ORDER BY id")
+    assert ("S1", "campaign_phone_reveal", f"campaign:{cid}:m3") in audit, audit
+    assert all("1390000" not in a[2] for a in audit)
+    assert "13900000003" not in s.d.all_stderr()
+    # a campaign whose call step has not come: no list, no number
+    r = s.d.post("/api/v1/campaigns", {"event_id": later, "name": "答谢会",
+                                       "steps": [{"channel": "call", "at": "-3d"}]},
+                 headers=auth(s.manager))
+    r = s.d.get(f"/api/v1/campaigns/{r.json['id']}/calls", headers=auth(s.staff))
+    assert r.status == 200 and r.json == {"calls": [], "due": False}, r
+    r = s.d.post(f"/api/v1/campaigns/{cid + 1}/calls/C03/reveal", {}, headers=auth(s.staff))
+    assert r.status == 409 and r.json["error"]["code"] == "calls_not_due", r
+    s.d.stop()

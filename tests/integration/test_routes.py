@@ -12,6 +12,9 @@ EXPECTED = {
     ("POST", "/api/v1/campaigns"): "manager",
     ("GET", "/api/v1/campaigns"): "manager",
     ("GET", "/api/v1/campaigns/{id}"): "manager",
+    ("GET", "/api/v1/campaigns/{id}/calls"): "staff",
+    ("POST", "/api/v1/campaigns/{id}/calls/{member_no}/reveal"): "staff",
+    ("POST", "/api/v1/campaigns/{id}/calls/{member_no}"): "staff",
     ("GET", "/api/v1/messages"): "manager",
     ("POST", "/api/v1/messages/{id}/retry"): "manager",
     ("POST", "/api/v1/members/{member_no}/unsubscribe"): "staff",
@@ -133,6 +136,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
                          "/api/v1/members/{member_no}/bind_code",
                          "/api/v1/members/{member_no}/unsubscribe"):
             ids = {"member_no": "M1"}
+        elif "{member_no}" in pattern and "campaigns" in pattern:
+            ids = {"id": "1", "member_no": "M1"}
         elif pattern == "/api/v1/checkins/{id}":
             ids = {"id": str(cid)}
         else:
