@@ -55,6 +55,57 @@ int64_t campaign_next_line(const struct tier_lines *t, int64_t aum_fen)
     return -1;
 }
 
+static const char *const FESTIVAL_NAMES[CAMPAIGN_FESTIVALS] = {"春节", "元宵", "端午", "中秋",
+                                                               "重阳"};
+/* Their Gregorian dates, by festival then year from 2026 (from the Chinese calendar:
+ * 正月初一, 正月十五, 五月初五, 八月十五, 九月初九). */
+#define FESTIVAL_YEARS 5
+static const char FESTIVAL_DATES[CAMPAIGN_FESTIVALS][FESTIVAL_YEARS][11] = {
+    {"2026-02-17", "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03"},
+    {"2026-03-03", "2027-02-20", "2028-02-09", "2029-02-27", "2030-02-17"},
+    {"2026-06-19", "2027-06-09", "2028-05-28", "2029-06-16", "2030-06-05"},
+    {"2026-09-25", "2027-09-15", "2028-10-03", "2029-09-22", "2030-09-12"},
+    {"2026-10-18", "2027-10-08", "2028-10-26", "2029-10-16", "2030-10-05"},
+};
+
+const char *campaign_festival_name(int i)
+{
+    return i >= 0 && i < CAMPAIGN_FESTIVALS ? FESTIVAL_NAMES[i] : NULL;
+}
+
+int campaign_festivals_parse(const char *s, unsigned *mask, const char **bad)
+{
+    *mask = 0;
+    *bad = NULL;
+    while (*s) {
+        size_t skip = strspn(s, " ,");
+        s += skip;
+        size_t n = strcspn(s, " ,");
+        if (n == 0)
+            break;
+        int i = 0;
+        while (i < CAMPAIGN_FESTIVALS &&
+               !(strlen(FESTIVAL_NAMES[i]) == n && memcmp(FESTIVAL_NAMES[i], s, n) == 0))
+            i++;
+        if (i == CAMPAIGN_FESTIVALS) {
+            *bad = s;
+            return -1;
+        }
+        *mask |= 1u << i;
+        s += n;
+    }
+    return 0;
+}
+
+int campaign_festival_on(const char *date, unsigned mask)
+{
+    for (int i = 0; i < CAMPAIGN_FESTIVALS; i++)
+        for (int y = 0; y < FESTIVAL_YEARS && (mask & (1u << i)); y++)
+            if (strcmp(date, FESTIVAL_DATES[i][y]) == 0)
+                return i;
+    return -1;
+}
+
 int campaign_tier_rank(const char *tier)
 {
     static const char *const order[] = {"财私", "中高端", "潜力", "长尾"};

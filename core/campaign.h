@@ -31,4 +31,15 @@ int64_t campaign_next_line(const struct tier_lines *t, int64_t aum_fen);
 /* The order of a tier for call lists: 财私 0, 中高端 1, 潜力 2, 长尾 3, other 4. */
 int campaign_tier_rank(const char *tier);
 
+/* The festivals kioskd greets members on ([campaigns] festivals), with their
+ * China dates for 2026-2030 shipped in core/campaign.c: 春节, 元宵, 端午, 中秋, 重阳. */
+#define CAMPAIGN_FESTIVALS 5
+/* The name of festival i (0 to CAMPAIGN_FESTIVALS - 1), or NULL. */
+const char *campaign_festival_name(int i);
+/* Parses names separated by spaces or commas into *mask (bit i: festival i);
+ * "" is none. 0, or -1 with *bad pointing at the unknown name. */
+int campaign_festivals_parse(const char *s, unsigned *mask, const char **bad);
+/* The festival (index) falling on date (YYYY-MM-DD) among those in mask, or -1. */
+int campaign_festival_on(const char *date, unsigned mask);
+
 #endif

@@ -24,6 +24,7 @@ static const struct {
     [MSG_TICKET_LINK] = {"ticket_link", true, EVENT},
     [MSG_CHAT_REPLY] = {"chat_reply", true, "text"},
     [MSG_INVITATION] = {"invitation", false, PERSON "title time date venue link"},
+    [MSG_FESTIVAL] = {"festival", false, PERSON "festival date"},
 };
 
 static const char *const channels[MSG_CHANNELS] = {"sms", "log", "wecom", "wechat"};

@@ -192,6 +192,7 @@ static void sched_run(struct messenger *ms)
     r->job.wechat = ms->wechat;
     r->job.wechat_kinds = ms->wechat_kinds;
     r->job.maturity_days = ms->k->cfg.messages_maturity_days;
+    r->job.festivals = ms->k->cfg.campaigns_festival_mask;
     if (store_submit(ms->k->store, &r->job.job) != 0) {
         free(r);
         return; /* the next tick tries again */

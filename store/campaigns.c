@@ -667,3 +667,31 @@ void store_campaign_call_init(struct store_campaign_call *j)
     memset(j, 0, sizeof *j);
     j->job.run = call_run;
 }
+
+/* --- festival greetings --- */
+
+/* ?1 now, ?2 today, ?3 the channel, ?4 due */
+static const char SQL_FESTIVAL[] =
+    "INSERT OR IGNORE INTO messages(uid, dedup_key, kind, channel, transactional, signup_id, "
+    "event_id, member_id, maturity_id, person_hash, slot, due_at, next_at, created_at) "
+    "SELECT lower(hex(randomblob(16))), 'festival:m' || m.id || ':' || "
+    "lower(hex(substr(m.phone_hash, 1, 8))) || ':' || ?2, 'festival', ?3, 0, NULL, NULL, m.id, "
+    "NULL, m.phone_hash, ?2, ?4, ?4, ?1 FROM members m WHERE m.opted_out = 0";
+
+int campaign_festival_run(struct store_tx *tx, const char *person_channel, unsigned mask,
+                          const char *today, int64_t due_at, int64_t *queued)
+{
+    if (!person_channel || campaign_festival_on(today, mask) < 0)
+        return 0;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_FESTIVAL);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, tx->now_us / 1000000);
+    sqlite3_bind_text(st, 2, today, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, person_channel, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, due_at);
+    int rc = store_step_done(st);
+    if (rc == 0)
+        *queued += sqlite3_changes(tx->c->db);
+    return rc;
+}

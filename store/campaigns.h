@@ -85,6 +85,11 @@ void store_campaign_create_init(struct store_campaign_create *j);
 struct store_tx;
 int campaign_steps_run(struct store_tx *tx, const char *person_channel, bool wechat,
                        int64_t *queued);
+/* For the message scheduler: on a festival in mask (today, YYYY-MM-DD
+ * China), queues one greeting (kind festival, slot today) per member not
+ * opted out, due at due_at, on person_channel. Adds them to *queued. */
+int campaign_festival_run(struct store_tx *tx, const char *person_channel, unsigned mask,
+                          const char *today, int64_t due_at, int64_t *queued);
 /* For the claim of an invitation (step id in slot): sets "link" (the path
  * /?event=N&c=CODE) in d; returns 1 with *why when the member has signed up
  * since (the message is skipped), 0, or an error. */

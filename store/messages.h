@@ -40,6 +40,7 @@ struct store_msg_schedule {
     bool wechat;
     unsigned wechat_kinds;
     int64_t maturity_days;
+    unsigned festivals; /* bit per festival greeted (core/campaign.h) */
     /* out */
     int64_t queued, recovered;
 };

@@ -5,6 +5,7 @@ import os
 import re
 import sqlite3
 import time
+import urllib.parse
 
 from harness import CN, Daemon, Site, add_staff, auth, login
 from test_messages import Gateway, rows, sms_config, statuses, wait_for
@@ -307,3 +308,40 @@ def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
     r = s.d.post(f"/api/v1/campaigns/{cid + 1}/calls/C03/reveal", {}, headers=auth(s.staff))
     assert r.status == 409 and r.json["error"]["code"] == "calls_not_due", r
     s.d.stop()
+
+
+def test_festival_greetings_go_to_every_member_not_opted_out_on_the_day():
+    now = datetime.datetime.now(CN)
+    spring = datetime.datetime(2027, 2, 6, 10, 30, tzinfo=CN)  # 春节 2027, after 10:00
+    config = "[messages]\nchannel = log\nquiet_hours =\n"
+    d = Daemon(config=config, start=False)
+    import_members(d, MEMBERS[:3])
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    staff = login(d, "S1", "222222")
+    assert d.post("/api/v1/members/C02/unsubscribe", {}, headers=auth(staff)).status == 200
+    d.stop()
+    d.env["KIOSKD_TEST_CLOCK"] = str(int((spring - now).total_seconds()))
+    d.start()
+    wait_for(lambda: statuses(d, "festival") == [("festival", "sent")] * 2)
+    assert rows(d, "SELECT m.member_no, x.slot FROM messages x JOIN members m ON m.id = x.member_id "
+                "WHERE x.kind = 'festival' ORDER BY 1") == [("C01", "2027-02-06"),
+                                                           ("C03", "2027-02-06")]
+    log = urllib.parse.unquote(d.all_stderr())
+    assert log.count("kind=festival channel=log to=") == 2 and "值此春节之际" in log, log[-2000:]
+    d.stop()
+    d.start()  # once a day, whatever the restarts
+    time.sleep(1.5)
+    assert len(statuses(d, "festival")) == 2
+    d.stop()
+    # only the festivals chosen; an unknown one stops the daemon at start
+    d2 = Daemon(config=config + "[campaigns]\nfestivals = 中秋, 重阳\n", start=False)
+    import_members(d2, MEMBERS[:3])
+    d2.env["KIOSKD_TEST_CLOCK"] = str(int((spring - now).total_seconds()))
+    d2.start()
+    time.sleep(1.5)
+    assert statuses(d2, "festival") == []
+    d2.stop()
+    d3 = Daemon(config="[campaigns]\nfestivals = 春节 圣诞节\n", start=False)
+    p = d3.cli("check-config", check=False)
+    assert p.returncode != 0 and "unknown festival '圣诞节'" in p.stderr.decode(), p

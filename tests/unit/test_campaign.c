@@ -75,12 +75,39 @@ static void test_next_line(void **state)
     assert_int_equal(campaign_tier_rank("?"), 4);
 }
 
+static void test_festivals(void **state)
+{
+    (void)state;
+    unsigned all = 0, some = 0;
+    const char *bad = NULL;
+    assert_int_equal(campaign_festivals_parse("春节 元宵 端午 中秋 重阳", &all, &bad), 0);
+    assert_int_equal(all, 0x1f);
+    assert_int_equal(campaign_festivals_parse(" 中秋,春节 ", &some, &bad), 0);
+    assert_int_equal(some, 0x9);
+    assert_int_equal(campaign_festivals_parse("", &some, &bad), 0);
+    assert_int_equal(some, 0);
+    assert_int_equal(campaign_festivals_parse("春节 圣诞", &some, &bad), -1);
+    assert_string_equal(bad, "圣诞");
+    assert_int_equal(campaign_festivals_parse("春节春节", &some, &bad), -1);
+    assert_int_equal(campaign_festival_on("2026-02-17", all), 0);
+    assert_string_equal(campaign_festival_name(0), "春节");
+    assert_int_equal(campaign_festival_on("2027-02-20", all), 1);
+    assert_int_equal(campaign_festival_on("2028-05-28", all), 2);
+    assert_int_equal(campaign_festival_on("2028-10-03", all), 3);
+    assert_int_equal(campaign_festival_on("2030-10-05", all), 4);
+    assert_int_equal(campaign_festival_on("2028-10-03", 0x1), -1); /* 中秋 not chosen */
+    assert_int_equal(campaign_festival_on("2026-02-18", all), -1);
+    assert_int_equal(campaign_festival_on("2031-01-23", all), -1); /* past the table */
+    assert_null(campaign_festival_name(5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_at_parse),
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_next_line),
+        cmocka_unit_test(test_festivals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
