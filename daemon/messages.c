@@ -166,6 +166,8 @@ static void sched_done(struct store_job *job)
             log_info("messages_queued", "count=%lld", (long long)r->job.queued);
         if ((r->job.queued || r->job.recovered) && ms->started)
             lws_sul_schedule(ms->k->lws, 0, &ms->send_tick, send_tick, 1);
+        if (r->job.more)
+            ms->sched_again = true; /* a campaign's step goes on in batches */
     }
     free(r);
     if (ms->sched_again && ms->started) {

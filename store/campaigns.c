@@ -180,10 +180,15 @@ void store_campaign_create_init(struct store_campaign_create *j)
 /* --- the steps, run by the message scheduler --- */
 
 static const char SQL_STEPS_DUE[] =
-    "SELECT st.id, st.channel, c.id, c.event_id FROM campaign_steps st "
+    "SELECT st.id, st.channel, c.id, c.event_id, st.cursor FROM campaign_steps st "
     "JOIN campaigns c ON c.id = st.campaign_id WHERE st.ran_at IS NULL AND st.run_at <= ?1 "
     "ORDER BY st.run_at, st.id LIMIT ?2";
-/* ?1 now, ?2 the step, ?3 the event, ?4 the channel, ?5 the campaign, ?6 bound members only */
+/* the last member id of the next batch of campaign ?1 after ?2 (NULL: none left) */
+static const char SQL_BATCH_END[] =
+    "SELECT max(member_id) FROM (SELECT member_id FROM campaign_members WHERE campaign_id = ?1 "
+    "AND member_id > ?2 ORDER BY member_id LIMIT ?3)";
+/* ?1 now, ?2 the step, ?3 the event, ?4 the channel, ?5 the campaign, ?6 bound members only,
+ * ?7 ?8 the batch's member ids (after, up to) */
 static const char SQL_INVITE[] =
     "INSERT OR IGNORE INTO messages(uid, dedup_key, kind, channel, transactional, signup_id, "
     "event_id, member_id, maturity_id, person_hash, slot, due_at, next_at, created_at) "
@@ -191,60 +196,102 @@ static const char SQL_INVITE[] =
     "lower(hex(substr(m.phone_hash, 1, 8))), 'invitation', ?4, 0, NULL, ?3, m.id, NULL, "
     "m.phone_hash, CAST(?2 AS TEXT), ?1, ?1, ?1 "
     "FROM campaign_members cm JOIN members m ON m.id = cm.member_id WHERE cm.campaign_id = ?5 "
+    "AND cm.member_id > ?7 AND cm.member_id <= ?8 "
     "AND " NOT_SIGNED_UP("?3", "m") " AND (?6 = 0 OR EXISTS (SELECT 1 FROM bot_bindings b "
                                     "WHERE b.member_id = m.id AND b.openid_enc IS NOT NULL))";
+static const char SQL_STEP_BATCH[] =
+    "UPDATE campaign_steps SET cursor = ?2, queued = queued + ?3 WHERE id = ?1";
 static const char SQL_STEP_RAN[] =
-    "UPDATE campaign_steps SET ran_at = ?2, queued = ?3 WHERE id = ?1 AND ran_at IS NULL";
+    "UPDATE campaign_steps SET ran_at = ?2 WHERE id = ?1 AND ran_at IS NULL";
+
+/* Queues the next batch of step's invitations on channel ch (up to *budget
+ * members); *done when none were left. */
+static int invite_batch(struct store_tx *tx, int64_t now, const int64_t step[4], const char *ch,
+                        bool bound_only, int64_t *budget, int64_t *queued, bool *done)
+{
+    /* step: id, campaign, event, cursor */
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_BATCH_END);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, step[1]);
+    sqlite3_bind_int64(st, 2, step[3]);
+    sqlite3_bind_int64(st, 3, *budget);
+    int rc = sqlite3_step(st);
+    bool none = rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL;
+    int64_t upto = none ? 0 : sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_rc(rc);
+    *done = none;
+    if (none)
+        return 0;
+    if (!(st = conn_stmt(tx->c, SQL_INVITE)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, step[0]);
+    sqlite3_bind_int64(st, 3, step[2]);
+    sqlite3_bind_text(st, 4, ch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, step[1]);
+    sqlite3_bind_int(st, 6, bound_only);
+    sqlite3_bind_int64(st, 7, step[3]);
+    sqlite3_bind_int64(st, 8, upto);
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    int64_t added = sqlite3_changes(tx->c->db);
+    *queued += added;
+    *budget -= CAMPAIGN_INVITE_BATCH; /* members looked at, whether queued or not */
+    if (!(st = conn_stmt(tx->c, SQL_STEP_BATCH)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, step[0]);
+    sqlite3_bind_int64(st, 2, upto);
+    sqlite3_bind_int64(st, 3, added);
+    return store_step_done(st);
+}
 
 int campaign_steps_run(struct store_tx *tx, const char *person_channel, bool wechat,
-                       int64_t *queued)
+                       int64_t *queued, bool *more)
 {
     struct {
-        int64_t id, campaign, event;
+        int64_t v[4]; /* id, campaign, event, cursor */
         char channel[8];
     } due[STEPS_PER_RUN];
     int n = 0, rc;
-    int64_t now = tx->now_us / 1000000;
+    int64_t now = tx->now_us / 1000000, budget = CAMPAIGN_INVITE_BATCH;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_STEPS_DUE);
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, STEPS_PER_RUN);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < STEPS_PER_RUN) {
-        due[n].id = sqlite3_column_int64(st, 0);
+        due[n].v[0] = sqlite3_column_int64(st, 0);
         store_col_text(due[n].channel, sizeof due[n].channel, st, 1);
-        due[n].campaign = sqlite3_column_int64(st, 2);
-        due[n].event = sqlite3_column_int64(st, 3);
+        due[n].v[1] = sqlite3_column_int64(st, 2);
+        due[n].v[2] = sqlite3_column_int64(st, 3);
+        due[n].v[3] = sqlite3_column_int64(st, 4);
         n++;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return store_rc(rc);
     for (int i = 0; i < n; i++) {
-        int64_t added = 0;
-        bool by_wechat = strcmp(due[i].channel, "wechat") == 0;
+        bool by_wechat = strcmp(due[i].channel, "wechat") == 0, done = true;
         const char *ch = by_wechat                            ? (wechat ? "wechat" : NULL)
                          : strcmp(due[i].channel, "sms") == 0 ? person_channel
                                                               : NULL;
-        if (ch) {
-            if (!(st = conn_stmt(tx->c, SQL_INVITE)))
-                return KIOSKD_EIO;
-            sqlite3_bind_int64(st, 1, now);
-            sqlite3_bind_int64(st, 2, due[i].id);
-            sqlite3_bind_int64(st, 3, due[i].event);
-            sqlite3_bind_text(st, 4, ch, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 5, due[i].campaign);
-            sqlite3_bind_int(st, 6, by_wechat);
-            if ((rc = store_step_done(st)) != 0)
-                return rc;
-            added = sqlite3_changes(tx->c->db);
-            *queued += added;
+        if (ch && budget <= 0) {
+            *more = true; /* the next run goes on */
+            break;
+        }
+        if (ch && (rc = invite_batch(tx, now, due[i].v, ch, by_wechat, &budget, queued, &done)))
+            return rc;
+        if (!done) {
+            *more = true;
+            continue;
         }
         if (!(st = conn_stmt(tx->c, SQL_STEP_RAN)))
             return KIOSKD_EIO;
-        sqlite3_bind_int64(st, 1, due[i].id);
+        sqlite3_bind_int64(st, 1, due[i].v[0]);
         sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_int64(st, 3, added);
         if ((rc = store_step_done(st)) != 0)
             return rc;
     }

@@ -79,12 +79,15 @@ struct store_campaign_create {
 void store_campaign_create_init(struct store_campaign_create *j);
 
 /* For the message scheduler (writer thread): runs the steps whose time has
- * come (C2). SMS steps queue on person_channel ("sms" or "log"); WeChat
+ * come (C2), at most CAMPAIGN_INVITE_BATCH members per call so that a large
+ * audience does not hold the writer: *more is set when some are left for the
+ * next call. SMS steps queue on person_channel ("sms" or "log"); WeChat
  * steps reach bound members only, and only when wechat is on. Adds the
  * messages queued to *queued. */
+#define CAMPAIGN_INVITE_BATCH 2000
 struct store_tx;
 int campaign_steps_run(struct store_tx *tx, const char *person_channel, bool wechat,
-                       int64_t *queued);
+                       int64_t *queued, bool *more);
 /* For the message scheduler: on a festival in mask (today, YYYY-MM-DD
  * China), queues one greeting (kind festival, slot today) per member not
  * opted out, due at due_at, on person_channel. Adds them to *queued. */

@@ -250,7 +250,7 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             return rc;
         /* campaigns' steps whose time has come (store/campaigns.h) */
         bool wx = j->wechat && (j->wechat_kinds & (1u << MSG_INVITATION));
-        if ((rc = campaign_steps_run(tx, pc, wx, &j->queued)) ||
+        if ((rc = campaign_steps_run(tx, pc, wx, &j->queued, &j->more)) ||
             (rc = campaign_festival_run(tx, pc, j->festivals, today, midnight + 10 * 3600,
                                         &j->queued)))
             return rc;

@@ -43,6 +43,7 @@ struct store_msg_schedule {
     unsigned festivals; /* bit per festival greeted (core/campaign.h) */
     /* out */
     int64_t queued, recovered;
+    bool more; /* work was left for the next run (a campaign's large step) */
 };
 void store_msg_schedule_init(struct store_msg_schedule *j);
 

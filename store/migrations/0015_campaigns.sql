@@ -6,7 +6,8 @@
 --                    of the invitation link (/?event=N&c=CODE)
 -- campaign_steps     at is the step as given ("-30d"), run_at the unix time
 --                    it runs (the event's start plus offset), ran_at when the
---                    scheduler queued its messages (NULL: waiting)
+--                    scheduler had queued all its messages (NULL: waiting, or
+--                    queuing: cursor is the last member id queued)
 -- campaign_members   the frozen audience: member ids (and their number)
 -- campaign_calls     the outcome of each call of the call step, newest wins
 -- signup_campaigns   what brought a sign-up: its campaign and the last step
@@ -36,6 +37,7 @@ CREATE TABLE campaign_steps (
     template    TEXT,
     ran_at      INTEGER,
     queued      INTEGER NOT NULL DEFAULT 0,
+    cursor      INTEGER NOT NULL DEFAULT 0, -- the audience is queued by member id, in batches
     UNIQUE (campaign_id, pos)
 ) STRICT;
 CREATE INDEX campaign_steps_waiting ON campaign_steps(run_at) WHERE ran_at IS NULL;

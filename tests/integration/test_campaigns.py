@@ -7,7 +7,7 @@ import sqlite3
 import time
 import urllib.parse
 
-from harness import CN, Daemon, Site, add_staff, auth, login
+from harness import CN, Daemon, Site, add_staff, auth, from_now, login
 from test_messages import Gateway, rows, sms_config, statuses, wait_for
 
 
@@ -345,3 +345,31 @@ def test_festival_greetings_go_to_every_member_not_opted_out_on_the_day():
     d3 = Daemon(config="[campaigns]\nfestivals = 春节 圣诞节\n", start=False)
     p = d3.cli("check-config", check=False)
     assert p.returncode != 0 and "unknown festival '圣诞节'" in p.stderr.decode(), p
+
+
+def test_a_large_audience_is_queued_in_batches_each_person_once():
+    d = Daemon(config="[messages]\nchannel = log\nquiet_hours = 00:00-23:59\n", start=False)
+    n = 4500  # more than two batches of 2000
+    import_members(d, [f"L{i:05d},{'赵钱孙李'[i % 4]}{'一二三'[i % 3]},137{i:08d},60000,1980-01-01,,"
+                       for i in range(n)])
+    add_staff(d, "M1", "manager", "111111")
+    d.start()
+    token = login(d, "M1", "111111", "office")
+    r = d.post("/api/v1/events", {"title": "客户财富升级会", "kind": "salon",
+                                  "starts_at": from_now(60 * 24 * 40),
+                                  "ends_at": from_now(60 * 24 * 40 + 90), "venue": "二楼",
+                                  "capacity": 100}, headers=auth(token))
+    ev = r.json["id"]
+    r = d.post("/api/v1/campaigns", {"event_id": ev, "name": "大批邀约",
+                                     "steps": [{"channel": "sms", "at": "-45d"},
+                                               {"channel": "sms", "at": "-44d"}]},
+               headers=auth(token))
+    assert r.status == 201 and r.json["audience_size"] == n, r
+    wait_for(lambda: [s["status"] for s in d.get(f"/api/v1/campaigns/{r.json['id']}",
+                                                   headers=auth(token)).json["steps"]]
+             == ["done", "done"], timeout=60)
+    assert rows(d, "SELECT count(*), count(DISTINCT member_id), count(DISTINCT slot) FROM messages "
+                "WHERE kind = 'invitation'") == [(2 * n, n, 2)]
+    assert rows(d, "SELECT queued, cursor = (SELECT max(id) FROM members) FROM campaign_steps") \
+        == [(n, 1), (n, 1)]
+    d.stop()
