@@ -88,6 +88,15 @@ static const char SQL_MEMBER_ADD[] =
     "AND " NOT_SIGNED_UP("?3", "m");
 static const char SQL_AUDIENCE_SIZE[] = "UPDATE campaigns SET audience_size = ?2 WHERE id = ?1";
 
+/* Reads the one integer st's row gives into *out (0: no row). */
+static int one_int(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
 /* 1 when code is taken, 0 when free, or an error. */
 static int code_taken(struct store_tx *tx, const char *code)
 {
@@ -95,9 +104,9 @@ static int code_taken(struct store_tx *tx, const char *code)
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_rc(rc);
+    int64_t taken;
+    int rc = one_int(st, &taken);
+    return rc ? rc : taken != 0;
 }
 
 static int create_run(struct store_tx *tx, struct store_job *job)
@@ -511,15 +520,6 @@ static const char SQL_LAST_STEP[] =
 static const char SQL_ATTRIBUTE[] =
     "INSERT INTO signup_campaigns(signup_id, campaign_id, step_id) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(signup_id) DO UPDATE SET campaign_id = ?2, step_id = ?3";
-
-/* Reads the one integer st's row gives into *out (0: no row). */
-static int one_int(sqlite3_stmt *st, int64_t *out)
-{
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
-}
 
 static void bind_person(sqlite3_stmt *st, const unsigned char *hash, const char *member_no,
                         int64_t now)
