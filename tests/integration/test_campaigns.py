@@ -9,6 +9,7 @@ import urllib.parse
 
 from harness import CN, Daemon, Site, add_staff, auth, from_now, login
 from test_messages import Gateway, rows, sms_config, statuses, wait_for
+from test_wechat_messages import WeChatAPI, bind, say, site
 
 
 def test_the_schema_takes_call_signups_and_invitation_messages():
@@ -373,3 +374,31 @@ def test_a_large_audience_is_queued_in_batches_each_person_once():
     assert rows(d, "SELECT queued, cursor = (SELECT max(id) FROM members) FROM campaign_steps") \
         == [(n, 1), (n, 1)]
     d.stop()
+
+
+def test_a_wechat_step_reaches_bound_members_and_their_bot_signup_is_credited_to_it():
+    wx, gw = WeChatAPI(), Gateway([200])
+    s = site(wx, gw, "[bot]\npublic_url = https://kiosk.example.cn\n")
+    import_members(s.d, ["M001,张三丰,13811116666,52000.50,1960-03-01,,",
+                         "M002,李四,13811117777,60000,1961-04-01,,"])
+    bind(s)
+    ev = s.event(starts=60 * 24 * 10)
+    r = s.d.post("/api/v1/campaigns", {"event_id": ev, "name": "微信提醒",
+                                       "steps": [{"channel": "wechat", "at": "-14d"}]},
+                 headers=auth(s.manager))
+    assert r.status == 201 and r.json["audience_size"] == 2, r
+    wait_for(lambda: statuses(s.d, "invitation") == [("invitation", "sent")])
+    assert len(wx.sends) == 1, wx.sends
+    body = wx.sends[0][1]
+    assert body["template_id"] == "kioskd-invitation" and body["data"]["first"]["value"].startswith("张*")
+    assert f"https://kiosk.example.cn/?event={ev}&c={r.json['code']}" in \
+        body["data"]["remark"]["value"], body
+    assert [b for b in gw.bodies() if "诚邀" in b["text"]] == []  # M002 is not bound: no SMS
+    reply = say(s, f"报名 {ev}", "72")
+    assert "客户财富升级会" in reply and "13811116666" not in reply, reply
+    wait_for(lambda: rows(s.d, "SELECT count(*) FROM signups")[0][0] == 1)
+    assert rows(s.d, "SELECT source FROM signups") == [("bot",)]
+    assert attribution(s.d) == [("6666", r.json["id"], 0)]
+    s.d.stop()
+    wx.close()
+    gw.close()
