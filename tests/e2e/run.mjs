@@ -1420,6 +1420,24 @@ test('staff_call_list_reveal_outcomes_and_an_appointment', async () => {
   await shot(page, 'staff-calls');
 });
 
+test('kiosk_invitation_link_opens_the_event_and_credits_the_campaign', async () => {
+  const c = await d.api('POST', '/api/v1/campaigns', { event_id: data.B, name: 'E2E 短信邀约',
+    audience: { tiers: ['中高端'] }, steps: [{ channel: 'sms', at: '-30d' }] }, data.token);
+  assert(c.status === 201, 'campaign: ' + JSON.stringify(c));
+  const page = await newPage(PHONE);
+  await page.goto(d.url + '/?event=' + data.B + '&c=' + c.data.code);
+  await page.getByRole('heading', { name: '填写报名信息' }).waitFor();
+  assert((await text(page.locator('#form-event'))).includes('E2E 理财沙龙（明日）'), 'the invited event opened');
+  await page.getByLabel('姓名').fill('蒋邀约');
+  await page.getByLabel('手机号', { exact: true }).fill('13955550001');
+  await page.getByRole('checkbox', { name: /同意/ }).check();
+  await page.getByRole('button', { name: /报名/ }).last().click();
+  await page.getByRole('heading', { name: '报名成功' }).waitFor();
+  const r = await d.api('GET', '/api/v1/campaigns/' + c.data.id, undefined, data.token);
+  assert(r.data.results.signed_up === 1, 'credited to the campaign: ' + JSON.stringify(r.data.results));
+  await shot(page, 'kiosk-invitation');
+});
+
 test('no_console_errors_on_any_page', async () => {
   assert(allErrors.length === 0, 'console errors:\n  ' + allErrors.join('\n  '));
 });
