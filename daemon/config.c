@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/campaign.h"
 #include "core/status.h"
 
 enum opt_type { OPT_STR, OPT_INT, OPT_LISTEN, OPT_ENUM, OPT_SPAN };
@@ -225,6 +226,14 @@ static const struct opt opts[] = {
     {"messages", "templates", OPT_STR, OFF(messages_templates), "", 0, 0, NULL, false, "path",
      "Folder whose KIND.CHANNEL.mustache files replace the built-in templates of the same name "
      "(docs/messages.md); checked at start."},
+    {"campaigns", "sleeping_days", OPT_INT, OFF(campaigns_sleeping_days), "180", 1, 3650, NULL,
+     false, "days",
+     "A member whose last transaction is older than this is sleeping (a campaign's audience "
+     "`\"sleeping\": true`, docs/campaigns.md)."},
+    {"campaigns", "festivals", OPT_STR, OFF(campaigns_festivals), "春节 元宵 端午 中秋 重阳", 0, 0,
+     NULL, false, "names",
+     "Festivals on which every member gets a greeting (kind festival, 10:00 China time; dates "
+     "shipped for 2026-2030), separated by spaces; empty for none."},
     {"hq", "url", OPT_STR, OFF(hq_url), "", 0, 0, NULL, false, "URL",
      "HQ's sync address (e.g. https://hq.example.com); empty turns sync off. `kioskd sync "
      "--once` pushes the outbox there and pulls HQ's changes (docs/sync.md)."},
@@ -532,6 +541,14 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
     }
     if (c->tiers_potential > c->tiers_midhigh || c->tiers_midhigh > c->tiers_private) {
         snprintf(err, errlen, "[tiers] must rise: potential <= midhigh <= private");
+        return KIOSKD_ECONFIG;
+    }
+    const char *bad = NULL;
+    if (campaign_festivals_parse(c->campaigns_festivals, &c->campaigns_festival_mask, &bad) != 0) {
+        int n = (int)strcspn(bad, " ,");
+        snprintf(err, errlen,
+                 "[campaigns] festivals: unknown festival '%.*s' (春节 元宵 端午 中秋 重阳)",
+                 n > 40 ? 40 : n, bad);
         return KIOSKD_ECONFIG;
     }
     if (c->store_path[0] == '\0') {

@@ -93,6 +93,10 @@ struct config {
     int64_t messages_maturity_days;
     int64_t messages_interval; /* seconds between scheduler runs */
     char *messages_templates;  /* folder of replacement templates; "" = none */
+    /* [campaigns] */
+    int64_t campaigns_sleeping_days;  /* no transaction for this long: sleeping */
+    char *campaigns_festivals;        /* as given */
+    unsigned campaigns_festival_mask; /* bit i: core/campaign.h festival i */
     /* [hq]: this branch's sync with HQ */
     char *hq_url;    /* "" = no sync */
     char *hq_device; /* this daemon's device id at HQ */

@@ -166,6 +166,8 @@ static void sched_done(struct store_job *job)
             log_info("messages_queued", "count=%lld", (long long)r->job.queued);
         if ((r->job.queued || r->job.recovered) && ms->started)
             lws_sul_schedule(ms->k->lws, 0, &ms->send_tick, send_tick, 1);
+        if (r->job.more)
+            ms->sched_again = true; /* a campaign's step goes on in batches */
     }
     free(r);
     if (ms->sched_again && ms->started) {
@@ -192,6 +194,7 @@ static void sched_run(struct messenger *ms)
     r->job.wechat = ms->wechat;
     r->job.wechat_kinds = ms->wechat_kinds;
     r->job.maturity_days = ms->k->cfg.messages_maturity_days;
+    r->job.festivals = ms->k->cfg.campaigns_festival_mask;
     if (store_submit(ms->k->store, &r->job.job) != 0) {
         free(r);
         return; /* the next tick tries again */
@@ -946,6 +949,12 @@ static void send_go(struct send *s)
         json_object_set_new(d, "ticket_link", json_string(link));
     } else if (s->ticket[0]) {
         json_object_set_new(d, "ticket_link", json_string("[ticket link]"));
+    }
+    const char *path = json_string_value(json_object_get(d, "link"));
+    if (s->m.kind == MSG_INVITATION && path) {
+        char link[512]; /* an invitation's link: the kiosk page with the campaign's code */
+        snprintf(link, sizeof link, "%s%s", k->cfg.bot_public_url, path);
+        json_object_set_new(d, "link", json_string(link));
     }
     if (s->m.channel == MSG_WECHAT) {
         send_wechat(s, t, d);

@@ -11,6 +11,7 @@
 #include "core/msgkind.h"
 #include "core/status.h"
 #include "core/timefmt.h"
+#include "store/campaigns.h"
 #include "store/events.h"
 #include "store/store_int.h"
 
@@ -246,6 +247,12 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             return store_rc(rc);
         snprintf(seen, sizeof seen, "%lld", (long long)last);
         if ((rc = state_put(tx, "scheduler.points_line", seen, 0)))
+            return rc;
+        /* campaigns' steps whose time has come (store/campaigns.h) */
+        bool wx = j->wechat && (j->wechat_kinds & (1u << MSG_INVITATION));
+        if ((rc = campaign_steps_run(tx, pc, wx, &j->queued, &j->more)) ||
+            (rc = campaign_festival_run(tx, pc, j->festivals, today, midnight + 10 * 3600,
+                                        &j->queued)))
             return rc;
     }
     if (j->staff_channel) {
@@ -510,6 +517,15 @@ static int fill(struct store_tx *tx, struct store_msg_out *m, int64_t signup_id,
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return store_rc(rc);
+    }
+    if (m->kind == MSG_INVITATION && member_id) {
+        if ((rc = campaign_invitation_vars(tx, slot, member_id, d, why)) != 0)
+            return rc;
+    }
+    if (m->kind == MSG_FESTIVAL) {
+        const char *name = campaign_festival_name(campaign_festival_on(slot, ~0u));
+        set_str(d, "festival", name ? name : "节日");
+        set_str(d, "date", slot);
     }
     if (m->kind == MSG_POINTS && member_id) {
         int64_t day0;

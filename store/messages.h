@@ -40,8 +40,10 @@ struct store_msg_schedule {
     bool wechat;
     unsigned wechat_kinds;
     int64_t maturity_days;
+    unsigned festivals; /* bit per festival greeted (core/campaign.h) */
     /* out */
     int64_t queued, recovered;
+    bool more; /* work was left for the next run (a campaign's large step) */
 };
 void store_msg_schedule_init(struct store_msg_schedule *j);
 

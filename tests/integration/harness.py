@@ -24,6 +24,11 @@ _running = []
 # What the migrations after 0008 add (drop order: referring tables first), dropped by tests that rebuild a database
 # as an earlier release left it (the members table of 0008 last).
 DROP_AFTER_0008 = """
+    DROP TABLE signup_campaigns; -- added by migration 0015
+    DROP TABLE campaign_calls;
+    DROP TABLE campaign_members;
+    DROP TABLE campaign_steps;
+    DROP TABLE campaigns;
     DROP TABLE points_lines;     -- added by migration 0009
     DROP TABLE points_ops;
     DROP TABLE upgrade_products;
