@@ -41,6 +41,7 @@ DROP_AFTER_0008 = """
     DROP INDEX members_birthday_md;
     DROP INDEX signups_created;
     DROP TABLE sync_state;       -- added by migration 0012
+    DROP TABLE bot_replies;      -- added by migration 0016
 """
 
 
