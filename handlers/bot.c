@@ -79,7 +79,7 @@ struct bot_ctx {
     unsigned char identity[32], key[32];
     char group[65];
     char pending_id[STORE_REPLY_ID_LEN + 1]; /* the bridge's kept reply */
-    struct store_msg_chat_reply chat_row;    /* the WeChat reply, written by a job */
+    struct store_msg_chat_reply *chat_row;   /* the WeChat reply, written by a job (or NULL) */
     struct store_bot_turn turn;
     struct store_signup_new signup;
     struct store_bot_signup bot_signup;
@@ -312,7 +312,10 @@ static void pending_end(struct kioskd *k, const char *id, const char *text)
 static void bot_free(struct bot_ctx *c)
 {
     lws_sul_cancel(&c->late_sul);
-    mbedtls_platform_zeroize(&c->chat_row, sizeof c->chat_row);
+    if (c->chat_row) {
+        mbedtls_platform_zeroize(c->chat_row, sizeof *c->chat_row);
+        free(c->chat_row);
+    }
     free(c);
 }
 
@@ -389,9 +392,13 @@ static bool chat_row_fill(struct bot_ctx *c, struct store_msg_chat_reply *j, int
  * NULL when c keeps none. */
 static struct store_msg_chat_reply *chat_row(struct bot_ctx *c, bool hold)
 {
-    if (!c->chat || !chat_row_fill(c, &c->chat_row, hold ? CHAT_HOLD : 0))
+    if (!c->chat)
         return NULL;
-    return &c->chat_row;
+    if (!c->chat_row && !(c->chat_row = malloc(sizeof *c->chat_row))) {
+        log_warn("bot_late_reply_unkept", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
+        return NULL;
+    }
+    return chat_row_fill(c, c->chat_row, hold ? CHAT_HOLD : 0) ? c->chat_row : NULL;
 }
 
 /* Queues reply for c's sender as a chat_reply message of its own commit. */
@@ -744,7 +751,13 @@ static void keyed(struct kioskd *k, const char *what, const char *text, unsigned
     mbedtls_platform_zeroize(buf, sizeof buf);
 }
 
-void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+/* Whether a command only reads (its reply is kept in memory, not stored). */
+static bool reads_only(enum bot_cmd_kind kind)
+{
+    return kind == BOT_POINTS || kind == BOT_EVENTS || kind == BOT_HELP || kind == BOT_UNKNOWN;
+}
+
+static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
 {
     struct kioskd *k = r->k;
     struct bot_ctx *c = calloc(1, sizeof *c);
@@ -778,19 +791,27 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     snprintf(c->group, sizeof c->group, "%s", m->group ? m->group : "");
     const char *channel = m->wechat ? "wechat" : "bridge";
     keyed(k, channel, m->from, c->identity);
+    struct bot_cmd cmd;
+    bool parsed = false;
     if (m->key && *m->key) {
         char key[BOT_ID_MAX * 2 + 2];
         snprintf(key, sizeof key, "%s/%s", m->from, m->key);
         keyed(k, m->wechat ? "wechat-delivery" : "bridge-delivery", key, c->key);
         c->has_key = true;
-        /* a delivery seen before: its reply again, nothing done twice */
+        /* a delivery seen before: its reply again, nothing done twice (a
+         * command that only reads is answered anew after a restart) */
         const char *cached = cache_get(k, c->key);
         if (cached) {
             finish(c, r, cached);
             return;
         }
+        if (!m->greet) {
+            bot_parse(m->text, m->len, &cmd);
+            parsed = true;
+        }
         char stored[2048];
-        if (store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
+        if (!(m->greet || reads_only(cmd.kind)) &&
+            store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
             if (c->chat)
                 c->row =
                     ROW_HELD; /* an earlier delivery's reply may be held: the passive one goes */
@@ -813,8 +834,8 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
         turn_submit(c, r, BOT_OP_NONE);
         return;
     }
-    struct bot_cmd cmd;
-    bot_parse(m->text, m->len, &cmd);
+    if (!parsed)
+        bot_parse(m->text, m->len, &cmd);
     int rc = 0;
     switch (cmd.kind) {
     case BOT_POINTS:
@@ -880,6 +901,14 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
         return;
     }
     turn_submit(c, r, BOT_OP_NONE);
+}
+
+void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+{
+    struct store *s = r->k->store;
+    store_bot_reads_begin(s);
+    handle(r, m, answer);
+    store_bot_reads_end(s);
 }
 
 /* --- the JSON bridge --- */

@@ -412,6 +412,25 @@ int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_
     return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
 }
 
+static const char SQL_READS_BEGIN[] = "BEGIN";
+static const char SQL_READS_END[] = "COMMIT";
+
+void store_bot_reads_begin(struct store *s)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_READS_BEGIN);
+    if (st)
+        sqlite3_step(st);
+}
+
+void store_bot_reads_end(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->rd.db))
+        return;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_READS_END);
+    if (!st || sqlite3_step(st) != SQLITE_DONE)
+        sqlite3_exec(s->rd.db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static const char SQL_REPLY_GET[] = "SELECT reply FROM bot_replies WHERE id = ?1";
 
 int store_bot_reply(struct store *s, const char *id, char *out, size_t n)

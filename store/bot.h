@@ -101,6 +101,14 @@ struct store_bot_signup {
 };
 void store_bot_signup_init(struct store_bot_signup *j, struct store_signup_new *signup);
 
+/* One read transaction on the loop's connection around the reads of one
+ * message (the binding, the points, the events...): one snapshot, and the
+ * file locks taken once rather than per statement. Every begin is followed
+ * by an end before the loop goes on; a begin that fails leaves the reads in
+ * their own transactions. */
+void store_bot_reads_begin(struct store *s);
+void store_bot_reads_end(struct store *s);
+
 /* The bridge's reply kept as id (32 hex digits): 0 and out filled,
  * KIOSKD_ENOTFOUND, or an error (loop). */
 int store_bot_reply(struct store *s, const char *id, char *out, size_t n);
