@@ -427,8 +427,14 @@ void store_bot_reads_end(struct store *s)
     if (sqlite3_get_autocommit(s->rd.db))
         return;
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_READS_END);
-    if (!st || sqlite3_step(st) != SQLITE_DONE)
-        sqlite3_exec(s->rd.db, "ROLLBACK", NULL, NULL, NULL);
+    if (st && sqlite3_step(st) == SQLITE_DONE)
+        return;
+    /* a statement left running holds the transaction: reset them all, so
+     * that later reads never stay on this snapshot */
+    for (size_t i = 0; i < STMT_SLOTS; i++)
+        if (s->rd.stmt[i])
+            sqlite3_reset(s->rd.stmt[i]);
+    sqlite3_exec(s->rd.db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static const char SQL_REPLY_GET[] = "SELECT reply FROM bot_replies WHERE id = ?1";
