@@ -164,6 +164,10 @@ static const struct opt opts[] = {
      "Wrong bind codes a chat identity may send before binding is locked for it."},
     {"bot", "bind_lock", OPT_INT, OFF(bot_bind_lock), "3600", 60, 86400, NULL, false, "s",
      "How long binding stays locked after too many wrong codes."},
+    {"bot", "reply_within", OPT_INT, OFF(bot_reply_within), "4000", 100, 60000, NULL, false, "ms",
+     "How long `POST /api/v1/bot/messages` may wait for its reply (a slow store): past this it "
+     "answers 202 `{\"pending\": id}` and the reply is fetched with "
+     "`GET /api/v1/bot/replies/{id}` (kept two days)."},
     {"wechat", "token", OPT_STR, OFF(wechat_token), "", 0, 0, NULL, true, "text",
      "The Token of the Official Account's server configuration: GET and POST /wechat are "
      "checked with it; empty turns /wechat off (503)."},

@@ -67,6 +67,7 @@ struct config {
     int64_t bot_per_minute;    /* commands per chat identity per minute */
     int64_t bot_bind_failures; /* wrong bind codes before binding is locked */
     int64_t bot_bind_lock;     /* seconds binding stays locked */
+    int64_t bot_reply_within;  /* ms before the bridge answers 202 {"pending"} */
     /* [wechat] */
     char *wechat_token;            /* the callback's token; "" turns /wechat off */
     char *wechat_appid;            /* the Official Account's appid (safe mode) */

@@ -842,13 +842,28 @@ static void wx_cut(const char *text, char *out, size_t cap, size_t max)
 
 static void wx_go(struct send *s);
 
-/* A chat reply past WeChat's 5 seconds, as a customer-service text message:
+/*
+ * A chat reply past WeChat's 5 seconds, as a customer-service text message:
  * touser, msgtype text, text.content (the reply, as the passive reply would
- * have carried it). */
+ * have carried it).
+ *
+ * At least once, on purpose. The customer-service API takes no
+ * client_msg_id, so WeChat cannot drop a copy: when kioskd stops (a crash, a
+ * power cut, the transfer's timeout) after WeChat accepted the message but
+ * before its settle committed, the message is still `sending`, is queued
+ * again at the next start (M4) and the member gets the same text twice.
+ * Recording it sent before the request instead would lose it for good in the
+ * same window, and this reply is often the only answer to a command that
+ * changed something (a sign-up, an opt-out): a repeated identical text is
+ * the lesser harm. A repeat is logged (chat_reply_again) so it can be told.
+ */
 static void send_custom(struct send *s)
 {
     struct kioskd *k = s->ms->k;
     size_t len;
+    if (s->m.attempts > 1) /* an earlier attempt may have reached the member */
+        log_info("chat_reply_again", "id=%lld attempt=%lld may_repeat=1", (long long)s->m.id,
+                 (long long)s->m.attempts);
     const char *text = json_string_value(json_object_get(s->m.data, "text"));
     if (!text || !*text) {
         settle(s, V_FAILED, "no_text");

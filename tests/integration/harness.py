@@ -48,6 +48,7 @@ DROP_AFTER_0008 = """
     DROP TABLE sync_state;       -- added by migration 0012
     DROP TABLE signup_origins;   -- added by migration 0014
     DROP TABLE ticket_revocations;
+    DROP TABLE bot_replies;      -- added by migration 0016
 """
 
 

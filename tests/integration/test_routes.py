@@ -56,6 +56,7 @@ EXPECTED = {
     ("POST", "/api/v1/points/redemptions"): "staff",
     ("POST", "/api/v1/points/transfers"): "manager",
     ("POST", "/api/v1/bot/messages"): "none",
+    ("GET", "/api/v1/bot/replies/{id}"): "none",
     ("GET", "/api/v1/bot/stats"): "manager",
     ("GET", "/wechat"): "none",
     ("POST", "/wechat"): "none",
