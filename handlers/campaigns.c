@@ -4,7 +4,7 @@
  * audience), and reads each with its results. The audience's filters the
  * store can apply run there; AUM is sealed, so its filters (aum_min,
  * aum_max, near_next_tier) are applied here to the candidates' opened
- * amounts. A campaign that cannot be made is answered 400 invalid_campaign
+ * amounts. A campaign that cannot be made is answered 422 invalid_fields
  * with the fields at fault, and nothing is stored.
  */
 #include <mbedtls/platform_util.h>
@@ -207,12 +207,12 @@ struct create_ctx {
     int64_t *ids;
 };
 
-/* Answers 400 invalid_campaign with v's fields; returns KIOSKD_EINVAL. */
+/* Answers 422 invalid_fields with v's fields; returns KIOSKD_EINVAL. */
 static int invalid(struct req *r, struct jv *v)
 {
     json_t *fields = v->fields;
     v->fields = NULL;
-    req_error(r, 400, "invalid_campaign", "the campaign cannot be made as given", fields);
+    req_error(r, 422, "invalid_fields", "the campaign cannot be made as given", fields);
     return KIOSKD_EINVAL;
 }
 

@@ -106,7 +106,7 @@ def test_audiences_at_their_edges_and_a_dry_run_stores_nothing():
     d.stop()
 
 
-def test_bad_campaigns_are_400_and_store_nothing():
+def test_bad_campaigns_are_422_and_store_nothing():
     s = camp_site()
     ev = s.event(starts=60 * 24 * 40)
     good = {"event_id": ev, "name": "升级会邀约", "steps": [{"channel": "sms", "at": "-30d"}]}
@@ -129,7 +129,7 @@ def test_bad_campaigns_are_400_and_store_nothing():
     for change, field in bad:
         body = dict(good, **change)
         r = s.d.post("/api/v1/campaigns", body, headers=auth(s.manager))
-        assert r.status == 400 and r.json["error"]["code"] == "invalid_campaign", (change, r)
+        assert r.status == 422 and r.json["error"]["code"] == "invalid_fields", (change, r)
         assert field in r.json["error"]["fields"], (change, r.json)
     assert s.d.post("/api/v1/campaigns", good, headers=auth(s.staff)).status == 403
     with sqlite3.connect(f"file:{s.d.dir}/kioskd.db?mode=ro", uri=True) as db:
