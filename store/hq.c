@@ -1,4 +1,5 @@
-/* The jobs of `kioskd hq`'s SQLite storage (store/hq.h); the schema is store/hq_migrations/. */
+/* The jobs of `kioskd hq`'s storage (store/hq.h), written once for SQLite and
+ * PostgreSQL through store/hqdb.h; the schema is store/hq_migrations/. */
 #include "store/hq.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "core/status.h"
+#include "store/hqdb.h"
 #include "store/store_int.h"
 
 static const char SQL_DEVICE_SECRET[] = "SELECT secret_enc FROM hq_devices WHERE device = ?1";
@@ -19,7 +21,11 @@ static const char SQL_DEVICE_SEEN[] = "UPDATE hq_devices SET last_seen = ?2 WHER
 static const char SQL_ENTRY_INSERT[] =
     "INSERT INTO hq_entries(id, device, seq, kind, at, data, received_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
-static const char SQL_ACKED[] = "SELECT acked_through FROM hq_devices WHERE device = ?1";
+/* reads the device's cursor and locks its row to the end of the transaction,
+ * so that pushes of one device to several HQ processes on one PostgreSQL
+ * database are serialized (H2) */
+static const char SQL_ACKED[] = "UPDATE hq_devices SET acked_through = acked_through "
+                                "WHERE device = ?1 RETURNING acked_through";
 /* the end of the run of stored seqs that starts right after acked_through
  * (acked_through itself when acked_through + 1 is missing) */
 static const char SQL_ACK_RUN_END[] =
@@ -50,11 +56,11 @@ static void rfc3339_utc(int64_t t, char out[64])
 
 static int device_failed(struct store_tx *tx, const char *device)
 {
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_FAILED);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_FAILED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    return store_step_done(st);
+    hqdb_bind_text(&st, 1, device);
+    return hqdb_exec(&st, NULL);
 }
 
 /* Checks the request's signature with the device's secret and records it as
@@ -64,27 +70,28 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
 {
     unsigned char enc[256];
     size_t len;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_SECRET);
-    if (!st)
+    int64_t changes = 0;
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_SECRET) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->device, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
+    hqdb_bind_text(&st, 1, a->device);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_DONE) {
+        hqdb_reset(&st);
         *verdict = HQ_UNKNOWN_DEVICE;
         return 0;
     }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_rc(rc);
+    if (rc != HQDB_ROW) {
+        hqdb_reset(&st);
+        return rc;
     }
-    len = (size_t)sqlite3_column_bytes(st, 0);
-    if (len > sizeof enc) {
-        sqlite3_reset(st);
+    const void *blob = hqdb_column_blob(&st, 0, &len);
+    if (!blob || len > sizeof enc) {
+        hqdb_reset(&st);
         return KIOSKD_EIO;
     }
-    memcpy(enc, sqlite3_column_blob(st, 0), len);
-    sqlite3_reset(st);
+    memcpy(enc, blob, len);
+    hqdb_reset(&st);
     rc = crypto->verify(crypto->arg, a, enc, len);
     if (rc == KIOSKD_EBADSIG) {
         *verdict = HQ_BAD_SIGNATURE;
@@ -92,30 +99,27 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
     }
     if (rc)
         return rc;
-    st = conn_stmt(tx->c, SQL_SIG_INSERT);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_SIG_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->sig, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->ts);
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_text(&st, 1, a->sig);
+    hqdb_bind_text(&st, 2, a->device);
+    hqdb_bind_int64(&st, 3, a->ts);
+    if ((rc = hqdb_exec(&st, &changes)) != 0)
         return rc;
-    if (sqlite3_changes(tx->c->db) == 0) {
+    if (changes == 0) {
         *verdict = HQ_REPLAYED;
         return device_failed(tx, a->device);
     }
-    st = conn_stmt(tx->c, SQL_SIG_PRUNE);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_SIG_PRUNE) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, store_tx_now(tx) / 1000000 - 2 * a->window);
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_int64(&st, 1, store_tx_now(tx) / 1000000 - 2 * a->window);
+    if ((rc = hqdb_exec(&st, NULL)) != 0)
         return rc;
-    st = conn_stmt(tx->c, SQL_DEVICE_SEEN);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_SEEN) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, store_tx_now(tx));
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_text(&st, 1, a->device);
+    hqdb_bind_int64(&st, 2, store_tx_now(tx));
+    if ((rc = hqdb_exec(&st, NULL)) != 0)
         return rc;
     *verdict = HQ_OK;
     return 0;
@@ -158,57 +162,56 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return KIOSKD_ENOMEM;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ENTRY_INSERT);
-    if (!st) {
+    struct hqdb_stmt st;
+    int64_t changes = 0;
+    if (hqdb_prepare(tx, &st, SQL_ENTRY_INSERT) != 0) {
         free(text);
         return KIOSKD_EIO;
     }
-    sqlite3_bind_text(st, 1, json_string_value(json_object_get(e, "id")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)json_integer_value(json_object_get(e, "seq")));
-    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, json_string_value(json_object_get(e, "at")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, store_tx_now(tx));
-    rc = store_step_done(st);
+    hqdb_bind_text(&st, 1, json_string_value(json_object_get(e, "id")));
+    hqdb_bind_text(&st, 2, j->auth.device);
+    hqdb_bind_int64(&st, 3, (int64_t)json_integer_value(json_object_get(e, "seq")));
+    hqdb_bind_text(&st, 4, kind);
+    hqdb_bind_text(&st, 5, json_string_value(json_object_get(e, "at")));
+    hqdb_bind_text(&st, 6, text);
+    hqdb_bind_int64(&st, 7, store_tx_now(tx));
+    rc = hqdb_exec(&st, &changes);
     free(text);
     if (rc == 0)
-        j->stored += sqlite3_changes(tx->c->db);
+        j->stored += changes;
     return rc;
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
 {
     int64_t acked = 0;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ACKED);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_ACKED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        acked = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
-    st = conn_stmt(tx->c, SQL_ACK_RUN_END);
-    if (!st)
+    hqdb_bind_text(&st, 1, j->auth.device);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        acked = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc == HQDB_DONE ? KIOSKD_ENOTFOUND : rc;
+    if (hqdb_prepare(tx, &st, SQL_ACK_RUN_END) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, acked);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        acked = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
-    st = conn_stmt(tx->c, SQL_DEVICE_ACK);
-    if (!st)
+    hqdb_bind_text(&st, 1, j->auth.device);
+    hqdb_bind_int64(&st, 2, acked);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW && !hqdb_column_null(&st, 0))
+        acked = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc < 0 ? rc : KIOSKD_EIO;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_ACK) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, acked);
-    sqlite3_bind_int64(st, 3, j->stored);
+    hqdb_bind_text(&st, 1, j->auth.device);
+    hqdb_bind_int64(&st, 2, acked);
+    hqdb_bind_int64(&st, 3, j->stored);
     j->acked_through = acked;
-    return store_step_done(st);
+    return hqdb_exec(&st, NULL);
 }
 
 static int push_run(struct store_tx *tx, struct store_job *job)
@@ -272,39 +275,38 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
     json_t *changes = json_array(), *doc = NULL;
     int64_t cursor = j->since;
     bool more = false;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHANGES_AFTER);
-    if (!changes || !st) {
+    struct hqdb_stmt st;
+    if (!changes || hqdb_prepare(tx, &st, SQL_CHANGES_AFTER) != 0) {
         rc = changes ? KIOSKD_EIO : KIOSKD_ENOMEM;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, j->since);
-    sqlite3_bind_int(st, 2, j->limit + 1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    hqdb_bind_int64(&st, 1, j->since);
+    hqdb_bind_int64(&st, 2, j->limit + 1);
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         if (j->count == j->limit) {
             more = true;
             break;
         }
-        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        const char *kind = hqdb_column_text(&st, 1);
         json_error_t err;
-        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 2),
-                                  (size_t)sqlite3_column_bytes(st, 2), 0, &err);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 2, &len);
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int urc = data ? j->crypto->unseal(j->crypto->arg, kind, data) : KIOSKD_EIO;
         if (urc || json_array_append_new(
                        changes, json_pack("{s:s, s:o}", "kind", kind, "data", data)) != 0) {
             if (urc)
                 json_decref(data);
             rc = urc ? urc : KIOSKD_ENOMEM;
-            sqlite3_reset(st);
+            hqdb_reset(&st);
             goto out;
         }
-        cursor = sqlite3_column_int64(st, 0);
+        cursor = hqdb_column_int64(&st, 0);
         j->count++;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rc = store_rc(rc);
+    hqdb_reset(&st);
+    if (rc < 0)
         goto out;
-    }
     char cur[24];
     snprintf(cur, sizeof cur, "%lld", (long long)cursor);
     doc = json_pack("{s:O, s:s, s:b}", "changes", changes, "cursor", cur, "more", more);
@@ -328,35 +330,34 @@ static int devices_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_devices *j = (struct store_hq_devices *)job;
     json_t *list = json_array();
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICES);
+    struct hqdb_stmt st;
     int rc;
     free(j->answer);
     j->answer = NULL;
-    if (!list || !st) {
+    if (!list || hqdb_prepare(tx, &st, SQL_DEVICES) != 0) {
         json_decref(list);
         return list ? KIOSKD_EIO : KIOSKD_ENOMEM;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         char seen[64];
         json_t *last = json_null();
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            rfc3339_utc(sqlite3_column_int64(st, 3), seen);
+        if (!hqdb_column_null(&st, 3)) {
+            rfc3339_utc(hqdb_column_int64(&st, 3), seen);
             last = json_string(seen);
         }
         if (json_array_append_new(
-                list, json_pack("{s:s, s:I, s:I, s:o, s:I}", "device",
-                                (const char *)sqlite3_column_text(st, 0), "entries",
-                                (json_int_t)sqlite3_column_int64(st, 1), "acked_through",
-                                (json_int_t)sqlite3_column_int64(st, 2), "last_seen", last,
-                                "failures", (json_int_t)sqlite3_column_int64(st, 4))) != 0) {
-            rc = SQLITE_NOMEM;
+                list, json_pack("{s:s, s:I, s:I, s:o, s:I}", "device", hqdb_column_text(&st, 0),
+                                "entries", (json_int_t)hqdb_column_int64(&st, 1), "acked_through",
+                                (json_int_t)hqdb_column_int64(&st, 2), "last_seen", last,
+                                "failures", (json_int_t)hqdb_column_int64(&st, 4))) != 0) {
+            rc = KIOSKD_ENOMEM;
             break;
         }
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    hqdb_reset(&st);
+    if (rc != HQDB_DONE) {
         json_decref(list);
-        return store_rc(rc);
+        return rc < 0 ? rc : KIOSKD_EIO;
     }
     json_t *doc = json_pack("{s:o}", "devices", list);
     j->answer = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -376,16 +377,17 @@ void store_hq_devices_init(struct store_hq_devices *j)
 static int device_add_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_device_add *j = (struct store_hq_device_add *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_INSERT);
-    if (!st)
+    struct hqdb_stmt st;
+    int64_t changes = 0;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->device, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, j->secret_enc, (int)j->secret_enc_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, store_tx_now(tx));
-    int rc = store_step_done(st);
+    hqdb_bind_text(&st, 1, j->device);
+    hqdb_bind_blob(&st, 2, j->secret_enc, j->secret_enc_len);
+    hqdb_bind_int64(&st, 3, store_tx_now(tx));
+    int rc = hqdb_exec(&st, &changes);
     if (rc)
         return rc;
-    j->verdict = sqlite3_changes(tx->c->db) ? HQ_OK : HQ_EXISTS;
+    j->verdict = changes ? HQ_OK : HQ_EXISTS;
     return 0;
 }
 
@@ -403,28 +405,29 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     json_t *data;
     int rc;
     j->rows = 0;
+    tx->no_retry = true; /* the rows come from an iterator that cannot start over */
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
         char *text = NULL;
         rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
-        sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_CHANGE_DELETE);
-        if (rc == 0 && !st)
+        struct hqdb_stmt st;
+        if (rc == 0 && hqdb_prepare(tx, &st, SQL_CHANGE_DELETE) != 0)
             rc = KIOSKD_EIO;
         if (rc == 0) {
-            sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            rc = store_step_done(st);
+            hqdb_bind_text(&st, 1, kind);
+            hqdb_bind_text(&st, 2, key);
+            rc = hqdb_exec(&st, NULL);
         }
-        if (rc == 0 && !(st = conn_stmt(tx->c, SQL_CHANGE_INSERT)))
+        if (rc == 0 && hqdb_prepare(tx, &st, SQL_CHANGE_INSERT) != 0)
             rc = KIOSKD_EIO;
         if (rc == 0) {
-            sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 4, store_tx_now(tx));
-            rc = store_step_done(st);
+            hqdb_bind_text(&st, 1, kind);
+            hqdb_bind_text(&st, 2, key);
+            hqdb_bind_text(&st, 3, text);
+            hqdb_bind_int64(&st, 4, store_tx_now(tx));
+            rc = hqdb_exec(&st, NULL);
         }
         free(text);
         if (rc)

@@ -1,0 +1,68 @@
+/*
+ * The database layer under `kioskd hq`'s jobs (store/hq.c): one statement
+ * interface over SQLite (the store's writer connection) and PostgreSQL
+ * (libpq, the store's PostgreSQL thread; store/pg.c), so that every job is
+ * written once. Statements are static strings with positional parameters
+ * ?1, ?2, ... written once for both engines (libpq gets them as $1, $2, ...),
+ * cached per connection by the address of their text. SQL that runs on both
+ * is the caller's business: standard SQL plus ON CONFLICT DO NOTHING.
+ *
+ * Not for what is not a job of `kioskd hq`; a branch's store uses SQLite
+ * directly.
+ *
+ * A statement lives on the caller's stack between hqdb_prepare and
+ * hqdb_reset: bind, step until HQDB_DONE (or stop early), read columns of the
+ * current row, reset. Bound text and blobs must stay valid until the first
+ * step. Column pointers are valid until the next step or reset.
+ */
+#ifndef KIOSKD_STORE_HQDB_H
+#define KIOSKD_STORE_HQDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store_tx;
+struct pg_stmt;
+struct sqlite3_stmt;
+
+enum { HQDB_ROW = 1, HQDB_DONE = 2 };
+
+struct hqdb_stmt {
+    struct store_tx *tx;
+    struct sqlite3_stmt *lite; /* SQLite: the cached statement */
+    struct pg_stmt *pg;        /* PostgreSQL: the cached statement */
+};
+
+/* Gets the cached statement for sql on the job's connection; 0 or KIOSKD_EIO. */
+int hqdb_prepare(struct store_tx *tx, struct hqdb_stmt *st, const char *sql);
+/* Binds parameter i (1-based). A parameter keeps the type of its first bind. */
+void hqdb_bind_text(struct hqdb_stmt *st, int i, const char *text);
+void hqdb_bind_int64(struct hqdb_stmt *st, int i, int64_t v);
+void hqdb_bind_blob(struct hqdb_stmt *st, int i, const void *data, size_t len);
+/* Runs the statement or moves to its next row: HQDB_ROW, HQDB_DONE or a
+ * KIOSKD_E* code (KIOSKD_EIO when the database is gone, KIOSKD_EBUSY when
+ * PostgreSQL gave up the transaction for a deadlock or a serialization
+ * failure: the job is run again). */
+int hqdb_step(struct hqdb_stmt *st);
+/* Ends the use of the statement (results freed). */
+void hqdb_reset(struct hqdb_stmt *st);
+/* Steps a statement that returns no row, then resets it: 0 or a KIOSKD_E* code;
+ * *changes (may be NULL) gets the rows it inserted, updated or deleted. */
+int hqdb_exec(struct hqdb_stmt *st, int64_t *changes);
+
+bool hqdb_column_null(struct hqdb_stmt *st, int col);
+int64_t hqdb_column_int64(struct hqdb_stmt *st, int col);
+/* NUL-terminated text ("" for NULL) */
+const char *hqdb_column_text(struct hqdb_stmt *st, int col);
+/* The bytes of a text or blob column; *len gets their number. NULL when the
+ * column is NULL or (a blob from PostgreSQL) cannot be decoded. */
+const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len);
+
+/* Writes sql (SQLite's dialect of a store/hq_migrations/ file) into out as
+ * PostgreSQL: INTEGER -> BIGINT, INTEGER PRIMARY KEY AUTOINCREMENT -> an
+ * identity column, BLOB -> BYTEA, no STRICT; json_valid() is a function the
+ * PostgreSQL backend creates. Returns 0, or KIOSKD_ETOOBIG when out is short. */
+int hqdb_ddl_to_pg(const char *sql, char *out, size_t outlen);
+
+#endif
