@@ -49,8 +49,12 @@ static void quiet(void *arg, const char *message)
 int pgc_error(struct pgc *c, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK || !state)
+    /* 08: connection exception; 57P: the server is shutting down or restarting */
+    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0) {
+        c->lost = true;
         return KIOSKD_EIO;
+    }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         c->retry = true;
         return KIOSKD_EBUSY;
@@ -82,6 +86,7 @@ int pgc_connect(struct pgc *c, char *err, size_t errlen)
         PQfinish(c->conn);
     pgc_forget(c);
     c->conn = PQconnectdbParams(keys, vals, 1);
+    c->lost = false;
     if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
         if (err)
             snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
@@ -205,9 +210,7 @@ void pg_store_close(struct store *s)
 static bool pg_ready(struct store *s)
 {
     struct pgc *c = s->pg;
-    if (PQstatus(c->conn) != CONNECTION_OK && pgc_connect(c, NULL, 0) != 0)
-        return false;
-    return true;
+    return !(c->lost || PQstatus(c->conn) != CONNECTION_OK) || pgc_connect(c, NULL, 0) == 0;
 }
 
 /* Runs one job in its own transaction (P1 to P3); returns its rc. */
@@ -224,7 +227,7 @@ static int pg_job(struct store *s, struct store_job *j, struct rng *rng)
             return KIOSKD_EIO;
         }
         int rc = pg_exec(c, "BEGIN");
-        if (rc != 0 && PQstatus(c->conn) != CONNECTION_OK && attempt == 0)
+        if (rc != 0 && c->lost && attempt == 0)
             continue; /* lost while idle: nothing ran yet, reconnect once */
         if (rc == 0) {
             c->retry = false;
@@ -238,7 +241,7 @@ static int pg_job(struct store *s, struct store_job *j, struct rng *rng)
             if (rc != 0 && again && !tx.no_retry && attempt < PG_RETRIES)
                 continue;
         }
-        atomic_store(&s->pg_up, PQstatus(c->conn) == CONNECTION_OK);
+        atomic_store(&s->pg_up, !c->lost && PQstatus(c->conn) == CONNECTION_OK);
         return rc;
     }
 }

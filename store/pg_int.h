@@ -38,6 +38,7 @@ struct pgc {
     struct pg_stmt stmt[PG_STMT_SLOTS];
     int nstmt;
     bool retry; /* the last error was a deadlock or serialization failure */
+    bool lost;  /* the connection failed or the server is going away: reconnect */
 };
 
 /* Connects (PQconnectdb) and checks; 0 or KIOSKD_EIO with err. */

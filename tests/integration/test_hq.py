@@ -10,7 +10,7 @@ import sqlite3
 import time
 import uuid
 
-from harness import HQ, Site, auth
+from harness import HQ, Site, auth, on_both_backends
 
 SIGNUP_NAMES = ["王小明", "李四", "赵六"]
 PHONES = ["13700000001", "13700000002", "13700000003"]
@@ -94,8 +94,9 @@ def sync(s, check=True):
     return p
 
 
-def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new():
-    hq = HQ()
+@on_both_backends
+def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-1")
     s = branch(hq, "branch-1", secret, "[hq]\nbatch = 2\n")
     try:
@@ -140,8 +141,9 @@ def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new():
         hq.cleanup()
 
 
-def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only():
-    hq = HQ()
+@on_both_backends
+def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("b1")
     try:
         body, ids = push_body("b1", [1, 2, 4])
@@ -182,8 +184,9 @@ def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only():
         hq.cleanup()
 
 
-def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_stored():
-    hq = HQ()
+@on_both_backends
+def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_stored(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("b1")
     try:
         body, _ = push_body("b1", [1])
@@ -240,8 +243,9 @@ def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_store
         hq.cleanup()
 
 
-def test_devices_list_needs_the_admin_token():
-    hq = HQ()
+@on_both_backends
+def test_devices_list_needs_the_admin_token(backend):
+    hq = HQ(backend=backend)
     hq.device_add("b1")
     try:
         assert hq.get("/hq/v1/devices").status == 401
@@ -261,7 +265,7 @@ def test_devices_list_needs_the_admin_token():
         assert p.returncode == 2
     finally:
         hq.cleanup()
-    hq = HQ(config="[hqserver]\nadmin_token =\n")
+    hq = HQ(config="[hqserver]\nadmin_token =\n", backend=backend)
     try:
         assert hq.get("/hq/v1/devices", headers=auth("anything")).status == 503
     finally:
@@ -273,8 +277,9 @@ MEMBERS_CSV = ("member_no,name,phone,aum,birthday,household\n"
                "HQ002,孙八,13611110002,1000,1985-06-07,F1\n")
 
 
-def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members():
-    hq = HQ()
+@on_both_backends
+def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-2")
     s = branch(hq, "branch-2", secret)
     try:
@@ -327,8 +332,9 @@ def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members(
         hq.cleanup()
 
 
-def test_sync_refused_or_unconfigured_says_so():
-    hq = HQ()
+@on_both_backends
+def test_sync_refused_or_unconfigured_says_so(backend):
+    hq = HQ(backend=backend)
     hq.device_add("b1")
     s = branch(hq, "b1", "0" * 64)
     try:
