@@ -406,6 +406,8 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     int rc;
     j->rows = 0;
     tx->no_retry = true; /* the rows come from an iterator that cannot start over */
+    if ((rc = hqdb_lock_changes(tx)) != 0)
+        return rc;
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
         char *text = NULL;
         rc = j->crypto->seal(j->crypto->arg, kind, data);

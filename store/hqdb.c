@@ -245,6 +245,17 @@ const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len)
     return p->blob;
 }
 
+int hqdb_lock_changes(struct store_tx *tx)
+{
+    static const char SQL_LOCK_CHANGES[] = "SELECT pg_advisory_xact_lock(7308604759119307618)";
+    struct hqdb_stmt st;
+    if (!tx->pg)
+        return 0;
+    if (hqdb_prepare(tx, &st, SQL_LOCK_CHANGES) != 0)
+        return KIOSKD_EIO;
+    return hqdb_exec(&st, NULL);
+}
+
 /* --- the schema --- */
 
 static bool word_at(const char *sql, const char *p, const char *word)

@@ -59,6 +59,14 @@ const char *hqdb_column_text(struct hqdb_stmt *st, int col);
  * column is NULL or (a blob from PostgreSQL) cannot be decoded. */
 const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len);
 
+/* Call before writing hq_changes in a job: PostgreSQL gives a change its seq
+ * when it is written but makes it visible at commit, so with writers in
+ * several processes a branch could pull seq 11 before seq 10 commits and
+ * skip 10 for good. This lock (a transaction-level advisory lock on
+ * PostgreSQL; nothing on SQLite, whose writer is alone) makes writers of
+ * changes take turns, so seqs become visible in order. 0 or a KIOSKD_E* code. */
+int hqdb_lock_changes(struct store_tx *tx);
+
 /* Writes sql (SQLite's dialect of a store/hq_migrations/ file) into out as
  * PostgreSQL: INTEGER -> BIGINT, INTEGER PRIMARY KEY AUTOINCREMENT -> an
  * identity column, BLOB -> BYTEA, no STRICT; json_valid() is a function the
