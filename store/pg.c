@@ -18,7 +18,6 @@
  *      answer is answered with an error, and its effects are idempotent
  *      (entries stored by id, a signature accepted once).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,10 +250,7 @@ void *pg_main(void *arg)
     struct store *s = arg;
     struct jobq_node *nodes[PG_TAKE];
     struct rng rng;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int rng_rc = rng_init(&rng);
+    int rng_rc = store_thread_begin(&rng);
     size_t taken;
     while ((taken = jobq_take(&s->q, nodes, PG_TAKE)) > 0) {
         for (size_t i = 0; i < taken; i++) {

@@ -75,6 +75,8 @@ struct store {
 /* The writer's clocks (store/writer.c): µs since the epoch, and monotonic seconds. */
 int64_t store_now_us(void);
 double store_mono_seconds(void);
+/* Starts a storage thread: blocks every signal, seeds rng; 0 or a KIOSKD_E* code. */
+int store_thread_begin(struct rng *rng);
 /* The job a queue node belongs to. */
 struct store_job *store_job_of(struct jobq_node *n);
 /* The number of a migration file NNNN_name.sql, or -1. */

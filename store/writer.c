@@ -206,16 +206,21 @@ struct store_job *store_job_of(struct jobq_node *n)
     return (struct store_job *)(void *)((char *)n - offsetof(struct store_job, node));
 }
 
+int store_thread_begin(struct rng *rng)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    return rng_init(rng);
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
     struct jobq_node *nodes[BATCH_MAX];
     struct store_job *jobs[BATCH_MAX];
     struct rng rng;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int rng_rc = rng_init(&rng);
+    int rng_rc = store_thread_begin(&rng);
     sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
     size_t taken;

@@ -56,6 +56,22 @@ def hq_count(hq):
         return db.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
 
 
+def accepted_once_then_replayed(first, second, device, secret, body, ts):
+    """Sends a signed push (of body, new entries) and a signed pull to first, then the very
+    same requests to second, which refuses both as replays."""
+    good = sign(secret, "POST", "/sync/v1/push", body, ts)
+    st, r = signed(first, device, secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
+    assert st == 200 and r["stored"] == r["received"] > 0, r
+    st, r = signed(second, device, secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
+    assert st == 401 and r["error"]["code"] == "replayed", r
+    path = "/sync/v1/pull?since=0&limit=10"
+    psig = sign(secret, "GET", path, b"", ts)
+    st, r = signed(first, device, secret, "GET", path, ts=ts, sig=psig)
+    assert st == 200, r
+    st, r = signed(second, device, secret, "GET", path, ts=ts, sig=psig)
+    assert st == 401 and r["error"]["code"] == "replayed", r
+
+
 def devices(hq):
     r = hq.get("/hq/v1/devices", headers=auth(hq.admin_token))
     assert r.status == 200, r
@@ -218,18 +234,8 @@ def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_store
         assert r.status == 401, r
         assert hq_count(hq) == 0
         assert devices(hq)["b1"]["entries"] == 0
-        # the good request once, then its replay
-        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 200 and r["stored"] == 1, r
-        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 401 and r["error"]["code"] == "replayed", r
-        # a replayed pull too
-        path = "/sync/v1/pull?since=0&limit=10"
-        psig = sign(secret, "GET", path, b"", ts)
-        st, r = signed(hq, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 200, r
-        st, r = signed(hq, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 401 and r["error"]["code"] == "replayed", r
+        # the good request once, then its replay; a pull too
+        accepted_once_then_replayed(hq, hq, "b1", secret, body, ts)
         assert hq_count(hq) == 1
         d = devices(hq)["b1"]
         assert d["entries"] == 1 and d["failures"] >= 7, d

@@ -6,7 +6,7 @@ import time
 
 import pgserver
 from harness import HQ, parallel
-from test_hq import devices, hq_count, push_body, sign, signed
+from test_hq import accepted_once_then_replayed, devices, hq_count, push_body, sign, signed
 
 
 def two_hqs():
@@ -80,17 +80,7 @@ def test_a_request_accepted_by_one_hq_process_is_refused_as_a_replay_by_the_othe
         secret = a.device_add("b1")
         body, _ = push_body("b1", [1, 2])
         ts = int(time.time())
-        good = sign(secret, "POST", "/sync/v1/push", body, ts)
-        st, r = signed(a, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 200 and r["stored"] == 2, r
-        st, r = signed(b, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 401 and r["error"]["code"] == "replayed", r
-        path = "/sync/v1/pull?since=0&limit=10"
-        psig = sign(secret, "GET", path, b"", ts)
-        st, r = signed(b, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 200, r
-        st, r = signed(a, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 401 and r["error"]["code"] == "replayed", r
+        accepted_once_then_replayed(a, b, "b1", secret, body, ts)
         # one signed request sent to both at once: one of them takes it
         body, _ = push_body("b1", [3])
         sig = sign(secret, "POST", "/sync/v1/push", body, ts)
