@@ -163,7 +163,6 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     if (!text)
         return KIOSKD_ENOMEM;
     struct hqdb_stmt st;
-    int64_t changes = 0;
     if (hqdb_prepare(tx, &st, SQL_ENTRY_INSERT) != 0) {
         free(text);
         return KIOSKD_EIO;
@@ -175,10 +174,8 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     hqdb_bind_text(&st, 5, json_string_value(json_object_get(e, "at")));
     hqdb_bind_text(&st, 6, text);
     hqdb_bind_int64(&st, 7, store_tx_now(tx));
-    rc = hqdb_exec(&st, &changes);
+    rc = hqdb_defer(&st, &j->stored); /* counted by the flush before advance_ack */
     free(text);
-    if (rc == 0)
-        j->stored += changes;
     return rc;
 }
 
@@ -249,6 +246,8 @@ static int push_run(struct store_tx *tx, struct store_job *job)
                     break;
             }
             j->received = (int64_t)json_array_size(entries);
+            if (rc == 0)
+                rc = hqdb_flush(tx);
             if (rc == 0)
                 rc = advance_ack(tx, j);
         }

@@ -90,6 +90,74 @@ static void pg_bind(struct pg_stmt *st, int i, Oid type, const char *val, int le
     st->fmts[i - 1] = fmt;
 }
 
+int pgc_flush(struct pgc *c)
+{
+    int rc = 0;
+    if (c->pending == 0)
+        return 0;
+    if (PQpipelineSync(c->conn) != 1)
+        rc = pgc_error(c, NULL);
+    for (int i = 0; i < c->pending && rc == 0; i++) {
+        PGresult *r = PQgetResult(c->conn);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            if (c->pending_changes[i])
+                *c->pending_changes[i] += strtoll(PQcmdTuples(r), NULL, 10);
+        } else {
+            rc = pgc_error(c, r);
+        }
+        PQclear(r);
+        while ((r = PQgetResult(c->conn)) != NULL) /* the end of this statement's results */
+            PQclear(r);
+    }
+    /* after an error the rest are PGRES_PIPELINE_ABORTED, then the sync */
+    for (int guard = 0; !c->lost && guard < 2 * PG_PIPELINE_MAX + 4; guard++) {
+        PGresult *r = PQgetResult(c->conn);
+        ExecStatusType t = r ? PQresultStatus(r) : PGRES_EMPTY_QUERY;
+        PQclear(r);
+        if (t == PGRES_PIPELINE_SYNC)
+            break;
+        if (!r && PQstatus(c->conn) != CONNECTION_OK)
+            c->lost = true;
+    }
+    c->pending = 0;
+    if (PQexitPipelineMode(c->conn) != 1 && rc == 0)
+        rc = pgc_error(c, NULL);
+    return rc;
+}
+
+static int pg_prepare(struct pg_stmt *st)
+{
+    struct pgc *c = st->c;
+    char *text = dollars(st->sql);
+    if (!text)
+        return KIOSKD_ENOMEM;
+    PGresult *r = PQprepare(c->conn, st->name, text, st->nparams, st->types);
+    free(text);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : pgc_error(c, r);
+    PQclear(r);
+    st->prepared = rc == 0;
+    return rc;
+}
+
+static int pg_defer(struct pg_stmt *st, int64_t *changes)
+{
+    struct pgc *c = st->c;
+    int rc;
+    if (c->pending == PG_PIPELINE_MAX && (rc = pgc_flush(c)) != 0)
+        return rc;
+    if (!st->prepared && ((rc = pgc_flush(c)) != 0 || (rc = pg_prepare(st)) != 0))
+        return rc;
+    if (c->pending == 0 && PQenterPipelineMode(c->conn) != 1)
+        return pgc_error(c, NULL);
+    if (PQsendQueryPrepared(c->conn, st->name, st->nparams, st->vals, st->lens, st->fmts, 0) != 1) {
+        rc = pgc_error(c, NULL);
+        pgc_flush(c);
+        return rc;
+    }
+    c->pending_changes[c->pending++] = changes;
+    return 0;
+}
+
 static int pg_step(struct pg_stmt *st)
 {
     struct pgc *c = st->c;
@@ -97,18 +165,9 @@ static int pg_step(struct pg_stmt *st)
         return ++st->row < st->nrows ? HQDB_ROW : HQDB_DONE;
     c->retry = false;
     if (!st->prepared) {
-        char *text = dollars(st->sql);
-        if (!text)
-            return KIOSKD_ENOMEM;
-        PGresult *r = PQprepare(c->conn, st->name, text, st->nparams, st->types);
-        free(text);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            int rc = pgc_error(c, r);
-            PQclear(r);
+        int rc = pg_prepare(st);
+        if (rc)
             return rc;
-        }
-        PQclear(r);
-        st->prepared = true;
     }
     st->res = PQexecPrepared(c->conn, st->name, st->nparams, st->vals, st->lens, st->fmts, 0);
     switch (PQresultStatus(st->res)) {
@@ -137,7 +196,10 @@ int hqdb_prepare(struct store_tx *tx, struct hqdb_stmt *st, const char *sql)
     memset(st, 0, sizeof *st);
     st->tx = tx;
     if (tx->pg) {
-        int rc = pg_get(tx->pg, sql, &st->pg);
+        int rc = pgc_flush(tx->pg);
+        if (rc)
+            return rc;
+        rc = pg_get(tx->pg, sql, &st->pg);
         if (rc == 0)
             pg_clear(st->pg);
         return rc;
@@ -199,6 +261,25 @@ int hqdb_exec(struct hqdb_stmt *st, int64_t *changes)
                             : sqlite3_changes(sqlite3_db_handle(st->lite));
     hqdb_reset(st);
     return rc < 0 ? rc : 0;
+}
+
+int hqdb_defer(struct hqdb_stmt *st, int64_t *changes)
+{
+    int64_t n = 0;
+    if (st->pg) {
+        int rc = pg_defer(st->pg, changes);
+        pg_clear(st->pg);
+        return rc;
+    }
+    int rc = hqdb_exec(st, &n);
+    if (rc == 0 && changes)
+        *changes += n;
+    return rc;
+}
+
+int hqdb_flush(struct store_tx *tx)
+{
+    return tx->pg ? pgc_flush(tx->pg) : 0;
 }
 
 bool hqdb_column_null(struct hqdb_stmt *st, int col)

@@ -51,6 +51,15 @@ void hqdb_reset(struct hqdb_stmt *st);
  * *changes (may be NULL) gets the rows it inserted, updated or deleted. */
 int hqdb_exec(struct hqdb_stmt *st, int64_t *changes);
 
+/* Runs a statement that returns no row without waiting for its outcome where
+ * the engine allows it (PostgreSQL's pipeline mode: one round trip for many
+ * statements; SQLite runs it at once), and resets it. *changes (may be NULL)
+ * is added the rows it changed once it has run. hqdb_flush waits for every
+ * deferred statement and returns the first error; hqdb_prepare of another
+ * statement, and the end of the job, flush first. 0 or a KIOSKD_E* code. */
+int hqdb_defer(struct hqdb_stmt *st, int64_t *changes);
+int hqdb_flush(struct store_tx *tx);
+
 bool hqdb_column_null(struct hqdb_stmt *st, int col);
 int64_t hqdb_column_int64(struct hqdb_stmt *st, int col);
 /* NUL-terminated text ("" for NULL) */

@@ -33,10 +33,12 @@
 #define PG_TAKE 16
 #define DDL_MAX 65536
 
-/* SQLite's json_valid(), which the schema's CHECKs use, for PostgreSQL. */
+/* SQLite's json_valid(), which the schema's CHECKs use, for PostgreSQL: text
+ * that is not JSON fails the cast, which refuses the row as the CHECK would
+ * (a plpgsql function answering false would cost a subtransaction a row). */
 static const char PG_PRELUDE[] =
-    "CREATE OR REPLACE FUNCTION json_valid(t text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
-    "AS $$ BEGIN PERFORM t::jsonb; RETURN true; EXCEPTION WHEN others THEN RETURN false; END $$;"
+    "CREATE OR REPLACE FUNCTION json_valid(t text) RETURNS boolean LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT t::json IS NOT NULL $$;"
     "CREATE TABLE IF NOT EXISTS kioskd_schema (version integer NOT NULL);";
 
 static void quiet(void *arg, const char *message)
@@ -74,6 +76,7 @@ void pgc_forget(struct pgc *c)
             PQfreemem(c->stmt[i].blob);
     }
     c->nstmt = 0;
+    c->pending = 0;
 }
 
 int pgc_connect(struct pgc *c, char *err, size_t errlen)
@@ -231,6 +234,9 @@ static int pg_job(struct store *s, struct store_job *j, struct rng *rng)
         if (rc == 0) {
             c->retry = false;
             rc = j->run(&tx, j);
+            int frc = pgc_flush(c); /* what the job deferred, even when it failed */
+            if (rc == 0)
+                rc = frc;
             bool again = c->retry;
             if (rc == 0)
                 rc = pg_exec(c, "COMMIT");

@@ -31,12 +31,18 @@ struct pg_stmt {
     unsigned char *blob; /* the last bytea column read, decoded (PQfreemem) */
 };
 
+#define PG_PIPELINE_MAX 1024
+
 /* The storage thread's connection. */
 struct pgc {
     PGconn *conn;
     char *url;
     struct pg_stmt stmt[PG_STMT_SLOTS];
     int nstmt;
+    /* statements sent in pipeline mode (hqdb_defer) whose results are unread,
+     * each with where its row count goes (NULL: nowhere) */
+    int pending;
+    int64_t *pending_changes[PG_PIPELINE_MAX];
     bool retry; /* the last error was a deadlock or serialization failure */
     bool lost;  /* the connection failed or the server is going away: reconnect */
 };
@@ -45,6 +51,9 @@ struct pgc {
 int pgc_connect(struct pgc *c, char *err, size_t errlen);
 /* Forgets every prepared statement (after a reconnect). */
 void pgc_forget(struct pgc *c);
+/* Reads the results of every deferred statement and leaves pipeline mode: 0
+ * or the first statement's error. */
+int pgc_flush(struct pgc *c);
 /* Maps a failed result to a KIOSKD_E* code, noting deadlocks (c->retry). */
 int pgc_error(struct pgc *c, const PGresult *res);
 
