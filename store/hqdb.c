@@ -367,6 +367,19 @@ int hqdb_ddl_to_pg(const char *sql, char *out, size_t outlen)
             comment = *p != '\n';
         } else if (p[0] == '-' && p[1] == '-') {
             comment = true;
+        } else if (word_at(sql, p, "json_valid") && p[10] == '(') {
+            /* json_valid(x) -> ((x)::json IS NOT NULL): text that is not JSON
+             * fails the cast, which refuses the row as the CHECK would */
+            const char *arg = p + 11, *end = strchr(arg, ')');
+            if (!end)
+                return KIOSKD_EINVAL;
+            int n = snprintf(out + used, outlen - used, "((%.*s)::json IS NOT NULL)",
+                             (int)(end - arg), arg);
+            if (n < 0 || (size_t)n >= outlen - used)
+                return KIOSKD_ETOOBIG;
+            used += (size_t)n;
+            p = end + 1;
+            continue;
         } else {
             for (size_t i = 0; i < sizeof from / sizeof from[0]; i++)
                 if (word_at(sql, p, from[i])) {

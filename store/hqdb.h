@@ -78,8 +78,9 @@ int hqdb_lock_changes(struct store_tx *tx);
 
 /* Writes sql (SQLite's dialect of a store/hq_migrations/ file) into out as
  * PostgreSQL: INTEGER -> BIGINT, INTEGER PRIMARY KEY AUTOINCREMENT -> an
- * identity column, BLOB -> BYTEA, no STRICT; json_valid() is a function the
- * PostgreSQL backend creates. Returns 0, or KIOSKD_ETOOBIG when out is short. */
+ * identity column, BLOB -> BYTEA, no STRICT, json_valid(x) (x without
+ * parentheses) -> a cast to json. Returns 0, KIOSKD_EINVAL when a
+ * json_valid( has no ')', or KIOSKD_ETOOBIG when out is short. */
 int hqdb_ddl_to_pg(const char *sql, char *out, size_t outlen);
 
 #endif

@@ -33,12 +33,7 @@
 #define PG_TAKE 16
 #define DDL_MAX 65536
 
-/* SQLite's json_valid(), which the schema's CHECKs use, for PostgreSQL: text
- * that is not JSON fails the cast, which refuses the row as the CHECK would
- * (a plpgsql function answering false would cost a subtransaction a row). */
 static const char PG_PRELUDE[] =
-    "CREATE OR REPLACE FUNCTION json_valid(t text) RETURNS boolean LANGUAGE sql IMMUTABLE "
-    "AS $$ SELECT t::json IS NOT NULL $$;"
     "CREATE TABLE IF NOT EXISTS kioskd_schema (version integer NOT NULL);";
 
 static void quiet(void *arg, const char *message)
