@@ -259,7 +259,7 @@ static const struct opt opts[] = {
     {"hqserver", "database", OPT_STR, OFF(hqserver_database), "./var/hq.db", 0, 0, NULL, false,
      "path",
      "HQ's SQLite database (devices, pushed entries, changes for branches); created "
-     "and migrated at start."},
+     "and migrated at start. Not used when `database_url` is set."},
     {"hqserver", "database_url", OPT_STR, OFF(hqserver_database_url), "", 0, 0, NULL, true,
      "libpq URL",
      "A PostgreSQL connection string (e.g. postgresql:///kioskd_hq?host=/run/postgresql); "
