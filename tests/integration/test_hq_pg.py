@@ -2,6 +2,7 @@
 protection and cursors live in the database), and a database that goes away and
 comes back. The tests shared with SQLite are in test_hq.py and test_hq_daemon.py.
 Each test says SKIP once and passes when PostgreSQL cannot run here (pgserver.py)."""
+import threading
 import time
 
 import pgserver
@@ -118,6 +119,35 @@ def test_a_request_that_meets_a_lost_database_gets_503_and_the_next_works_once_i
         assert st == 200 and r == {"acked_through": 2, "received": 1, "stored": 1}, r
         assert hq.get("/healthz").status == 200
         assert hq_count(hq) == 2
+        hq.stop()
+    finally:
+        hq.cleanup()
+
+
+def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_resend_stores_once():
+    if not pgserver.available():
+        return
+    hq = HQ(backend="pg")
+    try:
+        secret = hq.device_add("b1")
+        body, _ = push_body("b1", list(range(1, 20001)))
+        got = {}
+        t = threading.Thread(target=lambda: got.update(
+            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True)))
+        t.start()
+        time.sleep(0.3)  # most likely while HQ stores the entries; either outcome is checked
+        pgserver.pause()
+        t.join()
+        pgserver.resume()
+        st, r = got["r"]
+        assert st in (200, 503), (st, r)
+        # nothing half: a 503 whose commit reached PostgreSQL but not its answer stored all
+        assert hq_count(hq) in ((20000,) if st == 200 else (0, 20000))
+        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True,
+                       ts=int(time.time()) - 1)
+        assert st == 200 and r["acked_through"] == 20000, r
+        assert hq_count(hq) == 20000
+        assert devices(hq)["b1"]["entries"] == 20000
         hq.stop()
     finally:
         hq.cleanup()
