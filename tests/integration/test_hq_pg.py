@@ -151,3 +151,29 @@ def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_re
         hq.stop()
     finally:
         hq.cleanup()
+
+
+def test_the_schema_version_lives_in_the_database_and_a_newer_or_missing_database_is_refused():
+    if not pgserver.available():
+        return
+    hq = HQ(backend="pg")
+    try:
+        assert pgserver.psql(hq.database_url, "SELECT version FROM kioskd_schema") == [["1"]]
+        tables = {r[0] for r in pgserver.psql(
+            hq.database_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"hq_devices", "hq_entries", "hq_seen_sigs", "hq_changes"} <= tables, tables
+        hq.restart()  # migrated already: nothing to do
+        hq.stop()
+        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 99")
+        p = hq.cli("hq", "device", "add", "b1", check=False)
+        assert p.returncode == 1 and b"schema version 99 is newer" in p.stderr, p
+        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 1")
+        missing = HQ(database_url=hq.database_url.replace("/kioskd_hq_", "/nowhere_"),
+                     start=False)
+        try:
+            p = missing.cli("hq", "device", "add", "b1", check=False)
+            assert p.returncode == 1 and b"cannot connect to PostgreSQL" in p.stderr, p
+        finally:
+            missing.cleanup()
+    finally:
+        hq.cleanup()
