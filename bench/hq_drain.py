@@ -2,7 +2,7 @@
 """Drain rate of a branch's outbox to a loopback `kioskd hq`, on SQLite and on PostgreSQL.
 
     bench/hq_drain.py [--bin build/rel/kioskd] [--entries 100000] [--batch 500] [--gzip on|off]
-                      [--backend both|sqlite|pg]
+                      [--backend both|sqlite|pg] [--daemon]
 
 Creates a branch database (migrated by the binary itself), fills its outbox
 with N sign-up-shaped entries (about 250 bytes of JSON each) straight through
@@ -10,8 +10,11 @@ sqlite3, registers the branch at a fresh `kioskd hq`, then times one
 `kioskd sync --once`, which pushes everything in batches. Prints entries per
 second and checks that HQ stored every entry once; with both backends, side by
 side. PostgreSQL is a throwaway server on a Unix socket in a temporary folder
-(tests/integration/pgserver.py; Debian's postgresql). All traffic is on
-127.0.0.1; everything is written under a temporary folder, removed at the end.
+(tests/integration/pgserver.py; Debian's postgresql). With --daemon, `kioskd
+serve` drains it by its own rounds instead (timed from its start to HQ holding
+every entry), and the longest time one push took to build (on a worker) is
+printed from its event=sync_round lines. All traffic is on 127.0.0.1;
+everything is written under a temporary folder, removed at the end.
 """
 import argparse
 import json
@@ -55,6 +58,7 @@ def main():
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--gzip", default="on", choices=("on", "off"))
     ap.add_argument("--backend", default="both", choices=("both", "sqlite", "pg"))
+    ap.add_argument("--daemon", action="store_true")
     a = ap.parse_args()
     backends = ["sqlite", "pg"] if a.backend == "both" else [a.backend]
     results = {}
@@ -95,7 +99,9 @@ def drain(a, backend):
             f.write(f"[store]\npath = {d}/branch.db\nkey_file = {d}/branch.key\n"
                     f"[tickets]\nkey_file = {d}/ticket.pem\n"
                     f"[hq]\nurl = http://127.0.0.1:{port}\ndevice = bench-1\nsecret = {secret}\n"
-                    f"batch = {a.batch}\ngzip = {a.gzip}\n[log]\nlevel = warn\n")
+                    f"batch = {a.batch}\ngzip = {a.gzip}\n"
+                    f"[log]\nlevel = {'info' if a.daemon else 'warn'}\n"
+                    "[http]\nlisten = 127.0.0.1:0\n[messages]\nchannel = off\n")
         with open(os.path.join(d, "p.csv"), "w") as f:  # any import creates and migrates it
             f.write("code,name,coefficient\nB1,bench,1\n")
         subprocess.run([kioskd, "import", "products", os.path.join(d, "p.csv"), "-c", br_ini],
@@ -112,13 +118,20 @@ def drain(a, backend):
         db.commit()
         db.close()
 
+        def hq_db():
+            return pgserver.Connection(url) if url else sqlite3.connect(f"{d}/hq.db")
+
         t0 = time.monotonic()
-        p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
-                           text=True)
+        if a.daemon:
+            out = daemon_drain(kioskd, br_ini, d, a.entries, hq_db)
+        else:
+            p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
+                               text=True)
+            if p.returncode != 0:
+                sys.exit(f"sync failed: {p.stderr}")
+            out = p.stdout.strip()
         dt = time.monotonic() - t0
-        if p.returncode != 0:
-            sys.exit(f"sync failed: {p.stderr}")
-        hdb = pgserver.Connection(url) if url else sqlite3.connect(f"{d}/hq.db")
+        hdb = hq_db()
         stored = hdb.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
         acked = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()[0]
         hdb.close()
@@ -126,13 +139,42 @@ def drain(a, backend):
             sys.exit(f"HQ stored {stored} entries, acked through {acked}; expected {a.entries}")
         print(f"{a.entries} entries, batch {a.batch}, gzip {a.gzip}: {dt:.2f} s, "
               f"{a.entries / dt:,.0f} entries/s to kioskd hq on {backend} (loopback)")
-        print(p.stdout.strip())
+        print(out)
         return dt
     finally:
         if hq:
             hq.terminate()
             hq.wait(10)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def daemon_drain(kioskd, ini, d, n, hq_db):
+    """Runs `kioskd serve` until HQ acknowledged n entries and the round ended;
+    returns what its event=sync_round lines say."""
+    log_path = os.path.join(d, "branch.log")
+    with open(log_path, "w") as log:
+        br = subprocess.Popen([kioskd, "serve", "-c", ini], stderr=log)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            hdb = hq_db()
+            row = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()
+            hdb.close()
+            with open(log_path) as f:
+                done = "event=sync_round" in f.read()
+            if row and row[0] >= n and done:
+                break
+            time.sleep(0.05)
+        else:
+            sys.exit("the daemon did not drain its outbox in 600 s")
+    finally:
+        br.terminate()
+        br.wait(10)
+    with open(log_path) as f:
+        rounds = [line for line in f if "event=sync_round" in line]
+    builds = [float(m) for m in re.findall(r"build_ms=([0-9.]+)", "".join(rounds))]
+    return (f"{len(rounds)} rounds; longest push build (a worker, off the loop): "
+            f"{max(builds) if builds else 0:.2f} ms")
 
 
 if __name__ == "__main__":

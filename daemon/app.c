@@ -56,6 +56,11 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
     if ((rc = keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 1, &key, err, errlen)) != 0)
         return rc;
     snprintf(k->kid, sizeof k->kid, "%s", key.kid);
+    if ((rc = ticket_key_write_pem(&key, 0, k->public_pem, sizeof k->public_pem)) != 0) {
+        ticket_key_free(&key);
+        snprintf(err, errlen, "cannot encode the ticket key");
+        return rc;
+    }
     if ((rc = store_start(k->store)) != 0) {
         ticket_key_free(&key);
         snprintf(err, errlen, "cannot start the store writer");

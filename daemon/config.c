@@ -269,6 +269,10 @@ static const struct opt opts[] = {
      "path",
      "HQ's own key for personal data and device secrets at rest (mode 0600; created on first "
      "use)."},
+    {"hqserver", "ticket_key_file", OPT_STR, OFF(hqserver_ticket_key_file),
+     "./var/hq-ticket-key.pem", 0, 0, NULL, false, "path",
+     "HQ's ticket signing key (ECDSA P-256 PEM, mode 0600; created on first use), for sign-ups "
+     "taken at HQ; the branches pull its public part (change kind key)."},
     {"hqserver", "admin_token", OPT_STR, OFF(hqserver_admin_token), "", 0, 0, NULL, true, "text",
      "Bearer token of `GET /hq/v1/devices` and the devices page; empty turns both off (503). "
      "Use 32 random characters or more."},

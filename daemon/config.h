@@ -112,6 +112,7 @@ struct config {
     char *hqserver_database;
     char *hqserver_database_url; /* PostgreSQL instead of SQLite when not empty */
     char *hqserver_key_file;
+    char *hqserver_ticket_key_file;
     char *hqserver_admin_token;
     int64_t hqserver_window; /* seconds */
 };

@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 
 #include "core/csv.h"
 #include "core/embedded.h"
+#include "core/mask.h"
 #include "core/points.h"
 #include "core/status.h"
 #include "core/tier.h"
@@ -30,6 +32,7 @@
 #include "daemon/keys.h"
 #include "daemon/kioskd.h"
 #include "daemon/server.h"
+#include "handlers/common.h"
 
 #define SECRET_AAD "hq.device_secret"
 #define SEALED_MAX 2048
@@ -135,6 +138,16 @@ static int hq_unseal(void *arg, const char *kind, json_t *data)
     return rc;
 }
 
+static int hq_hash(void *arg, const char *s, size_t len, char out[65])
+{
+    struct hq *h = arg;
+    unsigned char mac[PII_HASH_LEN];
+    int rc = pii_hash(&h->pii, s, len, mac);
+    for (size_t i = 0; rc == 0 && i < sizeof mac; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    return rc;
+}
+
 int hq_init(struct hq *h, const char *key_file, char *err, size_t errlen)
 {
     unsigned char master[32];
@@ -153,7 +166,7 @@ int hq_init(struct hq *h, const char *key_file, char *err, size_t errlen)
         return rc;
     }
     h->crypto = (struct store_hq_crypto){
-        .verify = hq_verify, .seal = hq_seal, .unseal = hq_unseal, .arg = h};
+        .verify = hq_verify, .seal = hq_seal, .unseal = hq_unseal, .hash = hq_hash, .arg = h};
     return 0;
 }
 
@@ -488,8 +501,147 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
     return 0;
 }
 
+/* --- kioskd hq export signups --- */
+
+static const char *const export_cols[] = {"device", "entry_id", "at",   "event_id", "signup_id",
+                                          "source", "status",   "name", "phone",    NULL};
+
+static int export_row(void *arg, const char *device, const char *id, const char *at, json_t *data)
+{
+    struct buf *b = arg;
+    char event[24], signup[24];
+    snprintf(event, sizeof event, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(data, "event_id")));
+    snprintf(signup, sizeof signup, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(data, "signup_id")));
+    const char *v[] = {device,
+                       id,
+                       at,
+                       event,
+                       signup,
+                       json_string_value(json_object_get(data, "source")),
+                       json_string_value(json_object_get(data, "status")),
+                       json_string_value(json_object_get(data, "name")),
+                       json_string_value(json_object_get(data, "phone"))};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof v / sizeof v[0]; i++) {
+        if (i && (rc = buf_append(b, ",", 1)) != 0)
+            break;
+        rc = csv_put_field(b, v[i] ? v[i] : ""); /* "": pushed before names were sent */
+    }
+    return rc ? rc : buf_append(b, "\n", 1);
+}
+
+static int export_signups(struct kioskd *k)
+{
+    char err[512];
+    struct buf b;
+    struct store_hq_export j;
+    int rc = 0;
+    buf_init(&b, (size_t)1 << 30);
+    for (int i = 0; export_cols[i] && rc == 0; i++)
+        if ((i && (rc = buf_append(&b, ",", 1)) != 0) ||
+            (rc = buf_append(&b, export_cols[i], strlen(export_cols[i]))) != 0)
+            break;
+    if (rc == 0)
+        rc = buf_append(&b, "\n", 1);
+    if (rc == 0 && (rc = hq_open(k, false, err, sizeof err)) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        hq_close(k);
+        buf_free(&b);
+        return 1;
+    }
+    if (rc == 0) {
+        store_hq_export_init(&j);
+        j.crypto = &k->hq->crypto;
+        j.kind = "signup";
+        j.row = export_row;
+        j.arg = &b;
+        rc = store_run(k->store, &j.job);
+    }
+    hq_close(k);
+    if (rc == 0 && fwrite(b.data, 1, b.len, stdout) != b.len)
+        rc = KIOSKD_EIO;
+    if (b.data)
+        mbedtls_platform_zeroize(b.data, b.len);
+    buf_free(&b);
+    if (rc) {
+        fprintf(stderr, "kioskd hq export: %s\n", kioskd_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* --- kioskd hq signup EVENT_ID NAME PHONE --- */
+
+/* Takes a sign-up at HQ as HQ's bot will (store_hq_signup_init) and prints
+ * its ticket: for HQ IT to try the flow, and for the tests. */
+static int hq_signup(struct kioskd *k, const char *event, const char *name_in, const char *phone)
+{
+    char err[512], code[TICKET_CODE_MAX + 1];
+    const char *why = NULL;
+    struct ticket_key key;
+    struct store_hq_signup j;
+    char *end;
+    store_hq_signup_init(&j);
+    if (validate_init() != 0) {
+        fprintf(stderr, "kioskd hq signup: cannot load the C.UTF-8 locale (install libc-bin)\n");
+        return 1;
+    }
+    errno = 0;
+    long long ev = strtoll(event, &end, 10);
+    if (errno || end == event || *end || ev < 1 ||
+        validate_name(name_in, j.name, sizeof j.name, &why) != 0 || !validate_mobile(phone)) {
+        fprintf(stderr, "kioskd hq signup: EVENT_ID must be a positive number, NAME a name and "
+                        "PHONE an 11-digit mainland mobile number\n");
+        return 2;
+    }
+    if (hq_open(k, false, err, sizeof err) != 0 ||
+        keyfile_ticket_key(k->cfg.hqserver_ticket_key_file, &k->hq->rng, 1, &key, err,
+                           sizeof err) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        hq_close(k);
+        mbedtls_platform_zeroize(&j, sizeof j);
+        return 1;
+    }
+    j.crypto = &k->hq->crypto;
+    snprintf(j.kid, sizeof j.kid, "%s", key.kid);
+    j.event_id = ev;
+    snprintf(j.phone, sizeof j.phone, "%s", phone);
+    mask_name(j.name, j.name_masked, sizeof j.name_masked);
+    snprintf(j.phone_last4, sizeof j.phone_last4, "%s", phone + 7);
+    snprintf(j.consent_version, sizeof j.consent_version, "%s", CONSENT_VERSION);
+    j.issued_at = (int64_t)time(NULL);
+    int rc = ticket_key_write_pem(&key, 0, j.public_pem, sizeof j.public_pem);
+    if (rc == 0)
+        rc = store_run(k->store, &j.job);
+    struct ticket_payload p = {
+        .event_id = j.event_id, .signup_id = j.signup_id, .issued_at = j.issued_at};
+    if (rc == 0 && !j.merged_into[0])
+        rc = ticket_sign(&key, &k->hq->rng, &p, code, sizeof code);
+    ticket_key_free(&key);
+    hq_close(k);
+    mbedtls_platform_zeroize(j.name, sizeof j.name);
+    mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc) {
+        fprintf(stderr, "kioskd hq signup: %s\n", kioskd_strerror(rc));
+        return 1;
+    }
+    if (j.merged_into[0])
+        printf("merged into %s: this phone is signed up for event %lld already\n", j.merged_into,
+               ev);
+    else
+        printf("%s\nsign-up %s:%lld for event %lld, for the branches to pull\n", code, j.kid,
+               (long long)j.signup_id, ev);
+    return 0;
+}
+
 int hq_cli(struct kioskd *k, int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "signup") == 0)
+        return hq_signup(k, argv[2], argv[3], argv[4]);
+    if (argc == 3 && strcmp(argv[1], "export") == 0 && strcmp(argv[2], "signups") == 0)
+        return export_signups(k);
     if (argc == 4 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
         return device_add(k, argv[3]);
     if (argc == 4 && strcmp(argv[1], "import") == 0 &&
@@ -497,6 +649,7 @@ int hq_cli(struct kioskd *k, int argc, char **argv)
          strcmp(argv[2], "events") == 0))
         return import_file(k, argv[2], argv[3]);
     fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID | import "
-                    "members|products|events FILE.csv] (see kioskd hq --help)\n");
+                    "members|products|events FILE.csv | export signups | "
+                    "signup EVENT_ID NAME PHONE] (see kioskd hq --help)\n");
     return 2;
 }

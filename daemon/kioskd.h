@@ -61,6 +61,7 @@ struct kioskd {
     struct rng rng;               /* the loop's random source */
     struct pii pii;               /* the loop's personal-data keys */
     char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
+    char public_pem[256];         /* its public part, pushed to HQ for other devices */
     struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;            /* websocket subscribers (daemon/live.c) */
     struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */

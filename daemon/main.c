@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <libwebsockets.h>
+#include <mbedtls/version.h>
 #include <sqlite3.h>
 
 #include "core/status.h"
@@ -287,9 +289,9 @@ out:
     net_complete(k->net);
     app_stop(k);
     server_stop(k);
+    hqsync_free(k); /* its read connection closes first: the store's last one removes the WAL */
     app_close(k);
     messages_free(k);
-    hqsync_free(k);
     net_free(k->net);
     k->net = NULL;
     curl_global_cleanup();
@@ -478,7 +480,13 @@ static int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
+    char tls[32];
+    mbedtls_version_get_string_full(tls);
+    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     printf("kioskd %s (schema %d)\n", KIOSKD_VERSION, store_schema_version());
+    /* the libraries it runs with, as they report themselves at run time */
+    printf("sqlite %s\n%s\nlibwebsockets %s\nlibcurl %s\n", sqlite3_libversion(), tls,
+           lws_get_library_version(), cv ? cv->version : "?");
     return 0;
 }
 
@@ -541,7 +549,9 @@ static const struct cmd cmds[] = {
      "HTTPS certificates are verified (a private CA: [hq] ca_file). Safe while the daemon\n"
      "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
      "[hq] is not set.\n"},
-    {"hq", "[-c FILE] [device add ID | import members|products|events FILE.csv]",
+    {"hq",
+     "[-c FILE] [device add ID | import members|products|events FILE.csv | export signups | "
+     "signup EVENT_ID NAME PHONE]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
      "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
@@ -551,6 +561,12 @@ static const struct cmd cmds[] = {
      "of output (set it as that branch's [hq] secret; HQ keeps it sealed).\n"
      "import members|products|events FILE.csv: loads data the branches then pull (the CSV\n"
      "columns of `kioskd import`); a bad row is reported with its line and nothing changes.\n"
+     "export signups: prints as CSV, for the bank's CRM, every sign-up and walk-in the\n"
+     "branches pushed, with the guest's name and phone (unsealed with HQ's key; keep the\n"
+     "output as safe as HQ's database).\n"
+     "signup EVENT_ID NAME PHONE: takes a sign-up at HQ as HQ's chat bot does, for HQ IT to\n"
+     "try the flow: prints its ticket (signed with [hqserver] ticket_key_file), which the\n"
+     "branches holding event EVENT_ID check in offline once they have synced.\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "daemon/hqsync.h"
 #include "daemon/http.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
@@ -570,8 +571,8 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         k = lws_context_user(lws_get_context(wsi));
-        if (k && k->store)
-            store_complete(k->store);
+        if (k && k->store && store_complete(k->store) > 0)
+            hqsync_outbox_check(k); /* an early sync round when the outbox grew */
         if (k && k->workers)
             worker_complete(k->workers);
         if (k)

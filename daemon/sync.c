@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 #include <zlib.h>
 
@@ -14,6 +15,8 @@
 #include "core/tier.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "handlers/common.h"
+#include "store/signups.h"
 
 #define SYNC_BODY_MAX (64 * 1024 * 1024)
 
@@ -47,7 +50,7 @@ static int gzip_into(const char *in, size_t len, struct buf *out)
 }
 
 /* Signs q (method, path, body as sent) for this device at time now. */
-static int sync_sign(struct kioskd *k, struct sync_request *q, int64_t now)
+static int sync_sign(const struct kioskd *k, struct sync_request *q, int64_t now)
 {
     char sig[HQSIG_HEX + 1];
     const char *secret = k->cfg.hq_secret;
@@ -71,8 +74,63 @@ static int sync_nonce(struct kioskd *k, char out[33])
     return 0;
 }
 
+/* Replaces data[enc_key] (base64 of a value sealed with this branch's key
+ * under aad) by data[key] in clear. A value that does not open (a key
+ * replaced since) is dropped: HQ gets the entry without it. */
+static int open_field(struct pii *pii, json_t *data, const char *enc_key, const char *key,
+                      const char *aad)
+{
+    json_t *v = json_object_get(data, enc_key);
+    unsigned char sealed[STORE_ENC_MAX];
+    char plain[STORE_ENC_MAX];
+    size_t slen = 0, plen = 0;
+    int rc = 0;
+    if (!json_is_string(v))
+        return 0;
+    if (mbedtls_base64_decode(sealed, sizeof sealed, &slen,
+                              (const unsigned char *)json_string_value(v),
+                              json_string_length(v)) == 0 &&
+        pii_open(pii, aad, sealed, slen, plain, sizeof plain, &plen) == 0)
+        rc = json_object_set_new(data, key, json_stringn(plain, plen)) == 0 ? 0 : KIOSKD_ENOMEM;
+    mbedtls_platform_zeroize(plain, sizeof plain);
+    json_object_del(data, enc_key);
+    return rc;
+}
+
+/* Opens the personal data the outbox keeps sealed (sign-ups' and walk-ins'
+ * name and phone), for the push only: HQ seals it again with its own key. */
+static int open_personal(struct pii *pii, json_t *entries)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e)
+    {
+        json_t *data = json_object_get(e, "data");
+        int rc = open_field(pii, data, "name_enc", "name", "name");
+        if (rc == 0)
+            rc = open_field(pii, data, "phone_enc", "phone", "phone");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count)
+{
+    char nonce[33];
+    int rc = sync_nonce(k, nonce);
+    if (rc) {
+        memset(q, 0, sizeof *q);
+        *count = 0;
+        return rc;
+    }
+    return sync_push_build_from(k, k->store, &k->pii, nonce, after, now, q, last, count);
+}
+
+int sync_push_build_from(const struct kioskd *k, struct store *from, struct pii *pii,
+                         const char *nonce, int64_t after, int64_t now, struct sync_request *q,
+                         int64_t *last, int *count)
 {
     json_t *entries = json_array();
     char *text = NULL;
@@ -84,17 +142,19 @@ int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_re
     *count = 0;
     if (!entries)
         return KIOSKD_ENOMEM;
-    rc = store_sync_outbox_read(k->store, after, (int)k->cfg.hq_batch, entries, last);
+    rc = store_sync_outbox_read(from, after, (int)k->cfg.hq_batch, entries, last);
     if (rc)
         goto out;
     *count = (int)json_array_size(entries);
     if (*count == 0)
         goto out;
-    char nonce[33];
-    if ((rc = sync_nonce(k, nonce)) != 0)
+    if ((rc = open_personal(pii, entries)) != 0)
         goto out;
-    json_t *doc = json_pack("{s:s, s:s, s:O}", "device", k->cfg.hq_device, "nonce", nonce,
-                            "entries", entries);
+    /* the ticket key travels with every push: HQ serves it to the other
+     * devices (kind key), so tickets issued here verify there offline */
+    json_t *doc =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:O}", "device", k->cfg.hq_device, "nonce", nonce,
+                  "key", "kid", k->kid, "public_pem", k->public_pem, "entries", entries);
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text) {
@@ -203,6 +263,90 @@ static const char *product_of(json_t *d, struct store_product *p)
     return NULL;
 }
 
+/* "kid" of a change's data into out: NULL or what is wrong. */
+static const char *kid_of(json_t *d, char out[16])
+{
+    const char *kid = str_of(d, "kid");
+    if (strlen(kid) != TICKET_KID_LEN ||
+        strspn(kid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            TICKET_KID_LEN)
+        return "a kid is not valid";
+    snprintf(out, 16, "%s", kid);
+    return NULL;
+}
+
+/* A positive integer member of d into *out; false when it is not one. */
+static bool positive_of(json_t *d, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(d, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 1)
+        return false;
+    *out = (int64_t)json_integer_value(v);
+    return true;
+}
+
+/* Checks another device's ticket key; *own when it is this daemon's. */
+static const char *key_of(struct kioskd *k, json_t *d, struct store_sync_key *key, bool *own)
+{
+    struct ticket_key tk;
+    const char *pem = str_of(d, "public_pem");
+    const char *why = kid_of(d, key->kid);
+    if (why)
+        return why;
+    *own = strcmp(key->kid, k->kid) == 0;
+    if (strlen(pem) >= sizeof key->pem || ticket_key_load_pem(&tk, pem, strlen(pem)) != 0)
+        return "a key's public_pem is not a P-256 public key";
+    bool same = strcmp(tk.kid, key->kid) == 0 && !tk.has_private;
+    ticket_key_free(&tk);
+    if (!same)
+        return "a key's kid is not its public key's";
+    snprintf(key->pem, sizeof key->pem, "%s", pem);
+    return NULL;
+}
+
+/* Checks a sign-up taken elsewhere and seals its guest with this branch's key. */
+static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_signup *g)
+{
+    const char *status = str_of(d, "status"), *source = str_of(d, "source");
+    const char *consent = str_of(d, "consent_version"), *device = str_of(d, "device");
+    const char *why = kid_of(d, g->kid);
+    if (why)
+        return why;
+    if (!positive_of(d, "signup_id", &g->origin_id) || !positive_of(d, "event_id", &g->event_id) ||
+        !positive_of(d, "issued_at", &g->issued_at))
+        return "a sign-up's signup_id, event_id or issued_at is not valid";
+    if (strcmp(status, "confirmed") != 0 && strcmp(status, "waitlisted") != 0)
+        return "a sign-up's status is not confirmed or waitlisted";
+    if (strcmp(source, "kiosk") != 0 && strcmp(source, "bot") != 0 && strcmp(source, "staff") != 0)
+        return "a sign-up's source is not kiosk, bot or staff";
+    if (strlen(consent) == 0 || strlen(consent) >= sizeof g->consent_version ||
+        strlen(device) == 0 || strlen(device) >= sizeof g->device)
+        return "a sign-up's consent_version or device is not valid";
+    char name[160];
+    const char *phone = str_of(d, "phone");
+    if (validate_name(str_of(d, "name"), name, sizeof name, &why) != 0)
+        return "a sign-up's name is not valid";
+    int rc = validate_mobile(phone) ? guest_person(k, name, phone, &g->who) : -1;
+    mbedtls_platform_zeroize(name, sizeof name);
+    if (rc)
+        return "a sign-up's phone is not valid or could not be sealed";
+    snprintf(g->status, sizeof g->status, "%s", status);
+    snprintf(g->source, sizeof g->source, "%s", source);
+    snprintf(g->consent_version, sizeof g->consent_version, "%s", consent);
+    snprintf(g->device, sizeof g->device, "%s", device);
+    return NULL;
+}
+
+static const char *revocation_of(json_t *d, struct store_sync_revocation *r)
+{
+    const char *why = kid_of(d, r->kid);
+    if (why)
+        return why;
+    if (!positive_of(d, "signup_id", &r->signup_id) || !positive_of(d, "issued_at", &r->issued_at))
+        return "a revocation's signup_id or issued_at is not valid";
+    return NULL;
+}
+
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
@@ -227,7 +371,10 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     snprintf(p->job.cursor, sizeof p->job.cursor, "%s", cursor);
     p->members = calloc(n ? n : 1, sizeof *p->members);
     p->products = calloc(n ? n : 1, sizeof *p->products);
-    if (!p->members || !p->products) {
+    p->keys = calloc(n ? n : 1, sizeof *p->keys);
+    p->signups = calloc(n ? n : 1, sizeof *p->signups);
+    p->revocations = calloc(n ? n : 1, sizeof *p->revocations);
+    if (!p->members || !p->products || !p->keys || !p->signups || !p->revocations) {
         rc = KIOSKD_ENOMEM;
         goto out;
     }
@@ -243,6 +390,17 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             problem = member_of(k, &lines, d, &p->members[p->job.nmembers++]);
         else if (strcmp(kind, "product") == 0)
             problem = product_of(d, &p->products[p->job.nproducts++]);
+        else if (strcmp(kind, "key") == 0) {
+            bool own = false;
+            problem = key_of(k, d, &p->keys[p->job.nkeys], &own);
+            if (own)
+                p->job.skipped++;
+            else
+                p->job.nkeys++;
+        } else if (strcmp(kind, "signup") == 0)
+            problem = signup_of(k, d, &p->signups[p->job.nsignups++]);
+        else if (strcmp(kind, "revocation") == 0)
+            problem = revocation_of(d, &p->revocations[p->job.nrevocations++]);
         else
             p->job.skipped++;
         if (problem)
@@ -250,6 +408,10 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     }
     p->job.members = p->members;
     p->job.products = p->products;
+    snprintf(p->job.own_kid, sizeof p->job.own_kid, "%s", k->kid);
+    p->job.keys = p->keys;
+    p->job.signups = p->signups;
+    p->job.revocations = p->revocations;
     rc = 0;
 out:
     if (problem)
@@ -260,12 +422,27 @@ out:
     return rc;
 }
 
+int64_t sync_page_changes(const struct sync_page *p)
+{
+    const struct store_sync_page *j = &p->job;
+    return (int64_t)(j->nmembers + j->nproducts + j->nkeys + j->nsignups + j->nrevocations) +
+           j->skipped;
+}
+
 void sync_page_free(struct sync_page *p)
 {
     if (p->members)
         mbedtls_platform_zeroize(p->members, p->job.nmembers * sizeof *p->members);
+    if (p->signups)
+        mbedtls_platform_zeroize(p->signups, p->job.nsignups * sizeof *p->signups);
     free(p->members);
     free(p->products);
+    free(p->keys);
+    free(p->signups);
+    free(p->revocations);
     p->members = NULL;
     p->products = NULL;
+    p->keys = NULL;
+    p->signups = NULL;
+    p->revocations = NULL;
 }

@@ -33,6 +33,16 @@ void sync_request_free(struct sync_request *q);
  * its size (0: nothing to push; q is then empty). 0 or a KIOSKD_E* code. */
 int sync_push_build(struct kioskd *k, int64_t after, int64_t now, struct sync_request *q,
                     int64_t *last, int *count);
+/* The same, off the loop: the entries are read through from (a connection
+ * of the caller's thread, not k->store's), their personal data opened with
+ * pii (the caller thread's own: core/pii.h, one thread at a time), the body
+ * carries nonce (32 hex digits, drawn by the caller), and from k only what
+ * is set at start is read (cfg, kid, public_pem). The daemon runs it on a
+ * worker (daemon/hqsync.c): nothing in it may use the loop's k->pii,
+ * k->rng or k->store. */
+int sync_push_build_from(const struct kioskd *k, struct store *from, struct pii *pii,
+                         const char *nonce, int64_t after, int64_t now, struct sync_request *q,
+                         int64_t *last, int *count);
 /* Reads a push's answer {"acked_through": n}. 0 or KIOSKD_EMALFORMED. */
 int sync_push_answer(const char *body, size_t len, int64_t *acked);
 
@@ -45,14 +55,22 @@ struct sync_page {
     struct store_sync_page job;
     struct store_member *members;
     struct store_product *products;
+    struct store_sync_key *keys;
+    struct store_sync_signup *signups;
+    struct store_sync_revocation *revocations;
     bool more;
 };
 /* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members
  * are checked and sealed with this branch's key (tiers from [tiers]),
- * products checked; kinds not applied yet are counted in job.skipped. 0,
+ * products checked, keys checked (a P-256 public key whose kid is its own;
+ * this daemon's own skipped), sign-ups taken elsewhere checked and their
+ * guests sealed like members, revocations checked; kinds not applied yet
+ * are counted in job.skipped. 0,
  * KIOSKD_EMALFORMED (why says what) or KIOSKD_ENOMEM. */
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen);
+/* The changes a page read holds, applied or skipped. */
+int64_t sync_page_changes(const struct sync_page *p);
 /* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
 void sync_page_free(struct sync_page *p);
 

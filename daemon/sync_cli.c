@@ -160,7 +160,7 @@ static int push_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *push
 
 /* Pulls every page; returns 0 or 1 with the reason printed. */
 static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *changes, int *pages,
-                    int64_t *members, int64_t *products, int64_t *skipped)
+                    int64_t *members, int64_t *products, int64_t *skipped, int64_t flows[3])
 {
     char err[512];
     for (;;) {
@@ -194,8 +194,11 @@ static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *chan
             return 1;
         }
         rc = store_run(k->store, &p.job.job);
-        int64_t n = (int64_t)(p.job.nmembers + p.job.nproducts) + p.job.skipped;
+        int64_t n = sync_page_changes(&p);
         *members += (int64_t)p.job.nmembers;
+        flows[0] += p.job.keys_added;
+        flows[1] += p.job.signups_applied;
+        flows[2] += p.job.revocations_applied;
         *products += (int64_t)p.job.nproducts;
         *skipped += p.job.skipped;
         bool more = p.more;
@@ -239,6 +242,7 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
     CURL *c = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? curl_easy_init() : NULL;
     struct buf answer;
     int64_t pushed = 0, cursor = 0, changes = 0, members = 0, products = 0, skipped = 0;
+    int64_t flows[3] = {0, 0, 0}; /* keys added, sign-ups applied, revocations */
     int batches = 0, pages = 0, rc = 1;
     buf_init(&answer, ANSWER_MAX);
     if (!c) {
@@ -249,11 +253,13 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
     printf("pushed %lld entries in %d batches; HQ has the outbox through seq %lld\n",
            (long long)pushed, batches, (long long)cursor);
     if (rc == 0) {
-        rc = pull_all(k, c, &answer, &changes, &pages, &members, &products, &skipped);
+        rc = pull_all(k, c, &answer, &changes, &pages, &members, &products, &skipped, flows);
         printf("pulled %lld changes in %d pages: %lld members, %lld products, %lld not applied "
                "here yet\n",
                (long long)changes, pages, (long long)members, (long long)products,
                (long long)skipped);
+        printf("applied %lld new ticket keys, %lld sign-ups taken elsewhere, %lld revocations\n",
+               (long long)flows[0], (long long)flows[1], (long long)flows[2]);
     }
 out:
     buf_free(&answer);

@@ -133,6 +133,7 @@ static void verified(struct work *w)
     c->job.signup_id = c->ticket.p.signup_id;
     c->job.ticket_event_id = c->ticket.p.event_id;
     c->job.issued_at = c->ticket.p.issued_at;
+    snprintf(c->job.ticket_kid, sizeof c->job.ticket_kid, "%s", c->ticket.kid);
     req_write_submit(r, &c->w);
 }
 
@@ -154,6 +155,7 @@ static void checkin_create(struct req *r)
         if (req_fields_failed(r, v))
             goto out;
         ticket_check_init(&c->ticket, ticket, verified);
+        ticket_check_pulled_key(&c->ticket, r->k);
         c->job.event_id = event_id;
         if (req_submit_work(r, &c->ticket.work, &c->w.wait) == 0)
             c = NULL;

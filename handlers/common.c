@@ -95,6 +95,21 @@ int64_t now_s(void)
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx)
 {
     t->rc = ticket_verify(&ctx->ring, t->code, strlen(t->code), &t->p);
+    if (t->rc != KIOSKD_ENOTFOUND || !t->pem[0])
+        return;
+    struct ticket_key key;
+    if (ticket_key_load_pem(&key, t->pem, strlen(t->pem)) != 0)
+        return;
+    struct ticket_keyring one = {.keys = {&key}, .n = 1};
+    t->rc = ticket_verify(&one, t->code, strlen(t->code), &t->p);
+    ticket_key_free(&key);
+}
+
+void ticket_check_pulled_key(struct ticket_check *t, struct kioskd *k)
+{
+    if (strcmp(t->kid, k->kid) != 0 && t->kid[0] &&
+        store_ticket_key_pem(k->store, t->kid, t->pem, sizeof t->pem) != 0)
+        t->pem[0] = '\0';
 }
 
 static void ticket_check_run(struct work *w, struct worker_ctx *ctx)
@@ -109,8 +124,14 @@ void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn do
         n--;
     if (n > TICKET_CODE_MAX)
         n = TICKET_CODE_MAX; /* longer than any ticket: verification refuses it */
+    t->kid[0] = t->pem[0] = '\0';
     memcpy(t->code, code + start, n);
     t->code[n] = '\0';
+    /* K1.<kid>.: verification checks the rest */
+    if (n > 3 + TICKET_KID_LEN && memcmp(t->code, "K1.", 3) == 0) {
+        memcpy(t->kid, t->code + 3, TICKET_KID_LEN);
+        t->kid[TICKET_KID_LEN] = '\0';
+    }
     t->work.run = ticket_check_run;
     t->work.done = done;
 }

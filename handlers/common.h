@@ -69,12 +69,19 @@ int limit_take(struct ratelimit *rl, const char *key);
 struct ticket_check {
     struct work work;
     char code[TICKET_CODE_MAX + 1];
-    struct ticket_payload p; /* filled when rc == 0 */
-    int rc;                  /* ticket_verify's answer */
+    struct ticket_payload p;      /* filled when rc == 0 */
+    int rc;                       /* ticket_verify's answer */
+    char kid[TICKET_KID_LEN + 1]; /* the key the code names */
+    char pem[256]; /* that key's public PEM when it was pulled from HQ after the workers
+                      started (ticket_check_pulled_key); "" else */
 };
 /* Prepares checking code (a scanner's surrounding whitespace and line ending
  * dropped); done runs on the loop. Submit t->work with req_submit_work. */
 void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn done);
+/* Looks up (store, loop thread) the key the code names among the keys pulled
+ * from HQ, when it is not this daemon's own, so that the worker verifies a
+ * key pulled after it started. */
+void ticket_check_pulled_key(struct ticket_check *t, struct kioskd *k);
 /* The worker side, for work that verifies and then does more. */
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx);
 

@@ -74,12 +74,8 @@ static int walkin_signup(struct store_tx *tx, struct store_checkin *j, struct fo
     snprintf(f->source, sizeof f->source, "walkin");
     snprintf(f->name_mask, sizeof f->name_mask, "%s", j->who.name_mask);
     j->walkin_created = true;
-    json_t *data =
-        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)f->id, "event_id",
-                  (json_int_t)j->event_id, "status", "confirmed", "source", "walkin", "name_masked",
-                  j->who.name_mask, "phone_last4", j->who.phone_last4);
     return store_journal(tx, j->by.staff_id, j->by.device, "walkin_signup", "signup", f->id,
-                         "signup", data);
+                         "signup", signup_outbox_data(&w, f->id, f->short_code));
 }
 
 /* Fills the job's member block from member_id (0: the guest is no member). */
@@ -107,7 +103,15 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     int rc;
     memset(&f, 0, sizeof f);
     if (j->method == CHECKIN_TICKET) {
-        rc = signup_find_by_id(tx, j->signup_id, &f);
+        int64_t id = j->signup_id;
+        if (j->ticket_kid[0] && strcmp(j->ticket_kid, j->kid) != 0) {
+            rc = signup_of_ticket_elsewhere(tx, j->ticket_kid, j->signup_id, j->issued_at, &id);
+            if (rc == KIOSKD_EREFUSED)
+                return store_refuse(job, WHY_TICKET_CANCELLED);
+            if (rc)
+                return rc;
+        }
+        rc = id ? signup_find_by_id(tx, id, &f) : KIOSKD_ENOTFOUND;
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
         enum store_why why = ticket_rule(&f, NULL, j->ticket_event_id, j->issued_at);

@@ -33,6 +33,8 @@ struct store_checkin {
     int64_t ticket_event_id;
     int64_t signup_id;
     int64_t issued_at;
+    char ticket_kid[16];     /* CHECKIN_TICKET: the key that signed it; another than kid:
+                                the sign-up was taken elsewhere (store/sync.h) */
     struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
     char short_code[7];      /* CHECKIN_CODE: the sign-up's 6 digits */
     char consent_version[16];

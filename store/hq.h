@@ -21,6 +21,8 @@
  *      transaction as what the request changes.
  *  H4. A refused request (unknown device, bad signature, replay) changes
  *      nothing but the device's failure count.
+ *  H5. A change made from a device's push (hq_changes.device) is served to
+ *      every other device and never back to that one.
  */
 #ifndef KIOSKD_STORE_HQ_H
 #define KIOSKD_STORE_HQ_H
@@ -66,12 +68,20 @@ struct store_hq_crypto {
     int (*seal)(void *arg, const char *kind, json_t *data);
     /* Undoes seal in place: the personal fields are back in clear. */
     int (*unseal)(void *arg, const char *kind, json_t *data);
+    /* Writes the keyed hash (HQ's key) of s[0..len) as 64 hex digits and a
+     * NUL into out, for finding a phone without keeping it. 0 or a KIOSKD_E* code. */
+    int (*hash)(void *arg, const char *s, size_t len, char out[65]);
     void *arg;
 };
 
 /* POST /sync/v1/push: checks the signature, records it, stores the body's
  * entries (each once) and advances the device's acked_through. body is the
- * JSON document {"device","entries":[{"id","seq","kind","at","data"}]}. */
+ * JSON document {"device","key"?,"entries":[{"id","seq","kind","at","data"}]}.
+ * What the push brings new becomes changes for the other devices (H5):
+ * "key" {"kid","public_pem"} kind key; a sign-up (not a walk-in) that
+ * carries a phone kind signup, unless another device's sign-up for the same
+ * event and phone came first (then it is merged: it refers to that one and
+ * is served to nobody); a signup_cancelled kind revocation. */
 struct store_hq_push {
     struct store_job job;
     const struct store_hq_crypto *crypto;
@@ -84,6 +94,7 @@ struct store_hq_push {
     int64_t acked_through; /* HQ_OK */
     int64_t stored;        /* entries new to HQ */
     int64_t received;      /* entries in the body */
+    int64_t merged;        /* sign-ups merged into another device's (not served) */
 };
 void store_hq_push_init(struct store_hq_push *j);
 
@@ -141,5 +152,45 @@ struct store_hq_import {
     int64_t rows;
 };
 void store_hq_import_init(struct store_hq_import *j);
+
+/* A sign-up taken at HQ (by HQ's bot; `kioskd hq signup` for HQ IT): served
+ * to the branches as change kind signup, its ticket signed by HQ's key
+ * (kid, served as change kind key), the guest sealed with HQ's key. The
+ * merge rule holds: when a sign-up for the same event and phone is there
+ * already (a branch's, or one taken at HQ before), nothing is added and
+ * merged_into names it. */
+struct store_hq_signup {
+    struct store_job job;
+    const struct store_hq_crypto *crypto;
+    char kid[16];
+    char public_pem[256];
+    int64_t event_id;
+    char name[160], phone[16]; /* in clear: wiped by the submitter */
+    char name_masked[64], phone_last4[5];
+    char consent_version[16];
+    int64_t issued_at; /* unix seconds */
+    /* out */
+    int64_t signup_id;    /* the new sign-up's id under kid */
+    char merged_into[40]; /* "kid:signup_id" of the sign-up it was merged into, or "" */
+};
+void store_hq_signup_init(struct store_hq_signup *j);
+
+/* One entry of an export, its personal data unsealed: 0 to go on, or a
+ * KIOSKD_E* code that stops the export. Runs on the storage thread. */
+typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, const char *at,
+                                json_t *data);
+
+/* kioskd hq export: every stored entry of kind, oldest first, unsealed with
+ * crypto->unseal and handed to row (which borrows data). */
+struct store_hq_export {
+    struct store_job job;
+    const struct store_hq_crypto *crypto;
+    const char *kind;
+    hq_entry_sink_fn row;
+    void *arg;
+    /* out */
+    int64_t rows;
+};
+void store_hq_export_init(struct store_hq_export *j);
 
 #endif

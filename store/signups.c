@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/base64.h>
+
 #include "core/status.h"
 #include "store/events.h"
 #include "store/store_int.h"
@@ -136,6 +138,32 @@ int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row 
     if (rc == 0)
         *id = existing ? existing : sqlite3_last_insert_rowid(tx->c->db);
     return rc;
+}
+
+/* Sets data[key] to the base64 of blob[0..len); 0 or KIOSKD_ENOMEM. */
+static int set_base64(json_t *data, const char *key, const unsigned char *blob, size_t len)
+{
+    char b64[STORE_ENC_MAX * 4 / 3 + 8];
+    size_t n = 0;
+    if (mbedtls_base64_encode((unsigned char *)b64, sizeof b64, &n, blob, len) != 0)
+        return KIOSKD_ENOMEM;
+    return json_object_set_new(data, key, json_stringn(b64, n)) == 0 ? 0 : KIOSKD_ENOMEM;
+}
+
+json_t *signup_outbox_data(const struct signup_row *w, int64_t id, const char *short_code)
+{
+    json_t *data =
+        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "signup_id", (json_int_t)id,
+                  "event_id", (json_int_t)w->event_id, "status", w->status, "source", w->source,
+                  "name_masked", w->who->name_mask, "phone_last4", w->who->phone_last4,
+                  "consent_version", w->consent_version, "kid", w->kid, "issued_at",
+                  (json_int_t)w->issued_at, "short_code", short_code);
+    if (data && (set_base64(data, "name_enc", w->who->name_enc, w->who->name_enc_len) != 0 ||
+                 set_base64(data, "phone_enc", w->who->phone_enc, w->who->phone_enc_len) != 0)) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
 }
 
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at)
@@ -334,17 +362,30 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     if (!place && (rc = waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
                                           &j->waitlist_position)) != 0)
         return rc;
-    json_t *data = json_pack(
-        "{s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
-        (json_int_t)j->event_id, "status", j->status, "source", j->source, "name_masked",
-        j->who.name_mask, "phone_last4", j->who.phone_last4, "consent_version", j->consent_version);
-    return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup", data);
+    return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup",
+                         signup_outbox_data(&w, j->signup_id, j->short_code));
 }
 
 void store_signup_new_init(struct store_signup_new *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = signup_new_run;
+}
+
+/* Adds to data (borrowed) what names sign-up f's ticket at HQ and at the
+ * other branches: kid, ticket_signup_id (its id where it was taken) and
+ * issued_at. 0 or a KIOSKD_E* code. */
+static int name_ticket(struct store_tx *tx, const struct found *f, json_t *data)
+{
+    int64_t ticket_id;
+    int rc = signup_ticket_id(tx, f->id, &ticket_id);
+    if (rc)
+        return rc;
+    if (!data || json_object_set_new(data, "kid", json_string(f->kid)) != 0 ||
+        json_object_set_new(data, "ticket_signup_id", json_integer(ticket_id)) != 0 ||
+        json_object_set_new(data, "issued_at", json_integer(f->issued_at)) != 0)
+        return KIOSKD_ENOMEM;
+    return 0;
 }
 
 /* Gives the first waitlisted guest of event_id the place that freed up. */
@@ -363,8 +404,13 @@ static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
     if ((rc = signup_set_status(tx, id, "confirmed", 0)) != 0 ||
         (rc = event_counts(tx, event_id, 1, -1, 0, 0)) != 0)
         return rc;
+    struct found f;
     json_t *data =
         json_pack("{s:I, s:I}", "signup_id", (json_int_t)id, "event_id", (json_int_t)event_id);
+    if ((rc = signup_find_by_id(tx, id, &f)) != 0 || (rc = name_ticket(tx, &f, data)) != 0) {
+        json_decref(data);
+        return rc;
+    }
     if ((rc = store_journal(tx, NULL, NULL, "waitlist_promote", "signup", id, "signup_promoted",
                             data)))
         return rc;
@@ -404,6 +450,10 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
         return rc;
     json_t *data = json_pack("{s:I, s:I, s:s}", "signup_id", (json_int_t)j->signup_id, "event_id",
                              (json_int_t)event_id, "by", j->by.staff_id[0] ? "staff" : "guest");
+    if ((rc = name_ticket(tx, &f, data)) != 0) {
+        json_decref(data);
+        return rc;
+    }
     if ((rc = store_journal(tx, j->by.staff_id, j->by.device, "signup_cancel", "signup",
                             j->signup_id, "signup_cancelled", data)) != 0)
         return rc;

@@ -388,6 +388,30 @@ fail:
     return rc ? rc : KIOSKD_EIO;
 }
 
+int store_open_reader(struct store *s, int busy_timeout_ms, struct store **out)
+{
+    const char *path = sqlite3_db_filename(s->rd.db, "main");
+    struct store *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return KIOSKD_ENOMEM;
+    r->lock_fd = -1;
+    r->read_only = true;
+    pthread_mutex_init(&r->mu, NULL);
+    jobq_init(&r->q, 1);
+    int rc = path && path[0] ? 0 : KIOSKD_EINVAL;
+    if (rc == 0)
+        rc = conn_open(&r->rd, path, SQLITE_OPEN_READONLY, busy_timeout_ms);
+    if (rc == 0)
+        rc = conn_exec(&r->rd, "PRAGMA cache_size=-2000; PRAGMA temp_store=MEMORY;");
+    if (rc) {
+        store_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
 void store_close(struct store *s)
 {
     if (!s)
@@ -500,6 +524,26 @@ int store_ticket_keys(struct store *s, char **pems, int max)
     }
     sqlite3_reset(st);
     return n;
+}
+
+static const char SQL_TICKET_KEY[] = "SELECT public_pem FROM ticket_keys WHERE kid = ?";
+
+int store_ticket_key_pem(struct store *s, const char *kid, char *pem, size_t cap)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TICKET_KEY);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = (size_t)sqlite3_column_bytes(st, 0) < cap ? 0 : KIOSKD_ETOOBIG;
+        if (rc == 0)
+            store_col_text(pem, cap, st, 0);
+    } else {
+        rc = rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 void store_col_text(char *dst, size_t n, sqlite3_stmt *st, int col)

@@ -98,6 +98,13 @@ int store_start(struct store *s);
 /* Stops accepting jobs, lets the writer commit what is queued, joins it.
  * Finished jobs wait for store_complete(). */
 void store_stop(struct store *s);
+/* Opens another read connection to s's database, as a store of its own with
+ * no writer, for a thread other than the loop (one thread at a time). Never
+ * store_open the same database twice in one process: its checks open and
+ * close the files, which drops every SQLite lock the process holds on them
+ * (POSIX record locks), and another process may then delete the WAL. 0 or a
+ * KIOSKD_E* code. Close with store_close. */
+int store_open_reader(struct store *s, int busy_timeout_ms, struct store **out);
 /* Stops the writer if running and closes everything; accepts NULL. */
 void store_close(struct store *s);
 
@@ -120,6 +127,9 @@ int store_backup(const char *db_path, const char *path, char *err, size_t errlen
 /* Public key PEMs of other daemons whose tickets are accepted (ticket_keys
  * table): up to max new strings in pems (caller frees each). Returns how many, or < 0. */
 int store_ticket_keys(struct store *s, char **pems, int max);
+/* The public PEM of ticket key kid pulled from HQ into pem[cap] (read
+ * connection). 0, KIOSKD_ENOTFOUND, KIOSKD_ETOOBIG or a store error. */
+int store_ticket_key_pem(struct store *s, const char *kid, char *pem, size_t cap);
 /* Schema version of this build (the highest migration number). */
 int store_schema_version(void);
 

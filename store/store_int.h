@@ -136,9 +136,23 @@ struct signup_row {
  * with a new short code: *id gets its id, code its short code. */
 int signup_write(struct store_tx *tx, int64_t existing, const struct signup_row *w, int64_t *id,
                  char code[7]);
+/* The outbox data of a sign-up written as w (kind "signup"): ids, status,
+ * masks, the ticket's kid and issue time, and the guest's name and phone as
+ * they are stored (sealed with the branch's key, base64 "name_enc" and
+ * "phone_enc"): daemon/sync.c opens them only to push them to HQ. New
+ * reference or NULL (out of memory). */
+json_t *signup_outbox_data(const struct signup_row *w, int64_t id, const char *short_code);
 /* Sets a sign-up's status (cancelled_at 0: none). */
 int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64_t cancelled_at);
 
+/* The local id (0: none here) of the sign-up that a ticket of another
+ * device's key kid names as origin_id (store/sync.c); KIOSKD_EREFUSED when
+ * that ticket, issued at issued_at, was revoked; or a store error. */
+int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
+                               int64_t issued_at, int64_t *local);
+/* The sign-up id that local sign-up id's ticket names: its own, or its id
+ * where it was taken for a sign-up taken elsewhere. 0 or a store error. */
+int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id);
 /* The check-in in force of a sign-up. */
 struct checkin_in_force {
     int64_t id, at_us;

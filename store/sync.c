@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "store/events.h"
 #include "store/store_int.h"
 
 static const char SQL_SYNC_STATE[] =
@@ -20,6 +21,19 @@ static const char SQL_ACKED_GET[] =
 static const char SQL_ACKED_SET[] = "UPDATE meta SET value = ?1 WHERE key = 'outbox_acked_seq'";
 static const char SQL_PUSHED[] =
     "UPDATE sync_state SET last_push_at = ?1, pushed = pushed + ?2 WHERE id = 1";
+static const char SQL_KEY_ADD[] =
+    "INSERT INTO ticket_keys(kid, public_pem, source, added_at) VALUES (?1, ?2, 'hq', ?3) "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_ORIGIN_GET[] =
+    "SELECT signup_id FROM signup_origins WHERE kid = ?1 AND origin_id = ?2";
+static const char SQL_ORIGIN_ADD[] =
+    "INSERT INTO signup_origins(signup_id, kid, origin_id, device) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_ORIGIN_OF[] = "SELECT origin_id FROM signup_origins WHERE signup_id = ?1";
+static const char SQL_REVOKED[] =
+    "SELECT issued_at FROM ticket_revocations WHERE kid = ?1 AND signup_id = ?2";
+static const char SQL_REVOKE[] =
+    "INSERT INTO ticket_revocations(kid, signup_id, issued_at, added_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (kid, signup_id) DO UPDATE SET issued_at = max(issued_at, excluded.issued_at)";
 static const char SQL_PULLED[] =
     "UPDATE sync_state SET last_pull_at = ?1, pulled = pulled + ?2, pull_cursor = ?3 WHERE id = 1";
 
@@ -97,8 +111,8 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     if (to > last)
         to = last;
     j->cursor = cur;
-    j->advanced = 0;
-    if (to <= cur)
+    j->advanced = j->rewound = 0;
+    if (to == cur || (to < cur && !j->rewind))
         return 0;
     char v[24];
     snprintf(v, sizeof v, "%lld", (long long)to);
@@ -107,6 +121,14 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
     if ((rc = store_step_done(st)) != 0)
         return rc;
+    j->cursor = to;
+    if (to < cur) { /* S1: HQ lost what it had acknowledged */
+        char subject[64];
+        j->rewound = cur - to;
+        tx->outbox_acked -= (int)j->rewound;
+        snprintf(subject, sizeof subject, "seq:%lld<-%lld", (long long)to, (long long)cur);
+        return store_audit(tx, NULL, "hq", "hq_rewind", subject);
+    }
     if (!(st = conn_stmt(tx->c, SQL_PUSHED)))
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, store_tx_now(tx));
@@ -114,7 +136,6 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     if ((rc = store_step_done(st)) != 0)
         return rc;
     j->advanced = to - cur;
-    j->cursor = to;
     tx->outbox_acked += (int)j->advanced;
     return 0;
 }
@@ -123,6 +144,220 @@ void store_sync_ack_init(struct store_sync_ack *j)
 {
     memset(j, 0, sizeof *j);
     j->job.run = ack_run;
+}
+
+/* Steps st (bound, one integer column) into *out: 0, KIOSKD_ENOTFOUND or a store error. */
+static int step_int(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+/* The local id of the sign-up taken elsewhere as (kid, origin_id). */
+static int origin_local(struct store_tx *tx, const char *kid, int64_t origin_id, int64_t *local)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    return step_int(st, local);
+}
+
+/* Whether a ticket of kid for sign-up origin_id issued at issued_at was
+ * revoked elsewhere. 1, 0 or a store error. */
+static int revoked(struct store_tx *tx, const char *kid, int64_t origin_id, int64_t issued_at)
+{
+    int64_t upto = 0;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_REVOKED);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, origin_id);
+    int rc = step_int(st, &upto);
+    if (rc == KIOSKD_ENOTFOUND)
+        return 0;
+    return rc ? rc : issued_at <= upto;
+}
+
+int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
+                               int64_t issued_at, int64_t *local)
+{
+    int rc = revoked(tx, kid, origin_id, issued_at);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return KIOSKD_EREFUSED;
+    *local = 0;
+    rc = origin_local(tx, kid, origin_id, local);
+    return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+}
+
+int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_OF);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    *ticket_id = id;
+    int rc = step_int(st, ticket_id);
+    return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+}
+
+/* Moves an event's counters by sign for a sign-up of status (not a walk-in). */
+static int count_status(struct store_tx *tx, int64_t event_id, const char *status, int sign)
+{
+    bool confirmed = strcmp(status, "confirmed") == 0, waiting = strcmp(status, "waitlisted") == 0;
+    if (!confirmed && !waiting)
+        return 0;
+    return event_counts(tx, event_id, confirmed ? sign : 0, waiting ? sign : 0, 0, 0);
+}
+
+/* Cancels the local sign-up id for a revocation up to issued_at, unless it
+ * is cancelled, issued later, or checked in (the door wins). */
+static int revoke_local(struct store_tx *tx, int64_t id, int64_t issued_at, bool *done)
+{
+    struct found f;
+    struct checkin_in_force in_force;
+    *done = false;
+    int rc = signup_find_by_id(tx, id, &f);
+    if (rc)
+        return rc;
+    if (strcmp(f.status, "cancelled") == 0 || f.issued_at > issued_at)
+        return 0;
+    if ((rc = checkin_in_force(tx, id, &in_force)) != 0)
+        return rc < 0 ? rc : 0;
+    if ((rc = signup_set_status(tx, id, "cancelled", store_tx_now(tx) / 1000000)) != 0)
+        return rc;
+    *done = true;
+    return count_status(tx, f.event_id, f.status, -1);
+}
+
+static int apply_key(struct store_tx *tx, const struct store_sync_key *key, int64_t *added)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_KEY_ADD);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, key->kid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key->pem, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, store_tx_now(tx) / 1000000);
+    int rc = store_step_done(st);
+    if (rc == 0)
+        *added += sqlite3_changes(tx->c->db);
+    return rc;
+}
+
+static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, bool *applied)
+{
+    struct store_event ev;
+    struct found f;
+    int64_t local = 0, id = 0;
+    char code[7];
+    *applied = false;
+    int rc = store_event_read(tx->c, g->event_id, &ev);
+    if (rc)
+        return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+    if ((rc = origin_local(tx, g->kid, g->origin_id, &local)) != 0 && rc != KIOSKD_ENOTFOUND)
+        return rc;
+    if (local) {
+        if ((rc = signup_find_by_id(tx, local, &f)) != 0)
+            return rc;
+        if (g->issued_at == f.issued_at && strcmp(f.status, "waitlisted") == 0 &&
+            strcmp(g->status, "confirmed") == 0) {
+            *applied = true; /* promoted where it was taken */
+            if ((rc = signup_set_status(tx, local, "confirmed", 0)) != 0)
+                return rc;
+            return event_counts(tx, f.event_id, 1, -1, 0, 0);
+        }
+        if (g->issued_at <= f.issued_at)
+            return 0; /* applied already */
+        if ((rc = count_status(tx, f.event_id, f.status, -1)) != 0)
+            return rc;
+    } else {
+        rc = signup_find_by_phone(tx, g->event_id, g->who.phone_hash, &f);
+        if (rc != KIOSKD_ENOTFOUND)
+            return rc; /* 0: this phone's sign-up here stands */
+    }
+    char member_no[33];
+    if ((rc = member_no_of_phone(tx, g->who.phone_hash, member_no)) != 0)
+        return rc;
+    struct signup_row w = {
+        .event_id = g->event_id,
+        .who = &g->who,
+        .member_no = member_no[0] ? member_no : NULL,
+        .source = g->source,
+        .status = g->status,
+        .consent_version = g->consent_version,
+        .kid = g->kid,
+        .now = store_tx_now(tx) / 1000000,
+        .issued_at = g->issued_at,
+    };
+    if ((rc = signup_write(tx, local, &w, &id, code)) != 0 ||
+        (rc = count_status(tx, g->event_id, g->status, 1)) != 0)
+        return rc;
+    if (!local) {
+        sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_ADD);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, g->kid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, g->origin_id);
+        sqlite3_bind_text(st, 4, g->device, -1, SQLITE_STATIC);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+    }
+    *applied = true;
+    if ((rc = revoked(tx, g->kid, g->origin_id, g->issued_at)) <= 0)
+        return rc;
+    bool done;
+    return revoke_local(tx, id, g->issued_at, &done);
+}
+
+static int apply_revocation(struct store_tx *tx, const struct store_sync_revocation *r,
+                            const char *own_kid)
+{
+    int64_t local = 0;
+    bool done;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_REVOKE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, r->kid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->signup_id);
+    sqlite3_bind_int64(st, 3, r->issued_at);
+    sqlite3_bind_int64(st, 4, store_tx_now(tx) / 1000000);
+    int rc = store_step_done(st);
+    if (rc == 0 && strcmp(r->kid, own_kid) == 0)
+        local = r->signup_id; /* cancelled elsewhere: a sign-up taken here */
+    else if (rc == 0)
+        rc = origin_local(tx, r->kid, r->signup_id, &local);
+    if (rc == 0 && local)
+        rc = revoke_local(tx, local, r->issued_at, &done);
+    return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+}
+
+/* Applies the page's keys, sign-ups and revocations, in that order (a
+ * sign-up's key comes before it at HQ, and a revocation after it). */
+static int apply_flows(struct store_tx *tx, struct store_sync_page *j)
+{
+    int rc;
+    j->keys_added = j->signups_applied = j->revocations_applied = 0;
+    for (size_t i = 0; i < j->nkeys; i++)
+        if ((rc = apply_key(tx, &j->keys[i], &j->keys_added)) != 0)
+            return rc;
+    for (size_t i = 0; i < j->nsignups; i++) {
+        bool applied;
+        if ((rc = apply_signup(tx, &j->signups[i], &applied)) != 0)
+            return rc;
+        j->signups_applied += applied;
+    }
+    for (size_t i = 0; i < j->nrevocations; i++)
+        if ((rc = apply_revocation(tx, &j->revocations[i], j->own_kid)) != 0)
+            return rc;
+    j->revocations_applied = (int64_t)j->nrevocations;
+    return 0;
 }
 
 static int page_run(struct store_tx *tx, struct store_job *job)
@@ -143,18 +378,25 @@ static int page_run(struct store_tx *tx, struct store_job *job)
             return rc;
         *(added ? &j->products_added : &j->products_updated) += 1;
     }
+    if ((rc = apply_flows(tx, j)) != 0)
+        return rc;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_PULLED);
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, store_tx_now(tx));
-    sqlite3_bind_int64(st, 2, (int64_t)(j->nmembers + j->nproducts) + j->skipped);
+    sqlite3_bind_int64(
+        st, 2,
+        (int64_t)(j->nmembers + j->nproducts + j->nkeys + j->nsignups + j->nrevocations) +
+            j->skipped);
     sqlite3_bind_text(st, 3, j->cursor, -1, SQLITE_STATIC);
     if ((rc = store_step_done(st)) != 0)
         return rc;
-    char subject[96];
-    snprintf(subject, sizeof subject, "members:%lld+%lld products:%lld+%lld",
+    char subject[160];
+    snprintf(subject, sizeof subject,
+             "members:%lld+%lld products:%lld+%lld keys:%lld signups:%lld revocations:%lld",
              (long long)j->members_added, (long long)j->members_updated,
-             (long long)j->products_added, (long long)j->products_updated);
+             (long long)j->products_added, (long long)j->products_updated, (long long)j->keys_added,
+             (long long)j->signups_applied, (long long)j->revocations_applied);
     return store_audit(tx, NULL, "hq", "hq_pull", subject);
 }
 

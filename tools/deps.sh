@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs the Debian 12 packages kioskd needs for a goal (build, test, bench, fuzz).
+# Installs the Debian 12 packages kioskd needs for a goal (build, test, bench, deb, fuzz).
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -eu
 
@@ -19,18 +19,22 @@ test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
+cmd:systemd-analyze:systemd cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils file:/bin/kill:procps
 file:/usr/lib/postgresql/15/bin/postgres:postgresql"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
 file:/usr/lib/postgresql/15/bin/postgres:postgresql"
+deb="$build cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils cmd:systemd-analyze:systemd
+cmd:lintian:lintian"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"
 
 case $goal in
 build) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
+deb) want=$deb ;;
 fuzz) want=$fuzz ;;
-*) echo "tools/deps.sh: unknown goal '$goal' (build, test, bench, fuzz)" >&2; exit 2 ;;
+*) echo "tools/deps.sh: unknown goal '$goal' (build, test, bench, deb, fuzz)" >&2; exit 2 ;;
 esac
 
 missing=""

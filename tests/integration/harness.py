@@ -41,6 +41,8 @@ DROP_AFTER_0008 = """
     DROP INDEX members_birthday_md;
     DROP INDEX signups_created;
     DROP TABLE sync_state;       -- added by migration 0012
+    DROP TABLE signup_origins;   -- added by migration 0014
+    DROP TABLE ticket_revocations;
 """
 
 

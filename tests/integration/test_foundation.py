@@ -345,3 +345,14 @@ def test_pipelined_requests_behind_a_waiting_answer_never_wedge_the_loop():
     st = s.d.get(f"/api/v1/events/{ev}/stats", headers=harness.auth(s.staff)).json
     assert st["signed_up"] >= 2
     s.d.stop()  # and it still stops cleanly
+
+
+def test_version_names_the_libraries_it_runs_with():
+    p = subprocess.run([BIN, "--version"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert re.fullmatch(r"kioskd \d+\.\d+\.\d+ \(schema \d+\)", lines[0]), lines
+    assert re.fullmatch(r"sqlite 3\.\d+\.\d+", lines[1]), lines
+    assert re.fullmatch(r"mbed TLS 2\.\d+\.\d+", lines[2]), lines
+    assert re.match(r"libwebsockets 4\.\d+\.\d+", lines[3]), lines
+    assert re.fullmatch(r"libcurl \d+\.\d+\.\d+", lines[4]), lines

@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import sqlite3
 import time
 import uuid
 
-from harness import HQ, Site, auth, on_both_backends
+from harness import HQ, Site, auth, merge_ini, on_both_backends
 
 SIGNUP_NAMES = ["王小明", "李四", "赵六"]
 PHONES = ["13700000001", "13700000002", "13700000003"]
@@ -79,7 +80,16 @@ def devices(hq):
 
 
 def branch(hq, device, secret, extra=""):
-    return Site(config=f"[hq]\nurl = {hq.url()}\ndevice = {device}\nsecret = {secret}\n" + extra)
+    """A branch whose `kioskd sync --once` syncs with hq. The daemon itself runs
+    without [hq] url: its own rounds (test_hq_daemon.py) would race the commands."""
+    s = Site()
+    with open(s.d.config_path) as f:
+        text = merge_ini(f.read(), f"[hq]\nurl = {hq.url()}\ndevice = {device}\n"
+                         f"secret = {secret}\n" + extra)
+    s.d.config_path = os.path.join(s.d.dir, "sync.ini")
+    with open(s.d.config_path, "w") as f:
+        f.write(text)
+    return s
 
 
 def busy_branch(s):

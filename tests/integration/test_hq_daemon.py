@@ -58,7 +58,8 @@ def test_a_branch_daemon_drains_its_outbox_to_hq_by_itself(backend):
         busy_branch(s)
         rows = outbox(s)
         assert len(rows) >= 5
-        wait_for(lambda: health(s)["outbox_pending"] == 0, what="an empty outbox")
+        wait_for(lambda: health(s)["outbox_pending"] == 0 and health(s)["hq"] == "online",
+                 what="an empty outbox")
         h = health(s)
         assert h["hq"] == "online", h
         d = devices(hq)["branch-1"]
