@@ -163,31 +163,33 @@ struct change_scope {
 static int change_put(struct store_tx *tx, const char *kind, const char *key, const char *data,
                       const struct change_scope *sc)
 {
-    sqlite3_stmt *st;
-    int rc;
+    struct hqdb_stmt st;
+    int rc = hqdb_lock_changes(tx);
+    if (rc)
+        return rc;
     if (!sc->once) {
-        if (!(st = conn_stmt(tx->c, SQL_CHANGE_DELETE)))
+        if (hqdb_prepare(tx, &st, SQL_CHANGE_DELETE) != 0)
             return KIOSKD_EIO;
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        if ((rc = store_step_done(st)) != 0)
+        hqdb_bind_text(&st, 1, kind);
+        hqdb_bind_text(&st, 2, key);
+        if ((rc = hqdb_exec(&st, NULL)) != 0)
             return rc;
     }
-    if (!(st = conn_stmt(tx->c, sc->once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT)))
+    if (hqdb_prepare(tx, &st, sc->once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, store_tx_now(tx));
+    hqdb_bind_text(&st, 1, kind);
+    hqdb_bind_text(&st, 2, key);
+    hqdb_bind_text(&st, 3, data);
+    hqdb_bind_int64(&st, 4, store_tx_now(tx));
     if (sc->device)
-        sqlite3_bind_text(st, 5, sc->device, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 5, sc->device);
     else
-        sqlite3_bind_null(st, 5);
+        hqdb_bind_null(&st, 5);
     if (sc->event_id)
-        sqlite3_bind_int64(st, 6, sc->event_id);
+        hqdb_bind_int64(&st, 6, sc->event_id);
     else
-        sqlite3_bind_null(st, 6);
-    return store_step_done(st);
+        hqdb_bind_null(&st, 6);
+    return hqdb_exec(&st, NULL);
 }
 
 /* The same with data as a JSON object (borrowed). */
@@ -243,40 +245,43 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
                          char first[40])
 {
     first[0] = '\0';
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
-    if (!st)
+    struct hqdb_stmt st;
+    int rc = hqdb_lock_changes(tx); /* two processes: the second sees the first */
+    if (rc)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_MERGED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, signup_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        store_col_text(first, 40, st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return rc == SQLITE_ROW ? 0 : store_rc(rc);
-    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        snprintf(first, 40, "%s", hqdb_column_text(&st, 0));
+    hqdb_reset(&st);
+    if (rc != HQDB_DONE)
+        return rc == HQDB_ROW ? 0 : rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_FIRST) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, event_id);
-    sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(first, 40, "%s:%lld", (const char *)sqlite3_column_text(st, 0),
-                 (long long)sqlite3_column_int64(st, 1));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_rc(rc);
-    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_INSERT)))
+    hqdb_bind_int64(&st, 1, event_id);
+    hqdb_bind_text(&st, 2, phone_hash);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        snprintf(first, 40, "%s:%lld", hqdb_column_text(&st, 0),
+                 (long long)hqdb_column_int64(&st, 1));
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW && rc != HQDB_DONE)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, signup_id);
-    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, event_id);
-    sqlite3_bind_text(st, 5, phone_hash, -1, SQLITE_STATIC);
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    hqdb_bind_text(&st, 3, device);
+    hqdb_bind_int64(&st, 4, event_id);
+    hqdb_bind_text(&st, 5, phone_hash);
     if (first[0])
-        sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 6, first);
     else
-        sqlite3_bind_null(st, 6);
-    return store_step_done(st);
+        hqdb_bind_null(&st, 6);
+    return hqdb_exec(&st, NULL);
 }
 
 /* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
@@ -317,21 +322,22 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
     json_t *served = NULL;
     if (!signup_key(data, "ticket_signup_id", key))
         return 0; /* pushed before promotions named their ticket */
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHANGE_GET);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_CHANGE_GET) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, "signup", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    hqdb_bind_text(&st, 1, "signup");
+    hqdb_bind_text(&st, 2, key);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_ROW) {
         json_error_t err;
-        served = json_loadb((const char *)sqlite3_column_text(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0), 0, &err);
-        store_col_text(device, sizeof device, st, 1);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 0, &len);
+        served = text ? json_loadb(text, len, 0, &err) : NULL;
+        snprintf(device, sizeof device, "%s", hqdb_column_text(&st, 1));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc == HQDB_DONE ? 0 : rc;
     const char *status = json_string_value(json_object_get(served, "status"));
     rc = 0;
     if (status && strcmp(status, "waitlisted") == 0)
@@ -391,6 +397,19 @@ static const char *entry_problem(json_t *e)
     return NULL;
 }
 
+/* Whether an entry of kind brings more than itself (the flows above, run
+ * only when it is new, so its insert must be waited for): sign-ups,
+ * promotions and cancellations that name a ticket, and events created. The
+ * others are deferred (one round trip for many on PostgreSQL). */
+static bool brings_more(const char *kind, json_t *data)
+{
+    if (strcmp(kind, "event_created") == 0)
+        return json_is_integer(json_object_get(data, "event_id"));
+    return json_object_get(data, "kid") &&
+           (strcmp(kind, "signup") == 0 || strcmp(kind, "signup_cancelled") == 0 ||
+            strcmp(kind, "signup_promoted") == 0);
+}
+
 static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
 {
     const char *kind = json_string_value(json_object_get(e, "kind"));
@@ -419,6 +438,11 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     hqdb_bind_text(&st, 5, json_string_value(json_object_get(e, "at")));
     hqdb_bind_text(&st, 6, text);
     hqdb_bind_int64(&st, 7, store_tx_now(tx));
+    if (!brings_more(kind, data)) {
+        rc = hqdb_defer(&st, &j->stored); /* counted by the flush before advance_ack */
+        free(text);
+        return rc;
+    }
     int64_t changes = 0;
     rc = hqdb_exec(&st, &changes);
     free(text);
@@ -432,15 +456,11 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     if (strcmp(kind, "signup_promoted") == 0)
         return promotion_flow(tx, data);
     json_t *ev = json_object_get(data, "event_id");
-    if (strcmp(kind, "event_created") == 0 && json_is_integer(ev)) {
-        sqlite3_stmt *ds = conn_stmt(tx->c, SQL_DEVICE_EVENT);
-        if (!ds)
-            return KIOSKD_EIO;
-        sqlite3_bind_text(ds, 1, j->auth.device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ds, 2, (int64_t)json_integer_value(ev));
-        return store_step_done(ds);
-    }
-    return 0;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENT) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, j->auth.device);
+    hqdb_bind_int64(&st, 2, (int64_t)json_integer_value(ev));
+    return hqdb_exec(&st, NULL);
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
@@ -672,8 +692,6 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     int rc;
     j->rows = 0;
     tx->no_retry = true; /* the rows come from an iterator that cannot start over */
-    if ((rc = hqdb_lock_changes(tx)) != 0)
-        return rc;
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
         char *text = NULL;
         rc = j->crypto->seal(j->crypto->arg, kind, data);
@@ -699,30 +717,31 @@ void store_hq_import_init(struct store_hq_import *j)
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ENTRIES_OF_KIND);
+    struct hqdb_stmt st;
     int rc;
     j->rows = 0;
-    if (!st)
+    tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
+    if (hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->kind, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    hqdb_bind_text(&st, 1, j->kind);
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         json_error_t err;
-        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
-                                  (size_t)sqlite3_column_bytes(st, 3), 0, &err);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 3, &len);
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
         if (xrc == 0)
-            xrc = j->row(j->arg, (const char *)sqlite3_column_text(st, 0),
-                         (const char *)sqlite3_column_text(st, 1),
-                         (const char *)sqlite3_column_text(st, 2), data);
+            xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
+                         hqdb_column_text(&st, 2), data);
         json_decref(data);
         if (xrc) {
-            sqlite3_reset(st);
+            hqdb_reset(&st);
             return xrc;
         }
         j->rows++;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
 }
 
 void store_hq_export_init(struct store_hq_export *j)
@@ -740,18 +759,22 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     int64_t id = 0;
     json_t *data = NULL;
     int rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
-    sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_SIGNUP_NEXT_ID);
+    struct hqdb_stmt st;
     if (rc)
         return rc;
-    if (!st)
+    /* the next id and its record are taken under the changes' lock, so that
+     * two HQ processes never give one id twice */
+    if ((rc = hqdb_lock_changes(tx)) != 0)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_NEXT_ID) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->kid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
+    hqdb_bind_text(&st, 1, j->kid);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        id = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc < 0 ? rc : KIOSKD_EIO;
     if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, phone_hash, j->merged_into)) !=
             0 ||
         j->merged_into[0])

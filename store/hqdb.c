@@ -236,6 +236,14 @@ void hqdb_bind_blob(struct hqdb_stmt *st, int i, const void *data, size_t len)
         sqlite3_bind_blob(st->lite, i, data, (int)len, SQLITE_STATIC);
 }
 
+void hqdb_bind_null(struct hqdb_stmt *st, int i)
+{
+    if (st->pg)
+        pg_bind(st->pg, i, 0, NULL, 0, 0); /* its type is the column's */
+    else
+        sqlite3_bind_null(st->lite, i);
+}
+
 int hqdb_step(struct hqdb_stmt *st)
 {
     if (st->pg)
@@ -330,11 +338,13 @@ int hqdb_lock_changes(struct store_tx *tx)
 {
     static const char SQL_LOCK_CHANGES[] = "SELECT pg_advisory_xact_lock(7308604759119307618)";
     struct hqdb_stmt st;
-    if (!tx->pg)
+    if (!tx->pg || tx->changes_locked)
         return 0;
     if (hqdb_prepare(tx, &st, SQL_LOCK_CHANGES) != 0)
         return KIOSKD_EIO;
-    return hqdb_exec(&st, NULL);
+    int rc = hqdb_exec(&st, NULL);
+    tx->changes_locked = rc == 0;
+    return rc;
 }
 
 /* --- the schema --- */

@@ -40,6 +40,8 @@ int hqdb_prepare(struct store_tx *tx, struct hqdb_stmt *st, const char *sql);
 void hqdb_bind_text(struct hqdb_stmt *st, int i, const char *text);
 void hqdb_bind_int64(struct hqdb_stmt *st, int i, int64_t v);
 void hqdb_bind_blob(struct hqdb_stmt *st, int i, const void *data, size_t len);
+/* Binds NULL; on PostgreSQL the parameter takes the type of its column. */
+void hqdb_bind_null(struct hqdb_stmt *st, int i);
 /* Runs the statement or moves to its next row: HQDB_ROW, HQDB_DONE or a
  * KIOSKD_E* code (KIOSKD_EIO when the database is gone, KIOSKD_EBUSY when
  * PostgreSQL gave up the transaction for a deadlock or a serialization
@@ -73,7 +75,8 @@ const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len);
  * several processes a branch could pull seq 11 before seq 10 commits and
  * skip 10 for good. This lock (a transaction-level advisory lock on
  * PostgreSQL; nothing on SQLite, whose writer is alone) makes writers of
- * changes take turns, so seqs become visible in order. 0 or a KIOSKD_E* code. */
+ * changes take turns, so seqs become visible in order. Taken once per
+ * transaction (later calls do nothing). 0 or a KIOSKD_E* code. */
 int hqdb_lock_changes(struct store_tx *tx);
 
 /* Writes sql (SQLite's dialect of a store/hq_migrations/ file) into out as

@@ -39,10 +39,11 @@ struct store_tx {
     struct conn *c;
     struct rng *rng;
     int64_t now_us;
-    int outbox_added; /* entries this job appended */
-    int outbox_acked; /* entries this job marked as received by HQ */
-    struct pgc *pg;   /* PostgreSQL (store/pg.c): the job runs there, c is NULL */
-    bool no_retry;    /* PostgreSQL: the job cannot be run again after a deadlock */
+    int outbox_added;    /* entries this job appended */
+    int outbox_acked;    /* entries this job marked as received by HQ */
+    struct pgc *pg;      /* PostgreSQL (store/pg.c): the job runs there, c is NULL */
+    bool no_retry;       /* PostgreSQL: the job cannot be run again after a deadlock */
+    bool changes_locked; /* PostgreSQL: hqdb_lock_changes was taken in this transaction */
 };
 
 struct store {

@@ -36,6 +36,23 @@ static void translates_types_and_clauses(void **state)
                              ") ;\n");
 }
 
+/* what 0002_flows.sql does: a column added, a composite key, an index */
+static void translates_added_columns_and_indexes(void **state)
+{
+    (void)state;
+    char out[512];
+    assert_int_equal(hqdb_ddl_to_pg("ALTER TABLE c ADD COLUMN event_id INTEGER;\n"
+                                    "CREATE TABLE s (k TEXT, id BIGINT, m TEXT,\n"
+                                    "    PRIMARY KEY (k, id));\n"
+                                    "CREATE INDEX s_m ON s(m);\n",
+                                    out, sizeof out),
+                     0);
+    assert_string_equal(out, "ALTER TABLE c ADD COLUMN event_id BIGINT;\n"
+                             "CREATE TABLE s (k TEXT, id BIGINT, m TEXT,\n"
+                             "    PRIMARY KEY (k, id));\n"
+                             "CREATE INDEX s_m ON s(m);\n");
+}
+
 static void refuses_a_short_buffer(void **state)
 {
     (void)state;
@@ -53,6 +70,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(translates_types_and_clauses),
+        cmocka_unit_test(translates_added_columns_and_indexes),
         cmocka_unit_test(refuses_a_short_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
