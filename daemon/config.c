@@ -272,7 +272,12 @@ static const struct opt opts[] = {
     {"hqserver", "database", OPT_STR, OFF(hqserver_database), "./var/hq.db", 0, 0, NULL, false,
      "path",
      "HQ's SQLite database (devices, pushed entries, changes for branches); created "
-     "and migrated at start."},
+     "and migrated at start. Not used when `database_url` is set."},
+    {"hqserver", "database_url", OPT_STR, OFF(hqserver_database_url), "", 0, 0, NULL, true,
+     "libpq URL",
+     "A PostgreSQL connection string (e.g. postgresql:///kioskd_hq?host=/run/postgresql); "
+     "when set, HQ keeps its data there instead of in `database`, and several `kioskd hq` "
+     "processes may share it (docs/sync.md). Empty: SQLite."},
     {"hqserver", "key_file", OPT_STR, OFF(hqserver_key_file), "./var/hq.key", 0, 0, NULL, false,
      "path",
      "HQ's own key for personal data and device secrets at rest (mode 0600; created on first "

@@ -115,6 +115,7 @@ struct config {
     char *hqserver_cert;
     char *hqserver_key;
     char *hqserver_database;
+    char *hqserver_database_url; /* PostgreSQL instead of SQLite when not empty */
     char *hqserver_key_file;
     char *hqserver_ticket_key_file;
     char *hqserver_admin_token;

@@ -1,13 +1,14 @@
 """HQ sync data flows (docs/sync.md): guests' personal data reaching HQ
 sealed, ticket keys, revocations and sign-ups taken elsewhere. Branches sync
-with `kioskd sync --once`; HQ is `kioskd hq` on a temporary database."""
+with `kioskd sync --once`; HQ is `kioskd hq` on a temporary database, each
+test once on SQLite and once on PostgreSQL."""
 import csv
 import glob
 import io
 import json
 import sqlite3
 
-from harness import HQ, auth
+from harness import HQ, auth, on_both_backends
 from test_hq import branch as hq_branch
 
 NAMES = ["欧阳明远", "司马青衫"]
@@ -30,6 +31,19 @@ def files_of(dir, name):
     return [p for p in glob.glob(f"{dir}/{name}*") if not p.endswith(".key")]
 
 
+def hq_files(hq):
+    """HQ's database files on SQLite; on PostgreSQL a dump of every table HQ
+    writes, as a file beside them."""
+    if not hq.database_url:
+        return files_of(hq.dir, "hq.db")
+    path = f"{hq.dir}/hq-dump.txt"
+    with hq.db() as hdb, open(path, "w") as f:
+        for table in ("hq_entries", "hq_changes", "hq_signups", "hq_devices"):
+            for row in hdb.execute(f"SELECT * FROM {table}"):
+                f.write(repr(row) + "\n")
+    return [path]
+
+
 def assert_nowhere_in_clear(paths, secrets):
     for p in paths:
         with open(p, "rb") as f:
@@ -43,8 +57,9 @@ def export(hq):
     return list(csv.DictReader(io.StringIO(p.stdout.decode())))
 
 
-def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
-    hq = HQ()
+@on_both_backends
+def test_names_and_phones_reach_hq_sealed_and_hq_exports_them(backend):
+    hq = HQ(backend=backend)
     s = branch(hq, "branch-pii")
     ev = s.event()
     r = s.signup(ev, PHONES[0], name=NAMES[0])
@@ -73,7 +88,7 @@ def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
     assert all(r["device"] == "branch-pii" and r["event_id"] == str(ev) for r in rows)
 
     secrets = NAMES + PHONES
-    assert_nowhere_in_clear(files_of(s.d.dir, "kioskd.db") + files_of(hq.dir, "hq.db"), secrets)
+    assert_nowhere_in_clear(files_of(s.d.dir, "kioskd.db") + hq_files(hq), secrets)
     for log in (hq.all_stderr(), s.d.all_stderr()):
         for x in secrets:
             assert x not in log
@@ -86,17 +101,18 @@ def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
     hq.stop()
 
 
-def two_branches():
+def two_branches(backend):
     """HQ and branches A and B with the same event (id 1 at both)."""
-    hq = HQ()
+    hq = HQ(backend=backend)
     a, b = branch(hq, "branch-a"), branch(hq, "branch-b")
     ev = a.event()
     assert b.event() == ev
     return hq, a, b, ev
 
 
-def test_a_ticket_issued_on_branch_a_checks_in_offline_on_branch_b():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_a_ticket_issued_on_branch_a_checks_in_offline_on_branch_b(backend):
+    hq, a, b, ev = two_branches(backend)
     r = a.signup(ev, PHONES[0], name=NAMES[0])
     assert r.status == 201, r
     code = r.json["ticket"]["code"]
@@ -135,8 +151,9 @@ def test_a_ticket_issued_on_branch_a_checks_in_offline_on_branch_b():
     b.d.stop()
 
 
-def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b(backend):
+    hq, a, b, ev = two_branches(backend)
     codes, ids = [], []
     for name, phone in zip(NAMES, PHONES):
         r = a.signup(ev, phone, name=name)
@@ -165,21 +182,23 @@ def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
     b.d.stop()
 
 
-def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone(backend):
+    hq, a, b, ev = two_branches(backend)
     assert a.signup(ev, PHONES[0], name=NAMES[0]).status == 201
     sync(a)
     assert b.signup(ev, PHONES[0], name=NAMES[1]).status == 201  # the same phone, at B
     assert b.signup(ev, PHONES[1], name=NAMES[1]).status == 201
     sync(b)
     with hq.db() as hdb:
-        rows = dict(hdb.execute("SELECT device || ':' || signup_id, merged_into FROM hq_signups"))
+        rows = dict(hdb.execute("SELECT device || ':' || signup_id, coalesce(merged_into, '-') "
+                                "FROM hq_signups"))
         served = [json.loads(d) for (d,) in hdb.execute(
             "SELECT data FROM hq_changes WHERE kind = 'signup' ORDER BY seq")]
         assert hdb.execute("SELECT count(*) FROM hq_entries WHERE kind = 'signup'"
                            ).fetchone()[0] == 3
     kid_a = served[0]["kid"]
-    assert rows == {"branch-a:1": None, "branch-b:1": f"{kid_a}:1", "branch-b:2": None}, rows
+    assert rows == {"branch-a:1": "-", "branch-b:1": f"{kid_a}:1", "branch-b:2": "-"}, rows
     assert [(s["device"], s["signup_id"]) for s in served] == [("branch-a", 1), ("branch-b", 2)]
     # HQ itself merges the same way: the phone A took first
     p = hq.cli("hq", "signup", str(ev), NAMES[1], PHONES[0])
@@ -189,8 +208,9 @@ def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone():
     hq.stop()
 
 
-def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch(backend):
+    hq, a, b, ev = two_branches(backend)
     p = hq.cli("hq", "signup", str(ev), NAMES[0], PHONES[0])
     code = p.stdout.decode().splitlines()[0]
     assert code.startswith("K1."), p.stdout
@@ -211,7 +231,7 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
     assert r.status == 200 and r.json["status"] == "checked_in", r
     r = b.d.get(f"/api/v1/events/{ev}/roster", headers=auth(b.staff))
     assert r.status == 200, r
-    assert_nowhere_in_clear(files_of(b.d.dir, "kioskd.db") + files_of(hq.dir, "hq.db"),
+    assert_nowhere_in_clear(files_of(b.d.dir, "kioskd.db") + hq_files(hq),
                             [NAMES[0], PHONES[0]])
     for log in (hq.all_stderr(), b.d.all_stderr()):
         assert NAMES[0] not in log and PHONES[0] not in log
@@ -219,8 +239,9 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
     b.d.stop()
 
 
-def test_a_sign_up_taken_on_a_cancelled_on_b_is_refused_on_a():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_a_sign_up_taken_on_a_cancelled_on_b_is_refused_on_a(backend):
+    hq, a, b, ev = two_branches(backend)
     r = a.signup(ev, PHONES[0], name=NAMES[0])
     assert r.status == 201, r
     code = r.json["ticket"]["code"]
@@ -243,8 +264,9 @@ def test_a_sign_up_taken_on_a_cancelled_on_b_is_refused_on_a():
     b.d.stop()
 
 
-def test_a_sign_up_promoted_from_the_waitlist_on_a_checks_in_on_b():
-    hq = HQ()
+@on_both_backends
+def test_a_sign_up_promoted_from_the_waitlist_on_a_checks_in_on_b(backend):
+    hq = HQ(backend=backend)
     a, b = branch(hq, "branch-a"), branch(hq, "branch-b")
     ev = a.event(capacity=1)
     assert b.event() == ev
