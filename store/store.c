@@ -37,6 +37,8 @@ int store_rc(int sqlite_rc)
         return KIOSKD_ECONFLICT;
     case SQLITE_TOOBIG:
         return KIOSKD_ETOOBIG;
+    case SQLITE_READONLY:
+        return KIOSKD_EREADONLY;
     default:
         return KIOSKD_EIO;
     }
@@ -284,6 +286,13 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     const struct embedded_file *set = o->migrations ? o->migrations : embedded_migrations;
     s->lock_fd = -1;
     s->read_only = o->read_only;
+    const char *slash = strrchr(o->path, '/');
+    if (!slash)
+        snprintf(s->dir, sizeof s->dir, ".");
+    else if (slash == o->path)
+        snprintf(s->dir, sizeof s->dir, "/");
+    else
+        snprintf(s->dir, sizeof s->dir, "%.*s", (int)(slash - o->path), o->path);
     s->queue_max = o->queue_max > 0 ? o->queue_max : 4096;
     s->notify = o->notify;
     s->notify_arg = o->notify_arg;
@@ -404,6 +413,21 @@ int store_ping(struct store *s)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
+int store_dir_check_on(struct store *s, sqlite3 *db)
+{
+    int moved = 0;
+    if (faccessat(AT_FDCWD, s->dir, W_OK, AT_EACCESS) != 0)
+        return errno == ENOENT || errno == ENOTDIR ? KIOSKD_EMOVED : KIOSKD_EREADONLY;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+        return KIOSKD_EMOVED;
+    return 0;
+}
+
+int store_dir_check(struct store *s)
+{
+    return store_dir_check_on(s, s->rd.db);
 }
 
 int store_backup(const char *db_path, const char *path, char *err, size_t errlen)

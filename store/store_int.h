@@ -48,6 +48,7 @@ struct store {
     struct conn wr; /* the writer's */
     int lock_fd;
     bool read_only;
+    char dir[4096]; /* the database's folder, as configured */
     int queue_max;
 
     pthread_t thread;
@@ -71,6 +72,8 @@ struct store {
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
 /* Maps a SQLite result code to a KIOSKD_E* status. */
 int store_rc(int sqlite_rc);
+/* store_dir_check on connection db (the caller's thread's own). */
+int store_dir_check_on(struct store *s, sqlite3 *db);
 int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
 void conn_close(struct conn *c);
 int conn_exec(struct conn *c, const char *sql);
