@@ -1,5 +1,6 @@
-"""Durable writes: nothing acknowledged is lost to SIGKILL under mixed load (sign-ups, check-ins,
-redemptions, the chat bot, sync to HQ); the loop keeps answering while the disk is slow; a full queue, a stop and a vanished client are handled (store writer, group commit)."""
+"""Durable writes: nothing acknowledged is lost to SIGKILL under mixed load (sign-ups,
+check-ins, redemptions, the chat bot, sync to HQ); the loop keeps answering while the disk is
+slow; a full queue, a stop and a vanished client are handled (store writer, group commit)."""
 import http.client
 import os
 import re
