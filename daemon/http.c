@@ -216,7 +216,7 @@ void req_fail(struct req *r, int st)
     case KIOSKD_EREADONLY:
         r->retry_after = 30;
         req_error(r, 503, "storage_read_only",
-                  "the database folder is read-only; nothing was recorded", NULL);
+                  "the database (its folder or files) is read-only; nothing was recorded", NULL);
         break;
     case KIOSKD_EMOVED:
         r->retry_after = 30;

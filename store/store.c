@@ -80,6 +80,9 @@ sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
 {
     if (c->in_job && sqlite3_get_autocommit(c->db))
         return NULL;
+    if (c->shm && sqlite3_get_autocommit(c->db) &&
+        faccessat(AT_FDCWD, c->shm, W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+        return NULL;
     if (c->fault.countdown > 0 && --c->fault.countdown == 0)
         return conn_fault_stmt(c);
     size_t i = slot_of(sql);
@@ -293,6 +296,9 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         snprintf(s->dir, sizeof s->dir, "/");
     else
         snprintf(s->dir, sizeof s->dir, "%.*s", (int)(slash - o->path), o->path);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++)
+        snprintf(s->files[i], sizeof s->files[i], "%s%s", o->path, suffix[i]);
     s->queue_max = o->queue_max > 0 ? o->queue_max : 4096;
     s->notify = o->notify;
     s->notify_arg = o->notify_arg;
@@ -358,6 +364,8 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
                  s->rd.db ? sqlite3_errmsg(s->rd.db) : kioskd_strerror(rc));
         goto fail;
     }
+    if (!o->read_only)
+        s->rd.shm = s->files[2];
     if ((rc = conn_exec(&s->rd, "PRAGMA foreign_keys=ON; PRAGMA cache_size=-2000;"
                                 "PRAGMA temp_store=MEMORY;")) != 0) {
         snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->rd.db));
@@ -422,6 +430,11 @@ int store_dir_check_on(struct store *s, sqlite3 *db)
         return errno == ENOENT || errno == ENOTDIR ? KIOSKD_EMOVED : KIOSKD_EREADONLY;
     if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
         return KIOSKD_EMOVED;
+    /* the files themselves: an immutable or read-only -wal or -shm fails a
+     * write halfway, and SQLite's mapped -shm faults (SIGBUS) on one */
+    for (int i = 0; i < 3; i++)
+        if (faccessat(AT_FDCWD, s->files[i], W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+            return KIOSKD_EREADONLY;
     return 0;
 }
 

@@ -32,6 +32,10 @@ struct conn {
     sqlite3_stmt *stmt[STMT_SLOTS];
     bool in_job; /* a write job is running: its transaction must be open */
     struct conn_fault fault;
+    /* the -shm, for the loop's reads: a read can write to it (its read mark)
+     * through SQLite's mapping, which faults (SIGBUS) once the file is
+     * read-only (an immutable file, a file system remounted read-only) */
+    const char *shm;
 };
 
 struct store_tx {
@@ -48,7 +52,8 @@ struct store {
     struct conn wr; /* the writer's */
     int lock_fd;
     bool read_only;
-    char dir[4096]; /* the database's folder, as configured */
+    char dir[4096];      /* the database's folder, as configured */
+    char files[3][4100]; /* the database, its -wal and its -shm */
     int queue_max;
 
     pthread_t thread;
