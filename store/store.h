@@ -113,10 +113,11 @@ void store_stats(struct store *s, struct store_stats *out);
 /* Read check used by /healthz: 0 when the read connection answers. */
 int store_ping(struct store *s);
 /* Whether the database can be written where it was opened: 0, KIOSKD_EREADONLY
- * (the folder is read-only: a file system remounted read-only, an immutable
- * folder, or no write permission) or KIOSKD_EMOVED (the folder or the file was
- * deleted or renamed: writes would go to a file nobody will open again).
- * Two system calls; the writer runs it before each batch, /healthz on the loop. */
+ * (the folder or one of its files is read-only: a file system remounted
+ * read-only, an immutable folder or file, or no write permission) or
+ * KIOSKD_EMOVED (the folder or the file was deleted or renamed: writes would go
+ * to a file nobody will open again). A few system calls (about 4 us); the
+ * writer runs it before each batch, /healthz on the loop. */
 int store_dir_check(struct store *s);
 
 /* Copies the database to path with SQLite's online backup API. */
