@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/embedded.h"
@@ -76,12 +77,26 @@ static sqlite3_stmt *conn_fault_stmt(struct conn *c)
     return c->fault.st;
 }
 
+/* Whether c's -shm is read-only, looked at again when force, while it is,
+ * or 20 ms after the last look (a system call per read would cost more than
+ * the read). */
+static bool conn_shm_read_only(struct conn *c, bool force)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (force || c->shm_ro || ms - c->shm_at_ms >= 20) {
+        c->shm_at_ms = ms;
+        c->shm_ro = faccessat(AT_FDCWD, c->shm, W_OK, AT_EACCESS) != 0 && errno != ENOENT;
+    }
+    return c->shm_ro;
+}
+
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
 {
     if (c->in_job && sqlite3_get_autocommit(c->db))
         return NULL;
-    if (c->shm && sqlite3_get_autocommit(c->db) &&
-        faccessat(AT_FDCWD, c->shm, W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+    if (c->shm && sqlite3_get_autocommit(c->db) && conn_shm_read_only(c, false))
         return NULL;
     if (c->fault.countdown > 0 && --c->fault.countdown == 0)
         return conn_fault_stmt(c);
@@ -440,6 +455,8 @@ int store_dir_check_on(struct store *s, sqlite3 *db)
 
 int store_dir_check(struct store *s)
 {
+    if (s->rd.shm)
+        conn_shm_read_only(&s->rd, true); /* the loop's reads see it at once */
     return store_dir_check_on(s, s->rd.db);
 }
 

@@ -34,8 +34,11 @@ struct conn {
     struct conn_fault fault;
     /* the -shm, for the loop's reads: a read can write to it (its read mark)
      * through SQLite's mapping, which faults (SIGBUS) once the file is
-     * read-only (an immutable file, a file system remounted read-only) */
+     * read-only (an immutable file, a file system remounted read-only);
+     * looked at every 20 ms, and at each read while it is read-only */
     const char *shm;
+    int64_t shm_at_ms;
+    bool shm_ro;
 };
 
 struct store_tx {

@@ -72,6 +72,8 @@ def _outage(s, ev, acked, refused, code, break_it, mend_it, prefix, reads=True):
     other, stop = [], threading.Event()
     if not reads:
         break_it()
+        r = s.d.get("/healthz")  # which also has the loop's reads look again at once
+        assert r.status == 503 and r.json["db_error"] == code[len("storage_"):], r
     threads = _writers(s, ev, acked, refused, other, stop, prefix)
     try:
         if reads:
