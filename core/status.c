@@ -50,6 +50,10 @@ const char *kioskd_strerror(int status)
         return "timed out";
     case KIOSKD_ENET:
         return "network error";
+    case KIOSKD_EREADONLY:
+        return "database folder is read-only";
+    case KIOSKD_EMOVED:
+        return "database folder is gone";
     }
     return "unknown error";
 }

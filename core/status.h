@@ -29,6 +29,8 @@ enum kioskd_status {
     KIOSKD_EREFUSED = -20,   /* a rule of the domain refused it; the job's why says which */
     KIOSKD_ETIMEDOUT = -21,  /* the other side did not answer in time */
     KIOSKD_ENET = -22,       /* the network failed (connect, DNS, TLS) */
+    KIOSKD_EREADONLY = -23,  /* the database's folder is read-only */
+    KIOSKD_EMOVED = -24,     /* the database's folder or file is gone or was moved */
 };
 
 /* Returns a short English description of a status code (static string). */

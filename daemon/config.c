@@ -7,7 +7,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -612,4 +616,58 @@ void config_doc(FILE *out)
         fprintf(out, "| %s | %s | `%s` | %s | `%s` | %s%s |\n", o->section, o->key, o->def, o->unit,
                 name, o->help, range);
     }
+}
+
+/* The certificate and key lws will serve, checked before it starts: lws (on
+ * OpenSSL) would only say it cannot start, or worse start with a key that does
+ * not match. mbedTLS reads the same PEM files. */
+int config_check_tls(const char *section, const char *cert, const char *key, char *err,
+                     size_t errlen)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+    int rc = KIOSKD_ECONFIG;
+    char why[128];
+    if (!cert[0] && !key[0])
+        return 0;
+    if (!cert[0] || !key[0]) {
+        snprintf(err, errlen, "[%s] cert and key must be given together", section);
+        return KIOSKD_ECONFIG;
+    }
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_pk_init(&pk);
+    FILE *f = fopen(cert, "r");
+    if (!f) {
+        snprintf(err, errlen, "[%s] cert: %s: cannot read: %s", section, cert, strerror(errno));
+        goto out;
+    }
+    fclose(f);
+    int mrc = mbedtls_x509_crt_parse_file(&crt, cert);
+    if (mrc != 0) {
+        mbedtls_strerror(mrc, why, sizeof why);
+        snprintf(err, errlen, "[%s] cert: %s: not a PEM certificate (%s)", section, cert, why);
+        goto out;
+    }
+    f = fopen(key, "r");
+    if (!f) {
+        snprintf(err, errlen, "[%s] key: %s: cannot read: %s", section, key, strerror(errno));
+        goto out;
+    }
+    fclose(f);
+    mrc = mbedtls_pk_parse_keyfile(&pk, key, NULL);
+    if (mrc != 0) {
+        mbedtls_strerror(mrc, why, sizeof why);
+        snprintf(err, errlen, "[%s] key: %s: not an unencrypted PEM private key (%s)", section, key,
+                 why);
+        goto out;
+    }
+    if (mbedtls_pk_check_pair(&crt.pk, &pk) != 0) {
+        snprintf(err, errlen, "[%s] key: %s does not match the certificate %s", section, key, cert);
+        goto out;
+    }
+    rc = 0;
+out:
+    mbedtls_pk_free(&pk);
+    mbedtls_x509_crt_free(&crt);
+    return rc;
 }

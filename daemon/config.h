@@ -125,6 +125,10 @@ struct config {
 /* Loads defaults, then the INI file (NULL: none), then the environment.
  * Returns 0, or KIOSKD_ECONFIG with a message naming file, line and key in err. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Refuses ([section] cert/key) an unreadable or unparsable certificate or key,
+ * or a key that is not the certificate's; none given: 0. */
+int config_check_tls(const char *section, const char *cert, const char *key, char *err,
+                     size_t errlen);
 /* Frees the strings of c. */
 void config_free(struct config *c);
 /* Writes every option with its effective value (secrets hidden) as INI. */

@@ -213,6 +213,16 @@ void req_fail(struct req *r, int st)
                   "recorded",
                   NULL);
         break;
+    case KIOSKD_EREADONLY:
+        r->retry_after = 30;
+        req_error(r, 503, "storage_read_only",
+                  "the database (its folder or files) is read-only; nothing was recorded", NULL);
+        break;
+    case KIOSKD_EMOVED:
+        r->retry_after = 30;
+        req_error(r, 503, "storage_missing",
+                  "the database folder is gone or was moved; nothing was recorded", NULL);
+        break;
     case KIOSKD_ELIMIT:
         req_error(r, 429, "rate_limited", "too many requests; slow down", NULL);
         break;

@@ -201,6 +201,12 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
+    if (config_check_tls("http", k->cfg.http_cert, k->cfg.http_key, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: configuration error: %s\n", err);
+        config_free(&k->cfg);
+        free(k);
+        return 2;
+    }
     if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         goto out;
@@ -327,6 +333,10 @@ static int hq_serve(struct kioskd *k)
     swap = k->cfg.http_key;
     k->cfg.http_key = k->cfg.hqserver_key;
     k->cfg.hqserver_key = swap;
+    if (config_check_tls("hqserver", k->cfg.http_cert, k->cfg.http_key, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd hq: configuration error: %s\n", err);
+        return 2;
+    }
     if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         return 1;
@@ -385,6 +395,13 @@ static int cmd_check_config(int argc, char **argv)
         return 2;
     if (argc > 1) {
         fprintf(stderr, "kioskd check-config: unknown argument '%s'\n", argv[1]);
+        config_free(&cfg);
+        return 2;
+    }
+    char err[512];
+    if (config_check_tls("http", cfg.http_cert, cfg.http_key, err, sizeof err) != 0 ||
+        config_check_tls("hqserver", cfg.hqserver_cert, cfg.hqserver_key, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd: configuration error: %s\n", err);
         config_free(&cfg);
         return 2;
     }

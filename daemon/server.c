@@ -217,6 +217,13 @@ static int req_write(struct req *r)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end))
         goto out;
+    /* over TLS only: a browser ignores it on plain HTTP, and a box served on
+     * plain HTTP must not be pinned to HTTPS it does not have */
+    static const char hsts[] = "max-age=31536000";
+    if (r->k->cfg.http_cert[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"strict-transport-security:",
+                                    (const unsigned char *)hsts, (int)strlen(hsts), &p, end))
+        goto out;
     for (int i = 0; i < r->nhdr; i++)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)r->hdr[i].name,
                                         (const unsigned char *)r->hdr[i].value,

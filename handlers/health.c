@@ -12,12 +12,22 @@ static void healthz(struct req *r)
 {
     struct store_stats ss;
     store_stats(r->k->store, &ss);
-    int db_ok = store_ping(r->k->store) == 0 && ss.last_commit_rc == 0;
-    char body[200];
+    /* the folder as it is now: a write refused while it was read-only or
+     * away does not keep /healthz degraded once it is back */
+    int dir_rc = store_dir_check(r->k->store);
+    int last = ss.last_commit_rc == ss.dir_rc ? 0 : ss.last_commit_rc;
+    int db_ok = dir_rc == 0 && store_ping(r->k->store) == 0 && last == 0;
+    const char *why = dir_rc == KIOSKD_EREADONLY ? "read_only"
+                      : dir_rc == KIOSKD_EMOVED  ? "missing"
+                      : last == KIOSKD_EFULL     ? "disk_full"
+                                                 : "error";
+    char body[260];
     int n = snprintf(body, sizeof body,
-                     "{\"status\":\"%s\",\"db\":\"%s\",\"hq\":\"%s\",\"outbox_pending\":%lld}",
-                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "error", hqsync_health(r->k),
-                     (long long)ss.outbox_pending);
+                     "{\"status\":\"%s\",\"db\":\"%s\"%s%s%s,\"hq\":\"%s\","
+                     "\"outbox_pending\":%lld}",
+                     db_ok ? "ok" : "degraded", db_ok ? "ok" : "error",
+                     db_ok ? "" : ",\"db_error\":\"", db_ok ? "" : why, db_ok ? "" : "\"",
+                     hqsync_health(r->k), (long long)ss.outbox_pending);
     req_reply(r, db_ok ? 200 : 503, "application/json", body, (size_t)n);
 }
 

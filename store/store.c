@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/embedded.h"
@@ -37,6 +38,8 @@ int store_rc(int sqlite_rc)
         return KIOSKD_ECONFLICT;
     case SQLITE_TOOBIG:
         return KIOSKD_ETOOBIG;
+    case SQLITE_READONLY:
+        return KIOSKD_EREADONLY;
     default:
         return KIOSKD_EIO;
     }
@@ -74,9 +77,26 @@ static sqlite3_stmt *conn_fault_stmt(struct conn *c)
     return c->fault.st;
 }
 
+/* Whether c's -shm is read-only, looked at again when force, while it is,
+ * or 20 ms after the last look (a system call per read would cost more than
+ * the read). */
+static bool conn_shm_read_only(struct conn *c, bool force)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (force || c->shm_ro || ms - c->shm_at_ms >= 20) {
+        c->shm_at_ms = ms;
+        c->shm_ro = faccessat(AT_FDCWD, c->shm, W_OK, AT_EACCESS) != 0 && errno != ENOENT;
+    }
+    return c->shm_ro;
+}
+
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql)
 {
     if (c->in_job && sqlite3_get_autocommit(c->db))
+        return NULL;
+    if (c->shm && sqlite3_get_autocommit(c->db) && conn_shm_read_only(c, false))
         return NULL;
     if (c->fault.countdown > 0 && --c->fault.countdown == 0)
         return conn_fault_stmt(c);
@@ -284,6 +304,16 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     const struct embedded_file *set = o->migrations ? o->migrations : embedded_migrations;
     s->lock_fd = -1;
     s->read_only = o->read_only;
+    const char *slash = strrchr(o->path, '/');
+    if (!slash)
+        snprintf(s->dir, sizeof s->dir, ".");
+    else if (slash == o->path)
+        snprintf(s->dir, sizeof s->dir, "/");
+    else
+        snprintf(s->dir, sizeof s->dir, "%.*s", (int)(slash - o->path), o->path);
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++)
+        snprintf(s->files[i], sizeof s->files[i], "%s%s", o->path, suffix[i]);
     s->queue_max = o->queue_max > 0 ? o->queue_max : 4096;
     s->notify = o->notify;
     s->notify_arg = o->notify_arg;
@@ -355,6 +385,8 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
                  s->rd.db ? sqlite3_errmsg(s->rd.db) : kioskd_strerror(rc));
         goto fail;
     }
+    if (!o->read_only)
+        s->rd.shm = s->files[2];
     if ((rc = conn_exec(&s->rd, "PRAGMA foreign_keys=ON; PRAGMA cache_size=-2000;"
                                 "PRAGMA temp_store=MEMORY;")) != 0) {
         snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->rd.db));
@@ -437,6 +469,28 @@ int store_ping(struct store *s)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : store_rc(rc);
+}
+
+int store_dir_check_on(struct store *s, sqlite3 *db)
+{
+    int moved = 0;
+    if (faccessat(AT_FDCWD, s->dir, W_OK, AT_EACCESS) != 0)
+        return errno == ENOENT || errno == ENOTDIR ? KIOSKD_EMOVED : KIOSKD_EREADONLY;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+        return KIOSKD_EMOVED;
+    /* the files themselves: an immutable or read-only -wal or -shm fails a
+     * write halfway, and SQLite's mapped -shm faults (SIGBUS) on one */
+    for (int i = 0; i < 3; i++)
+        if (faccessat(AT_FDCWD, s->files[i], W_OK, AT_EACCESS) != 0 && errno != ENOENT)
+            return KIOSKD_EREADONLY;
+    return 0;
+}
+
+int store_dir_check(struct store *s)
+{
+    if (s->rd.shm)
+        conn_shm_read_only(&s->rd, true); /* the loop's reads see it at once */
+    return store_dir_check_on(s, s->rd.db);
 }
 
 int store_backup(const char *db_path, const char *path, char *err, size_t errlen)

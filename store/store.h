@@ -85,6 +85,7 @@ struct store_stats {
     uint64_t jobs, jobs_failed, batches, commits_failed;
     int queue_depth;
     int last_commit_rc; /* 0 while the last commit succeeded */
+    int dir_rc;         /* the folder as the last batch found it (store_dir_check) */
     struct hist batch_size;
     struct hist commit_seconds;
     int64_t outbox_pending;
@@ -121,6 +122,13 @@ int store_inflight(struct store *s);
 void store_stats(struct store *s, struct store_stats *out);
 /* Read check used by /healthz: 0 when the read connection answers. */
 int store_ping(struct store *s);
+/* Whether the database can be written where it was opened: 0, KIOSKD_EREADONLY
+ * (the folder or one of its files is read-only: a file system remounted
+ * read-only, an immutable folder or file, or no write permission) or
+ * KIOSKD_EMOVED (the folder or the file was deleted or renamed: writes would go
+ * to a file nobody will open again). A few system calls (about 4 us); the
+ * writer runs it before each batch, /healthz on the loop. */
+int store_dir_check(struct store *s);
 
 /* Copies the database to path with SQLite's online backup API. */
 int store_backup(const char *db_path, const char *path, char *err, size_t errlen);

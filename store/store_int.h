@@ -32,6 +32,13 @@ struct conn {
     sqlite3_stmt *stmt[STMT_SLOTS];
     bool in_job; /* a write job is running: its transaction must be open */
     struct conn_fault fault;
+    /* the -shm, for the loop's reads: a read can write to it (its read mark)
+     * through SQLite's mapping, which faults (SIGBUS) once the file is
+     * read-only (an immutable file, a file system remounted read-only);
+     * looked at every 20 ms, and at each read while it is read-only */
+    const char *shm;
+    int64_t shm_at_ms;
+    bool shm_ro;
 };
 
 struct store_tx {
@@ -51,6 +58,8 @@ struct store {
     struct conn wr; /* the writer's */
     int lock_fd;
     bool read_only;
+    char dir[4096];      /* the database's folder, as configured */
+    char files[3][4100]; /* the database, its -wal and its -shm */
     int queue_max;
 
     pthread_t thread;
@@ -99,6 +108,8 @@ void pg_store_close(struct store *s);
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql);
 /* Maps a SQLite result code to a KIOSKD_E* status. */
 int store_rc(int sqlite_rc);
+/* store_dir_check on connection db (the caller's thread's own). */
+int store_dir_check_on(struct store *s, sqlite3 *db);
 int conn_open(struct conn *c, const char *path, int flags, int busy_timeout_ms);
 void conn_close(struct conn *c);
 int conn_exec(struct conn *c, const char *sql);

@@ -241,9 +241,13 @@ static void *writer_main(void *arg)
 
         double t0 = store_mono_seconds();
         int commit_rc = SQLITE_OK, added = 0;
-        if (rng_rc != 0) {
+        /* a folder gone read-only or away is found before SQLite writes: a
+         * write to a moved file would be acknowledged and then lost, and one to
+         * a read-only one can fail halfway (or fault on the mapped -shm) */
+        int dir_rc = store_dir_check_on(s, s->wr.db);
+        if (rng_rc != 0 || dir_rc != 0) {
             for (int i = 0; i < n; i++)
-                jobs[i]->rc = KIOSKD_ECRYPTO;
+                jobs[i]->rc = rng_rc != 0 ? KIOSKD_ECRYPTO : dir_rc;
         } else {
             added = writer_batch(s, jobs, n, &rng, &f, &commit_rc);
         }
@@ -255,8 +259,11 @@ static void *writer_main(void *arg)
                 s->stats.jobs_failed++;
         s->stats.jobs += (uint64_t)n;
         s->stats.batches++;
-        s->stats.last_commit_rc = commit_rc == SQLITE_OK ? 0 : store_rc(commit_rc);
-        if (commit_rc != SQLITE_OK)
+        s->stats.last_commit_rc = dir_rc                   ? dir_rc
+                                  : commit_rc == SQLITE_OK ? 0
+                                                           : store_rc(commit_rc);
+        s->stats.dir_rc = dir_rc;
+        if (commit_rc != SQLITE_OK || dir_rc != 0)
             s->stats.commits_failed++;
         s->stats.outbox_pending += added;
         hist_observe(&s->stats.batch_size, n);

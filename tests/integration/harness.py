@@ -90,7 +90,7 @@ class Reply:
 class Daemon:
     command = "serve"
 
-    def __init__(self, config="", env=None, args=(), start=True, dir=None):
+    def __init__(self, config="", env=None, args=(), start=True, dir=None, tls=None):
         self.dir = dir or tempfile.mkdtemp(prefix="kioskd-test-")
         self.own_dir = dir is None
         self.config_path = os.path.join(self.dir, "kioskd.ini")
@@ -112,6 +112,7 @@ class Daemon:
             self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
         self.env.update(env or {})
         self.args = list(args)
+        self.tls = tls  # an ssl.SSLContext: talk HTTPS to a daemon serving [http] cert/key
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.dir, "stderr.log")
@@ -147,8 +148,13 @@ class Daemon:
 
     def request(self, method, path, body=None, headers=None, timeout=10, source=None):
         """source: the client address to send from (another 127.x address)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
-                                          source_address=(source, 0) if source else None)
+        src = (source, 0) if source else None
+        if self.tls:
+            conn = http.client.HTTPSConnection("localhost", self.port, timeout=timeout,
+                                               source_address=src, context=self.tls)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                              source_address=src)
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
@@ -269,7 +275,7 @@ class HQ(Daemon):
         self.own_dir = True
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
 
     def device_add(self, device):
         p = self.cli("hq", "device", "add", device)
@@ -398,8 +404,11 @@ class Site:
 class WebSocket:
     """A minimal RFC 6455 client: connect, read text messages."""
 
-    def __init__(self, port, path, headers=None, timeout=5):
+    def __init__(self, port, path, headers=None, timeout=5, tls=None):
+        """tls: an ssl.SSLContext for WSS."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         key = base64.b64encode(os.urandom(16)).decode()
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
