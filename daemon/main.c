@@ -201,6 +201,8 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
+    if (demo)
+        demo_configure(&k->cfg);
     if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         goto out;
