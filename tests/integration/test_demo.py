@@ -79,6 +79,10 @@ def test_demo_creates_a_living_branch_under_var_demo():
     assert 1500 <= sleeping <= 2500, sleeping
     assert query(d, "SELECT count(*) FROM members WHERE last_txn IS NULL") == [(0,)]
     assert len(query(d, "SELECT code FROM products")) == 6
+    # some sign-ups, and points earned by the guests already checked in today
+    assert query(d, "SELECT count(*) FROM signups")[0][0] >= 20
+    earned = query(d, "SELECT count(*) FROM members WHERE balance > 0")[0][0]
+    assert earned == 3, earned
 
     # four weeks of events: upgrade meetings 2-3 a week (capacity 10), a salon,
     # a community event, and one starting within the hour
@@ -131,6 +135,7 @@ def test_demo_creates_a_living_branch_under_var_demo():
 
 def test_a_second_start_keeps_the_demo_data():
     d = demo()
+    signups = query(d, "SELECT count(*) FROM signups")[0][0]
     r = d.post(f"/api/v1/events/{d.get('/api/v1/events').json['events'][0]['id']}/signups",
                {"name": "测试客", "phone": "13900000002", "consent": True})
     assert r.status == 201, r
@@ -142,7 +147,7 @@ def test_a_second_start_keeps_the_demo_data():
     port = re.compile(r":\d+/")
     assert port.sub(":P/", d.banner) == port.sub(":P/", banner)  # the same members and PINs
     assert query(d, "SELECT count(*) FROM members") == [(20000,)]
-    assert query(d, "SELECT count(*) FROM signups") == [(1,)]
+    assert query(d, "SELECT count(*) FROM signups") == [(signups + 1,)]
     assert query(d, "SELECT count(*) FROM campaigns") == [(1,)]
     stop_with_ctrl_c(d)
     d.cleanup()
@@ -158,6 +163,8 @@ def content(d):
                            " FROM events ORDER BY starts_at"),
         "staff": query(d, "SELECT id, name, role FROM staff ORDER BY id"),
         "campaign": query(d, "SELECT count(*) FROM campaign_members"),
+        "signups": query(d, "SELECT e.title, s.name_mask, s.phone_last4, s.status FROM signups s"
+                            " JOIN events e ON e.id = s.event_id ORDER BY e.starts_at, s.id"),
     }
 
 
