@@ -9,10 +9,13 @@
  * the same members), and phones in one block (13800000000 + n) that the
  * banner names one of. Every write goes through the store's jobs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/pin.h"
 #include "core/points.h"
@@ -462,6 +465,14 @@ void demo_configure(struct config *c)
     set_if(&c->wechat_secret, NULL, "");
     set_if(&c->hq_url, NULL, "");
     set_if(&c->bot_secret, "", DEMO_BOT_SECRET);
+    /* in a terminal, the log (and the log channel's messages) would scroll
+     * the banner away: it goes to a file beside the demo's database */
+    if (!c->log_file[0] && isatty(STDERR_FILENO) &&
+        strcmp(c->store_path, "./var/demo/kioskd.db") == 0) {
+        if ((mkdir("./var", 0700) == 0 || errno == EEXIST) &&
+            (mkdir("./var/demo", 0700) == 0 || errno == EEXIST))
+            set_if(&c->log_file, "", "./var/demo/kioskd.log");
+    }
 }
 
 int demo_prepare(struct kioskd *k, const char *scheme)
@@ -488,11 +499,13 @@ int demo_prepare(struct kioskd *k, const char *scheme)
         "  问聊天机器人积分 ask the chat bot for this member's points:\n"
         "    curl -s -X POST %s://%s:%d/api/v1/bot/messages -H 'Content-Type: application/json' "
         "-H 'X-Bot-Secret: %s' -d '{\"from\":\"%s\",\"text\":\"积分\"}'\n"
+        "  日志 log: %s\n"
         "按 Ctrl-C 停止。Stop with Ctrl-C.\n",
         k->cfg.store_path, scheme, host, k->port, scheme, host, k->port, scheme, host, k->port,
         DEMO_STAFF_PIN, DEMO_MANAGER_PIN, DEMO_MEMBERS, DEMO_PHONE_BASE,
         DEMO_PHONE_BASE + DEMO_MEMBERS - 1, DEMO_SHOWN + 1, shown, DEMO_PHONE_BASE + DEMO_SHOWN,
-        scheme, host, k->port, k->cfg.bot_secret, DEMO_BOT_FROM);
+        scheme, host, k->port, k->cfg.bot_secret, DEMO_BOT_FROM,
+        k->cfg.log_file[0] ? k->cfg.log_file : "stderr");
     fflush(stdout);
     return 0;
 }

@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import subprocess
 
-from harness import CN, Daemon, auth
+from harness import BIN, CN, Daemon, auth
 
 # Only what a test machine needs: a free port and no rate limits. The store's
 # paths are the demo's defaults (./var/demo/ under the daemon's folder).
@@ -179,3 +179,32 @@ def test_the_same_seed_gives_the_same_demo():
     assert pick.search(a.banner).groups() == pick.search(b.banner).groups()
     a.cleanup()
     b.cleanup()
+
+
+def test_in_a_terminal_the_log_goes_beside_the_demo_so_the_banner_stays():
+    d = Daemon(start=False, args=["--demo"])
+    with open(d.config_path, "w") as f:
+        f.write(CONFIG)
+    main, tty = os.openpty()
+    proc = subprocess.Popen([BIN, "serve", "--demo", "-c", d.config_path], cwd=d.dir,
+                            env=d.env, stdout=subprocess.PIPE, stderr=tty)
+    os.close(tty)
+    try:
+        banner = b""
+        while b"Stop with Ctrl-C." not in banner:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, banner
+            banner += chunk
+        assert "日志 log: ./var/demo/kioskd.log" in banner.decode(), banner.decode()
+        with open(os.path.join(d.dir, "var", "demo", "kioskd.log")) as f:
+            log = f.read()
+        assert "event=demo_created" in log and "event=listening" in log, log
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        os.close(main)
+    d.cleanup()
