@@ -478,7 +478,19 @@ void demo_configure(struct config *c)
 int demo_prepare(struct kioskd *k, const char *scheme)
 {
     if (store_events_count(k->store) == 0) {
-        int rc = demo_create(k);
+        /* never over a branch's data: a database without events but with
+         * imported products is not a fresh one */
+        struct store_product *p = NULL;
+        size_t np = 0;
+        int rc = store_products_list(k->store, 1, &p, &np);
+        free(p);
+        if (rc == 0 && np > 0) {
+            fprintf(stderr, "kioskd: %s already holds data: --demo only fills an empty database\n",
+                    k->cfg.store_path);
+            return KIOSKD_ECONFLICT;
+        }
+        if (rc == 0)
+            rc = demo_create(k);
         if (rc)
             return rc;
     }

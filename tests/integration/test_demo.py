@@ -208,3 +208,22 @@ def test_in_a_terminal_the_log_goes_beside_the_demo_so_the_banner_stays():
         proc.stdout.close()
         os.close(main)
     d.cleanup()
+
+
+def test_demo_never_fills_a_database_that_holds_a_branch_data():
+    d = Daemon(start=False)
+    csv = os.path.join(d.dir, "products.csv")
+    with open(csv, "w") as f:
+        f.write("code,name,coefficient\nDEP,定期存款,1\n")
+    d.cli("import", "products", csv)
+    p = subprocess.run([BIN, "serve", "--demo", "-c", d.config_path], cwd=d.dir, env=d.env,
+                       capture_output=True, timeout=30)
+    assert p.returncode != 0, p
+    assert b"already holds data" in p.stderr, p.stderr
+    db = sqlite3.connect(os.path.join(d.dir, "kioskd.db"))
+    try:
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM members").fetchone() == (0,)
+    finally:
+        db.close()
+    d.cleanup()
