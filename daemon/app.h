@@ -22,8 +22,12 @@ void app_stop(struct kioskd *k);
 /* Stops (if needed) and frees everything app_open made. */
 void app_close(struct kioskd *k);
 
-/* Creates the demo events and staff accounts on first start; prints the URLs
- * and PINs. Returns 0 or a KIOSKD_E* code. */
+/* For `serve --demo`, before the store opens: the default paths under
+ * ./var/demo/, messages on the log channel, no HQ sync, no robot, and the
+ * demo's bot secret when none is set. */
+void demo_configure(struct config *c);
+/* Creates the demo data on first start (an empty database); prints the
+ * URLs, PINs and the bot's curl line. Returns 0 or a KIOSKD_E* code. */
 int demo_prepare(struct kioskd *k, const char *scheme);
 
 #endif

@@ -207,6 +207,8 @@ static int cmd_serve(int argc, char **argv)
         free(k);
         return 2;
     }
+    if (demo)
+        demo_configure(&k->cfg);
     if (log_open(k->cfg.log_file, k->cfg.log_level) != 0) {
         fprintf(stderr, "kioskd: cannot open log file %s\n", k->cfg.log_file);
         goto out;
@@ -509,7 +511,9 @@ static int cmd_version(int argc, char **argv)
 
 static const struct cmd cmds[] = {
     {"serve", "[-c FILE] [--demo]", "Run the daemon (the default command).", cmd_serve,
-     "  --demo   create a demo database on first start and print the kiosk and staff URLs\n\n"
+     "  --demo   create a demo branch on first start (the default paths move under\n"
+     "           ./var/demo/; messages on the log channel, no HQ sync) and print the\n"
+     "           URLs, the demo logins and a chat-bot curl line\n\n"
      "SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.\n"
      "SIGHUP: reopen the log file.\n"},
     {"check-config", "[-c FILE]", "Validate the configuration, print it and exit.",
