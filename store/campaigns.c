@@ -25,6 +25,8 @@ static const char SQL_CANDIDATES[] =
     "WHEN '财私' THEN 8 ELSE 0 END) <> 0) "
     "AND (?3 IS NULL OR (m.last_txn IS NOT NULL AND m.last_txn < ?3)) "
     "AND (?4 = 0 OR CAST(substr(m.birthday, 6, 2) AS INTEGER) = ?4) "
+    "AND (?5 = 0 OR (?5 = 1 AND m.household IS NOT NULL) OR (?5 = 2 AND m.household IS NULL) "
+    "OR (?5 = 3 AND m.household = ?6)) "
     "AND " NOT_SIGNED_UP("?1", "m") " ORDER BY m.id";
 
 int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
@@ -40,6 +42,9 @@ int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
     if (f->sleeping_before[0])
         sqlite3_bind_text(st, 3, f->sleeping_before, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, f->birthday_month);
+    sqlite3_bind_int(st, 5, f->household);
+    if (f->household == CAMPAIGN_HOUSEHOLD_ONE)
+        sqlite3_bind_text(st, 6, f->household_id, -1, SQLITE_STATIC);
     size_t cap = 0;
     struct campaign_candidate *a = NULL;
     int rc;

@@ -31,11 +31,20 @@
 
 /* The audience's filters the store applies (AUM is sealed: the caller filters
  * the candidates by it). */
+enum {
+    CAMPAIGN_HOUSEHOLD_ANY = 0,
+    CAMPAIGN_HOUSEHOLD_IN,   /* members of a household, any */
+    CAMPAIGN_HOUSEHOLD_NONE, /* members of none */
+    CAMPAIGN_HOUSEHOLD_ONE,  /* members of household_id */
+};
+
 struct campaign_filter {
     int64_t event_id;
     unsigned tiers;           /* bits as CAMPAIGN_TIER_BITS; 0: any tier */
     char sleeping_before[11]; /* YYYY-MM-DD: last_txn before it; "": any */
     int birthday_month;       /* 1-12; 0: any */
+    int household;            /* CAMPAIGN_HOUSEHOLD_* */
+    char household_id[65];    /* with CAMPAIGN_HOUSEHOLD_ONE: that household */
 };
 
 /* A member who passes the filters, with the sealed AUM (aad "aum"). */
@@ -45,7 +54,8 @@ struct campaign_candidate {
     size_t aum_enc_len;
 };
 /* Reads the members who pass f, are not opted out and hold no sign-up (not
- * cancelled) for the event, into a new array (caller frees). Loop only. */
+ * cancelled) for the event, into a new array (caller frees). On the loop, or
+ * through a reader of store_open_reader on one thread at a time. */
 int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
                               struct campaign_candidate **out, size_t *n);
 
