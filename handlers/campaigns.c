@@ -522,6 +522,31 @@ static void campaigns_list(struct req *r)
 
 /* --- the call list on the tablet --- */
 
+/* GET /api/v1/calls (staff): the campaigns whose call step is due, to pick
+ * one on the tablet (no customer in it). */
+static void calls_due_list(struct req *r)
+{
+    struct campaign_calls_due *due = calloc(CAMPAIGNS_LISTED, sizeof *due);
+    size_t n = 0;
+    json_t *arr = json_array();
+    int rc = due && arr ? store_campaigns_calls_due(r->k->store, now_s(), due, CAMPAIGNS_LISTED, &n)
+                        : KIOSKD_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:I, s:s, s:o}", "id", (json_int_t)due[i].id, "name",
+                               due[i].name, "event_id", (json_int_t)due[i].event_id, "event_title",
+                               due[i].event_title, "starts_at", json_time(due[i].starts_at))) != 0)
+            rc = KIOSKD_ENOMEM;
+    }
+    free(due);
+    if (rc) {
+        json_decref(arr);
+        req_fail(r, rc);
+        return;
+    }
+    req_json(r, 200, json_pack("{s:o}", "campaigns", arr));
+}
+
 struct call_entry {
     const struct campaign_call_row *row;
     int rank;
@@ -775,6 +800,7 @@ const struct route campaigns_routes[] = {
      .role = ROLE_MANAGER,
      .ids = {WHY_CAMPAIGN_NOT_FOUND},
      .fn = campaign_get},
+    {.method = HTTP_GET, .pattern = "/api/v1/calls", .role = ROLE_STAFF, .fn = calls_due_list},
     {.method = HTTP_GET,
      .pattern = "/api/v1/campaigns/{id}/calls",
      .role = ROLE_STAFF,

@@ -575,6 +575,35 @@ int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id,
 
 /* --- the call list --- */
 
+static const char SQL_CAMPAIGNS_CALLS_DUE[] =
+    "SELECT c.id, c.name, c.event_id, e.title, e.starts_at FROM campaigns c JOIN events e "
+    "ON e.id = c.event_id WHERE e.status <> 'cancelled' AND e.ends_at > ?1 AND EXISTS "
+    "(SELECT 1 FROM campaign_steps WHERE campaign_id = c.id AND channel = 'call' "
+    "AND run_at <= ?1) ORDER BY c.id DESC LIMIT ?2";
+
+int store_campaigns_calls_due(struct store *s, int64_t now, struct campaign_calls_due *out,
+                              size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_CAMPAIGNS_CALLS_DUE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (int64_t)max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+        struct campaign_calls_due *c = &out[(*n)++];
+        const unsigned char *name = sqlite3_column_text(st, 1), *title = sqlite3_column_text(st, 3);
+        c->id = sqlite3_column_int64(st, 0);
+        c->event_id = sqlite3_column_int64(st, 2);
+        c->starts_at = sqlite3_column_int64(st, 4);
+        snprintf(c->name, sizeof c->name, "%s", name ? (const char *)name : "");
+        snprintf(c->event_title, sizeof c->event_title, "%s", title ? (const char *)title : "");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
 static const char SQL_CALLS_DUE[] =
     "SELECT EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = c.id AND channel = 'call' "
     "AND run_at <= ?2) FROM campaigns c WHERE c.id = ?1";

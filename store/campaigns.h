@@ -177,6 +177,17 @@ struct campaign_view {
 int store_campaign_get(struct store *s, int64_t id, struct campaign_view *out);
 /* The ids of up to max campaigns, newest first, into ids; *n set. */
 int store_campaign_ids(struct store *s, int64_t *ids, size_t max, size_t *n);
+/* A campaign whose call step is due, for the staff tablet's list. */
+struct campaign_calls_due {
+    int64_t id, event_id, starts_at;
+    char name[CAMPAIGN_NAME_MAX * 4 + 1];
+    char event_title[256];
+};
+/* Reads into out (at most max, newest first) the campaigns with a call step
+ * due at now for an event not yet ended nor cancelled. 0 or a KIOSKD_E* code.
+ * Loop only. */
+int store_campaigns_calls_due(struct store *s, int64_t now, struct campaign_calls_due *out,
+                              size_t max, size_t *n);
 /* The campaign with code (its id and event) for a sign-up's attribution:
  * 0, KIOSKD_ENOTFOUND or another KIOSKD_E* code. Loop only. */
 int store_campaign_by_code(struct store *s, const char *code, int64_t *id, int64_t *event_id);

@@ -1394,7 +1394,11 @@ test('staff_call_list_reveal_outcomes_and_an_appointment', async () => {
   assert(c.status === 201 && c.data.audience_size > 1, 'campaign: ' + JSON.stringify(c));
   const page = await newPage(TABLET);
   await staffLogin(page, 'S9', '246811');
-  await page.getByLabel('邀约编号').fill(String(c.data.id));
+  /* picked from the campaigns whose call step has come, not typed */
+  const pick = page.getByLabel('邀约', { exact: true });
+  await until(async () => (await page.locator('#calls-id option').count()) > 0, 'the due campaigns');
+  assert((await page.locator('#calls-id option').allInnerTexts()).some((t) => t.includes('E2E 电话邀约')), 'the campaign offered by name');
+  await pick.selectOption(String(c.data.id));
   await page.getByRole('button', { name: '打开名单' }).click();
   const rows = page.locator('#calls li');
   await until(async () => (await rows.count()) > 1, 'the call list');

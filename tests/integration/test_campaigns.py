@@ -289,6 +289,15 @@ def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
                                        "steps": [{"channel": "call", "at": "-14d"}]},
                  headers=auth(s.manager))
     cid = r.json["id"]
+    # the tablet's pick: campaigns whose call step has come, not those still waiting
+    r = s.d.post("/api/v1/campaigns", {"event_id": later, "name": "还没到电话",
+                                       "steps": [{"channel": "call", "at": "-14d"}]},
+                 headers=auth(s.manager))
+    assert r.status == 201, r
+    r = s.d.get("/api/v1/calls", headers=auth(s.staff))
+    assert r.status == 200 and [(c["id"], c["name"], c["event_id"]) for c in
+                                r.json["campaigns"]] == [(cid, "电话邀约", ev)], r
+    assert "event_title" in r.json["campaigns"][0] and "starts_at" in r.json["campaigns"][0]
     r = s.d.get(f"/api/v1/campaigns/{cid}/calls", headers=auth(s.staff))
     assert r.status == 200, r
     calls = r.json["calls"]
