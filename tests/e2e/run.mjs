@@ -1442,6 +1442,32 @@ test('kiosk_invitation_link_opens_the_event_and_credits_the_campaign', async () 
   await shot(page, 'kiosk-invitation');
 });
 
+test('stats_campaign_results_per_campaign_and_step_for_the_manager', async () => {
+  const c = await d.api('POST', '/api/v1/campaigns', { event_id: data.B, name: 'E2E 效果面板',
+    audience: { tiers: ['财私'] }, steps: [{ channel: 'sms', at: '-30d' }, { channel: 'call', at: '-2d' }] }, data.token);
+  assert(c.status === 201, 'campaign: ' + JSON.stringify(c));
+  const s = await d.api('POST', `/api/v1/events/${data.B}/signups`, { name: '韩效果', phone: '13955550077', consent: true, campaign: c.data.code });
+  assert(s.status === 201, 'signup: ' + JSON.stringify(s));
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + data.B);
+  await page.locator('#camps-card').waitFor({ state: 'visible' });
+  const row = page.locator(`#camps tr.camp[data-campaign="${c.data.id}"]`);
+  await row.waitFor();
+  const cells = await row.locator('td').allInnerTexts();
+  assert(cells.length === 7 && cells[0] === String(c.data.audience_size) && cells[2] === '1',
+    'invited, reached, signed up, ...: ' + JSON.stringify(cells));
+  assert((await text(row.locator('th'))).includes('E2E 效果面板'), 'the campaign by name');
+  assert((await page.locator(`#camps tr.camp-step[data-campaign="${c.data.id}"]`).count()) === 2, 'a row per step');
+  assert(/短信 .*电话/.test(cells[6]), 'each channel\'s conversion: ' + cells[6]);
+  await shot(page, 'stats-campaigns');
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S9', '246811');
+  await p2.goto(d.url + '/staff/stats?event=' + data.B);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#camps-card').isHidden(), 'no campaign panel for staff');
+});
+
 test('no_console_errors_on_any_page', async () => {
   assert(allErrors.length === 0, 'console errors:\n  ' + allErrors.join('\n  '));
 });
