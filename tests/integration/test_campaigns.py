@@ -358,6 +358,36 @@ def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
     s.d.stop()
 
 
+def test_birthday_and_maturity_greetings_are_counted_as_festival_greetings():
+    """The maintenance occasions go to the same people as festival greetings:
+    no message at all for an opted-out member, not a skipped one."""
+    now = datetime.datetime.now(CN)
+    spring = datetime.datetime(2027, 2, 6, 10, 30, tzinfo=CN)  # 春节 2027, after 10:00
+    d = Daemon(config="[messages]\nchannel = log\nquiet_hours =\n", start=False)
+    import_members(d, ["G01,张一,13900000021,60000,1960-02-06,,",
+                       "G02,李二,13900000022,60000,1961-02-06,,"])
+    path = os.path.join(d.dir, "maturities.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("member_no,product,amount,matures_on\n"
+                "G01,稳健理财90天,50000,2027-02-13\nG02,稳健理财90天,50000,2027-02-13\n")
+    d.cli("import", "maturities", path)
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    staff = login(d, "S1", "222222")
+    assert d.post("/api/v1/members/G02/unsubscribe", {}, headers=auth(staff)).status == 200
+    d.stop()
+    d.env["KIOSKD_TEST_CLOCK"] = str(int((spring - now).total_seconds()))
+    d.start()
+    for kind in ("festival", "birthday", "maturity"):
+        wait_for(lambda: statuses(d, kind) == [(kind, "sent")])
+    got = rows(d, "SELECT x.kind, m.member_no, x.status FROM messages x JOIN members m "
+               "ON m.id = x.member_id WHERE x.kind IN ('festival', 'birthday', 'maturity') "
+               "ORDER BY 1")
+    assert got == [("birthday", "G01", "sent"), ("festival", "G01", "sent"),
+                   ("maturity", "G01", "sent")], got
+    d.stop()
+
+
 def test_festival_greetings_go_to_every_member_not_opted_out_on_the_day():
     now = datetime.datetime.now(CN)
     spring = datetime.datetime(2027, 2, 6, 10, 30, tzinfo=CN)  # 春节 2027, after 10:00

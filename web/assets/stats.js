@@ -592,6 +592,7 @@
     confirmation: '报名确认', day_before: '前一天提醒', two_hours: '两小时前提醒',
     thank_you: '感谢到场', no_show: '未到场回访', birthday: '生日祝福', maturity: '到期提醒',
     points: '积分变动', staff_summary: '活动小结', ticket_link: '入场券链接',
+    invitation: '活动邀约', festival: '节日问候',
   };
 
   async function loadMessages() {
