@@ -5,7 +5,7 @@
 
 Imports N synthetic members, then times through HTTP: a dry run over all of
 them (no AUM filter: the store's filters only), a dry run with near_next_tier
-(every candidate's AUM opened on the loop), and the creation that freezes the
+(every candidate's AUM opened on a worker), with /healthz read meanwhile, and the creation that freezes the
 audience (one store job). The campaign's one SMS step is already past, so the
 scheduler queues it at once: times until every invitation is queued, then
 until every one is rendered and sent on the log channel (the SMS gateway's
@@ -15,6 +15,7 @@ import os
 import random
 import sqlite3
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
@@ -34,6 +35,32 @@ def count(d, sql):
         return c.execute(sql).fetchone()[0]
     finally:
         c.close()
+
+
+def healthz_during(d, fn):
+    """Runs fn while another client reads /healthz back to back; returns fn's
+    result and the /healthz latencies (seconds) seen meanwhile."""
+    lat, stop = [], threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            t = time.monotonic()
+            d.get("/healthz", timeout=30)
+            lat.append(time.monotonic() - t)
+
+    th = threading.Thread(target=probe)
+    th.start()
+    time.sleep(0.2)
+    try:
+        r = fn()
+    finally:
+        stop.set()
+        th.join()
+    return r, sorted(lat)
+
+
+def pct(lat, p):
+    return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000 if lat else 0.0
 
 
 def timed(fn):
@@ -69,15 +96,23 @@ def main():
     r, t_dry = timed(lambda: d.post("/api/v1/campaigns", dict(body, dry_run=True, audience={}),
                                     headers=h, timeout=120))
     assert r.status == 200, r
-    r2, t_dry_near = timed(lambda: d.post("/api/v1/campaigns",
-                                          dict(body, dry_run=True,
-                                               audience={"near_next_tier": 20000}),
-                                          headers=h, timeout=120))
+    (r2, t_dry_near), lat = healthz_during(
+        d, lambda: timed(lambda: d.post("/api/v1/campaigns",
+                                        dict(body, dry_run=True,
+                                             audience={"near_next_tier": 20000}),
+                                        headers=h, timeout=120)))
     assert r2.status == 200, r2
+    print(f"members {N}: import {t_import:.1f} s")
+    print(f"dry run (store filters only) {t_dry * 1000:.0f} ms -> {r.json['audience_size']}")
+    print(f"dry run with near_next_tier (AUM opened) {t_dry_near * 1000:.0f} ms "
+          f"-> {r2.json['audience_size']}")
+    print(f"/healthz during that dry run: {len(lat)} reads, p50 {pct(lat, 0.5):.1f} ms, "
+          f"p99 {pct(lat, 0.99):.1f} ms, max {pct(lat, 1.0):.1f} ms", flush=True)
     t0 = time.monotonic()
     r3 = d.post("/api/v1/campaigns", dict(body, audience={}), headers=h, timeout=120)
     t_create = time.monotonic() - t0
     assert r3.status == 201 and r3.json["audience_size"] == N, r3
+    print(f"create (audience frozen) {t_create * 1000:.0f} ms", flush=True)
     while count(d, "SELECT count(*) FROM messages WHERE kind = 'invitation'") < N:
         time.sleep(0.05)
     t_queued = time.monotonic() - t0
@@ -86,11 +121,6 @@ def main():
         time.sleep(0.2)
     t_sent = time.monotonic() - t0
     d.stop()
-    print(f"members {N}: import {t_import:.1f} s")
-    print(f"dry run (store filters only) {t_dry * 1000:.0f} ms -> {r.json['audience_size']}")
-    print(f"dry run with near_next_tier (AUM opened) {t_dry_near * 1000:.0f} ms "
-          f"-> {r2.json['audience_size']}")
-    print(f"create (audience frozen) {t_create * 1000:.0f} ms")
     print(f"SMS step queued {t_queued:.1f} s after the request; all rendered and sent (log) "
           f"{t_sent:.1f} s ({N / (t_sent - t_queued):.0f}/s after queuing)")
     d.cleanup()

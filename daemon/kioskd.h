@@ -27,6 +27,7 @@ struct messenger;
 struct hq;
 struct net;
 struct hqsync;
+struct campaign_builder;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct bot_cache;
@@ -66,10 +67,11 @@ struct kioskd {
     struct live *live;            /* websocket subscribers (daemon/live.c) */
     struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
-    struct bot_cache *bot_cache; /* recent read-only chat replies (handlers/bot.c) */
-    struct net *net;             /* outbound HTTP: messages, HQ sync (daemon/net.h) */
-    struct hqsync *hqsync;       /* the daemon's own sync rounds (daemon/hqsync.h) */
-    struct hq *hq;               /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
+    struct bot_cache *bot_cache;        /* recent read-only chat replies (handlers/bot.c) */
+    struct net *net;                    /* outbound HTTP: messages, HQ sync (daemon/net.h) */
+    struct hqsync *hqsync;              /* the daemon's own sync rounds (daemon/hqsync.h) */
+    struct campaign_builder *campaigns; /* audience builds on a worker (handlers/campaigns.c) */
+    struct hq *hq; /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
 
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */

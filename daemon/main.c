@@ -282,7 +282,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "kioskd: %s\n", err);
         goto out;
     }
-    if (messages_start(k, err, sizeof err) != 0 || hqsync_start(k, err, sizeof err) != 0) {
+    if (messages_start(k, err, sizeof err) != 0 || hqsync_start(k, err, sizeof err) != 0 ||
+        campaigns_start(k, err, sizeof err) != 0) {
         fprintf(stderr, "kioskd: %s\n", err);
         goto out;
     }
@@ -298,6 +299,7 @@ out:
     app_stop(k);
     server_stop(k);
     hqsync_free(k); /* its read connection closes first: the store's last one removes the WAL */
+    campaigns_free(k);
     app_close(k);
     messages_free(k);
     net_free(k->net);

@@ -4,10 +4,12 @@
  * audience), and reads each with its results. The audience's filters the
  * store can apply run there; AUM is sealed, so its filters (aum_min,
  * aum_max, near_next_tier) are applied here to the candidates' opened
- * amounts. A campaign that cannot be made is answered 422 invalid_fields
- * with the fields at fault, and nothing is stored.
+ * amounts, on a worker with its own read connection and key context (the
+ * loop never reads the whole membership). A campaign that cannot be made is
+ * answered 422 invalid_fields with the fields at fault, and nothing is stored.
  */
 #include <mbedtls/platform_util.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +19,14 @@
 #include "core/status.h"
 #include "core/timefmt.h"
 #include "core/validate.h"
+#include "daemon/keys.h"
 #include "daemon/messages.h"
+#include "daemon/worker.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
 #include "store/campaigns.h"
 #include "store/events.h"
+#include "store/store.h"
 
 #define CAMPAIGNS_LISTED 100
 #define DAY 86400
@@ -74,10 +79,10 @@ static void audience_fields(struct kioskd *k, struct jv *v, struct campaign_filt
     {
         if (strcmp(key, "tiers") && strcmp(key, "aum_min") && strcmp(key, "aum_max") &&
             strcmp(key, "sleeping") && strcmp(key, "birthday_month") &&
-            strcmp(key, "near_next_tier"))
+            strcmp(key, "near_next_tier") && strcmp(key, "household"))
             jv_fail(v, "audience",
-                    "knows tiers, aum_min, aum_max, sleeping, birthday_month and "
-                    "near_next_tier only");
+                    "knows tiers, aum_min, aum_max, sleeping, birthday_month, "
+                    "near_next_tier and household only");
     }
     if ((x = json_object_get(au, "tiers")) != NULL) {
         size_t i;
@@ -119,6 +124,18 @@ static void audience_fields(struct kioskd *k, struct jv *v, struct campaign_filt
             jv_fail(v, "audience.birthday_month", "must be a month, 1 to 12");
         else
             f->birthday_month = (int)json_integer_value(x);
+    }
+    if ((x = json_object_get(au, "household")) != NULL) {
+        if (json_is_boolean(x))
+            f->household = json_is_true(x) ? CAMPAIGN_HOUSEHOLD_IN : CAMPAIGN_HOUSEHOLD_NONE;
+        else if (json_is_string(x) && json_string_length(x) >= 1 &&
+                 json_string_length(x) < sizeof f->household_id) {
+            f->household = CAMPAIGN_HOUSEHOLD_ONE;
+            snprintf(f->household_id, sizeof f->household_id, "%s", json_string_value(x));
+        } else
+            jv_fail(v, "audience.household",
+                    "must be true (in a household), false (in none) or a household id "
+                    "(1 to 64 characters)");
     }
 }
 
@@ -171,21 +188,67 @@ static void steps_fields(struct jv *v, struct store_campaign_create *j)
     }
 }
 
-/* Keeps the candidates whose AUM passes a, in place; their ids into ids. */
-static int aum_keep(struct kioskd *k, const struct aum_filter *a, struct campaign_candidate *c,
-                    size_t n, int64_t *ids, size_t *kept)
+/* The audience builds' own read connection and key context: a worker runs
+ * them, one at a time (a key context serves one thread at a time). */
+struct campaign_builder {
+    pthread_mutex_t mu;
+    struct store *rd;
+    struct pii pii;
+};
+
+int campaigns_start(struct kioskd *k, char *err, size_t errlen)
 {
-    struct tier_lines lines = {.potential = k->cfg.tiers_potential * 100,
-                               .midhigh = k->cfg.tiers_midhigh * 100,
-                               .private_line = k->cfg.tiers_private * 100};
+    struct campaign_builder *b = calloc(1, sizeof *b);
+    unsigned char master[32];
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return KIOSKD_ENOMEM;
+    }
+    int rc = keyfile_pii_master(k->cfg.store_key_file, &k->rng, master, err, errlen);
+    if (rc == 0 && (rc = pii_init(&b->pii, master)) != 0)
+        snprintf(err, errlen, "cannot set up the personal-data key for campaigns");
+    mbedtls_platform_zeroize(master, sizeof master);
+    if (rc == 0 && (rc = store_open_reader(k->store, (int)k->cfg.store_busy_timeout, &b->rd)))
+        snprintf(err, errlen, "cannot open a read connection for campaigns: %s",
+                 kioskd_strerror(rc));
+    if (rc == 0 && pthread_mutex_init(&b->mu, NULL) != 0) {
+        snprintf(err, errlen, "cannot set up the campaigns lock");
+        rc = KIOSKD_ENOMEM;
+    }
+    if (rc) {
+        store_close(b->rd);
+        pii_free(&b->pii);
+        free(b);
+        return rc;
+    }
+    k->campaigns = b;
+    return 0;
+}
+
+void campaigns_free(struct kioskd *k)
+{
+    struct campaign_builder *b = k->campaigns;
+    if (!b)
+        return;
+    store_close(b->rd);
+    pii_free(&b->pii);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+    k->campaigns = NULL;
+}
+
+/* Keeps the candidates whose AUM passes a, in place; their ids into ids. */
+static int aum_keep(struct pii *pii, const struct tier_lines *lines, const struct aum_filter *a,
+                    struct campaign_candidate *c, size_t n, int64_t *ids, size_t *kept)
+{
     bool any = a->min >= 0 || a->max >= 0 || a->near >= 0;
     *kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (any) {
             int64_t fen = 0;
-            if (fen_open(k, "aum", c[i].aum_enc, c[i].aum_enc_len, &fen) != 0)
+            if (fen_open_with(pii, "aum", c[i].aum_enc, c[i].aum_enc_len, &fen) != 0)
                 return KIOSKD_ECRYPTO;
-            int64_t line = campaign_next_line(&lines, fen);
+            int64_t line = campaign_next_line(lines, fen);
             bool ok = (a->min < 0 || fen >= a->min) && (a->max < 0 || fen <= a->max) &&
                       (a->near < 0 || (line >= 0 && line - fen <= a->near));
             fen = 0;
@@ -199,10 +262,22 @@ static int aum_keep(struct kioskd *k, const struct aum_filter *a, struct campaig
     return 0;
 }
 
-/* POST /api/v1/campaigns (manager) */
+static const struct route_write campaign_create_answer;
+
+/* POST /api/v1/campaigns (manager): the request is read on the loop, the
+ * audience built on a worker (up to every member read, their AUM opened),
+ * then a dry run is answered and a creation goes to the store. */
 struct create_ctx {
     struct write_ctx w;
     struct store_campaign_create job;
+    struct work work;
+    struct campaign_builder *b;
+    struct campaign_filter f;
+    struct aum_filter a;
+    struct tier_lines lines;
+    bool dry;
+    int rc;      /* the build's */
+    size_t kept; /* the audience's size */
     char *audience;
     int64_t *ids;
 };
@@ -216,50 +291,39 @@ static int invalid(struct req *r, struct jv *v)
     return KIOSKD_EINVAL;
 }
 
-static int create_fill(struct req *r, struct write_ctx *w)
+/* On a worker: the candidates through the builder's own connection, kept by AUM. */
+static void build_run(struct work *w, struct worker_ctx *ctx)
+{
+    (void)ctx;
+    struct create_ctx *c = container_of(w, struct create_ctx, work);
+    struct campaign_builder *b = c->b;
+    struct campaign_candidate *cand = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&b->mu);
+    c->rc = store_campaign_candidates(b->rd, &c->f, &cand, &n);
+    if (c->rc == 0 && !c->dry && !(c->ids = malloc((n ? n : 1) * sizeof *c->ids)))
+        c->rc = KIOSKD_ENOMEM;
+    if (c->rc == 0)
+        c->rc = aum_keep(&b->pii, &c->lines, &c->a, cand, n, c->ids, &c->kept);
+    pthread_mutex_unlock(&b->mu);
+    if (cand)
+        mbedtls_platform_zeroize(cand, n * sizeof *cand);
+    free(cand);
+}
+
+static void create_release(struct write_ctx *w)
 {
     struct create_ctx *c = (struct create_ctx *)w;
+    free(c->audience);
+    free(c->ids);
+}
+
+/* On the loop, the audience built: fills the creation's job. */
+static int create_job(struct req *r, struct create_ctx *c)
+{
     struct store_campaign_create *j = &c->job;
     struct kioskd *k = r->k;
-    struct jv *v = &r->json;
-    struct campaign_filter f = {0};
-    struct aum_filter a;
-    bool dry = false;
-    store_campaign_create_init(j);
-    jv_int(v, "event_id", true, 1, INT64_MAX / 2, &j->event_id);
-    text_field(v, "name", true, CAMPAIGN_NAME_MAX, j->name, sizeof j->name);
-    audience_fields(k, v, &f, &a);
-    steps_fields(v, j);
-    jv_bool(v, "dry_run", false, &dry);
-    if (!jv_ok(v))
-        return invalid(r, v);
-    struct store_event ev;
-    int rc = store_event_get(k->store, j->event_id, &ev);
-    if (rc == KIOSKD_ENOTFOUND || (rc == 0 && strcmp(ev.status, "cancelled") == 0)) {
-        jv_fail(v, "event_id", rc ? "no such event" : "the event was cancelled");
-        return invalid(r, v);
-    }
-    if (rc)
-        return rc;
-    f.event_id = j->event_id;
-    struct campaign_candidate *cand;
-    size_t n, kept;
-    if ((rc = store_campaign_candidates(k->store, &f, &cand, &n)) != 0)
-        return rc;
-    if (!dry && !(c->ids = malloc((n ? n : 1) * sizeof *c->ids))) {
-        free(cand);
-        return KIOSKD_ENOMEM;
-    }
-    rc = aum_keep(k, &a, cand, n, c->ids, &kept);
-    mbedtls_platform_zeroize(cand, n * sizeof *cand);
-    free(cand);
-    if (rc)
-        return rc;
-    if (dry) {
-        req_json(r, 200, json_pack("{s:I}", "audience_size", (json_int_t)kept));
-        return KIOSKD_EINVAL; /* answered: nothing to store */
-    }
-    json_t *au = json_object_get(v->root, "audience");
+    json_t *au = json_object_get(r->json.root, "audience");
     c->audience = au ? json_dumps(au, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
     if (!c->audience)
         return KIOSKD_ENOMEM;
@@ -270,10 +334,78 @@ static int create_fill(struct req *r, struct write_ctx *w)
         campaign_code_from(rnd[i], j->codes[i]);
     j->audience = c->audience;
     j->member_ids = c->ids;
-    j->nmembers = kept;
+    j->nmembers = c->kept;
     store_actor_set(&j->by, r->session.staff_id, r->session.device);
-    w->job = &j->job;
+    c->w.job = &j->job;
     return 0;
+}
+
+static void built(struct work *w)
+{
+    struct create_ctx *c = container_of(w, struct create_ctx, work);
+    struct req *r = req_resume(&c->w.wait);
+    int rc = w->rc ? w->rc : c->rc;
+    if (r && rc == 0 && c->dry)
+        req_json(r, 200, json_pack("{s:I}", "audience_size", (json_int_t)c->kept));
+    else if (r && rc == 0 && (rc = create_job(r, c)) == 0) {
+        req_write_submit(r, &c->w); /* answers r and frees c on failure */
+        return;
+    }
+    if (r && rc)
+        req_fail(r, rc);
+    create_release(&c->w);
+    free(c);
+}
+
+/* Reads the request into c and submits the build; 0 or a KIOSKD_E* code
+ * (r answered when it is KIOSKD_EINVAL). */
+static int create_fill(struct req *r, struct create_ctx *c)
+{
+    struct store_campaign_create *j = &c->job;
+    struct kioskd *k = r->k;
+    struct jv *v = &r->json;
+    store_campaign_create_init(j);
+    jv_int(v, "event_id", true, 1, INT64_MAX / 2, &j->event_id);
+    text_field(v, "name", true, CAMPAIGN_NAME_MAX, j->name, sizeof j->name);
+    audience_fields(k, v, &c->f, &c->a);
+    steps_fields(v, j);
+    jv_bool(v, "dry_run", false, &c->dry);
+    if (!jv_ok(v))
+        return invalid(r, v);
+    struct store_event ev;
+    int rc = store_event_get(k->store, j->event_id, &ev);
+    if (rc == KIOSKD_ENOTFOUND || (rc == 0 && strcmp(ev.status, "cancelled") == 0)) {
+        jv_fail(v, "event_id", rc ? "no such event" : "the event was cancelled");
+        return invalid(r, v);
+    }
+    if (rc)
+        return rc;
+    if (!k->campaigns)
+        return KIOSKD_ESHUTDOWN;
+    c->f.event_id = j->event_id;
+    c->b = k->campaigns;
+    c->lines = (struct tier_lines){.potential = k->cfg.tiers_potential * 100,
+                                   .midhigh = k->cfg.tiers_midhigh * 100,
+                                   .private_line = k->cfg.tiers_private * 100};
+    c->work.run = build_run;
+    c->work.done = built;
+    c->work.cls = WORK_SLOW; /* never ahead of a check-in */
+    return req_submit_work(r, &c->work, &c->w.wait) == 0 ? 0 : KIOSKD_EREFUSED;
+}
+
+static void campaign_create(struct req *r)
+{
+    struct create_ctx *c = req_calloc(r, sizeof *c);
+    if (!c)
+        return;
+    c->w.k = r->k;
+    c->w.spec = &campaign_create_answer;
+    int rc = create_fill(r, c);
+    if (rc == 0)
+        return;
+    if (rc != KIOSKD_EINVAL && rc != KIOSKD_EREFUSED)
+        req_fail(r, rc);
+    free(c);
 }
 
 static json_t *step_json(const char *channel, const char *at, const char *tpl, int64_t run_at)
@@ -307,16 +439,8 @@ static void create_effects(struct write_ctx *w)
     messages_poke(w->k); /* a step whose time has passed runs at once */
 }
 
-static void create_release(struct write_ctx *w)
-{
-    struct create_ctx *c = (struct create_ctx *)w;
-    free(c->audience);
-    free(c->ids);
-}
-
-static const struct route_write campaign_create = {
+static const struct route_write campaign_create_answer = {
     .ctx_size = sizeof(struct create_ctx),
-    .fill = create_fill,
     .effects = create_effects,
     .reply = create_reply,
     .release = create_release,
@@ -397,6 +521,31 @@ static void campaigns_list(struct req *r)
 }
 
 /* --- the call list on the tablet --- */
+
+/* GET /api/v1/calls (staff): the campaigns whose call step is due, to pick
+ * one on the tablet (no customer in it). */
+static void calls_due_list(struct req *r)
+{
+    struct campaign_calls_due *due = calloc(CAMPAIGNS_LISTED, sizeof *due);
+    size_t n = 0;
+    json_t *arr = json_array();
+    int rc = due && arr ? store_campaigns_calls_due(r->k->store, now_s(), due, CAMPAIGNS_LISTED, &n)
+                        : KIOSKD_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:I, s:s, s:o}", "id", (json_int_t)due[i].id, "name",
+                               due[i].name, "event_id", (json_int_t)due[i].event_id, "event_title",
+                               due[i].event_title, "starts_at", json_time(due[i].starts_at))) != 0)
+            rc = KIOSKD_ENOMEM;
+    }
+    free(due);
+    if (rc) {
+        json_decref(arr);
+        req_fail(r, rc);
+        return;
+    }
+    req_json(r, 200, json_pack("{s:o}", "campaigns", arr));
+}
 
 struct call_entry {
     const struct campaign_call_row *row;
@@ -641,7 +790,7 @@ const struct route campaigns_routes[] = {
      .role = ROLE_MANAGER,
      .flags = ROUTE_BODY,
      .body_max = 8192,
-     .write = &campaign_create},
+     .fn = campaign_create},
     {.method = HTTP_GET,
      .pattern = "/api/v1/campaigns",
      .role = ROLE_MANAGER,
@@ -651,6 +800,7 @@ const struct route campaigns_routes[] = {
      .role = ROLE_MANAGER,
      .ids = {WHY_CAMPAIGN_NOT_FOUND},
      .fn = campaign_get},
+    {.method = HTTP_GET, .pattern = "/api/v1/calls", .role = ROLE_STAFF, .fn = calls_due_list},
     {.method = HTTP_GET,
      .pattern = "/api/v1/campaigns/{id}/calls",
      .role = ROLE_STAFF,

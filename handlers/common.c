@@ -286,9 +286,14 @@ int fen_seal(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out,
 /* Unseals an amount sealed by fen_seal. 0 or KIOSKD_ECRYPTO. */
 int fen_open(struct kioskd *k, const char *aad, const unsigned char *in, size_t len, int64_t *fen)
 {
+    return fen_open_with(&k->pii, aad, in, len, fen);
+}
+
+int fen_open_with(struct pii *p, const char *aad, const unsigned char *in, size_t len, int64_t *fen)
+{
     char text[32];
     size_t n = 0;
-    int rc = pii_open(&k->pii, aad, in, len, text, sizeof text - 1, &n);
+    int rc = pii_open(p, aad, in, len, text, sizeof text - 1, &n);
     if (rc == 0) {
         text[n] = '\0';
         char *end;

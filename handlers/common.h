@@ -12,6 +12,8 @@
 #include "daemon/worker.h"
 #include "store/signups.h"
 
+struct pii;
+
 #define CONSENT_VERSION "2026-11"
 
 /* Validates the guest's name and phone fields of v (name may be optional) and
@@ -27,6 +29,9 @@ int guest_person(struct kioskd *k, const char *name, const char *phone, struct s
 int fen_seal(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out, size_t cap,
              size_t *len);
 int fen_open(struct kioskd *k, const char *aad, const unsigned char *in, size_t len, int64_t *fen);
+/* The same with the key context p (a worker's own: core/pii.h, one thread at a time). */
+int fen_open_with(struct pii *p, const char *aad, const unsigned char *in, size_t len,
+                  int64_t *fen);
 /* Hashes a phone number with the personal-data key. */
 void phone_hash(struct kioskd *k, const char *phone, unsigned char out[32]);
 

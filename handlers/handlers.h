@@ -30,6 +30,12 @@ extern const struct route upgrades_routes[];
 extern const struct route messages_routes[];
 extern const struct route campaigns_routes[];
 
+/* handlers/campaigns.c: the audience builds' own read connection and key
+ * context (a worker builds an audience, never the loop); 0 or a KIOSKD_E*
+ * code with err set. campaigns_free accepts a daemon never started. */
+int campaigns_start(struct kioskd *k, char *err, size_t errlen);
+void campaigns_free(struct kioskd *k);
+
 /* handlers/events.c, for the other handlers and the command line */
 json_t *event_json(const struct store_event *e);
 void events_changed(struct kioskd *k);

@@ -25,6 +25,8 @@ static const char SQL_CANDIDATES[] =
     "WHEN '财私' THEN 8 ELSE 0 END) <> 0) "
     "AND (?3 IS NULL OR (m.last_txn IS NOT NULL AND m.last_txn < ?3)) "
     "AND (?4 = 0 OR CAST(substr(m.birthday, 6, 2) AS INTEGER) = ?4) "
+    "AND (?5 = 0 OR (?5 = 1 AND m.household IS NOT NULL) OR (?5 = 2 AND m.household IS NULL) "
+    "OR (?5 = 3 AND m.household = ?6)) "
     "AND " NOT_SIGNED_UP("?1", "m") " ORDER BY m.id";
 
 int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
@@ -40,6 +42,9 @@ int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
     if (f->sleeping_before[0])
         sqlite3_bind_text(st, 3, f->sleeping_before, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, f->birthday_month);
+    sqlite3_bind_int(st, 5, f->household);
+    if (f->household == CAMPAIGN_HOUSEHOLD_ONE)
+        sqlite3_bind_text(st, 6, f->household_id, -1, SQLITE_STATIC);
     size_t cap = 0;
     struct campaign_candidate *a = NULL;
     int rc;
@@ -569,6 +574,35 @@ int campaign_attribute(struct store_tx *tx, int64_t signup_id, int64_t event_id,
 }
 
 /* --- the call list --- */
+
+static const char SQL_CAMPAIGNS_CALLS_DUE[] =
+    "SELECT c.id, c.name, c.event_id, e.title, e.starts_at FROM campaigns c JOIN events e "
+    "ON e.id = c.event_id WHERE e.status <> 'cancelled' AND e.ends_at > ?1 AND EXISTS "
+    "(SELECT 1 FROM campaign_steps WHERE campaign_id = c.id AND channel = 'call' "
+    "AND run_at <= ?1) ORDER BY c.id DESC LIMIT ?2";
+
+int store_campaigns_calls_due(struct store *s, int64_t now, struct campaign_calls_due *out,
+                              size_t max, size_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_CAMPAIGNS_CALLS_DUE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, (int64_t)max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+        struct campaign_calls_due *c = &out[(*n)++];
+        const unsigned char *name = sqlite3_column_text(st, 1), *title = sqlite3_column_text(st, 3);
+        c->id = sqlite3_column_int64(st, 0);
+        c->event_id = sqlite3_column_int64(st, 2);
+        c->starts_at = sqlite3_column_int64(st, 4);
+        snprintf(c->name, sizeof c->name, "%s", name ? (const char *)name : "");
+        snprintf(c->event_title, sizeof c->event_title, "%s", title ? (const char *)title : "");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
 
 static const char SQL_CALLS_DUE[] =
     "SELECT EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = c.id AND channel = 'call' "

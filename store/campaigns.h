@@ -31,11 +31,20 @@
 
 /* The audience's filters the store applies (AUM is sealed: the caller filters
  * the candidates by it). */
+enum {
+    CAMPAIGN_HOUSEHOLD_ANY = 0,
+    CAMPAIGN_HOUSEHOLD_IN,   /* members of a household, any */
+    CAMPAIGN_HOUSEHOLD_NONE, /* members of none */
+    CAMPAIGN_HOUSEHOLD_ONE,  /* members of household_id */
+};
+
 struct campaign_filter {
     int64_t event_id;
     unsigned tiers;           /* bits as CAMPAIGN_TIER_BITS; 0: any tier */
     char sleeping_before[11]; /* YYYY-MM-DD: last_txn before it; "": any */
     int birthday_month;       /* 1-12; 0: any */
+    int household;            /* CAMPAIGN_HOUSEHOLD_* */
+    char household_id[65];    /* with CAMPAIGN_HOUSEHOLD_ONE: that household */
 };
 
 /* A member who passes the filters, with the sealed AUM (aad "aum"). */
@@ -45,7 +54,8 @@ struct campaign_candidate {
     size_t aum_enc_len;
 };
 /* Reads the members who pass f, are not opted out and hold no sign-up (not
- * cancelled) for the event, into a new array (caller frees). Loop only. */
+ * cancelled) for the event, into a new array (caller frees). On the loop, or
+ * through a reader of store_open_reader on one thread at a time. */
 int store_campaign_candidates(struct store *s, const struct campaign_filter *f,
                               struct campaign_candidate **out, size_t *n);
 
@@ -167,6 +177,17 @@ struct campaign_view {
 int store_campaign_get(struct store *s, int64_t id, struct campaign_view *out);
 /* The ids of up to max campaigns, newest first, into ids; *n set. */
 int store_campaign_ids(struct store *s, int64_t *ids, size_t max, size_t *n);
+/* A campaign whose call step is due, for the staff tablet's list. */
+struct campaign_calls_due {
+    int64_t id, event_id, starts_at;
+    char name[CAMPAIGN_NAME_MAX * 4 + 1];
+    char event_title[256];
+};
+/* Reads into out (at most max, newest first) the campaigns with a call step
+ * due at now for an event not yet ended nor cancelled. 0 or a KIOSKD_E* code.
+ * Loop only. */
+int store_campaigns_calls_due(struct store *s, int64_t now, struct campaign_calls_due *out,
+                              size_t max, size_t *n);
 /* The campaign with code (its id and event) for a sign-up's attribution:
  * 0, KIOSKD_ENOTFOUND or another KIOSKD_E* code. Loop only. */
 int store_campaign_by_code(struct store *s, const char *code, int64_t *id, int64_t *event_id);

@@ -77,31 +77,34 @@ static const char SQL_SCHED_AFTER[] = INSERT_MSG
                 "AND EXISTS (SELECT 1 FROM checkins c WHERE c.signup_id = s.id "
                 "AND c.undone_us IS NULL) = ?4";
 
-/* ?4 MM-DD today, ?5 when (10:00 China), ?6 the year, ?7 also 02-29 (28 Feb of a common year) */
+/* ?4 MM-DD today, ?5 when (10:00 China), ?6 the year, ?7 also 02-29 (28 Feb of a common year);
+ * like festival greetings and campaign invitations, none is queued for an opted-out member */
 static const char SQL_SCHED_BIRTHDAY[] = INSERT_MSG
     "SELECT " UID
     ", 'birthday:m' || m.id || ':' || " HEX8("m.phone_hash") " || ':' || ?6, 'birthday', " CHANNEL(
         "m.id") ", 0, NULL, NULL, m.id, NULL, m.phone_hash, ?6, ?5, ?5, ?1 FROM members m "
-                "WHERE substr(m.birthday, 6) = ?4 OR (?7 AND substr(m.birthday, 6) = '02-29')";
+                "WHERE m.opted_out = 0 AND (substr(m.birthday, 6) = ?4 "
+                "OR (?7 AND substr(m.birthday, 6) = '02-29'))";
 
 /* ?4 today (China), ?5 days ahead; due at 10:00 China ?5 days before */
 static const char SQL_SCHED_MATURITY[] =
     INSERT_MSG "SELECT " UID ", 'maturity:x' || x.id || ':' || " HEX8(
         "m.phone_hash") " || ':' || x.matures_on, "
-                        "'maturity', " CHANNEL("m.id") ", 0, NULL, NULL, m.id, "
-                                                       "x.id, m.phone_hash, "
-                                                       "x.matures_on, "
-                                                       "unixepoch(x.matures_on) "
-                                                       "+ 7200 - ?5 * 86400, "
-                                                       "unixepoch(x.matures_on) "
-                                                       "+ 7200 - ?5 * 86400, ?1 "
-                                                       "FROM maturities x JOIN "
-                                                       "members m ON m.id = "
-                                                       "x.member_id "
-                                                       "WHERE x.matures_on >= ?4 "
-                                                       "AND x.matures_on <= "
-                                                       "date(?4, '+' || ?5 || ' "
-                                                       "days')";
+                        "'maturity', " CHANNEL(
+                            "m.id") ", 0, NULL, NULL, m.id, "
+                                    "x.id, m.phone_hash, "
+                                    "x.matures_on, "
+                                    "unixepoch(x.matures_on) "
+                                    "+ 7200 - ?5 * 86400, "
+                                    "unixepoch(x.matures_on) "
+                                    "+ 7200 - ?5 * 86400, ?1 "
+                                    "FROM maturities x JOIN "
+                                    "members m ON m.id = "
+                                    "x.member_id "
+                                    "WHERE m.opted_out = 0 AND x.matures_on >= ?4 "
+                                    "AND x.matures_on <= "
+                                    "date(?4, '+' || ?5 || ' "
+                                    "days')";
 
 /* points lines after line ?4 (not expiry), one message per member and China day, at 19:00 */
 static const char SQL_SCHED_POINTS[] = INSERT_MSG

@@ -1394,7 +1394,11 @@ test('staff_call_list_reveal_outcomes_and_an_appointment', async () => {
   assert(c.status === 201 && c.data.audience_size > 1, 'campaign: ' + JSON.stringify(c));
   const page = await newPage(TABLET);
   await staffLogin(page, 'S9', '246811');
-  await page.getByLabel('邀约编号').fill(String(c.data.id));
+  /* picked from the campaigns whose call step has come, not typed */
+  const pick = page.getByLabel('邀约', { exact: true });
+  await until(async () => (await page.locator('#calls-id option').count()) > 0, 'the due campaigns');
+  assert((await page.locator('#calls-id option').allInnerTexts()).some((t) => t.includes('E2E 电话邀约')), 'the campaign offered by name');
+  await pick.selectOption(String(c.data.id));
   await page.getByRole('button', { name: '打开名单' }).click();
   const rows = page.locator('#calls li');
   await until(async () => (await rows.count()) > 1, 'the call list');
@@ -1436,6 +1440,32 @@ test('kiosk_invitation_link_opens_the_event_and_credits_the_campaign', async () 
   const r = await d.api('GET', '/api/v1/campaigns/' + c.data.id, undefined, data.token);
   assert(r.data.results.signed_up === 1, 'credited to the campaign: ' + JSON.stringify(r.data.results));
   await shot(page, 'kiosk-invitation');
+});
+
+test('stats_campaign_results_per_campaign_and_step_for_the_manager', async () => {
+  const c = await d.api('POST', '/api/v1/campaigns', { event_id: data.B, name: 'E2E 效果面板',
+    audience: { tiers: ['财私'] }, steps: [{ channel: 'sms', at: '-30d' }, { channel: 'call', at: '-2d' }] }, data.token);
+  assert(c.status === 201, 'campaign: ' + JSON.stringify(c));
+  const s = await d.api('POST', `/api/v1/events/${data.B}/signups`, { name: '韩效果', phone: '13955550077', consent: true, campaign: c.data.code });
+  assert(s.status === 201, 'signup: ' + JSON.stringify(s));
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'M9', '135791');
+  await page.goto(d.url + '/staff/stats?event=' + data.B);
+  await page.locator('#camps-card').waitFor({ state: 'visible' });
+  const row = page.locator(`#camps tr.camp[data-campaign="${c.data.id}"]`);
+  await row.waitFor();
+  const cells = await row.locator('td').allInnerTexts();
+  assert(cells.length === 7 && cells[0] === String(c.data.audience_size) && cells[2] === '1',
+    'invited, reached, signed up, ...: ' + JSON.stringify(cells));
+  assert((await text(row.locator('th'))).includes('E2E 效果面板'), 'the campaign by name');
+  assert((await page.locator(`#camps tr.camp-step[data-campaign="${c.data.id}"]`).count()) === 2, 'a row per step');
+  assert(/短信 .*电话/.test(cells[6]), 'each channel\'s conversion: ' + cells[6]);
+  await shot(page, 'stats-campaigns');
+  const p2 = await newPage(TABLET);
+  await staffLogin(p2, 'S9', '246811');
+  await p2.goto(d.url + '/staff/stats?event=' + data.B);
+  await until(async () => (await text(p2.locator('#summary'))) !== '', 'the summary for staff');
+  assert(await p2.locator('#camps-card').isHidden(), 'no campaign panel for staff');
 });
 
 test('no_console_errors_on_any_page', async () => {

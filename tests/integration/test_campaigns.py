@@ -106,6 +106,43 @@ def test_audiences_at_their_edges_and_a_dry_run_stores_nothing():
     d.stop()
 
 
+def test_a_household_audience_takes_its_members_only():
+    s = Site.__new__(Site)
+    s.d = Daemon(start=False)
+    add_staff(s.d, "M1", "manager", "111111")
+    import_members(s.d, [
+        "H01,张一,13900000011,60000,1960-03-01,HH-1,",
+        "H02,张二,13900000012,70000,1961-03-01,HH-1,",
+        "H03,李三,13900000013,80000,1962-03-01,HH-2,",
+        "H04,王四,13900000014,90000,1963-03-01,,",
+        "H05,赵五,13900000015,95000,1964-03-01,HH-2,",
+    ])
+    s.d.start()
+    s.manager = login(s.d, "M1", "111111", "office")
+    ev = s.event(starts=60 * 24 * 40)
+    assert s.signup(ev, "13900000015", name="赵五").status == 201
+    assert size(s, ev, {"household": True}) == 3  # H05 signed up already
+    assert size(s, ev, {"household": False}) == 1
+    assert size(s, ev, {"household": "HH-1"}) == 2
+    assert size(s, ev, {"household": "HH-2"}) == 1
+    assert size(s, ev, {"household": "HH-9"}) == 0
+    assert size(s, ev, {"household": "HH-1", "aum_min": 65000}) == 1
+    for bad in ("", "x" * 65, 3, None):
+        r = s.d.post("/api/v1/campaigns", {"event_id": ev, "name": "试算",
+                                           "audience": {"household": bad},
+                                           "steps": [{"channel": "sms", "at": "-30d"}],
+                                           "dry_run": True}, headers=auth(s.manager))
+        assert r.status == 422 and "audience.household" in r.json["error"]["fields"], r
+    r = s.d.post("/api/v1/campaigns", {"event_id": ev, "name": "全家",
+                                       "audience": {"household": "HH-1"},
+                                       "steps": [{"channel": "sms", "at": "-30d"}]},
+                 headers=auth(s.manager))
+    assert r.status == 201 and r.json["audience_size"] == 2, r
+    got = rows(s.d, "SELECT member_no FROM campaign_members ORDER BY 1")
+    assert got == [("H01",), ("H02",)], got
+    s.d.stop()
+
+
 def test_bad_campaigns_are_422_and_store_nothing():
     s = camp_site()
     ev = s.event(starts=60 * 24 * 40)
@@ -174,7 +211,8 @@ def test_steps_run_through_the_message_queue_once_past_ones_at_once_and_skip_who
     s.d.env["KIOSKD_TEST_CLOCK"] = str(21 * 86400)  # 19 days before the event
     s.d.start()
     wait_for(lambda: len(statuses(s.d, "invitation")) == 9)
-    wait_for(lambda: all(st != "queued" for _, st in statuses(s.d, "invitation")))
+    wait_for(lambda: all(st not in ("queued", "sending")
+                         for _, st in statuses(s.d, "invitation")))
     got = rows(s.d, "SELECT m.member_no, x.status, x.last_error FROM messages x JOIN members m "
                "ON m.id = x.member_id WHERE x.kind = 'invitation' AND x.slot = "
                "(SELECT CAST(max(id) AS TEXT) FROM campaign_steps) ORDER BY 1")
@@ -251,6 +289,15 @@ def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
                                        "steps": [{"channel": "call", "at": "-14d"}]},
                  headers=auth(s.manager))
     cid = r.json["id"]
+    # the tablet's pick: campaigns whose call step has come, not those still waiting
+    r = s.d.post("/api/v1/campaigns", {"event_id": later, "name": "还没到电话",
+                                       "steps": [{"channel": "call", "at": "-14d"}]},
+                 headers=auth(s.manager))
+    assert r.status == 201, r
+    r = s.d.get("/api/v1/calls", headers=auth(s.staff))
+    assert r.status == 200 and [(c["id"], c["name"], c["event_id"]) for c in
+                                r.json["campaigns"]] == [(cid, "电话邀约", ev)], r
+    assert "event_title" in r.json["campaigns"][0] and "starts_at" in r.json["campaigns"][0]
     r = s.d.get(f"/api/v1/campaigns/{cid}/calls", headers=auth(s.staff))
     assert r.status == 200, r
     calls = r.json["calls"]
@@ -309,6 +356,36 @@ def test_the_call_list_masked_ordered_reveal_audited_and_each_outcome():
     r = s.d.post(f"/api/v1/campaigns/{cid + 1}/calls/C03/reveal", {}, headers=auth(s.staff))
     assert r.status == 409 and r.json["error"]["code"] == "calls_not_due", r
     s.d.stop()
+
+
+def test_birthday_and_maturity_greetings_are_counted_as_festival_greetings():
+    """The maintenance occasions go to the same people as festival greetings:
+    no message at all for an opted-out member, not a skipped one."""
+    now = datetime.datetime.now(CN)
+    spring = datetime.datetime(2027, 2, 6, 10, 30, tzinfo=CN)  # 春节 2027, after 10:00
+    d = Daemon(config="[messages]\nchannel = log\nquiet_hours =\n", start=False)
+    import_members(d, ["G01,张一,13900000021,60000,1960-02-06,,",
+                       "G02,李二,13900000022,60000,1961-02-06,,"])
+    path = os.path.join(d.dir, "maturities.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("member_no,product,amount,matures_on\n"
+                "G01,稳健理财90天,50000,2027-02-13\nG02,稳健理财90天,50000,2027-02-13\n")
+    d.cli("import", "maturities", path)
+    add_staff(d, "S1", "staff", "222222")
+    d.start()
+    staff = login(d, "S1", "222222")
+    assert d.post("/api/v1/members/G02/unsubscribe", {}, headers=auth(staff)).status == 200
+    d.stop()
+    d.env["KIOSKD_TEST_CLOCK"] = str(int((spring - now).total_seconds()))
+    d.start()
+    for kind in ("festival", "birthday", "maturity"):
+        wait_for(lambda: statuses(d, kind) == [(kind, "sent")])
+    got = rows(d, "SELECT x.kind, m.member_no, x.status FROM messages x JOIN members m "
+               "ON m.id = x.member_id WHERE x.kind IN ('festival', 'birthday', 'maturity') "
+               "ORDER BY 1")
+    assert got == [("birthday", "G01", "sent"), ("festival", "G01", "sent"),
+                   ("maturity", "G01", "sent")], got
+    d.stop()
 
 
 def test_festival_greetings_go_to_every_member_not_opted_out_on_the_day():

@@ -13,6 +13,7 @@ EXPECTED = {
     ("GET", "/api/v1/campaigns"): "manager",
     ("GET", "/api/v1/campaigns/{id}"): "manager",
     ("GET", "/api/v1/campaigns/{id}/calls"): "staff",
+    ("GET", "/api/v1/calls"): "staff",
     ("POST", "/api/v1/campaigns/{id}/calls/{member_no}/reveal"): "staff",
     ("POST", "/api/v1/campaigns/{id}/calls/{member_no}"): "staff",
     ("GET", "/api/v1/messages"): "manager",

@@ -4,7 +4,9 @@
  * little each lacks for the next tier). The full number only on demand, one
  * at a time (every reveal is recorded on the server), hidden again after 30
  * seconds; the outcome of each call in two taps; an appointment books the
- * guest. staff.js owns the session and calls KCalls.init().
+ * guest. The campaigns whose call step has come are offered to pick from
+ * (GET /api/v1/calls). staff.js owns the session and calls KCalls.init(),
+ * then start() on each login.
  */
 'use strict';
 
@@ -132,23 +134,50 @@
       else if (!$('#calls-status').textContent) status('共 ' + list.length + ' 位客户待联系。');
     }
 
+    /* the campaigns whose call step has come, newest first */
+    async function pick() {
+      const r = await call('GET', '/api/v1/calls');
+      if (!r) return;
+      const sel = $('#calls-id');
+      if (!r.ok || !r.data || !Array.isArray(r.data.campaigns)) {
+        status('邀约列表暂时无法显示（' + r.status + '）。');
+        return;
+      }
+      const list = r.data.campaigns;
+      sel.replaceChildren(...list.map((c) => h('option', { value: String(c.id),
+        text: c.name + ' · ' + K.dayLabel(c.starts_at) + ' ' + c.event_title })));
+      sel.disabled = list.length === 0;
+      $('#calls-form button[type="submit"]').disabled = list.length === 0;
+      if (!list.length) status('现在没有需要打电话的邀约。');
+      else if (campaign && list.some((c) => String(c.id) === campaign)) sel.value = campaign;
+    }
+
     $('#calls-form').addEventListener('submit', (e) => {
       e.preventDefault();
-      const v = $('#calls-id').value.trim();
-      if (!/^[1-9][0-9]{0,8}$/.test(v)) {
-        status('请输入邀约编号（数字）。');
+      const v = $('#calls-id').value;
+      if (!/^[1-9][0-9]{0,17}$/.test(v)) {
+        status('请选择一个邀约。');
         return;
       }
       campaign = v;
       status('');
       load();
     });
+    $('#calls-refresh').addEventListener('click', () => {
+      status('');
+      pick();
+      load();
+    });
 
     return {
+      start() {
+        pick();
+      },
       /* nothing of a customer stays for whoever logs in next */
       stop() {
         clear();
         campaign = null;
+        $('#calls-id').replaceChildren();
         status('');
       },
     };

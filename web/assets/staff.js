@@ -333,6 +333,7 @@
     $('#manager-panel').hidden = !(s.role === 'manager' || s.role === 'admin');
     showView('desk');
     members.start();
+    calls.start();
     heartbeat();
     loadEvents();
   }

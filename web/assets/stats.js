@@ -102,11 +102,13 @@
     $('#upfunnel-card').hidden = !manager;
     $('#botstats-card').hidden = true;
     $('#msgs-card').hidden = true;
+    $('#camps-card').hidden = true;
     loadEvents();
     if (manager) {
       loadFunnel();
       loadBotStats();
       loadMessages();
+      loadCampaigns();
     }
   }
 
@@ -590,6 +592,7 @@
     confirmation: '报名确认', day_before: '前一天提醒', two_hours: '两小时前提醒',
     thank_you: '感谢到场', no_show: '未到场回访', birthday: '生日祝福', maturity: '到期提醒',
     points: '积分变动', staff_summary: '活动小结', ticket_link: '入场券链接',
+    invitation: '活动邀约', festival: '节日问候',
   };
 
   async function loadMessages() {
@@ -638,6 +641,53 @@
           (who ? ' · ' + who : '') + (m.last_error ? '（' + m.last_error + '）' : '') }),
         retry);
     }));
+  }
+
+  const STEP_CHANNELS = { sms: '短信', call: '电话', wechat: '微信' };
+
+  function rate(signed, reached) {
+    return reached ? Math.round((signed * 1000) / reached) / 10 + '%' : '—';
+  }
+
+  /* each campaign's results (GET /api/v1/campaigns), a row per step under it */
+  async function loadCampaigns() {
+    const card = $('#camps-card');
+    let r;
+    try {
+      r = await K.api('GET', '/api/v1/campaigns', undefined, { token: session.token });
+    } catch (e) {
+      card.hidden = true;
+      return;
+    }
+    if (r.status === 401) return expired();
+    const list = r.ok && r.data && Array.isArray(r.data.campaigns) ? r.data.campaigns : [];
+    card.hidden = !list.length;
+    const cell = (v) => h('td', { text: v === undefined ? '—' : String(v) });
+    const rows = [];
+    for (const c of list) {
+      const x = c.results || {};
+      const steps = Array.isArray(c.steps) ? c.steps : [];
+      const by = Array.isArray(c.by_step) ? c.by_step : [];
+      const ch = {};
+      steps.forEach((st, i) => {
+        const t = ch[st.channel] || (ch[st.channel] = { reached: 0, signed: 0 });
+        t.reached += st.reached || 0;
+        t.signed += (by[i] && by[i].signed_up) || 0;
+      });
+      const conv = Object.entries(ch).map(([k, t]) => (STEP_CHANNELS[k] || k) + ' ' + rate(t.signed, t.reached)).join(' · ');
+      rows.push(h('tr', { class: 'camp', 'data-campaign': String(c.id) },
+        h('th', { scope: 'row', text: c.name + '（' + c.code + '）' }),
+        cell(x.invited), cell(x.reached), cell(x.signed_up), cell(x.checked_in), cell(x.registered),
+        cell(x.approved), h('td', { class: 'camp-conv', text: conv || '—' })));
+      steps.forEach((st, i) => {
+        const signed = (by[i] && by[i].signed_up) || 0;
+        rows.push(h('tr', { class: 'camp-step', 'data-campaign': String(c.id) },
+          h('th', { scope: 'row', text: '　' + (STEP_CHANNELS[st.channel] || st.channel) + ' ' + st.at }),
+          cell(), cell(st.reached), cell(signed), cell(), cell(), cell(),
+          h('td', { text: rate(signed, st.reached || 0) })));
+      });
+    }
+    $('#camps tbody').replaceChildren(...rows);
   }
 
   $('#upfunnel-range').addEventListener('change', loadFunnel);
