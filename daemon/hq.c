@@ -208,13 +208,18 @@ void hq_close(struct kioskd *k)
 
 /* --- kioskd hq device add ID --- */
 
-static int device_add(struct kioskd *k, const char *id)
+static int device_add(struct kioskd *k, const char *id, const char *area)
 {
     char err[512], secret[65];
     unsigned char raw[32];
     struct store_hq_device_add j;
     if (!hqsig_device_ok(id)) {
         fprintf(stderr, "kioskd hq device add: the id must be 1 to 64 of A-Z a-z 0-9 . _ -\n");
+        return 2;
+    }
+    if (validate_text(area, strlen(area), 0, HQ_AREA_MAX) || strlen(area) > HQ_AREA_MAX) {
+        fprintf(stderr, "kioskd hq device add: the area must be at most %d bytes on one line\n",
+                HQ_AREA_MAX);
         return 2;
     }
     if (hq_open(k, false, err, sizeof err) != 0) {
@@ -224,6 +229,7 @@ static int device_add(struct kioskd *k, const char *id)
     }
     store_hq_device_add_init(&j);
     snprintf(j.device, sizeof j.device, "%s", id);
+    snprintf(j.area, sizeof j.area, "%s", area);
     int rc = rng_bytes(&k->hq->rng, raw, sizeof raw);
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(secret + 2 * i, 3, "%02x", raw[i]);
@@ -247,7 +253,7 @@ static int device_add(struct kioskd *k, const char *id)
     return rc;
 }
 
-/* --- kioskd hq import members|products|events FILE.csv --- */
+/* --- kioskd hq import members|products|events|balances FILE.csv --- */
 
 struct hq_importer {
     const char *path, *what;
@@ -261,12 +267,14 @@ static const char *const member_cols[] = {"member_no", "name",      "phone",    
                                           "birthday",  "household", "last_txn", NULL};
 static const char *const product_cols[] = {"code", "name", "coefficient", NULL};
 static const char *const event_cols[] = {"title", "kind",     "starts_at", "ends_at",
-                                         "venue", "capacity", NULL};
+                                         "venue", "capacity", "branch",    NULL};
+static const char *const balance_cols[] = {"member_no", "id", "points", "reason", "at", NULL};
 
 static const char *const *cols_of(const char *what)
 {
     return strcmp(what, "members") == 0    ? member_cols
            : strcmp(what, "products") == 0 ? product_cols
+           : strcmp(what, "balances") == 0 ? balance_cols
                                            : event_cols;
 }
 
@@ -364,6 +372,7 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     const char *title = field(im, row, 0), *kind = field(im, row, 1);
     const char *starts = field(im, row, 2), *ends = field(im, row, 3);
     const char *venue = field(im, row, 4), *cap = field(im, row, 5);
+    const char *branch = field(im, row, 6);
     int64_t s, e;
     char *end;
     if (validate_text(title, strlen(title), 1, 100))
@@ -380,10 +389,44 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     long c = strtol(cap, &end, 10);
     if (errno || end == cap || *end || c < 1 || c > 100000)
         return import_fail(im, row->line, "capacity", "must be a whole number from 1 to 100000");
-    snprintf(key, 201, "%" PRId64 " %.150s", s, title);
-    *data =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "key", key, "title", title, "kind", kind,
-                  "starts_at", starts, "ends_at", ends, "capacity", (int)c, "venue", venue);
+    if (!hqsig_device_ok(branch))
+        return import_fail(im, row->line, "branch",
+                           "must be the device id of the branch it takes place at");
+    snprintf(key, 201, "%s %" PRId64 " %.100s", branch, s, title);
+    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "key", key, "title", title,
+                      "kind", kind, "starts_at", starts, "ends_at", ends, "capacity", (int)c,
+                      "venue", venue, "branch", branch);
+    return *data ? 1 : KIOSKD_ENOMEM;
+}
+
+/* A points line earned at HQ: the branches merge it into their ledgers by
+ * its id (docs/sync.md). */
+static int next_balance(struct hq_importer *im, const struct csv_row *row, char key[201],
+                        json_t **data)
+{
+    const char *no = field(im, row, 0), *id = field(im, row, 1), *pts = field(im, row, 2);
+    const char *reason = field(im, row, 3), *at = field(im, row, 4);
+    size_t nlen = strlen(no), ilen = strlen(id);
+    int64_t t;
+    char *end;
+    if (nlen == 0 || nlen > 32 ||
+        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
+        return import_fail(im, row->line, "member_no",
+                           "must be 1 to 32 letters, digits, '-' or '_'");
+    if (ilen == 0 || ilen > 64 ||
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != ilen)
+        return import_fail(im, row->line, "id", "must be 1 to 64 letters, digits, '-', '_', '.'");
+    errno = 0;
+    long long p = strtoll(pts, &end, 10);
+    if (errno || end == pts || *end || p < 1 || p > 10000000)
+        return import_fail(im, row->line, "points", "must be a whole number from 1 to 10000000");
+    if (validate_text(reason, strlen(reason), 1, 100))
+        return import_fail(im, row->line, "reason", "must be 1 to 100 characters on one line");
+    if (time_parse_rfc3339(at, &t) != 0)
+        return import_fail(im, row->line, "at", "must be an RFC 3339 time");
+    snprintf(key, 201, "%s", id);
+    *data = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "member_no", no, "points",
+                      (json_int_t)p, "reason", reason, "at", at);
     return *data ? 1 : KIOSKD_ENOMEM;
 }
 
@@ -410,6 +453,10 @@ static int import_next(void *arg, const char **kind, char key[201], json_t **dat
     if (strcmp(im->what, "products") == 0) {
         *kind = "product";
         return next_product(im, &row, key, data);
+    }
+    if (strcmp(im->what, "balances") == 0) {
+        *kind = "balance";
+        return next_balance(im, &row, key, data);
     }
     *kind = "event";
     return next_event(im, &row, key, data);
@@ -490,12 +537,15 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
 int hq_cli(struct kioskd *k, int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
-        return device_add(k, argv[3]);
+        return device_add(k, argv[3], "");
+    if (argc == 6 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0 &&
+        strcmp(argv[4], "--area") == 0)
+        return device_add(k, argv[3], argv[5]);
     if (argc == 4 && strcmp(argv[1], "import") == 0 &&
         (strcmp(argv[2], "members") == 0 || strcmp(argv[2], "products") == 0 ||
-         strcmp(argv[2], "events") == 0))
+         strcmp(argv[2], "events") == 0 || strcmp(argv[2], "balances") == 0))
         return import_file(k, argv[2], argv[3]);
-    fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID | import "
-                    "members|products|events FILE.csv] (see kioskd hq --help)\n");
+    fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID [--area NAME] | import "
+                    "members|products|events|balances FILE.csv] (see kioskd hq --help)\n");
     return 2;
 }

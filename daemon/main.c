@@ -541,16 +541,22 @@ static const struct cmd cmds[] = {
      "HTTPS certificates are verified (a private CA: [hq] ca_file). Safe while the daemon\n"
      "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
      "[hq] is not set.\n"},
-    {"hq", "[-c FILE] [device add ID | import members|products|events FILE.csv]",
+    {"hq",
+     "[-c FILE] [device add ID [--area NAME] | import members|products|events|balances "
+     "FILE.csv]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
      "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
      "/healthz on [hqserver] listen, with HQ's own database [hqserver] database and key\n"
      "[hqserver] key_file (docs/sync.md). SIGTERM or SIGINT: finish requests, exit 0.\n"
      "device add ID: registers a branch daemon and prints its new secret as the only line\n"
-     "of output (set it as that branch's [hq] secret; HQ keeps it sealed).\n"
-     "import members|products|events FILE.csv: loads data the branches then pull (the CSV\n"
-     "columns of `kioskd import`); a bad row is reported with its line and nothing changes.\n"
+     "of output (set it as that branch's [hq] secret; HQ keeps it sealed). --area NAME puts\n"
+     "it in an area: it pulls the events of the other branches of its area.\n"
+     "import members|products|events|balances FILE.csv: loads data the branches then pull\n"
+     "(the CSV columns of `kioskd import`; events also have `branch`, the device id of the\n"
+     "branch where it takes place; balances have member_no,id,points,reason,at, points\n"
+     "earned at HQ that the branches add to their ledgers once by id); a bad row is\n"
+     "reported with its line and nothing changes.\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

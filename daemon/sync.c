@@ -12,8 +12,11 @@
 #include "core/points.h"
 #include "core/status.h"
 #include "core/tier.h"
+#include "core/timefmt.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "daemon/log.h"
+#include "handlers/handlers.h"
 
 #define SYNC_BODY_MAX (64 * 1024 * 1024)
 
@@ -203,6 +206,66 @@ static const char *product_of(json_t *d, struct store_product *p)
     return NULL;
 }
 
+/* Checks one event change into e: another branch's (of this one's area) or,
+ * when its branch is this device, this branch's own (branch ""). */
+static const char *event_of(struct kioskd *k, json_t *d, struct store_pulled_event *e)
+{
+    const char *key = str_of(d, "key"), *branch = str_of(d, "branch");
+    const char *title = str_of(d, "title"), *kind = str_of(d, "kind"), *venue = str_of(d, "venue");
+    json_t *cap = json_object_get(d, "capacity");
+    memset(e, 0, sizeof *e);
+    if (strlen(key) == 0 || strlen(key) > SYNC_KEY_MAX)
+        return "an event's key is not valid";
+    if (!hqsig_device_ok(branch))
+        return "an event's branch is not valid";
+    if (validate_text(title, strlen(title), 1, EVENT_TITLE_MAX))
+        return "an event's title is not valid";
+    if (strcmp(kind, "upgrade") && strcmp(kind, "salon") && strcmp(kind, "community"))
+        return "an event's kind is not valid";
+    if (time_parse_rfc3339(str_of(d, "starts_at"), &e->ev.starts_at) != 0 ||
+        time_parse_rfc3339(str_of(d, "ends_at"), &e->ev.ends_at) != 0 ||
+        e->ev.ends_at <= e->ev.starts_at)
+        return "an event's times are not valid";
+    if (validate_text(venue, strlen(venue), 1, EVENT_VENUE_MAX))
+        return "an event's venue is not valid";
+    if (!json_is_integer(cap) || json_integer_value(cap) < 1 || json_integer_value(cap) > 100000)
+        return "an event's capacity is not valid";
+    snprintf(e->hq_key, sizeof e->hq_key, "%s", key);
+    if (strcmp(branch, k->cfg.hq_device) != 0)
+        snprintf(e->branch, sizeof e->branch, "%s", branch);
+    snprintf(e->ev.title, sizeof e->ev.title, "%s", title);
+    snprintf(e->ev.kind, sizeof e->ev.kind, "%s", kind);
+    snprintf(e->ev.venue, sizeof e->ev.venue, "%s", venue);
+    e->ev.capacity = (int64_t)json_integer_value(cap);
+    return NULL;
+}
+
+/* Checks one points line earned at HQ into b. */
+static const char *balance_of(json_t *d, struct store_pulled_balance *b)
+{
+    const char *id = str_of(d, "id"), *no = str_of(d, "member_no"), *note = str_of(d, "reason");
+    json_t *pts = json_object_get(d, "points");
+    size_t ilen = strlen(id), nlen = strlen(no);
+    memset(b, 0, sizeof *b);
+    if (ilen == 0 || ilen > SYNC_LINE_ID_MAX ||
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != ilen)
+        return "a balance line's id is not valid";
+    if (nlen == 0 || nlen > MEMBER_NO_MAX ||
+        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
+        return "a balance line's member_no is not valid";
+    if (!json_is_integer(pts) || json_integer_value(pts) < 1 || json_integer_value(pts) > 10000000)
+        return "a balance line's points are not valid";
+    if (validate_text(note, strlen(note), 1, SYNC_NOTE_MAX))
+        return "a balance line's reason is not valid";
+    if (time_parse_rfc3339(str_of(d, "at"), &b->at) != 0)
+        return "a balance line's at is not valid";
+    snprintf(b->hq_id, sizeof b->hq_id, "%s", id);
+    snprintf(b->member_no, sizeof b->member_no, "%s", no);
+    snprintf(b->note, sizeof b->note, "%s", note);
+    b->points = (int64_t)json_integer_value(pts);
+    return NULL;
+}
+
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
@@ -227,7 +290,10 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     snprintf(p->job.cursor, sizeof p->job.cursor, "%s", cursor);
     p->members = calloc(n ? n : 1, sizeof *p->members);
     p->products = calloc(n ? n : 1, sizeof *p->products);
-    if (!p->members || !p->products) {
+    p->events = calloc(n ? n : 1, sizeof *p->events);
+    p->balances = calloc(n ? n : 1, sizeof *p->balances);
+    p->job.expiry_years = (int)k->cfg.points_expiry_years;
+    if (!p->members || !p->products || !p->events || !p->balances) {
         rc = KIOSKD_ENOMEM;
         goto out;
     }
@@ -243,6 +309,10 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             problem = member_of(k, &lines, d, &p->members[p->job.nmembers++]);
         else if (strcmp(kind, "product") == 0)
             problem = product_of(d, &p->products[p->job.nproducts++]);
+        else if (strcmp(kind, "event") == 0)
+            problem = event_of(k, d, &p->events[p->job.nevents++]);
+        else if (strcmp(kind, "balance") == 0)
+            problem = balance_of(d, &p->balances[p->job.nbalances++]);
         else
             p->job.skipped++;
         if (problem)
@@ -250,6 +320,8 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     }
     p->job.members = p->members;
     p->job.products = p->products;
+    p->job.events = p->events;
+    p->job.balances = p->balances;
     rc = 0;
 out:
     if (problem)
@@ -266,6 +338,26 @@ void sync_page_free(struct sync_page *p)
         mbedtls_platform_zeroize(p->members, p->job.nmembers * sizeof *p->members);
     free(p->members);
     free(p->products);
+    free(p->events);
+    free(p->balances);
     p->members = NULL;
     p->products = NULL;
+    p->events = NULL;
+    p->balances = NULL;
+}
+
+int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
+{
+    const struct store_sync_page *j = &p->job;
+    for (size_t i = 0; i < j->nevents; i++)
+        if (j->events[i].capacity_kept)
+            log_warn("hq_event_capacity_kept",
+                     "event_id=%lld hq_capacity=%lld capacity=%lld signed_up=%lld",
+                     (long long)j->events[i].id, (long long)j->events[i].ev.capacity,
+                     (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
+    if (j->balances_unknown_member)
+        log_warn("hq_balance_no_member", "lines=%lld", (long long)j->balances_unknown_member);
+    if (j->nevents)
+        events_changed(k);
+    return store_sync_page_changes(j);
 }

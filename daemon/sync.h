@@ -45,6 +45,8 @@ struct sync_page {
     struct store_sync_page job;
     struct store_member *members;
     struct store_product *products;
+    struct store_pulled_event *events;
+    struct store_pulled_balance *balances;
     bool more;
 };
 /* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members
@@ -55,6 +57,11 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
                    size_t whylen);
 /* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
 void sync_page_free(struct sync_page *p);
+/* After a page's job committed (on the loop, before sync_page_free): logs
+ * what the branch kept against HQ's word (an event's capacity below its
+ * sign-ups, balance lines of members unknown here), refreshes what the page
+ * changed; returns the page's changes, applied or skipped. */
+int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p);
 
 /* kioskd sync --once: the exit code. */
 int cli_sync(struct kioskd *k, int argc, char **argv);

@@ -28,16 +28,20 @@ static const char SQL_ACK_RUN_END[] =
     "(SELECT 1 FROM hq_entries f WHERE f.device = ?1 AND f.seq = e.seq + 1)) ELSE ?2 END";
 static const char SQL_DEVICE_ACK[] =
     "UPDATE hq_devices SET acked_through = ?2, entries = entries + ?3 WHERE device = ?1";
+/* the changes for every device and those of a branch that is the device or
+ * shares its area (not the empty one) */
 static const char SQL_CHANGES_AFTER[] =
-    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (branch IS NULL OR branch = ?3 "
+    "OR branch IN (SELECT d.device FROM hq_devices d JOIN hq_devices o ON o.area = d.area "
+    "WHERE o.device = ?3 AND o.area <> '')) ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
     "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
 static const char SQL_DEVICE_INSERT[] =
-    "INSERT INTO hq_devices(device, secret_enc, created_at) VALUES (?1, ?2, ?3) "
+    "INSERT INTO hq_devices(device, secret_enc, created_at, area) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO hq_changes(kind, key, data, at, branch) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 static void rfc3339_utc(int64_t t, char out[64])
 {
@@ -279,6 +283,7 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
     }
     sqlite3_bind_int64(st, 1, j->since);
     sqlite3_bind_int(st, 2, j->limit + 1);
+    sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (j->count == j->limit) {
             more = true;
@@ -382,6 +387,7 @@ static int device_add_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_text(st, 1, j->device, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, j->secret_enc, (int)j->secret_enc_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, store_tx_now(tx));
+    sqlite3_bind_text(st, 4, j->area, -1, SQLITE_STATIC);
     int rc = store_step_done(st);
     if (rc)
         return rc;
@@ -404,7 +410,10 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     int rc;
     j->rows = 0;
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
-        char *text = NULL;
+        char *text = NULL, branch[HQ_DEVICE_MAX + 1] = "";
+        const char *b = json_string_value(json_object_get(data, "branch"));
+        if (b)
+            snprintf(branch, sizeof branch, "%s", b);
         rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
@@ -424,6 +433,8 @@ static int import_run(struct store_tx *tx, struct store_job *job)
             sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 4, store_tx_now(tx));
+            if (branch[0])
+                sqlite3_bind_text(st, 5, branch, -1, SQLITE_STATIC);
             rc = store_step_done(st);
         }
         free(text);

@@ -278,6 +278,8 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return store_refuse(job, WHY_EVENT_CANCELLED);
     if (j->now >= ev.ends_at)
         return store_refuse(job, WHY_SIGNUPS_CLOSED);
+    if (ev.branch[0])
+        return store_refuse(job, WHY_EVENT_ELSEWHERE);
 
     struct found f = {0};
     rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);

@@ -20,6 +20,14 @@ static const char SQL_ACKED_GET[] =
 static const char SQL_ACKED_SET[] = "UPDATE meta SET value = ?1 WHERE key = 'outbox_acked_seq'";
 static const char SQL_PUSHED[] =
     "UPDATE sync_state SET last_push_at = ?1, pushed = pushed + ?2 WHERE id = 1";
+static const char SQL_EVENT_OF_KEY[] =
+    "SELECT id, capacity, confirmed FROM events WHERE hq_key = ?1";
+static const char SQL_EVENT_PULLED_INSERT[] =
+    "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at, hq_key, "
+    "branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_EVENT_PULLED_UPDATE[] =
+    "UPDATE events SET title = ?2, kind = ?3, starts_at = ?4, ends_at = ?5, venue = ?6, "
+    "capacity = ?7, branch = ?8 WHERE id = ?1";
 static const char SQL_PULLED[] =
     "UPDATE sync_state SET last_pull_at = ?1, pulled = pulled + ?2, pull_cursor = ?3 WHERE id = 1";
 
@@ -125,12 +133,83 @@ void store_sync_ack_init(struct store_sync_ack *j)
     j->job.run = ack_run;
 }
 
+/* Adds or updates one event imported at HQ (struct store_pulled_event). */
+static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_t now, bool *added)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_OF_KEY);
+    int64_t capacity = p->ev.capacity, old_capacity = 0;
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, p->hq_key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    p->id = 0;
+    p->capacity_kept = false;
+    if (rc == SQLITE_ROW) {
+        p->id = sqlite3_column_int64(st, 0);
+        old_capacity = sqlite3_column_int64(st, 1);
+        p->confirmed = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rc(rc);
+    *added = p->id == 0;
+    if (!*added && capacity < p->confirmed) {
+        capacity = old_capacity; /* never below the sign-ups it has */
+        p->capacity_kept = true;
+        p->kept_capacity = old_capacity;
+    }
+    if (!(st = conn_stmt(tx->c, *added ? SQL_EVENT_PULLED_INSERT : SQL_EVENT_PULLED_UPDATE)))
+        return KIOSKD_EIO;
+    int o = *added ? 0 : 1;
+    if (!*added)
+        sqlite3_bind_int64(st, 1, p->id);
+    sqlite3_bind_text(st, o + 1, p->ev.title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, o + 2, p->ev.kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, o + 3, p->ev.starts_at);
+    sqlite3_bind_int64(st, o + 4, p->ev.ends_at);
+    sqlite3_bind_text(st, o + 5, p->ev.venue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, o + 6, capacity);
+    if (*added) {
+        sqlite3_bind_int64(st, 7, now);
+        sqlite3_bind_text(st, 8, p->hq_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, p->branch, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(st, 8, p->branch, -1, SQLITE_STATIC);
+    }
+    if ((rc = store_step_done(st)) != 0)
+        return rc;
+    if (*added)
+        p->id = sqlite3_last_insert_rowid(tx->c->db);
+    return 0;
+}
+
+/* Merges one points line earned at HQ (struct store_pulled_balance). */
+static int balance_apply(struct store_tx *tx, struct store_sync_page *j,
+                         const struct store_pulled_balance *b)
+{
+    struct member_row m;
+    bool added = false;
+    int rc = member_row_by_no(tx, b->member_no, &m);
+    if (rc == KIOSKD_ENOTFOUND) {
+        j->balances_unknown_member++;
+        return 0;
+    }
+    if (rc == 0)
+        rc =
+            ledger_hq_merge(tx, m.id, b->hq_id, b->points, b->note, b->at, j->expiry_years, &added);
+    if (rc == 0)
+        *(added ? &j->balances_added : &j->balances_known) += 1;
+    return rc;
+}
+
 static int page_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_sync_page *j = (struct store_sync_page *)job;
     int64_t now = store_tx_now(tx) / 1000000;
     int rc;
     j->members_added = j->members_updated = j->products_added = j->products_updated = 0;
+    j->events_added = j->events_updated = 0;
+    j->balances_added = j->balances_known = j->balances_unknown_member = 0;
     for (size_t i = 0; i < j->nmembers; i++) {
         bool added = false;
         if ((rc = member_write(tx, &j->members[i], now, &added)) != 0)
@@ -143,19 +222,36 @@ static int page_run(struct store_tx *tx, struct store_job *job)
             return rc;
         *(added ? &j->products_added : &j->products_updated) += 1;
     }
+    for (size_t i = 0; i < j->nevents; i++) {
+        bool added = false;
+        if ((rc = event_apply(tx, &j->events[i], now, &added)) != 0)
+            return rc;
+        *(added ? &j->events_added : &j->events_updated) += 1;
+    }
+    for (size_t i = 0; i < j->nbalances; i++)
+        if ((rc = balance_apply(tx, j, &j->balances[i])) != 0)
+            return rc;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_PULLED);
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, store_tx_now(tx));
-    sqlite3_bind_int64(st, 2, (int64_t)(j->nmembers + j->nproducts) + j->skipped);
+    sqlite3_bind_int64(st, 2, store_sync_page_changes(j));
     sqlite3_bind_text(st, 3, j->cursor, -1, SQLITE_STATIC);
     if ((rc = store_step_done(st)) != 0)
         return rc;
-    char subject[96];
-    snprintf(subject, sizeof subject, "members:%lld+%lld products:%lld+%lld",
+    char subject[160];
+    snprintf(subject, sizeof subject,
+             "members:%lld+%lld products:%lld+%lld events:%lld+%lld balances:%lld+%lld",
              (long long)j->members_added, (long long)j->members_updated,
-             (long long)j->products_added, (long long)j->products_updated);
+             (long long)j->products_added, (long long)j->products_updated,
+             (long long)j->events_added, (long long)j->events_updated, (long long)j->balances_added,
+             (long long)j->balances_known);
     return store_audit(tx, NULL, "hq", "hq_pull", subject);
+}
+
+int64_t store_sync_page_changes(const struct store_sync_page *j)
+{
+    return (int64_t)(j->nmembers + j->nproducts + j->nevents + j->nbalances) + j->skipped;
 }
 
 void store_sync_page_init(struct store_sync_page *j)

@@ -19,11 +19,16 @@
 
 #include <jansson.h>
 
+#include "store/events.h"
 #include "store/members.h"
 #include "store/products.h"
 #include "store/store.h"
 
 #define SYNC_CURSOR_MAX 200
+#define SYNC_KEY_MAX 200    /* bytes of HQ's key of a change */
+#define SYNC_BRANCH_MAX 64  /* bytes of a device id */
+#define SYNC_LINE_ID_MAX 64 /* bytes of HQ's id of a points line */
+#define SYNC_NOTE_MAX 100   /* characters of HQ's reason for a points line */
 
 /* Where sync stands (read connection). */
 struct store_sync_state {
@@ -52,6 +57,30 @@ struct store_sync_ack {
 };
 void store_sync_ack_init(struct store_sync_ack *j);
 
+/* An event imported at HQ: this branch's own (branch "") or another
+ * branch's of its area. Applied by hq_key: added, or its title, kind, times,
+ * venue and capacity replaced (HQ wins), except a capacity below the
+ * sign-ups the event has here: the branch's capacity is kept (capacity_kept,
+ * with confirmed, for the log). */
+struct store_pulled_event {
+    char hq_key[SYNC_KEY_MAX + 1];
+    char branch[SYNC_BRANCH_MAX + 1];
+    struct store_event ev; /* title, kind, starts_at, ends_at, venue, capacity */
+    /* out */
+    int64_t id;
+    bool capacity_kept;
+    int64_t kept_capacity, confirmed;
+};
+
+/* A points line earned at HQ, merged into the ledger by hq_id (once). */
+struct store_pulled_balance {
+    char hq_id[SYNC_LINE_ID_MAX + 1];
+    char member_no[MEMBER_NO_MAX + 1];
+    int64_t points; /* > 0 */
+    char note[SYNC_NOTE_MAX * 4 + 1];
+    int64_t at; /* unix seconds */
+};
+
 /* Applies one page of HQ's changes and stores the cursor after it (S2). The
  * caller owns the arrays. */
 struct store_sync_page {
@@ -60,11 +89,21 @@ struct store_sync_page {
     size_t nmembers;
     const struct store_product *products;
     size_t nproducts;
-    int64_t skipped; /* changes of kinds this branch does not apply yet */
+    struct store_pulled_event *events; /* out fields filled in */
+    size_t nevents;
+    const struct store_pulled_balance *balances;
+    size_t nbalances;
+    int expiry_years; /* [points] expiry_years, for the balances' lots */
+    int64_t skipped;  /* changes of kinds this branch does not apply yet */
     char cursor[SYNC_CURSOR_MAX + 1];
     /* out */
     int64_t members_added, members_updated, products_added, products_updated;
+    int64_t events_added, events_updated;
+    int64_t balances_added, balances_known; /* known: the line was merged before */
+    int64_t balances_unknown_member;        /* not applied: no such member here */
 };
 void store_sync_page_init(struct store_sync_page *j);
+/* The changes a page holds, applied or skipped. */
+int64_t store_sync_page_changes(const struct store_sync_page *j);
 
 #endif

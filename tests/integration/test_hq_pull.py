@@ -1,0 +1,162 @@
+"""What a branch applies from HQ's pulls beyond members and products
+(docs/sync.md, "What is pulled"): the events of its area, points earned at
+HQ. `kioskd hq` and branch daemons on temporary databases, synced with
+`kioskd sync --once`."""
+import datetime
+import sqlite3
+
+from harness import HQ, Site, auth
+
+
+def branch(hq, device, secret):
+    return Site(config=f"[hq]\nurl = {hq.url()}\ndevice = {device}\nsecret = {secret}\n")
+
+
+LOGS = []
+
+
+def sync(s):
+    """Runs one round; returns what it printed (its log lines go to LOGS)."""
+    p = s.d.cli("sync", "--once", check=False)
+    assert p.returncode == 0, p.stderr
+    LOGS.append(p.stderr.decode())
+    return p.stdout.decode()
+
+
+def at(days, hour=10):
+    t = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))) + \
+        datetime.timedelta(days=days)
+    return t.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
+
+
+def import_csv(hq, what, text, check=True):
+    path = f"{hq.dir}/{what}.csv"
+    with open(path, "w") as f:
+        f.write(text)
+    return hq.cli("hq", "import", what, path, check=check)
+
+
+def events_csv(rows):
+    return "title,kind,starts_at,ends_at,venue,capacity,branch\n" + "".join(
+        f"{t},salon,{at(d)},{at(d, 12)},一楼大厅,{c},{b}\n" for t, d, c, b in rows)
+
+
+def db_of(s):
+    return sqlite3.connect(f"file:{s.d.dir}/kioskd.db?mode=ro", uri=True)
+
+
+def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
+    hq = HQ()
+    sa = hq.device_add("north-1", area="北区")
+    hq.device_add("north-2", area="北区")
+    hq.device_add("south-1", area="南区")
+    sl = hq.device_add("lone-1")
+    a = branch(hq, "north-1", sa)
+    lone = branch(hq, "lone-1", sl)
+    try:
+        p = import_csv(hq, "events", events_csv([("北一沙龙", 3, 3, "north-1"),
+                                                 ("北二沙龙", 4, 50, "north-2"),
+                                                 ("南一沙龙", 5, 50, "south-1"),
+                                                 ("独立沙龙", 6, 50, "lone-1")]))
+        assert b"imported 4 events" in p.stdout, p
+        out = sync(a)
+        assert "2 events (2 new)" in out, out
+        evs = {e["title"]: e for e in a.d.get("/api/v1/events").json["events"]}
+        assert set(evs) == {"北一沙龙", "北二沙龙"}, evs
+        own, other = evs["北一沙龙"], evs["北二沙龙"]
+        assert "branch" not in own and other["branch"] == "north-2", evs
+        assert own["capacity"] == 3 and other["capacity"] == 50
+        # another branch's event is signed up for there, not at this kiosk
+        r = a.signup(other["id"], "13700001001")
+        assert r.status == 409 and r.json["error"]["code"] == "event_at_other_branch", r
+        r = a.d.post(f"/api/v1/events/{other['id']}/walkins",
+                     {"name": "王五", "phone": "13700001002", "consent": True},
+                     headers=auth(a.staff))
+        assert r.status == 409 and r.json["error"]["code"] == "event_at_other_branch", r
+        # the staff's own list has this branch's events only
+        r = a.d.get("/api/v1/staff/events", headers=auth(a.staff))
+        assert [e["title"] for e in r.json["events"]] == ["北一沙龙"], r.json
+        # HQ's own event for this branch is a normal event here
+        for phone in ("13700001003", "13700001004"):
+            assert a.signup(own["id"], phone).status == 201
+        # a branch of no area gets its own events only
+        assert "1 events (1 new)" in sync(lone)
+        assert [e["title"] for e in lone.d.get("/api/v1/events").json["events"]] == ["独立沙龙"]
+        # HQ changes the event: HQ wins on title and times; a capacity below
+        # the sign-ups taken here is not applied (and the log says so)
+        import_csv(hq, "events", "title,kind,starts_at,ends_at,venue,capacity,branch\n"
+                   f"北一沙龙,salon,{at(3)},{at(3, 12)},二楼会议室,1,north-1\n"
+                   f"北二沙龙,salon,{at(4)},{at(4, 12)},一楼大厅,20,north-2\n")
+        out = sync(a)
+        assert "2 events (0 new)" in out, out
+        evs = {e["title"]: e for e in a.d.get("/api/v1/events").json["events"]}
+        assert evs["北一沙龙"]["venue"] == "二楼会议室" and evs["北一沙龙"]["capacity"] == 3, evs
+        assert evs["北一沙龙"]["id"] == own["id"] and evs["北一沙龙"]["signed_up"] == 2
+        assert evs["北二沙龙"]["capacity"] == 20, evs
+        assert "event=hq_event_capacity_kept" in LOGS[-1], LOGS[-1]
+        assert "hq_capacity=1 capacity=3 signed_up=2" in LOGS[-1], LOGS[-1]
+        # nothing new: nothing pulled, nothing changed
+        assert "pulled 0 changes" in sync(a)
+        # a bad row names its line and imports nothing
+        p = import_csv(hq, "events", events_csv([("坏", 3, 3, "no such/branch")]), check=False)
+        assert p.returncode == 1 and b"events.csv:2: branch" in p.stderr, p
+        p = a.d.cli("check", check=False)
+        assert p.returncode == 0, p
+    finally:
+        for s in (a, lone):
+            s.d.cleanup()
+        hq.cleanup()
+
+
+MEMBERS = ("member_no,name,phone,aum,birthday,household\n"
+           "HQ101,钱七,13611110101,1000,1970-02-03,\n")
+
+
+def test_points_earned_at_hq_are_merged_by_line_id_once():
+    hq = HQ()
+    secret = hq.device_add("branch-b")
+    s = branch(hq, "branch-b", secret)
+    try:
+        import_csv(hq, "members", MEMBERS)
+        balances = ("member_no,id,points,reason,at\n"
+                    f"HQ101,hq-line-1,120,总行理财节,{at(-2)}\n"
+                    f"NOBODY,hq-line-2,50,总行理财节,{at(-2)}\n")
+        p = import_csv(hq, "balances", balances)
+        assert b"imported 2 balances" in p.stdout, p
+        out = sync(s)
+        assert "2 balance lines (1 merged, 0 already here, 1 of members unknown here)" in out, out
+        assert "event=hq_balance_no_member lines=1" in LOGS[-1], LOGS[-1]
+
+        def lookup():
+            r = s.d.get("/api/v1/members/HQ101/points", headers=auth(s.staff))
+            assert r.status == 200, r
+            return r.json
+        m = lookup()
+        assert m["balance"] == 120, m
+        assert [(l["delta"], l["reason"]) for l in m["ledger"]] == [(120, "hq")], m
+        # HQ serves the same lines again (imported again): counted once
+        import_csv(hq, "balances", balances)
+        out = sync(s)
+        assert "(0 merged, 1 already here, 1 of members unknown here)" in out, out
+        # the same page applied again (the pull cursor lost): counted once
+        db = sqlite3.connect(f"{s.d.dir}/kioskd.db")
+        db.execute("UPDATE sync_state SET pull_cursor = '' WHERE id = 1")
+        db.commit()
+        db.close()
+        out = sync(s)
+        assert "(0 merged, 1 already here" in out, out
+        assert lookup()["balance"] == 120
+        # the lot is spendable like any other: a redemption draws on it
+        r = s.d.post("/api/v1/points/redemptions",
+                     {"member_no": "HQ101", "points": 20, "item": "雨伞"}, headers=auth(s.staff))
+        assert r.status == 201, r
+        assert lookup()["balance"] == 100
+        p = s.d.cli("check", check=False)
+        assert p.returncode == 0 and p.stdout.decode() == "check: 0 differences\n", p
+        # a bad line names its row and imports nothing
+        p = import_csv(hq, "balances", "member_no,id,points,reason,at\n"
+                       f"HQ101,hq-line-3,-5,扣减,{at(-1)}\n", check=False)
+        assert p.returncode == 1 and b"balances.csv:2: points" in p.stderr, p
+    finally:
+        s.d.cleanup()
+        hq.cleanup()
