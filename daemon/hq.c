@@ -11,6 +11,7 @@
  */
 #include "daemon/hq.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -534,6 +535,126 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
     return 0;
 }
 
+/* --- kioskd hq import templates DIR_OR_FILE --- */
+
+#define TEMPLATE_FILES_MAX 64
+#define TEMPLATE_NAME_MAX 63
+#define TEMPLATE_TEXT_MAX (64 * 1024)
+
+/* The template files of an import, each KIND.CHANNEL.mustache as a branch
+ * names it ([messages] templates): the branches check them against their own
+ * kinds and variables, as at start-up, and keep their own on a bad one. */
+struct template_files {
+    char name[TEMPLATE_FILES_MAX][TEMPLATE_NAME_MAX + 1];
+    char *text[TEMPLATE_FILES_MAX];
+    size_t len[TEMPLATE_FILES_MAX];
+    int n, next;
+    char err[512];
+};
+
+static int template_add(struct template_files *tf, const char *path, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (nlen < 10 || nlen > TEMPLATE_NAME_MAX || strcmp(name + nlen - 9, ".mustache") != 0 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz_.") != nlen) {
+        snprintf(tf->err, sizeof tf->err, "%s: a template is named KIND.CHANNEL.mustache", path);
+        return KIOSKD_EINVAL;
+    }
+    if (tf->n == TEMPLATE_FILES_MAX) {
+        snprintf(tf->err, sizeof tf->err, "%s: at most %d templates at once", path,
+                 TEMPLATE_FILES_MAX);
+        return KIOSKD_ETOOBIG;
+    }
+    char err[512];
+    size_t len = 0;
+    char *text = read_file(path, &len, err, sizeof err);
+    if (!text) {
+        snprintf(tf->err, sizeof tf->err, "%s", err);
+        return KIOSKD_EIO;
+    }
+    if (len > TEMPLATE_TEXT_MAX || strlen(text) != len) {
+        snprintf(tf->err, sizeof tf->err, "%s: at most %d bytes of text", path, TEMPLATE_TEXT_MAX);
+        free(text);
+        return KIOSKD_ETOOBIG;
+    }
+    snprintf(tf->name[tf->n], sizeof tf->name[0], "%s", name);
+    tf->text[tf->n] = text;
+    tf->len[tf->n++] = len;
+    return 0;
+}
+
+static int templates_read(struct template_files *tf, const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        const char *slash = strrchr(path, '/');
+        return template_add(tf, path, slash ? slash + 1 : path);
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 10 || strcmp(e->d_name + n - 9, ".mustache") != 0)
+            continue;
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        rc = template_add(tf, file, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && tf->n == 0) {
+        snprintf(tf->err, sizeof tf->err, "%s: no KIND.CHANNEL.mustache file", path);
+        rc = KIOSKD_EINVAL;
+    }
+    return rc;
+}
+
+static int template_next(void *arg, const char **kind, char key[201], json_t **data)
+{
+    struct template_files *tf = arg;
+    if (tf->next == tf->n)
+        return 0;
+    int i = tf->next++;
+    *kind = "template";
+    snprintf(key, 201, "%s", tf->name[i]);
+    *data = json_pack("{s:s, s:s%}", "name", tf->name[i], "text", tf->text[i], tf->len[i]);
+    if (!*data) {
+        snprintf(tf->err, sizeof tf->err, "%s: the text is not UTF-8", tf->name[i]);
+        return KIOSKD_EINVAL;
+    }
+    return 1;
+}
+
+static int import_templates(struct kioskd *k, const char *path)
+{
+    struct template_files *tf = calloc(1, sizeof *tf);
+    struct store_hq_import j;
+    char err[512];
+    if (!tf) {
+        fprintf(stderr, "kioskd hq import: out of memory\n");
+        return 1;
+    }
+    int rc = templates_read(tf, path);
+    if (rc == 0 && (rc = hq_open(k, false, err, sizeof err)) != 0)
+        snprintf(tf->err, sizeof tf->err, "%s", err);
+    if (rc == 0) {
+        store_hq_import_init(&j);
+        j.crypto = &k->hq->crypto;
+        j.next = template_next;
+        j.arg = tf;
+        rc = store_run(k->store, &j.job);
+    }
+    hq_close(k);
+    if (rc)
+        fprintf(stderr, "kioskd hq import: %s; nothing was imported\n",
+                tf->err[0] ? tf->err : kioskd_strerror(rc));
+    else
+        printf("imported %lld templates for the branches to pull\n", (long long)j.rows);
+    for (int i = 0; i < tf->n; i++)
+        free(tf->text[i]);
+    free(tf);
+    return rc ? 1 : 0;
+}
+
 int hq_cli(struct kioskd *k, int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
@@ -545,7 +666,10 @@ int hq_cli(struct kioskd *k, int argc, char **argv)
         (strcmp(argv[2], "members") == 0 || strcmp(argv[2], "products") == 0 ||
          strcmp(argv[2], "events") == 0 || strcmp(argv[2], "balances") == 0))
         return import_file(k, argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "import") == 0 && strcmp(argv[2], "templates") == 0)
+        return import_templates(k, argv[3]);
     fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID [--area NAME] | import "
-                    "members|products|events|balances FILE.csv] (see kioskd hq --help)\n");
+                    "members|products|events|balances FILE.csv | import templates DIR_OR_FILE] "
+                    "(see kioskd hq --help)\n");
     return 2;
 }

@@ -557,6 +557,9 @@ static const struct cmd cmds[] = {
      "branch where it takes place; balances have member_no,id,points,reason,at, points\n"
      "earned at HQ that the branches add to their ledgers once by id); a bad row is\n"
      "reported with its line and nothing changes.\n"
+     "import templates DIR_OR_FILE: message templates (KIND.CHANNEL.mustache, the format of\n"
+     "[messages] templates) that replace the branches' own; each branch checks them as at\n"
+     "its start and keeps its own template when one is refused (logged).\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

@@ -16,6 +16,8 @@
 #include "core/validate.h"
 #include "daemon/cli.h"
 #include "daemon/log.h"
+#include "daemon/messages.h"
+#include "daemon/templates.h"
 #include "handlers/handlers.h"
 
 #define SYNC_BODY_MAX (64 * 1024 * 1024)
@@ -266,6 +268,36 @@ static const char *balance_of(json_t *d, struct store_pulled_balance *b)
     return NULL;
 }
 
+/* Checks one template change as the daemon checks its templates at start
+ * (daemon/templates.h) into t; a template that does not check is refused
+ * with a log line (*refused), the branch keeping its own. */
+static const char *template_of(json_t *d, struct store_pulled_template *t, bool *refused)
+{
+    const char *name = str_of(d, "name");
+    json_t *text = json_object_get(d, "text");
+    size_t nlen = strlen(name);
+    char err[256];
+    memset(t, 0, sizeof *t);
+    *refused = false;
+    if (nlen == 0 || nlen > SYNC_TEMPLATE_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz_.") != nlen)
+        return "a template's name is not valid";
+    if (!json_is_string(text))
+        return "a template's text is not a string";
+    size_t len = json_string_length(text);
+    if (templates_check(name, json_string_value(text), len, err, sizeof err) != 0) {
+        log_warn("hq_template_refused", "name=%s error=\"%s\"", name, err);
+        *refused = true;
+        return NULL;
+    }
+    if (!(t->text = malloc(len + 1)))
+        return "out of memory";
+    memcpy(t->text, json_string_value(text), len + 1);
+    t->len = len;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return NULL;
+}
+
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
@@ -292,8 +324,9 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     p->products = calloc(n ? n : 1, sizeof *p->products);
     p->events = calloc(n ? n : 1, sizeof *p->events);
     p->balances = calloc(n ? n : 1, sizeof *p->balances);
+    p->templates = calloc(n ? n : 1, sizeof *p->templates);
     p->job.expiry_years = (int)k->cfg.points_expiry_years;
-    if (!p->members || !p->products || !p->events || !p->balances) {
+    if (!p->members || !p->products || !p->events || !p->balances || !p->templates) {
         rc = KIOSKD_ENOMEM;
         goto out;
     }
@@ -313,7 +346,14 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             problem = event_of(k, d, &p->events[p->job.nevents++]);
         else if (strcmp(kind, "balance") == 0)
             problem = balance_of(d, &p->balances[p->job.nbalances++]);
-        else
+        else if (strcmp(kind, "template") == 0) {
+            bool refused = false;
+            problem = template_of(d, &p->templates[p->job.ntemplates], &refused);
+            if (refused)
+                p->job.refused++;
+            else if (!problem)
+                p->job.ntemplates++;
+        } else
             p->job.skipped++;
         if (problem)
             goto out;
@@ -322,6 +362,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     p->job.products = p->products;
     p->job.events = p->events;
     p->job.balances = p->balances;
+    p->job.templates = p->templates;
     rc = 0;
 out:
     if (problem)
@@ -340,6 +381,10 @@ void sync_page_free(struct sync_page *p)
     free(p->products);
     free(p->events);
     free(p->balances);
+    for (size_t i = 0; p->templates && i < p->job.ntemplates; i++)
+        free(p->templates[i].text);
+    free(p->templates);
+    p->templates = NULL;
     p->members = NULL;
     p->products = NULL;
     p->events = NULL;
@@ -359,5 +404,13 @@ int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
         log_warn("hq_balance_no_member", "lines=%lld", (long long)j->balances_unknown_member);
     if (j->nevents)
         events_changed(k);
+    for (size_t i = 0; i < j->ntemplates; i++) {
+        char err[256];
+        if (messages_template_pulled(k, j->templates[i].name, j->templates[i].text,
+                                     j->templates[i].len, err, sizeof err) != 0)
+            log_warn("hq_template_refused", "name=%s error=\"%s\"", j->templates[i].name, err);
+        else
+            log_info("hq_template", "name=%s", j->templates[i].name);
+    }
     return store_sync_page_changes(j);
 }

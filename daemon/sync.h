@@ -47,6 +47,7 @@ struct sync_page {
     struct store_product *products;
     struct store_pulled_event *events;
     struct store_pulled_balance *balances;
+    struct store_pulled_template *templates;
     bool more;
 };
 /* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members

@@ -202,6 +202,8 @@ static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *chan
         sum->balances_added += p.job.balances_added;
         sum->balances_known += p.job.balances_known;
         sum->balances_unknown_member += p.job.balances_unknown_member;
+        sum->ntemplates += p.job.ntemplates;
+        sum->refused += p.job.refused;
         sum->skipped += p.job.skipped;
         bool more = p.more;
         sync_page_free(&p);
@@ -259,12 +261,13 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
         rc = pull_all(k, c, &answer, &changes, &pages, &sum);
         printf("pulled %lld changes in %d pages: %lld members, %lld products, %lld events "
                "(%lld new), %lld balance lines (%lld merged, %lld already here, %lld of members "
-               "unknown here), %lld not applied here yet\n",
+               "unknown here), %lld templates (%lld refused), %lld not applied here yet\n",
                (long long)changes, pages, (long long)sum.nmembers, (long long)sum.nproducts,
                (long long)(sum.events_added + sum.events_updated), (long long)sum.events_added,
                (long long)(sum.balances_added + sum.balances_known + sum.balances_unknown_member),
                (long long)sum.balances_added, (long long)sum.balances_known,
-               (long long)sum.balances_unknown_member, (long long)sum.skipped);
+               (long long)sum.balances_unknown_member, (long long)(sum.ntemplates + sum.refused),
+               (long long)sum.refused, (long long)sum.skipped);
     }
 out:
     buf_free(&answer);

@@ -43,6 +43,13 @@ struct templates {
  * Returns 0, or KIOSKD_EMALFORMED / KIOSKD_EINVAL / KIOSKD_EIO with
  * "FILE:LINE:COLUMN: message" in err. templates_free undoes either way. */
 int templates_load(struct templates *ts, const char *dir, char *err, size_t errlen);
+/* Replaces the template of name (KIND.CHANNEL.mustache) with src, checked
+ * exactly as templates_load checks a file; on an error (err as above) the
+ * template in use stays. Pulled from HQ (docs/sync.md). */
+int templates_replace(struct templates *ts, const char *name, const char *src, size_t len,
+                      char *err, size_t errlen);
+/* Checks src as templates_replace would, changing nothing. */
+int templates_check(const char *name, const char *src, size_t len, char *err, size_t errlen);
 /* The template of kind for channel, or NULL when there is none (the log
  * channel uses the sms template). */
 const struct tpl *templates_get(const struct templates *ts, enum msg_kind k, enum msg_channel c);

@@ -28,6 +28,10 @@ static const char SQL_EVENT_PULLED_INSERT[] =
 static const char SQL_EVENT_PULLED_UPDATE[] =
     "UPDATE events SET title = ?2, kind = ?3, starts_at = ?4, ends_at = ?5, venue = ?6, "
     "capacity = ?7, branch = ?8 WHERE id = ?1";
+static const char SQL_TEMPLATE_PUT[] =
+    "INSERT INTO templates_pulled(name, text, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at";
+static const char SQL_TEMPLATES[] = "SELECT name, text FROM templates_pulled ORDER BY name";
 static const char SQL_PULLED[] =
     "UPDATE sync_state SET last_pull_at = ?1, pulled = pulled + ?2, pull_cursor = ?3 WHERE id = 1";
 
@@ -231,6 +235,16 @@ static int page_run(struct store_tx *tx, struct store_job *job)
     for (size_t i = 0; i < j->nbalances; i++)
         if ((rc = balance_apply(tx, j, &j->balances[i])) != 0)
             return rc;
+    for (size_t i = 0; i < j->ntemplates; i++) {
+        sqlite3_stmt *tt = conn_stmt(tx->c, SQL_TEMPLATE_PUT);
+        if (!tt)
+            return KIOSKD_EIO;
+        sqlite3_bind_text(tt, 1, j->templates[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(tt, 2, j->templates[i].text, (int)j->templates[i].len, SQLITE_STATIC);
+        sqlite3_bind_int64(tt, 3, store_tx_now(tx));
+        if ((rc = store_step_done(tt)) != 0)
+            return rc;
+    }
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_PULLED);
     if (!st)
         return KIOSKD_EIO;
@@ -241,17 +255,34 @@ static int page_run(struct store_tx *tx, struct store_job *job)
         return rc;
     char subject[160];
     snprintf(subject, sizeof subject,
-             "members:%lld+%lld products:%lld+%lld events:%lld+%lld balances:%lld+%lld",
+             "members:%lld+%lld products:%lld+%lld events:%lld+%lld balances:%lld+%lld "
+             "templates:%lld",
              (long long)j->members_added, (long long)j->members_updated,
              (long long)j->products_added, (long long)j->products_updated,
              (long long)j->events_added, (long long)j->events_updated, (long long)j->balances_added,
-             (long long)j->balances_known);
+             (long long)j->balances_known, (long long)j->ntemplates);
     return store_audit(tx, NULL, "hq", "hq_pull", subject);
 }
 
 int64_t store_sync_page_changes(const struct store_sync_page *j)
 {
-    return (int64_t)(j->nmembers + j->nproducts + j->nevents + j->nbalances) + j->skipped;
+    return (int64_t)(j->nmembers + j->nproducts + j->nevents + j->nbalances + j->ntemplates) +
+           j->refused + j->skipped;
+}
+
+int store_templates_pulled(struct store *s,
+                           void (*each)(void *arg, const char *name, const char *text, size_t len),
+                           void *arg)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_TEMPLATES);
+    if (!st)
+        return KIOSKD_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        each(arg, (const char *)sqlite3_column_text(st, 0),
+             (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
 
 void store_sync_page_init(struct store_sync_page *j)

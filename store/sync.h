@@ -29,6 +29,7 @@
 #define SYNC_BRANCH_MAX 64  /* bytes of a device id */
 #define SYNC_LINE_ID_MAX 64 /* bytes of HQ's id of a points line */
 #define SYNC_NOTE_MAX 100   /* characters of HQ's reason for a points line */
+#define SYNC_TEMPLATE_NAME_MAX 63
 
 /* Where sync stands (read connection). */
 struct store_sync_state {
@@ -81,6 +82,20 @@ struct store_pulled_balance {
     int64_t at; /* unix seconds */
 };
 
+/* A message template pulled from HQ, checked already (daemon/templates.h):
+ * stored by name, replacing the one before. */
+struct store_pulled_template {
+    char name[SYNC_TEMPLATE_NAME_MAX + 1]; /* KIND.CHANNEL.mustache */
+    char *text;                            /* owned by the caller */
+    size_t len;
+};
+
+/* The templates pulled from HQ, in name order (read connection): each(arg,
+ * name, text, len) per template. 0 or a KIOSKD_E* code. */
+int store_templates_pulled(struct store *s,
+                           void (*each)(void *arg, const char *name, const char *text, size_t len),
+                           void *arg);
+
 /* Applies one page of HQ's changes and stores the cursor after it (S2). The
  * caller owns the arrays. */
 struct store_sync_page {
@@ -93,6 +108,9 @@ struct store_sync_page {
     size_t nevents;
     const struct store_pulled_balance *balances;
     size_t nbalances;
+    const struct store_pulled_template *templates;
+    size_t ntemplates;
+    int64_t refused;  /* changes refused by the branch's checks (a bad template) */
     int expiry_years; /* [points] expiry_years, for the balances' lots */
     int64_t skipped;  /* changes of kinds this branch does not apply yet */
     char cursor[SYNC_CURSOR_MAX + 1];

@@ -56,3 +56,14 @@ CREATE INDEX points_signup ON points_lines(signup_id) WHERE signup_id IS NOT NUL
 CREATE INDEX points_reverses ON points_lines(reverses) WHERE reverses IS NOT NULL;
 CREATE INDEX points_expiring ON points_lines(expires_on) WHERE lot_id IS NULL;
 CREATE UNIQUE INDEX points_hq_id ON points_lines(hq_id) WHERE hq_id IS NOT NULL;
+
+-- Message templates pulled from HQ (KIND.CHANNEL.mustache files, the format
+-- of [messages] templates), each checked as at start-up before it is stored:
+-- they replace the embedded template and one of [messages] templates of the
+-- same name (daemon/templates.h). A stored one that no longer checks (a
+-- newer kioskd) is left out at start with a log line.
+CREATE TABLE templates_pulled (
+    name       TEXT PRIMARY KEY CHECK (length(name) BETWEEN 10 AND 63),
+    text       TEXT NOT NULL CHECK (length(CAST(text AS BLOB)) <= 65536),
+    updated_at INTEGER NOT NULL                 -- µs
+) STRICT;

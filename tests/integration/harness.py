@@ -44,6 +44,7 @@ DROP_AFTER_0008 = """
     DROP INDEX events_hq_key;    -- added by migration 0017 (points_lines is rebuilt by it)
     ALTER TABLE events DROP COLUMN hq_key;
     ALTER TABLE events DROP COLUMN branch;
+    DROP TABLE templates_pulled;
 """
 
 

@@ -3,9 +3,11 @@
 HQ. `kioskd hq` and branch daemons on temporary databases, synced with
 `kioskd sync --once`."""
 import datetime
+import os
 import sqlite3
 
 from harness import HQ, Site, auth
+from test_messages import Gateway, sms_config, wait_for
 
 
 def branch(hq, device, secret):
@@ -160,3 +162,53 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
     finally:
         s.d.cleanup()
         hq.cleanup()
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def test_a_template_pulled_from_hq_is_checked_then_renders_the_reminders():
+    hq = HQ()
+    secret = hq.device_add("branch-t")
+    gw = Gateway([200])
+    s = Site(config=f"[hq]\nurl = {hq.url()}\ndevice = branch-t\nsecret = {secret}\n"
+                    "interval = 1\nmax_backoff = 2\n" + sms_config(gw))
+    tdir = f"{hq.dir}/tpl"
+    os.mkdir(tdir)
+    tpl = f"{tdir}/day_before.sms.mustache"
+    try:
+        # refused by the branch (a variable day_before messages lack): the embedded one stays
+        write(tpl, "channel: sms\nkind: day_before\n---\n{{name}}您好，积分{{balance}}\n")
+        p = hq.cli("hq", "import", "templates", tdir)
+        assert b"imported 1 templates" in p.stdout, p
+        wait_for(lambda: "event=hq_template_refused name=day_before.sms.mustache"
+                 in s.d.all_stderr())
+        assert "'balance' is not a variable of day_before" in s.d.all_stderr()
+        ev = s.event(starts=20 * 60)
+        assert s.signup(ev, "13700002001", name="周一").status == 201
+        wait_for(lambda: any("提醒您明天参加" in b["text"] for b in gw.bodies()))
+        # a good one, imported as a file: used for the reminders rendered from then on
+        write(tpl, "channel: sms\nkind: day_before\n---\n【总行】{{name}}您好，明天{{time}}"
+                   "「{{title}}」，地点{{venue}}。\n")
+        hq.cli("hq", "import", "templates", tpl)
+        wait_for(lambda: "event=hq_template name=day_before.sms.mustache" in s.d.all_stderr())
+        assert s.signup(ev, "13700002002", name="吴二").status == 201
+        wait_for(lambda: any(b["text"].startswith("【总行】吴*您好") for b in gw.bodies()))
+        # stored: still used after a restart; the other kinds keep their own
+        s.d.stop()
+        s.d.start()
+        assert s.signup(ev, "13700002003", name="郑三").status == 201
+        wait_for(lambda: any(b["text"].startswith("【总行】郑*您好") for b in gw.bodies()))
+        assert sum("提醒您明天参加" in b["text"] for b in gw.bodies()) == 1
+        assert all("【总行】" not in b["text"] for b in gw.bodies() if "您已报名" in b["text"])
+        assert sum("您已报名" in b["text"] for b in gw.bodies()) == 3
+        # HQ refuses what is not a template file
+        write(f"{hq.dir}/notes.txt", "x")
+        p = hq.cli("hq", "import", "templates", f"{hq.dir}/notes.txt", check=False)
+        assert p.returncode == 1 and b"KIND.CHANNEL.mustache" in p.stderr, p
+    finally:
+        s.d.cleanup()
+        hq.cleanup()
+        gw.close()
