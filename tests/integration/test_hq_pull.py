@@ -155,6 +155,24 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
         assert lookup()["balance"] == 100
         p = s.d.cli("check", check=False)
         assert p.returncode == 0 and p.stdout.decode() == "check: 0 differences\n", p
+        # products pulled from HQ carry their coefficient, applied to new business
+        import_csv(hq, "products", "code,name,coefficient\nWM,理财产品,1.5\n")
+        sync(s)
+
+        def approve():
+            r = s.d.post("/api/v1/upgrades", {"member_no": "HQ101", "pledged_aum": 100000,
+                                              "target_tier": "潜力",
+                                              "products": [{"code": "WM", "amount": 100000}]},
+                         headers=auth(s.staff))
+            assert r.status == 201, r
+            r = s.d.post(f"/api/v1/upgrades/{r.json['id']}/approve", {},
+                         headers=auth(s.manager))
+            assert r.status == 200, r
+            return r.json["points"]
+        assert approve() == 150  # 10 points per 10,000 CNY times 1.5
+        import_csv(hq, "products", "code,name,coefficient\nWM,理财产品,3\n")
+        assert "1 products" in sync(s)
+        assert approve() == 300
         # a bad line names its row and imports nothing
         p = import_csv(hq, "balances", "member_no,id,points,reason,at\n"
                        f"HQ101,hq-line-3,-5,扣减,{at(-1)}\n", check=False)
