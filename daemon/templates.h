@@ -1,7 +1,9 @@
 /*
  * The message templates (templates/KIND.CHANNEL.mustache, embedded in the
- * binary; a file of the same name in [messages] templates replaces one):
- * read, checked and compiled once at start, then shared read-only.
+ * binary; a file of the same name in [messages] templates replaces one, and
+ * one pulled from HQ replaces both: docs/sync.md): read, checked and compiled
+ * at start, then read on the loop only; a template pulled from HQ replaces
+ * one there, between two renderings.
  *
  * A file is a header of `key: value` lines, a line `---`, and the body:
  *   channel: sms|wecom|wechat         must match the file name
