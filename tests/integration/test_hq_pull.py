@@ -230,3 +230,45 @@ def test_a_template_pulled_from_hq_is_checked_then_renders_the_reminders():
         s.d.cleanup()
         hq.cleanup()
         gw.close()
+
+
+def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
+    s = Site()
+    try:
+        path = f"{s.d.dir}/m.csv"
+        write(path, "member_no,name,phone,aum,birthday,household,last_txn\n"
+                    "M001,张三丰,13812340001,52000,1960-03-01,,\n")
+        s.d.cli("import", "members", path)
+        ev = s.event(starts=-1)
+        assert s.signup(ev, "13812340001", name="测试").status == 201
+        r = s.checkin(event_id=ev, phone="13812340001")
+        assert r.status == 200, r
+        r = s.d.post("/api/v1/points/redemptions", {"member_no": "M001", "points": 1, "item": "笔"},
+                     headers=auth(s.staff))
+        assert r.status == 201, r
+        s.d.stop()
+        db = sqlite3.connect(f"{s.d.dir}/kioskd.db")
+        before = db.execute("SELECT id, member_id, delta, reason, lot_id, expires_on, signup_id, "
+                            "op_id, at_us FROM points_lines ORDER BY id").fetchall()
+        assert len(before) == 2 and before[1][4] == before[0][0], before  # a draw on the lot
+        db.executescript("""
+            DROP TABLE templates_pulled;
+            DROP INDEX events_hq_key;
+            ALTER TABLE events DROP COLUMN hq_key;
+            ALTER TABLE events DROP COLUMN branch;
+            PRAGMA user_version = 16;
+        """)
+        db.close()
+        s.d.start()
+        db = db_of(s)
+        after = db.execute("SELECT id, member_id, delta, reason, lot_id, expires_on, signup_id, "
+                           "op_id, at_us FROM points_lines ORDER BY id").fetchall()
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        db.close()
+        assert after == before
+        r = s.d.get("/api/v1/members/M001/points", headers=auth(s.staff))
+        assert r.json["balance"] == before[0][2] - 1, r
+        p = s.d.cli("check", check=False)
+        assert p.returncode == 0 and p.stdout.decode() == "check: 0 differences\n", p
+    finally:
+        s.d.cleanup()
