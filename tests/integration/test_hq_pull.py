@@ -78,6 +78,11 @@ def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
         # the staff's own list has this branch's events only
         r = a.d.get("/api/v1/staff/events", headers=auth(a.staff))
         assert [e["title"] for e in r.json["events"]] == ["北一沙龙"], r.json
+        # and so has the manager's funnel
+        today = datetime.date.today()
+        r = a.d.get(f"/api/v1/funnel?from={today}&to={today + datetime.timedelta(days=9)}",
+                    headers=auth(a.manager))
+        assert [e["event_id"] for e in r.json["events"]] == [own["id"]], r.json
         # HQ's own event for this branch is a normal event here
         for phone in ("13700001003", "13700001004"):
             assert a.signup(own["id"], phone).status == 201
