@@ -225,8 +225,8 @@ def test_a_template_pulled_from_hq_is_checked_then_renders_the_reminders():
         assert s.signup(ev, "13700002003", name="郑三").status == 201
         wait_for(lambda: any(b["text"].startswith("【总行】郑*您好") for b in gw.bodies()))
         assert sum("提醒您明天参加" in b["text"] for b in gw.bodies()) == 1
+        wait_for(lambda: sum("您已报名" in b["text"] for b in gw.bodies()) == 3)
         assert all("【总行】" not in b["text"] for b in gw.bodies() if "您已报名" in b["text"])
-        assert sum("您已报名" in b["text"] for b in gw.bodies()) == 3
         # HQ refuses what is not a template file
         write(f"{hq.dir}/notes.txt", "x")
         p = hq.cli("hq", "import", "templates", f"{hq.dir}/notes.txt", check=False)
