@@ -400,8 +400,8 @@ int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
                      "event_id=%lld hq_capacity=%lld capacity=%lld signed_up=%lld",
                      (long long)j->events[i].id, (long long)j->events[i].ev.capacity,
                      (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
-    if (j->balances_unknown_member)
-        log_warn("hq_balance_no_member", "lines=%lld", (long long)j->balances_unknown_member);
+    if (j->balances_pending)
+        log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
     if (j->nevents)
         events_changed(k);
     for (size_t i = 0; i < j->ntemplates; i++) {

@@ -201,7 +201,8 @@ static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *chan
         sum->events_updated += p.job.events_updated;
         sum->balances_added += p.job.balances_added;
         sum->balances_known += p.job.balances_known;
-        sum->balances_unknown_member += p.job.balances_unknown_member;
+        sum->balances_pending += p.job.balances_pending;
+        sum->nbalances += p.job.nbalances;
         sum->ntemplates += p.job.ntemplates;
         sum->refused += p.job.refused;
         sum->skipped += p.job.skipped;
@@ -260,14 +261,14 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
         store_sync_page_init(&sum);
         rc = pull_all(k, c, &answer, &changes, &pages, &sum);
         printf("pulled %lld changes in %d pages: %lld members, %lld products, %lld events "
-               "(%lld new), %lld balance lines (%lld merged, %lld already here, %lld of members "
-               "unknown here), %lld templates (%lld refused), %lld not applied here yet\n",
+               "(%lld new), %lld balance lines (%lld merged, %lld already here, %lld kept until HQ "
+               "sends their member), %lld templates (%lld refused), %lld not applied here yet\n",
                (long long)changes, pages, (long long)sum.nmembers, (long long)sum.nproducts,
                (long long)(sum.events_added + sum.events_updated), (long long)sum.events_added,
-               (long long)(sum.balances_added + sum.balances_known + sum.balances_unknown_member),
-               (long long)sum.balances_added, (long long)sum.balances_known,
-               (long long)sum.balances_unknown_member, (long long)(sum.ntemplates + sum.refused),
-               (long long)sum.refused, (long long)sum.skipped);
+               (long long)sum.nbalances, (long long)sum.balances_added,
+               (long long)sum.balances_known, (long long)sum.balances_pending,
+               (long long)(sum.ntemplates + sum.refused), (long long)sum.refused,
+               (long long)sum.skipped);
     }
 out:
     buf_free(&answer);

@@ -32,6 +32,13 @@ static const char SQL_TEMPLATE_PUT[] =
     "INSERT INTO templates_pulled(name, text, updated_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at";
 static const char SQL_TEMPLATES[] = "SELECT name, text FROM templates_pulled ORDER BY name";
+static const char SQL_PENDING_PUT[] =
+    "INSERT INTO points_hq_pending(hq_id, member_no, points, note, at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(hq_id) DO NOTHING";
+static const char SQL_PENDING_KNOWN[] =
+    "SELECT p.hq_id, m.id, p.points, p.note, p.at FROM points_hq_pending p "
+    "JOIN members m ON m.member_no = p.member_no ORDER BY p.hq_id";
+static const char SQL_PENDING_DEL[] = "DELETE FROM points_hq_pending WHERE hq_id = ?1";
 static const char SQL_PULLED[] =
     "UPDATE sync_state SET last_pull_at = ?1, pulled = pulled + ?2, pull_cursor = ?3 WHERE id = 1";
 
@@ -187,7 +194,8 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     return 0;
 }
 
-/* Merges one points line earned at HQ (struct store_pulled_balance). */
+/* Merges one points line earned at HQ (struct store_pulled_balance); keeps it
+ * in points_hq_pending while the branch lacks its member. */
 static int balance_apply(struct store_tx *tx, struct store_sync_page *j,
                          const struct store_pulled_balance *b)
 {
@@ -195,14 +203,75 @@ static int balance_apply(struct store_tx *tx, struct store_sync_page *j,
     bool added = false;
     int rc = member_row_by_no(tx, b->member_no, &m);
     if (rc == KIOSKD_ENOTFOUND) {
-        j->balances_unknown_member++;
-        return 0;
+        sqlite3_stmt *st = conn_stmt(tx->c, SQL_PENDING_PUT);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_text(st, 1, b->hq_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, b->member_no, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, b->points);
+        sqlite3_bind_text(st, 4, b->note, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, b->at);
+        if ((rc = store_step_done(st)) == 0)
+            j->balances_pending++;
+        return rc;
     }
     if (rc == 0)
         rc =
             ledger_hq_merge(tx, m.id, b->hq_id, b->points, b->note, b->at, j->expiry_years, &added);
     if (rc == 0)
         *(added ? &j->balances_added : &j->balances_known) += 1;
+    return rc;
+}
+
+/* A points line kept for a member the branch lacked. */
+struct pending_line {
+    char hq_id[SYNC_LINE_ID_MAX + 1];
+    int64_t member_id, points, at;
+    char note[SYNC_NOTE_MAX * 4 + 1];
+};
+
+/* Merges the kept lines whose members the branch has now (after a page's
+ * members), and forgets them. */
+static int pending_merge(struct store_tx *tx, struct store_sync_page *j)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_PENDING_KNOWN);
+    struct pending_line *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    if (!st)
+        return KIOSKD_EIO;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            struct pending_line *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            v = nv;
+        }
+        store_col_text(v[n].hq_id, sizeof v[n].hq_id, st, 0);
+        v[n].member_id = sqlite3_column_int64(st, 1);
+        v[n].points = sqlite3_column_int64(st, 2);
+        store_col_text(v[n].note, sizeof v[n].note, st, 3);
+        v[n].at = sqlite3_column_int64(st, 4);
+        n++;
+    }
+    sqlite3_reset(st);
+    rc = rc == SQLITE_DONE ? 0 : store_rc(rc);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool added = false;
+        rc = ledger_hq_merge(tx, v[i].member_id, v[i].hq_id, v[i].points, v[i].note, v[i].at,
+                             j->expiry_years, &added);
+        if (rc == 0 && !(st = conn_stmt(tx->c, SQL_PENDING_DEL)))
+            rc = KIOSKD_EIO;
+        if (rc == 0) {
+            sqlite3_bind_text(st, 1, v[i].hq_id, -1, SQLITE_STATIC);
+            rc = store_step_done(st);
+        }
+        if (rc == 0 && added)
+            j->balances_added++;
+    }
+    free(v);
     return rc;
 }
 
@@ -213,7 +282,7 @@ static int page_run(struct store_tx *tx, struct store_job *job)
     int rc;
     j->members_added = j->members_updated = j->products_added = j->products_updated = 0;
     j->events_added = j->events_updated = 0;
-    j->balances_added = j->balances_known = j->balances_unknown_member = 0;
+    j->balances_added = j->balances_known = j->balances_pending = 0;
     for (size_t i = 0; i < j->nmembers; i++) {
         bool added = false;
         if ((rc = member_write(tx, &j->members[i], now, &added)) != 0)
@@ -226,6 +295,8 @@ static int page_run(struct store_tx *tx, struct store_job *job)
             return rc;
         *(added ? &j->products_added : &j->products_updated) += 1;
     }
+    if (j->nmembers && (rc = pending_merge(tx, j)) != 0)
+        return rc;
     for (size_t i = 0; i < j->nevents; i++) {
         bool added = false;
         if ((rc = event_apply(tx, &j->events[i], now, &added)) != 0)

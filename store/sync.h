@@ -73,7 +73,9 @@ struct store_pulled_event {
     int64_t kept_capacity, confirmed;
 };
 
-/* A points line earned at HQ, merged into the ledger by hq_id (once). */
+/* A points line earned at HQ, merged into the ledger by hq_id (once); kept
+ * aside while the branch lacks its member, and merged by the page that
+ * brings the member. */
 struct store_pulled_balance {
     char hq_id[SYNC_LINE_ID_MAX + 1];
     char member_no[MEMBER_NO_MAX + 1];
@@ -118,7 +120,7 @@ struct store_sync_page {
     int64_t members_added, members_updated, products_added, products_updated;
     int64_t events_added, events_updated;
     int64_t balances_added, balances_known; /* known: the line was merged before */
-    int64_t balances_unknown_member;        /* not applied: no such member here */
+    int64_t balances_pending; /* kept for a member not here yet, merged when it comes */
 };
 void store_sync_page_init(struct store_sync_page *j);
 /* The changes a page holds, applied or skipped. */

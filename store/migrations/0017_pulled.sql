@@ -67,3 +67,14 @@ CREATE TABLE templates_pulled (
     text       TEXT NOT NULL CHECK (length(CAST(text AS BLOB)) <= 65536),
     updated_at INTEGER NOT NULL                 -- µs
 ) STRICT;
+
+-- Points lines earned at HQ for a member this branch does not have yet: kept
+-- until a pull brings the member, then merged into the ledger (by hq_id,
+-- once) and deleted here, in the same transaction.
+CREATE TABLE points_hq_pending (
+    hq_id     TEXT PRIMARY KEY CHECK (length(hq_id) BETWEEN 1 AND 64),
+    member_no TEXT NOT NULL CHECK (length(member_no) BETWEEN 1 AND 32),
+    points    INTEGER NOT NULL CHECK (points > 0),
+    note      TEXT NOT NULL,
+    at        INTEGER NOT NULL                  -- unix seconds, HQ's time of the line
+) STRICT;

@@ -45,6 +45,7 @@ DROP_AFTER_0008 = """
     ALTER TABLE events DROP COLUMN hq_key;
     ALTER TABLE events DROP COLUMN branch;
     DROP TABLE templates_pulled;
+    DROP TABLE points_hq_pending;
 """
 
 

@@ -131,8 +131,9 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
         p = import_csv(hq, "balances", balances)
         assert b"imported 2 balances" in p.stdout, p
         out = sync(s)
-        assert "2 balance lines (1 merged, 0 already here, 1 of members unknown here)" in out, out
-        assert "event=hq_balance_no_member lines=1" in LOGS[-1], LOGS[-1]
+        assert "2 balance lines (1 merged, 0 already here, 1 kept until HQ sends their member)" \
+            in out, out
+        assert "event=hq_balance_pending lines=1" in LOGS[-1], LOGS[-1]
 
         def lookup():
             r = s.d.get("/api/v1/members/HQ101/points", headers=auth(s.staff))
@@ -144,7 +145,7 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
         # HQ serves the same lines again (imported again): counted once
         import_csv(hq, "balances", balances)
         out = sync(s)
-        assert "(0 merged, 1 already here, 1 of members unknown here)" in out, out
+        assert "(0 merged, 1 already here, 1 kept until HQ sends their member)" in out, out
         # the same page applied again (the pull cursor lost): counted once
         db = sqlite3.connect(f"{s.d.dir}/kioskd.db")
         db.execute("UPDATE sync_state SET pull_cursor = '' WHERE id = 1")
@@ -153,6 +154,13 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
         out = sync(s)
         assert "(0 merged, 1 already here" in out, out
         assert lookup()["balance"] == 120
+        # the line kept aside is merged when HQ sends its member, once
+        import_csv(hq, "members", MEMBERS + "NOBODY,孙九,13611110102,10,1971-02-03,\n")
+        assert "(1 merged, 0 already here, 0 kept" in sync(s)
+        r = s.d.get("/api/v1/members/NOBODY/points", headers=auth(s.staff))
+        assert r.json["balance"] == 50, r
+        import_csv(hq, "balances", balances)
+        assert "(0 merged, 2 already here, 0 kept" in sync(s)
         # the lot is spendable like any other: a redemption draws on it
         r = s.d.post("/api/v1/points/redemptions",
                      {"member_no": "HQ101", "points": 20, "item": "雨伞"}, headers=auth(s.staff))
@@ -258,6 +266,7 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
         assert len(before) == 2 and before[1][4] == before[0][0], before  # a draw on the lot
         db.executescript("""
             DROP TABLE templates_pulled;
+            DROP TABLE points_hq_pending;
             DROP INDEX events_hq_key;
             ALTER TABLE events DROP COLUMN hq_key;
             ALTER TABLE events DROP COLUMN branch;
