@@ -753,7 +753,7 @@ void store_points_expire_init(struct store_points_expire *j)
 /* --- the loop's reads --- */
 
 static const char SQL_VIEW_LINES[] =
-    "SELECT id, delta, reason, expires_on, at_us FROM points_lines WHERE member_id = ?1 "
+    "SELECT id, delta, reason, expires_on, at_us, note FROM points_lines WHERE member_id = ?1 "
     "ORDER BY id DESC LIMIT 20";
 static const char SQL_VIEW_EXPIRING[] =
     "SELECT coalesce(sum(l.delta + coalesce((SELECT sum(d.delta) FROM points_lines d "
@@ -776,6 +776,7 @@ int store_points_view(struct store *s, int64_t member_id, const char *today,
         store_col_text(l->reason, sizeof l->reason, st, 2);
         store_col_text(l->expires_on, sizeof l->expires_on, st, 3);
         l->at_us = sqlite3_column_int64(st, 4);
+        store_col_text(l->note, sizeof l->note, st, 5);
     }
     if (out->nlines == POINTS_LINES_SHOWN)
         rc = SQLITE_DONE;

@@ -141,7 +141,8 @@ def test_points_earned_at_hq_are_merged_by_line_id_once():
             return r.json
         m = lookup()
         assert m["balance"] == 120, m
-        assert [(l["delta"], l["reason"]) for l in m["ledger"]] == [(120, "hq")], m
+        assert [(l["delta"], l["reason"], l.get("note")) for l in m["ledger"]] == \
+            [(120, "hq", "总行理财节")], m
         # HQ serves the same lines again (imported again): counted once
         import_csv(hq, "balances", balances)
         out = sync(s)
