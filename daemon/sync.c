@@ -402,8 +402,10 @@ int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
                      (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
     if (j->balances_pending)
         log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
-    if (j->nevents)
+    if (j->nevents) {
         events_changed(k);
+        messages_poke(k); /* a sign-up promoted from the waitlist is told */
+    }
     for (size_t i = 0; i < j->ntemplates; i++) {
         char err[256];
         if (messages_template_pulled(k, j->templates[i].name, j->templates[i].text,

@@ -186,6 +186,11 @@ int ledger_checkin_reverse(struct store_tx *tx, int64_t signup_id, const struct 
 int ledger_hq_merge(struct store_tx *tx, int64_t member_id, const char *hq_id, int64_t points,
                     const char *note, int64_t at, int expiry_years, bool *added);
 
+/* Gives the event's first waitlisted sign-up a place (journalled); *promoted
+ * gets its id, 0 when the waitlist is empty. The caller checks there is room.
+ * Returns 0 or a KIOSKD_E* code. (store/signups.c) */
+int signup_promote(struct store_tx *tx, int64_t event_id, int64_t *promoted);
+
 /* A member as the writer's jobs need it: 0, KIOSKD_ENOTFOUND or an error. */
 struct member_row {
     int64_t id, balance;

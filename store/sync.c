@@ -21,7 +21,8 @@ static const char SQL_ACKED_SET[] = "UPDATE meta SET value = ?1 WHERE key = 'out
 static const char SQL_PUSHED[] =
     "UPDATE sync_state SET last_push_at = ?1, pushed = pushed + ?2 WHERE id = 1";
 static const char SQL_EVENT_OF_KEY[] =
-    "SELECT id, capacity, confirmed FROM events WHERE hq_key = ?1";
+    "SELECT id, capacity, confirmed, status = 'open' AND ends_at > ?2 FROM events "
+    "WHERE hq_key = ?1";
 static const char SQL_EVENT_PULLED_INSERT[] =
     "INSERT INTO events(title, kind, starts_at, ends_at, venue, capacity, created_at, hq_key, "
     "branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
@@ -152,13 +153,16 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_text(st, 1, p->hq_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
     int rc = sqlite3_step(st);
+    bool takes_signups = false;
     p->id = 0;
     p->capacity_kept = false;
     if (rc == SQLITE_ROW) {
         p->id = sqlite3_column_int64(st, 0);
         old_capacity = sqlite3_column_int64(st, 1);
         p->confirmed = sqlite3_column_int64(st, 2);
+        takes_signups = sqlite3_column_int(st, 3) != 0;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -189,8 +193,19 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     }
     if ((rc = store_step_done(st)) != 0)
         return rc;
-    if (*added)
+    if (*added) {
         p->id = sqlite3_last_insert_rowid(tx->c->db);
+        return 0;
+    }
+    /* more places: the waitlist gets them, in its order */
+    for (int64_t n = p->confirmed; takes_signups && n < capacity; n++) {
+        int64_t promoted = 0;
+        if ((rc = signup_promote(tx, p->id, &promoted)) != 0)
+            return rc;
+        if (!promoted)
+            break;
+        p->promoted++;
+    }
     return 0;
 }
 

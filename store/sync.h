@@ -62,7 +62,7 @@ void store_sync_ack_init(struct store_sync_ack *j);
  * branch's of its area. Applied by hq_key: added, or its title, kind, times,
  * venue and capacity replaced (HQ wins), except a capacity below the
  * sign-ups the event has here: the branch's capacity is kept (capacity_kept,
- * with confirmed, for the log). */
+ * with confirmed, for the log). A raised capacity promotes the waitlist. */
 struct store_pulled_event {
     char hq_key[SYNC_KEY_MAX + 1];
     char branch[SYNC_BRANCH_MAX + 1];
@@ -71,6 +71,7 @@ struct store_pulled_event {
     int64_t id;
     bool capacity_kept;
     int64_t kept_capacity, confirmed;
+    int64_t promoted; /* waitlisted sign-ups given the places a raised capacity made */
 };
 
 /* A points line earned at HQ, merged into the ledger by hq_id (once); kept

@@ -102,6 +102,15 @@ def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
         assert evs["北二沙龙"]["capacity"] == 20, evs
         assert "event=hq_event_capacity_kept" in LOGS[-1], LOGS[-1]
         assert "hq_capacity=1 capacity=3 signed_up=2" in LOGS[-1], LOGS[-1]
+        # a capacity HQ raises gives the waitlist its places, in its order
+        assert a.signup(own["id"], "13700001005").json["status"] == "confirmed"
+        r = a.signup(own["id"], "13700001006")
+        assert r.status == 201 and r.json["status"] == "waitlisted", r
+        import_csv(hq, "events", "title,kind,starts_at,ends_at,venue,capacity,branch\n"
+                   f"北一沙龙,salon,{at(3)},{at(3, 12)},二楼会议室,5,north-1\n")
+        assert "1 events (0 new)" in sync(a)
+        e = {e["title"]: e for e in a.d.get("/api/v1/events").json["events"]}["北一沙龙"]
+        assert (e["capacity"], e["signed_up"], e["waitlisted"]) == (5, 4, 0), e
         # nothing new: nothing pulled, nothing changed
         assert "pulled 0 changes" in sync(a)
         # a bad row names its line and imports nothing
