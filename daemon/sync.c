@@ -18,7 +18,6 @@
 #include "daemon/log.h"
 #include "daemon/messages.h"
 #include "daemon/templates.h"
-#include "handlers/handlers.h"
 
 #define SYNC_BODY_MAX (64 * 1024 * 1024)
 
@@ -403,8 +402,8 @@ int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
     if (j->balances_pending)
         log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
     if (j->nevents) {
-        events_changed(k);
-        messages_poke(k); /* a sign-up promoted from the waitlist is told */
+        k->events_cache.valid = false; /* GET /api/v1/events is built again */
+        messages_poke(k);              /* a sign-up promoted from the waitlist is told */
     }
     for (size_t i = 0; i < j->ntemplates; i++) {
         char err[256];
