@@ -195,7 +195,13 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
         return rc;
     if (*added) {
         p->id = sqlite3_last_insert_rowid(tx->c->db);
-        return 0;
+        if (p->branch[0])
+            return 0;
+        /* HQ learns which of this branch's event ids is its event, so that the
+         * sign-ups and check-ins pushed for it find their way */
+        return store_outbox_append(
+            tx, "event_linked",
+            json_pack("{s:I, s:s}", "event_id", (json_int_t)p->id, "key", p->hq_key));
     }
     /* more places: the waitlist gets them, in its order */
     for (int64_t n = p->confirmed; takes_signups && n < capacity; n++) {

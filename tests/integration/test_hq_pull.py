@@ -3,6 +3,7 @@
 HQ. `kioskd hq` and branch daemons on temporary databases, synced with
 `kioskd sync --once`."""
 import datetime
+import json
 import os
 import sqlite3
 
@@ -113,6 +114,12 @@ def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
         assert (e["capacity"], e["signed_up"], e["waitlisted"]) == (5, 4, 0), e
         # nothing new: nothing pulled, nothing changed
         assert "pulled 0 changes" in sync(a)
+        # HQ learned once which event id here is its event (pushed with the outbox)
+        with hq.db() as db:
+            linked = [json.loads(d) for (d,) in db.execute(
+                "SELECT data FROM hq_entries WHERE kind = 'event_linked'")]
+        assert len(linked) == 1 and linked[0]["event_id"] == own["id"], linked
+        assert linked[0]["key"].startswith("north-1 "), linked
         # a bad row names its line and imports nothing
         p = import_csv(hq, "events", events_csv([("坏", 3, 3, "no such/branch")]), check=False)
         assert p.returncode == 1 and b"events.csv:2: branch" in p.stderr, p
