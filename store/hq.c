@@ -35,7 +35,8 @@ static const char SQL_CHANGES_AFTER[] =
     "OR branch IN (SELECT d.device FROM hq_devices d JOIN hq_devices o ON o.area = d.area "
     "WHERE o.device = ?3 AND o.area <> '')) ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
-    "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
+    "SELECT device, entries, acked_through, last_seen, failures, area FROM hq_devices "
+    "ORDER BY device";
 static const char SQL_DEVICE_INSERT[] =
     "INSERT INTO hq_devices(device, secret_enc, created_at, area) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT DO NOTHING";
@@ -349,11 +350,12 @@ static int devices_run(struct store_tx *tx, struct store_job *job)
             last = json_string(seen);
         }
         if (json_array_append_new(
-                list, json_pack("{s:s, s:I, s:I, s:o, s:I}", "device",
+                list, json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "device",
                                 (const char *)sqlite3_column_text(st, 0), "entries",
                                 (json_int_t)sqlite3_column_int64(st, 1), "acked_through",
                                 (json_int_t)sqlite3_column_int64(st, 2), "last_seen", last,
-                                "failures", (json_int_t)sqlite3_column_int64(st, 4))) != 0) {
+                                "failures", (json_int_t)sqlite3_column_int64(st, 4), "area",
+                                (const char *)sqlite3_column_text(st, 5))) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }

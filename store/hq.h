@@ -106,8 +106,9 @@ struct store_hq_pull {
 };
 void store_hq_pull_init(struct store_hq_pull *j);
 
-/* GET /hq/v1/devices: {"devices":[{"device","entries","acked_through","last_seen","failures"}]}
- * (last_seen RFC 3339 UTC or null). */
+/* GET /hq/v1/devices:
+ * {"devices":[{"device","entries","acked_through","last_seen","failures","area"}]}
+ * (last_seen RFC 3339 UTC or null; area "" for none). */
 struct store_hq_devices {
     struct store_job job;
     /* out */

@@ -62,6 +62,9 @@ def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
                                                  ("南一沙龙", 5, 50, "south-1"),
                                                  ("独立沙龙", 6, 50, "lone-1")]))
         assert b"imported 4 events" in p.stdout, p
+        r = hq.get("/hq/v1/devices", headers=auth(hq.admin_token))
+        assert {d["device"]: d["area"] for d in r.json["devices"]} == \
+            {"north-1": "北区", "north-2": "北区", "south-1": "南区", "lone-1": ""}, r.json
         out = sync(a)
         assert "2 events (2 new)" in out, out
         evs = {e["title"]: e for e in a.d.get("/api/v1/events").json["events"]}
