@@ -50,6 +50,8 @@ static const struct refusal {
     [WHY_TICKET_SMS_LATE] = {410, "ticket_sms_closed",
                              "the ticket can be sent by SMS only just after signing up"},
     [WHY_SMS_OFF] = {404, "sms_off", "this kiosk does not send SMS"},
+    [WHY_EVENT_ELSEWHERE] = {409, "event_at_other_branch",
+                             "this event takes place at another branch; sign up there"},
     [WHY_MEMBER_NOT_FOUND] = {404, "member_not_found", "no such member"},
     [WHY_POINTS_SHORT] = {409, "insufficient_points", "the balance is short of these points"},
     [WHY_POINTS_SPENT] = {409, "points_spent",

@@ -28,23 +28,28 @@ static const char SQL_ACK_RUN_END[] =
     "(SELECT 1 FROM hq_entries f WHERE f.device = ?1 AND f.seq = e.seq + 1)) ELSE ?2 END";
 static const char SQL_DEVICE_ACK[] =
     "UPDATE hq_devices SET acked_through = ?2, entries = entries + ?3 WHERE device = ?1";
+/* the changes for every device and those of a branch that is the device or
+ * shares its area (not the empty one) */
 static const char SQL_CHANGES_AFTER[] =
     "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
     "AND (event_id IS NULL OR event_id IN "
     "(SELECT de.event_id FROM hq_device_events de WHERE de.device = ?3)) "
-    "ORDER BY seq LIMIT ?2";
+    "AND (branch IS NULL OR branch = ?3 "
+    "OR branch IN (SELECT d.device FROM hq_devices d JOIN hq_devices o ON o.area = d.area "
+    "WHERE o.device = ?3 AND o.area <> '')) ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
-    "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
+    "SELECT device, entries, acked_through, last_seen, failures, area FROM hq_devices "
+    "ORDER BY device";
 static const char SQL_DEVICE_INSERT[] =
-    "INSERT INTO hq_devices(device, secret_enc, created_at) VALUES (?1, ?2, ?3) "
+    "INSERT INTO hq_devices(device, secret_enc, created_at, area) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_id, branch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_CHANGE_INSERT_ONCE[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_id, branch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char SQL_DEVICE_EVENT[] =
     "INSERT INTO hq_device_events(device, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 static const char SQL_SIGNUP_FIRST[] =
@@ -152,6 +157,7 @@ static int malformed(struct store_hq_push *j, const char *why);
 struct change_scope {
     const char *device; /* the device whose push made it; NULL: HQ's own */
     int64_t event_id;   /* the event it belongs to (served to its holders); 0: none */
+    const char *branch; /* served to this device and its area's only; NULL: to all */
     bool once;          /* an existing change of (kind, key) stays as it is */
 };
 
@@ -183,6 +189,10 @@ static int change_put(struct store_tx *tx, const char *kind, const char *key, co
         sqlite3_bind_int64(st, 6, sc->event_id);
     else
         sqlite3_bind_null(st, 6);
+    if (sc->branch)
+        sqlite3_bind_text(st, 7, sc->branch, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
     return store_step_done(st);
 }
 
@@ -607,11 +617,12 @@ static int devices_run(struct store_tx *tx, struct store_job *job)
             last = json_string(seen);
         }
         if (json_array_append_new(
-                list, json_pack("{s:s, s:I, s:I, s:o, s:I}", "device",
+                list, json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "device",
                                 (const char *)sqlite3_column_text(st, 0), "entries",
                                 (json_int_t)sqlite3_column_int64(st, 1), "acked_through",
                                 (json_int_t)sqlite3_column_int64(st, 2), "last_seen", last,
-                                "failures", (json_int_t)sqlite3_column_int64(st, 4))) != 0) {
+                                "failures", (json_int_t)sqlite3_column_int64(st, 4), "area",
+                                (const char *)sqlite3_column_text(st, 5))) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -645,6 +656,7 @@ static int device_add_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_text(st, 1, j->device, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, j->secret_enc, (int)j->secret_enc_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, store_tx_now(tx));
+    sqlite3_bind_text(st, 4, j->area, -1, SQLITE_STATIC);
     int rc = store_step_done(st);
     if (rc)
         return rc;
@@ -667,13 +679,17 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     int rc;
     j->rows = 0;
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
-        char *text = NULL;
+        char *text = NULL, branch[HQ_DEVICE_MAX + 1] = "";
+        const char *b = json_string_value(json_object_get(data, "branch"));
+        if (b)
+            snprintf(branch, sizeof branch, "%s", b);
         rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
         if (rc == 0)
-            rc = change_put(tx, kind, key, text, &(struct change_scope){0});
+            rc = change_put(tx, kind, key, text,
+                            &(struct change_scope){.branch = branch[0] ? branch : NULL});
         free(text);
         if (rc)
             return rc;
