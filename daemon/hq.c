@@ -619,7 +619,7 @@ static int export_signups(struct kioskd *k)
     return 0;
 }
 
-/* --- kioskd hq signup EVENT_ID NAME PHONE --- */
+/* --- kioskd hq signup DEVICE/ID NAME PHONE --- */
 
 /* Takes a sign-up at HQ as HQ's bot will (store_hq_signup_init) and prints
  * its ticket: for HQ IT to try the flow, and for the tests. */
@@ -635,12 +635,21 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
         fprintf(stderr, "kioskd hq signup: cannot load the C.UTF-8 locale (install libc-bin)\n");
         return 1;
     }
+    const char *slash = strrchr(event, '/');
+    size_t dlen = slash ? (size_t)(slash - event) : 0;
+    if (dlen && dlen < sizeof j.event_device) {
+        memcpy(j.event_device, event, dlen);
+        j.event_device[dlen] = '\0';
+    }
     errno = 0;
-    long long ev = strtoll(event, &end, 10);
-    if (errno || end == event || *end || ev < 1 ||
-        validate_name(name_in, j.name, sizeof j.name, &why) != 0 || !validate_mobile(phone)) {
-        fprintf(stderr, "kioskd hq signup: EVENT_ID must be a positive number, NAME a name and "
-                        "PHONE an 11-digit mainland mobile number\n");
+    long long ev = slash ? strtoll(slash + 1, &end, 10) : 0;
+    if (!j.event_device[0] || !hqsig_device_ok(j.event_device) || errno || end == slash + 1 ||
+        *end || ev < 1 || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
+        !validate_mobile(phone)) {
+        fprintf(stderr, "kioskd hq signup: EVENT must be DEVICE/ID (the branch that holds the "
+                        "event and its id there), NAME a name and PHONE an 11-digit mainland "
+                        "mobile number\n");
+        mbedtls_platform_zeroize(&j, sizeof j);
         return 2;
     }
     if (hq_open(k, false, err, sizeof err) != 0 ||
@@ -670,16 +679,23 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     hq_close(k);
     mbedtls_platform_zeroize(j.name, sizeof j.name);
     mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc == KIOSKD_ENOTFOUND) {
+        fprintf(stderr,
+                "kioskd hq signup: %s has no event %lld at HQ yet (its event_created or "
+                "event_linked entry comes with its next sync)\n",
+                j.event_device, ev);
+        return 1;
+    }
     if (rc) {
         fprintf(stderr, "kioskd hq signup: %s\n", kioskd_strerror(rc));
         return 1;
     }
     if (j.merged_into[0])
-        printf("merged into %s: this phone is signed up for event %lld already\n", j.merged_into,
-               ev);
+        printf("merged into %s: this phone is signed up for event %s/%lld already\n", j.merged_into,
+               j.event_device, ev);
     else
-        printf("%s\nsign-up %s:%lld for event %lld, for the branches to pull\n", code, j.kid,
-               (long long)j.signup_id, ev);
+        printf("%s\nsign-up %s:%lld for event %s/%lld, for %s to pull\n", code, j.kid,
+               (long long)j.signup_id, j.event_device, ev, j.event_device);
     return 0;
 }
 

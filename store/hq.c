@@ -31,9 +31,11 @@ static const char SQL_DEVICE_ACK[] =
 /* the changes for every device and those of a branch that is the device or
  * shares its area (not the empty one) */
 static const char SQL_CHANGES_AFTER[] =
-    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
-    "AND (event_id IS NULL OR event_id IN "
-    "(SELECT de.event_id FROM hq_device_events de WHERE de.device = ?3)) "
+    "SELECT seq, kind, data, (SELECT de.event_id FROM hq_device_events de "
+    "WHERE de.device = ?3 AND de.key = c.event_key) FROM hq_changes c "
+    "WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
+    "AND (event_key IS NULL OR event_key IN "
+    "(SELECT de.key FROM hq_device_events de WHERE de.device = ?3)) "
     "AND (branch IS NULL OR branch = ?3 "
     "OR branch IN (SELECT d.device FROM hq_devices d JOIN hq_devices o ON o.area = d.area "
     "WHERE o.device = ?3 AND o.area <> '')) ORDER BY seq LIMIT ?2";
@@ -45,21 +47,24 @@ static const char SQL_DEVICE_INSERT[] =
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id, branch) "
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_key, branch) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_CHANGE_INSERT_ONCE[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id, branch) "
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_key, branch) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char SQL_DEVICE_EVENT[] =
-    "INSERT INTO hq_device_events(device, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_device_events(device, event_id, key) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_EVENT_KEY_OF[] =
+    "SELECT key FROM hq_device_events WHERE device = ?1 AND event_id = ?2";
 static const char SQL_SIGNUP_FIRST[] =
-    "SELECT kid, signup_id FROM hq_signups WHERE event_id = ?1 AND phone_hash = ?2 "
+    "SELECT kid, signup_id FROM hq_signups WHERE event_key = ?1 AND phone_hash = ?2 "
     "AND merged_into IS NULL LIMIT 1";
 static const char SQL_SIGNUP_INSERT[] =
-    "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into, "
+    "event_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_GET[] =
-    "SELECT data, device FROM hq_changes WHERE kind = ?1 AND key = ?2";
+    "SELECT data, device, event_key FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_SIGNUP_NEXT_ID[] =
     "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
@@ -155,10 +160,10 @@ static int malformed(struct store_hq_push *j, const char *why);
 
 /* Where a change comes from and whom it is for. */
 struct change_scope {
-    const char *device; /* the device whose push made it; NULL: HQ's own */
-    int64_t event_id;   /* the event it belongs to (served to its holders); 0: none */
-    const char *branch; /* served to this device and its area's only; NULL: to all */
-    bool once;          /* an existing change of (kind, key) stays as it is */
+    const char *device;    /* the device whose push made it; NULL: HQ's own */
+    const char *event_key; /* HQ's key of its event (served to its holders); NULL: none */
+    const char *branch;    /* served to this device and its area's only; NULL: to all */
+    bool once;             /* an existing change of (kind, key) stays as it is */
 };
 
 /* Makes data the latest change of (kind, key), within scope. */
@@ -185,8 +190,8 @@ static int change_put(struct store_tx *tx, const char *kind, const char *key, co
         sqlite3_bind_text(st, 5, sc->device, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
-    if (sc->event_id)
-        sqlite3_bind_int64(st, 6, sc->event_id);
+    if (sc->event_key)
+        sqlite3_bind_text(st, 6, sc->event_key, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
     if (sc->branch)
@@ -245,8 +250,8 @@ static bool signup_key(json_t *data, const char *id_key, char out[40])
  * sign-up per event and phone, so that one is another device's, or HQ's own
  * when HQ takes a phone twice. A sign-up recorded before keeps what it was. */
 static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
-                         const char *device, int64_t event_id, const char *phone_hash,
-                         char first[40])
+                         const char *device, int64_t event_id, const char *event_key,
+                         const char *phone_hash, char first[40])
 {
     first[0] = '\0';
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
@@ -262,7 +267,7 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
         return rc == SQLITE_ROW ? 0 : store_rc(rc);
     if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
         return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, event_id);
+    sqlite3_bind_text(st, 1, event_key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -282,7 +287,28 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
         sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 6);
+    sqlite3_bind_text(st, 7, event_key, -1, SQLITE_STATIC);
     return store_step_done(st);
+}
+
+/* HQ's key of event_id at device into key: the key it was imported under when
+ * the device linked it, else DEVICE/ID (an event the device created). */
+static int event_key_of(struct store_tx *tx, const char *device, int64_t event_id,
+                        char key[HQ_EVENT_KEY_MAX + 1], bool *known)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_KEY_OF);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, event_id);
+    int rc = sqlite3_step(st);
+    *known = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (*known)
+        store_col_text(key, HQ_EVENT_KEY_MAX + 1, st, 0);
+    else
+        snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)event_id);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
 }
 
 /* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
@@ -291,15 +317,19 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
 static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data,
                        const char *phone_hash)
 {
-    char key[40], first[40];
+    char key[40], first[40], event_key[HQ_EVENT_KEY_MAX + 1];
+    bool known;
     json_t *ev = json_object_get(data, "event_id");
     const char *source = json_string_value(json_object_get(data, "source"));
     if (!signup_key(data, "signup_id", key) || !json_is_integer(ev) || !phone_hash[0] ||
         (source && strcmp(source, "walkin") == 0))
         return 0; /* a walk-in is over; an entry without phone or kid was pushed before */
-    int rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
+    int rc = event_key_of(tx, j->auth.device, (int64_t)json_integer_value(ev), event_key, &known);
+    if (rc == 0)
+        rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
                            (int64_t)json_integer_value(json_object_get(data, "signup_id")),
-                           j->auth.device, (int64_t)json_integer_value(ev), phone_hash, first);
+                           j->auth.device, (int64_t)json_integer_value(ev), event_key, phone_hash,
+                           first);
     if (rc)
         return rc;
     if (first[0]) {
@@ -308,9 +338,8 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     }
     if (json_object_set_new(data, "device", json_string(j->auth.device)) != 0)
         return KIOSKD_ENOMEM;
-    rc = change_put_json(
-        tx, "signup", key, data,
-        &(struct change_scope){.device = j->auth.device, .event_id = json_integer_value(ev)});
+    rc = change_put_json(tx, "signup", key, data,
+                         &(struct change_scope){.device = j->auth.device, .event_key = event_key});
     json_object_del(data, "device");
     return rc;
 }
@@ -319,7 +348,7 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
  * now; a sign-up merged or not served is left alone. */
 static int promotion_flow(struct store_tx *tx, json_t *data)
 {
-    char key[40], device[HQ_DEVICE_MAX + 1] = "";
+    char key[40], device[HQ_DEVICE_MAX + 1] = "", event_key[HQ_EVENT_KEY_MAX + 1] = "";
     json_t *served = NULL;
     if (!signup_key(data, "ticket_signup_id", key))
         return 0; /* pushed before promotions named their ticket */
@@ -334,6 +363,7 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
         served = json_loadb((const char *)sqlite3_column_text(st, 0),
                             (size_t)sqlite3_column_bytes(st, 0), 0, &err);
         store_col_text(device, sizeof device, st, 1);
+        store_col_text(event_key, sizeof event_key, st, 2);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
@@ -342,10 +372,10 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
     rc = 0;
     if (status && strcmp(status, "waitlisted") == 0)
         rc = json_object_set_new(served, "status", json_string("confirmed")) == 0
-                 ? change_put_json(tx, "signup", key, served,
-                                   &(struct change_scope){.device = device[0] ? device : NULL,
-                                                          .event_id = json_integer_value(
-                                                              json_object_get(served, "event_id"))})
+                 ? change_put_json(
+                       tx, "signup", key, served,
+                       &(struct change_scope){.device = device[0] ? device : NULL,
+                                              .event_key = event_key[0] ? event_key : NULL})
                  : KIOSKD_ENOMEM;
     json_decref(served);
     return rc;
@@ -437,11 +467,18 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     if (strcmp(kind, "signup_promoted") == 0)
         return promotion_flow(tx, data);
     json_t *ev = json_object_get(data, "event_id");
-    if (strcmp(kind, "event_created") == 0 && json_is_integer(ev)) {
+    const char *linked = json_string_value(json_object_get(data, "key"));
+    bool created = strcmp(kind, "event_created") == 0;
+    if ((created || (strcmp(kind, "event_linked") == 0 && linked && linked[0] &&
+                     strlen(linked) <= HQ_EVENT_KEY_MAX)) &&
+        json_is_integer(ev) && json_integer_value(ev) > 0) {
+        char own[HQ_EVENT_KEY_MAX + 1];
+        snprintf(own, sizeof own, "%s/%lld", j->auth.device, (long long)json_integer_value(ev));
         if (!(st = conn_stmt(tx->c, SQL_DEVICE_EVENT)))
             return KIOSKD_EIO;
         sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(ev));
+        sqlite3_bind_text(st, 3, created ? own : linked, -1, SQLITE_STATIC);
         return store_step_done(st);
     }
     return 0;
@@ -562,6 +599,9 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
         json_t *data = json_loadb((const char *)sqlite3_column_text(st, 2),
                                   (size_t)sqlite3_column_bytes(st, 2), 0, &err);
         int urc = data ? j->crypto->unseal(j->crypto->arg, kind, data) : KIOSKD_EIO;
+        if (urc == 0 && sqlite3_column_type(st, 3) != SQLITE_NULL &&
+            json_object_set_new(data, "event_id", json_integer(sqlite3_column_int64(st, 3))) != 0)
+            urc = KIOSKD_ENOMEM; /* the event's id at this device */
         if (urc || json_array_append_new(
                        changes, json_pack("{s:s, s:o}", "kind", kind, "data", data)) != 0) {
             if (urc)
@@ -744,10 +784,15 @@ void store_hq_export_init(struct store_hq_export *j)
 static int hq_signup_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_signup *j = (struct store_hq_signup *)job;
-    char phone_hash[65], key[40];
+    char phone_hash[65], key[40], event_key[HQ_EVENT_KEY_MAX + 1];
     int64_t id = 0;
+    bool known;
     json_t *data = NULL;
-    int rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
+    int rc = event_key_of(tx, j->event_device, j->event_id, event_key, &known);
+    if (rc == 0 && !known)
+        return KIOSKD_ENOTFOUND; /* the device has not pushed or linked that event */
+    if (rc == 0)
+        rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
     sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_SIGNUP_NEXT_ID);
     if (rc)
         return rc;
@@ -760,8 +805,8 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return store_rc(rc);
-    if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, phone_hash, j->merged_into)) !=
-            0 ||
+    if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, event_key, phone_hash,
+                            j->merged_into)) != 0 ||
         j->merged_into[0])
         return rc;
     j->signup_id = id;
@@ -785,7 +830,7 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
                   : KIOSKD_ENOMEM) == 0) {
         snprintf(key, sizeof key, "%s:%lld", j->kid, (long long)id);
         rc = change_put_json(tx, "signup", key, data,
-                             &(struct change_scope){.event_id = j->event_id});
+                             &(struct change_scope){.event_key = event_key});
     }
     json_decref(data);
     return rc;

@@ -36,6 +36,8 @@
 #include "store/store.h"
 
 #define HQ_DEVICE_MAX 64
+/* HQ's key of an event: an import's key, or DEVICE/ID (store/hq_migrations/0004) */
+#define HQ_EVENT_KEY_MAX 200
 #define HQ_SIG_HEX 64
 #define HQ_AREA_MAX 64 /* bytes of a device's area */
 
@@ -161,7 +163,7 @@ struct store_hq_import {
 void store_hq_import_init(struct store_hq_import *j);
 
 /* A sign-up taken at HQ (by HQ's bot; `kioskd hq signup` for HQ IT): served
- * to the branches as change kind signup, its ticket signed by HQ's key
+ * to the branch that holds its event as change kind signup, its ticket signed by HQ's key
  * (kid, served as change kind key), the guest sealed with HQ's key. The
  * merge rule holds: when a sign-up for the same event and phone is there
  * already (a branch's, or one taken at HQ before), nothing is added and
@@ -171,6 +173,10 @@ struct store_hq_signup {
     const struct store_hq_crypto *crypto;
     char kid[16];
     char public_pem[256];
+    /* the event as the branch that holds it names it: KIOSKD_ENOTFOUND when
+     * that device has not pushed it (event_created) or linked HQ's import
+     * of it (event_linked) yet */
+    char event_device[HQ_DEVICE_MAX + 1];
     int64_t event_id;
     char name[160], phone[16]; /* in clear: wiped by the submitter */
     char name_masked[64], phone_last4[5];
