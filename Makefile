@@ -3,7 +3,7 @@
 
 CC       ?= cc
 SAN      ?= 0
-PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng zlib
+PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng zlib libpq
 
 ifeq ($(SAN),1)
   OUT    := build/san

@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
-"""Drain rate of a branch's outbox to a loopback `kioskd hq` on SQLite.
+"""Drain rate of a branch's outbox to a loopback `kioskd hq`, on SQLite and on PostgreSQL.
 
     bench/hq_drain.py [--bin build/rel/kioskd] [--entries 100000] [--batch 500] [--gzip on|off]
-                      [--daemon]
+                      [--backend both|sqlite|pg] [--daemon]
 
 Creates a branch database (migrated by the binary itself), fills its outbox
 with N sign-up-shaped entries (about 250 bytes of JSON each) straight through
 sqlite3, registers the branch at a fresh `kioskd hq`, then times one
 `kioskd sync --once`, which pushes everything in batches. Prints entries per
-second and checks that HQ stored every entry once. With --daemon, `kioskd serve`
-drains it by its own rounds instead (timed from its start to HQ holding every
-entry), and the longest time one push took to build (on a worker) is printed
-from its event=sync_round lines. All traffic is on 127.0.0.1;
+second and checks that HQ stored every entry once; with both backends, side by
+side. PostgreSQL is a throwaway server on a Unix socket in a temporary folder
+(tests/integration/pgserver.py; Debian's postgresql). With --daemon, `kioskd
+serve` drains it by its own rounds instead (timed from its start to HQ holding
+every entry), and the longest time one push took to build (on a worker) is
+printed from its event=sync_round lines. All traffic is on 127.0.0.1;
 everything is written under a temporary folder, removed at the end.
 """
 import argparse
@@ -26,6 +28,27 @@ import tempfile
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import pgserver  # noqa: E402
+
+
+def start_hq(kioskd, ini, log_path):
+    """Starts `kioskd hq -c ini`; returns (process, port)."""
+    log = open(log_path, "w+")
+    hq = subprocess.Popen([kioskd, "hq", "-c", ini], stderr=log)
+    for _ in range(1000):
+        log.seek(0)
+        m = re.search(r"event=listening .*port=(\d+)", log.read())
+        if m:
+            return hq, int(m.group(1))
+        if hq.poll() is not None:
+            break
+        time.sleep(0.01)
+    hq.kill()
+    log.seek(0)
+    sys.exit("kioskd hq did not start:\n" + log.read())
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -34,30 +57,42 @@ def main():
     ap.add_argument("--entries", type=int, default=100000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--gzip", default="on", choices=("on", "off"))
+    ap.add_argument("--backend", default="both", choices=("both", "sqlite", "pg"))
     ap.add_argument("--daemon", action="store_true")
     a = ap.parse_args()
+    backends = ["sqlite", "pg"] if a.backend == "both" else [a.backend]
+    results = {}
+    for backend in backends:
+        if backend == "pg" and not pgserver.available():
+            results[backend] = None
+            continue
+        results[backend] = drain(a, backend)
+    print(f"\n{a.entries} entries drained, batch {a.batch}, gzip {a.gzip}, loopback:")
+    print(f"  {'HQ store':<12} {'seconds':>8} {'entries/s':>10}")
+    for backend, r in results.items():
+        name = {"sqlite": "SQLite", "pg": "PostgreSQL"}[backend]
+        if r is None:
+            print(f"  {name:<12} {'-':>8} {'-':>10}  (PostgreSQL cannot run here)")
+        else:
+            print(f"  {name:<12} {r:8.2f} {a.entries / r:10,.0f}")
+    pgserver.stop()
+
+
+def drain(a, backend):
+    """Drains a.entries entries to a new `kioskd hq` on backend; returns the seconds it took."""
     kioskd = os.path.abspath(a.bin)
     d = tempfile.mkdtemp(prefix="kioskd-hqbench-")
     hq = None
+    url = pgserver.new_database() if backend == "pg" else None
     try:
         hq_ini = os.path.join(d, "hq.ini")
         with open(hq_ini, "w") as f:
             f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/hq.db\n"
-                    f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n")
+                    f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n"
+                    + (f"database_url = {url}\n" if url else ""))
         secret = subprocess.run([kioskd, "hq", "device", "add", "bench-1", "-c", hq_ini],
                                 check=True, capture_output=True, text=True).stdout.strip()
-        log = open(os.path.join(d, "hq.log"), "w+")
-        hq = subprocess.Popen([kioskd, "hq", "-c", hq_ini], stderr=log)
-        port = None
-        for _ in range(500):
-            log.seek(0)
-            m = re.search(r"event=listening .*port=(\d+)", log.read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.01)
-        if not port:
-            sys.exit("kioskd hq did not start")
+        hq, port = start_hq(kioskd, hq_ini, os.path.join(d, "hq.log"))
 
         br_ini = os.path.join(d, "branch.ini")
         with open(br_ini, "w") as f:
@@ -83,9 +118,12 @@ def main():
         db.commit()
         db.close()
 
+        def hq_db():
+            return pgserver.Connection(url) if url else sqlite3.connect(f"{d}/hq.db")
+
         t0 = time.monotonic()
         if a.daemon:
-            out = daemon_drain(kioskd, br_ini, d, a.entries)
+            out = daemon_drain(kioskd, br_ini, d, a.entries, hq_db)
         else:
             p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
                                text=True)
@@ -93,15 +131,16 @@ def main():
                 sys.exit(f"sync failed: {p.stderr}")
             out = p.stdout.strip()
         dt = time.monotonic() - t0
-        hdb = sqlite3.connect(f"{d}/hq.db")
+        hdb = hq_db()
         stored = hdb.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
         acked = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()[0]
         hdb.close()
         if stored != a.entries or acked != a.entries:
             sys.exit(f"HQ stored {stored} entries, acked through {acked}; expected {a.entries}")
         print(f"{a.entries} entries, batch {a.batch}, gzip {a.gzip}: {dt:.2f} s, "
-              f"{a.entries / dt:,.0f} entries/s to kioskd hq on SQLite (loopback)")
+              f"{a.entries / dt:,.0f} entries/s to kioskd hq on {backend} (loopback)")
         print(out)
+        return dt
     finally:
         if hq:
             hq.terminate()
@@ -109,7 +148,7 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def daemon_drain(kioskd, ini, d, n):
+def daemon_drain(kioskd, ini, d, n, hq_db):
     """Runs `kioskd serve` until HQ acknowledged n entries and the round ended;
     returns what its event=sync_round lines say."""
     log_path = os.path.join(d, "branch.log")
@@ -118,7 +157,7 @@ def daemon_drain(kioskd, ini, d, n):
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            hdb = sqlite3.connect(f"{d}/hq.db")
+            hdb = hq_db()
             row = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()
             hdb.close()
             with open(log_path) as f:

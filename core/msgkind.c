@@ -23,6 +23,8 @@ static const struct {
                            "title time venue date signed_up checked_in no_shows walk_ins"},
     [MSG_TICKET_LINK] = {"ticket_link", true, EVENT},
     [MSG_CHAT_REPLY] = {"chat_reply", true, "text"},
+    [MSG_INVITATION] = {"invitation", false, PERSON "title time date venue link"},
+    [MSG_FESTIVAL] = {"festival", false, PERSON "festival date"},
 };
 
 static const char *const channels[MSG_CHANNELS] = {"sms", "log", "wecom", "wechat"};

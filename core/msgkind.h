@@ -24,6 +24,8 @@ enum msg_kind {
     MSG_STAFF_SUMMARY,
     MSG_TICKET_LINK,
     MSG_CHAT_REPLY, /* a chat reply past WeChat's 5 s: text, no template */
+    MSG_INVITATION, /* a campaign's step (store/campaigns.h) */
+    MSG_FESTIVAL,   /* a festival's greeting ([campaigns] festivals) */
     MSG_KINDS
 };
 

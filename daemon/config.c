@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/campaign.h"
 #include "core/status.h"
 
 enum opt_type { OPT_STR, OPT_INT, OPT_LISTEN, OPT_ENUM, OPT_SPAN };
@@ -163,6 +164,10 @@ static const struct opt opts[] = {
      "Wrong bind codes a chat identity may send before binding is locked for it."},
     {"bot", "bind_lock", OPT_INT, OFF(bot_bind_lock), "3600", 60, 86400, NULL, false, "s",
      "How long binding stays locked after too many wrong codes."},
+    {"bot", "reply_within", OPT_INT, OFF(bot_reply_within), "4000", 100, 60000, NULL, false, "ms",
+     "How long `POST /api/v1/bot/messages` may wait for its reply (a slow store): past this it "
+     "answers 202 `{\"pending\": id}` and the reply is fetched with "
+     "`GET /api/v1/bot/replies/{id}` (kept two days)."},
     {"wechat", "token", OPT_STR, OFF(wechat_token), "", 0, 0, NULL, true, "text",
      "The Token of the Official Account's server configuration: GET and POST /wechat are "
      "checked with it; empty turns /wechat off (503)."},
@@ -225,6 +230,14 @@ static const struct opt opts[] = {
     {"messages", "templates", OPT_STR, OFF(messages_templates), "", 0, 0, NULL, false, "path",
      "Folder whose KIND.CHANNEL.mustache files replace the built-in templates of the same name "
      "(docs/messages.md); checked at start."},
+    {"campaigns", "sleeping_days", OPT_INT, OFF(campaigns_sleeping_days), "180", 1, 3650, NULL,
+     false, "days",
+     "A member whose last transaction is older than this is sleeping (a campaign's audience "
+     "`\"sleeping\": true`, docs/campaigns.md)."},
+    {"campaigns", "festivals", OPT_STR, OFF(campaigns_festivals), "春节 元宵 端午 中秋 重阳", 0, 0,
+     NULL, false, "names",
+     "Festivals on which every member gets a greeting (kind festival, 10:00 China time; dates "
+     "shipped for 2026-2030), separated by spaces; empty for none."},
     {"hq", "url", OPT_STR, OFF(hq_url), "", 0, 0, NULL, false, "URL",
      "HQ's sync address (e.g. https://hq.example.com); empty turns sync off. `kioskd sync "
      "--once` pushes the outbox there and pulls HQ's changes (docs/sync.md)."},
@@ -259,7 +272,12 @@ static const struct opt opts[] = {
     {"hqserver", "database", OPT_STR, OFF(hqserver_database), "./var/hq.db", 0, 0, NULL, false,
      "path",
      "HQ's SQLite database (devices, pushed entries, changes for branches); created "
-     "and migrated at start."},
+     "and migrated at start. Not used when `database_url` is set."},
+    {"hqserver", "database_url", OPT_STR, OFF(hqserver_database_url), "", 0, 0, NULL, true,
+     "libpq URL",
+     "A PostgreSQL connection string (e.g. postgresql:///kioskd_hq?host=/run/postgresql); "
+     "when set, HQ keeps its data there instead of in `database`, and several `kioskd hq` "
+     "processes may share it (docs/sync.md). Empty: SQLite."},
     {"hqserver", "key_file", OPT_STR, OFF(hqserver_key_file), "./var/hq.key", 0, 0, NULL, false,
      "path",
      "HQ's own key for personal data and device secrets at rest (mode 0600; created on first "
@@ -532,6 +550,14 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
     }
     if (c->tiers_potential > c->tiers_midhigh || c->tiers_midhigh > c->tiers_private) {
         snprintf(err, errlen, "[tiers] must rise: potential <= midhigh <= private");
+        return KIOSKD_ECONFIG;
+    }
+    const char *bad = NULL;
+    if (campaign_festivals_parse(c->campaigns_festivals, &c->campaigns_festival_mask, &bad) != 0) {
+        int n = (int)strcspn(bad, " ,");
+        snprintf(err, errlen,
+                 "[campaigns] festivals: unknown festival '%.*s' (春节 元宵 端午 中秋 重阳)",
+                 n > 40 ? 40 : n, bad);
         return KIOSKD_ECONFIG;
     }
     if (c->store_path[0] == '\0') {

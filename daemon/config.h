@@ -67,6 +67,7 @@ struct config {
     int64_t bot_per_minute;    /* commands per chat identity per minute */
     int64_t bot_bind_failures; /* wrong bind codes before binding is locked */
     int64_t bot_bind_lock;     /* seconds binding stays locked */
+    int64_t bot_reply_within;  /* ms before the bridge answers 202 {"pending"} */
     /* [wechat] */
     char *wechat_token;            /* the callback's token; "" turns /wechat off */
     char *wechat_appid;            /* the Official Account's appid (safe mode) */
@@ -93,6 +94,10 @@ struct config {
     int64_t messages_maturity_days;
     int64_t messages_interval; /* seconds between scheduler runs */
     char *messages_templates;  /* folder of replacement templates; "" = none */
+    /* [campaigns] */
+    int64_t campaigns_sleeping_days;  /* no transaction for this long: sleeping */
+    char *campaigns_festivals;        /* as given */
+    unsigned campaigns_festival_mask; /* bit i: core/campaign.h festival i */
     /* [hq]: this branch's sync with HQ */
     char *hq_url;    /* "" = no sync */
     char *hq_device; /* this daemon's device id at HQ */
@@ -110,6 +115,7 @@ struct config {
     char *hqserver_cert;
     char *hqserver_key;
     char *hqserver_database;
+    char *hqserver_database_url; /* PostgreSQL instead of SQLite when not empty */
     char *hqserver_key_file;
     char *hqserver_ticket_key_file;
     char *hqserver_admin_token;

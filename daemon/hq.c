@@ -182,6 +182,7 @@ static int hq_store_open(struct kioskd *k, bool daemon, char *err, size_t errlen
 {
     struct store_opts so = {
         .path = k->cfg.hqserver_database,
+        .pg_url = k->cfg.hqserver_database_url,
         .busy_timeout_ms = (int)k->cfg.store_busy_timeout,
         .queue_max = (int)k->cfg.store_queue_max,
         .checkpoint_pages = (int)k->cfg.store_checkpoint_pages,

@@ -199,6 +199,8 @@ static void sched_done(struct store_job *job)
             log_info("messages_queued", "count=%lld", (long long)r->job.queued);
         if ((r->job.queued || r->job.recovered) && ms->started)
             lws_sul_schedule(ms->k->lws, 0, &ms->send_tick, send_tick, 1);
+        if (r->job.more)
+            ms->sched_again = true; /* a campaign's step goes on in batches */
     }
     free(r);
     if (ms->sched_again && ms->started) {
@@ -225,6 +227,7 @@ static void sched_run(struct messenger *ms)
     r->job.wechat = ms->wechat;
     r->job.wechat_kinds = ms->wechat_kinds;
     r->job.maturity_days = ms->k->cfg.messages_maturity_days;
+    r->job.festivals = ms->k->cfg.campaigns_festival_mask;
     if (store_submit(ms->k->store, &r->job.job) != 0) {
         free(r);
         return; /* the next tick tries again */
@@ -872,13 +875,28 @@ static void wx_cut(const char *text, char *out, size_t cap, size_t max)
 
 static void wx_go(struct send *s);
 
-/* A chat reply past WeChat's 5 seconds, as a customer-service text message:
+/*
+ * A chat reply past WeChat's 5 seconds, as a customer-service text message:
  * touser, msgtype text, text.content (the reply, as the passive reply would
- * have carried it). */
+ * have carried it).
+ *
+ * At least once, on purpose. The customer-service API takes no
+ * client_msg_id, so WeChat cannot drop a copy: when kioskd stops (a crash, a
+ * power cut, the transfer's timeout) after WeChat accepted the message but
+ * before its settle committed, the message is still `sending`, is queued
+ * again at the next start (M4) and the member gets the same text twice.
+ * Recording it sent before the request instead would lose it for good in the
+ * same window, and this reply is often the only answer to a command that
+ * changed something (a sign-up, an opt-out): a repeated identical text is
+ * the lesser harm. A repeat is logged (chat_reply_again) so it can be told.
+ */
 static void send_custom(struct send *s)
 {
     struct kioskd *k = s->ms->k;
     size_t len;
+    if (s->m.attempts > 1) /* an earlier attempt may have reached the member */
+        log_info("chat_reply_again", "id=%lld attempt=%lld may_repeat=1", (long long)s->m.id,
+                 (long long)s->m.attempts);
     const char *text = json_string_value(json_object_get(s->m.data, "text"));
     if (!text || !*text) {
         settle(s, V_FAILED, "no_text");
@@ -979,6 +997,12 @@ static void send_go(struct send *s)
         json_object_set_new(d, "ticket_link", json_string(link));
     } else if (s->ticket[0]) {
         json_object_set_new(d, "ticket_link", json_string("[ticket link]"));
+    }
+    const char *path = json_string_value(json_object_get(d, "link"));
+    if (s->m.kind == MSG_INVITATION && path) {
+        char link[512]; /* an invitation's link: the kiosk page with the campaign's code */
+        snprintf(link, sizeof link, "%s%s", k->cfg.bot_public_url, path);
+        json_object_set_new(d, "link", json_string(link));
     }
     if (s->m.channel == MSG_WECHAT) {
         send_wechat(s, t, d);

@@ -17,6 +17,7 @@
 
 #include "core/botcmd.h"
 #include "core/points.h"
+#include "core/rng.h"
 #include "core/status.h"
 #include "core/tier.h"
 #include "core/validate.h"
@@ -49,23 +50,39 @@ static const char BIND_USAGE[] = "请发送：绑定 手机号 绑定码（例�
                                  "绑定码请向网点工作人员索取，10 分钟内有效。";
 static const char SIGNUP_USAGE[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
 
-struct late_reply;
+/* How long a reply written held (store/messages.h) waits for its settling:
+ * the passive reply's cancel or the late reply's release. */
+#define CHAT_HOLD 60
+#define APOLOGY "抱歉，刚才的消息没有办理成功（系统繁忙），什么也没有改变。请稍后再发一次。"
+
+/* Where the reply of a command is kept beyond its commit (a WeChat sender's
+ * chat_reply message, the bridge's bot_replies row). */
+enum row_state {
+    ROW_NONE,    /* nothing written yet */
+    ROW_HELD,    /* written, held until the reply's fate is known */
+    ROW_RELEASED /* written to go (WeChat) */
+};
 
 struct bot_ctx {
     struct req_wait wait;
     struct kioskd *k;
     bot_answer_fn answer;
     struct bot_reply_to to;
-    lws_sorted_usec_list_t late_sul; /* WeChat's 5 s: armed while the reply is not ready */
-    bool late;                       /* answered `success`: the reply follows as a message */
-    struct late_reply *turn_late;    /* the late reply, queued by the turn (until it is done) */
-    bool late_queued;                /* the turn queued the late reply */
+    lws_sorted_usec_list_t late_sul; /* the reply's bound: armed while it is not ready */
+    bool late;   /* answered `success` (WeChat) or 202 (bridge): the reply follows */
+    bool bridge; /* the JSON bridge (else WeChat) */
+    bool chat;   /* WeChat with customer-service replies on: the reply is kept, held */
     bool has_key, greet;
-    bool durable; /* the reply follows a change: stored with the delivery, across restarts */
+    bool durable;   /* the reply follows a change: stored with the delivery, across restarts */
+    bool turn_held; /* the turn wrote the reply held (else to go at once) */
+    enum row_state row;
     unsigned char identity[32], key[32];
     char group[65];
+    char pending_id[STORE_REPLY_ID_LEN + 1]; /* the bridge's kept reply */
+    struct store_msg_chat_reply *chat_row;   /* the WeChat reply, written by a job (or NULL) */
     struct store_bot_turn turn;
     struct store_signup_new signup;
+    struct store_bot_signup bot_signup;
     struct store_event ev;
     struct work work;
     char code[TICKET_CODE_MAX + 1];
@@ -174,159 +191,6 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
     return 0;
 }
 
-/* Answers the client (when still there) and frees c. */
-static void bot_free(struct bot_ctx *c)
-{
-    lws_sul_cancel(&c->late_sul);
-    free(c->turn_late);
-    free(c);
-}
-
-/*
- * Always within 5 s: a WeChat message whose reply is not ready after
- * [wechat] reply_within (the store is slow) is answered `success` at once
- * (WeChat shows nothing and does not retry); the work goes on without the
- * request, and its reply is queued as a chat_reply message, sent as a
- * customer-service message (daemon/messages.c).
- */
-static void late_fired(lws_sorted_usec_list_t *sul)
-{
-    struct bot_ctx *c = lws_container_of(sul, struct bot_ctx, late_sul);
-    struct req *r = req_resume(&c->wait);
-    if (!r)
-        return; /* the client has gone: the work ends as it would have */
-    c->late = true;
-    log_info("bot_reply_late", "after_ms=%lld", (long long)c->k->cfg.wechat_reply_within);
-    req_reply(r, 200, "text/plain; charset=utf-8", "success", 7);
-}
-
-struct late_reply {
-    struct store_msg_chat_reply job;
-    struct kioskd *k;
-};
-
-static void late_queued(struct store_job *job)
-{
-    struct late_reply *q = container_of(job, struct late_reply, job.job);
-    if (job->rc)
-        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(job->rc));
-    else if (q->job.queued)
-        messages_send_soon(q->k);
-    mbedtls_platform_zeroize(q->job.text, sizeof q->job.text);
-    free(q);
-}
-
-/* A chat_reply message for c's sender, its text to be filled; NULL (logged)
- * when it cannot be made. */
-static struct late_reply *late_prepare(struct bot_ctx *c)
-{
-    struct kioskd *k = c->k;
-    struct late_reply *q = calloc(1, sizeof *q);
-    if (!q) {
-        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
-        return NULL;
-    }
-    store_msg_chat_reply_init(&q->job);
-    q->k = k;
-    memcpy(q->job.key_hash, c->key, sizeof q->job.key_hash);
-    memcpy(q->job.person_hash, c->identity, sizeof q->job.person_hash);
-    q->job.job.done = late_queued;
-    if (pii_seal(&k->pii, &k->rng, "openid", c->to.from, strlen(c->to.from), q->job.openid_enc,
-                 sizeof q->job.openid_enc, &q->job.openid_enc_len) != 0) {
-        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ECRYPTO));
-        free(q);
-        return NULL;
-    }
-    return q;
-}
-
-/* Queues reply for c's sender as a chat_reply message (after `success`). */
-static void late_queue(struct bot_ctx *c, const char *reply)
-{
-    struct late_reply *q = late_prepare(c);
-    if (!q)
-        return;
-    snprintf(q->job.text, sizeof q->job.text, "%s", reply);
-    int rc = store_submit(c->k->store, &q->job.job);
-    if (rc) {
-        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(rc));
-        free(q);
-    }
-}
-
-/* The request back after the store or a worker, in *r: NULL when it was
- * answered `success` (then true: the work goes on). False when the client
- * has gone (c is freed). */
-static bool resumed(struct bot_ctx *c, struct req **r)
-{
-    *r = req_resume(&c->wait);
-    if (*r || c->late)
-        return true;
-    bot_free(c);
-    return false;
-}
-
-/* Fails r with rc, or logs when the request was answered `success`; frees c. */
-static void fail(struct bot_ctx *c, struct req *r, int rc)
-{
-    if (r)
-        req_fail(r, rc);
-    else
-        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
-    bot_free(c);
-}
-
-/* Submits job for c (deferring r while there is one); non-zero when it could
- * not (r is answered, c is not freed). */
-static int submit(struct bot_ctx *c, struct req *r, struct store_job *job)
-{
-    if (r)
-        return req_submit(r, job, &c->wait);
-    int rc = c->k->draining ? KIOSKD_ESHUTDOWN : store_submit(c->k->store, job);
-    if (rc)
-        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
-    return rc;
-}
-
-static int submit_work(struct bot_ctx *c, struct req *r, struct work *w)
-{
-    if (r)
-        return req_submit_work(r, w, &c->wait);
-    w->gone = &c->wait.gone;
-    int rc = c->k->draining ? KIOSKD_ESHUTDOWN : worker_submit(c->k->workers, w);
-    if (rc)
-        log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(rc));
-    return rc;
-}
-
-static void finish(struct bot_ctx *c, struct req *r, const char *reply)
-{
-    if (r)
-        c->answer(r, &c->to, reply);
-    else if (c->late && !c->late_queued)
-        late_queue(c, reply);
-    bot_free(c);
-}
-
-static void turn_done(struct store_job *job)
-{
-    struct bot_ctx *c = container_of(job, struct bot_ctx, turn.job);
-    struct req *r;
-    if (c->turn_late) { /* committed, or rolled back, with the turn */
-        c->turn_late->job.job.rc = job->rc;
-        c->late_queued = job->rc == 0;
-        late_queued(&c->turn_late->job.job);
-        c->turn_late = NULL;
-    }
-    if (!resumed(c, &r))
-        return;
-    if (job->rc) {
-        fail(c, r, job->rc);
-        return;
-    }
-    finish(c, r, c->turn.reply);
-}
-
 /*
  * Replies to read-only commands (积分, 活动, 帮助, the greeting) are kept in
  * memory for a delivery seen again within BOT_CACHE_SECONDS (WeChat retries
@@ -336,13 +200,30 @@ static void turn_done(struct store_job *job)
 #define BOT_CACHE_SLOTS 512
 #define BOT_CACHE_SECONDS 300
 
+/* The bridge's replies that went 202: pending until their work ends; then
+ * the reply is read from bot_replies (written with the work's commit), or
+ * from text when the work failed and nothing was kept. */
+#define BOT_PENDING_SLOTS 256
+
 struct bot_cache {
     struct {
         unsigned char key[32];
         int64_t at;
         char *reply; /* NULL: free */
     } slot[BOT_CACHE_SLOTS];
+    struct {
+        char id[STORE_REPLY_ID_LEN + 1]; /* "": free */
+        int64_t at;
+        char *text; /* NULL: pending */
+    } pending[BOT_PENDING_SLOTS];
 };
+
+static struct bot_cache *cache_of(struct kioskd *k)
+{
+    if (!k->bot_cache)
+        k->bot_cache = calloc(1, sizeof(struct bot_cache));
+    return k->bot_cache;
+}
 
 static size_t cache_slot(const unsigned char key[32])
 {
@@ -363,9 +244,9 @@ static const char *cache_get(struct kioskd *k, const unsigned char key[32])
 
 static void cache_put(struct kioskd *k, const unsigned char key[32], const char *reply)
 {
-    if (!k->bot_cache && !(k->bot_cache = calloc(1, sizeof(struct bot_cache))))
+    struct bot_cache *bc = cache_of(k);
+    if (!bc)
         return; /* a repeat is then answered anew: it changes nothing */
-    struct bot_cache *bc = k->bot_cache;
     size_t i = cache_slot(key);
     char *copy = strdup(reply);
     if (!copy)
@@ -383,8 +264,291 @@ void bot_cache_free(struct kioskd *k)
         return;
     for (size_t i = 0; i < BOT_CACHE_SLOTS; i++)
         free(bc->slot[i].reply);
+    for (size_t i = 0; i < BOT_PENDING_SLOTS; i++)
+        free(bc->pending[i].text);
     free(bc);
     k->bot_cache = NULL;
+}
+
+/* The slot of pending id, or NULL. */
+static size_t pending_find(struct bot_cache *bc, const char *id)
+{
+    for (size_t i = 0; i < BOT_PENDING_SLOTS; i++)
+        if (strcmp(bc->pending[i].id, id) == 0)
+            return i;
+    return BOT_PENDING_SLOTS;
+}
+
+/* Marks id pending (a 202 went out); the oldest slot goes when all are taken. */
+static void pending_add(struct kioskd *k, const char *id)
+{
+    struct bot_cache *bc = cache_of(k);
+    if (!bc)
+        return; /* GET then answers from bot_replies once the work commits */
+    size_t pick = 0;
+    for (size_t i = 0; i < BOT_PENDING_SLOTS; i++) {
+        if (!bc->pending[i].id[0]) {
+            pick = i;
+            break;
+        }
+        if (bc->pending[i].at < bc->pending[pick].at)
+            pick = i;
+    }
+    free(bc->pending[pick].text);
+    bc->pending[pick].text = NULL;
+    bc->pending[pick].at = now_s();
+    snprintf(bc->pending[pick].id, sizeof bc->pending[pick].id, "%s", id);
+}
+
+/* The work of pending id ended: text is its reply when nothing was kept in
+ * bot_replies (NULL: it was; the slot is freed). */
+static void pending_end(struct kioskd *k, const char *id, const char *text)
+{
+    struct bot_cache *bc = k->bot_cache;
+    size_t i = bc ? pending_find(bc, id) : BOT_PENDING_SLOTS;
+    if (i == BOT_PENDING_SLOTS)
+        return;
+    if (text && (bc->pending[i].text = strdup(text)) != NULL)
+        return;
+    bc->pending[i].id[0] = '\0';
+}
+
+/* Frees c (its request was answered, or is gone). */
+static void bot_free(struct bot_ctx *c)
+{
+    lws_sul_cancel(&c->late_sul);
+    if (c->chat_row) {
+        mbedtls_platform_zeroize(c->chat_row, sizeof *c->chat_row);
+        free(c->chat_row);
+    }
+    free(c);
+}
+
+/*
+ * The reply's bound. A WeChat message whose reply is not ready after
+ * [wechat] reply_within (the store is slow) is answered `success` at once
+ * (WeChat shows nothing and does not retry); the work goes on without the
+ * request, and its reply goes as a chat_reply message, sent as a
+ * customer-service message (daemon/messages.c). The bridge's message is
+ * answered 202 {"pending": id} after [bot] reply_within; its reply is fetched
+ * with GET /api/v1/bot/replies/{id}.
+ *
+ * So that no answer is lost between two commits, the reply is written with
+ * the command's own change (the sign-up, the turn): for WeChat as a held
+ * chat_reply message, cancelled once the passive reply went out, released
+ * once `success` did (and by itself after CHAT_HOLD, or at the next start,
+ * when neither could be recorded); for the bridge as its bot_replies row.
+ * A command that fails after `success` or 202 is answered APOLOGY.
+ */
+static void late_fired(lws_sorted_usec_list_t *sul)
+{
+    struct bot_ctx *c = lws_container_of(sul, struct bot_ctx, late_sul);
+    struct req *r = req_resume(&c->wait);
+    if (!r)
+        return; /* the client has gone: the work ends as it would have */
+    c->late = true;
+    if (c->bridge) {
+        log_info("bot_reply_pending", "after_ms=%lld", (long long)c->k->cfg.bot_reply_within);
+        pending_add(c->k, c->pending_id);
+        req_json(r, 202, json_pack("{s:s}", "pending", c->pending_id));
+        return;
+    }
+    log_info("bot_reply_late", "after_ms=%lld", (long long)c->k->cfg.wechat_reply_within);
+    req_reply(r, 200, "text/plain; charset=utf-8", "success", 7);
+}
+
+struct late_reply {
+    union {
+        struct store_msg_chat_reply reply;
+        struct store_msg_chat_settle settle;
+    } job;
+    struct kioskd *k;
+};
+
+static void late_queued(struct store_job *job)
+{
+    struct late_reply *q = container_of(job, struct late_reply, job.reply.job);
+    if (job->rc)
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(job->rc));
+    else if (q->job.reply.queued)
+        messages_send_soon(q->k);
+    mbedtls_platform_zeroize(q, sizeof *q);
+    free(q);
+}
+
+/* Fills j, a chat_reply message for c's sender (text to come); false
+ * (logged) when it cannot be made. */
+static bool chat_row_fill(struct bot_ctx *c, struct store_msg_chat_reply *j, int64_t hold)
+{
+    struct kioskd *k = c->k;
+    store_msg_chat_reply_init(j);
+    memcpy(j->key_hash, c->key, sizeof j->key_hash);
+    memcpy(j->person_hash, c->identity, sizeof j->person_hash);
+    j->hold = hold;
+    if (pii_seal(&k->pii, &k->rng, "openid", c->to.from, strlen(c->to.from), j->openid_enc,
+                 sizeof j->openid_enc, &j->openid_enc_len) != 0) {
+        log_warn("bot_late_reply_unkept", "error=%s", kioskd_strerror(KIOSKD_ECRYPTO));
+        return false;
+    }
+    return true;
+}
+
+/* The chat_reply message for a job of c (held for CHAT_HOLD when hold), or
+ * NULL when c keeps none. */
+static struct store_msg_chat_reply *chat_row(struct bot_ctx *c, bool hold)
+{
+    if (!c->chat)
+        return NULL;
+    if (!c->chat_row && !(c->chat_row = malloc(sizeof *c->chat_row))) {
+        log_warn("bot_late_reply_unkept", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
+        return NULL;
+    }
+    return chat_row_fill(c, c->chat_row, hold ? CHAT_HOLD : 0) ? c->chat_row : NULL;
+}
+
+/* Queues reply for c's sender as a chat_reply message of its own commit. */
+static void late_queue(struct bot_ctx *c, const char *reply)
+{
+    struct late_reply *q = calloc(1, sizeof *q);
+    if (!q || !chat_row_fill(c, &q->job.reply, 0)) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(KIOSKD_ENOMEM));
+        free(q);
+        return;
+    }
+    q->k = c->k;
+    q->job.reply.job.done = late_queued;
+    snprintf(q->job.reply.text, sizeof q->job.reply.text, "%s", reply);
+    int rc = store_submit(c->k->store, &q->job.reply.job);
+    if (rc) {
+        log_warn("bot_late_reply_lost", "error=%s", kioskd_strerror(rc));
+        free(q);
+    }
+}
+
+static void settled(struct store_job *job)
+{
+    struct late_reply *q = container_of(job, struct late_reply, job.settle.job);
+    if (job->rc) /* a held reply goes by itself after CHAT_HOLD */
+        log_warn("bot_reply_unsettled", "answered=%d error=%s", q->job.settle.answered,
+                 kioskd_strerror(job->rc));
+    else if (q->job.settle.settled && !q->job.settle.answered)
+        messages_send_soon(q->k);
+    free(q);
+}
+
+/* Cancels (answered) or releases c's held chat_reply message. */
+static void chat_settle(struct bot_ctx *c, bool answered)
+{
+    struct late_reply *q = calloc(1, sizeof *q);
+    int rc = KIOSKD_ENOMEM;
+    if (q) {
+        store_msg_chat_settle_init(&q->job.settle);
+        q->k = c->k;
+        memcpy(q->job.settle.key_hash, c->key, sizeof q->job.settle.key_hash);
+        q->job.settle.answered = answered;
+        q->job.settle.job.done = settled;
+        rc = store_submit(c->k->store, &q->job.settle.job);
+    }
+    if (rc) {
+        log_warn("bot_reply_unsettled", "answered=%d error=%s", answered, kioskd_strerror(rc));
+        free(q);
+    }
+}
+
+/* The reply after `success` or 202: reply, or NULL when the work failed. */
+static void late_deliver(struct bot_ctx *c, const char *reply)
+{
+    if (!reply)
+        log_warn("bot_late_reply_failed", "kept=%d", c->row != ROW_NONE);
+    if (c->bridge) {
+        pending_end(c->k, c->pending_id, c->row != ROW_NONE ? NULL : reply ? reply : APOLOGY);
+        return;
+    }
+    if (c->row == ROW_HELD)
+        chat_settle(c, false);
+    else if (c->row == ROW_NONE)
+        late_queue(c, reply ? reply : APOLOGY);
+}
+
+/* The request back after the store or a worker, in *r: NULL when it was
+ * answered `success` or 202 (then true: the work goes on). False when the
+ * client has gone (c is freed). */
+static bool resumed(struct bot_ctx *c, struct req **r)
+{
+    *r = req_resume(&c->wait);
+    if (*r || c->late)
+        return true;
+    bot_free(c);
+    return false;
+}
+
+/* Fails r with rc, or answers the late reply's failure; frees c. */
+static void fail(struct bot_ctx *c, struct req *r, int rc)
+{
+    if (r) {
+        req_fail(r, rc);
+    } else {
+        log_warn("bot_late_work_failed", "error=%s", kioskd_strerror(rc));
+        late_deliver(c, NULL);
+    }
+    bot_free(c);
+}
+
+/* Submits job for c (deferring r while there is one); non-zero when it could
+ * not (r is answered, or the late reply's failure; c is not freed). Work
+ * whose request was answered goes on while the daemon stops: it is waited
+ * for like a request. */
+static int submit(struct bot_ctx *c, struct req *r, struct store_job *job)
+{
+    if (r)
+        return req_submit(r, job, &c->wait);
+    int rc = store_submit(c->k->store, job);
+    if (rc) {
+        log_warn("bot_late_work_failed", "error=%s", kioskd_strerror(rc));
+        late_deliver(c, NULL);
+    }
+    return rc;
+}
+
+static int submit_work(struct bot_ctx *c, struct req *r, struct work *w)
+{
+    if (r)
+        return req_submit_work(r, w, &c->wait);
+    w->gone = &c->wait.gone;
+    int rc = worker_submit(c->k->workers, w);
+    if (rc) {
+        log_warn("bot_late_work_failed", "error=%s", kioskd_strerror(rc));
+        late_deliver(c, NULL);
+    }
+    return rc;
+}
+
+/* Answers reply (passively, or after `success` or 202); frees c. */
+static void finish(struct bot_ctx *c, struct req *r, const char *reply)
+{
+    if (r) {
+        c->answer(r, &c->to, reply);
+        if (c->row == ROW_HELD && !c->bridge)
+            chat_settle(c, true);
+    } else if (c->late) {
+        late_deliver(c, reply);
+    }
+    bot_free(c);
+}
+
+static void turn_done(struct store_job *job)
+{
+    struct bot_ctx *c = container_of(job, struct bot_ctx, turn.job);
+    struct req *r;
+    if (job->rc == 0 && (c->turn.late || c->turn.pending_id[0]))
+        c->row = c->turn_held || c->bridge ? ROW_HELD : ROW_RELEASED;
+    if (!resumed(c, &r))
+        return;
+    if (job->rc) {
+        fail(c, r, job->rc);
+        return;
+    }
+    finish(c, r, c->turn.reply);
 }
 
 /* Records the turn (op, replies[outcome]) and answers after its commit; or at
@@ -408,8 +572,10 @@ static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
     points_china_date(t->now, t->day);
     for (int i = 0; i < BOT_OUTCOMES; i++)
         t->replies[i] = c->replies[i];
-    if (!r && c->late && (c->turn_late = late_prepare(c)) != NULL)
-        t->late = &c->turn_late->job; /* one commit with the delivery's reply */
+    /* the reply kept in the turn's commit: held while the request waits */
+    c->turn_held = r != NULL;
+    t->late = chat_row(c, c->turn_held);
+    snprintf(t->pending_id, sizeof t->pending_id, "%s", c->pending_id);
     t->job.done = turn_done;
     if (submit(c, r, &t->job) != 0)
         bot_free(c); /* answered with the store's refusal */
@@ -417,21 +583,29 @@ static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
 
 /* --- 报名 N: the store signs the bound member up, a worker signs the ticket --- */
 
-static void signup_reply(struct bot_ctx *c)
+/* The sign-up's reply into out, with the ticket's link when link (and one
+ * was signed). Also on the writer thread (signup_text_kept): reads only what
+ * the loop leaves alone while the sign-up runs. */
+static void signup_text(const struct bot_ctx *c, bool link, char *out, size_t n)
 {
-    char when[48], code_line[96] = "", link[600] = "";
+    char when[48], code_line[96] = "", url[600] = "";
     day_time(c->ev.starts_at, when, sizeof when);
-    if (c->k->cfg.bot_public_url[0] && !c->sign_rc)
-        snprintf(link, sizeof link, "\n入场券：%s/t/%s", c->k->cfg.bot_public_url, c->code);
+    if (link && c->k->cfg.bot_public_url[0] && !c->sign_rc)
+        snprintf(url, sizeof url, "\n入场券：%s/t/%s", c->k->cfg.bot_public_url, c->code);
     snprintf(code_line, sizeof code_line, "签到码 %s，凭手机号也可签到。", c->signup.short_code);
     if (strcmp(c->signup.status, "waitlisted") == 0)
-        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX,
-                 "已加入候补：「%s」%s，您是第 %lld 位候补，有空位时会通知您。%s", c->ev.title,
-                 when, (long long)c->signup.waitlist_position, link);
+        snprintf(out, n, "已加入候补：「%s」%s，您是第 %lld 位候补，有空位时会通知您。%s",
+                 c->ev.title, when, (long long)c->signup.waitlist_position, url);
     else
-        snprintf(c->replies[BOT_DONE], BOT_REPLY_MAX, "%s：「%s」%s，%s。%s%s",
-                 c->signup.existed ? "您已报名" : "报名成功", c->ev.title, when, c->ev.venue,
-                 code_line, link);
+        snprintf(out, n, "%s：「%s」%s，%s。%s%s", c->signup.existed ? "您已报名" : "报名成功",
+                 c->ev.title, when, c->ev.venue, code_line, url);
+}
+
+/* The reply kept with the sign-up's commit: no link yet (the ticket is
+ * signed after it); the turn writes the reply again with it. */
+static void signup_text_kept(const struct store_bot_signup *j, char *out, size_t n)
+{
+    signup_text(j->arg, false, out, n);
 }
 
 static void ticket_sign_run(struct work *w, struct worker_ctx *ctx)
@@ -449,14 +623,16 @@ static void ticket_signed(struct work *w)
         return;
     if (w->rc)
         c->sign_rc = w->rc;
-    signup_reply(c);
+    signup_text(c, true, c->replies[BOT_DONE], BOT_REPLY_MAX);
     turn_submit(c, r, BOT_OP_NONE);
 }
 
 static void signup_stored(struct store_job *job)
 {
-    struct bot_ctx *c = container_of(job, struct bot_ctx, signup.job);
+    struct bot_ctx *c = container_of(job, struct bot_ctx, bot_signup.job);
     struct req *r;
+    if (job->rc == 0 && (c->bot_signup.late || c->bot_signup.pending_id[0]))
+        c->row = ROW_HELD;
     if (!resumed(c, &r))
         return;
     if (job->rc == KIOSKD_EREFUSED) {
@@ -482,11 +658,12 @@ static void signup_stored(struct store_job *job)
         return;
     }
     if (job->rc) {
-        if (r)
+        if (r) {
             req_job_failed(r, job);
-        else
-            log_warn("bot_late_reply_failed", "error=%s", kioskd_strerror(job->rc));
-        bot_free(c);
+            bot_free(c);
+        } else {
+            fail(c, r, job->rc);
+        }
         return;
     }
     if (!c->signup.existed) {
@@ -563,8 +740,13 @@ static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
     snprintf(c->signup.source, sizeof c->signup.source, "bot");
     snprintf(c->signup.consent_version, sizeof c->signup.consent_version, "%s", CONSENT_VERSION);
     snprintf(c->signup.kid, sizeof c->signup.kid, "%s", k->kid);
-    c->signup.job.done = signup_stored;
-    if (req_submit(r, &c->signup.job, &c->wait) != 0)
+    store_bot_signup_init(&c->bot_signup, &c->signup);
+    c->bot_signup.late = chat_row(c, true);
+    snprintf(c->bot_signup.pending_id, sizeof c->bot_signup.pending_id, "%s", c->pending_id);
+    c->bot_signup.text = signup_text_kept;
+    c->bot_signup.arg = c;
+    c->bot_signup.job.done = signup_stored;
+    if (req_submit(r, &c->bot_signup.job, &c->wait) != 0)
         bot_free(c);
 }
 
@@ -577,7 +759,13 @@ static void keyed(struct kioskd *k, const char *what, const char *text, unsigned
     mbedtls_platform_zeroize(buf, sizeof buf);
 }
 
-void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+/* Whether a command only reads (its reply is kept in memory, not stored). */
+static bool reads_only(enum bot_cmd_kind kind)
+{
+    return kind == BOT_POINTS || kind == BOT_EVENTS || kind == BOT_HELP || kind == BOT_UNKNOWN;
+}
+
+static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
 {
     struct kioskd *k = r->k;
     struct bot_ctx *c = calloc(1, sizeof *c);
@@ -587,9 +775,23 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     }
     store_bot_turn_init(&c->turn);
     c->k = k;
-    if (m->wechat && messages_chat_replies_on(k))
+    c->bridge = !m->wechat;
+    if (c->bridge) {
+        unsigned char id[STORE_REPLY_ID_LEN / 2];
+        if (rng_bytes(&k->rng, id, sizeof id) != 0) {
+            free(c);
+            req_fail(r, KIOSKD_ECRYPTO);
+            return;
+        }
+        for (size_t i = 0; i < sizeof id; i++)
+            snprintf(c->pending_id + 2 * i, 3, "%02x", id[i]);
+        lws_sul_schedule(k->lws, 0, &c->late_sul, late_fired,
+                         (lws_usec_t)k->cfg.bot_reply_within * LWS_US_PER_MS);
+    } else if (messages_chat_replies_on(k)) {
         lws_sul_schedule(k->lws, 0, &c->late_sul, late_fired,
                          (lws_usec_t)k->cfg.wechat_reply_within * LWS_US_PER_MS);
+        c->chat = m->key && *m->key; /* the reply message is the delivery's */
+    }
     c->answer = answer;
     c->to.flags = m->flags | (m->wechat ? 1 : 0);
     snprintf(c->to.from, sizeof c->to.from, "%s", m->from);
@@ -597,19 +799,30 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     snprintf(c->group, sizeof c->group, "%s", m->group ? m->group : "");
     const char *channel = m->wechat ? "wechat" : "bridge";
     keyed(k, channel, m->from, c->identity);
+    struct bot_cmd cmd;
+    bool parsed = false;
     if (m->key && *m->key) {
         char key[BOT_ID_MAX * 2 + 2];
         snprintf(key, sizeof key, "%s/%s", m->from, m->key);
         keyed(k, m->wechat ? "wechat-delivery" : "bridge-delivery", key, c->key);
         c->has_key = true;
-        /* a delivery seen before: its reply again, nothing done twice */
+        /* a delivery seen before: its reply again, nothing done twice (a
+         * command that only reads is answered anew after a restart) */
         const char *cached = cache_get(k, c->key);
         if (cached) {
             finish(c, r, cached);
             return;
         }
+        if (!m->greet) {
+            bot_parse(m->text, m->len, &cmd);
+            parsed = true;
+        }
         char stored[2048];
-        if (store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
+        if (!(m->greet || reads_only(cmd.kind)) &&
+            store_bot_delivery(k->store, c->key, stored, sizeof stored) == 0) {
+            if (c->chat)
+                c->row =
+                    ROW_HELD; /* an earlier delivery's reply may be held: the passive one goes */
             finish(c, r, stored);
             return;
         }
@@ -629,8 +842,8 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
         turn_submit(c, r, BOT_OP_NONE);
         return;
     }
-    struct bot_cmd cmd;
-    bot_parse(m->text, m->len, &cmd);
+    if (!parsed)
+        bot_parse(m->text, m->len, &cmd);
     int rc = 0;
     switch (cmd.kind) {
     case BOT_POINTS:
@@ -698,6 +911,14 @@ void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     turn_submit(c, r, BOT_OP_NONE);
 }
 
+void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+{
+    struct store *s = r->k->store;
+    store_bot_reads_begin(s);
+    handle(r, m, answer);
+    store_bot_reads_end(s);
+}
+
 /* --- the JSON bridge --- */
 
 /* Compares two strings in time that depends on their lengths only. */
@@ -715,23 +936,28 @@ static void bridge_answer(struct req *r, const struct bot_reply_to *to, const ch
     req_json(r, 200, json_pack("{s:s}", "reply", reply));
 }
 
-/* POST /api/v1/bot/messages {"from","text","group"?,"msg_id"?} with X-Bot-Secret */
-static void bridge_message(struct req *r)
+/* Whether r carries the bridge's X-Bot-Secret; false when it answered r. */
+static bool bridge_auth(struct req *r)
 {
-    struct kioskd *k = r->k;
-    const char *secret = k->cfg.bot_secret;
+    const char *secret = r->k->cfg.bot_secret;
     if (!secret[0]) {
         req_error(r, 503, "bot_disabled", "this daemon has no [bot] secret set", NULL);
-        return;
+        return false;
     }
     char given[257];
     int n = lws_hdr_custom_copy(r->wsi, given, sizeof given, "x-bot-secret:", 13);
     bool ok = n > 0 && same_secret(given, (size_t)n, secret, strlen(secret));
     mbedtls_platform_zeroize(given, sizeof given);
-    if (!ok) {
+    if (!ok)
         req_error(r, 401, "unauthorized", "X-Bot-Secret is missing or wrong", NULL);
+    return ok;
+}
+
+/* POST /api/v1/bot/messages {"from","text","group"?,"msg_id"?} with X-Bot-Secret */
+static void bridge_message(struct req *r)
+{
+    if (!bridge_auth(r))
         return;
-    }
     struct jv *v = &r->json;
     const char *from = jv_str(v, "from", true, 1, BOT_ID_MAX);
     const char *text = jv_str(v, "text", true, 0, 2048);
@@ -753,6 +979,41 @@ static void bridge_message(struct req *r)
         .key = msg_id,
     };
     bot_handle(r, &m, bridge_answer);
+}
+
+/* GET /api/v1/bot/replies/{id} with X-Bot-Secret: the reply of a message
+ * answered 202 {"pending": id}: 200 {"reply"} once it is there, 202
+ * {"pending"} while the work goes on, 404 for an id not known (never given,
+ * past its keeping, or its work cut by a restart before it committed). */
+static void bridge_reply(struct req *r)
+{
+    if (!bridge_auth(r))
+        return;
+    const char *id = req_param(r, "id");
+    bool ok = id && strlen(id) == STORE_REPLY_ID_LEN;
+    for (size_t i = 0; ok && i < STORE_REPLY_ID_LEN; i++)
+        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+    if (!ok) {
+        req_error(r, 404, "not_found", "no such reply", NULL);
+        return;
+    }
+    struct bot_cache *bc = r->k->bot_cache;
+    size_t i = bc ? pending_find(bc, id) : BOT_PENDING_SLOTS;
+    if (i < BOT_PENDING_SLOTS) {
+        if (bc->pending[i].text)
+            req_json(r, 200, json_pack("{s:s}", "reply", bc->pending[i].text));
+        else
+            req_json(r, 202, json_pack("{s:s}", "pending", id));
+        return;
+    }
+    char reply[BOT_REPLY_MAX];
+    int rc = store_bot_reply(r->k->store, id, reply, sizeof reply);
+    if (rc == KIOSKD_ENOTFOUND)
+        req_error(r, 404, "not_found", "no such reply", NULL);
+    else if (rc)
+        req_fail(r, rc);
+    else
+        req_json(r, 200, json_pack("{s:s}", "reply", reply));
 }
 
 /* --- POST /api/v1/members/{member_no}/bind_code (staff) --- */
@@ -857,6 +1118,7 @@ const struct route bot_routes[] = {
      .flags = ROUTE_BODY,
      .body_max = 8192,
      .fn = bridge_message},
+    {.method = HTTP_GET, .pattern = "/api/v1/bot/replies/{id}", .fn = bridge_reply},
     {.method = HTTP_POST,
      .pattern = "/api/v1/members/{member_no}/bind_code",
      .role = ROLE_STAFF,

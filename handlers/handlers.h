@@ -28,6 +28,7 @@ extern const struct route bot_routes[];
 extern const struct route wechat_routes[];
 extern const struct route upgrades_routes[];
 extern const struct route messages_routes[];
+extern const struct route campaigns_routes[];
 
 /* handlers/events.c, for the other handlers and the command line */
 json_t *event_json(const struct store_event *e);

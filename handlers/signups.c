@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/campaign.h"
 #include "core/mask.h"
 #include "core/pii.h"
 #include "core/qr.h"
@@ -113,8 +114,8 @@ static void signup_stored(struct store_job *job)
     }
 }
 
-/* POST /api/v1/events/{id}/signups {"name","phone","consent":true,"member_no"?,"referrer_phone"?}
- */
+/* POST /api/v1/events/{id}/signups {"name","phone","consent":true,"member_no"?,"referrer_phone"?,
+ * "campaign"?} */
 static void signup_create(struct req *r)
 {
     struct kioskd *k = r->k;
@@ -154,6 +155,11 @@ static void signup_create(struct req *r)
             c->job.has_referrer = true;
         }
     }
+    const char *campaign = jv_str(v, "campaign", false, 0, CAMPAIGN_CODE_LEN); /* invitation */
+    if (campaign && *campaign && !campaign_code_ok(campaign))
+        jv_fail(v, "campaign", "must be an invitation's campaign code");
+    else if (campaign)
+        snprintf(c->job.campaign, sizeof c->job.campaign, "%s", campaign);
     if (req_fields_failed(r, v))
         goto out;
     c->k = k;

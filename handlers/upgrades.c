@@ -467,14 +467,15 @@ static void products_list(struct req *r)
 
 static json_t *counts_json(const struct store_funnel_counts *c)
 {
-    return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I}", "invited", 0, "signed_up",
-                     (json_int_t)c->signed_up, "checked_in", (json_int_t)c->checked_in,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "invited", (json_int_t)c->invited,
+                     "signed_up", (json_int_t)c->signed_up, "checked_in", (json_int_t)c->checked_in,
                      "registered", (json_int_t)c->registered, "approved", (json_int_t)c->approved,
                      "arrived", (json_int_t)c->arrived);
 }
 
 static void counts_add(struct store_funnel_counts *to, const struct store_funnel_counts *c)
 {
+    to->invited += c->invited;
     to->signed_up += c->signed_up;
     to->checked_in += c->checked_in;
     to->registered += c->registered;

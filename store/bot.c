@@ -257,13 +257,40 @@ static int bound_change_run(struct store_tx *tx, struct store_bot_turn *j)
     return store_journal(tx, NULL, NULL, actions[j->op], "member", member, "member_changed", data);
 }
 
-/* Queues the turn's reply as a chat_reply message when it missed WeChat's 5 s. */
+static const char SQL_REPLY_PUT[] = "INSERT INTO bot_replies(id, reply, at) VALUES (?1, ?2, ?3) "
+                                    "ON CONFLICT(id) DO UPDATE SET reply = excluded.reply";
+
+/* Keeps reply as the bridge's bot_replies row id ("" : none). */
+static int reply_keep(struct store_tx *tx, const char *id, const char *reply)
+{
+    if (!id[0])
+        return 0;
+    if (strlen(id) != STORE_REPLY_ID_LEN)
+        return KIOSKD_EINVAL;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_REPLY_PUT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reply, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, tx->now_us / 1000000);
+    return store_step_done(st);
+}
+
+/* Writes reply where it must outlive the commit: the WeChat sender's
+ * chat_reply message, the bridge's kept reply. */
+static int reply_store(struct store_tx *tx, struct store_msg_chat_reply *late,
+                       const char *pending_id, const char *reply)
+{
+    int rc = reply_keep(tx, pending_id, reply);
+    if (rc || !late)
+        return rc;
+    snprintf(late->text, sizeof late->text, "%s", reply);
+    return late->job.run(tx, &late->job);
+}
+
 static int late_run(struct store_tx *tx, struct store_bot_turn *j)
 {
-    if (!j->late)
-        return 0;
-    snprintf(j->late->text, sizeof j->late->text, "%s", j->reply);
-    return j->late->job.run(tx, &j->late->job);
+    return reply_store(tx, j->late, j->pending_id, j->reply);
 }
 
 static int turn_run(struct store_tx *tx, struct store_job *job)
@@ -323,19 +350,44 @@ void store_bot_turn_init(struct store_bot_turn *j)
     j->job.run = turn_run;
 }
 
+static int signup_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_bot_signup *j = (struct store_bot_signup *)job;
+    int rc = j->signup->job.run(tx, &j->signup->job);
+    job->why = j->signup->job.why;
+    if (rc || (!j->late && !j->pending_id[0]))
+        return rc;
+    char reply[2048];
+    j->text(j, reply, sizeof reply);
+    return reply_store(tx, j->late, j->pending_id, reply);
+}
+
+void store_bot_signup_init(struct store_bot_signup *j, struct store_signup_new *signup)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = signup_run;
+    j->signup = signup;
+}
+
 static const char SQL_DELIVERIES_PRUNE[] = "DELETE FROM bot_deliveries WHERE at < ?1";
+static const char SQL_REPLIES_PRUNE[] = "DELETE FROM bot_replies WHERE at < ?1";
 
 static int prune_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_bot_prune *j = (struct store_bot_prune *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DELIVERIES_PRUNE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, j->before);
-    int rc = store_step_done(st);
-    if (rc == 0)
-        j->removed = sqlite3_changes(tx->c->db);
-    return rc;
+    const char *const sql[] = {SQL_DELIVERIES_PRUNE, SQL_REPLIES_PRUNE};
+    j->removed = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = conn_stmt(tx->c, sql[i]);
+        if (!st)
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, j->before);
+        int rc = store_step_done(st);
+        if (rc)
+            return rc;
+        j->removed += sqlite3_changes(tx->c->db);
+    }
+    return 0;
 }
 
 void store_bot_prune_init(struct store_bot_prune *j)
@@ -351,6 +403,48 @@ int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_blob(st, 1, key_hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        store_col_text(out, n, st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+}
+
+static const char SQL_READS_BEGIN[] = "BEGIN";
+static const char SQL_READS_END[] = "COMMIT";
+
+void store_bot_reads_begin(struct store *s)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_READS_BEGIN);
+    if (st)
+        sqlite3_step(st);
+}
+
+void store_bot_reads_end(struct store *s)
+{
+    if (sqlite3_get_autocommit(s->rd.db))
+        return;
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_READS_END);
+    if (st && sqlite3_step(st) == SQLITE_DONE)
+        return;
+    /* a statement left running holds the transaction: reset them all, so
+     * that later reads never stay on this snapshot */
+    for (size_t i = 0; i < STMT_SLOTS; i++)
+        if (s->rd.stmt[i])
+            sqlite3_reset(s->rd.stmt[i]);
+    sqlite3_exec(s->rd.db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char SQL_REPLY_GET[] = "SELECT reply FROM bot_replies WHERE id = ?1";
+
+int store_bot_reply(struct store *s, const char *id, char *out, size_t n)
+{
+    sqlite3_stmt *st = conn_stmt(&s->rd, SQL_REPLY_GET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         store_col_text(out, n, st, 0);

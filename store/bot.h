@@ -8,12 +8,15 @@
 #define KIOSKD_STORE_BOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/members.h"
 #include "store/messages.h"
 #include "store/signups.h"
 #include "store/store.h"
+
+#define STORE_REPLY_ID_LEN 32 /* hex digits of a bridge reply's id */
 
 /* Sets member_no's one-time bind code (its keyed hash), replacing any
  * earlier one. Refusal: WHY_MEMBER_NOT_FOUND. Audited (bind_code). */
@@ -64,9 +67,13 @@ struct store_bot_turn {
     unsigned char openid_enc[STORE_ENC_MAX];
     size_t openid_enc_len;
     const char *replies[BOT_OUTCOMES]; /* the caller's, alive until done() */
-    /* a reply that missed WeChat's 5 s: queued with the turn, its text the
-     * turn's reply (store/messages.h); NULL when the reply is answered */
+    /* the WeChat reply as a chat_reply message, written with the turn, its
+     * text the turn's reply (store/messages.h: held, or to go at once when
+     * the passive reply is already past); NULL: none */
     struct store_msg_chat_reply *late;
+    /* the bridge: the reply also kept as bot_replies row pending_id, for
+     * GET /api/v1/bot/replies/{id} after a 202; "" for none */
+    char pending_id[STORE_REPLY_ID_LEN + 1];
     /* out */
     enum bot_outcome outcome;
     bool duplicate;
@@ -77,9 +84,39 @@ struct store_bot_turn {
 };
 void store_bot_turn_init(struct store_bot_turn *j);
 
+/*
+ * 报名 N from the bot: the sign-up (store/signups.h) and, in its transaction,
+ * its reply where it has to survive the sign-up's commit: as the WeChat
+ * sender's held chat_reply message (late), as the bridge's bot_replies row
+ * (pending_id), or both. text() writes the reply from the sign-up's outcome
+ * (on the writer thread; arg is the caller's). Refusals are the sign-up's.
+ */
+struct store_bot_signup {
+    struct store_job job;
+    struct store_signup_new *signup;
+    struct store_msg_chat_reply *late; /* NULL: none */
+    char pending_id[STORE_REPLY_ID_LEN + 1];
+    void (*text)(const struct store_bot_signup *j, char *out, size_t n);
+    void *arg;
+};
+void store_bot_signup_init(struct store_bot_signup *j, struct store_signup_new *signup);
+
+/* One read transaction on the loop's connection around the reads of one
+ * message (the binding, the points, the events...): one snapshot, and the
+ * file locks taken once rather than per statement. Every begin is followed
+ * by an end before the loop goes on; a begin that fails leaves the reads in
+ * their own transactions. */
+void store_bot_reads_begin(struct store *s);
+void store_bot_reads_end(struct store *s);
+
+/* The bridge's reply kept as id (32 hex digits): 0 and out filled,
+ * KIOSKD_ENOTFOUND, or an error (loop). */
+int store_bot_reply(struct store *s, const char *id, char *out, size_t n);
+
 /* The member bound to a chat identity: store_member_by_binding (store/members.h). */
-/* Forgets the replies of deliveries older than `before` (unix seconds): a
- * channel retries within minutes. Out: how many. */
+/* Forgets the replies of deliveries, and the bridge's kept replies, older
+ * than `before` (unix seconds): a channel retries within minutes. Out: how
+ * many. */
 struct store_bot_prune {
     struct store_job job;
     int64_t before;

@@ -1,4 +1,5 @@
-/* The jobs of `kioskd hq`'s SQLite storage (store/hq.h); the schema is store/hq_migrations/. */
+/* The jobs of `kioskd hq`'s storage (store/hq.h), written once for SQLite and
+ * PostgreSQL through store/hqdb.h; the schema is store/hq_migrations/. */
 #include "store/hq.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "core/status.h"
+#include "store/hqdb.h"
 #include "store/store_int.h"
 
 static const char SQL_DEVICE_SECRET[] = "SELECT secret_enc FROM hq_devices WHERE device = ?1";
@@ -19,7 +21,11 @@ static const char SQL_DEVICE_SEEN[] = "UPDATE hq_devices SET last_seen = ?2 WHER
 static const char SQL_ENTRY_INSERT[] =
     "INSERT INTO hq_entries(id, device, seq, kind, at, data, received_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
-static const char SQL_ACKED[] = "SELECT acked_through FROM hq_devices WHERE device = ?1";
+/* reads the device's cursor and locks its row to the end of the transaction,
+ * so that pushes of one device to several HQ processes on one PostgreSQL
+ * database are serialized (H2) */
+static const char SQL_ACKED[] = "UPDATE hq_devices SET acked_through = acked_through "
+                                "WHERE device = ?1 RETURNING acked_through";
 /* the end of the run of stored seqs that starts right after acked_through
  * (acked_through itself when acked_through + 1 is missing) */
 static const char SQL_ACK_RUN_END[] =
@@ -85,11 +91,11 @@ static void rfc3339_utc(int64_t t, char out[64])
 
 static int device_failed(struct store_tx *tx, const char *device)
 {
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_FAILED);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_FAILED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    return store_step_done(st);
+    hqdb_bind_text(&st, 1, device);
+    return hqdb_exec(&st, NULL);
 }
 
 /* Checks the request's signature with the device's secret and records it as
@@ -99,27 +105,28 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
 {
     unsigned char enc[256];
     size_t len;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_SECRET);
-    if (!st)
+    int64_t changes = 0;
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_SECRET) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->device, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
+    hqdb_bind_text(&st, 1, a->device);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_DONE) {
+        hqdb_reset(&st);
         *verdict = HQ_UNKNOWN_DEVICE;
         return 0;
     }
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return store_rc(rc);
+    if (rc != HQDB_ROW) {
+        hqdb_reset(&st);
+        return rc;
     }
-    len = (size_t)sqlite3_column_bytes(st, 0);
-    if (len > sizeof enc) {
-        sqlite3_reset(st);
+    const void *blob = hqdb_column_blob(&st, 0, &len);
+    if (!blob || len > sizeof enc) {
+        hqdb_reset(&st);
         return KIOSKD_EIO;
     }
-    memcpy(enc, sqlite3_column_blob(st, 0), len);
-    sqlite3_reset(st);
+    memcpy(enc, blob, len);
+    hqdb_reset(&st);
     rc = crypto->verify(crypto->arg, a, enc, len);
     if (rc == KIOSKD_EBADSIG) {
         *verdict = HQ_BAD_SIGNATURE;
@@ -127,30 +134,27 @@ static int hq_authenticate(struct store_tx *tx, const struct store_hq_crypto *cr
     }
     if (rc)
         return rc;
-    st = conn_stmt(tx->c, SQL_SIG_INSERT);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_SIG_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->sig, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->ts);
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_text(&st, 1, a->sig);
+    hqdb_bind_text(&st, 2, a->device);
+    hqdb_bind_int64(&st, 3, a->ts);
+    if ((rc = hqdb_exec(&st, &changes)) != 0)
         return rc;
-    if (sqlite3_changes(tx->c->db) == 0) {
+    if (changes == 0) {
         *verdict = HQ_REPLAYED;
         return device_failed(tx, a->device);
     }
-    st = conn_stmt(tx->c, SQL_SIG_PRUNE);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_SIG_PRUNE) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, store_tx_now(tx) / 1000000 - 2 * a->window);
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_int64(&st, 1, store_tx_now(tx) / 1000000 - 2 * a->window);
+    if ((rc = hqdb_exec(&st, NULL)) != 0)
         return rc;
-    st = conn_stmt(tx->c, SQL_DEVICE_SEEN);
-    if (!st)
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_SEEN) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, a->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, store_tx_now(tx));
-    if ((rc = store_step_done(st)) != 0)
+    hqdb_bind_text(&st, 1, a->device);
+    hqdb_bind_int64(&st, 2, store_tx_now(tx));
+    if ((rc = hqdb_exec(&st, NULL)) != 0)
         return rc;
     *verdict = HQ_OK;
     return 0;
@@ -170,35 +174,37 @@ struct change_scope {
 static int change_put(struct store_tx *tx, const char *kind, const char *key, const char *data,
                       const struct change_scope *sc)
 {
-    sqlite3_stmt *st;
-    int rc;
+    struct hqdb_stmt st;
+    int rc = hqdb_lock_changes(tx);
+    if (rc)
+        return rc;
     if (!sc->once) {
-        if (!(st = conn_stmt(tx->c, SQL_CHANGE_DELETE)))
+        if (hqdb_prepare(tx, &st, SQL_CHANGE_DELETE) != 0)
             return KIOSKD_EIO;
-        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-        if ((rc = store_step_done(st)) != 0)
+        hqdb_bind_text(&st, 1, kind);
+        hqdb_bind_text(&st, 2, key);
+        if ((rc = hqdb_exec(&st, NULL)) != 0)
             return rc;
     }
-    if (!(st = conn_stmt(tx->c, sc->once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT)))
+    if (hqdb_prepare(tx, &st, sc->once ? SQL_CHANGE_INSERT_ONCE : SQL_CHANGE_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, data, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, store_tx_now(tx));
+    hqdb_bind_text(&st, 1, kind);
+    hqdb_bind_text(&st, 2, key);
+    hqdb_bind_text(&st, 3, data);
+    hqdb_bind_int64(&st, 4, store_tx_now(tx));
     if (sc->device)
-        sqlite3_bind_text(st, 5, sc->device, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 5, sc->device);
     else
-        sqlite3_bind_null(st, 5);
+        hqdb_bind_null(&st, 5);
     if (sc->event_key)
-        sqlite3_bind_text(st, 6, sc->event_key, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 6, sc->event_key);
     else
-        sqlite3_bind_null(st, 6);
+        hqdb_bind_null(&st, 6);
     if (sc->branch)
-        sqlite3_bind_text(st, 7, sc->branch, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 7, sc->branch);
     else
-        sqlite3_bind_null(st, 7);
-    return store_step_done(st);
+        hqdb_bind_null(&st, 7);
+    return hqdb_exec(&st, NULL);
 }
 
 /* The same with data as a JSON object (borrowed). */
@@ -254,41 +260,44 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
                          const char *phone_hash, char first[40])
 {
     first[0] = '\0';
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_SIGNUP_MERGED);
-    if (!st)
+    struct hqdb_stmt st;
+    int rc = hqdb_lock_changes(tx); /* two processes: the second sees the first */
+    if (rc)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_MERGED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, signup_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        store_col_text(first, 40, st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return rc == SQLITE_ROW ? 0 : store_rc(rc);
-    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_FIRST)))
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        snprintf(first, 40, "%s", hqdb_column_text(&st, 0));
+    hqdb_reset(&st);
+    if (rc != HQDB_DONE)
+        return rc == HQDB_ROW ? 0 : rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_FIRST) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, event_key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, phone_hash, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        snprintf(first, 40, "%s:%lld", (const char *)sqlite3_column_text(st, 0),
-                 (long long)sqlite3_column_int64(st, 1));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_rc(rc);
-    if (!(st = conn_stmt(tx->c, SQL_SIGNUP_INSERT)))
+    hqdb_bind_text(&st, 1, event_key);
+    hqdb_bind_text(&st, 2, phone_hash);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        snprintf(first, 40, "%s:%lld", hqdb_column_text(&st, 0),
+                 (long long)hqdb_column_int64(&st, 1));
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW && rc != HQDB_DONE)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, kid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, signup_id);
-    sqlite3_bind_text(st, 3, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, event_id);
-    sqlite3_bind_text(st, 5, phone_hash, -1, SQLITE_STATIC);
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    hqdb_bind_text(&st, 3, device);
+    hqdb_bind_int64(&st, 4, event_id);
+    hqdb_bind_text(&st, 5, phone_hash);
     if (first[0])
-        sqlite3_bind_text(st, 6, first, -1, SQLITE_STATIC);
+        hqdb_bind_text(&st, 6, first);
     else
-        sqlite3_bind_null(st, 6);
-    sqlite3_bind_text(st, 7, event_key, -1, SQLITE_STATIC);
-    return store_step_done(st);
+        hqdb_bind_null(&st, 6);
+    hqdb_bind_text(&st, 7, event_key);
+    return hqdb_exec(&st, NULL);
 }
 
 /* HQ's key of event_id at device into key: the key it was imported under when
@@ -296,19 +305,19 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
 static int event_key_of(struct store_tx *tx, const char *device, int64_t event_id,
                         char key[HQ_EVENT_KEY_MAX + 1], bool *known)
 {
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_KEY_OF);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_EVENT_KEY_OF) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, event_id);
-    int rc = sqlite3_step(st);
-    *known = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    hqdb_bind_text(&st, 1, device);
+    hqdb_bind_int64(&st, 2, event_id);
+    int rc = hqdb_step(&st);
+    *known = rc == HQDB_ROW && !hqdb_column_null(&st, 0);
     if (*known)
-        store_col_text(key, HQ_EVENT_KEY_MAX + 1, st, 0);
+        snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s", hqdb_column_text(&st, 0));
     else
         snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)event_id);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_rc(rc);
+    hqdb_reset(&st);
+    return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
 }
 
 /* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
@@ -352,22 +361,23 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
     json_t *served = NULL;
     if (!signup_key(data, "ticket_signup_id", key))
         return 0; /* pushed before promotions named their ticket */
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHANGE_GET);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_CHANGE_GET) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, "signup", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    hqdb_bind_text(&st, 1, "signup");
+    hqdb_bind_text(&st, 2, key);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_ROW) {
         json_error_t err;
-        served = json_loadb((const char *)sqlite3_column_text(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0), 0, &err);
-        store_col_text(device, sizeof device, st, 1);
-        store_col_text(event_key, sizeof event_key, st, 2);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 0, &len);
+        served = text ? json_loadb(text, len, 0, &err) : NULL;
+        snprintf(device, sizeof device, "%s", hqdb_column_text(&st, 1));
+        snprintf(event_key, sizeof event_key, "%s", hqdb_column_text(&st, 2));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc == HQDB_DONE ? 0 : rc;
     const char *status = json_string_value(json_object_get(served, "status"));
     rc = 0;
     if (status && strcmp(status, "waitlisted") == 0)
@@ -427,6 +437,19 @@ static const char *entry_problem(json_t *e)
     return NULL;
 }
 
+/* Whether an entry of kind brings more than itself (the flows above, run
+ * only when it is new, so its insert must be waited for): sign-ups,
+ * promotions and cancellations that name a ticket, events created or linked. The
+ * others are deferred (one round trip for many on PostgreSQL). */
+static bool brings_more(const char *kind, json_t *data)
+{
+    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0)
+        return json_is_integer(json_object_get(data, "event_id"));
+    return json_object_get(data, "kid") &&
+           (strcmp(kind, "signup") == 0 || strcmp(kind, "signup_cancelled") == 0 ||
+            strcmp(kind, "signup_promoted") == 0);
+}
+
 static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
 {
     const char *kind = json_string_value(json_object_get(e, "kind"));
@@ -443,21 +466,27 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return KIOSKD_ENOMEM;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ENTRY_INSERT);
-    if (!st) {
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_ENTRY_INSERT) != 0) {
         free(text);
         return KIOSKD_EIO;
     }
-    sqlite3_bind_text(st, 1, json_string_value(json_object_get(e, "id")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)json_integer_value(json_object_get(e, "seq")));
-    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, json_string_value(json_object_get(e, "at")), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, store_tx_now(tx));
-    rc = store_step_done(st);
+    hqdb_bind_text(&st, 1, json_string_value(json_object_get(e, "id")));
+    hqdb_bind_text(&st, 2, j->auth.device);
+    hqdb_bind_int64(&st, 3, (int64_t)json_integer_value(json_object_get(e, "seq")));
+    hqdb_bind_text(&st, 4, kind);
+    hqdb_bind_text(&st, 5, json_string_value(json_object_get(e, "at")));
+    hqdb_bind_text(&st, 6, text);
+    hqdb_bind_int64(&st, 7, store_tx_now(tx));
+    if (!brings_more(kind, data)) {
+        rc = hqdb_defer(&st, &j->stored); /* counted by the flush before advance_ack */
+        free(text);
+        return rc;
+    }
+    int64_t changes = 0;
+    rc = hqdb_exec(&st, &changes);
     free(text);
-    if (rc || sqlite3_changes(tx->c->db) == 0)
+    if (rc || changes == 0)
         return rc; /* stored before: what it brought is there already */
     j->stored++;
     if (strcmp(kind, "signup") == 0)
@@ -474,12 +503,12 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         json_is_integer(ev) && json_integer_value(ev) > 0) {
         char own[HQ_EVENT_KEY_MAX + 1];
         snprintf(own, sizeof own, "%s/%lld", j->auth.device, (long long)json_integer_value(ev));
-        if (!(st = conn_stmt(tx->c, SQL_DEVICE_EVENT)))
+        if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENT) != 0)
             return KIOSKD_EIO;
-        sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(ev));
-        sqlite3_bind_text(st, 3, created ? own : linked, -1, SQLITE_STATIC);
-        return store_step_done(st);
+        hqdb_bind_text(&st, 1, j->auth.device);
+        hqdb_bind_int64(&st, 2, (int64_t)json_integer_value(ev));
+        hqdb_bind_text(&st, 3, created ? own : linked);
+        return hqdb_exec(&st, NULL);
     }
     return 0;
 }
@@ -487,35 +516,33 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
 {
     int64_t acked = 0;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ACKED);
-    if (!st)
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_ACKED) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        acked = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
-    st = conn_stmt(tx->c, SQL_ACK_RUN_END);
-    if (!st)
+    hqdb_bind_text(&st, 1, j->auth.device);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        acked = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc == HQDB_DONE ? KIOSKD_ENOTFOUND : rc;
+    if (hqdb_prepare(tx, &st, SQL_ACK_RUN_END) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, acked);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        acked = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
-    st = conn_stmt(tx->c, SQL_DEVICE_ACK);
-    if (!st)
+    hqdb_bind_text(&st, 1, j->auth.device);
+    hqdb_bind_int64(&st, 2, acked);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW && !hqdb_column_null(&st, 0))
+        acked = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc < 0 ? rc : KIOSKD_EIO;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_ACK) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->auth.device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, acked);
-    sqlite3_bind_int64(st, 3, j->stored);
+    hqdb_bind_text(&st, 1, j->auth.device);
+    hqdb_bind_int64(&st, 2, acked);
+    hqdb_bind_int64(&st, 3, j->stored);
     j->acked_through = acked;
-    return store_step_done(st);
+    return hqdb_exec(&st, NULL);
 }
 
 static int push_run(struct store_tx *tx, struct store_job *job)
@@ -556,6 +583,8 @@ static int push_run(struct store_tx *tx, struct store_job *job)
             }
             j->received = (int64_t)json_array_size(entries);
             if (rc == 0)
+                rc = hqdb_flush(tx);
+            if (rc == 0)
                 rc = advance_ack(tx, j);
         }
     }
@@ -581,43 +610,42 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
     json_t *changes = json_array(), *doc = NULL;
     int64_t cursor = j->since;
     bool more = false;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHANGES_AFTER);
-    if (!changes || !st) {
+    struct hqdb_stmt st;
+    if (!changes || hqdb_prepare(tx, &st, SQL_CHANGES_AFTER) != 0) {
         rc = changes ? KIOSKD_EIO : KIOSKD_ENOMEM;
         goto out;
     }
-    sqlite3_bind_int64(st, 1, j->since);
-    sqlite3_bind_int(st, 2, j->limit + 1);
-    sqlite3_bind_text(st, 3, j->auth.device, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    hqdb_bind_int64(&st, 1, j->since);
+    hqdb_bind_int64(&st, 2, j->limit + 1);
+    hqdb_bind_text(&st, 3, j->auth.device);
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         if (j->count == j->limit) {
             more = true;
             break;
         }
-        const char *kind = (const char *)sqlite3_column_text(st, 1);
+        const char *kind = hqdb_column_text(&st, 1);
         json_error_t err;
-        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 2),
-                                  (size_t)sqlite3_column_bytes(st, 2), 0, &err);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 2, &len);
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int urc = data ? j->crypto->unseal(j->crypto->arg, kind, data) : KIOSKD_EIO;
-        if (urc == 0 && sqlite3_column_type(st, 3) != SQLITE_NULL &&
-            json_object_set_new(data, "event_id", json_integer(sqlite3_column_int64(st, 3))) != 0)
+        if (urc == 0 && !hqdb_column_null(&st, 3) &&
+            json_object_set_new(data, "event_id", json_integer(hqdb_column_int64(&st, 3))) != 0)
             urc = KIOSKD_ENOMEM; /* the event's id at this device */
         if (urc || json_array_append_new(
                        changes, json_pack("{s:s, s:o}", "kind", kind, "data", data)) != 0) {
             if (urc)
                 json_decref(data);
             rc = urc ? urc : KIOSKD_ENOMEM;
-            sqlite3_reset(st);
+            hqdb_reset(&st);
             goto out;
         }
-        cursor = sqlite3_column_int64(st, 0);
+        cursor = hqdb_column_int64(&st, 0);
         j->count++;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rc = store_rc(rc);
+    hqdb_reset(&st);
+    if (rc < 0)
         goto out;
-    }
     char cur[24];
     snprintf(cur, sizeof cur, "%lld", (long long)cursor);
     doc = json_pack("{s:O, s:s, s:b}", "changes", changes, "cursor", cur, "more", more);
@@ -641,36 +669,36 @@ static int devices_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_devices *j = (struct store_hq_devices *)job;
     json_t *list = json_array();
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICES);
+    struct hqdb_stmt st;
     int rc;
     free(j->answer);
     j->answer = NULL;
-    if (!list || !st) {
+    if (!list || hqdb_prepare(tx, &st, SQL_DEVICES) != 0) {
         json_decref(list);
         return list ? KIOSKD_EIO : KIOSKD_ENOMEM;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         char seen[64];
         json_t *last = json_null();
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            rfc3339_utc(sqlite3_column_int64(st, 3), seen);
+        if (!hqdb_column_null(&st, 3)) {
+            rfc3339_utc(hqdb_column_int64(&st, 3), seen);
             last = json_string(seen);
         }
-        if (json_array_append_new(
-                list, json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "device",
-                                (const char *)sqlite3_column_text(st, 0), "entries",
-                                (json_int_t)sqlite3_column_int64(st, 1), "acked_through",
-                                (json_int_t)sqlite3_column_int64(st, 2), "last_seen", last,
-                                "failures", (json_int_t)sqlite3_column_int64(st, 4), "area",
-                                (const char *)sqlite3_column_text(st, 5))) != 0) {
-            rc = SQLITE_NOMEM;
+        if (json_array_append_new(list,
+                                  json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "device",
+                                            hqdb_column_text(&st, 0), "entries",
+                                            (json_int_t)hqdb_column_int64(&st, 1), "acked_through",
+                                            (json_int_t)hqdb_column_int64(&st, 2), "last_seen",
+                                            last, "failures", (json_int_t)hqdb_column_int64(&st, 4),
+                                            "area", hqdb_column_text(&st, 5))) != 0) {
+            rc = KIOSKD_ENOMEM;
             break;
         }
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    hqdb_reset(&st);
+    if (rc != HQDB_DONE) {
         json_decref(list);
-        return store_rc(rc);
+        return rc < 0 ? rc : KIOSKD_EIO;
     }
     json_t *doc = json_pack("{s:o}", "devices", list);
     j->answer = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -690,17 +718,18 @@ void store_hq_devices_init(struct store_hq_devices *j)
 static int device_add_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_device_add *j = (struct store_hq_device_add *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DEVICE_INSERT);
-    if (!st)
+    struct hqdb_stmt st;
+    int64_t changes = 0;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_INSERT) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->device, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, j->secret_enc, (int)j->secret_enc_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, store_tx_now(tx));
-    sqlite3_bind_text(st, 4, j->area, -1, SQLITE_STATIC);
-    int rc = store_step_done(st);
+    hqdb_bind_text(&st, 1, j->device);
+    hqdb_bind_blob(&st, 2, j->secret_enc, j->secret_enc_len);
+    hqdb_bind_int64(&st, 3, store_tx_now(tx));
+    hqdb_bind_text(&st, 4, j->area);
+    int rc = hqdb_exec(&st, &changes);
     if (rc)
         return rc;
-    j->verdict = sqlite3_changes(tx->c->db) ? HQ_OK : HQ_EXISTS;
+    j->verdict = changes ? HQ_OK : HQ_EXISTS;
     return 0;
 }
 
@@ -718,6 +747,7 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     json_t *data;
     int rc;
     j->rows = 0;
+    tx->no_retry = true; /* the rows come from an iterator that cannot start over */
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
         char *text = NULL, branch[HQ_DEVICE_MAX + 1] = "";
         const char *b = json_string_value(json_object_get(data, "branch"));
@@ -747,30 +777,31 @@ void store_hq_import_init(struct store_hq_import *j)
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ENTRIES_OF_KIND);
+    struct hqdb_stmt st;
     int rc;
     j->rows = 0;
-    if (!st)
+    tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
+    if (hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->kind, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    hqdb_bind_text(&st, 1, j->kind);
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         json_error_t err;
-        json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
-                                  (size_t)sqlite3_column_bytes(st, 3), 0, &err);
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 3, &len);
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
         if (xrc == 0)
-            xrc = j->row(j->arg, (const char *)sqlite3_column_text(st, 0),
-                         (const char *)sqlite3_column_text(st, 1),
-                         (const char *)sqlite3_column_text(st, 2), data);
+            xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
+                         hqdb_column_text(&st, 2), data);
         json_decref(data);
         if (xrc) {
-            sqlite3_reset(st);
+            hqdb_reset(&st);
             return xrc;
         }
         j->rows++;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
 }
 
 void store_hq_export_init(struct store_hq_export *j)
@@ -793,18 +824,22 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
         return KIOSKD_ENOTFOUND; /* the device has not pushed or linked that event */
     if (rc == 0)
         rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
-    sqlite3_stmt *st = rc ? NULL : conn_stmt(tx->c, SQL_SIGNUP_NEXT_ID);
+    struct hqdb_stmt st;
     if (rc)
         return rc;
-    if (!st)
+    /* the next id and its record are taken under the changes' lock, so that
+     * two HQ processes never give one id twice */
+    if ((rc = hqdb_lock_changes(tx)) != 0)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_NEXT_ID) != 0)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, j->kid, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return store_rc(rc);
+    hqdb_bind_text(&st, 1, j->kid);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        id = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc < 0 ? rc : KIOSKD_EIO;
     if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, event_key, phone_hash,
                             j->merged_into)) != 0 ||
         j->merged_into[0])

@@ -11,6 +11,7 @@
 #include "core/msgkind.h"
 #include "core/status.h"
 #include "core/timefmt.h"
+#include "store/campaigns.h"
 #include "store/events.h"
 #include "store/store_int.h"
 
@@ -32,6 +33,9 @@
 
 static const char SQL_RECOVER[] =
     "UPDATE messages SET status = 'queued', next_at = ?1 WHERE status = 'sending'";
+/* held chat replies (store_msg_chat_reply): whoever would have settled them is gone */
+static const char SQL_RECOVER_HELD[] = "UPDATE messages SET next_at = ?1 WHERE status = 'queued' "
+                                       "AND kind = 'chat_reply' AND next_at > ?1";
 
 static const char SQL_SCHED_CONFIRMATION[] =
     INSERT_MSG "SELECT " UID ", 'confirmation:s' || s.id || ':' || " HEX8(
@@ -171,6 +175,12 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
         if ((rc = store_step_done(st)) != 0)
             return rc;
         j->recovered = sqlite3_changes(tx->c->db);
+        if (!(st = conn_stmt(tx->c, SQL_RECOVER_HELD)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, now);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+        j->recovered += sqlite3_changes(tx->c->db);
     }
     const char *pc = j->person_channel;
     if (pc) {
@@ -247,6 +257,12 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             return store_rc(rc);
         snprintf(seen, sizeof seen, "%lld", (long long)last);
         if ((rc = state_put(tx, "scheduler.points_line", seen, 0)))
+            return rc;
+        /* campaigns' steps whose time has come (store/campaigns.h) */
+        bool wx = j->wechat && (j->wechat_kinds & (1u << MSG_INVITATION));
+        if ((rc = campaign_steps_run(tx, pc, wx, &j->queued, &j->more)) ||
+            (rc = campaign_festival_run(tx, pc, j->festivals, today, midnight + 10 * 3600,
+                                        &j->queued)))
             return rc;
     }
     if (j->staff_channel) {
@@ -511,6 +527,15 @@ static int fill(struct store_tx *tx, struct store_msg_out *m, int64_t signup_id,
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return store_rc(rc);
+    }
+    if (m->kind == MSG_INVITATION && member_id) {
+        if ((rc = campaign_invitation_vars(tx, slot, member_id, d, why)) != 0)
+            return rc;
+    }
+    if (m->kind == MSG_FESTIVAL) {
+        const char *name = campaign_festival_name(campaign_festival_on(slot, ~0u));
+        set_str(d, "festival", name ? name : "节日");
+        set_str(d, "date", slot);
     }
     if (m->kind == MSG_POINTS && member_id) {
         int64_t day0;
@@ -899,14 +924,16 @@ void store_msg_ticket_link_init(struct store_msg_ticket_link *j)
 /* --- chat replies past WeChat's 5 seconds --- */
 
 static const char SQL_CHAT_REPLY[] =
-    "INSERT OR IGNORE INTO messages(uid, dedup_key, kind, channel, transactional, person_hash, "
-    "slot, due_at, next_at, created_at, openid_enc, body) VALUES (" UID ", 'chat_reply:' || "
-    "lower(hex(?1)), 'chat_reply', 'wechat', 1, ?2, '', ?3, ?3, ?3, ?4, ?5)";
+    "INSERT INTO messages(uid, dedup_key, kind, channel, transactional, person_hash, slot, "
+    "due_at, next_at, created_at, openid_enc, body) VALUES (" UID ", 'chat_reply:' || "
+    "lower(hex(?1)), 'chat_reply', 'wechat', 1, ?2, '', ?3, ?3 + ?6, ?3, ?4, ?5) "
+    "ON CONFLICT(dedup_key) DO UPDATE SET body = excluded.body, "
+    "next_at = min(next_at, excluded.next_at) WHERE status = 'queued'";
 
 static int chat_reply_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_msg_chat_reply *j = (struct store_msg_chat_reply *)job;
-    if (!j->openid_enc_len || !j->text[0])
+    if (!j->openid_enc_len || !j->text[0] || j->hold < 0)
         return KIOSKD_EINVAL;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_CHAT_REPLY);
     if (!st)
@@ -916,6 +943,7 @@ static int chat_reply_run(struct store_tx *tx, struct store_job *job)
     sqlite3_bind_int64(st, 3, tx->now_us / 1000000);
     sqlite3_bind_blob(st, 4, j->openid_enc, (int)j->openid_enc_len, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, j->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, j->hold);
     int rc = store_step_done(st);
     if (rc == 0)
         j->queued = sqlite3_changes(tx->c->db) > 0;
@@ -926,6 +954,33 @@ void store_msg_chat_reply_init(struct store_msg_chat_reply *j)
 {
     memset(j, 0, sizeof *j);
     j->job.run = chat_reply_run;
+}
+
+static const char SQL_CHAT_CANCEL[] =
+    "DELETE FROM messages WHERE dedup_key = 'chat_reply:' || lower(hex(?1)) AND status = 'queued'";
+static const char SQL_CHAT_RELEASE[] =
+    "UPDATE messages SET next_at = min(next_at, ?2) "
+    "WHERE dedup_key = 'chat_reply:' || lower(hex(?1)) AND status = 'queued'";
+
+static int chat_settle_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_msg_chat_settle *j = (struct store_msg_chat_settle *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, j->answered ? SQL_CHAT_CANCEL : SQL_CHAT_RELEASE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_blob(st, 1, j->key_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    if (!j->answered)
+        sqlite3_bind_int64(st, 2, tx->now_us / 1000000);
+    int rc = store_step_done(st);
+    if (rc == 0)
+        j->settled = sqlite3_changes(tx->c->db) > 0;
+    return rc;
+}
+
+void store_msg_chat_settle_init(struct store_msg_chat_settle *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = chat_settle_run;
 }
 
 /* --- maturities --- */

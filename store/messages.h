@@ -28,7 +28,8 @@
 #include "store/store.h"
 
 /* Derives and queues the messages whose time has come (store_tx_now). With
- * recover, messages left sending are queued again first (M4). person_channel
+ * recover, messages left sending are queued again first (M4), and held chat
+ * replies released. person_channel
  * is "sms" or "log" (NULL: no messages to people); staff_channel "wecom" or
  * "log" (NULL: none); wechat: members bound with an openid get WeChat
  * template messages for the kinds that have one (wechat_kinds, a bit per
@@ -40,8 +41,10 @@ struct store_msg_schedule {
     bool wechat;
     unsigned wechat_kinds;
     int64_t maturity_days;
+    unsigned festivals; /* bit per festival greeted (core/campaign.h) */
     /* out */
     int64_t queued, recovered;
+    bool more; /* work was left for the next run (a campaign's large step) */
 };
 void store_msg_schedule_init(struct store_msg_schedule *j);
 
@@ -145,8 +148,14 @@ void store_msg_ticket_link_init(struct store_msg_ticket_link *j);
 
 /* Queues a chat reply that missed WeChat's 5 seconds (kind chat_reply,
  * channel wechat, transactional): the sealed openid and the text are kept in
- * the message itself. key_hash is the delivery's keyed hash: a delivery queues
- * its reply once (queued false for a copy). */
+ * the message itself. key_hash is the delivery's keyed hash: a delivery has
+ * one reply message. With hold, the message is held: it waits hold seconds
+ * (queued, next_at in the future) for store_msg_chat_settle to cancel it (the
+ * passive reply went out) or release it, and goes by itself when nobody did
+ * (a failed job, a crash: the next start releases every held reply at once).
+ * A delivery's message written again (a later job of the same command) gets
+ * the new text and the earlier of the two times while it is still queued;
+ * queued is false when nothing was written (it was sent or cancelled). */
 #define STORE_CHAT_REPLY_MAX 8192 /* bytes of text */
 struct store_msg_chat_reply {
     struct store_job job;
@@ -154,9 +163,22 @@ struct store_msg_chat_reply {
     unsigned char openid_enc[STORE_ENC_MAX]; /* sealed (aad "openid") */
     size_t openid_enc_len;
     char text[STORE_CHAT_REPLY_MAX + 1];
-    bool queued; /* out */
+    int64_t hold; /* seconds; 0: send at once */
+    bool queued;  /* out */
 };
 void store_msg_chat_reply_init(struct store_msg_chat_reply *j);
+
+/* Settles a held chat reply (key_hash, the delivery's): answered cancels it
+ * (deleted: the passive reply carried it, and a message never sent needs no
+ * trace), else it is released to go at once. Only a message still queued
+ * changes (settled: whether one did). */
+struct store_msg_chat_settle {
+    struct store_job job;
+    unsigned char key_hash[STORE_HASH_LEN];
+    bool answered;
+    bool settled; /* out */
+};
+void store_msg_chat_settle_init(struct store_msg_chat_settle *j);
 
 /* One maturity of a member's product (import). */
 struct store_maturity {

@@ -19,6 +19,7 @@
 #include <mbedtls/base64.h>
 
 #include "core/status.h"
+#include "store/campaigns.h"
 #include "store/events.h"
 #include "store/store_int.h"
 
@@ -364,6 +365,9 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
     if (!place && (rc = waitlist_position(tx, j->event_id, j->issued_at, j->signup_id,
                                           &j->waitlist_position)) != 0)
         return rc;
+    if ((rc = campaign_attribute(tx, j->signup_id, j->event_id, j->campaign, j->who.phone_hash,
+                                 j->member_no)) != 0)
+        return rc;
     return store_journal(tx, NULL, j->source, "signup", "signup", j->signup_id, "signup",
                          signup_outbox_data(&w, j->signup_id, j->short_code));
 }
@@ -372,6 +376,7 @@ void store_signup_new_init(struct store_signup_new *j)
 {
     memset(&j->job, 0, sizeof j->job);
     j->job.run = signup_new_run;
+    j->campaign[0] = '\0';
 }
 
 /* Adds to data (borrowed) what names sign-up f's ticket at HQ and at the

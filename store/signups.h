@@ -45,7 +45,8 @@ struct store_signup_new {
     char member_no[33]; /* "" when none */
     bool has_referrer;
     unsigned char referrer_hash[STORE_HASH_LEN];
-    char source[8]; /* kiosk, bot, staff */
+    char source[8];   /* kiosk, bot, staff, call */
+    char campaign[7]; /* an invitation's campaign code; "" when none (store/campaigns.h) */
     char consent_version[16];
     char kid[16];        /* key that will sign the ticket */
     int64_t now;         /* unix seconds */

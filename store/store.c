@@ -193,7 +193,7 @@ static int check_secrecy(const char *db_path, const char *suffix, char *err, siz
     return rc;
 }
 
-static int migration_number(const char *name)
+int store_migration_number(const char *name)
 {
     int n = 0;
     for (int i = 0; i < 4; i++) {
@@ -208,7 +208,7 @@ static int schema_version_of(const struct embedded_file *set)
 {
     int v = 0;
     for (const struct embedded_file *m = set; m->name; m++) {
-        int n = migration_number(m->name);
+        int n = store_migration_number(m->name);
         if (n > v)
             v = n;
     }
@@ -243,7 +243,7 @@ static int migrate(struct conn *c, const struct embedded_file *set, char *err, s
     if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         goto sqlerr;
     for (const struct embedded_file *m = set; m->name; m++) {
-        int n = migration_number(m->name);
+        int n = store_migration_number(m->name);
         if (n <= version)
             continue;
         char *msg = NULL;
@@ -292,6 +292,12 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
     hist_init(&s->stats.batch_size, hist_size_bounds, hist_size_nbounds);
     hist_init(&s->stats.commit_seconds, hist_latency_bounds, hist_latency_nbounds);
 
+    if (o->pg_url && o->pg_url[0]) {
+        if ((rc = pg_store_open(s, o->pg_url, set, err, errlen)) != 0)
+            goto fail;
+        *out = s;
+        return 0;
+    }
     static const char *const parts[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if ((rc = check_secrecy(o->path, parts[i], err, errlen)) != 0)
@@ -411,6 +417,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     store_stop(s);
+    pg_store_close(s);
     conn_close(&s->rd);
     conn_close(&s->wr);
     if (s->lock_fd >= 0)
@@ -422,6 +429,8 @@ void store_close(struct store *s)
 
 int store_ping(struct store *s)
 {
+    if (s->pg) /* the loop never waits on PostgreSQL: what its thread last found */
+        return atomic_load(&s->pg_up) ? 0 : KIOSKD_EIO;
     sqlite3_stmt *st = conn_stmt(&s->rd, "SELECT 1");
     if (!st)
         return KIOSKD_EIO;

@@ -74,6 +74,9 @@ struct store_opts {
     /* the schema: NULL for a branch's (store/migrations/), or another set of
      * numbered migrations such as HQ's (embedded_hq_migrations) */
     const struct embedded_file *migrations;
+    /* a libpq connection string: the jobs run on PostgreSQL instead (path is
+     * not used; `kioskd hq` only, whose jobs are written with store/hqdb.h) */
+    const char *pg_url;
     void (*notify)(void *arg); /* called from the writer thread when jobs are done */
     void *notify_arg;
 };

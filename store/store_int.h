@@ -39,8 +39,11 @@ struct store_tx {
     struct conn *c;
     struct rng *rng;
     int64_t now_us;
-    int outbox_added; /* entries this job appended */
-    int outbox_acked; /* entries this job marked as received by HQ */
+    int outbox_added;    /* entries this job appended */
+    int outbox_acked;    /* entries this job marked as received by HQ */
+    struct pgc *pg;      /* PostgreSQL (store/pg.c): the job runs there, c is NULL */
+    bool no_retry;       /* PostgreSQL: the job cannot be run again after a deadlock */
+    bool changes_locked; /* PostgreSQL: hqdb_lock_changes was taken in this transaction */
 };
 
 struct store {
@@ -63,7 +66,32 @@ struct store {
 
     void (*notify)(void *arg);
     void *notify_arg;
+
+    /* PostgreSQL instead of SQLite (store_opts.pg_url; store/pg.c): jobs run
+     * on the PostgreSQL thread's connection; rd and wr stay closed. */
+    struct pgc *pg;
+    _Atomic bool pg_up; /* the last job found the database answering */
 };
+
+/* The writer's clocks (store/writer.c): µs since the epoch, and monotonic seconds. */
+int64_t store_now_us(void);
+double store_mono_seconds(void);
+/* Starts a storage thread: blocks every signal, seeds rng; 0 or a KIOSKD_E* code. */
+int store_thread_begin(struct rng *rng);
+/* The job a queue node belongs to. */
+struct store_job *store_job_of(struct jobq_node *n);
+/* The number of a migration file NNNN_name.sql, or -1. */
+int store_migration_number(const char *name);
+
+struct embedded_file;
+/* Connects to url and applies the migrations set (translated); 0 or a
+ * KIOSKD_E* code with err. */
+int pg_store_open(struct store *s, const char *url, const struct embedded_file *set, char *err,
+                  size_t errlen);
+/* The PostgreSQL thread (store_start); runs each job in its own transaction. */
+void *pg_main(void *arg);
+/* Closes the connection; accepts a store without one. */
+void pg_store_close(struct store *s);
 
 /* Returns the cached statement for sql on c (reset, bindings cleared), or NULL;
  * NULL too while a job runs on c and its transaction is gone (never run a

@@ -557,7 +557,8 @@ static const char SQL_FUNNEL_EVENTS[] =
     "(SELECT count(*) FROM upgrades u WHERE u.event_id = e.id), "
     "(SELECT count(*) FROM upgrades u WHERE u.event_id = e.id AND u.status = 'approved'), "
     "(SELECT count(*) FROM upgrades u WHERE u.event_id = e.id AND u.arrived_us IS NOT NULL), "
-    "strftime('%Y-%m', e.starts_at + " CN_OFFSET ", 'unixepoch') "
+    "strftime('%Y-%m', e.starts_at + " CN_OFFSET ", 'unixepoch'), "
+    "(SELECT coalesce(sum(c.audience_size), 0) FROM campaigns c WHERE c.event_id = e.id) "
     "FROM events e WHERE e.starts_at >= ?1 AND e.starts_at < ?2 AND e.status <> 'cancelled' "
     "AND e.branch = '' ORDER BY e.starts_at, e.id LIMIT ?3";
 static const char SQL_FUNNEL_MONTHS[] =
@@ -610,8 +611,10 @@ int store_funnel(struct store *s, int64_t from, int64_t to, struct store_funnel 
         e->c.arrived = sqlite3_column_int64(st, 7);
         char month[8];
         store_col_text(month, sizeof month, st, 8);
+        e->c.invited = sqlite3_column_int64(st, 9);
         struct store_funnel_month *m = month_of(f, month);
         if (m) {
+            m->c.invited += e->c.invited;
             m->c.signed_up += e->c.signed_up;
             m->c.checked_in += e->c.checked_in;
         }

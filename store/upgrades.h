@@ -148,8 +148,10 @@ int store_event_upgrades(struct store *s, int64_t event_id, int64_t *registered,
  * check-ins in force (walk-ins too); registered: upgrades (any status);
  * approved; arrived. An event row counts the event's upgrades whenever they
  * were made; a month row counts upgrades by the month they were created in,
- * those without an event too. */
+ * those without an event too. invited: the frozen audiences of the event's
+ * campaigns. */
 struct store_funnel_counts {
+    int64_t invited; /* the audiences of the event's campaigns (store/campaigns.h) */
     int64_t signed_up, checked_in, registered, approved, arrived;
 };
 struct store_funnel_event {

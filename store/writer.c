@@ -45,14 +45,14 @@
 
 #define BATCH_MAX 512
 
-static int64_t now_us(void)
+int64_t store_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static double mono_seconds(void)
+double store_mono_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -109,8 +109,10 @@ static int writer_tx(struct store *s, struct store_job **jobs, int from, int n, 
     int tx_added = 0;
     for (int i = from; i < n; i++) {
         struct store_job *j = jobs[i];
-        struct store_tx tx = {
-            .s = s, .c = &s->wr, .rng = rng, .now_us = now_us() + atomic_load(&s->clock_shift_us)};
+        struct store_tx tx = {.s = s,
+                              .c = &s->wr,
+                              .rng = rng,
+                              .now_us = store_now_us() + atomic_load(&s->clock_shift_us)};
         int rc = exec_rc(s, "SAVEPOINT job");
         if (rc != SQLITE_OK) {
             j->rc = store_rc(rc);
@@ -199,9 +201,17 @@ static int writer_batch(struct store *s, struct store_job **jobs, int n, struct 
     return added;
 }
 
-static struct store_job *job_of(struct jobq_node *n)
+struct store_job *store_job_of(struct jobq_node *n)
 {
     return (struct store_job *)(void *)((char *)n - offsetof(struct store_job, node));
+}
+
+int store_thread_begin(struct rng *rng)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    return rng_init(rng);
 }
 
 static void *writer_main(void *arg)
@@ -210,17 +220,14 @@ static void *writer_main(void *arg)
     struct jobq_node *nodes[BATCH_MAX];
     struct store_job *jobs[BATCH_MAX];
     struct rng rng;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int rng_rc = rng_init(&rng);
+    int rng_rc = store_thread_begin(&rng);
     sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
     size_t taken;
     while ((taken = jobq_take(&s->q, nodes, BATCH_MAX)) > 0) {
         int n = (int)taken;
         for (int i = 0; i < n; i++)
-            jobs[i] = job_of(nodes[i]);
+            jobs[i] = store_job_of(nodes[i]);
         struct batch_fault f = {0};
         pthread_mutex_lock(&s->mu);
         if (s->fault_job > 0 && n >= s->fault_job) {
@@ -232,7 +239,7 @@ static void *writer_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
 
-        double t0 = mono_seconds();
+        double t0 = store_mono_seconds();
         int commit_rc = SQLITE_OK, added = 0;
         if (rng_rc != 0) {
             for (int i = 0; i < n; i++)
@@ -240,7 +247,7 @@ static void *writer_main(void *arg)
         } else {
             added = writer_batch(s, jobs, n, &rng, &f, &commit_rc);
         }
-        double dt = mono_seconds() - t0;
+        double dt = store_mono_seconds() - t0;
 
         pthread_mutex_lock(&s->mu);
         for (int i = 0; i < n; i++)
@@ -269,7 +276,7 @@ int store_start(struct store *s)
     if (s->read_only || s->running)
         return 0;
     jobq_restart(&s->q);
-    if (pthread_create(&s->thread, NULL, writer_main, s) != 0)
+    if (pthread_create(&s->thread, NULL, s->pg ? pg_main : writer_main, s) != 0)
         return KIOSKD_ENOMEM;
     s->running = true;
     return 0;
@@ -287,7 +294,7 @@ void store_stop(struct store *s)
 int store_submit(struct store *s, struct store_job *job)
 {
     job->rc = 0;
-    job->queued_us = now_us();
+    job->queued_us = store_now_us();
     if (!s->running)
         return KIOSKD_ESHUTDOWN;
     return jobq_submit(&s->q, &job->node);
@@ -310,7 +317,7 @@ int store_run(struct store *s, struct store_job *job)
 
 static void complete_one(struct jobq_node *n)
 {
-    struct store_job *j = job_of(n);
+    struct store_job *j = store_job_of(n);
     if (j->done)
         j->done(j);
 }

@@ -13,15 +13,17 @@ pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev
 pkg:libcurl:libcurl4-openssl-dev pkg:sqlite3:libsqlite3-dev
 pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-dev
 pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev hdr:csv.h:libcsv-dev
-pkg:zlib:zlib1g-dev
+pkg:zlib:zlib1g-dev pkg:libpq:libpq-dev
 cmd:node:nodejs cmd:npm:npm"
 test="$build pkg:cmocka:libcmocka-dev cmd:python3:python3 file:/usr/bin/chromium:chromium
 cmd:clang-format:clang-format cmd:cppcheck:cppcheck
 file:/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
 file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
-cmd:systemd-analyze:systemd cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils file:/bin/kill:procps"
+cmd:systemd-analyze:systemd cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils file:/bin/kill:procps
+file:/usr/lib/postgresql/15/bin/postgres:postgresql"
 bench="$build cmd:python3:python3 cmd:wrk:wrk cmd:nginx:nginx-light cmd:curl:curl
-file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography"
+file:/usr/lib/python3/dist-packages/cryptography/__init__.py:python3-cryptography
+file:/usr/lib/postgresql/15/bin/postgres:postgresql"
 deb="$build cmd:dpkg-shlibdeps:dpkg-dev cmd:strip:binutils cmd:systemd-analyze:systemd
 cmd:lintian:lintian"
 fuzz="$build cmd:clang:clang lib:libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev"

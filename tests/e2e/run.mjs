@@ -1387,6 +1387,57 @@ test('stats_messages_today_by_channel_for_the_manager', async () => {
   assert(await p2.locator('#msgs-card').isHidden(), 'no messages panel for staff');
 });
 
+test('staff_call_list_reveal_outcomes_and_an_appointment', async () => {
+  /* a campaign for event B (tomorrow) whose call step (two days before) has come */
+  const c = await d.api('POST', '/api/v1/campaigns', { event_id: data.B, name: 'E2E 电话邀约',
+    audience: { tiers: ['潜力'] }, steps: [{ channel: 'call', at: '-2d' }] }, data.token);
+  assert(c.status === 201 && c.data.audience_size > 1, 'campaign: ' + JSON.stringify(c));
+  const page = await newPage(TABLET);
+  await staffLogin(page, 'S9', '246811');
+  await page.getByLabel('邀约编号').fill(String(c.data.id));
+  await page.getByRole('button', { name: '打开名单' }).click();
+  const rows = page.locator('#calls li');
+  await until(async () => (await rows.count()) > 1, 'the call list');
+  const first = rows.nth(0);
+  const name = await text(first.locator('.wl-name'));
+  assert(/^.\*$/.test(name), 'masked name: ' + name);
+  assert(/^\*{7}[0-9]{4}$/.test(await text(first.locator('.wl-phone'))), 'masked phone');
+  assert(!/139600000\d\d/.test(await page.locator('#calls').innerText()), 'no full number until asked');
+  await first.locator('button.reveal').click();
+  await until(async () => /^139600000\d\d$/.test(await text(first.locator('.wl-phone'))), 'the number shown');
+  assert((await text(first.locator('button.reveal'))) === '隐藏', 'the button hides it again');
+  await first.locator('button.reveal').click();
+  assert(/^\*{7}/.test(await text(first.locator('.wl-phone'))), 'hidden again');
+  const no = await first.getAttribute('data-member');
+  await first.getByRole('button', { name: '未接听' }).click();
+  await until(async () => (await text(page.locator('#calls-status'))).includes('未接听'), 'outcome recorded');
+  await until(async () => (await text(page.locator(`#calls li[data-member="${no}"] .call-outcome`))) === '上次：未接听', 'last outcome shown');
+  await page.locator(`#calls li[data-member="${no}"]`).getByRole('button', { name: '预约到场' }).click();
+  await until(async () => (await text(page.locator('#calls-status'))).includes('已预约到场'), 'appointment booked');
+  await until(async () => (await page.locator(`#calls li[data-member="${no}"]`).count()) === 0, 'booked: off the list');
+  const r = await d.api('GET', '/api/v1/campaigns/' + c.data.id, undefined, data.token);
+  assert(r.data.results.signed_up === 1 && r.data.by_step[0].signed_up === 1, 'credited to the call: ' + JSON.stringify(r.data));
+  await shot(page, 'staff-calls');
+});
+
+test('kiosk_invitation_link_opens_the_event_and_credits_the_campaign', async () => {
+  const c = await d.api('POST', '/api/v1/campaigns', { event_id: data.B, name: 'E2E 短信邀约',
+    audience: { tiers: ['中高端'] }, steps: [{ channel: 'sms', at: '-30d' }] }, data.token);
+  assert(c.status === 201, 'campaign: ' + JSON.stringify(c));
+  const page = await newPage(PHONE);
+  await page.goto(d.url + '/?event=' + data.B + '&c=' + c.data.code);
+  await page.getByRole('heading', { name: '填写报名信息' }).waitFor();
+  assert((await text(page.locator('#form-event'))).includes('E2E 理财沙龙（明日）'), 'the invited event opened');
+  await page.getByLabel('姓名').fill('蒋邀约');
+  await page.getByLabel('手机号', { exact: true }).fill('13955550001');
+  await page.getByRole('checkbox', { name: /同意/ }).check();
+  await page.getByRole('button', { name: /报名/ }).last().click();
+  await page.getByRole('heading', { name: '报名成功' }).waitFor();
+  const r = await d.api('GET', '/api/v1/campaigns/' + c.data.id, undefined, data.token);
+  assert(r.data.results.signed_up === 1, 'credited to the campaign: ' + JSON.stringify(r.data.results));
+  await shot(page, 'kiosk-invitation');
+});
+
 test('no_console_errors_on_any_page', async () => {
   assert(allErrors.length === 0, 'console errors:\n  ' + allErrors.join('\n  '));
 });

@@ -24,6 +24,11 @@ _running = []
 # What the migrations after 0008 add (drop order: referring tables first), dropped by tests that rebuild a database
 # as an earlier release left it (the members table of 0008 last).
 DROP_AFTER_0008 = """
+    DROP TABLE signup_campaigns; -- added by migration 0015
+    DROP TABLE campaign_calls;
+    DROP TABLE campaign_members;
+    DROP TABLE campaign_steps;
+    DROP TABLE campaigns;
     DROP TABLE points_lines;     -- added by migration 0009
     DROP TABLE points_ops;
     DROP TABLE upgrade_products;
@@ -43,6 +48,7 @@ DROP_AFTER_0008 = """
     DROP TABLE sync_state;       -- added by migration 0012
     DROP TABLE signup_origins;   -- added by migration 0014
     DROP TABLE ticket_revocations;
+    DROP TABLE bot_replies;      -- added by migration 0016
     DROP INDEX events_hq_key;    -- added by migration 0017 (points_lines is rebuilt by it)
     ALTER TABLE events DROP COLUMN hq_key;
     ALTER TABLE events DROP COLUMN branch;
@@ -250,11 +256,20 @@ class HQ(Daemon):
     command = "hq"
     admin_token = "hq-admin-token-0123456789abcdef"
 
-    def __init__(self, config="", **kw):
+    def __init__(self, config="", backend="sqlite", database_url=None, **kw):
+        """backend "pg": on a new PostgreSQL database (tests/integration/pgserver.py), or
+        on database_url (another HQ process's database); the caller checks
+        pgserver.available() first."""
         base = ("[hqserver]\nlisten = 127.0.0.1:0\n"
                 f"admin_token = {self.admin_token}\n")
         dir = kw.pop("dir", None) or tempfile.mkdtemp(prefix="kioskd-hq-")
         base += f"database = {dir}/hq.db\nkey_file = {dir}/hq.key\n"
+        self.database_url = None
+        if backend == "pg" or database_url:
+            import pgserver
+            self.database_url = database_url or pgserver.new_database()
+            assert self.database_url, "PostgreSQL is not available (pgserver.available())"
+            base += f"database_url = {self.database_url}\n"
         super().__init__(config=merge_ini(base, config), dir=dir, **kw)
         self.own_dir = True
 
@@ -268,8 +283,34 @@ class HQ(Daemon):
         return lines[0]
 
     def db(self):
+        """HQ's database, for reads: sqlite3's connection, or one with the same calls on
+        PostgreSQL."""
+        if self.database_url:
+            import pgserver
+            return pgserver.Connection(self.database_url)
         import sqlite3
         return sqlite3.connect(os.path.join(self.dir, "hq.db"))
+
+
+def on_both_backends(fn):
+    """Registers fn(backend) as two tests of the calling module, NAME_sqlite and NAME_pg
+    (the latter says SKIP once and passes when PostgreSQL cannot run here); same assertions."""
+    import sys
+    import pgserver
+    g = sys._getframe(1).f_globals
+
+    def make(backend):
+        def test():
+            if backend == "pg" and not pgserver.available():
+                return
+            fn(backend)
+        test.__name__ = f"{fn.__name__}_{backend}"
+        test.__code__ = test.__code__.replace(co_firstlineno=fn.__code__.co_firstlineno)
+        return test
+    for backend in ("sqlite", "pg"):
+        t = make(backend)
+        g[t.__name__] = t
+    return None
 
 
 def merge_ini(base, extra):

@@ -11,7 +11,7 @@ import sqlite3
 import time
 import uuid
 
-from harness import HQ, Site, auth, merge_ini
+from harness import HQ, Site, auth, merge_ini, on_both_backends
 
 SIGNUP_NAMES = ["王小明", "李四", "赵六"]
 PHONES = ["13700000001", "13700000002", "13700000003"]
@@ -55,6 +55,22 @@ def push_body(device, seqs, ids=None):
 def hq_count(hq):
     with hq.db() as db:
         return db.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
+
+
+def accepted_once_then_replayed(first, second, device, secret, body, ts):
+    """Sends a signed push (of body, new entries) and a signed pull to first, then the very
+    same requests to second, which refuses both as replays."""
+    good = sign(secret, "POST", "/sync/v1/push", body, ts)
+    st, r = signed(first, device, secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
+    assert st == 200 and r["stored"] == r["received"] > 0, r
+    st, r = signed(second, device, secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
+    assert st == 401 and r["error"]["code"] == "replayed", r
+    path = "/sync/v1/pull?since=0&limit=10"
+    psig = sign(secret, "GET", path, b"", ts)
+    st, r = signed(first, device, secret, "GET", path, ts=ts, sig=psig)
+    assert st == 200, r
+    st, r = signed(second, device, secret, "GET", path, ts=ts, sig=psig)
+    assert st == 401 and r["error"]["code"] == "replayed", r
 
 
 def devices(hq):
@@ -104,8 +120,9 @@ def sync(s, check=True):
     return p
 
 
-def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new():
-    hq = HQ()
+@on_both_backends
+def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-1")
     s = branch(hq, "branch-1", secret, "[hq]\nbatch = 2\n")
     try:
@@ -150,8 +167,9 @@ def test_sync_pushes_the_outbox_once_and_repeated_pushes_store_nothing_new():
         hq.cleanup()
 
 
-def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only():
-    hq = HQ()
+@on_both_backends
+def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("b1")
     try:
         body, ids = push_body("b1", [1, 2, 4])
@@ -192,8 +210,9 @@ def test_push_is_stored_once_by_id_and_acked_over_contiguous_seqs_only():
         hq.cleanup()
 
 
-def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_stored():
-    hq = HQ()
+@on_both_backends
+def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_stored(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("b1")
     try:
         body, _ = push_body("b1", [1])
@@ -225,18 +244,8 @@ def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_store
         assert r.status == 401, r
         assert hq_count(hq) == 0
         assert devices(hq)["b1"]["entries"] == 0
-        # the good request once, then its replay
-        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 200 and r["stored"] == 1, r
-        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, ts=ts, sig=good)
-        assert st == 401 and r["error"]["code"] == "replayed", r
-        # a replayed pull too
-        path = "/sync/v1/pull?since=0&limit=10"
-        psig = sign(secret, "GET", path, b"", ts)
-        st, r = signed(hq, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 200, r
-        st, r = signed(hq, "b1", secret, "GET", path, ts=ts, sig=psig)
-        assert st == 401 and r["error"]["code"] == "replayed", r
+        # the good request once, then its replay; a pull too
+        accepted_once_then_replayed(hq, hq, "b1", secret, body, ts)
         assert hq_count(hq) == 1
         d = devices(hq)["b1"]
         assert d["entries"] == 1 and d["failures"] >= 7, d
@@ -250,8 +259,9 @@ def test_bad_signature_stale_timestamp_and_replay_are_refused_with_nothing_store
         hq.cleanup()
 
 
-def test_devices_list_needs_the_admin_token():
-    hq = HQ()
+@on_both_backends
+def test_devices_list_needs_the_admin_token(backend):
+    hq = HQ(backend=backend)
     hq.device_add("b1")
     try:
         assert hq.get("/hq/v1/devices").status == 401
@@ -271,7 +281,7 @@ def test_devices_list_needs_the_admin_token():
         assert p.returncode == 2
     finally:
         hq.cleanup()
-    hq = HQ(config="[hqserver]\nadmin_token =\n")
+    hq = HQ(config="[hqserver]\nadmin_token =\n", backend=backend)
     try:
         assert hq.get("/hq/v1/devices", headers=auth("anything")).status == 503
     finally:
@@ -283,8 +293,9 @@ MEMBERS_CSV = ("member_no,name,phone,aum,birthday,household\n"
                "HQ002,孙八,13611110002,1000,1985-06-07,F1\n")
 
 
-def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members():
-    hq = HQ()
+@on_both_backends
+def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-2")
     s = branch(hq, "branch-2", secret)
     try:
@@ -337,8 +348,9 @@ def test_pull_brings_members_and_products_imported_at_hq_and_hq_wins_on_members(
         hq.cleanup()
 
 
-def test_sync_refused_or_unconfigured_says_so():
-    hq = HQ()
+@on_both_backends
+def test_sync_refused_or_unconfigured_says_so(backend):
+    hq = HQ(backend=backend)
     hq.device_add("b1")
     s = branch(hq, "b1", "0" * 64)
     try:

@@ -4,7 +4,7 @@ import re
 import socket
 import time
 
-from harness import HQ, Site, auth
+from harness import HQ, Site, auth, on_both_backends
 from test_hq import MEMBERS_CSV, PHONES, SIGNUP_NAMES, busy_branch, devices, hq_count, outbox
 
 FAST = "[hq]\ninterval = 1\nmax_backoff = 2\n"
@@ -49,8 +49,9 @@ def wait_for(cond, timeout=15, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_branch_daemon_drains_its_outbox_to_hq_by_itself():
-    hq = HQ()
+@on_both_backends
+def test_a_branch_daemon_drains_its_outbox_to_hq_by_itself(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-1")
     s = branch(hq.url(), "branch-1", secret, FAST + "batch = 2\n")
     try:
@@ -82,8 +83,9 @@ def test_a_branch_daemon_drains_its_outbox_to_hq_by_itself():
         hq.cleanup()
 
 
-def test_members_imported_at_hq_reach_the_branch_daemon_by_itself():
-    hq = HQ()
+@on_both_backends
+def test_members_imported_at_hq_reach_the_branch_daemon_by_itself(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-2")
     s = branch(hq.url(), "branch-2", secret)
     try:
@@ -103,9 +105,10 @@ def test_members_imported_at_hq_reach_the_branch_daemon_by_itself():
         hq.cleanup()
 
 
-def test_hq_down_the_branch_works_offline_and_drains_once_when_hq_returns():
+@on_both_backends
+def test_hq_down_the_branch_works_offline_and_drains_once_when_hq_returns(backend):
     port = free_port()
-    hq = HQ(config=f"[hqserver]\nlisten = 127.0.0.1:{port}\n")
+    hq = HQ(config=f"[hqserver]\nlisten = 127.0.0.1:{port}\n", backend=backend)
     secret = hq.device_add("branch-1")
     s = branch(f"http://127.0.0.1:{port}", "branch-1", secret)
     try:
@@ -142,8 +145,9 @@ def test_hq_down_the_branch_works_offline_and_drains_once_when_hq_returns():
         hq.cleanup()
 
 
-def test_a_wrong_secret_is_offline_counted_as_a_refused_signature_and_nothing_is_stored():
-    hq = HQ()
+@on_both_backends
+def test_a_wrong_secret_is_offline_counted_as_a_refused_signature_and_nothing_is_stored(backend):
+    hq = HQ(backend=backend)
     hq.device_add("branch-1")
     s = branch(hq.url(), "branch-1", "0" * 64)
     try:

@@ -1,6 +1,7 @@
 """HQ sync data flows (docs/sync.md): guests' personal data reaching HQ
 sealed, ticket keys, revocations and sign-ups taken elsewhere. Branches sync
-with `kioskd sync --once`; HQ is `kioskd hq` on a temporary database."""
+with `kioskd sync --once`; HQ is `kioskd hq` on a temporary database, each
+test once on SQLite and once on PostgreSQL."""
 import csv
 import datetime
 import glob
@@ -8,7 +9,7 @@ import io
 import json
 import sqlite3
 
-from harness import HQ, auth
+from harness import HQ, auth, on_both_backends
 from test_hq import branch as hq_branch
 
 NAMES = ["欧阳明远", "司马青衫"]
@@ -31,6 +32,19 @@ def files_of(dir, name):
     return [p for p in glob.glob(f"{dir}/{name}*") if not p.endswith(".key")]
 
 
+def hq_files(hq):
+    """HQ's database files on SQLite; on PostgreSQL a dump of every table HQ
+    writes, as a file beside them."""
+    if not hq.database_url:
+        return files_of(hq.dir, "hq.db")
+    path = f"{hq.dir}/hq-dump.txt"
+    with hq.db() as hdb, open(path, "w") as f:
+        for table in ("hq_entries", "hq_changes", "hq_signups", "hq_devices"):
+            for row in hdb.execute(f"SELECT * FROM {table}"):
+                f.write(repr(row) + "\n")
+    return [path]
+
+
 def assert_nowhere_in_clear(paths, secrets):
     for p in paths:
         with open(p, "rb") as f:
@@ -44,8 +58,9 @@ def export(hq):
     return list(csv.DictReader(io.StringIO(p.stdout.decode())))
 
 
-def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
-    hq = HQ()
+@on_both_backends
+def test_names_and_phones_reach_hq_sealed_and_hq_exports_them(backend):
+    hq = HQ(backend=backend)
     s = branch(hq, "branch-pii")
     ev = s.event()
     r = s.signup(ev, PHONES[0], name=NAMES[0])
@@ -74,7 +89,7 @@ def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
     assert all(r["device"] == "branch-pii" and r["event_id"] == str(ev) for r in rows)
 
     secrets = NAMES + PHONES
-    assert_nowhere_in_clear(files_of(s.d.dir, "kioskd.db") + files_of(hq.dir, "hq.db"), secrets)
+    assert_nowhere_in_clear(files_of(s.d.dir, "kioskd.db") + hq_files(hq), secrets)
     for log in (hq.all_stderr(), s.d.all_stderr()):
         for x in secrets:
             assert x not in log
@@ -87,17 +102,18 @@ def test_names_and_phones_reach_hq_sealed_and_hq_exports_them():
     hq.stop()
 
 
-def two_branches():
+def two_branches(backend):
     """HQ and branches A and B, each with an event of its own that is id 1 there."""
-    hq = HQ()
+    hq = HQ(backend=backend)
     a, b = branch(hq, "branch-a"), branch(hq, "branch-b")
     ev = a.event()
     assert b.event() == ev
     return hq, a, b, ev
 
 
-def test_two_branches_with_the_same_event_id_do_not_get_each_others_sign_ups():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_two_branches_with_the_same_event_id_do_not_get_each_others_sign_ups(backend):
+    hq, a, b, ev = two_branches(backend)
     r = a.signup(ev, PHONES[0], name=NAMES[0])
     assert r.status == 201, r
     code = r.json["ticket"]["code"]
@@ -123,8 +139,9 @@ def test_two_branches_with_the_same_event_id_do_not_get_each_others_sign_ups():
     b.d.stop()
 
 
-def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b(backend):
+    hq, a, b, ev = two_branches(backend)
     codes, ids = [], []
     for name, phone in zip(NAMES, PHONES):
         r = a.signup(ev, phone, name=name)
@@ -152,20 +169,22 @@ def test_a_sign_up_cancelled_on_branch_a_is_refused_on_branch_b():
     b.d.stop()
 
 
-def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone():
-    hq, a, b, ev = two_branches()
+@on_both_backends
+def test_hq_merges_a_second_sign_up_for_the_same_event_and_phone(backend):
+    hq, a, b, ev = two_branches(backend)
     assert a.signup(ev, PHONES[0], name=NAMES[0]).status == 201
     sync(a)
     assert b.signup(ev, PHONES[0], name=NAMES[1]).status == 201  # the same phone, at B
     assert b.signup(ev, PHONES[1], name=NAMES[1]).status == 201
     sync(b)
     with hq.db() as hdb:
-        rows = dict(hdb.execute("SELECT device || ':' || signup_id, merged_into FROM hq_signups"))
+        rows = dict(hdb.execute("SELECT device || ':' || signup_id, coalesce(merged_into, '-') "
+                                "FROM hq_signups"))
         served = [json.loads(d) for (d,) in hdb.execute(
             "SELECT data FROM hq_changes WHERE kind = 'signup' ORDER BY seq")]
     kid_a = served[0]["kid"]
     # B's event 1 is not A's: nothing merged across them
-    assert rows == {"branch-a:1": None, "branch-b:1": None, "branch-b:2": None}, rows
+    assert rows == {"branch-a:1": "-", "branch-b:1": "-", "branch-b:2": "-"}, rows
     # HQ merges a sign-up for A's event with the phone A took first
     p = hq.cli("hq", "signup", f"branch-a/{ev}", NAMES[1], PHONES[0])
     assert p.stdout.decode().startswith(f"merged into {kid_a}:1"), p.stdout
@@ -181,14 +200,16 @@ def import_events(hq, rows):
     with open(path, "w") as f:
         f.write("title,kind,starts_at,ends_at,venue,capacity,branch\n")
         for title, days, device in rows:
-            t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days, minutes=30)
+            t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                days=days, minutes=30)
             f.write(f"{title},salon,{t.isoformat()},"
                     f"{(t + datetime.timedelta(hours=2)).isoformat()},一楼大厅,20,{device}\n")
     hq.cli("hq", "import", "events", path)
 
 
-def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
-    hq = HQ()
+@on_both_backends
+def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch(backend):
+    hq = HQ(backend=backend)
     a = hq_branch(hq, "branch-a", hq.device_add("branch-a", area="north"))
     b = hq_branch(hq, "branch-b", hq.device_add("branch-b", area="north"))
     c = hq_branch(hq, "branch-c", hq.device_add("branch-c", area="south"))
@@ -226,15 +247,16 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch():
     assert r.status == 200 and r.json["status"] == "checked_in", r
     r = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff))
     assert r.status == 200 and len(r.json["guests"]) == 1, r
-    assert_nowhere_in_clear(files_of(a.d.dir, "kioskd.db") + files_of(hq.dir, "hq.db"),
+    assert_nowhere_in_clear(files_of(a.d.dir, "kioskd.db") + hq_files(hq),
                             [NAMES[0], PHONES[0]])
     for log in (hq.all_stderr(), a.d.all_stderr()):
         assert NAMES[0] not in log and PHONES[0] not in log
     a.d.stop()
 
 
-def test_a_sign_up_taken_at_hq_and_cancelled_at_its_branch_is_revoked_by_hqs_id():
-    hq = HQ()
+@on_both_backends
+def test_a_sign_up_taken_at_hq_and_cancelled_at_its_branch_is_revoked_by_hqs_id(backend):
+    hq = HQ(backend=backend)
     a = hq_branch(hq, "branch-a", hq.device_add("branch-a"))
     ev = a.event()
     assert a.signup(ev, PHONES[1], name=NAMES[1]).status == 201  # id 1 at A

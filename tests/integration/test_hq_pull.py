@@ -1,13 +1,13 @@
 """What a branch applies from HQ's pulls beyond members and products
 (docs/sync.md, "What is pulled"): the events of its area, points earned at
 HQ. `kioskd hq` and branch daemons on temporary databases, synced with
-`kioskd sync --once`."""
+`kioskd sync --once`; HQ once on SQLite and once on PostgreSQL."""
 import datetime
 import json
 import os
 import sqlite3
 
-from harness import HQ, Site, auth
+from harness import HQ, Site, auth, on_both_backends
 from test_hq import branch as hq_branch
 from test_messages import Gateway, sms_config, wait_for
 
@@ -50,8 +50,9 @@ def db_of(s):
     return sqlite3.connect(f"file:{s.d.dir}/kioskd.db?mode=ro", uri=True)
 
 
-def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area():
-    hq = HQ()
+@on_both_backends
+def test_a_branch_pulls_its_own_events_and_marks_those_of_its_area(backend):
+    hq = HQ(backend=backend)
     sa = hq.device_add("north-1", area="北区")
     hq.device_add("north-2", area="北区")
     hq.device_add("south-1", area="南区")
@@ -140,8 +141,9 @@ MEMBERS = ("member_no,name,phone,aum,birthday,household\n"
            "HQ101,钱七,13611110101,1000,1970-02-03,\n")
 
 
-def test_points_earned_at_hq_are_merged_by_line_id_once():
-    hq = HQ()
+@on_both_backends
+def test_points_earned_at_hq_are_merged_by_line_id_once(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-b")
     s = branch(hq, "branch-b", secret)
     try:
@@ -223,8 +225,9 @@ def write(path, text):
         f.write(text)
 
 
-def test_a_template_pulled_from_hq_is_checked_then_renders_the_reminders():
-    hq = HQ()
+@on_both_backends
+def test_a_template_pulled_from_hq_is_checked_then_renders_the_reminders(backend):
+    hq = HQ(backend=backend)
     secret = hq.device_add("branch-t")
     gw = Gateway([200])
     s = Site(config=f"[hq]\nurl = {hq.url()}\ndevice = branch-t\nsecret = {secret}\n"

@@ -9,6 +9,12 @@ from harness import BIN, Site, add_staff, auth, from_now, login
 # The least role of every route, kept here independently of handlers/*.c: a
 # changed role in a route row, or a new route, fails test_route_table_is_the_expected_one.
 EXPECTED = {
+    ("POST", "/api/v1/campaigns"): "manager",
+    ("GET", "/api/v1/campaigns"): "manager",
+    ("GET", "/api/v1/campaigns/{id}"): "manager",
+    ("GET", "/api/v1/campaigns/{id}/calls"): "staff",
+    ("POST", "/api/v1/campaigns/{id}/calls/{member_no}/reveal"): "staff",
+    ("POST", "/api/v1/campaigns/{id}/calls/{member_no}"): "staff",
     ("GET", "/api/v1/messages"): "manager",
     ("POST", "/api/v1/messages/{id}/retry"): "manager",
     ("POST", "/api/v1/members/{member_no}/unsubscribe"): "staff",
@@ -50,6 +56,7 @@ EXPECTED = {
     ("POST", "/api/v1/points/redemptions"): "staff",
     ("POST", "/api/v1/points/transfers"): "manager",
     ("POST", "/api/v1/bot/messages"): "none",
+    ("GET", "/api/v1/bot/replies/{id}"): "none",
     ("GET", "/api/v1/bot/stats"): "manager",
     ("GET", "/wechat"): "none",
     ("POST", "/wechat"): "none",
@@ -130,6 +137,8 @@ def test_every_route_refuses_no_token_and_lower_roles_and_changes_nothing():
                          "/api/v1/members/{member_no}/bind_code",
                          "/api/v1/members/{member_no}/unsubscribe"):
             ids = {"member_no": "M1"}
+        elif "{member_no}" in pattern and "campaigns" in pattern:
+            ids = {"id": "1", "member_no": "M1"}
         elif pattern == "/api/v1/checkins/{id}":
             ids = {"id": str(cid)}
         else:

@@ -24,6 +24,13 @@
   let printer = 'none'; /* [kiosk] printer: none, 58mm, 80mm */
   let sms = false; /* the ticket screen offers to send the ticket link by SMS */
   let ticketCode = null; /* the ticket on screen, for "发送到手机" */
+  /* An invitation link (/?event=N&c=CODE, CONTRACT.md "Campaigns") opens event N's
+     form once and sends the campaign's code with that sign-up; back at the start
+     the kiosk forgets it. */
+  const invitation = new URLSearchParams(location.search);
+  let invitedEvent = parseInt(invitation.get('event') || '', 10) || null;
+  let campaign = invitedEvent && /^[2-9A-HJKMNP-Z]{6}$/.test(invitation.get('c') || '')
+    ? { event: invitedEvent, code: invitation.get('c') } : null;
 
   const form = $('#signup-form');
   const fields = {
@@ -88,6 +95,8 @@
     // another branch's event (ev.branch) is signed up for at that branch, not here
     events = r.data.events.filter((ev) => ev.status !== 'cancelled' && !ev.branch);
     renderEvents();
+    if (invitedEvent && document.body.dataset.screen === 'screen-events') openForm(invitedEvent);
+    invitedEvent = null;
     refreshTimer = setTimeout(loadEvents, REFRESH_MS);
   }
 
@@ -186,6 +195,7 @@
     }
     const body = { name: v.name.trim(), phone: v.phone, consent: true };
     if (v.referrer_phone) body.referrer_phone = v.referrer_phone;
+    if (campaign && campaign.event === current.id) body.campaign = campaign.code;
     const button = $('#submit');
     const label = button.textContent;
     busy = true;
@@ -358,6 +368,7 @@
     clearErrors();
     current = null;
     ticketCode = null;
+    campaign = null;
     smsReset();
     const img = $('#ticket-qr');
     img.removeAttribute('src');

@@ -25,6 +25,7 @@
   let feed = [];
   const rosterRows = new Map(); /* signup_id -> guest, for the rows on screen */
   let members = null; /* the member panels (members.js) */
+  let calls = null; /* the call list of a campaign (calls.js) */
 
   /* --- sounds (Web Audio; started by the first touch or key) --- */
 
@@ -263,6 +264,7 @@
     clearWaitlist(); /* nothing of a guest stays for whoever logs in next */
     clearRoster();
     members.stop();
+    calls.stop();
     clearTimeout(heartbeatTimer);
     clearTimeout(probeTimer);
     reachable = true;
@@ -1001,6 +1003,7 @@
   /* --- start --- */
 
   members = KMembers.init({ session: () => session, expired, focusScan });
+  calls = KCalls.init({ session: () => session, expired });
 
   $('#login-form').addEventListener('submit', onLogin);
   $('#logout').addEventListener('click', onLogout);

@@ -1,0 +1,184 @@
+"""`kioskd hq` on PostgreSQL only: several HQ processes on one database (replay
+protection and cursors live in the database), and a database that goes away and
+comes back. The tests shared with SQLite are in test_hq.py and test_hq_daemon.py.
+Each test says SKIP once and passes when PostgreSQL cannot run here (pgserver.py)."""
+import threading
+import time
+
+import pgserver
+from harness import HQ, parallel
+from test_hq import accepted_once_then_replayed, devices, hq_count, push_body, sign, signed
+
+
+def two_hqs():
+    """Two `kioskd hq` processes on one new database, sharing HQ's key file."""
+    a = HQ(backend="pg")
+    b = HQ(database_url=a.database_url, config=f"[hqserver]\nkey_file = {a.dir}/hq.key\n")
+    return a, b
+
+
+def test_two_hq_processes_store_each_entry_once_and_ack_right_under_concurrent_pushes():
+    if not pgserver.available():
+        return
+    a, b = two_hqs()
+    try:
+        secret = a.device_add("b1")
+        others = {f"c{i}": a.device_add(f"c{i}") for i in range(16)}
+        seqs = list(range(1, 201))
+        ids = {s: None for s in seqs}
+        batches = [seqs[i:i + 25] for i in range(0, len(seqs), 25)]
+        bodies = []
+        for batch in batches:
+            body, got = push_body("b1", batch)
+            ids.update(got)
+            bodies.append(body)
+        ts = int(time.time())
+
+        def push(hq, device, sec, body, t):
+            return signed(hq, device, sec, "POST", "/sync/v1/push", body, ts=t)
+        # b1: every batch to both processes at once (the branch retrying on the other one),
+        # the last batch first so that acks arrive out of order
+        jobs = []
+        for body in reversed(bodies):
+            jobs.append((a, "b1", secret, body, ts))
+            jobs.append((b, "b1", secret, body, ts - 1))  # a signature of its own
+        # beside it, devices whose two batches (1-25, 26-50) go at once one to each
+        # process, each once: their acks are right only if pushes of one device see each
+        # other's entries (the device's row lock)
+        for dev, sec in others.items():
+            for i, hq in enumerate((a, b)):
+                body, _ = push_body(dev, list(range(1 + 25 * i, 26 + 25 * i)))
+                jobs.append((hq, dev, sec, body, ts))
+        results = parallel(push, jobs)
+        assert all(st == 200 for st, _ in results), results
+        b1 = [r for (st, r), j in zip(results, jobs) if j[1] == "b1"]
+        assert sum(r["stored"] for r in b1) == 200, b1
+        assert sum(r["received"] for r in b1) == 400, b1
+        assert max(r["acked_through"] for r in b1) == 200, b1
+        assert hq_count(a) == 200 + 50 * len(others)
+        with a.db() as db:
+            rows = db.execute("SELECT id, seq FROM hq_entries WHERE device = 'b1'").fetchall()
+        assert sorted(r[1] for r in rows) == seqs
+        assert {r[0] for r in rows} == {ids[s] for s in seqs}
+        for hq in (a, b):
+            d = devices(hq)
+            assert d["b1"]["acked_through"] == 200 and d["b1"]["entries"] == 200, d
+            for dev in others:
+                assert d[dev]["acked_through"] == 50 and d[dev]["entries"] == 50, d
+        # again, to the other process: stored nothing, same ack
+        st, r = signed(b, "b1", secret, "POST", "/sync/v1/push", bodies[0], ts=ts - 2)
+        assert st == 200 and r == {"acked_through": 200, "received": 25, "stored": 0}, r
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+def test_a_request_accepted_by_one_hq_process_is_refused_as_a_replay_by_the_other():
+    if not pgserver.available():
+        return
+    a, b = two_hqs()
+    try:
+        secret = a.device_add("b1")
+        body, _ = push_body("b1", [1, 2])
+        ts = int(time.time())
+        accepted_once_then_replayed(a, b, "b1", secret, body, ts)
+        # one signed request sent to both at once: one of them takes it
+        body, _ = push_body("b1", [3])
+        sig = sign(secret, "POST", "/sync/v1/push", body, ts)
+        results = parallel(lambda hq: signed(hq, "b1", secret, "POST", "/sync/v1/push", body,
+                                             ts=ts, sig=sig), [(a,), (b,)] * 3)
+        assert sorted(st for st, _ in results) == [200] + [401] * 5, results
+        assert all(r["error"]["code"] == "replayed" for st, r in results if st == 401), results
+        assert hq_count(a) == 3
+        assert devices(b)["b1"]["acked_through"] == 3
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+def test_a_request_that_meets_a_lost_database_gets_503_and_the_next_works_once_it_is_back():
+    if not pgserver.available():
+        return
+    hq = HQ(backend="pg")
+    try:
+        secret = hq.device_add("b1")
+        body, _ = push_body("b1", [1])
+        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body)
+        assert st == 200 and r["acked_through"] == 1, r
+        pgserver.pause()
+        try:
+            body2, _ = push_body("b1", [2])
+            st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body2)
+            assert st == 503 and r["error"]["code"] == "storage_unavailable", r
+            assert hq.get("/healthz").status == 503
+            st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body2)
+            assert st == 503, r
+        finally:
+            pgserver.resume()
+        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body2)
+        assert st == 200 and r == {"acked_through": 2, "received": 1, "stored": 1}, r
+        assert hq.get("/healthz").status == 200
+        assert hq_count(hq) == 2
+        hq.stop()
+    finally:
+        hq.cleanup()
+
+
+def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_resend_stores_once():
+    if not pgserver.available():
+        return
+    hq = HQ(backend="pg")
+    try:
+        secret = hq.device_add("b1")
+        body, _ = push_body("b1", list(range(1, 20001)))
+        got = {}
+        t = threading.Thread(target=lambda: got.update(
+            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True)))
+        t.start()
+        time.sleep(0.3)  # most likely while HQ stores the entries; either outcome is checked
+        pgserver.pause()
+        t.join()
+        pgserver.resume()
+        st, r = got["r"]
+        assert st in (200, 503), (st, r)
+        # nothing half: a 503 whose commit reached PostgreSQL but not its answer stored all
+        assert hq_count(hq) in ((20000,) if st == 200 else (0, 20000))
+        st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True,
+                       ts=int(time.time()) - 1)
+        assert st == 200 and r["acked_through"] == 20000, r
+        assert hq_count(hq) == 20000
+        assert devices(hq)["b1"]["entries"] == 20000
+        hq.stop()
+    finally:
+        hq.cleanup()
+
+
+def test_the_schema_version_lives_in_the_database_and_a_newer_or_missing_database_is_refused():
+    if not pgserver.available():
+        return
+    hq = HQ(backend="pg")
+    try:
+        assert pgserver.psql(hq.database_url, "SELECT version FROM kioskd_schema") == [["4"]]
+        tables = {r[0] for r in pgserver.psql(
+            hq.database_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"hq_devices", "hq_entries", "hq_seen_sigs", "hq_changes", "hq_device_events",
+                "hq_signups"} <= tables, tables
+        columns = {r[0] for r in pgserver.psql(
+            hq.database_url, "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'hq_changes'")}
+        assert {"device", "event_id", "branch", "event_key"} <= columns, columns
+        hq.restart()  # migrated already: nothing to do
+        hq.stop()
+        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 99")
+        p = hq.cli("hq", "device", "add", "b1", check=False)
+        assert p.returncode == 1 and b"schema version 99 is newer" in p.stderr, p
+        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 4")
+        missing = HQ(database_url=hq.database_url.replace("/kioskd_hq_", "/nowhere_"),
+                     start=False)
+        try:
+            p = missing.cli("hq", "device", "add", "b1", check=False)
+            assert p.returncode == 1 and b"cannot connect to PostgreSQL" in p.stderr, p
+        finally:
+            missing.cleanup()
+    finally:
+        hq.cleanup()
