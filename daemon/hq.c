@@ -11,6 +11,7 @@
  */
 #include "daemon/hq.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -222,13 +223,18 @@ void hq_close(struct kioskd *k)
 
 /* --- kioskd hq device add ID --- */
 
-static int device_add(struct kioskd *k, const char *id)
+static int device_add(struct kioskd *k, const char *id, const char *area)
 {
     char err[512], secret[65];
     unsigned char raw[32];
     struct store_hq_device_add j;
     if (!hqsig_device_ok(id)) {
         fprintf(stderr, "kioskd hq device add: the id must be 1 to 64 of A-Z a-z 0-9 . _ -\n");
+        return 2;
+    }
+    if (validate_text(area, strlen(area), 0, HQ_AREA_MAX) || strlen(area) > HQ_AREA_MAX) {
+        fprintf(stderr, "kioskd hq device add: the area must be at most %d bytes on one line\n",
+                HQ_AREA_MAX);
         return 2;
     }
     if (hq_open(k, false, err, sizeof err) != 0) {
@@ -238,6 +244,7 @@ static int device_add(struct kioskd *k, const char *id)
     }
     store_hq_device_add_init(&j);
     snprintf(j.device, sizeof j.device, "%s", id);
+    snprintf(j.area, sizeof j.area, "%s", area);
     int rc = rng_bytes(&k->hq->rng, raw, sizeof raw);
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(secret + 2 * i, 3, "%02x", raw[i]);
@@ -261,7 +268,7 @@ static int device_add(struct kioskd *k, const char *id)
     return rc;
 }
 
-/* --- kioskd hq import members|products|events FILE.csv --- */
+/* --- kioskd hq import members|products|events|balances FILE.csv --- */
 
 struct hq_importer {
     const char *path, *what;
@@ -275,12 +282,14 @@ static const char *const member_cols[] = {"member_no", "name",      "phone",    
                                           "birthday",  "household", "last_txn", NULL};
 static const char *const product_cols[] = {"code", "name", "coefficient", NULL};
 static const char *const event_cols[] = {"title", "kind",     "starts_at", "ends_at",
-                                         "venue", "capacity", NULL};
+                                         "venue", "capacity", "branch",    NULL};
+static const char *const balance_cols[] = {"member_no", "id", "points", "reason", "at", NULL};
 
 static const char *const *cols_of(const char *what)
 {
     return strcmp(what, "members") == 0    ? member_cols
            : strcmp(what, "products") == 0 ? product_cols
+           : strcmp(what, "balances") == 0 ? balance_cols
                                            : event_cols;
 }
 
@@ -378,6 +387,7 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     const char *title = field(im, row, 0), *kind = field(im, row, 1);
     const char *starts = field(im, row, 2), *ends = field(im, row, 3);
     const char *venue = field(im, row, 4), *cap = field(im, row, 5);
+    const char *branch = field(im, row, 6);
     int64_t s, e;
     char *end;
     if (validate_text(title, strlen(title), 1, 100))
@@ -394,10 +404,44 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     long c = strtol(cap, &end, 10);
     if (errno || end == cap || *end || c < 1 || c > 100000)
         return import_fail(im, row->line, "capacity", "must be a whole number from 1 to 100000");
-    snprintf(key, 201, "%" PRId64 " %.150s", s, title);
-    *data =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "key", key, "title", title, "kind", kind,
-                  "starts_at", starts, "ends_at", ends, "capacity", (int)c, "venue", venue);
+    if (!hqsig_device_ok(branch))
+        return import_fail(im, row->line, "branch",
+                           "must be the device id of the branch it takes place at");
+    snprintf(key, 201, "%s %" PRId64 " %.100s", branch, s, title);
+    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "key", key, "title", title,
+                      "kind", kind, "starts_at", starts, "ends_at", ends, "capacity", (int)c,
+                      "venue", venue, "branch", branch);
+    return *data ? 1 : KIOSKD_ENOMEM;
+}
+
+/* A points line earned at HQ: the branches merge it into their ledgers by
+ * its id (docs/sync.md). */
+static int next_balance(struct hq_importer *im, const struct csv_row *row, char key[201],
+                        json_t **data)
+{
+    const char *no = field(im, row, 0), *id = field(im, row, 1), *pts = field(im, row, 2);
+    const char *reason = field(im, row, 3), *at = field(im, row, 4);
+    size_t nlen = strlen(no), ilen = strlen(id);
+    int64_t t;
+    char *end;
+    if (nlen == 0 || nlen > 32 ||
+        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
+        return import_fail(im, row->line, "member_no",
+                           "must be 1 to 32 letters, digits, '-' or '_'");
+    if (ilen == 0 || ilen > 64 ||
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != ilen)
+        return import_fail(im, row->line, "id", "must be 1 to 64 letters, digits, '-', '_', '.'");
+    errno = 0;
+    long long p = strtoll(pts, &end, 10);
+    if (errno || end == pts || *end || p < 1 || p > 10000000)
+        return import_fail(im, row->line, "points", "must be a whole number from 1 to 10000000");
+    if (validate_text(reason, strlen(reason), 1, 100))
+        return import_fail(im, row->line, "reason", "must be 1 to 100 characters on one line");
+    if (time_parse_rfc3339(at, &t) != 0)
+        return import_fail(im, row->line, "at", "must be an RFC 3339 time");
+    snprintf(key, 201, "%s", id);
+    *data = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "member_no", no, "points",
+                      (json_int_t)p, "reason", reason, "at", at);
     return *data ? 1 : KIOSKD_ENOMEM;
 }
 
@@ -424,6 +468,10 @@ static int import_next(void *arg, const char **kind, char key[201], json_t **dat
     if (strcmp(im->what, "products") == 0) {
         *kind = "product";
         return next_product(im, &row, key, data);
+    }
+    if (strcmp(im->what, "balances") == 0) {
+        *kind = "balance";
+        return next_balance(im, &row, key, data);
     }
     *kind = "event";
     return next_event(im, &row, key, data);
@@ -572,7 +620,7 @@ static int export_signups(struct kioskd *k)
     return 0;
 }
 
-/* --- kioskd hq signup EVENT_ID NAME PHONE --- */
+/* --- kioskd hq signup DEVICE/ID NAME PHONE --- */
 
 /* Takes a sign-up at HQ as HQ's bot will (store_hq_signup_init) and prints
  * its ticket: for HQ IT to try the flow, and for the tests. */
@@ -588,12 +636,21 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
         fprintf(stderr, "kioskd hq signup: cannot load the C.UTF-8 locale (install libc-bin)\n");
         return 1;
     }
+    const char *slash = strrchr(event, '/');
+    size_t dlen = slash ? (size_t)(slash - event) : 0;
+    if (dlen && dlen < sizeof j.event_device) {
+        memcpy(j.event_device, event, dlen);
+        j.event_device[dlen] = '\0';
+    }
     errno = 0;
-    long long ev = strtoll(event, &end, 10);
-    if (errno || end == event || *end || ev < 1 ||
-        validate_name(name_in, j.name, sizeof j.name, &why) != 0 || !validate_mobile(phone)) {
-        fprintf(stderr, "kioskd hq signup: EVENT_ID must be a positive number, NAME a name and "
-                        "PHONE an 11-digit mainland mobile number\n");
+    long long ev = slash ? strtoll(slash + 1, &end, 10) : 0;
+    if (!j.event_device[0] || !hqsig_device_ok(j.event_device) || errno || end == slash + 1 ||
+        *end || ev < 1 || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
+        !validate_mobile(phone)) {
+        fprintf(stderr, "kioskd hq signup: EVENT must be DEVICE/ID (the branch that holds the "
+                        "event and its id there), NAME a name and PHONE an 11-digit mainland "
+                        "mobile number\n");
+        mbedtls_platform_zeroize(&j, sizeof j);
         return 2;
     }
     if (hq_open(k, false, err, sizeof err) != 0 ||
@@ -623,17 +680,144 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     hq_close(k);
     mbedtls_platform_zeroize(j.name, sizeof j.name);
     mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc == KIOSKD_ENOTFOUND) {
+        fprintf(stderr,
+                "kioskd hq signup: %s has no event %lld at HQ yet (its event_created or "
+                "event_linked entry comes with its next sync)\n",
+                j.event_device, ev);
+        return 1;
+    }
     if (rc) {
         fprintf(stderr, "kioskd hq signup: %s\n", kioskd_strerror(rc));
         return 1;
     }
     if (j.merged_into[0])
-        printf("merged into %s: this phone is signed up for event %lld already\n", j.merged_into,
-               ev);
+        printf("merged into %s: this phone is signed up for event %s/%lld already\n", j.merged_into,
+               j.event_device, ev);
     else
-        printf("%s\nsign-up %s:%lld for event %lld, for the branches to pull\n", code, j.kid,
-               (long long)j.signup_id, ev);
+        printf("%s\nsign-up %s:%lld for event %s/%lld, for %s to pull\n", code, j.kid,
+               (long long)j.signup_id, j.event_device, ev, j.event_device);
     return 0;
+}
+
+/* --- kioskd hq import templates DIR_OR_FILE --- */
+
+#define TEMPLATE_FILES_MAX 64
+#define TEMPLATE_NAME_MAX 63
+#define TEMPLATE_TEXT_MAX (64 * 1024)
+
+/* The template files of an import, each KIND.CHANNEL.mustache as a branch
+ * names it ([messages] templates): the branches check them against their own
+ * kinds and variables, as at start-up, and keep their own on a bad one. */
+struct template_files {
+    char name[TEMPLATE_FILES_MAX][TEMPLATE_NAME_MAX + 1];
+    char *text[TEMPLATE_FILES_MAX];
+    size_t len[TEMPLATE_FILES_MAX];
+    int n, next;
+    char err[512];
+};
+
+static int template_add(struct template_files *tf, const char *path, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (nlen < 10 || nlen > TEMPLATE_NAME_MAX || strcmp(name + nlen - 9, ".mustache") != 0 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz_.") != nlen) {
+        snprintf(tf->err, sizeof tf->err, "%s: a template is named KIND.CHANNEL.mustache", path);
+        return KIOSKD_EINVAL;
+    }
+    if (tf->n == TEMPLATE_FILES_MAX) {
+        snprintf(tf->err, sizeof tf->err, "%s: at most %d templates at once", path,
+                 TEMPLATE_FILES_MAX);
+        return KIOSKD_ETOOBIG;
+    }
+    char err[512];
+    size_t len = 0;
+    char *text = read_file(path, &len, err, sizeof err);
+    if (!text) {
+        snprintf(tf->err, sizeof tf->err, "%s", err);
+        return KIOSKD_EIO;
+    }
+    if (len > TEMPLATE_TEXT_MAX || strlen(text) != len) {
+        snprintf(tf->err, sizeof tf->err, "%s: at most %d bytes of text", path, TEMPLATE_TEXT_MAX);
+        free(text);
+        return KIOSKD_ETOOBIG;
+    }
+    snprintf(tf->name[tf->n], sizeof tf->name[0], "%s", name);
+    tf->text[tf->n] = text;
+    tf->len[tf->n++] = len;
+    return 0;
+}
+
+static int templates_read(struct template_files *tf, const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        const char *slash = strrchr(path, '/');
+        return template_add(tf, path, slash ? slash + 1 : path);
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 10 || strcmp(e->d_name + n - 9, ".mustache") != 0)
+            continue;
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        rc = template_add(tf, file, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0 && tf->n == 0) {
+        snprintf(tf->err, sizeof tf->err, "%s: no KIND.CHANNEL.mustache file", path);
+        rc = KIOSKD_EINVAL;
+    }
+    return rc;
+}
+
+static int template_next(void *arg, const char **kind, char key[201], json_t **data)
+{
+    struct template_files *tf = arg;
+    if (tf->next == tf->n)
+        return 0;
+    int i = tf->next++;
+    *kind = "template";
+    snprintf(key, 201, "%s", tf->name[i]);
+    *data = json_pack("{s:s, s:s%}", "name", tf->name[i], "text", tf->text[i], tf->len[i]);
+    if (!*data) {
+        snprintf(tf->err, sizeof tf->err, "%s: the text is not UTF-8", tf->name[i]);
+        return KIOSKD_EINVAL;
+    }
+    return 1;
+}
+
+static int import_templates(struct kioskd *k, const char *path)
+{
+    struct template_files *tf = calloc(1, sizeof *tf);
+    struct store_hq_import j;
+    char err[512];
+    if (!tf) {
+        fprintf(stderr, "kioskd hq import: out of memory\n");
+        return 1;
+    }
+    int rc = templates_read(tf, path);
+    if (rc == 0 && (rc = hq_open(k, false, err, sizeof err)) != 0)
+        snprintf(tf->err, sizeof tf->err, "%s", err);
+    if (rc == 0) {
+        store_hq_import_init(&j);
+        j.crypto = &k->hq->crypto;
+        j.next = template_next;
+        j.arg = tf;
+        rc = store_run(k->store, &j.job);
+    }
+    hq_close(k);
+    if (rc)
+        fprintf(stderr, "kioskd hq import: %s; nothing was imported\n",
+                tf->err[0] ? tf->err : kioskd_strerror(rc));
+    else
+        printf("imported %lld templates for the branches to pull\n", (long long)j.rows);
+    for (int i = 0; i < tf->n; i++)
+        free(tf->text[i]);
+    free(tf);
+    return rc ? 1 : 0;
 }
 
 int hq_cli(struct kioskd *k, int argc, char **argv)
@@ -643,13 +827,18 @@ int hq_cli(struct kioskd *k, int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "export") == 0 && strcmp(argv[2], "signups") == 0)
         return export_signups(k);
     if (argc == 4 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0)
-        return device_add(k, argv[3]);
+        return device_add(k, argv[3], "");
+    if (argc == 6 && strcmp(argv[1], "device") == 0 && strcmp(argv[2], "add") == 0 &&
+        strcmp(argv[4], "--area") == 0)
+        return device_add(k, argv[3], argv[5]);
     if (argc == 4 && strcmp(argv[1], "import") == 0 &&
         (strcmp(argv[2], "members") == 0 || strcmp(argv[2], "products") == 0 ||
-         strcmp(argv[2], "events") == 0))
+         strcmp(argv[2], "events") == 0 || strcmp(argv[2], "balances") == 0))
         return import_file(k, argv[2], argv[3]);
-    fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID | import "
-                    "members|products|events FILE.csv | export signups | "
-                    "signup EVENT_ID NAME PHONE] (see kioskd hq --help)\n");
+    if (argc == 4 && strcmp(argv[1], "import") == 0 && strcmp(argv[2], "templates") == 0)
+        return import_templates(k, argv[3]);
+    fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID [--area NAME] | import "
+                    "members|products|events|balances FILE.csv | import templates DIR_OR_FILE | "
+                    "export signups | signup EVENT NAME PHONE] (see kioskd hq --help)\n");
     return 2;
 }

@@ -48,7 +48,8 @@ struct kioskd;
  * a KIOSKD_E* code with err; either way hq_close undoes it. */
 int hq_open(struct kioskd *k, bool daemon, char *err, size_t errlen);
 void hq_close(struct kioskd *k);
-/* kioskd hq device add ID | import members|products|events FILE.csv; the exit code. */
+/* kioskd hq device add ID [--area NAME] | import members|products|events|balances FILE.csv |
+ * import templates DIR_OR_FILE; the exit code. */
 int hq_cli(struct kioskd *k, int argc, char **argv);
 
 #endif

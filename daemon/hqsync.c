@@ -390,7 +390,7 @@ static void applied(struct store_job *job)
     struct hqsync *hs = pr->hs;
     int rc = job->rc;
     bool more = pr->p.more;
-    int64_t n = sync_page_changes(&pr->p);
+    int64_t n = rc ? 0 : sync_page_applied(hs->k, &pr->p);
     sync_page_free(&pr->p);
     free(pr);
     if (!hs->started) {

@@ -573,23 +573,32 @@ static const struct cmd cmds[] = {
      "runs. Exits 0 when both steps succeeded, 1 when one failed (said on stderr), 2 when\n"
      "[hq] is not set.\n"},
     {"hq",
-     "[-c FILE] [device add ID | import members|products|events FILE.csv | export signups | "
-     "signup EVENT_ID NAME PHONE]",
+     "[-c FILE] [device add ID [--area NAME] | import members|products|events|balances "
+     "FILE.csv | import templates DIR_OR_FILE | export signups | signup EVENT NAME PHONE]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
      "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
      "/healthz on [hqserver] listen, with HQ's own database [hqserver] database and key\n"
      "[hqserver] key_file (docs/sync.md). SIGTERM or SIGINT: finish requests, exit 0.\n"
      "device add ID: registers a branch daemon and prints its new secret as the only line\n"
-     "of output (set it as that branch's [hq] secret; HQ keeps it sealed).\n"
-     "import members|products|events FILE.csv: loads data the branches then pull (the CSV\n"
-     "columns of `kioskd import`); a bad row is reported with its line and nothing changes.\n"
+     "of output (set it as that branch's [hq] secret; HQ keeps it sealed). --area NAME puts\n"
+     "it in an area: it pulls the events of the other branches of its area.\n"
+     "import members|products|events|balances FILE.csv: loads data the branches then pull\n"
+     "(the CSV columns of `kioskd import`; events also have `branch`, the device id of the\n"
+     "branch where it takes place; balances have member_no,id,points,reason,at, points\n"
+     "earned at HQ that the branches add to their ledgers once by id); a bad row is\n"
+     "reported with its line and nothing changes.\n"
+     "import templates DIR_OR_FILE: message templates (KIND.CHANNEL.mustache, the format of\n"
+     "[messages] templates) that replace the branches' own; each branch checks them as at\n"
+     "its start and keeps its own template when one is refused (logged).\n"
      "export signups: prints as CSV, for the bank's CRM, every sign-up and walk-in the\n"
      "branches pushed, with the guest's name and phone (unsealed with HQ's key; keep the\n"
      "output as safe as HQ's database).\n"
-     "signup EVENT_ID NAME PHONE: takes a sign-up at HQ as HQ's chat bot does, for HQ IT to\n"
+     "signup EVENT NAME PHONE: takes a sign-up at HQ as HQ's chat bot does, for HQ IT to\n"
      "try the flow: prints its ticket (signed with [hqserver] ticket_key_file), which the\n"
-     "branches holding event EVENT_ID check in offline once they have synced.\n"
+     "branch holding the event checks in offline once it has synced. EVENT is DEVICE/ID:\n"
+     "the branch where the event takes place and its id there (an event imported at HQ\n"
+     "has its id once that branch has pulled it and synced again).\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

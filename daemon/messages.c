@@ -30,6 +30,7 @@
 #include "daemon/templates.h"
 #include "daemon/worker.h"
 #include "store/messages.h"
+#include "store/sync.h"
 
 #define SENDING_MAX 32
 #define SMS_PARTS_MAX 8
@@ -112,6 +113,36 @@ const char *messages_person_channel(const struct kioskd *k)
     return ms ? ms->person_channel : NULL;
 }
 
+static void wechat_kinds_of(struct messenger *ms)
+{
+    ms->wechat_kinds = 0;
+    for (int kind = 0; kind < MSG_KINDS; kind++)
+        if (ms->tpl.t[kind][MSG_WECHAT])
+            ms->wechat_kinds |= 1u << kind;
+}
+
+/* A template pulled from HQ, stored earlier: it replaces the embedded one
+ * and [messages] templates', unless it no longer checks (a newer kioskd). */
+static void pulled_at_start(void *arg, const char *name, const char *text, size_t len)
+{
+    struct messenger *ms = arg;
+    char err[256];
+    if (templates_replace(&ms->tpl, name, text, len, err, sizeof err) != 0)
+        log_warn("hq_template_refused", "name=%s when=start error=\"%s\"", name, err);
+}
+
+int messages_template_pulled(struct kioskd *k, const char *name, const char *text, size_t len,
+                             char *err, size_t errlen)
+{
+    struct messenger *ms = ms_of(k);
+    if (!ms)
+        return 0;
+    int rc = templates_replace(&ms->tpl, name, text, len, err, errlen);
+    if (rc == 0)
+        wechat_kinds_of(ms);
+    return rc;
+}
+
 int messages_load(struct kioskd *k, char *err, size_t errlen)
 {
     struct messenger *ms = calloc(1, sizeof *ms);
@@ -124,6 +155,10 @@ int messages_load(struct kioskd *k, char *err, size_t errlen)
     int rc = templates_load(&ms->tpl, k->cfg.messages_templates, err, errlen);
     if (rc)
         return rc;
+    if ((rc = store_templates_pulled(k->store, pulled_at_start, ms)) != 0) {
+        snprintf(err, errlen, "cannot read the templates pulled from HQ: %s", kioskd_strerror(rc));
+        return rc;
+    }
     const struct config *c = &k->cfg;
     const char *ch = c->messages_channel;
     if (strcmp(ch, "sms") == 0 && !c->sms_url[0]) {
@@ -135,9 +170,7 @@ int messages_load(struct kioskd *k, char *err, size_t errlen)
         ms->staff_channel = c->wecom_robot_key[0] ? "wecom" : "log";
         ms->wechat = c->wechat_appid[0] && c->wechat_secret[0];
     }
-    for (int kind = 0; kind < MSG_KINDS; kind++)
-        if (ms->tpl.t[kind][MSG_WECHAT])
-            ms->wechat_kinds |= 1u << kind;
+    wechat_kinds_of(ms);
     return 0;
 }
 

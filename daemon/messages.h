@@ -21,6 +21,12 @@ struct kioskd;
 /* Loads and checks the templates (before the server starts): 0, or
  * KIOSKD_E* with "FILE:LINE:COLUMN: message" in err. */
 int messages_load(struct kioskd *k, char *err, size_t errlen);
+/* A template pulled from HQ (KIND.CHANNEL.mustache, stored): replaces the
+ * one in use for messages rendered from now on, checked as at start; on an
+ * error (in err) the one in use stays. Nothing to do where messages were not
+ * loaded (kioskd sync --once: the daemon takes it at its next start). */
+int messages_template_pulled(struct kioskd *k, const char *name, const char *text, size_t len,
+                             char *err, size_t errlen);
 /* True when messages are on ([messages] channel is not off): they then need
  * the net thread. */
 bool messages_on(const struct kioskd *k);

@@ -50,6 +50,8 @@ static const struct refusal {
     [WHY_TICKET_SMS_LATE] = {410, "ticket_sms_closed",
                              "the ticket can be sent by SMS only just after signing up"},
     [WHY_SMS_OFF] = {404, "sms_off", "this kiosk does not send SMS"},
+    [WHY_EVENT_ELSEWHERE] = {409, "event_at_other_branch",
+                             "this event takes place at another branch; sign up there"},
     [WHY_CAMPAIGN_NOT_FOUND] = {404, "campaign_not_found", "no such campaign"},
     [WHY_NOT_INVITED] = {404, "not_invited", "this member is not in the campaign's audience"},
     [WHY_CALLS_NOT_DUE] = {409, "calls_not_due", "the campaign's call step has not come yet"},

@@ -13,8 +13,12 @@
 #include "core/points.h"
 #include "core/status.h"
 #include "core/tier.h"
+#include "core/timefmt.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "daemon/log.h"
+#include "daemon/messages.h"
+#include "daemon/templates.h"
 #include "handlers/common.h"
 #include "store/signups.h"
 
@@ -347,6 +351,96 @@ static const char *revocation_of(json_t *d, struct store_sync_revocation *r)
     return NULL;
 }
 
+/* Checks one event change into e: another branch's (of this one's area) or,
+ * when its branch is this device, this branch's own (branch ""). */
+static const char *event_of(struct kioskd *k, json_t *d, struct store_pulled_event *e)
+{
+    const char *key = str_of(d, "key"), *branch = str_of(d, "branch");
+    const char *title = str_of(d, "title"), *kind = str_of(d, "kind"), *venue = str_of(d, "venue");
+    json_t *cap = json_object_get(d, "capacity");
+    memset(e, 0, sizeof *e);
+    if (strlen(key) == 0 || strlen(key) > SYNC_KEY_MAX)
+        return "an event's key is not valid";
+    if (!hqsig_device_ok(branch))
+        return "an event's branch is not valid";
+    if (validate_text(title, strlen(title), 1, EVENT_TITLE_MAX))
+        return "an event's title is not valid";
+    if (strcmp(kind, "upgrade") && strcmp(kind, "salon") && strcmp(kind, "community"))
+        return "an event's kind is not valid";
+    if (time_parse_rfc3339(str_of(d, "starts_at"), &e->ev.starts_at) != 0 ||
+        time_parse_rfc3339(str_of(d, "ends_at"), &e->ev.ends_at) != 0 ||
+        e->ev.ends_at <= e->ev.starts_at)
+        return "an event's times are not valid";
+    if (validate_text(venue, strlen(venue), 1, EVENT_VENUE_MAX))
+        return "an event's venue is not valid";
+    if (!json_is_integer(cap) || json_integer_value(cap) < 1 || json_integer_value(cap) > 100000)
+        return "an event's capacity is not valid";
+    snprintf(e->hq_key, sizeof e->hq_key, "%s", key);
+    if (strcmp(branch, k->cfg.hq_device) != 0)
+        snprintf(e->branch, sizeof e->branch, "%s", branch);
+    snprintf(e->ev.title, sizeof e->ev.title, "%s", title);
+    snprintf(e->ev.kind, sizeof e->ev.kind, "%s", kind);
+    snprintf(e->ev.venue, sizeof e->ev.venue, "%s", venue);
+    e->ev.capacity = (int64_t)json_integer_value(cap);
+    return NULL;
+}
+
+/* Checks one points line earned at HQ into b. */
+static const char *balance_of(json_t *d, struct store_pulled_balance *b)
+{
+    const char *id = str_of(d, "id"), *no = str_of(d, "member_no"), *note = str_of(d, "reason");
+    json_t *pts = json_object_get(d, "points");
+    size_t ilen = strlen(id), nlen = strlen(no);
+    memset(b, 0, sizeof *b);
+    if (ilen == 0 || ilen > SYNC_LINE_ID_MAX ||
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != ilen)
+        return "a balance line's id is not valid";
+    if (nlen == 0 || nlen > MEMBER_NO_MAX ||
+        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
+        return "a balance line's member_no is not valid";
+    if (!json_is_integer(pts) || json_integer_value(pts) < 1 || json_integer_value(pts) > 10000000)
+        return "a balance line's points are not valid";
+    if (validate_text(note, strlen(note), 1, SYNC_NOTE_MAX))
+        return "a balance line's reason is not valid";
+    if (time_parse_rfc3339(str_of(d, "at"), &b->at) != 0)
+        return "a balance line's at is not valid";
+    snprintf(b->hq_id, sizeof b->hq_id, "%s", id);
+    snprintf(b->member_no, sizeof b->member_no, "%s", no);
+    snprintf(b->note, sizeof b->note, "%s", note);
+    b->points = (int64_t)json_integer_value(pts);
+    return NULL;
+}
+
+/* Checks one template change as the daemon checks its templates at start
+ * (daemon/templates.h) into t; a template that does not check is refused
+ * with a log line (*refused), the branch keeping its own. */
+static const char *template_of(json_t *d, struct store_pulled_template *t, bool *refused)
+{
+    const char *name = str_of(d, "name");
+    json_t *text = json_object_get(d, "text");
+    size_t nlen = strlen(name);
+    char err[256];
+    memset(t, 0, sizeof *t);
+    *refused = false;
+    if (nlen == 0 || nlen > SYNC_TEMPLATE_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz_.") != nlen)
+        return "a template's name is not valid";
+    if (!json_is_string(text))
+        return "a template's text is not a string";
+    size_t len = json_string_length(text);
+    if (templates_check(name, json_string_value(text), len, err, sizeof err) != 0) {
+        log_warn("hq_template_refused", "name=%s error=\"%s\"", name, err);
+        *refused = true;
+        return NULL;
+    }
+    if (!(t->text = malloc(len + 1)))
+        return "out of memory";
+    memcpy(t->text, json_string_value(text), len + 1);
+    t->len = len;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return NULL;
+}
+
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
@@ -374,7 +468,12 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     p->keys = calloc(n ? n : 1, sizeof *p->keys);
     p->signups = calloc(n ? n : 1, sizeof *p->signups);
     p->revocations = calloc(n ? n : 1, sizeof *p->revocations);
-    if (!p->members || !p->products || !p->keys || !p->signups || !p->revocations) {
+    p->events = calloc(n ? n : 1, sizeof *p->events);
+    p->balances = calloc(n ? n : 1, sizeof *p->balances);
+    p->templates = calloc(n ? n : 1, sizeof *p->templates);
+    p->job.expiry_years = (int)k->cfg.points_expiry_years;
+    if (!p->members || !p->products || !p->keys || !p->signups || !p->revocations || !p->events ||
+        !p->balances || !p->templates) {
         rc = KIOSKD_ENOMEM;
         goto out;
     }
@@ -401,7 +500,18 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             problem = signup_of(k, d, &p->signups[p->job.nsignups++]);
         else if (strcmp(kind, "revocation") == 0)
             problem = revocation_of(d, &p->revocations[p->job.nrevocations++]);
-        else
+        else if (strcmp(kind, "event") == 0)
+            problem = event_of(k, d, &p->events[p->job.nevents++]);
+        else if (strcmp(kind, "balance") == 0)
+            problem = balance_of(d, &p->balances[p->job.nbalances++]);
+        else if (strcmp(kind, "template") == 0) {
+            bool refused = false;
+            problem = template_of(d, &p->templates[p->job.ntemplates], &refused);
+            if (refused)
+                p->job.refused++;
+            else if (!problem)
+                p->job.ntemplates++;
+        } else
             p->job.skipped++;
         if (problem)
             goto out;
@@ -412,6 +522,9 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
     p->job.keys = p->keys;
     p->job.signups = p->signups;
     p->job.revocations = p->revocations;
+    p->job.events = p->events;
+    p->job.balances = p->balances;
+    p->job.templates = p->templates;
     rc = 0;
 out:
     if (problem)
@@ -420,13 +533,6 @@ out:
     if (rc)
         sync_page_free(p);
     return rc;
-}
-
-int64_t sync_page_changes(const struct sync_page *p)
-{
-    const struct store_sync_page *j = &p->job;
-    return (int64_t)(j->nmembers + j->nproducts + j->nkeys + j->nsignups + j->nrevocations) +
-           j->skipped;
 }
 
 void sync_page_free(struct sync_page *p)
@@ -440,9 +546,43 @@ void sync_page_free(struct sync_page *p)
     free(p->keys);
     free(p->signups);
     free(p->revocations);
+    free(p->events);
+    free(p->balances);
+    for (size_t i = 0; p->templates && i < p->job.ntemplates; i++)
+        free(p->templates[i].text);
+    free(p->templates);
     p->members = NULL;
     p->products = NULL;
     p->keys = NULL;
     p->signups = NULL;
     p->revocations = NULL;
+    p->events = NULL;
+    p->balances = NULL;
+    p->templates = NULL;
+}
+
+int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
+{
+    const struct store_sync_page *j = &p->job;
+    for (size_t i = 0; i < j->nevents; i++)
+        if (j->events[i].capacity_kept)
+            log_warn("hq_event_capacity_kept",
+                     "event_id=%lld hq_capacity=%lld capacity=%lld signed_up=%lld",
+                     (long long)j->events[i].id, (long long)j->events[i].ev.capacity,
+                     (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
+    if (j->balances_pending)
+        log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
+    if (j->nevents) {
+        k->events_cache.valid = false; /* GET /api/v1/events is built again */
+        messages_poke(k);              /* a sign-up promoted from the waitlist is told */
+    }
+    for (size_t i = 0; i < j->ntemplates; i++) {
+        char err[256];
+        if (messages_template_pulled(k, j->templates[i].name, j->templates[i].text,
+                                     j->templates[i].len, err, sizeof err) != 0)
+            log_warn("hq_template_refused", "name=%s error=\"%s\"", j->templates[i].name, err);
+        else
+            log_info("hq_template", "name=%s", j->templates[i].name);
+    }
+    return store_sync_page_changes(j);
 }

@@ -58,6 +58,9 @@ struct sync_page {
     struct store_sync_key *keys;
     struct store_sync_signup *signups;
     struct store_sync_revocation *revocations;
+    struct store_pulled_event *events;
+    struct store_pulled_balance *balances;
+    struct store_pulled_template *templates;
     bool more;
 };
 /* Reads a pull's answer {"changes":[{"kind","data"}],"cursor","more"}: members
@@ -69,10 +72,13 @@ struct sync_page {
  * KIOSKD_EMALFORMED (why says what) or KIOSKD_ENOMEM. */
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen);
-/* The changes a page read holds, applied or skipped. */
-int64_t sync_page_changes(const struct sync_page *p);
 /* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
 void sync_page_free(struct sync_page *p);
+/* After a page's job committed (on the loop, before sync_page_free): logs
+ * what the branch kept against HQ's word (an event's capacity below its
+ * sign-ups, balance lines of members unknown here), refreshes what the page
+ * changed; returns the page's changes, applied or skipped. */
+int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p);
 
 /* kioskd sync --once: the exit code. */
 int cli_sync(struct kioskd *k, int argc, char **argv);

@@ -160,7 +160,7 @@ static int push_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *push
 
 /* Pulls every page; returns 0 or 1 with the reason printed. */
 static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *changes, int *pages,
-                    int64_t *members, int64_t *products, int64_t *skipped, int64_t flows[3])
+                    struct store_sync_page *sum)
 {
     char err[512];
     for (;;) {
@@ -194,13 +194,21 @@ static int pull_all(struct kioskd *k, CURL *c, struct buf *answer, int64_t *chan
             return 1;
         }
         rc = store_run(k->store, &p.job.job);
-        int64_t n = sync_page_changes(&p);
-        *members += (int64_t)p.job.nmembers;
-        flows[0] += p.job.keys_added;
-        flows[1] += p.job.signups_applied;
-        flows[2] += p.job.revocations_applied;
-        *products += (int64_t)p.job.nproducts;
-        *skipped += p.job.skipped;
+        int64_t n = rc ? 0 : sync_page_applied(k, &p);
+        sum->nmembers += p.job.nmembers;
+        sum->nproducts += p.job.nproducts;
+        sum->events_added += p.job.events_added;
+        sum->events_updated += p.job.events_updated;
+        sum->balances_added += p.job.balances_added;
+        sum->balances_known += p.job.balances_known;
+        sum->balances_pending += p.job.balances_pending;
+        sum->nbalances += p.job.nbalances;
+        sum->ntemplates += p.job.ntemplates;
+        sum->refused += p.job.refused;
+        sum->skipped += p.job.skipped;
+        sum->keys_added += p.job.keys_added;
+        sum->signups_applied += p.job.signups_applied;
+        sum->revocations_applied += p.job.revocations_applied;
         bool more = p.more;
         sync_page_free(&p);
         if (rc) {
@@ -241,8 +249,8 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
     }
     CURL *c = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? curl_easy_init() : NULL;
     struct buf answer;
-    int64_t pushed = 0, cursor = 0, changes = 0, members = 0, products = 0, skipped = 0;
-    int64_t flows[3] = {0, 0, 0}; /* keys added, sign-ups applied, revocations */
+    int64_t pushed = 0, cursor = 0, changes = 0;
+    struct store_sync_page sum;
     int batches = 0, pages = 0, rc = 1;
     buf_init(&answer, ANSWER_MAX);
     if (!c) {
@@ -253,13 +261,20 @@ int cli_sync(struct kioskd *k, int argc, char **argv)
     printf("pushed %lld entries in %d batches; HQ has the outbox through seq %lld\n",
            (long long)pushed, batches, (long long)cursor);
     if (rc == 0) {
-        rc = pull_all(k, c, &answer, &changes, &pages, &members, &products, &skipped, flows);
-        printf("pulled %lld changes in %d pages: %lld members, %lld products, %lld not applied "
-               "here yet\n",
-               (long long)changes, pages, (long long)members, (long long)products,
-               (long long)skipped);
+        store_sync_page_init(&sum);
+        rc = pull_all(k, c, &answer, &changes, &pages, &sum);
+        printf("pulled %lld changes in %d pages: %lld members, %lld products, %lld events "
+               "(%lld new), %lld balance lines (%lld merged, %lld already here, %lld kept until HQ "
+               "sends their member), %lld templates (%lld refused), %lld not applied here yet\n",
+               (long long)changes, pages, (long long)sum.nmembers, (long long)sum.nproducts,
+               (long long)(sum.events_added + sum.events_updated), (long long)sum.events_added,
+               (long long)sum.nbalances, (long long)sum.balances_added,
+               (long long)sum.balances_known, (long long)sum.balances_pending,
+               (long long)(sum.ntemplates + sum.refused), (long long)sum.refused,
+               (long long)sum.skipped);
         printf("applied %lld new ticket keys, %lld sign-ups taken elsewhere, %lld revocations\n",
-               (long long)flows[0], (long long)flows[1], (long long)flows[2]);
+               (long long)sum.keys_added, (long long)sum.signups_applied,
+               (long long)sum.revocations_applied);
     }
 out:
     buf_free(&answer);

@@ -252,6 +252,25 @@ int templates_load(struct templates *ts, const char *dir, char *err, size_t errl
     return 0;
 }
 
+int templates_replace(struct templates *ts, const char *name, const char *src, size_t len,
+                      char *err, size_t errlen)
+{
+    if (len > TPL_FILE_MAX) {
+        snprintf(err, errlen, "%s:1:1: larger than %d bytes", name, TPL_FILE_MAX);
+        return KIOSKD_ETOOBIG;
+    }
+    return parse_file(ts, name, src, len, err, errlen);
+}
+
+int templates_check(const char *name, const char *src, size_t len, char *err, size_t errlen)
+{
+    struct templates scratch;
+    memset(&scratch, 0, sizeof scratch);
+    int rc = templates_replace(&scratch, name, src, len, err, errlen);
+    templates_free(&scratch);
+    return rc;
+}
+
 const struct tpl *templates_get(const struct templates *ts, enum msg_kind k, enum msg_channel c)
 {
     if ((unsigned)k >= MSG_KINDS || (unsigned)c >= MSG_CHANNELS)

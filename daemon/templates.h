@@ -1,7 +1,9 @@
 /*
  * The message templates (templates/KIND.CHANNEL.mustache, embedded in the
- * binary; a file of the same name in [messages] templates replaces one):
- * read, checked and compiled once at start, then shared read-only.
+ * binary; a file of the same name in [messages] templates replaces one, and
+ * one pulled from HQ replaces both: docs/sync.md): read, checked and compiled
+ * at start, then read on the loop only; a template pulled from HQ replaces
+ * one there, between two renderings.
  *
  * A file is a header of `key: value` lines, a line `---`, and the body:
  *   channel: sms|wecom|wechat         must match the file name
@@ -43,6 +45,13 @@ struct templates {
  * Returns 0, or KIOSKD_EMALFORMED / KIOSKD_EINVAL / KIOSKD_EIO with
  * "FILE:LINE:COLUMN: message" in err. templates_free undoes either way. */
 int templates_load(struct templates *ts, const char *dir, char *err, size_t errlen);
+/* Replaces the template of name (KIND.CHANNEL.mustache) with src, checked
+ * exactly as templates_load checks a file; on an error (err as above) the
+ * template in use stays. Pulled from HQ (docs/sync.md). */
+int templates_replace(struct templates *ts, const char *name, const char *src, size_t len,
+                      char *err, size_t errlen);
+/* Checks src as templates_replace would, changing nothing. */
+int templates_check(const char *name, const char *src, size_t len, char *err, size_t errlen);
 /* The template of kind for channel, or NULL when there is none (the log
  * channel uses the sms template). */
 const struct tpl *templates_get(const struct templates *ts, enum msg_kind k, enum msg_channel c);

@@ -163,7 +163,10 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
     int rc = store_events_upcoming(c->k->store, now_s(), EVENTS_LISTED, &evs, &count);
     if (rc)
         return rc;
-    if (count == 0) {
+    size_t own = 0;
+    for (size_t i = 0; i < count; i++)
+        own += evs[i].branch[0] == '\0';
+    if (own == 0) {
         snprintf(out, n, "近期没有可报名的活动，敬请关注。");
         free(evs);
         return 0;
@@ -171,6 +174,8 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
     size_t used = (size_t)snprintf(out, n, "近期活动：");
     for (size_t i = 0; i < count && used < n; i++) {
         char when[48], left[32];
+        if (evs[i].branch[0])
+            continue; /* another branch's: signed up for there */
         day_time(evs[i].starts_at, when, sizeof when);
         int64_t places = evs[i].capacity - evs[i].confirmed;
         if (places > 0)
@@ -641,6 +646,9 @@ static void signup_stored(struct store_job *job)
             break;
         case WHY_EVENT_CANCELLED:
             why = "该活动已取消。发送“活动”查看其他活动。";
+            break;
+        case WHY_EVENT_ELSEWHERE:
+            why = "该活动在本区域的其他网点举办，请到该网点报名。发送“活动”查看本网点的活动。";
             break;
         default:
             why = "该活动已结束报名。发送“活动”查看其他活动。";

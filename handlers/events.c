@@ -47,6 +47,11 @@ json_t *event_json(const struct store_event *e)
         json_decref(doc);
         return NULL;
     }
+    /* another branch's event of this one's area (pulled from HQ): listed, marked */
+    if (doc && e->branch[0] && json_object_set_new(doc, "branch", json_string(e->branch)) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }
 
@@ -57,6 +62,8 @@ static bool events_append(json_t *arr, const struct store_event *evs, size_t n, 
                           bool with_over)
 {
     for (size_t i = 0; i < n; i++) {
+        if (with_over && evs[i].branch[0])
+            continue; /* the staff's list: this branch's events only */
         json_t *e = event_json(&evs[i]);
         if (!e) {
             log_error("event_unreadable", "event_id=%lld reason=%s", (long long)evs[i].id,

@@ -25,10 +25,14 @@ static json_t *points_json(struct kioskd *k, const struct store_member_view *m, 
     json_t *lines = json_array();
     for (int i = 0; lines && i < pv.nlines; i++) {
         const struct store_points_line *l = &pv.lines[i];
-        if (json_array_append_new(lines,
-                                  json_pack("{s:I, s:s, s:o, s:s}", "delta", (json_int_t)l->delta,
-                                            "reason", l->reason, "at", json_time_us(l->at_us),
-                                            "expires_on", l->expires_on)) != 0) {
+        json_t *jl =
+            json_pack("{s:I, s:s, s:o, s:s}", "delta", (json_int_t)l->delta, "reason", l->reason,
+                      "at", json_time_us(l->at_us), "expires_on", l->expires_on);
+        if (jl && l->note[0] && json_object_set_new(jl, "note", json_string(l->note)) != 0) {
+            json_decref(jl);
+            jl = NULL;
+        }
+        if (json_array_append_new(lines, jl) != 0) {
             json_decref(lines);
             lines = NULL;
         }

@@ -147,6 +147,8 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         return rc == KIOSKD_ENOTFOUND ? store_refuse(job, WHY_EVENT_NOT_FOUND) : rc;
     if (strcmp(ev.status, "cancelled") == 0)
         return store_refuse(job, WHY_EVENT_CANCELLED);
+    if (ev.branch[0])
+        return store_refuse(job, WHY_EVENT_ELSEWHERE);
     int64_t now_us = store_tx_now(tx), now = now_us / 1000000;
     if (now < ev.starts_at - j->opens_before) {
         j->out_starts_at = ev.starts_at;

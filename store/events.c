@@ -10,14 +10,15 @@
 
 static const char SQL_EVENT_GET[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins, description FROM events WHERE id = ?";
+    "checked_in, walk_ins, description, branch FROM events WHERE id = ?";
 static const char SQL_EVENTS_UPCOMING[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins, description FROM events WHERE ends_at > ? AND status = 'open' "
+    "checked_in, walk_ins, description, branch FROM events WHERE ends_at > ? AND status = 'open' "
     "ORDER BY starts_at, id LIMIT ?";
 static const char SQL_EVENTS_SINCE[] =
     "SELECT id, title, kind, starts_at, ends_at, venue, capacity, status, confirmed, waitlisted, "
-    "checked_in, walk_ins, description FROM events WHERE starts_at >= ? ORDER BY starts_at, id "
+    "checked_in, walk_ins, description, branch FROM events WHERE starts_at >= ? ORDER BY "
+    "starts_at, id "
     "LIMIT ?";
 static const char SQL_EVENT_COUNTS[] =
     "UPDATE events SET confirmed = confirmed + ?, waitlisted = waitlisted + ?, "
@@ -77,6 +78,7 @@ static void row_to_event(sqlite3_stmt *st, struct store_event *e)
     e->checked_in = sqlite3_column_int64(st, 10);
     e->walk_ins = sqlite3_column_int64(st, 11);
     ok &= copy_text(e->description, sizeof e->description, st, 12);
+    ok &= copy_text(e->branch, sizeof e->branch, st, 13);
     e->damaged = !ok;
 }
 

@@ -29,6 +29,10 @@ struct store_event {
     int64_t capacity;
     char status[16]; /* open, cancelled */
     int64_t confirmed, waitlisted, checked_in, walk_ins;
+    /* "": this branch's event; else the HQ device id of the other branch of
+     * its area where it takes place (pulled from HQ; never signed up for or
+     * checked in here: WHY_EVENT_ELSEWHERE) */
+    char branch[65];
     bool damaged; /* read: a stored text did not fit its field (never cut) */
 };
 

@@ -34,33 +34,43 @@ static const char SQL_ACK_RUN_END[] =
     "(SELECT 1 FROM hq_entries f WHERE f.device = ?1 AND f.seq = e.seq + 1)) ELSE ?2 END";
 static const char SQL_DEVICE_ACK[] =
     "UPDATE hq_devices SET acked_through = ?2, entries = entries + ?3 WHERE device = ?1";
+/* the changes for every device and those of a branch that is the device or
+ * shares its area (not the empty one) */
 static const char SQL_CHANGES_AFTER[] =
-    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
-    "AND (event_id IS NULL OR event_id IN "
-    "(SELECT de.event_id FROM hq_device_events de WHERE de.device = ?3)) "
-    "ORDER BY seq LIMIT ?2";
+    "SELECT seq, kind, data, (SELECT de.event_id FROM hq_device_events de "
+    "WHERE de.device = ?3 AND de.key = c.event_key) FROM hq_changes c "
+    "WHERE seq > ?1 AND (device IS NULL OR device <> ?3) "
+    "AND (event_key IS NULL OR event_key IN "
+    "(SELECT de.key FROM hq_device_events de WHERE de.device = ?3)) "
+    "AND (branch IS NULL OR branch = ?3 "
+    "OR branch IN (SELECT d.device FROM hq_devices d JOIN hq_devices o ON o.area = d.area "
+    "WHERE o.device = ?3 AND o.area <> '')) ORDER BY seq LIMIT ?2";
 static const char SQL_DEVICES[] =
-    "SELECT device, entries, acked_through, last_seen, failures FROM hq_devices ORDER BY device";
+    "SELECT device, entries, acked_through, last_seen, failures, area FROM hq_devices "
+    "ORDER BY device";
 static const char SQL_DEVICE_INSERT[] =
-    "INSERT INTO hq_devices(device, secret_enc, created_at) VALUES (?1, ?2, ?3) "
+    "INSERT INTO hq_devices(device, secret_enc, created_at, area) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_DELETE[] = "DELETE FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_CHANGE_INSERT[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_key, branch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_CHANGE_INSERT_ONCE[] =
-    "INSERT INTO hq_changes(kind, key, data, at, device, event_id) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_changes(kind, key, data, at, device, event_key, branch) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char SQL_DEVICE_EVENT[] =
-    "INSERT INTO hq_device_events(device, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_device_events(device, event_id, key) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT DO NOTHING";
+static const char SQL_EVENT_KEY_OF[] =
+    "SELECT key FROM hq_device_events WHERE device = ?1 AND event_id = ?2";
 static const char SQL_SIGNUP_FIRST[] =
-    "SELECT kid, signup_id FROM hq_signups WHERE event_id = ?1 AND phone_hash = ?2 "
+    "SELECT kid, signup_id FROM hq_signups WHERE event_key = ?1 AND phone_hash = ?2 "
     "AND merged_into IS NULL LIMIT 1";
 static const char SQL_SIGNUP_INSERT[] =
-    "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING";
+    "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into, "
+    "event_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char SQL_CHANGE_GET[] =
-    "SELECT data, device FROM hq_changes WHERE kind = ?1 AND key = ?2";
+    "SELECT data, device, event_key FROM hq_changes WHERE kind = ?1 AND key = ?2";
 static const char SQL_SIGNUP_NEXT_ID[] =
     "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
@@ -154,9 +164,10 @@ static int malformed(struct store_hq_push *j, const char *why);
 
 /* Where a change comes from and whom it is for. */
 struct change_scope {
-    const char *device; /* the device whose push made it; NULL: HQ's own */
-    int64_t event_id;   /* the event it belongs to (served to its holders); 0: none */
-    bool once;          /* an existing change of (kind, key) stays as it is */
+    const char *device;    /* the device whose push made it; NULL: HQ's own */
+    const char *event_key; /* HQ's key of its event (served to its holders); NULL: none */
+    const char *branch;    /* served to this device and its area's only; NULL: to all */
+    bool once;             /* an existing change of (kind, key) stays as it is */
 };
 
 /* Makes data the latest change of (kind, key), within scope. */
@@ -185,10 +196,14 @@ static int change_put(struct store_tx *tx, const char *kind, const char *key, co
         hqdb_bind_text(&st, 5, sc->device);
     else
         hqdb_bind_null(&st, 5);
-    if (sc->event_id)
-        hqdb_bind_int64(&st, 6, sc->event_id);
+    if (sc->event_key)
+        hqdb_bind_text(&st, 6, sc->event_key);
     else
         hqdb_bind_null(&st, 6);
+    if (sc->branch)
+        hqdb_bind_text(&st, 7, sc->branch);
+    else
+        hqdb_bind_null(&st, 7);
     return hqdb_exec(&st, NULL);
 }
 
@@ -241,8 +256,8 @@ static bool signup_key(json_t *data, const char *id_key, char out[40])
  * sign-up per event and phone, so that one is another device's, or HQ's own
  * when HQ takes a phone twice. A sign-up recorded before keeps what it was. */
 static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
-                         const char *device, int64_t event_id, const char *phone_hash,
-                         char first[40])
+                         const char *device, int64_t event_id, const char *event_key,
+                         const char *phone_hash, char first[40])
 {
     first[0] = '\0';
     struct hqdb_stmt st;
@@ -261,7 +276,7 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
         return rc == HQDB_ROW ? 0 : rc;
     if (hqdb_prepare(tx, &st, SQL_SIGNUP_FIRST) != 0)
         return KIOSKD_EIO;
-    hqdb_bind_int64(&st, 1, event_id);
+    hqdb_bind_text(&st, 1, event_key);
     hqdb_bind_text(&st, 2, phone_hash);
     rc = hqdb_step(&st);
     if (rc == HQDB_ROW)
@@ -281,7 +296,28 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
         hqdb_bind_text(&st, 6, first);
     else
         hqdb_bind_null(&st, 6);
+    hqdb_bind_text(&st, 7, event_key);
     return hqdb_exec(&st, NULL);
+}
+
+/* HQ's key of event_id at device into key: the key it was imported under when
+ * the device linked it, else DEVICE/ID (an event the device created). */
+static int event_key_of(struct store_tx *tx, const char *device, int64_t event_id,
+                        char key[HQ_EVENT_KEY_MAX + 1], bool *known)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_EVENT_KEY_OF) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, device);
+    hqdb_bind_int64(&st, 2, event_id);
+    int rc = hqdb_step(&st);
+    *known = rc == HQDB_ROW && !hqdb_column_null(&st, 0);
+    if (*known)
+        snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s", hqdb_column_text(&st, 0));
+    else
+        snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)event_id);
+    hqdb_reset(&st);
+    return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
 }
 
 /* A new sign-up entry (data sealed, phone_hash of its phone): recorded for
@@ -290,15 +326,19 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
 static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *data,
                        const char *phone_hash)
 {
-    char key[40], first[40];
+    char key[40], first[40], event_key[HQ_EVENT_KEY_MAX + 1];
+    bool known;
     json_t *ev = json_object_get(data, "event_id");
     const char *source = json_string_value(json_object_get(data, "source"));
     if (!signup_key(data, "signup_id", key) || !json_is_integer(ev) || !phone_hash[0] ||
         (source && strcmp(source, "walkin") == 0))
         return 0; /* a walk-in is over; an entry without phone or kid was pushed before */
-    int rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
+    int rc = event_key_of(tx, j->auth.device, (int64_t)json_integer_value(ev), event_key, &known);
+    if (rc == 0)
+        rc = signup_record(tx, json_string_value(json_object_get(data, "kid")),
                            (int64_t)json_integer_value(json_object_get(data, "signup_id")),
-                           j->auth.device, (int64_t)json_integer_value(ev), phone_hash, first);
+                           j->auth.device, (int64_t)json_integer_value(ev), event_key, phone_hash,
+                           first);
     if (rc)
         return rc;
     if (first[0]) {
@@ -307,9 +347,8 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
     }
     if (json_object_set_new(data, "device", json_string(j->auth.device)) != 0)
         return KIOSKD_ENOMEM;
-    rc = change_put_json(
-        tx, "signup", key, data,
-        &(struct change_scope){.device = j->auth.device, .event_id = json_integer_value(ev)});
+    rc = change_put_json(tx, "signup", key, data,
+                         &(struct change_scope){.device = j->auth.device, .event_key = event_key});
     json_object_del(data, "device");
     return rc;
 }
@@ -318,7 +357,7 @@ static int signup_flow(struct store_tx *tx, struct store_hq_push *j, json_t *dat
  * now; a sign-up merged or not served is left alone. */
 static int promotion_flow(struct store_tx *tx, json_t *data)
 {
-    char key[40], device[HQ_DEVICE_MAX + 1] = "";
+    char key[40], device[HQ_DEVICE_MAX + 1] = "", event_key[HQ_EVENT_KEY_MAX + 1] = "";
     json_t *served = NULL;
     if (!signup_key(data, "ticket_signup_id", key))
         return 0; /* pushed before promotions named their ticket */
@@ -334,6 +373,7 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
         const char *text = hqdb_column_blob(&st, 0, &len);
         served = text ? json_loadb(text, len, 0, &err) : NULL;
         snprintf(device, sizeof device, "%s", hqdb_column_text(&st, 1));
+        snprintf(event_key, sizeof event_key, "%s", hqdb_column_text(&st, 2));
     }
     hqdb_reset(&st);
     if (rc != HQDB_ROW)
@@ -342,10 +382,10 @@ static int promotion_flow(struct store_tx *tx, json_t *data)
     rc = 0;
     if (status && strcmp(status, "waitlisted") == 0)
         rc = json_object_set_new(served, "status", json_string("confirmed")) == 0
-                 ? change_put_json(tx, "signup", key, served,
-                                   &(struct change_scope){.device = device[0] ? device : NULL,
-                                                          .event_id = json_integer_value(
-                                                              json_object_get(served, "event_id"))})
+                 ? change_put_json(
+                       tx, "signup", key, served,
+                       &(struct change_scope){.device = device[0] ? device : NULL,
+                                              .event_key = event_key[0] ? event_key : NULL})
                  : KIOSKD_ENOMEM;
     json_decref(served);
     return rc;
@@ -399,11 +439,11 @@ static const char *entry_problem(json_t *e)
 
 /* Whether an entry of kind brings more than itself (the flows above, run
  * only when it is new, so its insert must be waited for): sign-ups,
- * promotions and cancellations that name a ticket, and events created. The
+ * promotions and cancellations that name a ticket, events created or linked. The
  * others are deferred (one round trip for many on PostgreSQL). */
 static bool brings_more(const char *kind, json_t *data)
 {
-    if (strcmp(kind, "event_created") == 0)
+    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0)
         return json_is_integer(json_object_get(data, "event_id"));
     return json_object_get(data, "kid") &&
            (strcmp(kind, "signup") == 0 || strcmp(kind, "signup_cancelled") == 0 ||
@@ -456,11 +496,21 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
     if (strcmp(kind, "signup_promoted") == 0)
         return promotion_flow(tx, data);
     json_t *ev = json_object_get(data, "event_id");
-    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENT) != 0)
-        return KIOSKD_EIO;
-    hqdb_bind_text(&st, 1, j->auth.device);
-    hqdb_bind_int64(&st, 2, (int64_t)json_integer_value(ev));
-    return hqdb_exec(&st, NULL);
+    const char *linked = json_string_value(json_object_get(data, "key"));
+    bool created = strcmp(kind, "event_created") == 0;
+    if ((created || (strcmp(kind, "event_linked") == 0 && linked && linked[0] &&
+                     strlen(linked) <= HQ_EVENT_KEY_MAX)) &&
+        json_is_integer(ev) && json_integer_value(ev) > 0) {
+        char own[HQ_EVENT_KEY_MAX + 1];
+        snprintf(own, sizeof own, "%s/%lld", j->auth.device, (long long)json_integer_value(ev));
+        if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENT) != 0)
+            return KIOSKD_EIO;
+        hqdb_bind_text(&st, 1, j->auth.device);
+        hqdb_bind_int64(&st, 2, (int64_t)json_integer_value(ev));
+        hqdb_bind_text(&st, 3, created ? own : linked);
+        return hqdb_exec(&st, NULL);
+    }
+    return 0;
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
@@ -579,6 +629,9 @@ static int pull_run(struct store_tx *tx, struct store_job *job)
         const char *text = hqdb_column_blob(&st, 2, &len);
         json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int urc = data ? j->crypto->unseal(j->crypto->arg, kind, data) : KIOSKD_EIO;
+        if (urc == 0 && !hqdb_column_null(&st, 3) &&
+            json_object_set_new(data, "event_id", json_integer(hqdb_column_int64(&st, 3))) != 0)
+            urc = KIOSKD_ENOMEM; /* the event's id at this device */
         if (urc || json_array_append_new(
                        changes, json_pack("{s:s, s:o}", "kind", kind, "data", data)) != 0) {
             if (urc)
@@ -631,11 +684,13 @@ static int devices_run(struct store_tx *tx, struct store_job *job)
             rfc3339_utc(hqdb_column_int64(&st, 3), seen);
             last = json_string(seen);
         }
-        if (json_array_append_new(
-                list, json_pack("{s:s, s:I, s:I, s:o, s:I}", "device", hqdb_column_text(&st, 0),
-                                "entries", (json_int_t)hqdb_column_int64(&st, 1), "acked_through",
-                                (json_int_t)hqdb_column_int64(&st, 2), "last_seen", last,
-                                "failures", (json_int_t)hqdb_column_int64(&st, 4))) != 0) {
+        if (json_array_append_new(list,
+                                  json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "device",
+                                            hqdb_column_text(&st, 0), "entries",
+                                            (json_int_t)hqdb_column_int64(&st, 1), "acked_through",
+                                            (json_int_t)hqdb_column_int64(&st, 2), "last_seen",
+                                            last, "failures", (json_int_t)hqdb_column_int64(&st, 4),
+                                            "area", hqdb_column_text(&st, 5))) != 0) {
             rc = KIOSKD_ENOMEM;
             break;
         }
@@ -670,6 +725,7 @@ static int device_add_run(struct store_tx *tx, struct store_job *job)
     hqdb_bind_text(&st, 1, j->device);
     hqdb_bind_blob(&st, 2, j->secret_enc, j->secret_enc_len);
     hqdb_bind_int64(&st, 3, store_tx_now(tx));
+    hqdb_bind_text(&st, 4, j->area);
     int rc = hqdb_exec(&st, &changes);
     if (rc)
         return rc;
@@ -693,13 +749,17 @@ static int import_run(struct store_tx *tx, struct store_job *job)
     j->rows = 0;
     tx->no_retry = true; /* the rows come from an iterator that cannot start over */
     while ((rc = j->next(j->arg, &kind, key, &data)) == 1) {
-        char *text = NULL;
+        char *text = NULL, branch[HQ_DEVICE_MAX + 1] = "";
+        const char *b = json_string_value(json_object_get(data, "branch"));
+        if (b)
+            snprintf(branch, sizeof branch, "%s", b);
         rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
         if (rc == 0)
-            rc = change_put(tx, kind, key, text, &(struct change_scope){0});
+            rc = change_put(tx, kind, key, text,
+                            &(struct change_scope){.branch = branch[0] ? branch : NULL});
         free(text);
         if (rc)
             return rc;
@@ -755,10 +815,15 @@ void store_hq_export_init(struct store_hq_export *j)
 static int hq_signup_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_signup *j = (struct store_hq_signup *)job;
-    char phone_hash[65], key[40];
+    char phone_hash[65], key[40], event_key[HQ_EVENT_KEY_MAX + 1];
     int64_t id = 0;
+    bool known;
     json_t *data = NULL;
-    int rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
+    int rc = event_key_of(tx, j->event_device, j->event_id, event_key, &known);
+    if (rc == 0 && !known)
+        return KIOSKD_ENOTFOUND; /* the device has not pushed or linked that event */
+    if (rc == 0)
+        rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
     struct hqdb_stmt st;
     if (rc)
         return rc;
@@ -775,8 +840,8 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     hqdb_reset(&st);
     if (rc != HQDB_ROW)
         return rc < 0 ? rc : KIOSKD_EIO;
-    if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, phone_hash, j->merged_into)) !=
-            0 ||
+    if ((rc = signup_record(tx, j->kid, id, HQ_DEVICE, j->event_id, event_key, phone_hash,
+                            j->merged_into)) != 0 ||
         j->merged_into[0])
         return rc;
     j->signup_id = id;
@@ -800,7 +865,7 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
                   : KIOSKD_ENOMEM) == 0) {
         snprintf(key, sizeof key, "%s:%lld", j->kid, (long long)id);
         rc = change_put_json(tx, "signup", key, data,
-                             &(struct change_scope){.event_id = j->event_id});
+                             &(struct change_scope){.event_key = event_key});
     }
     json_decref(data);
     return rc;

@@ -36,7 +36,10 @@
 #include "store/store.h"
 
 #define HQ_DEVICE_MAX 64
+/* HQ's key of an event: an import's key, or DEVICE/ID (store/hq_migrations/0004) */
+#define HQ_EVENT_KEY_MAX 200
 #define HQ_SIG_HEX 64
+#define HQ_AREA_MAX 64 /* bytes of a device's area */
 
 /* How a request ended at the storage (the handler maps it to a status). */
 enum hq_verdict {
@@ -99,7 +102,9 @@ struct store_hq_push {
 void store_hq_push_init(struct store_hq_push *j);
 
 /* GET /sync/v1/pull?since=&limit=: checks and records the signature, then
- * reads up to limit changes after since. */
+ * reads up to limit changes after since that are for this device: those
+ * without a branch, and those whose branch is the device or another device
+ * of its area (not the empty area), as the area stands now. */
 struct store_hq_pull {
     struct store_job job;
     const struct store_hq_crypto *crypto;
@@ -114,8 +119,9 @@ struct store_hq_pull {
 };
 void store_hq_pull_init(struct store_hq_pull *j);
 
-/* GET /hq/v1/devices: {"devices":[{"device","entries","acked_through","last_seen","failures"}]}
- * (last_seen RFC 3339 UTC or null). */
+/* GET /hq/v1/devices:
+ * {"devices":[{"device","entries","acked_through","last_seen","failures","area"}]}
+ * (last_seen RFC 3339 UTC or null; area "" for none). */
 struct store_hq_devices {
     struct store_job job;
     /* out */
@@ -124,11 +130,13 @@ struct store_hq_devices {
 };
 void store_hq_devices_init(struct store_hq_devices *j);
 
-/* kioskd hq device add: a device with its sealed secret. verdict HQ_EXISTS
+/* kioskd hq device add: a device with its sealed secret and its area ("":
+ * none; see pull). verdict HQ_EXISTS
  * when the id is taken (nothing changes). */
 struct store_hq_device_add {
     struct store_job job;
     char device[HQ_DEVICE_MAX + 1];
+    char area[HQ_AREA_MAX + 1];
     unsigned char secret_enc[128];
     size_t secret_enc_len;
     /* out */
@@ -142,7 +150,8 @@ void store_hq_device_add_init(struct store_hq_device_add *j);
 typedef int (*hq_change_source_fn)(void *arg, const char **kind, char key[201], json_t **data);
 
 /* kioskd hq import: every row becomes the latest change of its (kind, key),
- * sealed with crypto->seal, all in one transaction. */
+ * sealed with crypto->seal, all in one transaction. A row whose data has a
+ * string member "branch" (a device id) is that branch's change (see pull). */
 struct store_hq_import {
     struct store_job job;
     const struct store_hq_crypto *crypto;
@@ -154,7 +163,7 @@ struct store_hq_import {
 void store_hq_import_init(struct store_hq_import *j);
 
 /* A sign-up taken at HQ (by HQ's bot; `kioskd hq signup` for HQ IT): served
- * to the branches as change kind signup, its ticket signed by HQ's key
+ * to the branch that holds its event as change kind signup, its ticket signed by HQ's key
  * (kid, served as change kind key), the guest sealed with HQ's key. The
  * merge rule holds: when a sign-up for the same event and phone is there
  * already (a branch's, or one taken at HQ before), nothing is added and
@@ -164,6 +173,10 @@ struct store_hq_signup {
     const struct store_hq_crypto *crypto;
     char kid[16];
     char public_pem[256];
+    /* the event as the branch that holds it names it: KIOSKD_ENOTFOUND when
+     * that device has not pushed it (event_created) or linked HQ's import
+     * of it (event_linked) yet */
+    char event_device[HQ_DEVICE_MAX + 1];
     int64_t event_id;
     char name[160], phone[16]; /* in clear: wiped by the submitter */
     char name_masked[64], phone_last4[5];

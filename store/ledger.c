@@ -19,6 +19,10 @@ static const char SQL_LINE_INSERT[] =
     "INSERT INTO points_lines(member_id, delta, reason, lot_id, expires_on, signup_id, "
     "upgrade_id, op_id, reverses, product, coef_milli, at_us, staff_id, device) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+static const char SQL_HQ_LINE_KNOWN[] = "SELECT 1 FROM points_lines WHERE hq_id = ?1";
+static const char SQL_HQ_LINE_INSERT[] =
+    "INSERT INTO points_lines(member_id, delta, reason, expires_on, at_us, hq_id, note) "
+    "VALUES (?1, ?2, 'hq', ?3, ?4, ?5, ?6)";
 static const char SQL_BALANCE_ADD[] = "UPDATE members SET balance = balance + ?2 WHERE id = ?1";
 static const char SQL_HOUSEHOLD_BALANCE[] =
     "SELECT coalesce(sum(balance), 0) FROM members WHERE household = ?1";
@@ -344,6 +348,33 @@ static int earned_already(struct store_tx *tx, int64_t signup_id, const char *re
     sqlite3_bind_int64(st, 1, signup_id);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     return exists(st);
+}
+
+int ledger_hq_merge(struct store_tx *tx, int64_t member_id, const char *hq_id, int64_t points,
+                    const char *note, int64_t at, int expiry_years, bool *added)
+{
+    *added = false;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_HQ_LINE_KNOWN);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_text(st, 1, hq_id, -1, SQLITE_STATIC);
+    int rc = exists(st);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    char expires[DATE_LEN];
+    points_expires_on(at, expiry_years, expires);
+    if (!(st = conn_stmt(tx->c, SQL_HQ_LINE_INSERT)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, points);
+    sqlite3_bind_text(st, 3, expires, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at * 1000000);
+    sqlite3_bind_text(st, 5, hq_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, note, -1, SQLITE_STATIC);
+    if ((rc = store_step_done(st)) != 0 || (rc = balance_add(tx, member_id, points)) != 0)
+        return rc;
+    *added = true;
+    return 0;
 }
 
 int ledger_member_of_signup(struct store_tx *tx, int64_t signup_id, int64_t *member_id)
@@ -722,7 +753,7 @@ void store_points_expire_init(struct store_points_expire *j)
 /* --- the loop's reads --- */
 
 static const char SQL_VIEW_LINES[] =
-    "SELECT id, delta, reason, expires_on, at_us FROM points_lines WHERE member_id = ?1 "
+    "SELECT id, delta, reason, expires_on, at_us, note FROM points_lines WHERE member_id = ?1 "
     "ORDER BY id DESC LIMIT 20";
 static const char SQL_VIEW_EXPIRING[] =
     "SELECT coalesce(sum(l.delta + coalesce((SELECT sum(d.delta) FROM points_lines d "
@@ -745,6 +776,7 @@ int store_points_view(struct store *s, int64_t member_id, const char *today,
         store_col_text(l->reason, sizeof l->reason, st, 2);
         store_col_text(l->expires_on, sizeof l->expires_on, st, 3);
         l->at_us = sqlite3_column_int64(st, 4);
+        store_col_text(l->note, sizeof l->note, st, 5);
     }
     if (out->nlines == POINTS_LINES_SHOWN)
         rc = SQLITE_DONE;

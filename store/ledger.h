@@ -74,6 +74,7 @@ struct store_points_line {
     int64_t id, delta, at_us;
     char reason[16];
     char expires_on[11];
+    char note[POINTS_TEXT_MAX * 4 + 1]; /* reason hq: HQ's reason; else "" */
 };
 
 #define POINTS_LINES_SHOWN 20

@@ -117,12 +117,13 @@ static const char SQL_SCHED_POINTS[] = INSERT_MSG
                 "JOIN members m ON m.id = d.member_id";
 static const char SQL_POINTS_LAST[] = "SELECT coalesce(max(id), 0) FROM points_lines";
 
-/* one summary per event for the staff's group, once it has ended (one day of catching up) */
+/* one summary per event of this branch for the staff's group, once it has ended (one day of
+ * catching up) */
 static const char SQL_SCHED_SUMMARY[] =
     INSERT_MSG "SELECT " UID ", 'staff_summary:e' || e.id || ':staff:' || e.ends_at, "
                "'staff_summary', ?2, 0, NULL, e.id, NULL, NULL, NULL, e.ends_at, e.ends_at, "
                "e.ends_at, ?1 FROM events e WHERE e.status = 'open' AND e.ends_at <= ?1 "
-               "AND e.ends_at > ?1 - 86400";
+               "AND e.ends_at > ?1 - 86400 AND e.branch = ''";
 
 static const char SQL_STATE_GET[] =
     "SELECT value, expires_at, updated_at FROM channel_state WHERE name = ?1";

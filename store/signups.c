@@ -277,7 +277,7 @@ static int phone_upcoming(struct store_tx *tx, const unsigned char *phone_hash, 
 
 /* The place in the waitlist of a waitlisted sign-up: 1 + the waitlisted
  * sign-ups of its event ordered before it by (issued_at, id), the order in
- * which promote() gives places. */
+ * which signup_promote() gives places. */
 static int waitlist_position(struct store_tx *tx, int64_t event_id, int64_t issued_at, int64_t id,
                              int64_t *position)
 {
@@ -307,6 +307,8 @@ static int signup_new_run(struct store_tx *tx, struct store_job *job)
         return store_refuse(job, WHY_EVENT_CANCELLED);
     if (j->now >= ev.ends_at)
         return store_refuse(job, WHY_SIGNUPS_CLOSED);
+    if (ev.branch[0])
+        return store_refuse(job, WHY_EVENT_ELSEWHERE);
 
     struct found f = {0};
     rc = signup_find_by_phone(tx, j->event_id, j->who.phone_hash, &f);
@@ -394,7 +396,7 @@ static int name_ticket(struct store_tx *tx, const struct found *f, json_t *data)
 }
 
 /* Gives the first waitlisted guest of event_id the place that freed up. */
-static int promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
+int signup_promote(struct store_tx *tx, int64_t event_id, int64_t *promoted)
 {
     *promoted = 0;
     sqlite3_stmt *st = conn_stmt(tx->c, SQL_FIRST_WAITLISTED);
@@ -470,7 +472,7 @@ static int signup_cancel_run(struct store_tx *tx, struct store_job *job)
     if (strcmp(ev.status, "open") != 0 || store_tx_now(tx) / 1000000 >= ev.ends_at ||
         ev.confirmed >= ev.capacity)
         return 0;
-    return promote(tx, event_id, &j->promoted_signup_id);
+    return signup_promote(tx, event_id, &j->promoted_signup_id);
 }
 
 void store_signup_cancel_init(struct store_signup_cancel *j)

@@ -231,6 +231,19 @@ int ledger_member_of_signup(struct store_tx *tx, int64_t signup_id, int64_t *mem
  * member's balance is short of it (then nothing is written); or a KIOSKD_E* code. */
 int ledger_checkin_reverse(struct store_tx *tx, int64_t signup_id, const struct store_actor *by);
 
+/* A points line earned at HQ (docs/sync.md): a lot of reason 'hq' of points
+ * > 0 for member_id, dated at (unix seconds, HQ's time; it expires per
+ * expiry_years from then), with HQ's line id and reason text. Merged by id:
+ * *added is false, and nothing is written, when a line of that id is in the
+ * ledger already. Audited, not journalled (HQ has it). 0 or a KIOSKD_E* code. */
+int ledger_hq_merge(struct store_tx *tx, int64_t member_id, const char *hq_id, int64_t points,
+                    const char *note, int64_t at, int expiry_years, bool *added);
+
+/* Gives the event's first waitlisted sign-up a place (journalled); *promoted
+ * gets its id, 0 when the waitlist is empty. The caller checks there is room.
+ * Returns 0 or a KIOSKD_E* code. (store/signups.c) */
+int signup_promote(struct store_tx *tx, int64_t event_id, int64_t *promoted);
+
 /* A member as the writer's jobs need it: 0, KIOSKD_ENOTFOUND or an error. */
 struct member_row {
     int64_t id, balance;

@@ -24,12 +24,18 @@
 
 #include <jansson.h>
 
+#include "store/events.h"
 #include "store/members.h"
 #include "store/products.h"
 #include "store/signups.h"
 #include "store/store.h"
 
 #define SYNC_CURSOR_MAX 200
+#define SYNC_KEY_MAX 200    /* bytes of HQ's key of a change */
+#define SYNC_BRANCH_MAX 64  /* bytes of a device id */
+#define SYNC_LINE_ID_MAX 64 /* bytes of HQ's id of a points line */
+#define SYNC_NOTE_MAX 100   /* characters of HQ's reason for a points line */
+#define SYNC_TEMPLATE_NAME_MAX 63
 
 /* Where sync stands (read connection). */
 struct store_sync_state {
@@ -83,6 +89,47 @@ struct store_sync_revocation {
     int64_t signup_id, issued_at;
 };
 
+/* An event imported at HQ: this branch's own (branch "") or another
+ * branch's of its area. Applied by hq_key: added, or its title, kind, times,
+ * venue and capacity replaced (HQ wins), except a capacity below the
+ * sign-ups the event has here: the branch's capacity is kept (capacity_kept,
+ * with confirmed, for the log). A raised capacity promotes the waitlist. */
+struct store_pulled_event {
+    char hq_key[SYNC_KEY_MAX + 1];
+    char branch[SYNC_BRANCH_MAX + 1];
+    struct store_event ev; /* title, kind, starts_at, ends_at, venue, capacity */
+    /* out */
+    int64_t id;
+    bool capacity_kept;
+    int64_t kept_capacity, confirmed;
+    int64_t promoted; /* waitlisted sign-ups given the places a raised capacity made */
+};
+
+/* A points line earned at HQ, merged into the ledger by hq_id (once); kept
+ * aside while the branch lacks its member, and merged by the page that
+ * brings the member. */
+struct store_pulled_balance {
+    char hq_id[SYNC_LINE_ID_MAX + 1];
+    char member_no[MEMBER_NO_MAX + 1];
+    int64_t points; /* > 0 */
+    char note[SYNC_NOTE_MAX * 4 + 1];
+    int64_t at; /* unix seconds */
+};
+
+/* A message template pulled from HQ, checked already (daemon/templates.h):
+ * stored by name, replacing the one before. */
+struct store_pulled_template {
+    char name[SYNC_TEMPLATE_NAME_MAX + 1]; /* KIND.CHANNEL.mustache */
+    char *text;                            /* owned by the caller */
+    size_t len;
+};
+
+/* The templates pulled from HQ, in name order (read connection): each(arg,
+ * name, text, len) per template. 0 or a KIOSKD_E* code. */
+int store_templates_pulled(struct store *s,
+                           void (*each)(void *arg, const char *name, const char *text, size_t len),
+                           void *arg);
+
 /* Applies one page of HQ's changes and stores the cursor after it (S2). The
  * caller owns the arrays. Keys are added once by kid. A sign-up is applied
  * once by (kid, origin_id), later versions only when issued later (a sign-up
@@ -103,12 +150,25 @@ struct store_sync_page {
     const struct store_sync_revocation *revocations;
     size_t nrevocations;
     char own_kid[16]; /* this daemon's key: a revocation of its tickets names its own ids */
+    struct store_pulled_event *events; /* out fields filled in */
+    size_t nevents;
+    const struct store_pulled_balance *balances;
+    size_t nbalances;
+    const struct store_pulled_template *templates;
+    size_t ntemplates;
+    int64_t refused;  /* changes refused by the branch's checks (a bad template) */
+    int expiry_years; /* [points] expiry_years, for the balances' lots */
     int64_t skipped;  /* changes of kinds this branch does not apply yet */
     char cursor[SYNC_CURSOR_MAX + 1];
     /* out */
     int64_t members_added, members_updated, products_added, products_updated;
     int64_t keys_added, signups_applied, revocations_applied;
+    int64_t events_added, events_updated;
+    int64_t balances_added, balances_known; /* known: the line was merged before */
+    int64_t balances_pending; /* kept for a member not here yet, merged when it comes */
 };
 void store_sync_page_init(struct store_sync_page *j);
+/* The changes a page holds, applied or skipped. */
+int64_t store_sync_page_changes(const struct store_sync_page *j);
 
 #endif

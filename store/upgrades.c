@@ -560,7 +560,7 @@ static const char SQL_FUNNEL_EVENTS[] =
     "strftime('%Y-%m', e.starts_at + " CN_OFFSET ", 'unixepoch'), "
     "(SELECT coalesce(sum(c.audience_size), 0) FROM campaigns c WHERE c.event_id = e.id) "
     "FROM events e WHERE e.starts_at >= ?1 AND e.starts_at < ?2 AND e.status <> 'cancelled' "
-    "ORDER BY e.starts_at, e.id LIMIT ?3";
+    "AND e.branch = '' ORDER BY e.starts_at, e.id LIMIT ?3";
 static const char SQL_FUNNEL_MONTHS[] =
     "SELECT strftime('%Y-%m', created_us / 1000000 + " CN_OFFSET ", 'unixepoch') AS month, "
     "count(*), coalesce(sum(status = 'approved'), 0), "

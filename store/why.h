@@ -55,6 +55,7 @@ enum store_why {
     WHY_TICKET_SMS_LIMIT,     /* the ticket link was sent to this sign-up's phone enough times */
     WHY_TICKET_SMS_LATE,      /* the ticket link by SMS is offered only just after the sign-up */
     WHY_SMS_OFF,              /* the ticket link by SMS asked of a daemon that sends no SMS */
+    WHY_EVENT_ELSEWHERE,      /* signing up or checking in here for another branch's event */
     WHY_CAMPAIGN_NOT_FOUND,   /* no such campaign */
     WHY_NOT_INVITED,          /* a member not in the campaign's audience */
     WHY_CALLS_NOT_DUE,        /* the campaign's call step has not come (or it has none) */

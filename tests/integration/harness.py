@@ -49,6 +49,11 @@ DROP_AFTER_0008 = """
     DROP TABLE signup_origins;   -- added by migration 0014
     DROP TABLE ticket_revocations;
     DROP TABLE bot_replies;      -- added by migration 0016
+    DROP INDEX events_hq_key;    -- added by migration 0017 (points_lines is rebuilt by it)
+    ALTER TABLE events DROP COLUMN hq_key;
+    ALTER TABLE events DROP COLUMN branch;
+    DROP TABLE templates_pulled;
+    DROP TABLE points_hq_pending;
 """
 
 
@@ -277,8 +282,8 @@ class HQ(Daemon):
     def url(self):
         return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
 
-    def device_add(self, device):
-        p = self.cli("hq", "device", "add", device)
+    def device_add(self, device, area=None):
+        p = self.cli("hq", "device", "add", device, *(["--area", area] if area else []))
         lines = p.stdout.decode().splitlines()
         assert len(lines) == 1 and re.fullmatch(r"[0-9a-f]{64}", lines[0]), p.stdout
         return lines[0]

@@ -270,7 +270,7 @@ def test_devices_list_needs_the_admin_token(backend):
         r = hq.get("/hq/v1/devices", headers=auth(hq.admin_token))
         assert r.status == 200
         assert r.json == {"devices": [{"device": "b1", "entries": 0, "acked_through": 0,
-                                       "last_seen": None, "failures": 0}]}
+                                       "last_seen": None, "failures": 0, "area": ""}]}
         page = hq.get("/hq")
         assert page.status == 200 and b"/hq/v1/devices" in page.raw
         assert hq.get("/healthz").json == {"status": "ok", "db": "ok"}

@@ -289,17 +289,26 @@ def test_the_wecom_robot_takes_at_most_its_rate_and_every_summary_arrives():
 
 
 def test_each_kind_is_scheduled_with_the_test_clock():
-    d = Daemon(config="[messages]\nquiet_hours =\nchannel = log\n[kiosk]\nsignups_per_phone = 0\n",
-               start=False)
+    # no daily cap: one phone gets more than three of these kinds in a China day
+    d = Daemon(config="[messages]\nquiet_hours =\nchannel = log\ndaily_cap = 0\n"
+                      "[kiosk]\nsignups_per_phone = 0\n", start=False)
+    # a birthday message is due at 10:00 China time on the day: before that
+    # hour the daemon's clock is set to 10:30 (every time below follows it)
+    real = datetime.datetime.now(CN)
+    shift = 0
+    if real.hour < 10:
+        shift = int((real.replace(hour=10, minute=30, second=0, microsecond=0) - real)
+                    .total_seconds())
+        d.env["KIOSKD_TEST_CLOCK"] = str(shift)
     from harness import add_staff, login
     add_staff(d, "S1", "staff", "222222")
-    today = datetime.datetime.now(CN).date()
+    today = (real + datetime.timedelta(seconds=shift)).date()
     with open(os.path.join(d.dir, "m.csv"), "w", encoding="utf-8") as f:
         f.write("member_no,name,phone,aum,birthday,household,last_txn\n"
                 f"M001,张三丰,13811114444,52000,1960-{today:%m-%d},,\n"
                 "M002,李四,13811115555,52000,1961-01-01,,\n")
     d.cli("import", "members", os.path.join(d.dir, "m.csv"))
-    now = datetime.datetime.now(CN)
+    now = datetime.datetime.now(CN) + datetime.timedelta(seconds=shift)
 
     def at(h):
         return (now + datetime.timedelta(hours=h)).isoformat(timespec="seconds")
@@ -317,7 +326,7 @@ def test_each_kind_is_scheduled_with_the_test_clock():
     want = {"confirmation", "day_before", "two_hours", "birthday"}
     wait_for(lambda: want <= {k for k, st in statuses(d) if st == "sent"})
     d.stop()
-    d.env["KIOSKD_TEST_CLOCK"] = str(3 * 3600)  # the second event is over
+    d.env["KIOSKD_TEST_CLOCK"] = str(shift + 3 * 3600)  # the second event is over
     d.start()
     want |= {"thank_you", "no_show", "staff_summary"}
     wait_for(lambda: want <= {k for k, st in statuses(d) if st == "sent"})

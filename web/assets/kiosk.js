@@ -92,7 +92,8 @@
       refreshTimer = setTimeout(loadEvents, 5000);
       return;
     }
-    events = r.data.events.filter((ev) => ev.status !== 'cancelled');
+    // another branch's event (ev.branch) is signed up for at that branch, not here
+    events = r.data.events.filter((ev) => ev.status !== 'cancelled' && !ev.branch);
     renderEvents();
     if (invitedEvent && document.body.dataset.screen === 'screen-events') openForm(invitedEvent);
     invitedEvent = null;

@@ -355,7 +355,7 @@
       $('#event-note').textContent = '活动列表暂时无法读取，请稍后刷新。';
       return;
     }
-    events = r.data.events || [];
+    events = (r.data.events || []).filter((ev) => !ev.branch); // this branch's own
     const sel = $('#event-select');
     sel.replaceChildren(...events.map((ev) => h('option', { value: ev.id, text: eventLabel(ev) })));
     if (!events.length) {
