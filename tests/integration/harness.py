@@ -50,13 +50,33 @@ def slow_fsync_env(ms):
     """Environment that makes the daemon's fsync take ms milliseconds (a slow SD card)."""
     lib = os.environ.get("KIOSKD_SLOWFSYNC") or os.path.join(
         os.path.dirname(BIN), "slowfsync.so")
+    return {"LD_PRELOAD": _preload(lib), "SLOWFSYNC_MS": str(ms)}
+
+
+def _preload(lib):
+    """LD_PRELOAD for lib (behind ASan's runtime when SAN=1, which must come first)."""
     assert os.path.exists(lib), "build the preload library: make test builds it"
-    preload = lib
-    if SAN:
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        preload = asan + " " + lib
-    return {"LD_PRELOAD": preload, "SLOWFSYNC_MS": str(ms)}
+    if not SAN:
+        return lib
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    return asan + " " + lib
+
+
+def failalloc_lib():
+    return os.environ.get("KIOSKD_FAILALLOC_LIB") or os.path.join(
+        os.path.dirname(BIN), "failalloc.so")
+
+
+def failalloc_env(spec):
+    """Environment that makes the daemon's allocations fail as spec says (tests/failalloc.c)."""
+    return {"LD_PRELOAD": _preload(failalloc_lib()), "KIOSKD_FAILALLOC": spec}
+
+
+# make test-failalloc: allocation failures spread through every daemon the tests start,
+# armed after start-up (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
+SPREAD = os.environ.get("KIOSKD_FAILALLOC_SPREAD", "")
+SPREAD_AFTER_MS = 300
 
 
 def stop_all():
@@ -105,6 +125,11 @@ class Daemon:
             self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
             self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
         self.env.update(env or {})
+        if SPREAD and "KIOSKD_FAILALLOC" not in self.env:
+            lib = failalloc_lib()
+            pre = self.env.get("LD_PRELOAD", "")
+            self.env["LD_PRELOAD"] = (pre + " " + lib) if pre else _preload(lib)
+            self.env["KIOSKD_FAILALLOC"] = f"{SPREAD},after={SPREAD_AFTER_MS}"
         self.args = list(args)
         self.proc = None
         self.port = None
@@ -183,7 +208,8 @@ class Daemon:
 
     def cli(self, *args, input=None, check=True):
         """Runs `kioskd ARGS -c <this config>` and returns the CompletedProcess."""
-        env = {k: v for k, v in self.env.items() if k not in ("LD_PRELOAD", "SLOWFSYNC_MS")}
+        env = {k: v for k, v in self.env.items() if k not in ("LD_PRELOAD", "SLOWFSYNC_MS",
+                                                               "KIOSKD_FAILALLOC")}
         p = subprocess.run([BIN] + list(args) + ["-c", self.config_path], input=input,
                            capture_output=True, env=env, cwd=self.dir, timeout=120)
         if check and p.returncode != 0:
