@@ -74,9 +74,8 @@ def failalloc_env(spec):
 
 
 # make test-failalloc: allocation failures spread through every daemon the tests start,
-# armed after start-up (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
+# armed once it listens (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
 SPREAD = os.environ.get("KIOSKD_FAILALLOC_SPREAD", "")
-SPREAD_AFTER_MS = 300
 
 
 def stop_all():
@@ -125,11 +124,16 @@ class Daemon:
             self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
             self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
         self.env.update(env or {})
+        self.spread_ctl = None
         if SPREAD and "KIOSKD_FAILALLOC" not in self.env:
+            # armed by SIGUSR2 once the daemon listens (start()), so start-up runs untouched
             lib = failalloc_lib()
             pre = self.env.get("LD_PRELOAD", "")
             self.env["LD_PRELOAD"] = (pre + " " + lib) if pre else _preload(lib)
-            self.env["KIOSKD_FAILALLOC"] = f"{SPREAD},after={SPREAD_AFTER_MS}"
+            self.spread_ctl = os.path.join(self.dir, "failalloc.ctl")
+            with open(self.spread_ctl, "w") as f:
+                f.write(SPREAD)
+            self.env["KIOSKD_FAILALLOC"] = f"ctl={self.spread_ctl}"
         self.args = list(args)
         self.proc = None
         self.port = None
@@ -149,6 +153,8 @@ class Daemon:
             m = re.search(r"event=listening .*port=(\d+)", self.stderr())
             if m:
                 self.port = int(m.group(1))
+                if self.spread_ctl:
+                    self.proc.send_signal(signal.SIGUSR2)
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"kioskd exited with {self.proc.returncode}:\n{self.stderr()}")

@@ -239,6 +239,9 @@ def test_start_up_meeting_a_failed_allocation_exits_cleanly():
             exited += 1
         else:  # the failure was met somewhere it could be answered: the daemon serves
             started += 1
+            r = d.get("/api/v1/events")  # (k may land in this very request)
+            if r.status != 200:
+                well_formed(r, k)
             assert d.get("/api/v1/events").status == 200, (k, d.stderr())
             d.stop()
         finally:
