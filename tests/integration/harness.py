@@ -133,7 +133,8 @@ class Daemon:
             self.spread_ctl = os.path.join(self.dir, "failalloc.ctl")
             with open(self.spread_ctl, "w") as f:
                 f.write(SPREAD)
-            self.env["KIOSKD_FAILALLOC"] = f"ctl={self.spread_ctl}"
+            # the plan is read from ctl when armed; the environment carries trace=1 or stats=
+            self.env["KIOSKD_FAILALLOC"] = f"ctl={self.spread_ctl},{SPREAD}"
         self.args = list(args)
         self.proc = None
         self.port = None
