@@ -31,7 +31,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN      := $(OUT)/kioskd
 
-.PHONY: all deb deps docs fuzz FORCE run test bench clean fmt lint check-pkgs
+.PHONY: all deb deps docs fuzz FORCE run test test-failalloc bench clean fmt lint check-pkgs
 
 all: build/kioskd
 
@@ -104,6 +104,12 @@ $(OUT)/slowfsync.so: bench/slowfsync.c
 	@echo "  LIB     $@"
 	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
+# allocations made to fail on purpose (tests/failalloc.c), for the fault tests
+$(OUT)/failalloc.so: tests/failalloc.c
+	@mkdir -p $(dir $@)
+	@echo "  LIB     $@"
+	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+
 deps:
 	@sh tools/deps.sh build
 
@@ -121,12 +127,26 @@ test:
 	@$(MAKE) --no-print-directory lint
 	@test tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json || \
 	  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so $(OUT)/failalloc.so
 	@KIOSKD_BIN=$(abspath $(BIN)) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) SAN=$(SAN) \
 	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
+	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
 	  python3 tests/run.py $(T)
+
+# The integration tests with allocation failures spread through every daemon they
+# start (docs/testing.md): `make test-failalloc FAILALLOC=every=5000`. Tests that
+# expect exact answers may fail; a crash, hang or lost change is a bug.
+FAILALLOC ?= every=5000
+test-failalloc:
+	@sh tools/deps.sh test
+	@$(MAKE) --no-print-directory all $(OUT)/slowfsync.so $(OUT)/failalloc.so
+	@KIOSKD_BIN=$(abspath $(BIN)) SAN=$(SAN) \
+	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
+	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
+	  KIOSKD_FAILALLOC_SPREAD=$(FAILALLOC) \
+	  python3 tests/run.py --integration-only $(T)
 
 bench:
 	@sh tools/deps.sh bench

@@ -4,9 +4,32 @@
 #include <mbedtls/platform_util.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
+
+static _Thread_local bool jv_short; /* a jansson allocation failed on this thread */
+
+static void *jv_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        jv_short = true;
+    return p;
+}
+
+void jv_setup(void)
+{
+    json_set_alloc_funcs(jv_malloc, free);
+}
+
+bool jv_short_of_memory(void)
+{
+    bool was = jv_short;
+    jv_short = false;
+    return was;
+}
 
 int jv_parse(struct jv *v, const char *body, size_t len)
 {
@@ -18,7 +41,10 @@ int jv_parse(struct jv *v, const char *body, size_t len)
         snprintf(v->error, sizeof v->error, "the request body is empty; a JSON object is expected");
         return KIOSKD_EMALFORMED;
     }
+    jv_short_of_memory();
     v->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+    if (!v->root && (jv_short_of_memory() || json_error_code(&err) == json_error_out_of_memory))
+        return KIOSKD_ENOMEM;
     if (!v->root) {
         snprintf(v->error, sizeof v->error,
                  "the request body is not valid JSON (line %d, column %d)", err.line, err.column);

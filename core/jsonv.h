@@ -17,8 +17,17 @@ struct jv {
     char error[160]; /* what was wrong when parsing failed */
 };
 
+/* Makes jansson allocate through a wrapper that notes a failed allocation, so that
+ * jv_parse and jv_short_of_memory can tell running out of memory from bad input.
+ * Call once at start, before any thread uses jansson. */
+void jv_setup(void);
+/* True when one of jansson's allocations on this thread failed since the last call
+ * (which clears it). Always false without jv_setup. */
+bool jv_short_of_memory(void);
+
 /* Parses body (len bytes) as one JSON object, duplicate keys refused.
- * Returns 0 or KIOSKD_EMALFORMED (v->error says why). Call jv_free either way. */
+ * Returns 0, KIOSKD_EMALFORMED (v->error says why) or KIOSKD_ENOMEM. Call jv_free
+ * either way. */
 int jv_parse(struct jv *v, const char *body, size_t len);
 /* Frees what jv_parse and the getters allocated. */
 void jv_free(struct jv *v);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonv.h"
 #include "core/status.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
@@ -34,9 +35,11 @@ const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, 
         if (flen <= 0)
             return NULL;
         if ((size_t)flen >= n) {
-            /* too long for buf: is it the argument asked for? */
-            char *big = malloc((size_t)flen + 1);
-            if (!big)
+            /* too long for buf: is it the argument asked for? (On the stack, not the
+             * heap, so that a failed allocation never reads as a missing argument:
+             * lws holds at most 4096 bytes of headers, max_http_header_data.) */
+            char big[4096 + 1];
+            if ((size_t)flen >= sizeof big)
                 return NULL;
             int got = lws_hdr_copy_fragment(r->wsi, big, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
             bool ours = got > (int)nlen && strncmp(big, name, nlen) == 0 && big[nlen] == '=';
@@ -46,7 +49,6 @@ const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, 
                 if (!*too_long)
                     memcpy(buf, big + nlen + 1, (size_t)got - nlen);
             }
-            free(big);
             if (ours)
                 return *too_long ? NULL : buf;
             continue;
@@ -142,16 +144,28 @@ void req_reply(struct req *r, int status, const char *ctype, const char *body, s
 
 const char req_error_fallback[] =
     "{\"error\":{\"code\":\"internal\",\"message\":\"the answer could not be built\"}}";
+const char req_busy_fallback[] =
+    "{\"error\":{\"code\":\"busy\",\"message\":\"the daemon is short of memory; try again\"}}";
 
 void req_json(struct req *r, int status, json_t *doc)
 {
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
+    /* A jansson allocation that failed on this thread since the last answer may have
+     * left doc without a member, or (libjansson 2.14) s cut short: neither is sent. */
+    bool short_of_memory = !doc || jv_short_of_memory();
+    if (s && short_of_memory) {
+        free(s);
+        s = NULL;
+    }
     if (!s) {
-        /* out of memory, or text jansson refuses (not UTF-8): req_write sends
-         * req_error_fallback */
-        log_error("answer_unbuilt", "id=%llu status=%d", (unsigned long long)r->id, status);
-        req_reply_take(r, 500, "application/json", NULL, 0);
+        /* out of memory, or text jansson refuses (not UTF-8): req_write sends the
+         * matching fallback body */
+        log_error("answer_unbuilt", "id=%llu status=%d why=%s", (unsigned long long)r->id, status,
+                  short_of_memory ? "out_of_memory" : "unencodable");
+        if (short_of_memory)
+            r->retry_after = 1;
+        req_reply_take(r, short_of_memory ? 503 : 500, "application/json", NULL, 0);
         return;
     }
     req_reply_take(r, status, "application/json", s, strlen(s));
@@ -196,6 +210,10 @@ void req_fail(struct req *r, int st)
     case KIOSKD_EBUSY:
         r->retry_after = 1;
         req_error(r, 503, "busy", "the daemon is busy; try again in a moment", NULL);
+        break;
+    case KIOSKD_ENOMEM:
+        r->retry_after = 1;
+        req_error(r, 503, "busy", "the daemon is short of memory; try again in a moment", NULL);
         break;
     case KIOSKD_ESHUTDOWN:
         r->retry_after = 5;
@@ -311,7 +329,9 @@ int auth_token(struct kioskd *k, const char *token, size_t len, struct store_ses
     if (mbedtls_sha256_ret((const unsigned char *)token, len, hash, 0) != 0)
         return KIOSKD_EAUTH;
     int rc = store_session_get(k->store, hash, (int64_t)time(NULL), session);
-    return rc == KIOSKD_EIO ? KIOSKD_EIO : rc ? KIOSKD_EAUTH : 0;
+    /* the database failing to answer is no verdict on the token */
+    bool unanswered = rc == KIOSKD_EIO || rc == KIOSKD_ENOMEM || rc == KIOSKD_EBUSY;
+    return unanswered ? rc : rc ? KIOSKD_EAUTH : 0;
 }
 
 int64_t parse_id(const char *s)
@@ -420,8 +440,13 @@ void req_dispatch(struct req *r)
     if (rt->flags & ROUTE_BODY) {
         size_t len;
         const char *body = req_body(r, &len);
-        if (jv_parse(&r->json, body, len) != 0) {
+        int rc = jv_parse(&r->json, body, len);
+        if (rc == KIOSKD_EMALFORMED) {
             req_error(r, 400, "malformed_json", r->json.error, NULL);
+            return;
+        }
+        if (rc) {
+            req_fail(r, rc);
             return;
         }
     }

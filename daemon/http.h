@@ -127,12 +127,15 @@ const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, 
 void req_reply(struct req *r, int status, const char *ctype, const char *body, size_t len);
 /* Answers with body, taking ownership of the malloc'd buffer. */
 void req_reply_take(struct req *r, int status, const char *ctype, char *body, size_t len);
-/* Answers with doc as JSON; takes the reference to doc. A doc that is NULL or
- * cannot be serialised answers 500 with req_error_fallback. */
+/* Answers with doc as JSON; takes the reference to doc. A doc that is NULL (out
+ * of memory) or could not be serialised for want of memory answers 503 with
+ * req_busy_fallback; one jansson refuses otherwise, 500 with req_error_fallback. */
 void req_json(struct req *r, int status, json_t *doc);
 /* The contract's error body for a 500 whose answer could not be built: sent
- * whenever an answer of 500 or more has no body. */
+ * whenever an answer of 500 or more (but 503) has no body. */
 extern const char req_error_fallback[];
+/* The same for a 503: the daemon is short of memory. */
+extern const char req_busy_fallback[];
 /* Answers {"error":{"code","message","fields"?}}; takes the reference to fields (may be NULL). */
 void req_error(struct req *r, int status, const char *code, const char *message, json_t *fields);
 /* Answers for a KIOSKD_E* status with the generic status, code and message. */

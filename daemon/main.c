@@ -17,6 +17,7 @@
 #include <mbedtls/version.h>
 #include <sqlite3.h>
 
+#include "core/jsonv.h"
 #include "core/status.h"
 #include "daemon/app.h"
 #include "daemon/cli.h"
@@ -628,6 +629,7 @@ int main(int argc, char **argv)
      * PIN check) in their own mappings, returned to the system when freed;
      * glibc would otherwise raise the threshold and keep them on the heap. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    jv_setup(); /* before any thread: jansson's allocator notes failures */
     /* the database, its WAL and shm, backups, logs and folders are the daemon's alone */
     umask(077);
     if (argc < 2 || argv[1][0] == '-') {

@@ -190,8 +190,8 @@ static int req_write(struct req *r)
     const char *body = r->out;
     size_t body_len = r->out_len;
     if (!body && status >= 500) { /* an error always has the contract's shape */
-        body = req_error_fallback;
-        body_len = strlen(req_error_fallback);
+        body = status == 503 ? req_busy_fallback : req_error_fallback;
+        body_len = strlen(body);
         r->ctype = "application/json";
     }
     unsigned char *buf = malloc(LWS_PRE + hroom + body_len);
@@ -310,13 +310,25 @@ static int dispatch(struct req *r)
 }
 
 /* Answers at once from LWS_CALLBACK_HTTP (before any body is read). */
-static int early_error(struct req *r, int status, const char *code, const char *message)
+static int early_write(struct req *r)
 {
-    req_error(r, status, code, message, NULL);
     /* With a body still unread the connection cannot be reused. */
     if (r->content_length > 0)
         r->close_after = true;
     return req_write(r);
+}
+
+static int early_error(struct req *r, int status, const char *code, const char *message)
+{
+    req_error(r, status, code, message, NULL);
+    return early_write(r);
+}
+
+/* early_error() with the answer req_fail() gives to status rc. */
+static int early_fail(struct req *r, int rc)
+{
+    req_fail(r, rc);
+    return early_write(r);
 }
 
 static int64_t parse_content_length(struct lws *wsi)
@@ -440,8 +452,12 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         if (!bearer)
             return early_error(r, 401, "unauthorized",
                                "log in first (Authorization: Bearer TOKEN)");
-        if (rc == KIOSKD_EIO)
+        if (rc == KIOSKD_EIO) {
+            r->retry_after = 5;
             return early_error(r, 503, "storage_unavailable", "the database cannot be read");
+        }
+        if (rc == KIOSKD_ENOMEM || rc == KIOSKD_EBUSY)
+            return early_fail(r, rc);
         if (rc)
             return early_error(r, 401, "unauthorized", "the token is unknown, expired or revoked");
         r->role = role_from_name(r->session.role);
@@ -481,7 +497,7 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         buf_init(&r->body, (size_t)r->content_length);
         /* a secret's body is received in place, so that one wipe reaches every byte */
         if ((r->rt->flags & ROUTE_SECRET) && buf_reserve(&r->body, (size_t)r->content_length))
-            return early_error(r, 503, "busy", "the daemon is out of memory; try again");
+            return early_fail(r, KIOSKD_ENOMEM);
         int secs = (int)k->cfg.http_request_timeout;
         if (k->cfg.http_min_body_rate > 0) {
             double need =
@@ -505,6 +521,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     struct req *r = user;
     struct kioskd *k;
+    int rc;
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
@@ -517,8 +534,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             pipelined_behind(r);
             return 0;
         }
-        if (len && buf_append(&r->body, in, len) != 0)
-            return early_error(r, 413, "too_large", "the request body is too large");
+        if (len && (rc = buf_append(&r->body, in, len)) != 0)
+            return rc == KIOSKD_ETOOBIG
+                       ? early_error(r, 413, "too_large", "the request body is too large")
+                       : early_fail(r, rc);
         if (body_too_slow(r))
             return early_error(r, 408, "request_timeout", "the request body arrives too slowly");
         return 0;

@@ -122,7 +122,7 @@ static void verified(struct work *w)
     }
     if (c->ticket.rc) {
         log_info("bad_ticket", "reason=%s", kioskd_strerror(c->ticket.rc));
-        req_refuse(r, WHY_BAD_TICKET);
+        ticket_check_refuse(r, c->ticket.rc);
         free(c);
         return;
     }

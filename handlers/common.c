@@ -105,6 +105,14 @@ void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx)
     ticket_key_free(&key);
 }
 
+void ticket_check_refuse(struct req *r, int rc)
+{
+    if (rc == KIOSKD_ENOMEM)
+        req_fail(r, rc);
+    else
+        req_refuse(r, WHY_BAD_TICKET);
+}
+
 void ticket_check_pulled_key(struct ticket_check *t, struct kioskd *k)
 {
     if (strcmp(t->kid, k->kid) != 0 && t->kid[0] &&

@@ -89,6 +89,9 @@ void ticket_check_init(struct ticket_check *t, const char *code, work_done_fn do
 void ticket_check_pulled_key(struct ticket_check *t, struct kioskd *k);
 /* The worker side, for work that verifies and then does more. */
 void ticket_check_verify(struct ticket_check *t, struct worker_ctx *ctx);
+/* Answers a ticket that failed to verify (rc, not 0): 503 when memory ran short
+ * (nothing is wrong with the ticket), else the bad-ticket refusal. */
+void ticket_check_refuse(struct req *r, int rc);
 
 struct store_event;
 struct store_roster_row;

@@ -240,7 +240,7 @@ static void cancel_verified(struct work *w)
         return;
     }
     if (c->ticket.rc) {
-        req_refuse(r, WHY_BAD_TICKET);
+        ticket_check_refuse(r, c->ticket.rc);
         free(c);
         return;
     }

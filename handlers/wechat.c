@@ -160,6 +160,8 @@ static void wechat_message(struct req *r)
             req_error(r, 401, "bad_signature", "the message is not signed or sealed for us", NULL);
         else if (rc == KIOSKD_ETOOBIG)
             req_error(r, 413, "too_large", "the message is too large", NULL);
+        else if (rc == KIOSKD_ENOMEM)
+            req_fail(r, rc);
         else
             req_error(r, 400, "malformed", "the message is not a WeChat message", NULL);
         goto out;

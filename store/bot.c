@@ -402,7 +402,7 @@ int store_bot_delivery(struct store *s, const unsigned char key_hash[STORE_HASH_
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_DELIVERY_GET);
     if (!st)
         return KIOSKD_EIO;
-    sqlite3_bind_blob(st, 1, key_hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 1, key_hash, STORE_HASH_LEN, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         store_col_text(out, n, st, 0);
@@ -472,8 +472,8 @@ int store_bot_group_days(struct store *s, const char *from, const char *to, size
     struct store_group_day *rows = malloc(cap * sizeof *rows), *more;
     if (!rows)
         return KIOSKD_ENOMEM;
-    sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
     int rc, err = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -68,9 +68,9 @@ int store_outbox_append(struct store_tx *tx, const char *kind, json_t *data)
         rc = KIOSKD_EIO;
         goto out;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);

@@ -788,8 +788,8 @@ int store_points_view(struct store *s, int64_t member_id, const char *today,
     if (!(st = conn_stmt(&s->rd, SQL_VIEW_EXPIRING)))
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, member_id);
-    sqlite3_bind_text(st, 2, today, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, year_end, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, today, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, year_end, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         out->expiring_this_year = sqlite3_column_int64(st, 0);

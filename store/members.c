@@ -133,7 +133,7 @@ int store_member_by_no(struct store *s, const char *member_no, struct store_memb
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_MEMBER_BY_NO);
     if (!st)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, member_no, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, member_no, -1, SQLITE_STATIC);
     return member_read(st, out);
 }
 
@@ -143,7 +143,7 @@ int store_member_by_phone(struct store *s, const unsigned char hash[STORE_HASH_L
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_MEMBER_BY_PHONE);
     if (!st)
         return KIOSKD_EIO;
-    sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
     return member_read(st, out);
 }
 
@@ -153,7 +153,7 @@ int store_member_by_binding(struct store *s, const unsigned char identity_hash[S
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_MEMBER_BY_BINDING);
     if (!st)
         return KIOSKD_EIO;
-    sqlite3_bind_blob(st, 1, identity_hash, STORE_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 1, identity_hash, STORE_HASH_LEN, SQLITE_STATIC);
     return member_read(st, out);
 }
 

@@ -137,7 +137,7 @@ static int state_put(struct store_tx *tx, const char *name, const char *value, i
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expires);
     sqlite3_bind_int64(st, 4, tx->now_us / 1000000);
     return store_step_done(st);
@@ -223,15 +223,15 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
         int64_t midnight = (now + CHINA) / DAY * DAY - CHINA;
         if ((rc = sched(tx, j, SQL_SCHED_BIRTHDAY, MSG_BIRTHDAY, pc, &st)))
             return rc;
-        sqlite3_bind_text(st, 4, mmdd, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, mmdd, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, midnight + 10 * 3600);
-        sqlite3_bind_text(st, 6, year, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, year, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 7, !leap && strcmp(mmdd, "02-28") == 0);
         if ((rc = sched_step(tx, j, st)))
             return rc;
         if ((rc = sched(tx, j, SQL_SCHED_MATURITY, MSG_MATURITY, pc, &st)))
             return rc;
-        sqlite3_bind_text(st, 4, today, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, today, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, j->maturity_days);
         if ((rc = sched_step(tx, j, st)))
             return rc;

@@ -138,7 +138,7 @@ static int ack_run(struct store_tx *tx, struct store_job *job)
     snprintf(v, sizeof v, "%lld", (long long)to);
     if (!(st = conn_stmt(tx->c, SQL_ACKED_SET)))
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
     if ((rc = store_step_done(st)) != 0)
         return rc;
     j->cursor = to;

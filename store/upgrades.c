@@ -485,7 +485,7 @@ int store_upgrades_list(struct store *s, const char *status, size_t max,
     if (!v)
         return KIOSKD_ENOMEM;
     if (*status)
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     int rc = SQLITE_DONE;
     size_t i = 0;

@@ -61,13 +61,32 @@ def slow_fsync_env(ms):
     """Environment that makes the daemon's fsync take ms milliseconds (a slow SD card)."""
     lib = os.environ.get("KIOSKD_SLOWFSYNC") or os.path.join(
         os.path.dirname(BIN), "slowfsync.so")
+    return {"LD_PRELOAD": _preload(lib), "SLOWFSYNC_MS": str(ms)}
+
+
+def _preload(lib):
+    """LD_PRELOAD for lib (behind ASan's runtime when SAN=1, which must come first)."""
     assert os.path.exists(lib), "build the preload library: make test builds it"
-    preload = lib
-    if SAN:
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        preload = asan + " " + lib
-    return {"LD_PRELOAD": preload, "SLOWFSYNC_MS": str(ms)}
+    if not SAN:
+        return lib
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    return asan + " " + lib
+
+
+def failalloc_lib():
+    return os.environ.get("KIOSKD_FAILALLOC_LIB") or os.path.join(
+        os.path.dirname(BIN), "failalloc.so")
+
+
+def failalloc_env(spec):
+    """Environment that makes the daemon's allocations fail as spec says (tests/failalloc.c)."""
+    return {"LD_PRELOAD": _preload(failalloc_lib()), "KIOSKD_FAILALLOC": spec}
+
+
+# make test-failalloc: allocation failures spread through every daemon the tests start,
+# armed once it listens (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
+SPREAD = os.environ.get("KIOSKD_FAILALLOC_SPREAD", "")
 
 
 def stop_all():
@@ -116,6 +135,17 @@ class Daemon:
             self.env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=99"
             self.env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=98"
         self.env.update(env or {})
+        self.spread_ctl = None
+        if SPREAD and "KIOSKD_FAILALLOC" not in self.env:
+            # armed by SIGUSR2 once the daemon listens (start()), so start-up runs untouched
+            lib = failalloc_lib()
+            pre = self.env.get("LD_PRELOAD", "")
+            self.env["LD_PRELOAD"] = (pre + " " + lib) if pre else _preload(lib)
+            self.spread_ctl = os.path.join(self.dir, "failalloc.ctl")
+            with open(self.spread_ctl, "w") as f:
+                f.write(SPREAD)
+            # the plan is read from ctl when armed; the environment carries trace=1 or stats=
+            self.env["KIOSKD_FAILALLOC"] = f"ctl={self.spread_ctl},{SPREAD}"
         self.args = list(args)
         self.tls = tls  # an ssl.SSLContext: talk HTTPS to a daemon serving [http] cert/key
         self.proc = None
@@ -136,6 +166,8 @@ class Daemon:
             m = re.search(r"event=listening .*port=(\d+)", self.stderr())
             if m:
                 self.port = int(m.group(1))
+                if self.spread_ctl:
+                    self.proc.send_signal(signal.SIGUSR2)
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"kioskd exited with {self.proc.returncode}:\n{self.stderr()}")
@@ -200,7 +232,8 @@ class Daemon:
 
     def cli(self, *args, input=None, check=True):
         """Runs `kioskd ARGS -c <this config>` and returns the CompletedProcess."""
-        env = {k: v for k, v in self.env.items() if k not in ("LD_PRELOAD", "SLOWFSYNC_MS")}
+        env = {k: v for k, v in self.env.items() if k not in ("LD_PRELOAD", "SLOWFSYNC_MS",
+                                                               "KIOSKD_FAILALLOC")}
         p = subprocess.run([BIN] + list(args) + ["-c", self.config_path], input=input,
                            capture_output=True, env=env, cwd=self.dir, timeout=120)
         if check and p.returncode != 0:
