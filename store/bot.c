@@ -444,7 +444,7 @@ int store_bot_reply(struct store *s, const char *id, char *out, size_t n)
     sqlite3_stmt *st = conn_stmt(&s->rd, SQL_REPLY_GET);
     if (!st)
         return KIOSKD_EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         store_col_text(out, n, st, 0);

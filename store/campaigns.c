@@ -768,7 +768,7 @@ int campaign_festival_run(struct store_tx *tx, const char *person_channel, unsig
     if (!st)
         return KIOSKD_EIO;
     sqlite3_bind_int64(st, 1, tx->now_us / 1000000);
-    sqlite3_bind_text(st, 2, today, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, today, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, person_channel, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, due_at);
     int rc = store_step_done(st);
