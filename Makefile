@@ -191,7 +191,7 @@ fuzz:
 	  mkdir -p build/fuzz/corpus-$$short; \
 	  ( cd build/fuzz && ./$$name -max_total_time=$(FUZZ_S) -print_final_stats=1 $$dict \
 	      corpus-$$short ../../tests/fuzz/corpus/$$short 2>&1 | \
-	      grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" ) ; \
+	      grep -E "(DONE +cov|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" ) ; \
 	  test -z "$$(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" || \
 	    { echo "fuzz: $$name found a problem (build/fuzz/)"; exit 1; }; \
 	done
