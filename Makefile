@@ -181,19 +181,37 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_$(FUZZ_T).c))
 FUZZ_LIB  := $(LIB_SRC) build/rel/gen/migrations.c build/rel/gen/hq_migrations.c \
              build/rel/gen/web.c build/rel/gen/templates.c
 
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CC   := clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c17 $(CPPFLAGS) \
+             -Ibuild/rel/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+# The library is built once, instrumented; each target links against it.
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) -MMD -MP -c $< -o $@
+
+build/fuzz/libkioskd.a: $(FUZZ_LIB:%.c=build/fuzz/obj/%.o)
+	@rm -f $@ && ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libkioskd.a
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) -fsanitize=fuzzer -o $@ $< build/fuzz/libkioskd.a $(LDLIBS)
+
+-include $(wildcard build/fuzz/obj/*/*.d)
+
 fuzz:
 	@sh tools/deps.sh fuzz
 	@$(MAKE) --no-print-directory all
-	@mkdir -p build/fuzz
-	@for src in $(FUZZ_SRC); do \
-	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@for bin in $(FUZZ_BIN); do \
+	  name=$$(basename $$bin); short=$${name#fuzz_}; \
 	  echo "  FUZZ    $$name ($(FUZZ_S) s)"; \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 $(CPPFLAGS) -Ibuild/rel/gen \
-	    $$(pkg-config --cflags $(PKGS)) -o build/fuzz/$$name $$src $(FUZZ_LIB) $(LDLIBS) || exit 1; \
+	  dict=; test -f tests/fuzz/$$short.dict && dict=-dict=../../tests/fuzz/$$short.dict; \
 	  mkdir -p build/fuzz/corpus-$$short; \
-	  ( cd build/fuzz && ./$$name -max_total_time=$(FUZZ_S) -print_final_stats=1 \
+	  ( cd build/fuzz && ./$$name -max_total_time=$(FUZZ_S) -print_final_stats=1 $$dict \
 	      corpus-$$short ../../tests/fuzz/corpus/$$short 2>&1 | \
-	      grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" ) ; \
+	      grep -E "(DONE +cov|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY)" ) ; \
 	  test -z "$$(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" || \
 	    { echo "fuzz: $$name found a problem (build/fuzz/)"; exit 1; }; \
 	done

@@ -24,9 +24,25 @@ const char *req_param(const struct req *r, const char *name)
     return route_param(&r->params, name);
 }
 
-const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, bool *too_long)
+int query_arg(const char *frag, size_t len, const char *name, char *buf, size_t n, bool *too_long)
 {
     size_t nlen = strlen(name);
+    *too_long = false;
+    if (len < nlen || memcmp(frag, name, nlen) != 0 || (len > nlen && frag[nlen] != '='))
+        return 0;
+    size_t vlen = len > nlen ? len - nlen - 1 : 0;
+    if (vlen >= n) {
+        *too_long = true;
+        return 1;
+    }
+    if (vlen > 0)
+        memmove(buf, frag + nlen + 1, vlen);
+    buf[vlen] = '\0';
+    return 1;
+}
+
+const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, bool *too_long)
+{
     *too_long = false;
     if (!r->wsi || n < 2 || n > 4096)
         return NULL;
@@ -34,36 +50,19 @@ const char *req_query_fit(struct req *r, const char *name, char *buf, size_t n, 
         int flen = lws_hdr_fragment_length(r->wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
         if (flen <= 0)
             return NULL;
-        if ((size_t)flen >= n) {
-            /* too long for buf: is it the argument asked for? (On the stack, not the
-             * heap, so that a failed allocation never reads as a missing argument:
-             * lws holds at most 4096 bytes of headers, max_http_header_data.) */
-            char big[4096 + 1];
-            if ((size_t)flen >= sizeof big)
-                return NULL;
-            int got = lws_hdr_copy_fragment(r->wsi, big, flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
-            bool ours = got > (int)nlen && strncmp(big, name, nlen) == 0 && big[nlen] == '=';
-            if (ours) {
-                /* "name=value" does not fit, but the value alone may */
-                *too_long = (size_t)got - nlen - 1 >= n;
-                if (!*too_long)
-                    memcpy(buf, big + nlen + 1, (size_t)got - nlen);
-            }
-            if (ours)
-                return *too_long ? NULL : buf;
-            continue;
-        }
-        int got = lws_hdr_copy_fragment(r->wsi, buf, (int)n, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (got < 0)
-            continue;
-        if ((size_t)got > nlen && strncmp(buf, name, nlen) == 0 && buf[nlen] == '=') {
-            memmove(buf, buf + nlen + 1, (size_t)got - nlen);
-            return buf;
-        }
-        if ((size_t)got == nlen && strncmp(buf, name, nlen) == 0) {
-            buf[0] = '\0';
-            return buf;
-        }
+        /* a fragment too long for buf may still be "name=value" whose value fits
+         * (copied on the stack, not the heap, so that a failed allocation never
+         * reads as a missing argument: lws holds at most 4096 bytes of headers,
+         * max_http_header_data) */
+        char big[4096 + 1];
+        char *frag = (size_t)flen >= n ? big : buf;
+        if (frag == big && (size_t)flen >= sizeof big)
+            return NULL;
+        int cap = frag == buf ? (int)n : flen + 1;
+        int got = lws_hdr_copy_fragment(r->wsi, frag, cap, WSI_TOKEN_HTTP_URI_ARGS, i);
+        int hit = got >= 0 && query_arg(frag, (size_t)got, name, buf, n, too_long);
+        if (hit)
+            return *too_long ? NULL : buf;
     }
     return NULL;
 }

@@ -118,6 +118,11 @@ bool req_transition_ok(enum req_state from, enum req_state to);
 
 /* Returns the path parameter name, or NULL. */
 const char *req_param(const struct req *r, const char *name);
+/* One query fragment (len bytes, "name=value" or "name", as lws decoded it)
+ * against name: 1 when it is name's (value copied into buf, n bytes with the
+ * NUL, or *too_long set when it does not fit), 0 when it is another's. buf
+ * may be frag itself. */
+int query_arg(const char *frag, size_t len, const char *name, char *buf, size_t n, bool *too_long);
 /* Copies query argument name (URL-decoded) into buf; returns buf or NULL when absent. */
 const char *req_query(struct req *r, const char *name, char *buf, size_t n);
 /* The same; *too_long is set when the argument is there but does not fit n. */

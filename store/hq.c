@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hqpush.h"
 #include "core/status.h"
 #include "store/hqdb.h"
 #include "store/store_int.h"
@@ -225,10 +226,7 @@ static int push_key(struct store_tx *tx, struct store_hq_push *j, json_t *key)
     const char *kid = json_string_value(json_object_get(key, "kid"));
     const char *pem = json_string_value(json_object_get(key, "public_pem"));
     if (!key)
-        return 0;
-    if (!kid || strlen(kid) != 8 || strspn(kid, B64URL) != 8 || !pem || strlen(pem) > 400 ||
-        strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) != 0)
-        return malformed(j, "key is not {\"kid\",\"public_pem\"} of a ticket key");
+        return 0; /* its shape was checked by hqpush_parse */
     json_t *data =
         json_pack("{s:s, s:s, s:s}", "kid", kid, "public_pem", pem, "device", j->auth.device);
     int rc = data ? change_put_json(tx, "key", kid, data,
@@ -417,26 +415,6 @@ static int malformed(struct store_hq_push *j, const char *why)
     return 0;
 }
 
-/* Checks one entry of a push; returns NULL or what is wrong. */
-static const char *entry_problem(json_t *e)
-{
-    json_t *id = json_object_get(e, "id"), *seq = json_object_get(e, "seq");
-    json_t *kind = json_object_get(e, "kind"), *at = json_object_get(e, "at");
-    if (!json_is_object(e))
-        return "an entry is not an object";
-    if (!json_is_string(id) || json_string_length(id) != 36)
-        return "an entry's id is not a UUID";
-    if (!json_is_integer(seq) || json_integer_value(seq) < 1)
-        return "an entry's seq is not a positive integer";
-    if (!json_is_string(kind) || json_string_length(kind) == 0 || json_string_length(kind) > 64)
-        return "an entry's kind is not a short string";
-    if (!json_is_string(at) || json_string_length(at) == 0 || json_string_length(at) > 64)
-        return "an entry's at is not a time";
-    if (!json_is_object(json_object_get(e, "data")))
-        return "an entry's data is not an object";
-    return NULL;
-}
-
 /* Whether an entry of kind brings more than itself (the flows above, run
  * only when it is new, so its insert must be waited for): sign-ups,
  * promotions and cancellations that name a ticket, events created or linked. The
@@ -552,41 +530,24 @@ static int push_run(struct store_tx *tx, struct store_job *job)
     int rc = hq_authenticate(tx, j->crypto, &j->auth, &j->verdict);
     if (rc || j->verdict != HQ_OK)
         return rc;
-    json_error_t err;
-    json_t *doc = json_loadb(j->body, j->len, JSON_REJECT_DUPLICATES, &err);
-    json_t *entries = json_object_get(doc, "entries");
-    const char *device = json_string_value(json_object_get(doc, "device"));
-    if (!json_is_object(doc))
-        rc = malformed(j, "the body is not a JSON object");
-    else if (!device || strcmp(device, j->auth.device) != 0)
-        rc = malformed(j, "device is not the device that signed the request");
-    else if (!json_is_array(entries))
-        rc = malformed(j, "entries is not an array");
-    else {
-        size_t i;
-        json_t *e;
+    const char *why = NULL;
+    json_t *doc = hqpush_parse(j->body, j->len, j->auth.device, &why);
+    json_t *entries = json_object_get(doc, "entries"), *e;
+    size_t i;
+    if (!doc)
+        return malformed(j, why);
+    rc = push_key(tx, j, json_object_get(doc, "key"));
+    if (rc == 0 && j->verdict == HQ_OK) {
         json_array_foreach(entries, i, e)
         {
-            const char *why = entry_problem(e);
-            if (why) {
-                rc = malformed(j, why);
+            if ((rc = store_entry(tx, j, e)) != 0)
                 break;
-            }
         }
-        if (j->verdict == HQ_OK)
-            rc = push_key(tx, j, json_object_get(doc, "key"));
-        if (rc == 0 && j->verdict == HQ_OK) {
-            json_array_foreach(entries, i, e)
-            {
-                if ((rc = store_entry(tx, j, e)) != 0)
-                    break;
-            }
-            j->received = (int64_t)json_array_size(entries);
-            if (rc == 0)
-                rc = hqdb_flush(tx);
-            if (rc == 0)
-                rc = advance_ack(tx, j);
-        }
+        j->received = (int64_t)json_array_size(entries);
+        if (rc == 0)
+            rc = hqdb_flush(tx);
+        if (rc == 0)
+            rc = advance_ack(tx, j);
     }
     json_decref(doc);
     return rc;

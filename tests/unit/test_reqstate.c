@@ -79,12 +79,38 @@ static void the_fallback_error_body_has_the_contract_shape(void **state)
     json_decref(doc);
 }
 
+/* Query fragments as lws hands them over: name=value, a bare name, another
+ * name that starts the same, a value that does not fit, and the fragment
+ * being the caller's buffer itself. */
+static void query_fragments_match_only_their_name(void **state)
+{
+    (void)state;
+    char buf[8];
+    bool too_long = true;
+    assert_int_equal(query_arg("limit=50", 8, "limit", buf, sizeof buf, &too_long), 1);
+    assert_false(too_long);
+    assert_string_equal(buf, "50");
+    assert_int_equal(query_arg("limit", 5, "limit", buf, sizeof buf, &too_long), 1);
+    assert_string_equal(buf, "");
+    assert_int_equal(query_arg("limits=5", 8, "limit", buf, sizeof buf, &too_long), 0);
+    assert_int_equal(query_arg("lim", 3, "limit", buf, sizeof buf, &too_long), 0);
+    assert_int_equal(query_arg("q=12345678", 10, "q", buf, sizeof buf, &too_long), 1);
+    assert_true(too_long);
+    assert_int_equal(query_arg("q=1234567", 9, "q", buf, sizeof buf, &too_long), 1);
+    assert_false(too_long);
+    assert_string_equal(buf, "1234567");
+    memcpy(buf, "since=7", 8);
+    assert_int_equal(query_arg(buf, 7, "since", buf, sizeof buf, &too_long), 1);
+    assert_string_equal(buf, "7");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_transition_is_the_diagrams),
         cmocka_unit_test(invariants_catch_each_broken_rule),
         cmocka_unit_test(the_fallback_error_body_has_the_contract_shape),
+        cmocka_unit_test(query_fragments_match_only_their_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
