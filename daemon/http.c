@@ -133,7 +133,11 @@ void req_reply(struct req *r, int status, const char *ctype, const char *body, s
 {
     char *copy = malloc(len + 1);
     if (!copy) {
-        req_reply_take(r, 500, "application/json", NULL, 0);
+        /* out of memory: the busy fallback body, as req_json's */
+        log_error("answer_unbuilt", "id=%llu status=%d why=out_of_memory",
+                  (unsigned long long)r->id, status);
+        r->retry_after = 1;
+        req_reply_take(r, 503, "application/json", NULL, 0);
         return;
     }
     memcpy(copy, body, len);
