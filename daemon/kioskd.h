@@ -62,10 +62,13 @@ struct kioskd {
     struct rng rng;               /* the loop's random source */
     struct pii pii;               /* the loop's personal-data keys */
     char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
-    char public_pem[256];         /* its public part, pushed to HQ for other devices */
-    struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
-    struct live *live;            /* websocket subscribers (daemon/live.c) */
-    struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
+    /* key of the digests of the tickets it issues (core/ticket.h ticket_digest);
+     * set before the workers start, read-only after, so any thread may read it */
+    unsigned char ticket_digest_key[TICKET_DIGEST_LEN];
+    char public_pem[256];        /* its public part, pushed to HQ for other devices */
+    struct workers *workers;     /* CPU work: signatures, PIN hashes, QR images */
+    struct live *live;           /* websocket subscribers (daemon/live.c) */
+    struct messenger *messenger; /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
     struct bot_cache *bot_cache;        /* recent read-only chat replies (handlers/bot.c) */
     struct net *net;                    /* outbound HTTP: messages, HQ sync (daemon/net.h) */

@@ -104,6 +104,18 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     memset(&f, 0, sizeof f);
     if (j->method == CHECKIN_TICKET) {
         int64_t id = j->signup_id;
+        if (j->by_digest) {
+            rc = strcmp(j->ticket_kid, j->kid) != 0
+                     ? KIOSKD_ENOTFOUND
+                     : signup_digest_check(tx, j->signup_id, j->ticket_event_id, j->issued_at,
+                                           j->kid, j->digest);
+            if (rc == KIOSKD_EBADSIG)
+                return store_refuse(job, WHY_BAD_TICKET);
+            if (rc == KIOSKD_ENOTFOUND) /* before 0018, a revived sign-up, not ours... */
+                return store_refuse(job, WHY_TICKET_UNVERIFIED);
+            if (rc)
+                return rc;
+        }
         if (j->ticket_kid[0] && strcmp(j->ticket_kid, j->kid) != 0) {
             rc = signup_of_ticket_elsewhere(tx, j->ticket_kid, j->signup_id, j->issued_at, &id);
             if (rc == KIOSKD_EREFUSED)

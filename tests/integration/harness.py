@@ -54,6 +54,7 @@ DROP_AFTER_0008 = """
     ALTER TABLE events DROP COLUMN branch;
     DROP TABLE templates_pulled;
     DROP TABLE points_hq_pending;
+    ALTER TABLE signups DROP COLUMN ticket_digest; -- added by migration 0018
 """
 
 

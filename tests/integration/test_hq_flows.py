@@ -245,6 +245,10 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch(backend):
     hq.stop()
     r = a.checkin(ticket=code)
     assert r.status == 200 and r.json["status"] == "checked_in", r
+    # HQ's key, pulled: verified by its signature (only A's own tickets go by digest)
+    text = a.d.get("/metrics").raw.decode()
+    assert "\nkioskd_checkin_tickets_verified_total 1\n" in text, text
+    assert "\nkioskd_checkin_tickets_by_digest_total 0\n" in text, text
     r = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff))
     assert r.status == 200 and len(r.json["guests"]) == 1, r
     assert_nowhere_in_clear(files_of(a.d.dir, "kioskd.db") + hq_files(hq),

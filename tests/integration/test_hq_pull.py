@@ -296,6 +296,7 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
             DROP INDEX events_hq_key;
             ALTER TABLE events DROP COLUMN hq_key;
             ALTER TABLE events DROP COLUMN branch;
+            ALTER TABLE signups DROP COLUMN ticket_digest; -- added by migration 0018
             PRAGMA user_version = 16;
         """)
         db.close()
