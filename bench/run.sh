@@ -90,6 +90,8 @@ path = $1/kioskd.db
 key_file = $1/kioskd.key
 [tickets]
 key_file = $1/ticket.pem
+[kiosk]
+signups_per_minute = 0
 EOF
     [ "${2:-}" = seed ] || return 0
     starts=$(date -d '+30 minutes' +%Y-%m-%dT%H:%M:%S%:z)
