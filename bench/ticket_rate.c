@@ -26,10 +26,50 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void report(const char *op, long n, double secs)
+struct state {
+    struct rng rng;
+    struct ticket_key key;
+    struct ticket_keyring ring;
+    unsigned char dkey[TICKET_DIGEST_LEN];
+    struct ticket_payload p;
+    char code[TICKET_CODE_MAX + 1];
+};
+
+static int op_sign(struct state *s)
 {
-    printf("op=%s n=%ld seconds=%.2f rate=%.0f us=%.2f\n", op, n, secs, (double)n / secs,
-           secs * 1e6 / (double)n);
+    s->p.signup_id++;
+    return ticket_sign(&s->key, &s->rng, &s->p, s->code, sizeof s->code);
+}
+
+static int op_verify(struct state *s)
+{
+    struct ticket_payload got;
+    return ticket_verify(&s->ring, s->code, strlen(s->code), &got);
+}
+
+static int op_digest(struct state *s)
+{
+    struct ticket_payload got;
+    char kid[TICKET_KID_LEN + 1];
+    unsigned char digest[TICKET_DIGEST_LEN];
+    int rc = ticket_parse(s->code, strlen(s->code), &got, kid);
+    return rc ? rc : ticket_digest(s->dkey, s->code, strlen(s->code), digest);
+}
+
+/* Runs op over and over for seconds and prints its rate; 0 or op's error. */
+static int measure(const char *name, int (*op)(struct state *), struct state *s, double seconds)
+{
+    long n = 0;
+    double t0 = mono(), t;
+    do {
+        int rc = op(s);
+        if (rc)
+            return rc;
+        n++;
+    } while ((t = mono() - t0) < seconds);
+    printf("op=%s n=%ld seconds=%.2f rate=%.0f us=%.2f\n", name, n, t, (double)n / t,
+           t * 1e6 / (double)n);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -39,45 +79,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ticket_rate [SECONDS]\n");
         return 2;
     }
-    struct rng rng;
-    struct ticket_key key;
-    unsigned char dkey[TICKET_DIGEST_LEN], digest[TICKET_DIGEST_LEN];
-    char code[TICKET_CODE_MAX + 1];
-    if (rng_init(&rng) != 0 || ticket_key_generate(&key, &rng) != 0 ||
-        ticket_digest_key(&key, dkey) != 0) {
+    static struct state s = {.p = {1, 1, 1767225600}};
+    if (rng_init(&s.rng) != 0 || ticket_key_generate(&s.key, &s.rng) != 0 ||
+        ticket_digest_key(&s.key, s.dkey) != 0) {
         fprintf(stderr, "ticket_rate: cannot make a key\n");
         return 1;
     }
-    struct ticket_keyring ring = {.keys = {&key}, .n = 1};
-    struct ticket_payload p = {1, 1, 1767225600}, got;
-    long n = 0;
-    double t0 = mono(), t;
-    do {
-        p.signup_id++;
-        if (ticket_sign(&key, &rng, &p, code, sizeof code) != 0)
-            return 1;
-        n++;
-    } while ((t = mono() - t0) < seconds);
-    report("sign", n, t);
-    n = 0;
-    t0 = mono();
-    do {
-        if (ticket_verify(&ring, code, strlen(code), &got) != 0)
-            return 1;
-        n++;
-    } while ((t = mono() - t0) < seconds);
-    report("verify", n, t);
-    n = 0;
-    t0 = mono();
-    do {
-        char kid[TICKET_KID_LEN + 1];
-        if (ticket_parse(code, strlen(code), &got, kid) != 0 ||
-            ticket_digest(dkey, code, strlen(code), digest) != 0)
-            return 1;
-        n++;
-    } while ((t = mono() - t0) < seconds);
-    report("parse+digest", n, t);
-    ticket_key_free(&key);
-    rng_free(&rng);
-    return 0;
+    s.ring.keys[0] = &s.key;
+    s.ring.n = 1;
+    int rc = measure("sign", op_sign, &s, seconds);
+    if (rc == 0)
+        rc = measure("verify", op_verify, &s, seconds);
+    if (rc == 0)
+        rc = measure("parse+digest", op_digest, &s, seconds);
+    if (rc)
+        fprintf(stderr, "ticket_rate: failed (%d)\n", rc);
+    ticket_key_free(&s.key);
+    rng_free(&s.rng);
+    return rc ? 1 : 0;
 }
