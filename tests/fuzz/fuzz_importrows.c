@@ -9,24 +9,12 @@
  * amount that is not negative; every refusal must say why.
  */
 #define _GNU_SOURCE
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "core/validate.h"
-#include "daemon/cli.h"
-#include "daemon/csvrows.h"
 #include "store/messages.h"
 #include "store/products.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz_file.h"
 
 #define ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -77,21 +65,10 @@ static int row(int which)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct csvrows_spec *const specs[] = {&import_members_csv, &import_products_csv,
-                                                       &import_maturities_csv};
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("fuzz-importrows", 0);
-        CHECK(fd >= 0);
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
     if (size < 1)
         return 0;
     int which = data[0] % 3;
-    CHECK(ftruncate(fd, 0) == 0);
-    CHECK(pwrite(fd, data + 1, size - 1, 0) == (ssize_t)(size - 1));
-    int rc = csvrows_open(&r, specs[which], path);
+    int rc = csvrows_open(&r, fuzz_import_specs[which], fuzz_file(data + 1, size - 1));
     int rows = 0;
     if (rc == 0)
         while ((rc = row(which)) == 1)

@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import Site, WebSocket, auth
+from harness import Site, WebSocket, auth, import_csv
 from test_messages import Gateway, sms_config
 
 RSS_GROWTH = 0.10
@@ -84,12 +84,9 @@ class Load:
                       "[points]\ncheckin_bonus = 1000000\n", env=env)
         s = self.s
         self.staff = auth(s.staff)
-        csv = "member_no,name,phone,aum,birthday,household,last_txn\n" + "".join(
-            f"S{i:03d},测试,1392000{i:04d},60000,1970-01-01,,\n" for i in range(1, MEMBERS + 1))
-        path = os.path.join(s.d.dir, "m.csv")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(csv)
-        s.d.cli("import", "members", path)
+        import_csv(s.d, "members", "member_no,name,phone,aum,birthday,household,last_txn\n" +
+                   "".join(f"S{i:03d},测试,1392000{i:04d},60000,1970-01-01,,\n"
+                           for i in range(1, MEMBERS + 1)))
         self.kiosk = s.event(kind="community", capacity=10000000, starts=-1, minutes=600)
         points = s.event(kind="community", capacity=100, starts=-1, minutes=600)
         self.bot_event = s.event(kind="community", capacity=100, minutes=600)
