@@ -31,7 +31,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN      := $(OUT)/kioskd
 
-.PHONY: all deb deps docs fuzz FORCE run test test-failalloc bench clean fmt lint check-pkgs
+.PHONY: all deb deps docs fuzz FORCE run soak test test-failalloc bench clean fmt lint check-pkgs
 
 all: build/kioskd
 
@@ -110,6 +110,12 @@ $(OUT)/failalloc.so: tests/failalloc.c
 	@echo "  LIB     $@"
 	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
+# memory and descriptors leaked on purpose (tests/leak.c), to prove the soak fails on a leak
+$(OUT)/leak.so: tests/leak.c
+	@mkdir -p $(dir $@)
+	@echo "  LIB     $@"
+	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 deps:
 	@sh tools/deps.sh build
 
@@ -147,6 +153,14 @@ test-failalloc:
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
 	  KIOSKD_FAILALLOC_SPREAD=$(FAILALLOC) \
 	  python3 tests/run.py --integration-only $(T)
+
+# The soak (bench/soak.py): SOAK_MIN minutes of mixed load, RSS and descriptors sampled each
+# minute, exit 1 unless flat after warm-up; its 2-minute version is tests/integration/test_soak.py.
+SOAK_MIN ?= 30
+soak:
+	@sh tools/deps.sh test
+	@$(MAKE) --no-print-directory all SAN=0 build/rel/leak.so
+	@SOAK_MIN=$(SOAK_MIN) KIOSKD_BIN=$(abspath build/rel/kioskd) nice -n 10 python3 bench/soak.py
 
 bench:
 	@sh tools/deps.sh bench

@@ -400,6 +400,14 @@ def add_staff(d, staff_id, role="staff", pin="123456", name="Test Staff"):
     return pin
 
 
+def import_csv(d, kind, text):
+    """Writes text to a file in d's folder and runs `kioskd import KIND FILE` on it."""
+    path = os.path.join(d.dir, f"{kind}.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return d.cli("import", kind, path)
+
+
 def login(d, staff_id, pin="123456", device="tablet-1"):
     r = d.post("/api/v1/staff/login", {"staff_id": staff_id, "pin": pin, "device": device})
     assert r.status == 200, r
