@@ -48,6 +48,11 @@ static const struct opt opts[] = {
      "How many public requests a client address may send at once before the rate applies."},
     {"http", "request_timeout", OPT_INT, OFF(http_request_timeout), "10", 1, 300, NULL, false, "s",
      "A client that takes longer than this to send its request (headers or body) is disconnected."},
+    {"http", "keepalive_timeout", OPT_INT, OFF(http_keepalive_timeout), "5", 1, 60, NULL, false,
+     "s",
+     "An idle keep-alive connection is closed after this long; a fleet of kiosks that poll more "
+     "slowly keeps its connections open with a longer one (each holds a file descriptor: see "
+     "`max_connections`)."},
     {"http", "max_connections", OPT_INT, OFF(http_max_connections), "1024", 16, 65536, NULL, false,
      "connections", "Connections served at once; more wait in the kernel's queue."},
     {"http", "workers", OPT_INT, OFF(http_workers), "2", 1, 8, NULL, false, "threads",
