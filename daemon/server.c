@@ -383,6 +383,17 @@ static bool body_too_slow(const struct req *r)
     return true;
 }
 
+/* The client's address as text, as lws_get_peer_simple() gives it, from the
+ * address counted at accept: no getpeername() per request. */
+static void peer_of(const struct kioskd *k, struct lws *wsi, char *out, size_t n)
+{
+    const struct conn_addr *slot = lws_get_opaque_user_data(wsi);
+    bool v6 = strchr(k->cfg.http_host, ':') != NULL; /* an IPv4 listener's are ::ffff:a.b.c.d */
+    if (!slot ||
+        !inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? slot->addr : slot->addr + 12, out, (socklen_t)n))
+        lws_get_peer_simple(wsi, out, n);
+}
+
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
@@ -438,7 +449,7 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 404, "not_found", "no such path");
     r->rt = k->router.routes[r->route];
 
-    lws_get_peer_simple(wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
+    peer_of(k, wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
     if ((r->rt->flags & ROUTE_PUBLIC) && k->ratelimit) {
         int wait = ratelimit_take(k->ratelimit, r->peer, wall_us());
         if (wait) {
@@ -683,7 +694,9 @@ static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *u
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
+    /* an answer goes out in one send() up to 64 KiB (lws' default is 4 KiB:
+     * the event list took two sends and a wait for the socket to be writable) */
+    {"http", http_callback, sizeof(struct req), 0, 0, NULL, 65536},
     {"kioskd-live", live_entry, sizeof(struct live_conn), 4096, 0, NULL, 0},
     {"kioskd-raw", raw_callback, sizeof(struct raw_conn), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
