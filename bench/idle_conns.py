@@ -4,7 +4,8 @@
     idle_conns.py [--bin KIOSKD] [--conns N] [--seconds S] [--rounds R]
 
 Starts `KIOSKD serve` on a fresh data folder ([http] max_connections and
-max_per_address raised to fit N; everything comes from 127.0.0.1), opens N
+max_per_address raised to fit N, everything comes from 127.0.0.1;
+event_loop = epoll unless --loop poll), opens N
 connections that each make one GET /healthz and then stay open, silent (a
 fleet of kiosks and tablets between two requests), and, with them open,
 sends GET /healthz one after the other on one more keep-alive connection for
@@ -39,12 +40,12 @@ def pct(values, p):
     return s[min(len(s) - 1, int(len(s) * p / 100.0))] if s else float("nan")
 
 
-def start(kioskd, folder, conns, keepalive):
+def start(kioskd, folder, conns, keepalive, loop):
     ini = os.path.join(folder, "kioskd.ini")
     with open(ini, "w") as f:
         f.write("[http]\nlisten = 127.0.0.1:0\nrate_limit = 0\n"
                 f"max_connections = {conns + 128}\nmax_per_address = {conns + 64}\n"
-                + (f"keepalive_timeout = {keepalive}\n" if keepalive else "") +
+                + (f"keepalive_timeout = {keepalive}\nevent_loop = {loop}\n" if keepalive else "") +
                 f"[store]\npath = {folder}/kioskd.db\nkey_file = {folder}/kioskd.key\n"
                 f"[tickets]\nkey_file = {folder}/ticket.pem\n")
     log = os.path.join(folder, "kioskd.log")
@@ -174,9 +175,12 @@ def main():
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--loop", default="epoll", choices=("epoll", "poll"),
+                    help="the daemon's [http] event_loop")
     ap.add_argument("--keepalive", type=int, default=60,
-                    help="the daemon's [http] keepalive_timeout; 0 leaves its default (5 s: "
-                         "then keep --seconds short, or the idle connections are reopened)")
+                    help="the daemon's [http] keepalive_timeout; 0 leaves it and event_loop at their "
+                         "defaults (an older daemon has neither; keep --seconds short then, "
+                         "or the idle connections are reopened)")
     a = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -186,7 +190,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     folder = tempfile.mkdtemp(prefix="idle_conns.")
-    proc, port, log = start(os.path.abspath(a.bin), folder, a.conns, a.keepalive)
+    proc, port, log = start(os.path.abspath(a.bin), folder, a.conns, a.keepalive, a.loop)
     rows = []
     try:
         for rnd in range(1, a.rounds + 1):

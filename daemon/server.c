@@ -820,7 +820,8 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
      * thousand idle keep-alive connections that costs more than the request.
      * On libev's loop (epoll) a turn costs what is ready. Without lws' libev
      * plugin, lws' own loop still serves. */
-    struct ev_loop *loop = ev_loop_new(EVFLAG_NOENV | ev_recommended_backends());
+    bool want_ev = strcmp(k->cfg.http_event_loop, "epoll") == 0;
+    struct ev_loop *loop = want_ev ? ev_loop_new(EVFLAG_NOENV | ev_recommended_backends()) : NULL;
     void *loops[1] = {loop};
     if (loop) {
         info.options |= LWS_SERVER_OPTION_LIBEV;
@@ -833,6 +834,8 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
             ev_loop_destroy(loop);
             log_warn("event_loop", "loop=poll reason=lws_libev_unavailable");
         }
+    } else if (want_ev) {
+        log_warn("event_loop", "loop=poll reason=no_libev_loop");
     }
     if (!k->lws) {
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
@@ -859,10 +862,11 @@ void server_run(struct kioskd *k)
 {
     double deadline = 0;
     for (;;) {
-        if (k->evloop)
+        if (k->evloop) {
             ev_run(k->evloop, EVRUN_ONCE); /* returns after the events of one turn */
-        else if (lws_service(k->lws, 0) < 0)
+        } else if (lws_service(k->lws, 0) < 0) {
             break;
+        }
         if (k->hup_signal) {
             k->hup_signal = 0;
             log_reopen();
