@@ -16,7 +16,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes -Wformat=2
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -I$(OUT)/gen
 CFLAGS   += -std=c17 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lev -lm -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))

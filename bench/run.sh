@@ -238,7 +238,10 @@ rss_idle=$(rss "$kpid" VmRSS)
 healthz_body=$(curl -sf "$base/healthz")
 
 ng=$run/nginx
-mkdir -p "$ng/tmp"
+mkdir -p "$ng/tmp" "$ng/www/api/v1"
+chmod 755 "$run" "$ng" # nginx's worker (user nobody) reads the event list's copy
+# the same bytes as kioskd's event list, for nginx to serve from a file
+curl -sf "$base/api/v1/events" >"$ng/www/api/v1/events" || die "kioskd does not answer GET /api/v1/events"
 nport=$(free_port)
 cat >"$ng/nginx.conf" <<EOF
 worker_processes 1;
@@ -256,6 +259,8 @@ http {
     scgi_temp_path $ng/tmp/scgi;
     server {
         listen 127.0.0.1:$nport;
+        root $ng/www;
+        location = /api/v1/events { default_type application/json; }
         location = /healthz {
             default_type application/json;
             return 200 '$healthz_body';
@@ -284,6 +289,8 @@ for round in 1 2; do
     wrk -t1 -c32 -d"${GET_SECS}s" --latency -s "$BENCH_LUA/get.lua" "$base/api/v1/events" \
         >"$run/get_events.$round.txt" 2>&1 || die "wrk on kioskd's /api/v1/events failed"
     alive "GET /api/v1/events"
+    wrk -t1 -c32 -d"${GET_SECS}s" --latency -s "$BENCH_LUA/get.lua" "http://127.0.0.1:$nport/api/v1/events" \
+        >"$run/get_nginx_events.$round.txt" 2>&1 || die "wrk on nginx's /api/v1/events failed"
 done
 kill -TERM "$npid"
 wait "$npid" || true
@@ -294,8 +301,9 @@ best() {
 }
 get_kf=$(best get_kioskd) get_nf=$(best get_nginx)
 get_k=$(ms '%.0f' rps "$get_kf") get_n=$(ms '%.0f' rps "$get_nf")
-get_ef=$(best get_events)
-get_e=$(ms '%.0f' rps "$get_ef")
+get_ef=$(best get_events) get_nef=$(best get_nginx_events)
+get_e=$(ms '%.0f' rps "$get_ef") get_ne=$(ms '%.0f' rps "$get_nef")
+events_bytes=$(wc -c <"$ng/www/api/v1/events")
 
 # --- 3. durable writes and check-ins, normal disk -----------------------------
 
@@ -396,6 +404,9 @@ x() { ratio '%.1fx' "$1" "$2"; }
     printf '  %-44s %18s %18s %10s\n' "GET /api/v1/events, same runs, best of 2" "events" "/healthz" "ratio"
     printf '  %-44s %18s %18s %10s\n' "  requests/s" "$get_e" "$get_k" "$(ratio '%.2f' "$get_e" "$get_k")"
     printf '  %-44s %18s %18s\n' "  p99 latency (ms), non-2xx" "$(ms '%.2f' p99_ms "$get_ef"), $(res non2xx "$get_ef")" "$(ms '%.2f' p99_ms "$get_kf")"
+    printf '  %-44s %18s %18s %10s\n' "  beside nginx, the same $events_bytes bytes" "kioskd" "nginx (a file)" "ratio"
+    printf '  %-44s %18s %18s %10s\n' "  requests/s" "$get_e" "$get_ne" "$(ratio '%.2f' "$get_e" "$get_ne")"
+    printf '  %-44s %18s %18s\n' "  p99 latency (ms)" "$(ms '%.2f' p99_ms "$get_ef")" "$(ms '%.2f' p99_ms "$get_nef")"
     echo
     row "" "normal disk" "+${SLOW_MS} ms/fsync"
     echo "Disk (WAL, synchronous=FULL, 1 row per commit)"

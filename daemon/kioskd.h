@@ -53,9 +53,11 @@ struct kioskd {
     struct ratelimit *bot_rl;        /* commands per chat identity ([bot] per_minute) */
 
     struct lws_context *lws;
+    void *evloop; /* libev's loop (epoll) that lws runs on; NULL: lws' own poll() */
     struct lws_vhost *vhost;
     int port;                          /* the port actually listened on */
     lws_sorted_usec_list_t drain_tick; /* wakes the loop while stopping */
+    lws_sorted_usec_list_t loop_tick;  /* keeps lws' timers on time on libev (server.c) */
     lws_sorted_usec_list_t daily_tick; /* daily work (daemon/daily.c) */
     bool daily_running;                /* a daily run is in the store's hands */
 

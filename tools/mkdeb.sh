@@ -65,7 +65,7 @@ if command -v dpkg-shlibdeps >/dev/null; then
 else
     shlibs="libargon2-1, libc6 (>= 2.34), libcsv3, libcurl4, libexpat1, libinih1, libjansson4,
 libmbedcrypto7, libpng16-16, libqrencode4, libsqlite3-0,
-libwebsockets17, zlib1g" # bookworm
+libwebsockets17, libev4, zlib1g" # bookworm
     shlibs=$(echo "$shlibs" | tr -s '\n' ' ')
 fi
 [ -n "$shlibs" ] || { echo "mkdeb: no shared library dependencies found" >&2; exit 1; }
@@ -77,7 +77,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: $shlibs, adduser, procps
+Depends: $shlibs, libwebsockets-evlib-ev, adduser, procps
 Section: net
 Priority: optional
 Description: branch kiosk daemon: event sign-ups, check-ins, chat bot, HQ sync
