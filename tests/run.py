@@ -144,7 +144,7 @@ class Job:
     def __init__(self, name, args, alone=False):
         self.name, self.args, self.alone = name, args, alone
         self.passed = self.failed = 0
-        self.took = 0.0
+        self.took = self.cpu = 0.0
         self.out = ""
 
 
@@ -157,6 +157,18 @@ def may_select(fname, filters):
         names = re.findall(r"^def (test_\w+)", f.read(), re.M)
     return any(selected(f"{fname[:-3]}.{n}{suffix}", filters)
                for n in names for suffix in ("", "_sqlite", "_pg"))
+
+
+def e2e_may_select(filters):
+    """Whether a filter can select an end-to-end test (`test('NAME', ...)` in run.mjs)."""
+    if not filters:
+        return True
+    try:
+        with open(os.path.join(HERE, "e2e", "run.mjs"), encoding="utf-8") as f:
+            names = re.findall(r"^test\('(\w+)'", f.read(), re.M)
+    except OSError:
+        return True
+    return any(selected(f"e2e.{n}", filters) for n in names)
 
 
 def run_alone_reason(fname):
@@ -200,12 +212,17 @@ def run_job(job, filters):
         proc = subprocess.Popen([sys.executable, "-u", os.path.abspath(__file__)] + job.args +
                                 ["--"] + filters, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        try:
-            rc = proc.wait(JOB_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            rc = proc.wait()
-            out.write(f"\nFAILED {job.name} (killed after {JOB_TIMEOUT} s)\n")
+        rc = None
+        while rc is None:  # wait4: the CPU time of the job and of the daemons it waited for
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                rc = proc.returncode = os.waitstatus_to_exitcode(status)
+                job.cpu = usage.ru_utime + usage.ru_stime
+            elif time.monotonic() - t0 > JOB_TIMEOUT:
+                os.killpg(proc.pid, signal.SIGKILL)
+                out.write(f"\nFAILED {job.name} (killed after {JOB_TIMEOUT} s)\n")
+            else:
+                time.sleep(0.2)
         out.seek(0)
         text = out.read()
     job.took = time.monotonic() - t0
@@ -236,7 +253,7 @@ def run_jobs(jobs, filters, n):
             with lock:
                 status = "ok" if not job.failed else "FAILED"
                 head = f"=== {job.name}: {job.passed} passed, {job.failed} failed " \
-                       f"({job.took:.1f}s) {status}"
+                       f"({job.took:.1f}s, cpu {job.cpu:.1f}s) {status}"
                 print(f"{head}\n{job.out}", end="" if job.out.endswith("\n") or not job.out
                       else "\n", flush=True)
     threads = [threading.Thread(target=worker) for _ in range(max(1, n))]
@@ -300,6 +317,7 @@ def main():
     else:
         todo = [] if only_integration else [Job("unit", ["--job-unit"]),
                                             Job("e2e", ["--job-e2e"])]
+        todo = [j for j in todo if j.name == "unit" or e2e_may_select(filters)]
         todo += [Job(f[:-3], ["--job-file", f], alone=run_alone_reason(f) is not None)
                  for f in integration_files() if may_select(f, filters)]
         print(f"tests: {len(todo)} jobs, up to {jobs} at once "
@@ -309,6 +327,8 @@ def main():
         if not filters:
             save_times(todo)
         passed, failed = sum(j.passed for j in todo), sum(j.failed for j in todo)
+        print(f"jobs: {sum(j.took for j in todo):.0f}s of their own in all, "
+              f"cpu {sum(j.cpu for j in todo):.0f}s")
     print(f"tests took {time.monotonic() - t0:.0f}s")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
