@@ -141,8 +141,9 @@ def run_e2e(filters):
 # --- jobs ------------------------------------------------------------------
 
 class Job:
-    def __init__(self, name, args, alone=False):
+    def __init__(self, name, args, alone=False, filters=None):
         self.name, self.args, self.alone = name, args, alone
+        self.filters = filters  # this job's own (the tests of an e2e share), else the run's
         self.passed = self.failed = 0
         self.took = self.cpu = 0.0
         self.out = ""
@@ -159,16 +160,20 @@ def may_select(fname, filters):
                for n in names for suffix in ("", "_sqlite", "_pg"))
 
 
-def e2e_may_select(filters):
-    """Whether a filter can select an end-to-end test (`test('NAME', ...)` in run.mjs)."""
-    if not filters:
-        return True
+def e2e_jobs(filters, shares):
+    """The end-to-end tests (`test('NAME', ...)` in run.mjs) the filters select, dealt in turn
+    to up to `shares` jobs, each with a browser and a daemon of its own; none if none is
+    selected."""
     try:
         with open(os.path.join(HERE, "e2e", "run.mjs"), encoding="utf-8") as f:
-            names = re.findall(r"^test\('(\w+)'", f.read(), re.M)
+            names = [f"e2e.{n}" for n in re.findall(r"^test\('(\w+)'", f.read(), re.M)]
     except OSError:
-        return True
-    return any(selected(f"e2e.{n}", filters) for n in names)
+        return [Job("e2e", ["--job-e2e"])]  # the job says what is missing
+    names = [n for n in names if selected(n, filters)]
+    shares = max(1, min(shares, len(names) // 8))
+    if shares == 1:
+        return [Job("e2e", ["--job-e2e"])] if names else []
+    return [Job(f"e2e-{k + 1}", ["--job-e2e"], filters=names[k::shares]) for k in range(shares)]
 
 
 def run_alone_reason(fname):
@@ -210,7 +215,8 @@ def run_job(job, filters):
     t0 = time.monotonic()
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
         proc = subprocess.Popen([sys.executable, "-u", os.path.abspath(__file__)] + job.args +
-                                ["--"] + filters, stdout=out, stderr=subprocess.STDOUT,
+                                ["--"] + (filters if job.filters is None else job.filters),
+                                stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         rc = None
         while rc is None:  # wait4: the CPU time of the job and of the daemons it waited for
@@ -240,7 +246,8 @@ def run_jobs(jobs, filters, n):
     """Runs jobs up to n at once, longest first by the last run's times; prints each one's
     output whole when it ends."""
     last = load_times()
-    queue = sorted(jobs, key=lambda j: -last.get(j.name, 1e9 if j.name == "e2e" else 30.0))
+    queue = sorted(jobs, key=lambda j: -last.get(j.name, 1e9 if j.name.startswith("e2e")
+                                                   else 30.0))
     lock = threading.Lock()
 
     def worker():
@@ -315,9 +322,9 @@ def main():
         ep, ef = run_e2e(filters) if not only_integration else (0, 0)
         passed, failed = up + ip + ep, uf + ifail + ef
     else:
-        todo = [] if only_integration else [Job("unit", ["--job-unit"]),
-                                            Job("e2e", ["--job-e2e"])]
-        todo = [j for j in todo if j.name == "unit" or e2e_may_select(filters)]
+        # the e2e tests in two shares: one alone is the longest job of all
+        todo = [] if only_integration else [Job("unit", ["--job-unit"])] + e2e_jobs(
+            filters, 2 if jobs >= 3 else 1)
         todo += [Job(f[:-3], ["--job-file", f], alone=run_alone_reason(f) is not None)
                  for f in integration_files() if may_select(f, filters)]
         print(f"tests: {len(todo)} jobs, up to {jobs} at once "

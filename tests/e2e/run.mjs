@@ -180,7 +180,8 @@ function assert(cond, message) {
 }
 
 /* Polls fn until it returns a truthy value (returned), or fails after timeout ms. */
-async function until(fn, what, timeout = 5000) {
+/* the default waits are long enough for a machine busy with the tests running beside these */
+async function until(fn, what, timeout = 15000) {
   const end = Date.now() + timeout;
   let last;
   for (;;) {
@@ -331,7 +332,7 @@ async function scan(page, code) {
   await page.keyboard.press('Enter');
 }
 
-async function resultShown(page, kind, title, timeout = 5000) {
+async function resultShown(page, kind, title, timeout = 15000) {
   await until(async () => (await page.locator('#result').getAttribute('data-kind')) === kind &&
     (await text(page.locator('#result-title'))) === title, `the ${kind} result "${title}"`, timeout);
   return text(page.locator('#result-detail'));
