@@ -128,6 +128,7 @@ run:
 MUSTACHE_SPEC ?= $(abspath ../shared/conformance/mustache-spec)
 
 # Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
+# J=N: at most N test jobs at once (default 2 per CPU; docs/testing.md); J=1 runs them in turn.
 test:
 	@sh tools/deps.sh test
 	@$(MAKE) --no-print-directory lint
@@ -139,7 +140,7 @@ test:
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
-	  python3 tests/run.py $(T)
+	  python3 tests/run.py $(if $(J),-j $(J)) $(T)
 
 # The integration tests with allocation failures spread through every daemon they
 # start (docs/testing.md): `make test-failalloc FAILALLOC=every=5000`. Tests that
@@ -152,7 +153,7 @@ test-failalloc:
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
 	  KIOSKD_FAILALLOC_SPREAD=$(FAILALLOC) \
-	  python3 tests/run.py --integration-only $(T)
+	  python3 tests/run.py --integration-only $(if $(J),-j $(J)) $(T)
 
 # The soak (bench/soak.py): SOAK_MIN minutes of mixed load, RSS and descriptors sampled each
 # minute, exit 1 unless flat after warm-up; its 2-minute version is tests/integration/test_soak.py.

@@ -78,6 +78,8 @@ struct kioskd {
     struct campaign_builder *campaigns; /* audience builds on a worker (handlers/campaigns.c) */
     struct hq *hq; /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
 
+    int64_t test_clock; /* seconds KIOSKD_TEST_CLOCK adds to the messenger's time (test hook) */
+
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */
     int unwritten; /* deferred answers ready but not yet written */

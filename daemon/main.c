@@ -233,7 +233,9 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
     /* Test hook, never a setting: KIOSKD_TEST_CLOCK=SECONDS shifts the time the
-     * store's jobs see (the points expiry of a later year); logged when set. */
+     * store's jobs and the messenger see (the points expiry of a later year, the
+     * end of a rate's minute or of the gap between WeChat token refreshes after a
+     * restart); logged when set. */
     const char *clock_shift = getenv("KIOSKD_TEST_CLOCK");
     if (clock_shift) {
         char *end;
@@ -243,6 +245,7 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
         store_clock_shift(k->store, (int64_t)shift * 1000000);
+        k->test_clock = (int64_t)shift;
         log_info("test_clock_shifted", "seconds=%lld", shift);
     }
     if (router_init(&k->router, route_tables) != 0 || metrics_init(&k->metrics, k->router.n) != 0) {

@@ -7,6 +7,7 @@
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -88,6 +89,27 @@ def failalloc_env(spec):
 # make test-failalloc: allocation failures spread through every daemon the tests start,
 # armed once it listens (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
 SPREAD = os.environ.get("KIOSKD_FAILALLOC_SPREAD", "")
+
+
+def free_port():
+    """A port nothing listens on, for a server that must come back on the same port after a
+    stop. It is below the kernel's ephemeral range, which the daemons of the tests running
+    beside this one (listening on port 0) and every outgoing connection take theirs from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.SystemRandom()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 20000), max(1025, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def stop_all():

@@ -22,17 +22,20 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-from harness import BIN, SAN
+from harness import BIN, SAN, free_port
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 UNIT = os.path.join(TOP, "deploy", "kioskd.service")
 CONF = os.path.join(TOP, "deploy", "kioskd.conf")
 _deb = {}
+
+# tests/run.py runs this file with nothing beside it: it boots systemd in a copy of this whole
+# system (an overlay of /) and gives each step of the package's life a bounded time
+RUN_ALONE = "boots systemd over a copy of the system"
 
 
 def packaged_binary():
@@ -59,12 +62,6 @@ def package():
         assert p.returncode == 0, p.stderr
         _deb["path"] = p.stdout.strip().splitlines()[-1]
     return _deb["path"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def healthz(port):

@@ -4,18 +4,10 @@ import re
 import socket
 import time
 
-from harness import HQ, Site, auth, on_both_backends
+from harness import HQ, Site, auth, free_port, on_both_backends
 from test_hq import MEMBERS_CSV, PHONES, SIGNUP_NAMES, busy_branch, devices, hq_count, outbox
 
 FAST = "[hq]\ninterval = 1\nmax_backoff = 2\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def branch(url, device, secret, extra=FAST):

@@ -132,8 +132,9 @@ def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_re
         secret = hq.device_add("b1")
         body, _ = push_body("b1", list(range(1, 20001)))
         got = {}
+        # 20000 entries: a busy machine (tests run beside this one) can take longer than 10 s
         t = threading.Thread(target=lambda: got.update(
-            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True)))
+            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True, timeout=60)))
         t.start()
         time.sleep(0.3)  # most likely while HQ stores the entries; either outcome is checked
         pgserver.pause()
@@ -144,7 +145,7 @@ def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_re
         # nothing half: a 503 whose commit reached PostgreSQL but not its answer stored all
         assert hq_count(hq) in ((20000,) if st == 200 else (0, 20000))
         st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True,
-                       ts=int(time.time()) - 1)
+                       ts=int(time.time()) - 1, timeout=60)
         assert st == 200 and r["acked_through"] == 20000, r
         assert hq_count(hq) == 20000
         assert devices(hq)["b1"]["entries"] == 20000
