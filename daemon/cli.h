@@ -24,6 +24,10 @@ struct member_fields {
  * Returns 0 or KIOSKD_ECRYPTO. */
 int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
                        const struct member_fields *f, struct store_member *m);
+/* The same with the keys and random source of the calling thread (a worker's:
+ * core/pii.h, one thread at a time). */
+int import_member_seal_with(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                            const struct member_fields *f, struct store_member *m);
 /* kioskd import products FILE.csv (daemon/import_products.c). */
 int cli_import_products(struct kioskd *k, const char *path);
 /* kioskd import maturities FILE.csv: member_no,product,amount,matures_on

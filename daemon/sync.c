@@ -218,8 +218,8 @@ static const char *str_of(json_t *o, const char *key)
 }
 
 /* Checks and seals one member change into m; NULL or what is wrong. */
-static const char *member_of(struct kioskd *k, const struct tier_lines *lines, json_t *d,
-                             struct store_member *m)
+static const char *member_of(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                             json_t *d, struct store_member *m)
 {
     const char *no = str_of(d, "member_no"), *why = NULL;
     size_t nlen = strlen(no);
@@ -239,15 +239,15 @@ static const char *member_of(struct kioskd *k, const struct tier_lines *lines, j
     const char *hh = str_of(d, "household"), *lt = str_of(d, "last_txn");
     if (strlen(hh) > 64 || strpbrk(hh, "\t\r\n") || (*lt && !validate_date(lt)))
         return "a member's household or last_txn is not valid";
-    int rc = import_member_seal(k, lines,
-                                &(struct member_fields){.member_no = no,
-                                                        .name = name,
-                                                        .phone = str_of(d, "phone"),
-                                                        .aum_fen = json_integer_value(aum),
-                                                        .birthday = str_of(d, "birthday"),
-                                                        .household = hh,
-                                                        .last_txn = lt},
-                                m);
+    int rc = import_member_seal_with(pii, rng, lines,
+                                     &(struct member_fields){.member_no = no,
+                                                             .name = name,
+                                                             .phone = str_of(d, "phone"),
+                                                             .aum_fen = json_integer_value(aum),
+                                                             .birthday = str_of(d, "birthday"),
+                                                             .household = hh,
+                                                             .last_txn = lt},
+                                     m);
     mbedtls_platform_zeroize(name, sizeof name);
     return rc ? "a member could not be sealed" : NULL;
 }
@@ -290,7 +290,7 @@ static bool positive_of(json_t *d, const char *key, int64_t *out)
 }
 
 /* Checks another device's ticket key; *own when it is this daemon's. */
-static const char *key_of(struct kioskd *k, json_t *d, struct store_sync_key *key, bool *own)
+static const char *key_of(const struct kioskd *k, json_t *d, struct store_sync_key *key, bool *own)
 {
     struct ticket_key tk;
     const char *pem = str_of(d, "public_pem");
@@ -309,7 +309,8 @@ static const char *key_of(struct kioskd *k, json_t *d, struct store_sync_key *ke
 }
 
 /* Checks a sign-up taken elsewhere and seals its guest with this branch's key. */
-static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_signup *g)
+static const char *signup_of(struct pii *pii, struct rng *rng, json_t *d,
+                             struct store_sync_signup *g)
 {
     const char *status = str_of(d, "status"), *source = str_of(d, "source");
     const char *consent = str_of(d, "consent_version"), *device = str_of(d, "device");
@@ -330,7 +331,7 @@ static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_sign
     const char *phone = str_of(d, "phone");
     if (validate_name(str_of(d, "name"), name, sizeof name, &why) != 0)
         return "a sign-up's name is not valid";
-    int rc = validate_mobile(phone) ? guest_person(k, name, phone, &g->who) : -1;
+    int rc = validate_mobile(phone) ? guest_person_with(pii, rng, name, phone, &g->who) : -1;
     mbedtls_platform_zeroize(name, sizeof name);
     if (rc)
         return "a sign-up's phone is not valid or could not be sealed";
@@ -353,7 +354,7 @@ static const char *revocation_of(json_t *d, struct store_sync_revocation *r)
 
 /* Checks one event change into e: another branch's (of this one's area) or,
  * when its branch is this device, this branch's own (branch ""). */
-static const char *event_of(struct kioskd *k, json_t *d, struct store_pulled_event *e)
+static const char *event_of(const struct kioskd *k, json_t *d, struct store_pulled_event *e)
 {
     const char *key = str_of(d, "key"), *branch = str_of(d, "branch");
     const char *title = str_of(d, "title"), *kind = str_of(d, "kind"), *venue = str_of(d, "venue");
@@ -444,6 +445,12 @@ static const char *template_of(json_t *d, struct store_pulled_template *t, bool 
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
+    return sync_pull_read_with(k, &k->pii, &k->rng, body, len, p, why, whylen);
+}
+
+int sync_pull_read_with(const struct kioskd *k, struct pii *pii, struct rng *rng, const char *body,
+                        size_t len, struct sync_page *p, char *why, size_t whylen)
+{
     json_error_t err;
     json_t *doc = json_loadb(body, len, 0, &err);
     json_t *changes = json_object_get(doc, "changes"), *c;
@@ -486,7 +493,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             goto out;
         }
         if (strcmp(kind, "member") == 0)
-            problem = member_of(k, &lines, d, &p->members[p->job.nmembers++]);
+            problem = member_of(pii, rng, &lines, d, &p->members[p->job.nmembers++]);
         else if (strcmp(kind, "product") == 0)
             problem = product_of(d, &p->products[p->job.nproducts++]);
         else if (strcmp(kind, "key") == 0) {
@@ -497,7 +504,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             else
                 p->job.nkeys++;
         } else if (strcmp(kind, "signup") == 0)
-            problem = signup_of(k, d, &p->signups[p->job.nsignups++]);
+            problem = signup_of(pii, rng, d, &p->signups[p->job.nsignups++]);
         else if (strcmp(kind, "revocation") == 0)
             problem = revocation_of(d, &p->revocations[p->job.nrevocations++]);
         else if (strcmp(kind, "event") == 0)
