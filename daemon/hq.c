@@ -551,10 +551,12 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
 
 /* --- kioskd hq export signups --- */
 
-static const char *const export_cols[] = {"device", "entry_id", "at",   "event_id", "signup_id",
-                                          "source", "status",   "name", "phone",    NULL};
+static const char *const export_cols[] = {"device",    "entry_id",  "at",     "event_id",
+                                          "signup_id", "source",    "status", "name",
+                                          "phone",     "event_key", NULL};
 
-static int export_row(void *arg, const char *device, const char *id, const char *at, json_t *data)
+static int export_row(void *arg, const char *device, const char *id, const char *at,
+                      const char *event_key, json_t *data)
 {
     struct buf *b = arg;
     char event[24], signup[24];
@@ -570,7 +572,8 @@ static int export_row(void *arg, const char *device, const char *id, const char 
                        json_string_value(json_object_get(data, "source")),
                        json_string_value(json_object_get(data, "status")),
                        json_string_value(json_object_get(data, "name")),
-                       json_string_value(json_object_get(data, "phone"))};
+                       json_string_value(json_object_get(data, "phone")),
+                       event_key};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof v / sizeof v[0]; i++) {
         if (i && (rc = buf_append(b, ",", 1)) != 0)

@@ -78,6 +78,8 @@ static const char SQL_SIGNUP_MERGED[] =
     "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+static const char SQL_DEVICE_EVENTS[] =
+    "SELECT device, event_id, key FROM hq_device_events WHERE key IS NOT NULL";
 static const char SQL_ENTRIES_OF_KIND[] =
     "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
@@ -735,15 +737,74 @@ void store_hq_import_init(struct store_hq_import *j)
     j->job.run = import_run;
 }
 
+/* A device's event id and HQ's key of it (hq_device_events), for the export. */
+struct device_event {
+    char device[HQ_DEVICE_MAX + 1];
+    int64_t event_id;
+    char key[HQ_EVENT_KEY_MAX + 1];
+};
+
+/* Every event HQ keys, read before the entries (one statement at a time). */
+static int device_events_read(struct store_tx *tx, struct device_event **out, size_t *n)
+{
+    struct hqdb_stmt st;
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENTS) != 0)
+        return KIOSKD_EIO;
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        if (*n == cap) {
+            struct device_event *v = realloc(*out, (cap = cap ? cap * 2 : 64) * sizeof *v);
+            if (!v) {
+                rc = KIOSKD_ENOMEM;
+                break;
+            }
+            *out = v;
+        }
+        struct device_event *e = &(*out)[(*n)++];
+        snprintf(e->device, sizeof e->device, "%s", hqdb_column_text(&st, 0));
+        e->event_id = hqdb_column_int64(&st, 1);
+        snprintf(e->key, sizeof e->key, "%s", hqdb_column_text(&st, 2));
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
+}
+
+/* HQ's key of the event data names at device into key ("" when none). */
+static void export_event_key(const struct device_event *v, size_t n, const char *device,
+                             json_t *data, char key[HQ_EVENT_KEY_MAX + 1])
+{
+    json_t *ev = json_object_get(data, "event_id");
+    key[0] = '\0';
+    if (!json_is_integer(ev))
+        return;
+    int64_t id = (int64_t)json_integer_value(ev);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].event_id == id && strcmp(v[i].device, device) == 0) {
+            snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s", v[i].key);
+            return;
+        }
+    snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)id);
+}
+
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
     struct hqdb_stmt st;
-    int rc;
+    struct device_event *events = NULL;
+    size_t nevents = 0;
+    char key[HQ_EVENT_KEY_MAX + 1];
     j->rows = 0;
     tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
-    if (hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
-        return KIOSKD_EIO;
+    int rc = device_events_read(tx, &events, &nevents);
+    if (rc == 0 && hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
+        rc = KIOSKD_EIO;
+    if (rc) {
+        free(events);
+        return rc;
+    }
     hqdb_bind_text(&st, 1, j->kind);
     while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         json_error_t err;
@@ -751,17 +812,20 @@ static int export_run(struct store_tx *tx, struct store_job *job)
         const char *text = hqdb_column_blob(&st, 3, &len);
         json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
-        if (xrc == 0)
+        if (xrc == 0) {
+            export_event_key(events, nevents, hqdb_column_text(&st, 0), data, key);
             xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
-                         hqdb_column_text(&st, 2), data);
+                         hqdb_column_text(&st, 2), key, data);
+        }
         json_decref(data);
         if (xrc) {
-            hqdb_reset(&st);
-            return xrc;
+            rc = xrc;
+            break;
         }
         j->rows++;
     }
     hqdb_reset(&st);
+    free(events);
     return rc == HQDB_DONE ? 0 : rc;
 }
 

@@ -188,10 +188,12 @@ struct store_hq_signup {
 };
 void store_hq_signup_init(struct store_hq_signup *j);
 
-/* One entry of an export, its personal data unsealed: 0 to go on, or a
- * KIOSKD_E* code that stops the export. Runs on the storage thread. */
+/* One entry of an export, its personal data unsealed, with HQ's key of the
+ * event its data names (event_id at device: the key it was imported under, or
+ * DEVICE/ID; "" when it names none): 0 to go on, or a KIOSKD_E* code that
+ * stops the export. Runs on the storage thread. */
 typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, const char *at,
-                                json_t *data);
+                                const char *event_key, json_t *data);
 
 /* kioskd hq export: every stored entry of kind, oldest first, unsealed with
  * crypto->unseal and handed to row (which borrows data). */

@@ -2,7 +2,9 @@
 (docs/sync.md, "What is pulled"): the events of its area, points earned at
 HQ. `kioskd hq` and branch daemons on temporary databases, synced with
 `kioskd sync --once`; HQ once on SQLite and once on PostgreSQL."""
+import csv
 import datetime
+import io
 import json
 import os
 import sqlite3
@@ -312,3 +314,32 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
         assert p.returncode == 0 and p.stdout.decode() == "check: 0 differences\n", p
     finally:
         s.d.cleanup()
+
+
+@on_both_backends
+def test_hq_export_of_sign_ups_names_hqs_event_key_beside_the_branchs_event_id(backend):
+    hq = HQ(backend=backend)
+    secret = hq.device_add("east-1")
+    s = branch(hq, "east-1", secret)
+    try:
+        import_csv(hq, "events", events_csv([("东一沙龙", 3, 20, "east-1")]))
+        sync(s)  # pulls the event; the next push links it at HQ
+        imported = s.d.get("/api/v1/events").json["events"][0]["id"]
+        own = s.event(title="本行自办")
+        assert s.signup(imported, "13700002001", name="周一").status == 201
+        assert s.signup(own, "13700002002", name="吴二").status == 201
+        sync(s)
+        p = hq.cli("hq", "export", "signups")
+        lines = p.stdout.decode().splitlines()
+        assert lines[0] == ("device,entry_id,at,event_id,signup_id,source,status,name,phone,"
+                            "event_key"), lines[0]
+        rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(p.stdout.decode()))}
+        start = int(datetime.datetime.fromisoformat(at(3)).timestamp())
+        a, b = rows["13700002001"], rows["13700002002"]
+        assert a["device"] == "east-1" and a["event_id"] == str(imported), a
+        assert a["event_key"] == f"east-1 {start} 东一沙龙", a
+        assert b["event_id"] == str(own) and b["event_key"] == f"east-1/{own}", b
+        assert a["name"] == "周一" and b["name"] == "吴二"
+    finally:
+        s.d.cleanup()
+        hq.cleanup()
