@@ -281,8 +281,9 @@ struct hq_importer {
 static const char *const member_cols[] = {"member_no", "name",      "phone",    "aum",
                                           "birthday",  "household", "last_txn", NULL};
 static const char *const product_cols[] = {"code", "name", "coefficient", NULL};
-static const char *const event_cols[] = {"title", "kind",     "starts_at", "ends_at",
-                                         "venue", "capacity", "branch",    NULL};
+/* status (optional): open (the default) or cancelled, which the branch applies */
+static const char *const event_cols[] = {"title",    "kind",   "starts_at", "ends_at", "venue",
+                                         "capacity", "branch", "status",    NULL};
 static const char *const balance_cols[] = {"member_no", "id", "points", "reason", "at", NULL};
 
 static const char *const *cols_of(const char *what)
@@ -315,7 +316,8 @@ static int read_header(struct hq_importer *im)
         for (int f = 0; f < row.n; f++)
             if (strcmp(row.field[f], cols[i]) == 0)
                 im->col[i] = f;
-        bool optional = cols == member_cols && (i == 5 || i == 6);
+        bool optional =
+            (cols == member_cols && (i == 5 || i == 6)) || (cols == event_cols && i == 7);
         if (im->col[i] < 0 && !optional) {
             snprintf(im->err, sizeof im->err, "%s:%d: the header has no column '%s'", im->path,
                      row.line, cols[i]);
@@ -387,7 +389,7 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     const char *title = field(im, row, 0), *kind = field(im, row, 1);
     const char *starts = field(im, row, 2), *ends = field(im, row, 3);
     const char *venue = field(im, row, 4), *cap = field(im, row, 5);
-    const char *branch = field(im, row, 6);
+    const char *branch = field(im, row, 6), *status = field(im, row, 7);
     int64_t s, e;
     char *end;
     if (validate_text(title, strlen(title), 1, 100))
@@ -407,10 +409,14 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     if (!hqsig_device_ok(branch))
         return import_fail(im, row->line, "branch",
                            "must be the device id of the branch it takes place at");
+    if (!*status)
+        status = "open";
+    if (strcmp(status, "open") && strcmp(status, "cancelled"))
+        return import_fail(im, row->line, "status", "must be open or cancelled (or empty)");
     snprintf(key, 201, "%s %" PRId64 " %.100s", branch, s, title);
-    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "key", key, "title", title,
+    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "key", key, "title", title,
                       "kind", kind, "starts_at", starts, "ends_at", ends, "capacity", (int)c,
-                      "venue", venue, "branch", branch);
+                      "venue", venue, "branch", branch, "status", status);
     return *data ? 1 : KIOSKD_ENOMEM;
 }
 

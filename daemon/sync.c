@@ -16,6 +16,7 @@
 #include "core/timefmt.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/messages.h"
 #include "daemon/templates.h"
@@ -358,6 +359,7 @@ static const char *event_of(const struct kioskd *k, json_t *d, struct store_pull
 {
     const char *key = str_of(d, "key"), *branch = str_of(d, "branch");
     const char *title = str_of(d, "title"), *kind = str_of(d, "kind"), *venue = str_of(d, "venue");
+    const char *status = str_of(d, "status"); /* absent: open (HQs before status) */
     json_t *cap = json_object_get(d, "capacity");
     memset(e, 0, sizeof *e);
     if (strlen(key) == 0 || strlen(key) > SYNC_KEY_MAX)
@@ -376,6 +378,9 @@ static const char *event_of(const struct kioskd *k, json_t *d, struct store_pull
         return "an event's venue is not valid";
     if (!json_is_integer(cap) || json_integer_value(cap) < 1 || json_integer_value(cap) > 100000)
         return "an event's capacity is not valid";
+    if (*status && strcmp(status, "open") && strcmp(status, "cancelled"))
+        return "an event's status is not open or cancelled";
+    e->cancel = strcmp(status, "cancelled") == 0;
     snprintf(e->hq_key, sizeof e->hq_key, "%s", key);
     if (strcmp(branch, k->cfg.hq_device) != 0)
         snprintf(e->branch, sizeof e->branch, "%s", branch);
@@ -571,12 +576,17 @@ void sync_page_free(struct sync_page *p)
 int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
 {
     const struct store_sync_page *j = &p->job;
-    for (size_t i = 0; i < j->nevents; i++)
+    for (size_t i = 0; i < j->nevents; i++) {
+        if (j->events[i].cancelled) {
+            log_info("hq_event_cancelled", "event_id=%lld", (long long)j->events[i].id);
+            live_publish(k, j->events[i].id, json_pack("{s:s}", "type", "event_cancelled"));
+        }
         if (j->events[i].capacity_kept)
             log_warn("hq_event_capacity_kept",
                      "event_id=%lld hq_capacity=%lld capacity=%lld signed_up=%lld",
                      (long long)j->events[i].id, (long long)j->events[i].ev.capacity,
                      (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
+    }
     if (j->balances_pending)
         log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
     if (j->nevents) {

@@ -43,6 +43,8 @@ static const char SQL_EVENT_PULLED_INSERT[] =
 static const char SQL_EVENT_PULLED_UPDATE[] =
     "UPDATE events SET title = ?2, kind = ?3, starts_at = ?4, ends_at = ?5, venue = ?6, "
     "capacity = ?7, branch = ?8 WHERE id = ?1";
+static const char SQL_EVENT_PULLED_CANCEL[] =
+    "UPDATE events SET status = 'cancelled' WHERE id = ?1 AND status = 'open'";
 static const char SQL_TEMPLATE_PUT[] =
     "INSERT INTO templates_pulled(name, text, updated_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at";
@@ -380,6 +382,24 @@ static int apply_flows(struct store_tx *tx, struct store_sync_page *j)
     return 0;
 }
 
+/* Cancels a pulled event HQ cancelled, as a manager's cancel does (its
+ * sign-ups stay; nothing goes to the outbox: HQ knows). Once: a cancelled
+ * event stays so. */
+static int event_cancel_pulled(struct store_tx *tx, struct store_pulled_event *p)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_PULLED_CANCEL);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, p->id);
+    int rc = store_step_done(st);
+    if (rc || sqlite3_changes(tx->c->db) == 0)
+        return rc;
+    char subject[32];
+    p->cancelled = true;
+    snprintf(subject, sizeof subject, "event:%lld", (long long)p->id);
+    return store_audit(tx, NULL, "hq", "event_cancel", subject);
+}
+
 /* Adds or updates one event imported at HQ (struct store_pulled_event). */
 static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_t now, bool *added)
 {
@@ -392,7 +412,7 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     int rc = sqlite3_step(st);
     bool takes_signups = false;
     p->id = 0;
-    p->capacity_kept = false;
+    p->capacity_kept = p->cancelled = false;
     if (rc == SQLITE_ROW) {
         p->id = sqlite3_column_int64(st, 0);
         old_capacity = sqlite3_column_int64(st, 1);
@@ -428,8 +448,11 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     }
     if ((rc = store_step_done(st)) != 0)
         return rc;
-    if (*added) {
+    if (*added)
         p->id = sqlite3_last_insert_rowid(tx->c->db);
+    if (p->cancel && (rc = event_cancel_pulled(tx, p)) != 0)
+        return rc;
+    if (*added) {
         if (p->branch[0])
             return 0;
         /* HQ learns which of this branch's event ids is its event, so that the
@@ -439,7 +462,7 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
             json_pack("{s:I, s:s}", "event_id", (json_int_t)p->id, "key", p->hq_key));
     }
     /* more places: the waitlist gets them, in its order */
-    for (int64_t n = p->confirmed; takes_signups && n < capacity; n++) {
+    for (int64_t n = p->confirmed; takes_signups && !p->cancel && n < capacity; n++) {
         int64_t promoted = 0;
         if ((rc = signup_promote(tx, p->id, &promoted)) != 0)
             return rc;

@@ -93,12 +93,17 @@ struct store_sync_revocation {
  * branch's of its area. Applied by hq_key: added, or its title, kind, times,
  * venue and capacity replaced (HQ wins), except a capacity below the
  * sign-ups the event has here: the branch's capacity is kept (capacity_kept,
- * with confirmed, for the log). A raised capacity promotes the waitlist. */
+ * with confirmed, for the log). A raised capacity promotes the waitlist.
+ * Cancelled at HQ, it is cancelled here as a manager cancels it (sign-ups
+ * refused, tickets no longer check in, its sign-ups kept for the record,
+ * audited); a cancellation is final: a later "open" does not reopen it. */
 struct store_pulled_event {
     char hq_key[SYNC_KEY_MAX + 1];
     char branch[SYNC_BRANCH_MAX + 1];
     struct store_event ev; /* title, kind, starts_at, ends_at, venue, capacity */
+    bool cancel;           /* HQ's status is cancelled */
     /* out */
+    bool cancelled; /* this page cancelled it */
     int64_t id;
     bool capacity_kept;
     int64_t kept_capacity, confirmed;

@@ -343,3 +343,53 @@ def test_hq_export_of_sign_ups_names_hqs_event_key_beside_the_branchs_event_id(b
     finally:
         s.d.cleanup()
         hq.cleanup()
+
+
+@on_both_backends
+def test_an_event_cancelled_at_hq_is_cancelled_at_its_branch_and_keeps_its_sign_ups(backend):
+    hq = HQ(backend=backend)
+    sa = hq.device_add("west-1", area="西区")
+    sb = hq.device_add("west-2", area="西区")
+    a, b = branch(hq, "west-1", sa), branch(hq, "west-2", sb)
+    row = f"西一沙龙,salon,{at(3)},{at(3, 12)},一楼大厅,20,west-1"
+    header = "title,kind,starts_at,ends_at,venue,capacity,branch,status\n"
+    try:
+        import_csv(hq, "events", header + row + ",\n")  # empty status: open
+        sync(a)
+        sync(b)
+        ev = a.d.get("/api/v1/events").json["events"][0]
+        assert ev["status"] == "open", ev
+        for phone in ("13700003001", "13700003002"):
+            assert a.signup(ev["id"], phone).status == 201
+        import_csv(hq, "events", header + row + ",cancelled\n")
+        assert "1 events (0 new)" in sync(a)
+        r = a.d.get(f"/api/v1/events/{ev['id']}")
+        assert r.status == 200 and r.json["status"] == "cancelled", r
+        assert r.json["signed_up"] == 2, r.json  # kept for the record
+        r = a.signup(ev["id"], "13700003003")
+        assert r.status == 410, r
+        db = db_of(a)
+        statuses = [s for (s,) in db.execute("SELECT status FROM signups WHERE event_id = ?",
+                                             (ev["id"],))]
+        audit = db.execute("SELECT count(*) FROM audit WHERE action = 'event_cancel' "
+                           "AND device = 'hq'").fetchone()[0]
+        db.close()
+        assert statuses == ["confirmed", "confirmed"] and audit == 1, (statuses, audit)
+        assert "event=hq_event_cancelled" in LOGS[-1], LOGS[-1]
+        # the other branch of the area lists it cancelled too
+        sync(b)
+        db = db_of(b)
+        other = db.execute("SELECT status, branch FROM events WHERE title = '西一沙龙'").fetchall()
+        db.close()
+        assert other == [("cancelled", "west-1")], other
+        # a cancellation is final: HQ's "open" again does not reopen it
+        import_csv(hq, "events", header + row + ",open\n")
+        sync(a)
+        assert a.d.get(f"/api/v1/events/{ev['id']}").json["status"] == "cancelled"
+        # a status that is neither is refused with its line, nothing imported
+        p = import_csv(hq, "events", header + row + ",closed\n", check=False)
+        assert p.returncode == 1 and b"events.csv:2: status" in p.stderr, p
+    finally:
+        for s in (a, b):
+            s.d.cleanup()
+        hq.cleanup()
