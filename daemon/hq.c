@@ -653,12 +653,19 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     }
     errno = 0;
     long long ev = slash ? strtoll(slash + 1, &end, 10) : 0;
-    if (!j.event_device[0] || !hqsig_device_ok(j.event_device) || errno || end == slash + 1 ||
-        *end || ev < 1 || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
+    bool by_id = j.event_device[0] && hqsig_device_ok(j.event_device) && !errno &&
+                 end != slash + 1 && !*end && ev >= 1;
+    /* else HQ's key of an event it imported ("BRANCH START TITLE", hq export signups) */
+    if (!by_id && strchr(event, ' ') && strlen(event) < sizeof j.event_key &&
+        !validate_text(event, strlen(event), 1, HQ_EVENT_KEY_MAX)) {
+        snprintf(j.event_key, sizeof j.event_key, "%s", event);
+        j.event_device[0] = '\0';
+    }
+    if ((!by_id && !j.event_key[0]) || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
         !validate_mobile(phone)) {
         fprintf(stderr, "kioskd hq signup: EVENT must be DEVICE/ID (the branch that holds the "
-                        "event and its id there), NAME a name and PHONE an 11-digit mainland "
-                        "mobile number\n");
+                        "event and its id there) or the key HQ imported it under, NAME a name "
+                        "and PHONE an 11-digit mainland mobile number\n");
         mbedtls_platform_zeroize(&j, sizeof j);
         return 2;
     }
@@ -689,6 +696,10 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     hq_close(k);
     mbedtls_platform_zeroize(j.name, sizeof j.name);
     mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc == KIOSKD_ENOTFOUND && j.event_key[0]) {
+        fprintf(stderr, "kioskd hq signup: HQ imported no event under that key\n");
+        return 1;
+    }
     if (rc == KIOSKD_ENOTFOUND) {
         fprintf(stderr,
                 "kioskd hq signup: %s has no event %lld at HQ yet (its event_created or "
@@ -696,6 +707,7 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
                 j.event_device, ev);
         return 1;
     }
+    ev = j.event_id;
     if (rc) {
         fprintf(stderr, "kioskd hq signup: %s\n", kioskd_strerror(rc));
         return 1;
@@ -703,6 +715,9 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     if (j.merged_into[0])
         printf("merged into %s: this phone is signed up for event %s/%lld already\n", j.merged_into,
                j.event_device, ev);
+    else if (ev == 0)
+        printf("%s\nsign-up %s:%lld for HQ's event %s, for %s to pull once it has linked it\n",
+               code, j.kid, (long long)j.signup_id, j.event_key, j.event_device);
     else
         printf("%s\nsign-up %s:%lld for event %s/%lld, for %s to pull\n", code, j.kid,
                (long long)j.signup_id, j.event_device, ev, j.event_device);

@@ -321,6 +321,10 @@ static const char *signup_of(struct pii *pii, struct rng *rng, json_t *d,
     if (!positive_of(d, "signup_id", &g->origin_id) || !positive_of(d, "event_id", &g->event_id) ||
         !positive_of(d, "issued_at", &g->issued_at))
         return "a sign-up's signup_id, event_id or issued_at is not valid";
+    json_t *te = json_object_get(d, "ticket_event_id");
+    if (te && (!json_is_integer(te) || json_integer_value(te) < 0))
+        return "a sign-up's ticket_event_id is not valid";
+    g->ticket_event_id = te ? (int64_t)json_integer_value(te) : -1;
     if (strcmp(status, "confirmed") != 0 && strcmp(status, "waitlisted") != 0)
         return "a sign-up's status is not confirmed or waitlisted";
     if (strcmp(source, "kiosk") != 0 && strcmp(source, "bot") != 0 && strcmp(source, "staff") != 0)

@@ -27,7 +27,11 @@ static const char SQL_KEY_ADD[] =
 static const char SQL_ORIGIN_GET[] =
     "SELECT signup_id FROM signup_origins WHERE kid = ?1 AND origin_id = ?2";
 static const char SQL_ORIGIN_ADD[] =
-    "INSERT INTO signup_origins(signup_id, kid, origin_id, device) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO signup_origins(signup_id, kid, origin_id, device, ticket_event_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_ORIGIN_TICKET_EVENT[] =
+    "SELECT s.event_id FROM signup_origins o JOIN signups s ON s.id = o.signup_id "
+    "WHERE o.signup_id = ?1 AND o.ticket_event_id = ?2";
 static const char SQL_ORIGIN_OF[] = "SELECT origin_id FROM signup_origins WHERE signup_id = ?1";
 static const char SQL_REVOKED[] =
     "SELECT issued_at FROM ticket_revocations WHERE kid = ?1 AND signup_id = ?2";
@@ -206,7 +210,7 @@ static int revoked(struct store_tx *tx, const char *kid, int64_t origin_id, int6
 }
 
 int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
-                               int64_t issued_at, int64_t *local)
+                               int64_t issued_at, int64_t *local, int64_t *ticket_event)
 {
     int rc = revoked(tx, kid, origin_id, issued_at);
     if (rc < 0)
@@ -215,6 +219,14 @@ int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t ori
         return KIOSKD_EREFUSED;
     *local = 0;
     rc = origin_local(tx, kid, origin_id, local);
+    if (rc)
+        return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_TICKET_EVENT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, *local);
+    sqlite3_bind_int64(st, 2, *ticket_event);
+    rc = step_int(st, ticket_event); /* unchanged when the ticket names the id here */
     return rc == KIOSKD_ENOTFOUND ? 0 : rc;
 }
 
@@ -328,6 +340,10 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
         sqlite3_bind_text(st, 2, g->kid, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, g->origin_id);
         sqlite3_bind_text(st, 4, g->device, -1, SQLITE_STATIC);
+        if (g->ticket_event_id >= 0)
+            sqlite3_bind_int64(st, 5, g->ticket_event_id);
+        else
+            sqlite3_bind_null(st, 5);
         if ((rc = store_step_done(st)) != 0)
             return rc;
     }

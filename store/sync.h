@@ -79,6 +79,9 @@ struct store_sync_signup {
     char kid[16];
     int64_t origin_id; /* its id where it was taken: what its ticket names */
     int64_t event_id, issued_at;
+    /* the event id its ticket names when not event_id (HQ's ticket for an
+     * event its branch had not linked: 0); -1: event_id */
+    int64_t ticket_event_id;
     char status[12], source[8], consent_version[16], device[65];
     struct store_person who;
 };

@@ -298,6 +298,7 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
             DROP INDEX events_hq_key;
             ALTER TABLE events DROP COLUMN hq_key;
             ALTER TABLE events DROP COLUMN branch;
+            ALTER TABLE signup_origins DROP COLUMN ticket_event_id; -- added by 0019
             PRAGMA user_version = 16;
         """)
         db.close()
