@@ -40,21 +40,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pgserver  # noqa: E402
 
 
-def start_hq(kioskd, ini, log_path):
-    """Starts `kioskd hq -c ini`; returns (process, port)."""
+def start_kioskd(kioskd, command, ini, log_path):
+    """Starts `kioskd COMMAND -c ini` (hq or serve); returns (process, port)."""
     log = open(log_path, "w+")
-    hq = subprocess.Popen([kioskd, "hq", "-c", ini], stderr=log)
+    proc = subprocess.Popen([kioskd, command, "-c", ini], stderr=log)
     for _ in range(1000):
         log.seek(0)
         m = re.search(r"event=listening .*port=(\d+)", log.read())
         if m:
-            return hq, int(m.group(1))
-        if hq.poll() is not None:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
             break
         time.sleep(0.01)
-    hq.kill()
+    proc.kill()
     log.seek(0)
-    sys.exit("kioskd hq did not start:\n" + log.read())
+    sys.exit(f"kioskd {command} did not start:\n" + log.read())
+
+
+def start_hq(kioskd, ini, log_path):
+    """Starts `kioskd hq -c ini`; returns (process, port)."""
+    return start_kioskd(kioskd, "hq", ini, log_path)
 
 
 def main():
@@ -222,20 +227,8 @@ def hq_returns(kioskd, ini, hq_ini, d, down):
     """Runs `kioskd serve` with HQ down for `down` seconds, then starts HQ;
     returns (HQ's process, the seconds from HQ listening to the branch's
     /metrics saying its outbox is empty, a summary)."""
-    log_path = os.path.join(d, "branch.log")
-    with open(log_path, "w") as log:
-        br = subprocess.Popen([kioskd, "serve", "-c", ini], stderr=log)
+    br, port = start_kioskd(kioskd, "serve", ini, os.path.join(d, "branch.log"))
     try:
-        port = None
-        for _ in range(1000):
-            with open(log_path) as f:
-                m = re.search(r"event=listening .*port=(\d+)", f.read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.01)
-        if not port:
-            sys.exit("kioskd serve did not start")
         time.sleep(down)
         failed = branch_metric(port, "kioskd_sync_failures_total")
         hq, _ = start_hq(kioskd, hq_ini, os.path.join(d, "hq.log"))

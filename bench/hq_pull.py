@@ -28,6 +28,8 @@ import threading
 import time
 import http.client
 
+from hq_drain import start_kioskd
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -67,18 +69,7 @@ def main():
                         f"2027-01-{1 + i % 28:02d}T11:00:00+08:00,一楼,30,bench-1\n")
         for what, path in (("members", "m.csv"), ("balances", "b.csv"), ("events", "e.csv")):
             hq_cli("import", what, f"{d}/{path}")
-        log = open(os.path.join(d, "hq.log"), "w+")
-        hq = subprocess.Popen([kioskd, "hq", "-c", hq_ini], stderr=log)
-        port = None
-        for _ in range(500):
-            log.seek(0)
-            m = re.search(r"event=listening .*port=(\d+)", log.read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.01)
-        if not port:
-            sys.exit("kioskd hq did not start")
+        hq, port = start_kioskd(kioskd, "hq", hq_ini, os.path.join(d, "hq.log"))
         br_ini = os.path.join(d, "branch.ini")
         with open(br_ini, "w") as f:
             f.write(f"[store]\npath = {d}/branch.db\nkey_file = {d}/branch.key\n"
@@ -121,21 +112,9 @@ def main():
 def daemon_pull(kioskd, ini, d, total):
     """Runs `kioskd serve` until it pulled total changes, asking /healthz meanwhile."""
     log_path = os.path.join(d, "branch.log")
-    with open(log_path, "w") as log:
-        br = subprocess.Popen([kioskd, "serve", "-c", ini], stderr=log)
+    br, port = start_kioskd(kioskd, "serve", ini, log_path)
     lat, stop = [], threading.Event()
     try:
-        port = None
-        for _ in range(1000):
-            with open(log_path) as f:
-                m = re.search(r"event=listening .*port=(\d+)", f.read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.01)
-        if not port:
-            sys.exit("kioskd serve did not start")
-
         def probe():
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             while not stop.is_set():
