@@ -696,6 +696,10 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     hq_close(k);
     mbedtls_platform_zeroize(j.name, sizeof j.name);
     mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc == KIOSKD_EGONE) {
+        fprintf(stderr, "kioskd hq signup: HQ cancelled that event\n");
+        return 1;
+    }
     if (rc == KIOSKD_ENOTFOUND && j.event_key[0]) {
         fprintf(stderr, "kioskd hq signup: HQ imported no event under that key\n");
         return 1;

@@ -66,6 +66,8 @@ static const char SQL_EVENT_KEY_OF[] =
     "SELECT key FROM hq_device_events WHERE device = ?1 AND event_id = ?2";
 static const char SQL_EVENT_BRANCH_OF_KEY[] =
     "SELECT branch FROM hq_changes WHERE kind = 'event' AND key = ?1 AND branch IS NOT NULL";
+static const char SQL_EVENT_CANCELLED[] =
+    "SELECT data FROM hq_changes WHERE kind = 'event' AND key = ?1";
 static const char SQL_DEVICE_EVENT_OF_KEY[] =
     "SELECT event_id FROM hq_device_events WHERE device = ?1 AND key = ?2";
 static const char SQL_SIGNUPS_OF_EVENT[] =
@@ -930,6 +932,27 @@ static int event_of_key(struct store_tx *tx, struct store_hq_signup *j,
     return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
 }
 
+/* 1 when HQ imported event key as cancelled, else 0 or a KIOSKD_E* code. */
+static int event_cancelled_at_hq(struct store_tx *tx, const char *key)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_EVENT_CANCELLED) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, key);
+    int rc = hqdb_step(&st), cancelled = 0;
+    if (rc == HQDB_ROW) {
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 0, &len);
+        json_error_t err;
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
+        const char *status = json_string_value(json_object_get(data, "status"));
+        cancelled = status && strcmp(status, "cancelled") == 0;
+        json_decref(data);
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_ROW ? cancelled : rc == HQDB_DONE ? 0 : rc;
+}
+
 static int hq_signup_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_signup *j = (struct store_hq_signup *)job;
@@ -941,6 +964,8 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
                              : event_key_of(tx, j->event_device, j->event_id, event_key, &known);
     if (rc == 0 && !known)
         return KIOSKD_ENOTFOUND; /* the device has not pushed or linked that event */
+    if (rc == 0 && (rc = event_cancelled_at_hq(tx, event_key)) == 1)
+        return KIOSKD_EGONE;
     if (rc == 0)
         rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
     struct hqdb_stmt st;

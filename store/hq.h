@@ -179,7 +179,8 @@ struct store_hq_signup {
      * event imported for a branch: the job fills event_device with that
      * branch and event_id with its id there, 0 while the branch has not
      * linked it (the sign-up is served when it does; KIOSKD_ENOTFOUND: no
-     * event was imported under that key) */
+     * event was imported under that key); KIOSKD_EGONE: HQ imported it as
+     * cancelled */
     char event_device[HQ_DEVICE_MAX + 1];
     int64_t event_id;
     char event_key[HQ_EVENT_KEY_MAX + 1];

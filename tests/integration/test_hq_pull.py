@@ -364,6 +364,12 @@ def test_an_event_cancelled_at_hq_is_cancelled_at_its_branch_and_keeps_its_sign_
             assert a.signup(ev["id"], phone).status == 201
         import_csv(hq, "events", header + row + ",cancelled\n")
         assert "1 events (0 new)" in sync(a)
+        # nor does HQ take a sign-up for it any more
+        with hq.db() as hdb:
+            (key,) = [k for (k,) in hdb.execute("SELECT key FROM hq_changes WHERE kind = 'event'")]
+        for event in (key, f"west-1/{ev['id']}"):
+            p = hq.cli("hq", "signup", event, "测试", "13700003009", check=False)
+            assert p.returncode == 1 and b"HQ cancelled that event" in p.stderr, p
         r = a.d.get(f"/api/v1/events/{ev['id']}")
         assert r.status == 200 and r.json["status"] == "cancelled", r
         assert r.json["signed_up"] == 2, r.json  # kept for the record
