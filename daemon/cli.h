@@ -40,6 +40,10 @@ int import_member_row(struct csvrows *r, char *name, size_t name_cap, struct mem
 int import_product_row(struct csvrows *r, struct store_product *p);
 int import_maturity_row(struct csvrows *r, struct store_maturity *m);
 
+/* The same with the keys and random source of the calling thread (a worker's:
+ * core/pii.h, one thread at a time). */
+int import_member_seal_with(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                            const struct member_fields *f, struct store_member *m);
 /* kioskd import products FILE.csv (daemon/import_products.c). */
 int cli_import_products(struct kioskd *k, const char *path);
 /* kioskd import maturities FILE.csv: member_no,product,amount,matures_on

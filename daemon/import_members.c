@@ -89,6 +89,12 @@ static int next_member(void *arg, struct store_member *m)
 int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
                        const struct member_fields *f, struct store_member *m)
 {
+    return import_member_seal_with(&k->pii, &k->rng, lines, f, m);
+}
+
+int import_member_seal_with(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                            const struct member_fields *f, struct store_member *m)
+{
     memset(m, 0, sizeof *m);
     snprintf(m->member_no, sizeof m->member_no, "%s", f->member_no);
     snprintf(m->household, sizeof m->household, "%s", f->household ? f->household : "");
@@ -97,12 +103,12 @@ int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
     snprintf(m->tier, sizeof m->tier, "%s", tier_of(lines, f->aum_fen));
     char aum[24];
     int alen = snprintf(aum, sizeof aum, "%lld", (long long)f->aum_fen);
-    phone_hash(k, f->phone, m->who.phone_hash);
-    int rc = pii_seal(&k->pii, &k->rng, "phone", f->phone, strlen(f->phone), m->who.phone_enc,
+    pii_hash(pii, f->phone, strlen(f->phone), m->who.phone_hash);
+    int rc = pii_seal(pii, rng, "phone", f->phone, strlen(f->phone), m->who.phone_enc,
                       sizeof m->who.phone_enc, &m->who.phone_enc_len) ||
-             pii_seal(&k->pii, &k->rng, "name", f->name, strlen(f->name), m->who.name_enc,
+             pii_seal(pii, rng, "name", f->name, strlen(f->name), m->who.name_enc,
                       sizeof m->who.name_enc, &m->who.name_enc_len) ||
-             pii_seal(&k->pii, &k->rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
+             pii_seal(pii, rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
                       &m->aum_enc_len);
     mask_name(f->name, m->who.name_mask, sizeof m->who.name_mask);
     memcpy(m->who.phone_last4, f->phone + 7, 4);

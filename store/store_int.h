@@ -159,9 +159,12 @@ int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64
 
 /* The local id (0: none here) of the sign-up that a ticket of another
  * device's key kid names as origin_id (store/sync.c); KIOSKD_EREFUSED when
- * that ticket, issued at issued_at, was revoked; or a store error. */
+ * that ticket, issued at issued_at, was revoked; or a store error.
+ * *ticket_event (in: the event id the ticket names) becomes the local
+ * sign-up's event id when its origin says the ticket names the event so
+ * (HQ's ticket for an event not linked yet: 0). */
 int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
-                               int64_t issued_at, int64_t *local);
+                               int64_t issued_at, int64_t *local, int64_t *ticket_event);
 /* The sign-up id that local sign-up id's ticket names: its own, or its id
  * where it was taken for a sign-up taken elsewhere. 0 or a store error. */
 int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id);

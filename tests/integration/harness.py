@@ -47,7 +47,7 @@ DROP_AFTER_0008 = """
     DROP INDEX members_birthday_md;
     DROP INDEX signups_created;
     DROP TABLE sync_state;       -- added by migration 0012
-    DROP TABLE signup_origins;   -- added by migration 0014
+    DROP TABLE signup_origins;   -- added by migration 0014 (ticket_event_id: 0019)
     DROP TABLE ticket_revocations;
     DROP TABLE bot_replies;      -- added by migration 0016
     DROP INDEX events_hq_key;    -- added by migration 0017 (points_lines is rebuilt by it)
