@@ -176,9 +176,9 @@ static void log_request(struct req *r, size_t bytes)
     else
         redact_path(redacted, sizeof redacted, r->path);
     log_escape(path, sizeof path, shown);
-    log_info("request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
-             (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
-             r->status, bytes, (long long)((mono() - r->t0) * 1e6));
+    log_kv_held(LOG_INFO, "request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
+                (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
+                r->status, bytes, (long long)((mono() - r->t0) * 1e6));
 }
 
 /* Writes r's answer. Returns what the lws callback should return. */
@@ -803,7 +803,9 @@ void server_run(struct kioskd *k)
 {
     double deadline = 0;
     for (;;) {
-        if (lws_service(k->lws, 0) < 0)
+        int served = lws_service(k->lws, 0);
+        log_flush(); /* the pass's request lines, before the loop may sleep in poll */
+        if (served < 0)
             break;
         if (k->hup_signal) {
             k->hup_signal = 0;
