@@ -141,41 +141,40 @@ static void write_held(void)
     write_held_and(NULL, 0);
 }
 
-void log_kv(enum log_level level, const char *event, const char *fmt, ...)
+/* One line, written at once (after the held ones) or held for log_flush. */
+static void log_line(enum log_level level, bool held, const char *event, const char *fmt,
+                     va_list ap)
 {
     if (level < lg.level)
         return;
     char line[LOG_LINE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     size_t len = format_line(line, level, event, fmt, ap);
-    va_end(ap);
     if (!len)
         return;
     pthread_mutex_lock(&lg.mu);
-    write_held_and(line, len); /* held lines first: the log stays in order */
-    pthread_mutex_unlock(&lg.mu);
-}
-
-void log_kv_held(enum log_level level, const char *event, const char *fmt, ...)
-{
-    if (level < lg.level)
-        return;
-    char line[LOG_LINE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    size_t len = format_line(line, level, event, fmt, ap);
-    va_end(ap);
-    if (!len)
-        return;
-    pthread_mutex_lock(&lg.mu);
-    if (lg.held_len + len > sizeof lg.held) {
-        write_held_and(line, len);
+    if (!held || lg.held_len + len > sizeof lg.held) {
+        write_held_and(line, len); /* held lines first: the log stays in order */
     } else {
         memcpy(lg.held + lg.held_len, line, len);
         lg.held_len += len;
     }
     pthread_mutex_unlock(&lg.mu);
+}
+
+void log_kv(enum log_level level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, false, event, fmt, ap);
+    va_end(ap);
+}
+
+void log_kv_held(enum log_level level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, true, event, fmt, ap);
+    va_end(ap);
 }
 
 void log_flush(void)
