@@ -1,6 +1,9 @@
 /* The loop's hand-off queue (see core/jobq.h for its states and invariants). */
 #include "core/jobq.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include "core/status.h"
 
 void jobq_init(struct jobq *q, size_t max)
@@ -84,6 +87,25 @@ size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsig
     size_t n = take_locked(q, out, max, lanes);
     pthread_mutex_unlock(&q->mu);
     return n;
+}
+
+bool jobq_wait_idle(struct jobq *q, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->mu);
+    int rc = 0;
+    while (!any_queued(q, JOBQ_ALL_LANES) && !q->stopping && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&q->cond, &q->mu, &until);
+    bool woke = any_queued(q, JOBQ_ALL_LANES) || q->stopping;
+    pthread_mutex_unlock(&q->mu);
+    return woke;
 }
 
 size_t jobq_try_take(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes)

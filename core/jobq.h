@@ -75,6 +75,9 @@ size_t jobq_take(struct jobq *q, struct jobq_node **out, size_t max);
 /* The same from the lanes in the bit mask lanes only, lowest lane first; 0
  * once stopped and those lanes are empty. */
 size_t jobq_take_lanes(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes);
+/* Waits up to ms milliseconds for a node in any lane or for jobq_stop; true
+ * when one came (or was there), false when the time ran out (the queue idle). */
+bool jobq_wait_idle(struct jobq *q, int ms);
 /* The same without waiting: returns 0 at once when those lanes are empty
  * (for a thread that sleeps elsewhere, such as in curl_multi_poll). */
 size_t jobq_try_take(struct jobq *q, struct jobq_node **out, size_t max, unsigned lanes);

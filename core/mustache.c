@@ -503,6 +503,14 @@ static int put_indent(struct render *r)
 /* Template text: the indentation goes before each of its lines. */
 static int put_text(struct render *r, const char *s, size_t n)
 {
+    if (r->indent.len == 0) { /* no partial's indentation: the text as it is */
+        int rc = n ? buf_append(r->out, s, n) : 0;
+        if (rc)
+            return out_fail(r, rc);
+        if (n)
+            r->line_start = s[n - 1] == '\n';
+        return 0;
+    }
     while (n) {
         const char *nl = memchr(s, '\n', n);
         size_t k = nl ? (size_t)(nl - s) + 1 : n;
@@ -518,29 +526,19 @@ static int put_text(struct render *r, const char *s, size_t n)
     return 0;
 }
 
+/* HTML escapes by byte: NULL for the bytes that stay as they are. */
+static const char *const html_escape[256] = {
+    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;"};
+
 static int put_escaped(struct render *r, const char *s, size_t n)
 {
     struct buf *b = r->out;
     size_t run = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        default:
+        const char *rep = html_escape[(unsigned char)s[i]];
+        if (!rep)
             continue;
-        }
         rc = buf_append(b, s + run, i - run);
         if (rc == 0)
             rc = buf_puts(b, rep);

@@ -53,6 +53,8 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
         snprintf(err, errlen, "cannot set up the personal-data key");
         return rc;
     }
+    k->wx_key_rc = wx_key_load(&k->wx_key, k->cfg.wechat_encoding_aes_key,
+                               strlen(k->cfg.wechat_encoding_aes_key));
     if ((rc = keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 1, &key, err, errlen)) != 0)
         return rc;
     snprintf(k->kid, sizeof k->kid, "%s", key.kid);
@@ -112,6 +114,8 @@ void app_close(struct kioskd *k)
     k->store = NULL;
     pii_free(&k->pii);
     mbedtls_platform_zeroize(k->ticket_digest_key, sizeof k->ticket_digest_key);
+    wx_key_wipe(&k->wx_key);
+    k->wx_key_rc = KIOSKD_EINVAL;
     rng_free(&k->rng);
     free(k->events_cache.json);
     k->events_cache.json = NULL;

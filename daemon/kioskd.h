@@ -14,6 +14,7 @@
 #include "core/pii.h"
 #include "core/rng.h"
 #include "core/ticket.h"
+#include "core/wxcrypto.h"
 #include "daemon/config.h"
 #include "daemon/connlimit.h"
 #include "daemon/metrics.h"
@@ -68,6 +69,8 @@ struct kioskd {
      * set before the workers start, read-only after, so any thread may read it */
     unsigned char ticket_digest_key[TICKET_DIGEST_LEN];
     char public_pem[256];        /* its public part, pushed to HQ for other devices */
+    struct wx_key wx_key;        /* [wechat] encoding_aes_key, decoded once at start */
+    int wx_key_rc;               /* 0, or why it could not be decoded (safe mode refused) */
     struct workers *workers;     /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;           /* websocket subscribers (daemon/live.c) */
     struct messenger *messenger; /* templates, scheduler, sender, net thread (messages.c) */

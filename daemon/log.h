@@ -1,7 +1,8 @@
 /*
  * Logging: one line per event, `key=value` pairs, on stderr or [log] file.
  * Never pass a phone number, name, openid or token to these functions; mask
- * first (core/mask.h). Safe to call from any thread: each line is one write(2).
+ * first (core/mask.h). Safe to call from any thread: each line is one write(2),
+ * together with the lines held before it (log_kv_held), so the log keeps its order.
  * The logger is the one process-wide state outside struct kioskd, because
  * every layer and thread may log.
  */
@@ -22,6 +23,13 @@ void log_close(void);
 /* Writes `ts=... level=... event=<event> <fmt...>`; fmt holds the other pairs. */
 void log_kv(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same line, held in memory until log_flush, the next log_kv or a full
+ * buffer (16 KiB): for the loop's one line per request, which would otherwise
+ * cost a write(2) each. The loop flushes after every service pass. */
+void log_kv_held(enum log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes the held lines now (also done by log_reopen and log_close). */
+void log_flush(void);
 /* Copies s into out (size n) with spaces, quotes, '=', control and non-ASCII
  * bytes written as %XX, so that it is one safe log value. Returns out. */
 char *log_escape(char *out, size_t n, const char *s);

@@ -177,9 +177,9 @@ static void log_request(struct req *r, size_t bytes)
     else
         redact_path(redacted, sizeof redacted, r->path);
     log_escape(path, sizeof path, shown);
-    log_info("request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
-             (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
-             r->status, bytes, (long long)((mono() - r->t0) * 1e6));
+    log_kv_held(LOG_INFO, "request", "id=%llu method=%s path=%s status=%d bytes=%zu us=%lld",
+                (unsigned long long)r->id, http_method_name(r->head ? HTTP_HEAD : r->method), path,
+                r->status, bytes, (long long)((mono() - r->t0) * 1e6));
 }
 
 /* Writes r's answer. Returns what the lws callback should return. */
@@ -862,11 +862,14 @@ void server_run(struct kioskd *k)
 {
     double deadline = 0;
     for (;;) {
-        if (k->evloop) {
+        int served = 0;
+        if (k->evloop)
             ev_run(k->evloop, EVRUN_ONCE); /* returns after the events of one turn */
-        } else if (lws_service(k->lws, 0) < 0) {
+        else
+            served = lws_service(k->lws, 0);
+        log_flush(); /* the turn's request lines, before the loop may sleep */
+        if (served < 0)
             break;
-        }
         if (k->hup_signal) {
             k->hup_signal = 0;
             log_reopen();

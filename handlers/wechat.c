@@ -83,18 +83,16 @@ static void wechat_answer(struct req *r, const struct bot_reply_to *to, const ch
     buf_init(&out, WX_REPLY_MAX * 2);
     int rc = wx_reply_text(&plain, to->from, to->to, now_s(), reply);
     if (rc == 0 && (to->flags & WX_SAFE)) {
-        struct wx_key key;
         unsigned char random[WX_RANDOM_BYTES];
         uint32_t n;
         char nonce[16];
-        rc = wx_key_load(&key, k->cfg.wechat_encoding_aes_key,
-                         strlen(k->cfg.wechat_encoding_aes_key));
+        rc = k->wx_key_rc;
         if (rc == 0 && (rng_bytes(&k->rng, random, sizeof random) != 0 ||
                         rng_bytes(&k->rng, &n, sizeof n) != 0))
             rc = KIOSKD_ECRYPTO;
         if (rc == 0) {
             snprintf(nonce, sizeof nonce, "%u", (unsigned)n);
-            struct wx_seal seal = {.key = &key,
+            struct wx_seal seal = {.key = &k->wx_key,
                                    .appid = k->cfg.wechat_appid,
                                    .token = k->cfg.wechat_token,
                                    .random = random,
@@ -102,7 +100,6 @@ static void wechat_answer(struct req *r, const struct bot_reply_to *to, const ch
                                    .nonce = nonce};
             rc = wx_reply_encrypted(&out, &seal, plain.data, plain.len);
         }
-        wx_key_wipe(&key);
         mbedtls_platform_zeroize(random, sizeof random);
     }
     if (rc) {
@@ -135,17 +132,15 @@ static void wechat_message(struct req *r)
     int rc = wx_msg_parse(body, len, safe ? &outer : &m, &why);
     if (rc == 0 && safe) {
         char expected[WX_SIG_HEX + 1];
-        struct wx_key key;
         if (!outer.encrypt || !k->cfg.wechat_encoding_aes_key[0] ||
             wx_msg_signature(k->cfg.wechat_token, q.timestamp, q.nonce, outer.encrypt, expected) !=
                 0 ||
             !wx_sig_equal(expected, q.msg_signature, strlen(q.msg_signature))) {
             rc = KIOSKD_EAUTH;
             why = "msg_signature";
-        } else if ((rc = wx_key_load(&key, k->cfg.wechat_encoding_aes_key,
-                                     strlen(k->cfg.wechat_encoding_aes_key))) == 0) {
-            rc = wx_decrypt(&key, k->cfg.wechat_appid, outer.encrypt, outer.encrypt_len, &inner);
-            wx_key_wipe(&key);
+        } else if ((rc = k->wx_key_rc) == 0) {
+            rc = wx_decrypt(&k->wx_key, k->cfg.wechat_appid, outer.encrypt, outer.encrypt_len,
+                            &inner);
             why = rc == KIOSKD_EAUTH ? "appid" : "decrypt";
             if (rc == 0)
                 rc = wx_msg_parse(inner.data, inner.len, &m, &why);

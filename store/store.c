@@ -370,8 +370,8 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         snprintf(pragmas, sizeof pragmas,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                  "PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=67108864;"
-                 "PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY;",
-                 o->checkpoint_pages > 0 ? o->checkpoint_pages : 2000);
+                 "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+                 o->checkpoint_pages > 0 ? o->checkpoint_pages : 2000, STORE_WRITER_CACHE_KIB);
         if ((rc = conn_exec(&s->wr, pragmas)) != 0) {
             snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(s->wr.db));
             goto fail;

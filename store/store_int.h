@@ -102,6 +102,9 @@ void *pg_main(void *arg);
 /* Closes the connection; accepts a store without one. */
 void pg_store_close(struct store *s);
 
+/* The writer connection's page cache, KiB (PRAGMA cache_size=-N). */
+#define STORE_WRITER_CACHE_KIB 4000
+
 /* Returns the cached statement for sql on c (reset, bindings cleared), or NULL;
  * NULL too while a job runs on c and its transaction is gone (never run a
  * job's statement in autocommit mode). */

@@ -31,6 +31,7 @@
  *  W4. The fault hooks (store_fault_commit, store_fault_job) act only where a
  *      test asked; the job hook fires once.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -214,6 +215,16 @@ int store_thread_begin(struct rng *rng)
     return rng_init(rng);
 }
 
+/* Idle this long, the writer hands its page cache back: a daemon that waits
+ * for the next kiosk keeps a few MB less (the pages are in the OS's cache). */
+#define IDLE_RELEASE_MS 1000
+
+static void writer_release_memory(struct store *s)
+{
+    sqlite3_db_release_memory(s->wr.db);
+    malloc_trim(0); /* the pages were freed into this thread's arena */
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
@@ -224,7 +235,15 @@ static void *writer_main(void *arg)
     sqlite3_commit_hook(s->wr.db, writer_commit_hook, s);
 
     size_t taken;
-    while ((taken = jobq_take(&s->q, nodes, BATCH_MAX)) > 0) {
+    bool cached = true; /* pages may sit in the cache since the last release */
+    for (;;) {
+        if (cached && !jobq_wait_idle(&s->q, IDLE_RELEASE_MS)) {
+            writer_release_memory(s);
+            cached = false;
+        }
+        if ((taken = jobq_take(&s->q, nodes, BATCH_MAX)) == 0)
+            break;
+        cached = true;
         int n = (int)taken;
         for (int i = 0; i < n; i++)
             jobs[i] = store_job_of(nodes[i]);

@@ -83,6 +83,24 @@ static void test_stop_drains_then_refuses(void **state)
     jobq_destroy(&q);
 }
 
+static void test_wait_idle(void **state)
+{
+    (void)state;
+    struct jobq q;
+    struct item a = {.id = 1};
+    struct jobq_node *out[2];
+    jobq_init(&q, 0);
+    assert_false(jobq_wait_idle(&q, 5)); /* nothing came: idle */
+    assert_int_equal(jobq_submit_lane(&q, &a.node, 1, false), 0);
+    assert_true(jobq_wait_idle(&q, 5)); /* a node in any lane */
+    assert_int_equal(jobq_len(&q), 1);  /* left for jobq_take */
+    assert_int_equal(jobq_take(&q, out, 2), 1);
+    assert_false(jobq_wait_idle(&q, 5));
+    jobq_stop(&q);
+    assert_true(jobq_wait_idle(&q, 5)); /* stopping wakes it as jobq_take */
+    jobq_destroy(&q);
+}
+
 struct waiter {
     struct jobq *q;
     struct item *it;
@@ -194,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_stop_drains_then_refuses),
         cmocka_unit_test(test_threads_take_and_waiters_wake),
         cmocka_unit_test(test_lanes),
+        cmocka_unit_test(test_wait_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
