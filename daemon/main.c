@@ -350,7 +350,16 @@ static int hq_serve(struct kioskd *k)
         fprintf(stderr, "kioskd hq: %s\n", err);
         goto out;
     }
-    if (router_init(&k->router, hq_route_tables) != 0 || metrics_init(&k->metrics, k->router.n)) {
+    /* the chat bot answers from HQ's data; the loop's random source seals
+     * WeChat's safe-mode replies */
+    k->bot = &bot_hq;
+    k->bot_rl = ratelimit_new_per_minute((uint32_t)k->cfg.bot_per_minute, 4096);
+    if (rng_init(&k->rng) != 0) {
+        fprintf(stderr, "kioskd hq: cannot seed the random generator\n");
+        goto out;
+    }
+    if (!k->bot_rl || router_init(&k->router, hq_route_tables) != 0 ||
+        metrics_init(&k->metrics, k->router.n)) {
         fprintf(stderr, "kioskd: out of memory\n");
         goto out;
     }
@@ -371,6 +380,9 @@ out:
         store_complete(k->store);
     server_stop(k);
     hq_close(k);
+    ratelimit_free(k->bot_rl);
+    k->bot_rl = NULL;
+    rng_free(&k->rng);
     if (rc == 0)
         log_info("stopped", NULL);
     signal_target = NULL;

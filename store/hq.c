@@ -773,9 +773,8 @@ void store_hq_export_init(struct store_hq_export *j)
 
 #define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 
-static int hq_signup_run(struct store_tx *tx, struct store_job *job)
+int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j)
 {
-    struct store_hq_signup *j = (struct store_hq_signup *)job;
     char phone_hash[65], key[40], event_key[HQ_EVENT_KEY_MAX + 1];
     int64_t id = 0;
     bool known;
@@ -830,6 +829,11 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     }
     json_decref(data);
     return rc;
+}
+
+static int hq_signup_run(struct store_tx *tx, struct store_job *job)
+{
+    return store_hq_signup_tx(tx, (struct store_hq_signup *)job);
 }
 
 void store_hq_signup_init(struct store_hq_signup *j)

@@ -1,0 +1,40 @@
+-- The chat bot at HQ (docs/wechat.md, "The bot at HQ"): a bank's Official
+-- Account has one public URL, so `kioskd hq` answers /wechat and the JSON
+-- bridge from HQ's data. Chat identities, delivery keys and bind codes are
+-- keyed hashes under HQ's key (hex): no openid is kept here.
+--
+-- One-time bind codes (`kioskd hq bind-code MEMBER_NO`), as a branch's staff
+-- give them: a member proves the phone HQ has for it and the code.
+CREATE TABLE hq_bot_codes (
+    code_hash  TEXT PRIMARY KEY CHECK (length(code_hash) = 64),
+    member_no  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL              -- unix seconds
+);
+CREATE INDEX hq_bot_codes_member ON hq_bot_codes(member_no);
+
+-- A chat identity bound to a member (member_no NULL: not bound), and its
+-- wrong codes in a row, which lock binding for a while.
+CREATE TABLE hq_bot_bindings (
+    identity_hash TEXT PRIMARY KEY CHECK (length(identity_hash) = 64),
+    member_no     TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    locked_until  INTEGER NOT NULL DEFAULT 0, -- unix seconds
+    at            INTEGER NOT NULL            -- unix seconds of the last change
+);
+
+-- The reply given to each delivery (WeChat's MsgId, the bridge's msg_id):
+-- the same delivery again gets it and changes nothing, whichever HQ process
+-- it reaches. Kept a day.
+CREATE TABLE hq_bot_deliveries (
+    key_hash TEXT PRIMARY KEY CHECK (length(key_hash) = 64),
+    reply    TEXT NOT NULL,
+    at       INTEGER NOT NULL                 -- unix seconds
+);
+CREATE INDEX hq_bot_deliveries_at ON hq_bot_deliveries(at);
+
+-- The numbers the bot gives HQ's events (活动, 报名 N), one per event key
+-- (hq_device_events.key), stable while the event lasts.
+CREATE TABLE hq_bot_events (
+    no        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_key TEXT NOT NULL UNIQUE
+);
