@@ -4,12 +4,14 @@ a one-time code from `kioskd hq bind-code`, 积分 from members and balances
 imported at HQ, 活动 of every branch, 报名 N signed with HQ's ticket key (the
 branch pulls it and checks it in with HQ down), refusals, and a repeated
 delivery answered once. Each test once on SQLite and once on PostgreSQL."""
+import json
 import os
 import re
 import urllib.parse
+import uuid
 
 from harness import HQ, on_both_backends
-from test_hq import branch as hq_branch
+from test_hq import branch as hq_branch, signed
 from test_hq_flows import assert_nowhere_in_clear, files_of, hq_files, import_events, sync
 from test_wechat import (AES, APPID, TOKEN, decrypt, encrypt, query, reply_content, sha1,
                          text_xml)
@@ -93,7 +95,18 @@ def test_points_and_events_through_the_bridge_and_a_bound_identity(backend):
     assert say(hq, f"绑定 {PHONE} {code}").startswith("绑定成功")
     assert say(hq, f"绑定 {PHONE} {code}", sender="wx-user-2").startswith("手机号或绑定码不对")
     points = say(hq, "积分")
-    assert points.startswith("欧*，您好") and "积分：320" in points, points
+    assert points.startswith("欧*，您好") and "积分：320" in points, points  # HQ's balances
+    # a branch's points lines add up with HQ's (another member's do not)
+    line = {"reason": "checkin", "expires_on": "2028-12-31"}
+    body = json.dumps({"device": "branch-p", "entries": [{
+        "id": str(uuid.uuid4()), "seq": 1, "kind": "points", "at": "2026-05-01T10:00:00.000Z",
+        "data": {"op": "checkin", "lines": [dict(line, id=1, member_no="M001", delta=50),
+                                            dict(line, id=2, member_no="M002", delta=1000)]}}]})
+    st, r = signed(hq, "branch-p", hq.device_add("branch-p"), "POST", "/sync/v1/push",
+                   body.encode())
+    assert st == 200 and r["stored"] == 1, r
+    points = say(hq, "积分")
+    assert "积分：370" in points, points
     assert "等级：潜力" in points and PHONE not in points and NAME not in points, points
     events = say(hq, "活动")
     lines = [ln for ln in events.splitlines() if re.match(r"\d+\. ", ln)]
@@ -110,7 +123,7 @@ def test_points_and_events_through_the_bridge_and_a_bound_identity(backend):
 
 
 @on_both_backends
-def test_bad_secret_and_bad_signatures_are_refused(backend):
+def test_bad_secret_bad_signatures_and_wrong_codes_are_refused(backend):
     hq = hq_with_bot(backend)
     for headers in ({}, {"X-Bot-Secret": "wrong"}, {"X-Bot-Secret": SECRET[:-1]}):
         r = hq.post("/api/v1/bot/messages", {"from": "a", "text": "积分"}, headers=headers)
@@ -131,6 +144,15 @@ def test_bad_secret_and_bad_signatures_are_refused(backend):
     assert r.status == 200 and r.raw == b"5837397520665046", r
     with hq.db() as db:
         assert db.execute("SELECT count(*) FROM hq_bot_deliveries").fetchone()[0] == 0
+    # wrong codes lock binding ([bot] bind_failures = 5), even for the right code then
+    code = bind_code(hq, "M001")
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(4):
+        assert say(hq, f"绑定 {PHONE} {wrong}", sender="guesser").startswith("手机号或绑定码不对")
+    assert say(hq, f"绑定 {PHONE} {wrong}", sender="guesser").startswith("绑定码错误次数太多")
+    assert say(hq, f"绑定 {PHONE} {code}", sender="guesser").startswith("绑定码错误次数太多")
+    assert "绑定" in say(hq, "积分", sender="guesser")
+    assert say(hq, f"绑定 {PHONE} {code}", sender="other").startswith("绑定成功")  # still valid
     hq.stop()
 
 
