@@ -49,8 +49,11 @@ static const char SQL_POINTS_ENTRIES[] =
 static const char SQL_DEVICE_EVENTS[] =
     "SELECT de.device, de.event_id, de.key, c.data FROM hq_device_events de "
     "LEFT JOIN hq_changes c ON c.kind = 'event' AND c.key = de.key ORDER BY de.key, de.device";
-static const char SQL_DEVICE_ENTRIES[] =
-    "SELECT data FROM hq_entries WHERE device = ?1 AND kind = ?2";
+/* the kinds as literals: the partial indexes of migration 0005 serve them */
+static const char SQL_EVENTS_CREATED[] =
+    "SELECT data FROM hq_entries WHERE device = ?1 AND kind = 'event_created'";
+static const char SQL_EVENTS_CANCELLED[] =
+    "SELECT data FROM hq_entries WHERE device = ?1 AND kind = 'event_cancelled'";
 static const char SQL_EVENT_NO_PUT[] =
     "INSERT INTO hq_bot_events(event_key) VALUES (?1) ON CONFLICT DO NOTHING";
 static const char SQL_EVENT_NO_GET[] = "SELECT no FROM hq_bot_events WHERE event_key = ?1";
@@ -240,15 +243,14 @@ static bool event_from_import(struct event_row *e, json_t *data)
  * false when it is not there or was cancelled. */
 static int event_from_entries(struct store_tx *tx, struct event_row *e, bool *ok)
 {
-    static const char *const kinds[] = {"event_created", "event_cancelled"};
+    static const char *const sql[] = {SQL_EVENTS_CREATED, SQL_EVENTS_CANCELLED};
     struct hqdb_stmt st;
     int rc = 0;
     *ok = false;
     for (size_t k = 0; k < 2 && rc == 0; k++) {
-        if (hqdb_prepare(tx, &st, SQL_DEVICE_ENTRIES) != 0)
+        if (hqdb_prepare(tx, &st, sql[k]) != 0)
             return KIOSKD_EIO;
         hqdb_bind_text(&st, 1, e->ev.device);
-        hqdb_bind_text(&st, 2, kinds[k]);
         while ((rc = hqdb_step(&st)) == HQDB_ROW) {
             json_t *d = column_json(&st, 0);
             if ((int64_t)json_integer_value(json_object_get(d, "event_id")) == e->ev.event_id) {

@@ -38,3 +38,8 @@ CREATE TABLE hq_bot_events (
     no        INTEGER PRIMARY KEY AUTOINCREMENT,
     event_key TEXT NOT NULL UNIQUE
 );
+
+-- 活动 reads the events a branch created from its entries: indexes of those
+-- entries only, so that pushes of every other kind pay nothing for them.
+CREATE INDEX hq_entries_event_created ON hq_entries(device) WHERE kind = 'event_created';
+CREATE INDEX hq_entries_event_cancelled ON hq_entries(device) WHERE kind = 'event_cancelled';
