@@ -7,6 +7,7 @@ delivery answered once. Each test once on SQLite and once on PostgreSQL."""
 import json
 import os
 import re
+import time
 import urllib.parse
 import uuid
 
@@ -144,6 +145,9 @@ def test_bad_secret_bad_signatures_and_wrong_codes_are_refused(backend):
     assert r.status == 200 and r.raw == b"5837397520665046", r
     with hq.db() as db:
         assert db.execute("SELECT count(*) FROM hq_bot_deliveries").fetchone()[0] == 0
+    p = hq.cli("hq", "bind-code", "M999", check=False)
+    assert p.returncode == 1 and b"no member M999" in p.stderr, p
+    assert hq.cli("hq", "bind-code", "M 1", check=False).returncode == 2
     # wrong codes lock binding ([bot] bind_failures = 5), even for the right code then
     code = bind_code(hq, "M001")
     wrong = "000000" if code != "000000" else "111111"
@@ -183,6 +187,21 @@ def test_wechat_plain_and_safe_answer_from_hqs_data_and_a_repeated_msgid_once(ba
                           ).fetchone()[0] == 1
     none = wx(hq, "报名 999", msg_id="1303")
     assert none.startswith("没有编号为 999 的活动"), none
+    # a subscribe event greets with HQ's words; an unsubscribe is answered success only
+    event = ("<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName>"
+             "<![CDATA[oVnew]]></FromUserName><CreateTime>{t}</CreateTime><MsgType><![CDATA[event]]>"
+             "</MsgType><Event><![CDATA[{e}]]></Event></xml>")
+    for e, expect in (("subscribe", "欢迎关注"), ("unsubscribe", None)):
+        q, _, _ = query()
+        r = hq.request("POST", "/wechat?" + urllib.parse.urlencode(q),
+                       body=event.format(t=int(time.time()), e=e).encode(),
+                       headers={"Content-Type": "text/xml"})
+        assert r.status == 200, r
+        if expect:
+            assert expect in reply_content(r.raw.decode()) and "网点或客服" in r.raw.decode(), r
+        else:
+            assert r.raw == b"success", r
+    assert "oVtest_openid_0001" not in hq.all_stderr() and PHONE not in hq.all_stderr()
     a.d.stop()
     hq.stop()
 
