@@ -41,11 +41,28 @@ static const char SQL_CODE_INSERT[] =
     "INSERT INTO hq_bot_codes(code_hash, member_no, expires_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT DO NOTHING";
 static const char SQL_MEMBER[] = "SELECT data FROM hq_changes WHERE kind = 'member' AND key = ?1";
-/* the lines that may be the member's (checked on their JSON: '_' matches any) */
-static const char SQL_BALANCES[] =
-    "SELECT data FROM hq_changes WHERE kind = 'balance' AND data LIKE ?1";
-static const char SQL_POINTS_ENTRIES[] =
-    "SELECT data FROM hq_entries WHERE kind = 'points' AND data LIKE ?1";
+/* the points lines of members (hq_bot_lines), kept up to date by cursors */
+#define LINES_BATCH 1000
+#define CHANGES_SOURCE "*changes" /* not a device id */
+static const char SQL_CURSOR_GET[] = "SELECT through FROM hq_bot_cursors WHERE source = ?1";
+static const char SQL_CURSOR_PUT[] =
+    "INSERT INTO hq_bot_cursors(source, through) VALUES (?1, ?2) ON CONFLICT (source) DO UPDATE "
+    "SET through = excluded.through WHERE hq_bot_cursors.through < excluded.through";
+static const char SQL_CHANGES_SINCE[] =
+    "SELECT seq, kind, data FROM hq_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+static const char SQL_DEVICES_BEHIND[] =
+    "SELECT d.device, d.acked_through, coalesce(c.through, 0) FROM hq_devices d "
+    "LEFT JOIN hq_bot_cursors c ON c.source = d.device "
+    "WHERE d.acked_through > coalesce(c.through, 0) ORDER BY d.device";
+static const char SQL_ENTRIES_RANGE[] =
+    "SELECT seq, data FROM hq_entries WHERE device = ?1 AND seq > ?2 AND seq <= ?3 "
+    "AND kind = 'points' ORDER BY seq LIMIT ?4";
+static const char SQL_LINE_PUT[] =
+    "INSERT INTO hq_bot_lines(line_key, member_no, points) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (line_key) DO UPDATE SET member_no = excluded.member_no, "
+    "points = excluded.points";
+static const char SQL_MEMBER_POINTS[] =
+    "SELECT coalesce(sum(points), 0) FROM hq_bot_lines WHERE member_no = ?1";
 static const char SQL_DEVICE_EVENTS[] =
     "SELECT de.device, de.event_id, de.key, c.data FROM hq_device_events de "
     "LEFT JOIN hq_changes c ON c.kind = 'event' AND c.key = de.key ORDER BY de.key, de.device";
@@ -163,38 +180,183 @@ static void member_free(json_t *m)
     json_decref(m);
 }
 
-static bool is_member(json_t *o, const char *member_no)
+/* One points line to index. */
+struct line {
+    char key[HQ_DEVICE_MAX + 48];
+    char member_no[33];
+    int64_t points;
+};
+
+/* The lines read from one batch of rows, written at its end. */
+struct lines {
+    struct line *v;
+    size_t n, cap;
+};
+
+/* Adds a line of member no (a string of at most 32 bytes) to ls. */
+static int line_add(struct lines *ls, const char *source, json_t *id, json_t *no, int64_t points)
 {
-    const char *no = json_string_value(json_object_get(o, "member_no"));
-    return no && strcmp(no, member_no) == 0;
+    if (!json_is_string(no) || json_string_length(no) > 32 ||
+        !(json_is_integer(id) || json_is_string(id)))
+        return 0; /* not a line: a malformed entry counts for nobody */
+    if (ls->n == ls->cap) {
+        size_t cap = ls->cap ? 2 * ls->cap : LINES_BATCH;
+        struct line *more = realloc(ls->v, cap * sizeof *more);
+        if (!more)
+            return KIOSKD_ENOMEM;
+        ls->v = more;
+        ls->cap = cap;
+    }
+    struct line *l = &ls->v[ls->n++];
+    if (json_is_integer(id))
+        snprintf(l->key, sizeof l->key, "%s/%" JSON_INTEGER_FORMAT, source, json_integer_value(id));
+    else
+        snprintf(l->key, sizeof l->key, "%s/%.40s", source, json_string_value(id));
+    snprintf(l->member_no, sizeof l->member_no, "%s", json_string_value(no));
+    l->points = points;
+    return 0;
 }
 
-/* Adds to *sum the points of member_no in the rows of sql: HQ's balance lines
- * ("points"), or the lines of the branches' points entries ("delta"). */
-static int points_sum(struct store_tx *tx, const char *sql, const char *member_no, int64_t *sum)
+static int lines_put(struct store_tx *tx, struct lines *ls)
 {
-    char pattern[64];
     struct hqdb_stmt st;
-    snprintf(pattern, sizeof pattern, "%%\"member_no\":\"%s\"%%", member_no);
-    if (hqdb_prepare(tx, &st, sql) != 0)
+    int rc = 0;
+    for (size_t i = 0; i < ls->n && rc == 0; i++) {
+        if (hqdb_prepare(tx, &st, SQL_LINE_PUT) != 0)
+            return KIOSKD_EIO;
+        hqdb_bind_text(&st, 1, ls->v[i].key);
+        hqdb_bind_text(&st, 2, ls->v[i].member_no);
+        hqdb_bind_int64(&st, 3, ls->v[i].points);
+        rc = hqdb_defer(&st, NULL);
+    }
+    ls->n = 0;
+    return rc ? rc : hqdb_flush(tx);
+}
+
+static int cursor_put(struct store_tx *tx, const char *source, int64_t through)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_CURSOR_PUT) != 0)
         return KIOSKD_EIO;
-    hqdb_bind_text(&st, 1, pattern);
+    hqdb_bind_text(&st, 1, source);
+    hqdb_bind_int64(&st, 2, through);
+    return hqdb_exec(&st, NULL);
+}
+
+/* Indexes HQ's balance lines changed since the cursor of '*changes'. */
+static int lines_of_changes(struct store_tx *tx, struct lines *ls)
+{
+    struct hqdb_stmt st;
+    int64_t through = 0, rows;
     int rc;
-    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
-        json_t *d = column_json(&st, 0), *lines = json_object_get(d, "lines");
-        size_t i;
-        json_t *l;
-        if (sql == SQL_BALANCES && is_member(d, member_no))
-            *sum += (int64_t)json_integer_value(json_object_get(d, "points"));
-        json_array_foreach(lines, i, l)
-        {
-            if (is_member(l, member_no))
-                *sum += (int64_t)json_integer_value(json_object_get(l, "delta"));
+    if (hqdb_prepare(tx, &st, SQL_CURSOR_GET) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, CHANGES_SOURCE);
+    if ((rc = hqdb_step(&st)) == HQDB_ROW)
+        through = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW && rc != HQDB_DONE)
+        return rc;
+    do {
+        if (hqdb_prepare(tx, &st, SQL_CHANGES_SINCE) != 0)
+            return KIOSKD_EIO;
+        hqdb_bind_int64(&st, 1, through);
+        hqdb_bind_int64(&st, 2, LINES_BATCH);
+        for (rows = 0; (rc = hqdb_step(&st)) == HQDB_ROW; rows++) {
+            through = hqdb_column_int64(&st, 0);
+            if (strcmp(hqdb_column_text(&st, 1), "balance") != 0)
+                continue;
+            json_t *d = column_json(&st, 2);
+            int arc = line_add(ls, "hq", json_object_get(d, "id"), json_object_get(d, "member_no"),
+                               (int64_t)json_integer_value(json_object_get(d, "points")));
+            json_decref(d);
+            if (arc) {
+                rc = arc;
+                break;
+            }
         }
-        json_decref(d);
+        hqdb_reset(&st);
+        if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
+            return rc;
+    } while (rows == LINES_BATCH);
+    return cursor_put(tx, CHANGES_SOURCE, through);
+}
+
+/* Indexes the lines of device's points entries of seq from..to. */
+static int lines_of_device(struct store_tx *tx, struct lines *ls, const char *device, int64_t from,
+                           int64_t to)
+{
+    struct hqdb_stmt st;
+    int64_t rows;
+    int rc;
+    do {
+        if (hqdb_prepare(tx, &st, SQL_ENTRIES_RANGE) != 0)
+            return KIOSKD_EIO;
+        hqdb_bind_text(&st, 1, device);
+        hqdb_bind_int64(&st, 2, from);
+        hqdb_bind_int64(&st, 3, to);
+        hqdb_bind_int64(&st, 4, LINES_BATCH);
+        for (rows = 0; (rc = hqdb_step(&st)) == HQDB_ROW; rows++) {
+            from = hqdb_column_int64(&st, 0);
+            json_t *d = column_json(&st, 1), *l;
+            size_t i;
+            int arc = 0;
+            json_array_foreach(json_object_get(d, "lines"), i, l)
+            {
+                if (arc == 0)
+                    arc = line_add(ls, device, json_object_get(l, "id"),
+                                   json_object_get(l, "member_no"),
+                                   (int64_t)json_integer_value(json_object_get(l, "delta")));
+            }
+            json_decref(d);
+            if (arc) {
+                rc = arc;
+                break;
+            }
+        }
+        hqdb_reset(&st);
+        if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
+            return rc;
+    } while (rows == LINES_BATCH);
+    return cursor_put(tx, device, to);
+}
+
+/* Brings hq_bot_lines up to date with what HQ has stored. */
+static int lines_update(struct store_tx *tx)
+{
+    struct lines ls = {0};
+    struct behind {
+        char device[HQ_DEVICE_MAX + 1];
+        int64_t from, to;
+    } *bh = NULL;
+    size_t n = 0, cap = 0;
+    struct hqdb_stmt st;
+    int rc = lines_of_changes(tx, &ls);
+    if (rc || hqdb_prepare(tx, &st, SQL_DEVICES_BEHIND) != 0) {
+        free(ls.v);
+        return rc ? rc : KIOSKD_EIO;
+    }
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        if (n == cap) {
+            struct behind *more = realloc(bh, (cap = cap ? 2 * cap : 16) * sizeof *bh);
+            if (!more) {
+                rc = KIOSKD_ENOMEM;
+                break;
+            }
+            bh = more;
+        }
+        snprintf(bh[n].device, sizeof bh[n].device, "%s", hqdb_column_text(&st, 0));
+        bh[n].to = hqdb_column_int64(&st, 1);
+        bh[n++].from = hqdb_column_int64(&st, 2);
     }
     hqdb_reset(&st);
-    return rc == HQDB_DONE ? 0 : rc;
+    if (rc == HQDB_DONE)
+        rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = lines_of_device(tx, &ls, bh[i].device, bh[i].from, bh[i].to);
+    free(bh);
+    free(ls.v);
+    return rc;
 }
 
 static int do_points(struct store_tx *tx, struct store_hq_bot *j)
@@ -208,10 +370,16 @@ static int do_points(struct store_tx *tx, struct store_hq_bot *j)
     json_t *aum = json_object_get(m, "aum_fen");
     j->aum_fen = json_is_integer(aum) ? (int64_t)json_integer_value(aum) : -1;
     member_free(m);
-    j->points = 0;
-    if ((rc = points_sum(tx, SQL_BALANCES, j->member_no, &j->points)) != 0)
+    struct hqdb_stmt st;
+    if ((rc = lines_update(tx)) != 0)
         return rc;
-    return points_sum(tx, SQL_POINTS_ENTRIES, j->member_no, &j->points);
+    if (hqdb_prepare(tx, &st, SQL_MEMBER_POINTS) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, j->member_no);
+    rc = hqdb_step(&st);
+    j->points = rc == HQDB_ROW ? hqdb_column_int64(&st, 0) : 0;
+    hqdb_reset(&st);
+    return rc == HQDB_ROW ? 0 : rc == HQDB_DONE ? KIOSKD_EIO : rc;
 }
 
 /* --- events --- */

@@ -43,3 +43,21 @@ CREATE TABLE hq_bot_events (
 -- entries only, so that pushes of every other kind pay nothing for them.
 CREATE INDEX hq_entries_event_created ON hq_entries(device) WHERE kind = 'event_created';
 CREATE INDEX hq_entries_event_cancelled ON hq_entries(device) WHERE kind = 'event_cancelled';
+
+-- 积分 at HQ: every points line a member has, by member, so that a member's
+-- points are one indexed sum: HQ's balance lines (line_key "hq/ID", kept as
+-- their latest import) and the lines of the branches' points entries
+-- ("DEVICE/LINE_ID", never changed). Filled by the bot as it reads, from a
+-- cursor per source: a device's acked_through (entries up to it are all
+-- stored and never change) and, under the source '*changes', hq_changes'
+-- seq. Writing a line twice writes the same: two HQ processes may both.
+CREATE TABLE hq_bot_lines (
+    line_key  TEXT PRIMARY KEY,
+    member_no TEXT NOT NULL,
+    points    INTEGER NOT NULL
+);
+CREATE INDEX hq_bot_lines_member ON hq_bot_lines(member_no);
+CREATE TABLE hq_bot_cursors (
+    source  TEXT PRIMARY KEY,
+    through INTEGER NOT NULL
+);

@@ -108,6 +108,13 @@ def test_points_and_events_through_the_bridge_and_a_bound_identity(backend):
     assert st == 200 and r["stored"] == 1, r
     points = say(hq, "积分")
     assert "积分：370" in points, points
+    # a balance line imported again counts as its latest version, once
+    path = os.path.join(hq.dir, "again.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(BALANCES.replace("M001,hq-1,300,", "M001,hq-1,400,"))
+    hq.cli("hq", "import", "balances", path)
+    points = say(hq, "积分")
+    assert "积分：470" in points, points
     assert "等级：潜力" in points and PHONE not in points and NAME not in points, points
     events = say(hq, "活动")
     lines = [ln for ln in events.splitlines() if re.match(r"\d+\. ", ln)]
