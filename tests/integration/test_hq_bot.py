@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import uuid
 
-from harness import HQ, on_both_backends
+from harness import HQ, on_both_backends, parallel
 from test_hq import branch as hq_branch, signed
 from test_hq_flows import assert_nowhere_in_clear, files_of, hq_files, import_events, sync
 from test_wechat import (AES, APPID, TOKEN, decrypt, encrypt, query, reply_content, sha1,
@@ -40,9 +40,9 @@ def hq_with_bot(backend):
     return hq
 
 
-def say(hq, text, sender="wx-user-1", status=200, **extra):
+def say(hq, text, sender="wx-user-1", status=200, extra=None, **kw):
     body = {"from": sender, "text": text}
-    body.update(extra)
+    body.update(extra or {}, **kw)
     r = hq.post("/api/v1/bot/messages", body, headers={"X-Bot-Secret": SECRET})
     assert r.status == status, r
     return r.json["reply"] if status == 200 else r
@@ -235,3 +235,32 @@ def test_a_signup_through_hqs_bot_checked_in_at_the_branch_with_hq_down(backend)
     for log in (hq.all_stderr(), a.d.all_stderr()):
         assert NAME not in log and PHONE not in log
     a.d.stop()
+
+
+def test_two_hq_processes_on_one_postgresql_answer_a_repeated_delivery_once():
+    import pgserver
+    if not pgserver.available():
+        return
+    a = hq_with_bot("pg")
+    b = HQ(database_url=a.database_url,
+           config=f"[hqserver]\nkey_file = {a.dir}/hq.key\nticket_key_file = {a.dir}/var/hq-ticket-key.pem\n"
+           f"[bot]\nsecret = {SECRET}\nper_minute = 30\n")
+    s, _ = a_branch_with_an_event(a)
+    assert say(a, f"绑定 {PHONE} {bind_code(a, 'M001')}").startswith("绑定成功")
+    assert "积分：320" in say(b, "积分")  # bound through A, known at B
+    no = re.search(r"(\d+)\. \S+ \S+ \S+ 北区沙龙", say(b, "活动")).group(1)
+    for attempt in range(3):  # the same delivery to both processes at once
+        replies = parallel(say, [(a, f"报名 {no}", "wx-user-1", 200, {"msg_id": f"d{attempt}"}),
+                                 (b, f"报名 {no}", "wx-user-1", 200, {"msg_id": f"d{attempt}"})])
+        assert replies[0] == replies[1] and isinstance(replies[0], str), replies
+        if attempt == 0:
+            assert replies[0].startswith("报名成功") and "K1." in replies[0], replies
+        else:
+            assert replies[0].startswith("您已报名"), replies
+    with a.db() as db:
+        assert db.execute("SELECT count(*) FROM hq_signups WHERE merged_into IS NULL"
+                          ).fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM hq_bot_deliveries").fetchone()[0] >= 3
+    s.d.stop()
+    a.stop()
+    b.stop()
