@@ -247,7 +247,7 @@ static int cursor_put(struct store_tx *tx, const char *source, int64_t through)
 static int lines_of_changes(struct store_tx *tx, struct lines *ls)
 {
     struct hqdb_stmt st;
-    int64_t through = 0, rows;
+    int64_t through = 0, was, rows;
     int rc;
     if (hqdb_prepare(tx, &st, SQL_CURSOR_GET) != 0)
         return KIOSKD_EIO;
@@ -257,6 +257,7 @@ static int lines_of_changes(struct store_tx *tx, struct lines *ls)
     hqdb_reset(&st);
     if (rc != HQDB_ROW && rc != HQDB_DONE)
         return rc;
+    was = through;
     do {
         if (hqdb_prepare(tx, &st, SQL_CHANGES_SINCE) != 0)
             return KIOSKD_EIO;
@@ -279,7 +280,7 @@ static int lines_of_changes(struct store_tx *tx, struct lines *ls)
         if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
             return rc;
     } while (rows == LINES_BATCH);
-    return cursor_put(tx, CHANGES_SOURCE, through);
+    return through > was ? cursor_put(tx, CHANGES_SOURCE, through) : 0; /* reads write nothing */
 }
 
 /* Indexes the lines of device's points entries of seq from..to. */
