@@ -85,16 +85,19 @@ static void events_text(const struct store_hq_bot *j, char *out, size_t n)
         snprintf(out, n, "近期没有可报名的活动，敬请关注。");
         return;
     }
+    static const char tail[] = "\n回复“报名 编号”报名。";
     size_t used = (size_t)snprintf(out, n, "近期活动：");
-    for (size_t i = 0; i < j->nevents && used < n; i++) {
-        char when[48];
+    for (size_t i = 0; i < j->nevents; i++) {
+        char when[48], line[1024];
         bot_day_time(j->events[i].starts_at, when, sizeof when);
-        used += (size_t)snprintf(out + used, n - used, "\n%lld. %s %s（%s，%s）",
-                                 (long long)j->events[i].no, when, j->events[i].title,
-                                 j->events[i].device, j->events[i].venue);
+        int len = snprintf(line, sizeof line, "\n%lld. %s %s（%s，%s）", (long long)j->events[i].no,
+                           when, j->events[i].title, j->events[i].device, j->events[i].venue);
+        if (len < 0 || (size_t)len >= sizeof line || used + (size_t)len + sizeof tail > n)
+            break; /* whole lines only: one chat bubble */
+        memcpy(out + used, line, (size_t)len + 1);
+        used += (size_t)len;
     }
-    if (used < n)
-        snprintf(out + used, n - used, "\n回复“报名 编号”报名。");
+    snprintf(out + used, n - used, "%s", tail);
 }
 
 /* 报名 N: signs the ticket of a new sign-up with HQ's key (storage thread). */

@@ -51,8 +51,8 @@ struct hq_bot_event {
     int64_t no;                     /* the number 报名 takes */
     char device[HQ_DEVICE_MAX + 1]; /* the branch it takes place at */
     int64_t event_id;               /* its id at that branch */
-    char title[128], venue[128];
-    int64_t starts_at; /* unix seconds */
+    char title[404], venue[404];    /* 100 characters of UTF-8 */
+    int64_t starts_at;              /* unix seconds */
 };
 
 struct store_hq_bot {
