@@ -243,11 +243,79 @@ static int cursor_put(struct store_tx *tx, const char *source, int64_t through)
     return hqdb_exec(&st, NULL);
 }
 
+/* Rows to index in batches: of hq_changes after a seq (device NULL; ?1 the
+ * seq, ?2 the batch), or of a device's entries (?1 device, ?2 after, ?3 to,
+ * ?4 the batch); the first column is the seq, row() reads the lines of one. */
+struct scan {
+    const char *sql;
+    const char *device;
+    int64_t to;
+    int (*row)(struct hqdb_stmt *st, struct lines *ls, const char *device);
+};
+
+/* Indexes the lines of sc's rows after *after, which moves to the last one. */
+static int scan_run(struct store_tx *tx, struct lines *ls, const struct scan *sc, int64_t *after)
+{
+    struct hqdb_stmt st;
+    int64_t rows;
+    int rc;
+    do {
+        if (hqdb_prepare(tx, &st, sc->sql) != 0)
+            return KIOSKD_EIO;
+        int p = 1;
+        if (sc->device)
+            hqdb_bind_text(&st, p++, sc->device);
+        hqdb_bind_int64(&st, p++, *after);
+        if (sc->device)
+            hqdb_bind_int64(&st, p++, sc->to);
+        hqdb_bind_int64(&st, p, LINES_BATCH);
+        for (rows = 0; (rc = hqdb_step(&st)) == HQDB_ROW; rows++) {
+            *after = hqdb_column_int64(&st, 0);
+            if ((rc = sc->row(&st, ls, sc->device)) != 0)
+                break;
+        }
+        hqdb_reset(&st);
+        if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
+            return rc;
+    } while (rows == LINES_BATCH);
+    return 0;
+}
+
+/* A change: an HQ balance line (kind balance) or nothing to index. */
+static int change_row(struct hqdb_stmt *st, struct lines *ls, const char *device)
+{
+    (void)device;
+    if (strcmp(hqdb_column_text(st, 1), "balance") != 0)
+        return 0;
+    json_t *d = column_json(st, 2);
+    int rc = line_add(ls, "hq", json_object_get(d, "id"), json_object_get(d, "member_no"),
+                      (int64_t)json_integer_value(json_object_get(d, "points")));
+    json_decref(d);
+    return rc;
+}
+
+/* A device's points entry: its lines. */
+static int entry_row(struct hqdb_stmt *st, struct lines *ls, const char *device)
+{
+    json_t *d = column_json(st, 1), *l;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(json_object_get(d, "lines"), i, l)
+    {
+        if (rc == 0)
+            rc = line_add(ls, device, json_object_get(l, "id"), json_object_get(l, "member_no"),
+                          (int64_t)json_integer_value(json_object_get(l, "delta")));
+    }
+    json_decref(d);
+    return rc;
+}
+
 /* Indexes HQ's balance lines changed since the cursor of '*changes'. */
 static int lines_of_changes(struct store_tx *tx, struct lines *ls)
 {
+    static const struct scan sc = {.sql = SQL_CHANGES_SINCE, .row = change_row};
     struct hqdb_stmt st;
-    int64_t through = 0, was, rows;
+    int64_t through = 0, was;
     int rc;
     if (hqdb_prepare(tx, &st, SQL_CURSOR_GET) != 0)
         return KIOSKD_EIO;
@@ -258,28 +326,8 @@ static int lines_of_changes(struct store_tx *tx, struct lines *ls)
     if (rc != HQDB_ROW && rc != HQDB_DONE)
         return rc;
     was = through;
-    do {
-        if (hqdb_prepare(tx, &st, SQL_CHANGES_SINCE) != 0)
-            return KIOSKD_EIO;
-        hqdb_bind_int64(&st, 1, through);
-        hqdb_bind_int64(&st, 2, LINES_BATCH);
-        for (rows = 0; (rc = hqdb_step(&st)) == HQDB_ROW; rows++) {
-            through = hqdb_column_int64(&st, 0);
-            if (strcmp(hqdb_column_text(&st, 1), "balance") != 0)
-                continue;
-            json_t *d = column_json(&st, 2);
-            int arc = line_add(ls, "hq", json_object_get(d, "id"), json_object_get(d, "member_no"),
-                               (int64_t)json_integer_value(json_object_get(d, "points")));
-            json_decref(d);
-            if (arc) {
-                rc = arc;
-                break;
-            }
-        }
-        hqdb_reset(&st);
-        if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
-            return rc;
-    } while (rows == LINES_BATCH);
+    if ((rc = scan_run(tx, ls, &sc, &through)) != 0)
+        return rc;
     return through > was ? cursor_put(tx, CHANGES_SOURCE, through) : 0; /* reads write nothing */
 }
 
@@ -287,39 +335,9 @@ static int lines_of_changes(struct store_tx *tx, struct lines *ls)
 static int lines_of_device(struct store_tx *tx, struct lines *ls, const char *device, int64_t from,
                            int64_t to)
 {
-    struct hqdb_stmt st;
-    int64_t rows;
-    int rc;
-    do {
-        if (hqdb_prepare(tx, &st, SQL_ENTRIES_RANGE) != 0)
-            return KIOSKD_EIO;
-        hqdb_bind_text(&st, 1, device);
-        hqdb_bind_int64(&st, 2, from);
-        hqdb_bind_int64(&st, 3, to);
-        hqdb_bind_int64(&st, 4, LINES_BATCH);
-        for (rows = 0; (rc = hqdb_step(&st)) == HQDB_ROW; rows++) {
-            from = hqdb_column_int64(&st, 0);
-            json_t *d = column_json(&st, 1), *l;
-            size_t i;
-            int arc = 0;
-            json_array_foreach(json_object_get(d, "lines"), i, l)
-            {
-                if (arc == 0)
-                    arc = line_add(ls, device, json_object_get(l, "id"),
-                                   json_object_get(l, "member_no"),
-                                   (int64_t)json_integer_value(json_object_get(l, "delta")));
-            }
-            json_decref(d);
-            if (arc) {
-                rc = arc;
-                break;
-            }
-        }
-        hqdb_reset(&st);
-        if (rc != HQDB_DONE || (rc = lines_put(tx, ls)) != 0)
-            return rc;
-    } while (rows == LINES_BATCH);
-    return cursor_put(tx, device, to);
+    const struct scan sc = {.sql = SQL_ENTRIES_RANGE, .device = device, .to = to, .row = entry_row};
+    int rc = scan_run(tx, ls, &sc, &from);
+    return rc ? rc : cursor_put(tx, device, to);
 }
 
 /* Brings hq_bot_lines up to date with what HQ has stored. */
