@@ -16,7 +16,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes -Wformat=2
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -I$(OUT)/gen
 CFLAGS   += -std=c17 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lm -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lev -lm -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))
@@ -31,7 +31,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN      := $(OUT)/kioskd
 
-.PHONY: all deb deps docs fuzz FORCE run test test-failalloc bench clean fmt lint check-pkgs
+.PHONY: all deb deps docs fuzz FORCE run soak test test-failalloc bench clean fmt lint check-pkgs
 
 all: build/kioskd
 
@@ -110,6 +110,12 @@ $(OUT)/failalloc.so: tests/failalloc.c
 	@echo "  LIB     $@"
 	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
 
+# memory and descriptors leaked on purpose (tests/leak.c), to prove the soak fails on a leak
+$(OUT)/leak.so: tests/leak.c
+	@mkdir -p $(dir $@)
+	@echo "  LIB     $@"
+	@$(CC) -std=c17 -O2 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 deps:
 	@sh tools/deps.sh build
 
@@ -122,6 +128,7 @@ run:
 MUSTACHE_SPEC ?= $(abspath ../shared/conformance/mustache-spec)
 
 # Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
+# J=N: at most N test jobs at once (default 2 per CPU; docs/testing.md); J=1 runs them in turn.
 test:
 	@sh tools/deps.sh test
 	@$(MAKE) --no-print-directory lint
@@ -133,7 +140,7 @@ test:
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
-	  python3 tests/run.py $(T)
+	  python3 tests/run.py $(if $(J),-j $(J)) $(T)
 
 # The integration tests with allocation failures spread through every daemon they
 # start (docs/testing.md): `make test-failalloc FAILALLOC=every=5000`. Tests that
@@ -146,7 +153,15 @@ test-failalloc:
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
 	  KIOSKD_FAILALLOC_SPREAD=$(FAILALLOC) \
-	  python3 tests/run.py --integration-only $(T)
+	  python3 tests/run.py --integration-only $(if $(J),-j $(J)) $(T)
+
+# The soak (bench/soak.py): SOAK_MIN minutes of mixed load, RSS and descriptors sampled each
+# minute, exit 1 unless flat after warm-up; its 2-minute version is tests/integration/test_soak.py.
+SOAK_MIN ?= 30
+soak:
+	@sh tools/deps.sh test
+	@$(MAKE) --no-print-directory all SAN=0 build/rel/leak.so
+	@SOAK_MIN=$(SOAK_MIN) KIOSKD_BIN=$(abspath build/rel/kioskd) nice -n 10 python3 bench/soak.py
 
 bench:
 	@sh tools/deps.sh bench

@@ -3,6 +3,7 @@
 
     bench/hq_drain.py [--bin build/rel/kioskd] [--entries 100000] [--batch 500] [--gzip on|off]
                       [--backend both|sqlite|pg] [--daemon]
+                      [--hq-returns DOWN_SECONDS [--interval S] [--max-backoff S]]
 
 Creates a branch database (migrated by the binary itself), fills its outbox
 with N sign-up-shaped entries (about 250 bytes of JSON each) straight through
@@ -13,14 +14,20 @@ side. PostgreSQL is a throwaway server on a Unix socket in a temporary folder
 (tests/integration/pgserver.py; Debian's postgresql). With --daemon, `kioskd
 serve` drains it by its own rounds instead (timed from its start to HQ holding
 every entry), and the longest time one push took to build (on a worker) is
-printed from its event=sync_round lines. All traffic is on 127.0.0.1;
+printed from its event=sync_round lines. With --hq-returns, `kioskd serve`
+starts with HQ down and keeps failing its rounds (backing off) for
+DOWN_SECONDS; then HQ starts, and what is timed is HQ's return to the
+branch's /metrics saying kioskd_outbox_pending 0 ([hq] interval and
+max_backoff as given: the defaults are the daemon's). All traffic is on 127.0.0.1;
 everything is written under a temporary folder, removed at the end.
 """
 import argparse
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,21 +40,26 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pgserver  # noqa: E402
 
 
-def start_hq(kioskd, ini, log_path):
-    """Starts `kioskd hq -c ini`; returns (process, port)."""
+def start_kioskd(kioskd, command, ini, log_path):
+    """Starts `kioskd COMMAND -c ini` (hq or serve); returns (process, port)."""
     log = open(log_path, "w+")
-    hq = subprocess.Popen([kioskd, "hq", "-c", ini], stderr=log)
+    proc = subprocess.Popen([kioskd, command, "-c", ini], stderr=log)
     for _ in range(1000):
         log.seek(0)
         m = re.search(r"event=listening .*port=(\d+)", log.read())
         if m:
-            return hq, int(m.group(1))
-        if hq.poll() is not None:
+            return proc, int(m.group(1))
+        if proc.poll() is not None:
             break
         time.sleep(0.01)
-    hq.kill()
+    proc.kill()
     log.seek(0)
-    sys.exit("kioskd hq did not start:\n" + log.read())
+    sys.exit(f"kioskd {command} did not start:\n" + log.read())
+
+
+def start_hq(kioskd, ini, log_path):
+    """Starts `kioskd hq -c ini`; returns (process, port)."""
+    return start_kioskd(kioskd, "hq", ini, log_path)
 
 
 def main():
@@ -59,6 +71,9 @@ def main():
     ap.add_argument("--gzip", default="on", choices=("on", "off"))
     ap.add_argument("--backend", default="both", choices=("both", "sqlite", "pg"))
     ap.add_argument("--daemon", action="store_true")
+    ap.add_argument("--hq-returns", type=float, metavar="DOWN_SECONDS")
+    ap.add_argument("--interval", type=int, default=60)
+    ap.add_argument("--max-backoff", type=int, default=300)
     a = ap.parse_args()
     backends = ["sqlite", "pg"] if a.backend == "both" else [a.backend]
     results = {}
@@ -67,7 +82,9 @@ def main():
             results[backend] = None
             continue
         results[backend] = drain(a, backend)
-    print(f"\n{a.entries} entries drained, batch {a.batch}, gzip {a.gzip}, loopback:")
+    what = f"from HQ's return after {a.hq_returns:.0f} s down to an empty outbox" \
+        if a.hq_returns is not None else "drained"
+    print(f"\n{a.entries} entries {what}, batch {a.batch}, gzip {a.gzip}, loopback:")
     print(f"  {'HQ store':<12} {'seconds':>8} {'entries/s':>10}")
     for backend, r in results.items():
         name = {"sqlite": "SQLite", "pg": "PostgreSQL"}[backend]
@@ -84,15 +101,18 @@ def drain(a, backend):
     d = tempfile.mkdtemp(prefix="kioskd-hqbench-")
     hq = None
     url = pgserver.new_database() if backend == "pg" else None
+    returns = a.hq_returns is not None
+    port = free_port() if returns else 0
     try:
         hq_ini = os.path.join(d, "hq.ini")
         with open(hq_ini, "w") as f:
-            f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/hq.db\n"
+            f.write(f"[hqserver]\nlisten = 127.0.0.1:{port}\ndatabase = {d}/hq.db\n"
                     f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n"
                     + (f"database_url = {url}\n" if url else ""))
         secret = subprocess.run([kioskd, "hq", "device", "add", "bench-1", "-c", hq_ini],
                                 check=True, capture_output=True, text=True).stdout.strip()
-        hq, port = start_hq(kioskd, hq_ini, os.path.join(d, "hq.log"))
+        if not returns:
+            hq, port = start_hq(kioskd, hq_ini, os.path.join(d, "hq.log"))
 
         br_ini = os.path.join(d, "branch.ini")
         with open(br_ini, "w") as f:
@@ -100,7 +120,8 @@ def drain(a, backend):
                     f"[tickets]\nkey_file = {d}/ticket.pem\n"
                     f"[hq]\nurl = http://127.0.0.1:{port}\ndevice = bench-1\nsecret = {secret}\n"
                     f"batch = {a.batch}\ngzip = {a.gzip}\n"
-                    f"[log]\nlevel = {'info' if a.daemon else 'warn'}\n"
+                    f"interval = {a.interval}\nmax_backoff = {a.max_backoff}\n"
+                    f"[log]\nlevel = {'info' if a.daemon or returns else 'warn'}\n"
                     "[http]\nlisten = 127.0.0.1:0\n[messages]\nchannel = off\n")
         with open(os.path.join(d, "p.csv"), "w") as f:  # any import creates and migrates it
             f.write("code,name,coefficient\nB1,bench,1\n")
@@ -122,7 +143,9 @@ def drain(a, backend):
             return pgserver.Connection(url) if url else sqlite3.connect(f"{d}/hq.db")
 
         t0 = time.monotonic()
-        if a.daemon:
+        if returns:
+            hq, dt, out = hq_returns(kioskd, br_ini, hq_ini, d, a.hq_returns)
+        elif a.daemon:
             out = daemon_drain(kioskd, br_ini, d, a.entries, hq_db)
         else:
             p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
@@ -130,7 +153,8 @@ def drain(a, backend):
             if p.returncode != 0:
                 sys.exit(f"sync failed: {p.stderr}")
             out = p.stdout.strip()
-        dt = time.monotonic() - t0
+        if not returns:
+            dt = time.monotonic() - t0
         hdb = hq_db()
         stored = hdb.execute("SELECT count(*) FROM hq_entries").fetchone()[0]
         acked = hdb.execute("SELECT acked_through FROM hq_devices").fetchone()[0]
@@ -138,7 +162,8 @@ def drain(a, backend):
         if stored != a.entries or acked != a.entries:
             sys.exit(f"HQ stored {stored} entries, acked through {acked}; expected {a.entries}")
         print(f"{a.entries} entries, batch {a.batch}, gzip {a.gzip}: {dt:.2f} s, "
-              f"{a.entries / dt:,.0f} entries/s to kioskd hq on {backend} (loopback)")
+              f"{a.entries / dt:,.0f} entries/s to kioskd hq on {backend} (loopback)"
+              + (" from HQ's return" if returns else ""))
         print(out)
         return dt
     finally:
@@ -175,6 +200,51 @@ def daemon_drain(kioskd, ini, d, n, hq_db):
     builds = [float(m) for m in re.findall(r"build_ms=([0-9.]+)", "".join(rounds))]
     return (f"{len(rounds)} rounds; longest push build (a worker, off the loop): "
             f"{max(builds) if builds else 0:.2f} ms")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def branch_metric(port, name):
+    """A gauge of the branch daemon's /metrics (None when it does not answer)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+    except OSError:
+        return None
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def hq_returns(kioskd, ini, hq_ini, d, down):
+    """Runs `kioskd serve` with HQ down for `down` seconds, then starts HQ;
+    returns (HQ's process, the seconds from HQ listening to the branch's
+    /metrics saying its outbox is empty, a summary)."""
+    br, port = start_kioskd(kioskd, "serve", ini, os.path.join(d, "branch.log"))
+    try:
+        time.sleep(down)
+        failed = branch_metric(port, "kioskd_sync_failures_total")
+        hq, _ = start_hq(kioskd, hq_ini, os.path.join(d, "hq.log"))
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1200:
+            if branch_metric(port, "kioskd_outbox_pending") == 0:
+                break
+            time.sleep(0.05)
+        else:
+            sys.exit("the outbox was not empty 1200 s after HQ returned")
+        dt = time.monotonic() - t0
+    finally:
+        br.terminate()
+        br.wait(10)
+    return hq, dt, (f"{failed:.0f} failed rounds while HQ was down; outbox empty "
+                    f"{dt:.2f} s after HQ returned")
 
 
 if __name__ == "__main__":

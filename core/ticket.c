@@ -12,6 +12,7 @@
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
+#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -403,13 +404,62 @@ out:
     return rc;
 }
 
+/* A code's parts: kid (TICKET_KID_LEN characters at code + 3), decoded
+ * payload and signature, and the length of the signed text K1.<kid>.<payload>. */
+struct code_parts {
+    const char *kid;
+    unsigned char payload[PAYLOAD_BYTES];
+    unsigned char sig[SIG_BYTES];
+    size_t signed_len;
+};
+
+/* Splits code[0..len) (nothing read at or past code + len). Returns 0 or
+ * KIOSKD_EMALFORMED. */
+static int split_code(const char *code, size_t len, struct code_parts *p)
+{
+    unsigned char kid_bytes[KID_BYTES];
+    const char *kid, *pl, *sg, *dot;
+    size_t kid_len, pl_len, sg_len;
+
+    if (code == NULL || len > TICKET_CODE_MAX || len < PREFIX_LEN ||
+        memcmp(code, prefix, PREFIX_LEN) != 0)
+        return KIOSKD_EMALFORMED;
+    kid = code + PREFIX_LEN;
+    dot = memchr(kid, '.', len - PREFIX_LEN);
+    if (dot == NULL)
+        return KIOSKD_EMALFORMED;
+    kid_len = (size_t)(dot - kid);
+    pl = dot + 1;
+    dot = memchr(pl, '.', (size_t)(code + len - pl));
+    if (dot == NULL)
+        return KIOSKD_EMALFORMED;
+    pl_len = (size_t)(dot - pl);
+    sg = dot + 1;
+    sg_len = (size_t)(code + len - sg); /* a further '.' fails the alphabet check */
+    if (b64url_decode_exact(kid, kid_len, kid_bytes, sizeof kid_bytes) != 0 ||
+        b64url_decode_exact(pl, pl_len, p->payload, sizeof p->payload) != 0 ||
+        b64url_decode_exact(sg, sg_len, p->sig, sizeof p->sig) != 0)
+        return KIOSKD_EMALFORMED;
+    if (p->payload[0] != TICKET_VERSION)
+        return KIOSKD_EMALFORMED;
+    p->kid = kid;
+    p->signed_len = (size_t)(dot - code);
+    return 0;
+}
+
+static void payload_read(const unsigned char *payload, struct ticket_payload *out)
+{
+    out->event_id = get_be64(payload + 1);
+    out->signup_id = get_be64(payload + 9);
+    out->issued_at = get_be64(payload + 17);
+}
+
 int ticket_verify(const struct ticket_keyring *ring, const char *code, size_t len,
                   struct ticket_payload *out)
 {
-    unsigned char kid_bytes[KID_BYTES], payload[PAYLOAD_BYTES], sig[SIG_BYTES], hash[32];
+    struct code_parts parts;
+    unsigned char hash[32];
     mbedtls_mpi r, s, half;
-    const char *kid, *pl, *sg, *dot;
-    size_t kid_len, pl_len, sg_len;
     int ret, rc, known = 0;
 
     mbedtls_mpi_init(&r);
@@ -421,36 +471,16 @@ int ticket_verify(const struct ticket_keyring *ring, const char *code, size_t le
     }
 
     /* Shape: K1.<kid>.<payload>.<sig>, nothing read at or past code + len. */
-    rc = KIOSKD_EMALFORMED;
-    if (code == NULL || len > TICKET_CODE_MAX || len < PREFIX_LEN ||
-        memcmp(code, prefix, PREFIX_LEN) != 0)
-        goto out;
-    kid = code + PREFIX_LEN;
-    dot = memchr(kid, '.', len - PREFIX_LEN);
-    if (dot == NULL)
-        goto out;
-    kid_len = (size_t)(dot - kid);
-    pl = dot + 1;
-    dot = memchr(pl, '.', (size_t)(code + len - pl));
-    if (dot == NULL)
-        goto out;
-    pl_len = (size_t)(dot - pl);
-    sg = dot + 1;
-    sg_len = (size_t)(code + len - sg); /* a further '.' fails the alphabet check */
-    if (b64url_decode_exact(kid, kid_len, kid_bytes, sizeof kid_bytes) != 0 ||
-        b64url_decode_exact(pl, pl_len, payload, sizeof payload) != 0 ||
-        b64url_decode_exact(sg, sg_len, sig, sizeof sig) != 0)
-        goto out;
-    if (payload[0] != TICKET_VERSION)
+    if ((rc = split_code(code, len, &parts)) != 0)
         goto out;
 
-    if (mbedtls_sha256_ret((const unsigned char *)code, (size_t)(dot - code), hash, 0) != 0) {
+    if (mbedtls_sha256_ret((const unsigned char *)code, parts.signed_len, hash, 0) != 0) {
         rc = KIOSKD_ECRYPTO;
         goto out;
     }
-    ret = mbedtls_mpi_read_binary(&r, sig, SCALAR_BYTES);
+    ret = mbedtls_mpi_read_binary(&r, parts.sig, SCALAR_BYTES);
     if (ret == 0)
-        ret = mbedtls_mpi_read_binary(&s, sig + SCALAR_BYTES, SCALAR_BYTES);
+        ret = mbedtls_mpi_read_binary(&s, parts.sig + SCALAR_BYTES, SCALAR_BYTES);
     if (ret != 0) {
         rc = map_mbedtls(ret);
         goto out;
@@ -460,7 +490,7 @@ int ticket_verify(const struct ticket_keyring *ring, const char *code, size_t le
     for (int i = 0; i < ring->n; i++) {
         const struct ticket_key *k = ring->keys[i];
         mbedtls_ecp_keypair *ec;
-        if (k == NULL || memcmp(k->kid, kid, TICKET_KID_LEN) != 0 || (ec = key_ec(k)) == NULL)
+        if (k == NULL || memcmp(k->kid, parts.kid, TICKET_KID_LEN) != 0 || (ec = key_ec(k)) == NULL)
             continue;
         known = 1;
         ret = half_order(&ec->grp, &half);
@@ -472,9 +502,7 @@ int ticket_verify(const struct ticket_keyring *ring, const char *code, size_t le
             continue; /* the high s twin of a valid signature: not ours */
         ret = mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q, &r, &s);
         if (ret == 0) {
-            out->event_id = get_be64(payload + 1);
-            out->signup_id = get_be64(payload + 9);
-            out->issued_at = get_be64(payload + 17);
+            payload_read(parts.payload, out);
             rc = 0;
             goto out;
         }
@@ -489,4 +517,58 @@ out:
     mbedtls_mpi_free(&s);
     mbedtls_mpi_free(&half);
     return rc;
+}
+
+int ticket_parse(const char *code, size_t len, struct ticket_payload *out,
+                 char kid[TICKET_KID_LEN + 1])
+{
+    struct code_parts parts;
+    int rc = split_code(code, len, &parts);
+    if (rc)
+        return rc;
+    payload_read(parts.payload, out);
+    memcpy(kid, parts.kid, TICKET_KID_LEN);
+    kid[TICKET_KID_LEN] = '\0';
+    return 0;
+}
+
+static int hmac_sha256(const unsigned char *key, size_t keylen, const void *msg, size_t len,
+                       unsigned char out[TICKET_DIGEST_LEN])
+{
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+    int ret = md ? mbedtls_md_hmac(md, key, keylen, msg, len, out) : MBEDTLS_ERR_MD_BAD_INPUT_DATA;
+    if (ret == 0)
+        return 0;
+    mbedtls_platform_zeroize(out, TICKET_DIGEST_LEN);
+    return ret == MBEDTLS_ERR_MD_ALLOC_FAILED ? KIOSKD_ENOMEM : KIOSKD_ECRYPTO;
+}
+
+int ticket_digest_key(const struct ticket_key *k, unsigned char out[TICKET_DIGEST_LEN])
+{
+    static const char label[] = "kioskd ticket digest v1";
+    unsigned char d[SCALAR_BYTES];
+    mbedtls_ecp_keypair *ec = k && k->has_private ? key_ec(k) : NULL;
+    if (ec == NULL)
+        return KIOSKD_EINVAL;
+    if (mbedtls_mpi_write_binary(&ec->d, d, sizeof d) != 0)
+        return KIOSKD_ECRYPTO;
+    int rc = hmac_sha256(d, sizeof d, label, sizeof label - 1, out);
+    mbedtls_platform_zeroize(d, sizeof d);
+    return rc;
+}
+
+int ticket_digest(const unsigned char key[TICKET_DIGEST_LEN], const char *code, size_t len,
+                  unsigned char out[TICKET_DIGEST_LEN])
+{
+    if (code == NULL || len == 0 || len > TICKET_CODE_MAX)
+        return KIOSKD_EINVAL;
+    return hmac_sha256(key, TICKET_DIGEST_LEN, code, len, out);
+}
+
+int ticket_digest_equal(const unsigned char *a, const unsigned char *b)
+{
+    volatile unsigned char diff = 0;
+    for (size_t i = 0; i < TICKET_DIGEST_LEN; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
 }

@@ -40,6 +40,7 @@
 #define TICKET_CODE_LEN 133 /* length of every code ticket_sign writes */
 #define TICKET_KID_LEN 8
 #define TICKET_KEYRING_MAX 16
+#define TICKET_DIGEST_LEN 32 /* HMAC-SHA256 */
 
 struct ticket_payload {
     int64_t event_id;
@@ -111,5 +112,38 @@ int ticket_sign(const struct ticket_key *k, struct rng *rng, const struct ticket
  */
 int ticket_verify(const struct ticket_keyring *ring, const char *code, size_t len,
                   struct ticket_payload *out);
+
+/*
+ * Reads the shape, kid and payload of code[0..len) as ticket_verify does,
+ * WITHOUT checking its signature: only for a code then compared with the
+ * digest kept when this daemon issued it (ticket_digest). kid gets the code's
+ * kid, NUL-terminated. Returns 0 or KIOSKD_EMALFORMED; out and kid are written
+ * only on success.
+ */
+int ticket_parse(const char *code, size_t len, struct ticket_payload *out,
+                 char kid[TICKET_KID_LEN + 1]);
+
+/*
+ * Issued tickets are recognised again without ECDSA by a keyed digest of the
+ * whole code, kept with the sign-up: codes are deterministic (one valid code
+ * per key and payload), so a scanned code whose digest equals the kept one is
+ * the ticket issued, and any other code naming the same payload is not.
+ *
+ * ticket_digest_key derives the digest key from the private part of k
+ * (HMAC-SHA256 of the private scalar and a fixed label): the same key file
+ * always gives the same digest key, and it says nothing about the scalar.
+ * Returns 0, KIOSKD_EINVAL (k has no private part), KIOSKD_ENOMEM or
+ * KIOSKD_ECRYPTO. The caller wipes out.
+ *
+ * ticket_digest writes HMAC-SHA256(key, code[0..len)) to out. Returns 0,
+ * KIOSKD_EINVAL (len 0 or above TICKET_CODE_MAX), KIOSKD_ENOMEM or
+ * KIOSKD_ECRYPTO (out is then zeroed).
+ *
+ * ticket_digest_equal compares two digests in constant time: non-zero when equal.
+ */
+int ticket_digest_key(const struct ticket_key *k, unsigned char out[TICKET_DIGEST_LEN]);
+int ticket_digest(const unsigned char key[TICKET_DIGEST_LEN], const char *code, size_t len,
+                  unsigned char out[TICKET_DIGEST_LEN]);
+int ticket_digest_equal(const unsigned char *a, const unsigned char *b);
 
 #endif

@@ -56,6 +56,11 @@ int app_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
     if ((rc = keyfile_ticket_key(k->cfg.tickets_key_file, &k->rng, 1, &key, err, errlen)) != 0)
         return rc;
     snprintf(k->kid, sizeof k->kid, "%s", key.kid);
+    if ((rc = ticket_digest_key(&key, k->ticket_digest_key)) != 0) {
+        ticket_key_free(&key);
+        snprintf(err, errlen, "cannot derive the ticket digest key");
+        return rc;
+    }
     if ((rc = ticket_key_write_pem(&key, 0, k->public_pem, sizeof k->public_pem)) != 0) {
         ticket_key_free(&key);
         snprintf(err, errlen, "cannot encode the ticket key");
@@ -106,6 +111,7 @@ void app_close(struct kioskd *k)
     store_close(k->store);
     k->store = NULL;
     pii_free(&k->pii);
+    mbedtls_platform_zeroize(k->ticket_digest_key, sizeof k->ticket_digest_key);
     rng_free(&k->rng);
     free(k->events_cache.json);
     k->events_cache.json = NULL;

@@ -2,6 +2,7 @@
 #ifndef KIOSKD_CLI_H
 #define KIOSKD_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "daemon/kioskd.h"
@@ -24,6 +25,25 @@ struct member_fields {
  * Returns 0 or KIOSKD_ECRYPTO. */
 int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
                        const struct member_fields *f, struct store_member *m);
+
+/* Each import's columns, and its row check: reads r's next row and checks it
+ * (no database, no keys), filling the fields; 1, 0 at the end, or a KIOSKD_E*
+ * code with r->err naming the line and field. The members row's name is the
+ * validated copy written into name (name_cap bytes; 160 holds any); its other
+ * fields point into r's row, valid until the next call. */
+struct csvrows;
+struct csvrows_spec;
+struct store_product;
+struct store_maturity;
+extern const struct csvrows_spec import_members_csv, import_products_csv, import_maturities_csv;
+int import_member_row(struct csvrows *r, char *name, size_t name_cap, struct member_fields *f);
+int import_product_row(struct csvrows *r, struct store_product *p);
+int import_maturity_row(struct csvrows *r, struct store_maturity *m);
+
+/* The same with the keys and random source of the calling thread (a worker's:
+ * core/pii.h, one thread at a time). */
+int import_member_seal_with(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                            const struct member_fields *f, struct store_member *m);
 /* kioskd import products FILE.csv (daemon/import_products.c). */
 int cli_import_products(struct kioskd *k, const char *path);
 /* kioskd import maturities FILE.csv: member_no,product,amount,matures_on

@@ -48,8 +48,20 @@ static const struct opt opts[] = {
      "How many public requests a client address may send at once before the rate applies."},
     {"http", "request_timeout", OPT_INT, OFF(http_request_timeout), "10", 1, 300, NULL, false, "s",
      "A client that takes longer than this to send its request (headers or body) is disconnected."},
+    {"http", "event_loop", OPT_ENUM, OFF(http_event_loop), "poll", 0, 0, "poll epoll", false, "",
+     "`poll`: lws' own loop, which visits every open connection on each turn. `epoll`: lws on "
+     "libev, a turn costs what is ready: for thousands of idle keep-alive connections (a "
+     "fleet); needs lws' libev plugin, else `poll` is used (logged)."},
+    {"http", "keepalive_timeout", OPT_INT, OFF(http_keepalive_timeout), "5", 1, 60, NULL, false,
+     "s",
+     "An idle keep-alive connection is closed after this long; a fleet of kiosks that poll more "
+     "slowly keeps its connections open with a longer one (each holds a file descriptor: see "
+     "`max_connections`)."},
     {"http", "max_connections", OPT_INT, OFF(http_max_connections), "1024", 16, 65536, NULL, false,
-     "connections", "Connections served at once; more wait in the kernel's queue."},
+     "connections",
+     "Connections open at once (idle keep-alive ones included); past it a new connection gets "
+     "503 at once. Each takes a file descriptor: the open-file limit (`ulimit -n`, the unit's "
+     "`LimitNOFILE=`) must exceed it by about 64."},
     {"http", "workers", OPT_INT, OFF(http_workers), "2", 1, 8, NULL, false, "threads",
      "Threads for slow CPU work beside the event loop: ticket signatures and checks, PIN "
      "hashing, QR images."},

@@ -21,6 +21,8 @@ struct config {
     int64_t http_rate_burst;
     int64_t http_request_timeout; /* seconds */
     int64_t http_max_connections;
+    int64_t http_keepalive_timeout; /* seconds */
+    char *http_event_loop;          /* "poll" or "epoll" */
     int64_t http_workers;
     int64_t http_worker_queue; /* door work (signing, checking, QR images) waiting */
     int64_t http_hash_queue;   /* PIN hashes waiting */

@@ -290,8 +290,9 @@ struct hq_importer {
 static const char *const member_cols[] = {"member_no", "name",      "phone",    "aum",
                                           "birthday",  "household", "last_txn", NULL};
 static const char *const product_cols[] = {"code", "name", "coefficient", NULL};
-static const char *const event_cols[] = {"title", "kind",     "starts_at", "ends_at",
-                                         "venue", "capacity", "branch",    NULL};
+/* status (optional): open (the default) or cancelled, which the branch applies */
+static const char *const event_cols[] = {"title",    "kind",   "starts_at", "ends_at", "venue",
+                                         "capacity", "branch", "status",    NULL};
 static const char *const balance_cols[] = {"member_no", "id", "points", "reason", "at", NULL};
 
 static const char *const *cols_of(const char *what)
@@ -324,7 +325,8 @@ static int read_header(struct hq_importer *im)
         for (int f = 0; f < row.n; f++)
             if (strcmp(row.field[f], cols[i]) == 0)
                 im->col[i] = f;
-        bool optional = cols == member_cols && (i == 5 || i == 6);
+        bool optional =
+            (cols == member_cols && (i == 5 || i == 6)) || (cols == event_cols && i == 7);
         if (im->col[i] < 0 && !optional) {
             snprintf(im->err, sizeof im->err, "%s:%d: the header has no column '%s'", im->path,
                      row.line, cols[i]);
@@ -396,7 +398,7 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     const char *title = field(im, row, 0), *kind = field(im, row, 1);
     const char *starts = field(im, row, 2), *ends = field(im, row, 3);
     const char *venue = field(im, row, 4), *cap = field(im, row, 5);
-    const char *branch = field(im, row, 6);
+    const char *branch = field(im, row, 6), *status = field(im, row, 7);
     int64_t s, e;
     char *end;
     if (validate_text(title, strlen(title), 1, 100))
@@ -416,10 +418,14 @@ static int next_event(struct hq_importer *im, const struct csv_row *row, char ke
     if (!hqsig_device_ok(branch))
         return import_fail(im, row->line, "branch",
                            "must be the device id of the branch it takes place at");
+    if (!*status)
+        status = "open";
+    if (strcmp(status, "open") && strcmp(status, "cancelled"))
+        return import_fail(im, row->line, "status", "must be open or cancelled (or empty)");
     snprintf(key, 201, "%s %" PRId64 " %.100s", branch, s, title);
-    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "key", key, "title", title,
+    *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "key", key, "title", title,
                       "kind", kind, "starts_at", starts, "ends_at", ends, "capacity", (int)c,
-                      "venue", venue, "branch", branch);
+                      "venue", venue, "branch", branch, "status", status);
     return *data ? 1 : KIOSKD_ENOMEM;
 }
 
@@ -560,10 +566,12 @@ static int import_file(struct kioskd *k, const char *what, const char *path)
 
 /* --- kioskd hq export signups --- */
 
-static const char *const export_cols[] = {"device", "entry_id", "at",   "event_id", "signup_id",
-                                          "source", "status",   "name", "phone",    NULL};
+static const char *const export_cols[] = {"device",    "entry_id",  "at",     "event_id",
+                                          "signup_id", "source",    "status", "name",
+                                          "phone",     "event_key", NULL};
 
-static int export_row(void *arg, const char *device, const char *id, const char *at, json_t *data)
+static int export_row(void *arg, const char *device, const char *id, const char *at,
+                      const char *event_key, json_t *data)
 {
     struct buf *b = arg;
     char event[24], signup[24];
@@ -579,7 +587,8 @@ static int export_row(void *arg, const char *device, const char *id, const char 
                        json_string_value(json_object_get(data, "source")),
                        json_string_value(json_object_get(data, "status")),
                        json_string_value(json_object_get(data, "name")),
-                       json_string_value(json_object_get(data, "phone"))};
+                       json_string_value(json_object_get(data, "phone")),
+                       event_key};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof v / sizeof v[0]; i++) {
         if (i && (rc = buf_append(b, ",", 1)) != 0)
@@ -653,12 +662,19 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     }
     errno = 0;
     long long ev = slash ? strtoll(slash + 1, &end, 10) : 0;
-    if (!j.event_device[0] || !hqsig_device_ok(j.event_device) || errno || end == slash + 1 ||
-        *end || ev < 1 || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
+    bool by_id = j.event_device[0] && hqsig_device_ok(j.event_device) && !errno &&
+                 end != slash + 1 && !*end && ev >= 1;
+    /* else HQ's key of an event it imported ("BRANCH START TITLE", hq export signups) */
+    if (!by_id && strchr(event, ' ') && strlen(event) < sizeof j.event_key &&
+        !validate_text(event, strlen(event), 1, HQ_EVENT_KEY_MAX)) {
+        snprintf(j.event_key, sizeof j.event_key, "%s", event);
+        j.event_device[0] = '\0';
+    }
+    if ((!by_id && !j.event_key[0]) || validate_name(name_in, j.name, sizeof j.name, &why) != 0 ||
         !validate_mobile(phone)) {
         fprintf(stderr, "kioskd hq signup: EVENT must be DEVICE/ID (the branch that holds the "
-                        "event and its id there), NAME a name and PHONE an 11-digit mainland "
-                        "mobile number\n");
+                        "event and its id there) or the key HQ imported it under, NAME a name "
+                        "and PHONE an 11-digit mainland mobile number\n");
         mbedtls_platform_zeroize(&j, sizeof j);
         return 2;
     }
@@ -689,6 +705,14 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     hq_close(k);
     mbedtls_platform_zeroize(j.name, sizeof j.name);
     mbedtls_platform_zeroize(j.phone, sizeof j.phone);
+    if (rc == KIOSKD_EGONE) {
+        fprintf(stderr, "kioskd hq signup: HQ cancelled that event\n");
+        return 1;
+    }
+    if (rc == KIOSKD_ENOTFOUND && j.event_key[0]) {
+        fprintf(stderr, "kioskd hq signup: HQ imported no event under that key\n");
+        return 1;
+    }
     if (rc == KIOSKD_ENOTFOUND) {
         fprintf(stderr,
                 "kioskd hq signup: %s has no event %lld at HQ yet (its event_created or "
@@ -696,6 +720,7 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
                 j.event_device, ev);
         return 1;
     }
+    ev = j.event_id;
     if (rc) {
         fprintf(stderr, "kioskd hq signup: %s\n", kioskd_strerror(rc));
         return 1;
@@ -703,6 +728,9 @@ static int hq_signup(struct kioskd *k, const char *event, const char *name_in, c
     if (j.merged_into[0])
         printf("merged into %s: this phone is signed up for event %s/%lld already\n", j.merged_into,
                j.event_device, ev);
+    else if (ev == 0)
+        printf("%s\nsign-up %s:%lld for HQ's event %s, for %s to pull once it has linked it\n",
+               code, j.kid, (long long)j.signup_id, j.event_key, j.event_device);
     else
         printf("%s\nsign-up %s:%lld for event %s/%lld, for %s to pull\n", code, j.kid,
                (long long)j.signup_id, j.event_device, ev, j.event_device);

@@ -380,6 +380,8 @@ static void write_free(struct write_ctx *w)
 static void write_done(struct store_job *job)
 {
     struct write_ctx *w = job->arg;
+    if (w->spec->again && w->spec->again(w))
+        return;
     struct req *r = req_resume(&w->wait);
     if (job->rc == 0 && w->spec->effects)
         w->spec->effects(w);

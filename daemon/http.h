@@ -189,6 +189,9 @@ struct route_write {
     /* 0 to submit; KIOSKD_EINVAL: 422 with r->json's fields; another status
      * is answered by req_fail unless fill has answered itself */
     int (*fill)(struct req *r, struct write_ctx *w);
+    /* may be NULL: first on the loop when the job is done; true when it took
+     * w back (another step before the answer: it resumes or frees w itself) */
+    bool (*again)(struct write_ctx *w);
     void (*effects)(struct write_ctx *w);               /* may be NULL; after a commit only */
     json_t *(*reply)(struct write_ctx *w, int *status); /* *status is preset to 200 */
     void (*release)(struct write_ctx *w);               /* may be NULL: frees what fill kept */

@@ -21,7 +21,7 @@
 
 enum col { C_NO, C_PRODUCT, C_AMOUNT, C_MATURES, C_COUNT };
 static const char *const col_names[C_COUNT] = {"member_no", "product", "amount", "matures_on"};
-static const struct csvrows_spec maturities_csv = {
+const struct csvrows_spec import_maturities_csv = {
     .names = col_names,
     .ncols = C_COUNT,
     .expected = "member_no,product,amount,matures_on",
@@ -30,10 +30,8 @@ static const struct csvrows_spec maturities_csv = {
 
 #define PRODUCT_CHARS_MAX 100
 
-/* The writer's row source: the next maturity, checked. */
-static int next_maturity(void *arg, struct store_maturity *m)
+int import_maturity_row(struct csvrows *im, struct store_maturity *m)
 {
-    struct csvrows *im = arg;
     int rc = csvrows_next(im);
     if (rc <= 0)
         return rc;
@@ -59,6 +57,12 @@ static int next_maturity(void *arg, struct store_maturity *m)
     return 1;
 }
 
+/* The writer's row source: the next maturity, checked. */
+static int next_maturity(void *arg, struct store_maturity *m)
+{
+    return import_maturity_row(arg, m);
+}
+
 /* A member number the members table lacks: named with its line. */
 static void maturity_refused(struct csvrows *r, const struct store_job *job, void *arg)
 {
@@ -80,7 +84,7 @@ int cli_import_maturities(struct kioskd *k, const char *path)
     store_maturities_import_init(&j);
     j.next = next_maturity;
     j.arg = rows;
-    int status = csvrows_import(k, rows, &maturities_csv, path,
+    int status = csvrows_import(k, rows, &import_maturities_csv, path,
                                 &(struct csvrows_import){.what = "maturities",
                                                          .job = &j.job,
                                                          .added = &j.added,

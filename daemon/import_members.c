@@ -20,7 +20,7 @@
 enum col { C_NO, C_NAME, C_PHONE, C_AUM, C_BIRTHDAY, C_HOUSEHOLD, C_LAST_TXN, C_COUNT };
 static const char *const col_names[C_COUNT] = {"member_no", "name",      "phone",   "aum",
                                                "birthday",  "household", "last_txn"};
-static const struct csvrows_spec members_csv = {
+const struct csvrows_spec import_members_csv = {
     .names = col_names,
     .ncols = C_COUNT,
     .optional = 1u << C_LAST_TXN,
@@ -34,65 +34,66 @@ struct importer {
     struct csvrows rows;
 };
 
-static const char *col(struct importer *im, enum col c)
+int import_member_row(struct csvrows *r, char *name, size_t name_cap, struct member_fields *f)
 {
-    return csvrows_col(&im->rows, c);
-}
-
-static int row_fail(struct importer *im, const char *field, const char *why)
-{
-    return csvrows_fail(&im->rows, field, why);
+    int rc = csvrows_next(r);
+    if (rc <= 0)
+        return rc;
+    memset(f, 0, sizeof *f);
+    const char *no = csvrows_col(r, C_NO);
+    size_t nlen = strlen(no);
+    if (nlen == 0 || nlen > MEMBER_NO_MAX ||
+        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
+        return csvrows_fail(r, "member_no", "must be 1 to 32 letters, digits, '-' or '_'");
+    const char *why = NULL;
+    if (validate_name(csvrows_col(r, C_NAME), name, name_cap, &why) != 0)
+        return csvrows_fail(r, "name", why ? why : "is not valid");
+    const char *phone = csvrows_col(r, C_PHONE);
+    if (!validate_mobile(phone))
+        return csvrows_fail(r, "phone", "must be an 11-digit mainland mobile number");
+    if (cny_to_fen(csvrows_col(r, C_AUM), &f->aum_fen, &why) != 0)
+        return csvrows_fail(r, "aum", why);
+    if (!validate_date(csvrows_col(r, C_BIRTHDAY)))
+        return csvrows_fail(r, "birthday", "must be a date YYYY-MM-DD");
+    const char *hh = csvrows_col(r, C_HOUSEHOLD);
+    if (strlen(hh) > 64 || utf8_count(hh) == SIZE_MAX || strpbrk(hh, "\t\r\n"))
+        return csvrows_fail(r, "household", "must be at most 64 bytes of text on one line");
+    const char *lt = csvrows_col(r, C_LAST_TXN);
+    if (*lt && !validate_date(lt))
+        return csvrows_fail(r, "last_txn", "must be a date YYYY-MM-DD");
+    f->member_no = no;
+    f->name = name;
+    f->phone = phone;
+    f->birthday = csvrows_col(r, C_BIRTHDAY);
+    f->household = hh;
+    f->last_txn = lt;
+    return 1;
 }
 
 /* The writer's row source: the next member, checked and sealed. */
 static int next_member(void *arg, struct store_member *m)
 {
     struct importer *im = arg;
-    struct kioskd *k = im->k;
-    int rc = csvrows_next(&im->rows);
+    char name[160];
+    struct member_fields f;
+    int rc = import_member_row(&im->rows, name, sizeof name, &f);
     if (rc <= 0)
         return rc;
-    memset(m, 0, sizeof *m);
-    const char *no = col(im, C_NO);
-    size_t nlen = strlen(no);
-    if (nlen == 0 || nlen > MEMBER_NO_MAX ||
-        strspn(no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != nlen)
-        return row_fail(im, "member_no", "must be 1 to 32 letters, digits, '-' or '_'");
-    char name[160];
-    const char *why = NULL;
-    if (validate_name(col(im, C_NAME), name, sizeof name, &why) != 0)
-        return row_fail(im, "name", why ? why : "is not valid");
-    const char *phone = col(im, C_PHONE);
-    if (!validate_mobile(phone))
-        return row_fail(im, "phone", "must be an 11-digit mainland mobile number");
-    int64_t fen;
-    if (cny_to_fen(col(im, C_AUM), &fen, &why) != 0)
-        return row_fail(im, "aum", why);
-    if (!validate_date(col(im, C_BIRTHDAY)))
-        return row_fail(im, "birthday", "must be a date YYYY-MM-DD");
-    const char *hh = col(im, C_HOUSEHOLD);
-    if (strlen(hh) > 64 || utf8_count(hh) == SIZE_MAX || strpbrk(hh, "\t\r\n"))
-        return row_fail(im, "household", "must be at most 64 bytes of text on one line");
-    const char *lt = col(im, C_LAST_TXN);
-    if (*lt && !validate_date(lt))
-        return row_fail(im, "last_txn", "must be a date YYYY-MM-DD");
-    rc = import_member_seal(k, &im->lines,
-                            &(struct member_fields){.member_no = no,
-                                                    .name = name,
-                                                    .phone = phone,
-                                                    .aum_fen = fen,
-                                                    .birthday = col(im, C_BIRTHDAY),
-                                                    .household = hh,
-                                                    .last_txn = lt},
-                            m);
+    rc = import_member_seal(im->k, &im->lines, &f, m);
     mbedtls_platform_zeroize(name, sizeof name);
     if (rc)
-        return row_fail(im, "name", "could not be sealed");
+        return csvrows_fail(&im->rows, "name", "could not be sealed");
     return 1;
 }
 
 int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
                        const struct member_fields *f, struct store_member *m)
+{
+    return import_member_seal_with(&k->pii, &k->rng, lines, f, m);
+}
+
+int import_member_seal_with(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                            const struct member_fields *f, struct store_member *m)
 {
     memset(m, 0, sizeof *m);
     snprintf(m->member_no, sizeof m->member_no, "%s", f->member_no);
@@ -102,12 +103,12 @@ int import_member_seal(struct kioskd *k, const struct tier_lines *lines,
     snprintf(m->tier, sizeof m->tier, "%s", tier_of(lines, f->aum_fen));
     char aum[24];
     int alen = snprintf(aum, sizeof aum, "%lld", (long long)f->aum_fen);
-    phone_hash(k, f->phone, m->who.phone_hash);
-    int rc = pii_seal(&k->pii, &k->rng, "phone", f->phone, strlen(f->phone), m->who.phone_enc,
+    pii_hash(pii, f->phone, strlen(f->phone), m->who.phone_hash);
+    int rc = pii_seal(pii, rng, "phone", f->phone, strlen(f->phone), m->who.phone_enc,
                       sizeof m->who.phone_enc, &m->who.phone_enc_len) ||
-             pii_seal(&k->pii, &k->rng, "name", f->name, strlen(f->name), m->who.name_enc,
+             pii_seal(pii, rng, "name", f->name, strlen(f->name), m->who.name_enc,
                       sizeof m->who.name_enc, &m->who.name_enc_len) ||
-             pii_seal(&k->pii, &k->rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
+             pii_seal(pii, rng, "aum", aum, (size_t)alen, m->aum_enc, sizeof m->aum_enc,
                       &m->aum_enc_len);
     mask_name(f->name, m->who.name_mask, sizeof m->who.name_mask);
     memcpy(m->who.phone_last4, f->phone + 7, 4);
@@ -133,7 +134,7 @@ int cli_import_members(struct kioskd *k, const char *path)
     j.arg = im;
     store_actor_set(&j.by, NULL, "import");
     int status = csvrows_import(
-        k, &im->rows, &members_csv, path,
+        k, &im->rows, &import_members_csv, path,
         &(struct csvrows_import){
             .what = "members", .job = &j.job, .added = &j.added, .updated = &j.updated});
     mbedtls_platform_zeroize(im, sizeof *im);

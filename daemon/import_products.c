@@ -17,17 +17,15 @@
 
 enum col { C_CODE, C_NAME, C_COEF, C_COUNT };
 static const char *const col_names[C_COUNT] = {"code", "name", "coefficient"};
-static const struct csvrows_spec products_csv = {
+const struct csvrows_spec import_products_csv = {
     .names = col_names,
     .ncols = C_COUNT,
     .expected = "code,name,coefficient",
     .field_max = 512,
 };
 
-/* The writer's row source: the next product, checked. */
-static int next_product(void *arg, struct store_product *p)
+int import_product_row(struct csvrows *im, struct store_product *p)
 {
-    struct csvrows *im = arg;
     int rc = csvrows_next(im);
     if (rc <= 0)
         return rc;
@@ -48,6 +46,12 @@ static int next_product(void *arg, struct store_product *p)
     return 1;
 }
 
+/* The writer's row source: the next product, checked. */
+static int next_product(void *arg, struct store_product *p)
+{
+    return import_product_row(arg, p);
+}
+
 int cli_import_products(struct kioskd *k, const char *path)
 {
     struct csvrows *rows = calloc(1, sizeof *rows);
@@ -61,7 +65,7 @@ int cli_import_products(struct kioskd *k, const char *path)
     j.arg = rows;
     store_actor_set(&j.by, NULL, "import");
     int status = csvrows_import(
-        k, rows, &products_csv, path,
+        k, rows, &import_products_csv, path,
         &(struct csvrows_import){
             .what = "products", .job = &j.job, .added = &j.added, .updated = &j.updated});
     free(rows);

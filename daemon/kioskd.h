@@ -54,19 +54,24 @@ struct kioskd {
     struct ratelimit *bot_rl;        /* commands per chat identity ([bot] per_minute) */
 
     struct lws_context *lws;
+    void *evloop; /* libev's loop (epoll) that lws runs on; NULL: lws' own poll() */
     struct lws_vhost *vhost;
     int port;                          /* the port actually listened on */
     lws_sorted_usec_list_t drain_tick; /* wakes the loop while stopping */
+    lws_sorted_usec_list_t loop_tick;  /* keeps lws' timers on time on libev (server.c) */
     lws_sorted_usec_list_t daily_tick; /* daily work (daemon/daily.c) */
     bool daily_running;                /* a daily run is in the store's hands */
 
     struct rng rng;               /* the loop's random source */
     struct pii pii;               /* the loop's personal-data keys */
     char kid[TICKET_KID_LEN + 1]; /* this daemon's ticket key id */
-    char public_pem[256];         /* its public part, pushed to HQ for other devices */
-    struct workers *workers;      /* CPU work: signatures, PIN hashes, QR images */
-    struct live *live;            /* websocket subscribers (daemon/live.c) */
-    struct messenger *messenger;  /* templates, scheduler, sender, net thread (messages.c) */
+    /* key of the digests of the tickets it issues (core/ticket.h ticket_digest);
+     * set before the workers start, read-only after, so any thread may read it */
+    unsigned char ticket_digest_key[TICKET_DIGEST_LEN];
+    char public_pem[256];        /* its public part, pushed to HQ for other devices */
+    struct workers *workers;     /* CPU work: signatures, PIN hashes, QR images */
+    struct live *live;           /* websocket subscribers (daemon/live.c) */
+    struct messenger *messenger; /* templates, scheduler, sender, net thread (messages.c) */
     struct events_cache events_cache;
     struct bot_cache *bot_cache;        /* recent read-only chat replies (handlers/bot.c) */
     struct net *net;                    /* outbound HTTP: messages, HQ sync (daemon/net.h) */
@@ -74,6 +79,8 @@ struct kioskd {
     struct campaign_builder *campaigns; /* audience builds on a worker (handlers/campaigns.c) */
     struct hq *hq;                 /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
     const struct bot_backend *bot; /* the chat bot's data (handlers/bot.h); NULL: the branch's */
+
+    int64_t test_clock; /* seconds KIOSKD_TEST_CLOCK adds to the messenger's time (test hook) */
 
     uint64_t next_request_id;
     int waiting;   /* requests waiting for a deferred answer */

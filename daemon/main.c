@@ -233,7 +233,9 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
     /* Test hook, never a setting: KIOSKD_TEST_CLOCK=SECONDS shifts the time the
-     * store's jobs see (the points expiry of a later year); logged when set. */
+     * store's jobs and the messenger see (the points expiry of a later year, the
+     * end of a rate's minute or of the gap between WeChat token refreshes after a
+     * restart); logged when set. */
     const char *clock_shift = getenv("KIOSKD_TEST_CLOCK");
     if (clock_shift) {
         char *end;
@@ -243,6 +245,7 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
         store_clock_shift(k->store, (int64_t)shift * 1000000);
+        k->test_clock = (int64_t)shift;
         log_info("test_clock_shifted", "seconds=%lld", shift);
     }
     if (router_init(&k->router, route_tables) != 0 || metrics_init(&k->metrics, k->router.n) != 0) {
@@ -601,7 +604,8 @@ static const struct cmd cmds[] = {
      "it in an area: it pulls the events of the other branches of its area.\n"
      "import members|products|events|balances FILE.csv: loads data the branches then pull\n"
      "(the CSV columns of `kioskd import`; events also have `branch`, the device id of the\n"
-     "branch where it takes place; balances have member_no,id,points,reason,at, points\n"
+     "branch where it takes place, and may have `status`, open or cancelled: a cancelled\n"
+     "event is cancelled at the branches too; balances have member_no,id,points,reason,at, points\n"
      "earned at HQ that the branches add to their ledgers once by id); a bad row is\n"
      "reported with its line and nothing changes.\n"
      "import templates DIR_OR_FILE: message templates (KIND.CHANNEL.mustache, the format of\n"
@@ -609,12 +613,13 @@ static const struct cmd cmds[] = {
      "its start and keeps its own template when one is refused (logged).\n"
      "export signups: prints as CSV, for the bank's CRM, every sign-up and walk-in the\n"
      "branches pushed, with the guest's name and phone (unsealed with HQ's key; keep the\n"
-     "output as safe as HQ's database).\n"
+     "output as safe as HQ's database); its last column, event_key, is HQ's key of the event.\n"
      "signup EVENT NAME PHONE: takes a sign-up at HQ as HQ's chat bot does, for HQ IT to\n"
      "try the flow: prints its ticket (signed with [hqserver] ticket_key_file), which the\n"
      "branch holding the event checks in offline once it has synced. EVENT is DEVICE/ID:\n"
      "the branch where the event takes place and its id there (an event imported at HQ\n"
-     "has its id once that branch has pulled it and synced again).\n"
+     "has its id once that branch has pulled it and synced again), or HQ's key of an event\n"
+     "it imported (export signups' event_key), also before its branch has linked it.\n"
      "bind-code MEMBER_NO: prints a one-time code (valid 10 minutes) with which the member\n"
      "binds a chat identity at HQ's bot (绑定 PHONE CODE), as a branch's staff give one.\n"
      "Safe while the server runs.\n"},

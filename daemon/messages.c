@@ -560,9 +560,11 @@ static void send_log(struct send *s, const char *text)
 
 static void wx_post(struct send *s);
 
-static int64_t wall_s(void)
+/* The time of day for the WeChat token and its forced refreshes, in step with
+ * the store's jobs under KIOSKD_TEST_CLOCK. */
+static int64_t wall_s(const struct messenger *ms)
 {
-    return (int64_t)time(NULL);
+    return (int64_t)time(NULL) + ms->k->test_clock;
 }
 
 static void state_put_done(struct store_job *job)
@@ -611,7 +613,7 @@ static void wx_state_load(struct messenger *ms)
     int64_t expires_at, updated_at;
     if (store_channel_state(k->store, WX_TOKEN_STATE, hex, sizeof hex, &expires_at, &updated_at) ==
             0 &&
-        expires_at > wall_s() + WX_MARGIN) {
+        expires_at > wall_s(ms) + WX_MARGIN) {
         unsigned char sealed[WX_TOKEN_MAX + PII_OVERHEAD];
         size_t n = strlen(hex) / 2, len;
         bool ok = n <= sizeof sealed;
@@ -691,7 +693,7 @@ static void wx_fetched(struct net_req *r)
         const char *token = json_string_value(json_object_get(doc, "access_token"));
         json_int_t expires_in = json_integer_value(json_object_get(doc, "expires_in"));
         if (token && *token && strlen(token) < sizeof ms->wx_token && expires_in > 0) {
-            int64_t now = wall_s();
+            int64_t now = wall_s(ms);
             snprintf(ms->wx_token, sizeof ms->wx_token, "%s", token);
             ms->wx_expires_at = now + expires_in;
             ms->wx_fetched_at = now;
@@ -717,7 +719,7 @@ static void wx_fetched(struct net_req *r)
         mbedtls_platform_zeroize(r->response.data, r->response.len);
     net_req_free(r);
     if (ok) {
-        log_info("wechat_token", "expires_in=%lld", (long long)(ms->wx_expires_at - wall_s()));
+        log_info("wechat_token", "expires_in=%lld", (long long)(ms->wx_expires_at - wall_s(ms)));
         wx_token_save(ms);
     } else if (v != V_RELEASE) {
         log_warn("wechat_token_failed", "error=%s", why);
@@ -761,7 +763,7 @@ static int wx_fetch(struct messenger *ms, bool force)
     }
     ms->wx_fetching = true;
     if (force) {
-        int64_t now = wall_s(), until;
+        int64_t now = wall_s(ms), until;
         (void)wx_may_force(ms, now, &until); /* rolls the day over */
         ms->wx_forced_at = now;
         ms->wx_forced_n++;
@@ -823,7 +825,7 @@ static void wechat_done(struct net_req *r)
         return;
     }
     /* the token was refused: a newer one, the one being fetched, or a forced refresh */
-    int64_t now = wall_s(), until = 0;
+    int64_t now = wall_s(ms), until = 0;
     if (++s->wx_tries >= WX_TRIES) {
         settle(s, V_RETRY, err);
     } else if (ms->wx_fetching) {
@@ -962,7 +964,7 @@ static void wx_go(struct send *s)
         settle(s, V_RETRY, kioskd_strerror(KIOSKD_ENOMEM));
         return;
     }
-    int64_t now = wall_s();
+    int64_t now = wall_s(ms);
     if (ms->wx_token[0] && now < ms->wx_expires_at - WX_MARGIN) {
         if (now >= ms->wx_expires_at - WX_EARLY && now - ms->wx_fetched_at >= WX_MARGIN)
             (void)wx_fetch(ms, false); /* early, in the background */

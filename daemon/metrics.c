@@ -82,6 +82,12 @@ static const struct {
     [MC_CLIENTS_GONE] =
         {"kioskd_clients_gone_total",
          "Requests whose client disconnected before the answer (their work still completes)."},
+    [MC_TICKETS_BY_DIGEST] = {"kioskd_checkin_tickets_by_digest_total",
+                              "Check-in scans of this daemon's own tickets decided by the digest "
+                              "kept when the ticket was issued (no ECDSA)."},
+    [MC_TICKETS_VERIFIED] = {"kioskd_checkin_tickets_verified_total",
+                             "Check-in scans whose signature was verified by ECDSA (other keys, "
+                             "sign-ups without a kept digest, codes that are no ticket)."},
 };
 
 static long rss_kib(void)

@@ -22,7 +22,9 @@ enum metric_counter {
     MC_SYNC_FAILURES,
     MC_MESSAGES_SENT,
     MC_MESSAGES_FAILED,
-    MC_CLIENTS_GONE, /* answered after the client had left */
+    MC_CLIENTS_GONE,      /* answered after the client had left */
+    MC_TICKETS_BY_DIGEST, /* check-in scans decided by the digest kept at issue */
+    MC_TICKETS_VERIFIED,  /* check-in scans verified by ECDSA on a worker */
     MC__COUNT
 };
 

@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <math.h>
 #include <mbedtls/platform_util.h>
@@ -276,8 +277,12 @@ void server_answer_deferred(struct req *r)
     /* Written at once rather than on WRITEABLE: one poll round less, and lws
      * 4.1 delivers no POLLOUT to a connection whose input is paused (below). */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    /* Closed at once (r is freed: nothing touches it after an answer): on
+     * libev's loop a kill left to lws' timers comes at their next round (up
+     * to 100 ms, loop_tick), and meanwhile a connection whose input is paused
+     * (pipelining) and that the client closed keeps waking the loop. */
     if (req_write(r) != 0)
-        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 /* A client sent another request on a connection whose answer is still being
@@ -378,6 +383,17 @@ static bool body_too_slow(const struct req *r)
     return true;
 }
 
+/* The client's address as text, as lws_get_peer_simple() gives it, from the
+ * address counted at accept: no getpeername() per request. */
+static void peer_of(const struct kioskd *k, struct lws *wsi, char *out, size_t n)
+{
+    const struct conn_addr *slot = lws_get_opaque_user_data(wsi);
+    bool v6 = strchr(k->cfg.http_host, ':') != NULL; /* an IPv4 listener's are ::ffff:a.b.c.d */
+    if (!slot ||
+        !inet_ntop(v6 ? AF_INET6 : AF_INET, v6 ? slot->addr : slot->addr + 12, out, (socklen_t)n))
+        lws_get_peer_simple(wsi, out, n);
+}
+
 static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urilen)
 {
     struct kioskd *k = lws_context_user(lws_get_context(wsi));
@@ -433,7 +449,7 @@ static int on_http(struct req *r, struct lws *wsi, const char *uri, size_t urile
         return early_error(r, 404, "not_found", "no such path");
     r->rt = k->router.routes[r->route];
 
-    lws_get_peer_simple(wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
+    peer_of(k, wsi, r->peer, sizeof r->peer); /* handlers limit by address too */
     if ((r->rt->flags & ROUTE_PUBLIC) && k->ratelimit) {
         int wait = ratelimit_take(k->ratelimit, r->peer, wall_us());
         if (wait) {
@@ -678,7 +694,9 @@ static int live_entry(struct lws *wsi, enum lws_callback_reasons reason, void *u
 }
 
 static const struct lws_protocols protocols[] = {
-    {"http", http_callback, sizeof(struct req), 0, 0, NULL, 0},
+    /* an answer goes out in one send() up to 64 KiB (lws' default is 4 KiB:
+     * the event list took two sends and a wait for the socket to be writable) */
+    {"http", http_callback, sizeof(struct req), 0, 0, NULL, 65536},
     {"kioskd-live", live_entry, sizeof(struct live_conn), 4096, 0, NULL, 0},
     {"kioskd-raw", raw_callback, sizeof(struct raw_conn), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -745,6 +763,22 @@ static const struct lws_protocol_vhost_options pvo_live = {&pvo_raw, &live_defau
 static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
                                            .secs_since_valid_hangup = 90};
 
+/*
+ * On libev, lws 4.1 arms its one ev_timer for the earliest of its timers
+ * (sul) when that one fires, or when the loop goes idle, where re-arming an
+ * armed ev_timer changes nothing: a timer scheduled earlier than the armed
+ * one (a live view's token expiry, a request timeout) would wait for it, and
+ * a busy loop never goes idle. This tick, always the next 100 ms, keeps the
+ * armed one near: every timer fires at most 100 ms late.
+ */
+#define LOOP_TICK_US (100 * LWS_US_PER_MS)
+
+static void loop_tick(lws_sorted_usec_list_t *sul)
+{
+    struct kioskd *k = lws_container_of(sul, struct kioskd, loop_tick);
+    lws_sul_schedule(k->lws, 0, &k->loop_tick, loop_tick, LOOP_TICK_US);
+}
+
 int server_start(struct kioskd *k, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
@@ -762,7 +796,7 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
     info.retry_and_idle_policy = &idle_policy;
     info.timeout_secs = (unsigned int)k->cfg.http_request_timeout;
     info.timeout_secs_ah_idle = (int)k->cfg.http_request_timeout;
-    info.keepalive_timeout = 5;
+    info.keepalive_timeout = (int)k->cfg.http_keepalive_timeout;
     info.fd_limit_per_thread = (unsigned int)k->cfg.http_max_connections + 32;
     info.max_http_header_data = 4096;
     /* one header table per connection we accept: none ever waits for one */
@@ -782,7 +816,32 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for the connection table");
         return KIOSKD_ENOMEM;
     }
-    k->lws = lws_create_context(&info);
+    /* lws' own loop polls every open connection on each turn: with a few
+     * thousand idle keep-alive connections that costs more than the request.
+     * On libev's loop (epoll) a turn costs what is ready. Without lws' libev
+     * plugin, lws' own loop still serves. */
+    bool want_ev = strcmp(k->cfg.http_event_loop, "epoll") == 0;
+    struct ev_loop *loop = want_ev ? ev_loop_new(EVFLAG_NOENV | ev_recommended_backends()) : NULL;
+    void *loops[1] = {loop};
+    if (loop) {
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = loops;
+        k->lws = lws_create_context(&info);
+        if (k->lws) {
+            k->evloop = loop;
+            lws_sul_schedule(k->lws, 0, &k->loop_tick, loop_tick, LOOP_TICK_US);
+        } else {
+            ev_loop_destroy(loop);
+            log_warn("event_loop", "loop=poll reason=lws_libev_unavailable");
+        }
+    } else if (want_ev) {
+        log_warn("event_loop", "loop=poll reason=no_libev_loop");
+    }
+    if (!k->lws) {
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = NULL;
+        k->lws = lws_create_context(&info);
+    }
     if (!k->lws) {
         snprintf(err, errlen, "cannot start the HTTP server on %s:%d%s", k->cfg.http_host,
                  k->cfg.http_port, k->cfg.http_cert[0] ? " (check [http] cert and key)" : "");
@@ -803,8 +862,11 @@ void server_run(struct kioskd *k)
 {
     double deadline = 0;
     for (;;) {
-        if (lws_service(k->lws, 0) < 0)
+        if (k->evloop) {
+            ev_run(k->evloop, EVRUN_ONCE); /* returns after the events of one turn */
+        } else if (lws_service(k->lws, 0) < 0) {
             break;
+        }
         if (k->hup_signal) {
             k->hup_signal = 0;
             log_reopen();
@@ -833,11 +895,16 @@ void server_run(struct kioskd *k)
 
 void server_stop(struct kioskd *k)
 {
-    if (k->lws)
+    if (k->lws) {
         lws_sul_cancel(&k->drain_tick);
+        lws_sul_cancel(&k->loop_tick);
+    }
     if (k->lws)
         lws_context_destroy(k->lws);
     k->lws = NULL;
+    if (k->evloop)
+        ev_loop_destroy(k->evloop);
+    k->evloop = NULL;
     k->conn_pending = NULL;
     connlimit_free(&k->conns);
 }

@@ -16,6 +16,7 @@
 #include "core/timefmt.h"
 #include "core/validate.h"
 #include "daemon/cli.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/messages.h"
 #include "daemon/templates.h"
@@ -218,8 +219,8 @@ static const char *str_of(json_t *o, const char *key)
 }
 
 /* Checks and seals one member change into m; NULL or what is wrong. */
-static const char *member_of(struct kioskd *k, const struct tier_lines *lines, json_t *d,
-                             struct store_member *m)
+static const char *member_of(struct pii *pii, struct rng *rng, const struct tier_lines *lines,
+                             json_t *d, struct store_member *m)
 {
     const char *no = str_of(d, "member_no"), *why = NULL;
     size_t nlen = strlen(no);
@@ -239,15 +240,15 @@ static const char *member_of(struct kioskd *k, const struct tier_lines *lines, j
     const char *hh = str_of(d, "household"), *lt = str_of(d, "last_txn");
     if (strlen(hh) > 64 || strpbrk(hh, "\t\r\n") || (*lt && !validate_date(lt)))
         return "a member's household or last_txn is not valid";
-    int rc = import_member_seal(k, lines,
-                                &(struct member_fields){.member_no = no,
-                                                        .name = name,
-                                                        .phone = str_of(d, "phone"),
-                                                        .aum_fen = json_integer_value(aum),
-                                                        .birthday = str_of(d, "birthday"),
-                                                        .household = hh,
-                                                        .last_txn = lt},
-                                m);
+    int rc = import_member_seal_with(pii, rng, lines,
+                                     &(struct member_fields){.member_no = no,
+                                                             .name = name,
+                                                             .phone = str_of(d, "phone"),
+                                                             .aum_fen = json_integer_value(aum),
+                                                             .birthday = str_of(d, "birthday"),
+                                                             .household = hh,
+                                                             .last_txn = lt},
+                                     m);
     mbedtls_platform_zeroize(name, sizeof name);
     return rc ? "a member could not be sealed" : NULL;
 }
@@ -290,7 +291,7 @@ static bool positive_of(json_t *d, const char *key, int64_t *out)
 }
 
 /* Checks another device's ticket key; *own when it is this daemon's. */
-static const char *key_of(struct kioskd *k, json_t *d, struct store_sync_key *key, bool *own)
+static const char *key_of(const struct kioskd *k, json_t *d, struct store_sync_key *key, bool *own)
 {
     struct ticket_key tk;
     const char *pem = str_of(d, "public_pem");
@@ -309,7 +310,8 @@ static const char *key_of(struct kioskd *k, json_t *d, struct store_sync_key *ke
 }
 
 /* Checks a sign-up taken elsewhere and seals its guest with this branch's key. */
-static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_signup *g)
+static const char *signup_of(struct pii *pii, struct rng *rng, json_t *d,
+                             struct store_sync_signup *g)
 {
     const char *status = str_of(d, "status"), *source = str_of(d, "source");
     const char *consent = str_of(d, "consent_version"), *device = str_of(d, "device");
@@ -319,6 +321,10 @@ static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_sign
     if (!positive_of(d, "signup_id", &g->origin_id) || !positive_of(d, "event_id", &g->event_id) ||
         !positive_of(d, "issued_at", &g->issued_at))
         return "a sign-up's signup_id, event_id or issued_at is not valid";
+    json_t *te = json_object_get(d, "ticket_event_id");
+    if (te && (!json_is_integer(te) || json_integer_value(te) < 0))
+        return "a sign-up's ticket_event_id is not valid";
+    g->ticket_event_id = te ? (int64_t)json_integer_value(te) : -1;
     if (strcmp(status, "confirmed") != 0 && strcmp(status, "waitlisted") != 0)
         return "a sign-up's status is not confirmed or waitlisted";
     if (strcmp(source, "kiosk") != 0 && strcmp(source, "bot") != 0 && strcmp(source, "staff") != 0)
@@ -330,7 +336,7 @@ static const char *signup_of(struct kioskd *k, json_t *d, struct store_sync_sign
     const char *phone = str_of(d, "phone");
     if (validate_name(str_of(d, "name"), name, sizeof name, &why) != 0)
         return "a sign-up's name is not valid";
-    int rc = validate_mobile(phone) ? guest_person(k, name, phone, &g->who) : -1;
+    int rc = validate_mobile(phone) ? guest_person_with(pii, rng, name, phone, &g->who) : -1;
     mbedtls_platform_zeroize(name, sizeof name);
     if (rc)
         return "a sign-up's phone is not valid or could not be sealed";
@@ -353,10 +359,11 @@ static const char *revocation_of(json_t *d, struct store_sync_revocation *r)
 
 /* Checks one event change into e: another branch's (of this one's area) or,
  * when its branch is this device, this branch's own (branch ""). */
-static const char *event_of(struct kioskd *k, json_t *d, struct store_pulled_event *e)
+static const char *event_of(const struct kioskd *k, json_t *d, struct store_pulled_event *e)
 {
     const char *key = str_of(d, "key"), *branch = str_of(d, "branch");
     const char *title = str_of(d, "title"), *kind = str_of(d, "kind"), *venue = str_of(d, "venue");
+    const char *status = str_of(d, "status"); /* absent: open (HQs before status) */
     json_t *cap = json_object_get(d, "capacity");
     memset(e, 0, sizeof *e);
     if (strlen(key) == 0 || strlen(key) > SYNC_KEY_MAX)
@@ -375,6 +382,9 @@ static const char *event_of(struct kioskd *k, json_t *d, struct store_pulled_eve
         return "an event's venue is not valid";
     if (!json_is_integer(cap) || json_integer_value(cap) < 1 || json_integer_value(cap) > 100000)
         return "an event's capacity is not valid";
+    if (*status && strcmp(status, "open") && strcmp(status, "cancelled"))
+        return "an event's status is not open or cancelled";
+    e->cancel = strcmp(status, "cancelled") == 0;
     snprintf(e->hq_key, sizeof e->hq_key, "%s", key);
     if (strcmp(branch, k->cfg.hq_device) != 0)
         snprintf(e->branch, sizeof e->branch, "%s", branch);
@@ -444,6 +454,12 @@ static const char *template_of(json_t *d, struct store_pulled_template *t, bool 
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen)
 {
+    return sync_pull_read_with(k, &k->pii, &k->rng, body, len, p, why, whylen);
+}
+
+int sync_pull_read_with(const struct kioskd *k, struct pii *pii, struct rng *rng, const char *body,
+                        size_t len, struct sync_page *p, char *why, size_t whylen)
+{
     json_error_t err;
     json_t *doc = json_loadb(body, len, 0, &err);
     json_t *changes = json_object_get(doc, "changes"), *c;
@@ -486,7 +502,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             goto out;
         }
         if (strcmp(kind, "member") == 0)
-            problem = member_of(k, &lines, d, &p->members[p->job.nmembers++]);
+            problem = member_of(pii, rng, &lines, d, &p->members[p->job.nmembers++]);
         else if (strcmp(kind, "product") == 0)
             problem = product_of(d, &p->products[p->job.nproducts++]);
         else if (strcmp(kind, "key") == 0) {
@@ -497,7 +513,7 @@ int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_p
             else
                 p->job.nkeys++;
         } else if (strcmp(kind, "signup") == 0)
-            problem = signup_of(k, d, &p->signups[p->job.nsignups++]);
+            problem = signup_of(pii, rng, d, &p->signups[p->job.nsignups++]);
         else if (strcmp(kind, "revocation") == 0)
             problem = revocation_of(d, &p->revocations[p->job.nrevocations++]);
         else if (strcmp(kind, "event") == 0)
@@ -564,12 +580,17 @@ void sync_page_free(struct sync_page *p)
 int64_t sync_page_applied(struct kioskd *k, const struct sync_page *p)
 {
     const struct store_sync_page *j = &p->job;
-    for (size_t i = 0; i < j->nevents; i++)
+    for (size_t i = 0; i < j->nevents; i++) {
+        if (j->events[i].cancelled) {
+            log_info("hq_event_cancelled", "event_id=%lld", (long long)j->events[i].id);
+            live_publish(k, j->events[i].id, json_pack("{s:s}", "type", "event_cancelled"));
+        }
         if (j->events[i].capacity_kept)
             log_warn("hq_event_capacity_kept",
                      "event_id=%lld hq_capacity=%lld capacity=%lld signed_up=%lld",
                      (long long)j->events[i].id, (long long)j->events[i].ev.capacity,
                      (long long)j->events[i].kept_capacity, (long long)j->events[i].confirmed);
+    }
     if (j->balances_pending)
         log_info("hq_balance_pending", "lines=%lld", (long long)j->balances_pending);
     if (j->nevents) {

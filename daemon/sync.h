@@ -72,6 +72,12 @@ struct sync_page {
  * KIOSKD_EMALFORMED (why says what) or KIOSKD_ENOMEM. */
 int sync_pull_read(struct kioskd *k, const char *body, size_t len, struct sync_page *p, char *why,
                    size_t whylen);
+/* The same off the loop: members and guests are sealed with pii and rng (the
+ * calling thread's own, core/pii.h), and from k only what is set at start is
+ * read (cfg, kid); a refused template is logged (daemon/log.h is safe from
+ * any thread). The daemon runs it on a worker (daemon/hqsync.c). */
+int sync_pull_read_with(const struct kioskd *k, struct pii *pii, struct rng *rng, const char *body,
+                        size_t len, struct sync_page *p, char *why, size_t whylen);
 /* Frees a page's arrays (wiping the sealed data); accepts a zeroed page. */
 void sync_page_free(struct sync_page *p);
 /* After a page's job committed (on the loop, before sync_page_free): logs

@@ -48,13 +48,19 @@ bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const
 
 int guest_person(struct kioskd *k, const char *name, const char *phone, struct store_person *who)
 {
-    phone_hash(k, phone, who->phone_hash);
+    return guest_person_with(&k->pii, &k->rng, name, phone, who);
+}
+
+int guest_person_with(struct pii *pii, struct rng *rng, const char *name, const char *phone,
+                      struct store_person *who)
+{
+    pii_hash(pii, phone, strlen(phone), who->phone_hash);
     char key[168] = "name:";
     int rc = validate_name_key(name, key + 5, sizeof key - 5) != 0 ||
-                     pii_hash(&k->pii, key, strlen(key), who->name_hash) != 0 ||
-                     pii_seal(&k->pii, &k->rng, "phone", phone, strlen(phone), who->phone_enc,
+                     pii_hash(pii, key, strlen(key), who->name_hash) != 0 ||
+                     pii_seal(pii, rng, "phone", phone, strlen(phone), who->phone_enc,
                               sizeof who->phone_enc, &who->phone_enc_len) != 0 ||
-                     pii_seal(&k->pii, &k->rng, "name", name, strlen(name), who->name_enc,
+                     pii_seal(pii, rng, "name", name, strlen(name), who->name_enc,
                               sizeof who->name_enc, &who->name_enc_len) != 0
                  ? KIOSKD_ECRYPTO
                  : 0;

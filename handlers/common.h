@@ -24,6 +24,9 @@ bool guest_from_json(struct kioskd *k, struct jv *v, const char *name_key, const
 /* Fills who from a name already checked with validate_name and a valid
  * mobile number: sealed copies, keyed hashes, masked forms. 0 or KIOSKD_ECRYPTO. */
 int guest_person(struct kioskd *k, const char *name, const char *phone, struct store_person *who);
+/* The same with the keys and random source of the calling thread (a worker's). */
+int guest_person_with(struct pii *pii, struct rng *rng, const char *name, const char *phone,
+                      struct store_person *who);
 /* Seals the decimal text of an amount in fen under aad (members' AUM: "aum"),
  * and opens it again. 0 or KIOSKD_ECRYPTO. */
 int fen_seal(struct kioskd *k, const char *aad, int64_t fen, unsigned char *out, size_t cap,

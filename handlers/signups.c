@@ -35,6 +35,8 @@ struct signup_ctx {
     struct kioskd *k;
     char code[TICKET_CODE_MAX + 1];
     int sign_rc;
+    int digest_rc;
+    unsigned char digest[TICKET_DIGEST_LEN];
 };
 
 /* The ticket part of an answer: code and the URLs of its images. */
@@ -52,12 +54,43 @@ static void sign_run(struct work *w, struct worker_ctx *ctx)
     struct signup_ctx *c = container_of(w, struct signup_ctx, work);
     struct ticket_payload p = {c->job.event_id, c->job.signup_id, c->job.issued_at};
     c->sign_rc = ticket_sign(&ctx->sign_key, &ctx->rng, &p, c->code, sizeof c->code);
+    c->digest_rc =
+        c->sign_rc ? c->sign_rc
+                   : ticket_digest(c->k->ticket_digest_key, c->code, strlen(c->code), c->digest);
+}
+
+static void digest_stored(struct store_job *job)
+{
+    free(container_of(job, struct store_ticket_digest, job));
+}
+
+/* Keeps the digest of the ticket just signed with its sign-up, for check-ins
+ * (handlers/checkins.c). Not waited for and not required: a ticket whose
+ * digest is missing (no memory, its lane full, a crash before the commit) is
+ * verified by its signature instead. */
+static void keep_digest(struct signup_ctx *c)
+{
+    if (c->digest_rc)
+        return;
+    struct store_ticket_digest *d = malloc(sizeof *d);
+    if (!d)
+        return;
+    store_ticket_digest_init(d);
+    d->job.done = digest_stored;
+    d->signup_id = c->job.signup_id;
+    d->issued_at = c->job.issued_at;
+    snprintf(d->kid, sizeof d->kid, "%s", c->k->kid);
+    memcpy(d->digest, c->digest, sizeof d->digest);
+    if (store_submit_spare(c->k->store, &d->job) != 0)
+        free(d);
 }
 
 static void signed_done(struct work *w)
 {
     struct signup_ctx *c = container_of(w, struct signup_ctx, work);
     struct req *r = req_resume(&c->wait);
+    if (!w->rc)
+        keep_digest(c);
     if (r) {
         if (w->rc || c->sign_rc) {
             req_fail(r, w->rc ? w->rc : c->sign_rc);

@@ -103,9 +103,22 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
     int rc;
     memset(&f, 0, sizeof f);
     if (j->method == CHECKIN_TICKET) {
-        int64_t id = j->signup_id;
+        int64_t id = j->signup_id, ticket_event = j->ticket_event_id;
+        if (j->by_digest) {
+            rc = strcmp(j->ticket_kid, j->kid) != 0
+                     ? KIOSKD_ENOTFOUND
+                     : signup_digest_check(tx, j->signup_id, j->ticket_event_id, j->issued_at,
+                                           j->kid, j->digest);
+            if (rc == KIOSKD_EBADSIG)
+                return store_refuse(job, WHY_BAD_TICKET);
+            if (rc == KIOSKD_ENOTFOUND) /* before 0018, a revived sign-up, not ours... */
+                return store_refuse(job, WHY_TICKET_UNVERIFIED);
+            if (rc)
+                return rc;
+        }
         if (j->ticket_kid[0] && strcmp(j->ticket_kid, j->kid) != 0) {
-            rc = signup_of_ticket_elsewhere(tx, j->ticket_kid, j->signup_id, j->issued_at, &id);
+            rc = signup_of_ticket_elsewhere(tx, j->ticket_kid, j->signup_id, j->issued_at, &id,
+                                            &ticket_event);
             if (rc == KIOSKD_EREFUSED)
                 return store_refuse(job, WHY_TICKET_CANCELLED);
             if (rc)
@@ -114,7 +127,7 @@ static int checkin_run(struct store_tx *tx, struct store_job *job)
         rc = id ? signup_find_by_id(tx, id, &f) : KIOSKD_ENOTFOUND;
         if (rc && rc != KIOSKD_ENOTFOUND)
             return rc;
-        enum store_why why = ticket_rule(&f, NULL, j->ticket_event_id, j->issued_at);
+        enum store_why why = ticket_rule(&f, NULL, ticket_event, j->issued_at);
         if (why != WHY_NONE)
             return store_refuse(job, why);
         if (j->event_id && j->event_id != f.event_id) {

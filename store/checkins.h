@@ -21,7 +21,8 @@
  * Refusals: the ticket rule's (WHY_UNKNOWN_TICKET, WHY_TICKET_REPLACED,
  * WHY_TICKET_CANCELLED), WHY_WRONG_EVENT, WHY_NO_SIGNUP, WHY_NO_CODE, WHY_SIGNUP_CANCELLED,
  * WHY_EVENT_NOT_FOUND, WHY_EVENT_CANCELLED, WHY_CHECKIN_NOT_OPEN,
- * WHY_CHECKIN_CLOSED, WHY_WAITLISTED. Out: already = a check-in was in force;
+ * WHY_CHECKIN_CLOSED, WHY_WAITLISTED, and by_digest's WHY_BAD_TICKET and
+ * WHY_TICKET_UNVERIFIED. Out: already = a check-in was in force;
  * for WHY_WRONG_EVENT, out_event_id and (when it could be read) out_title and
  * out_starts_at are the ticket's event; for WHY_CHECKIN_NOT_OPEN,
  * out_starts_at is the event's start. */
@@ -33,8 +34,13 @@ struct store_checkin {
     int64_t ticket_event_id;
     int64_t signup_id;
     int64_t issued_at;
-    char ticket_kid[16];     /* CHECKIN_TICKET: the key that signed it; another than kid:
-                                the sign-up was taken elsewhere (store/sync.h) */
+    char ticket_kid[16]; /* CHECKIN_TICKET: the key that signed it; another than kid:
+                            the sign-up was taken elsewhere (store/sync.h) */
+    bool by_digest;      /* CHECKIN_TICKET of this key, signature not verified: digest
+                            (core/ticket.h ticket_digest of the scanned code) must equal the
+                            one kept with the sign-up; WHY_BAD_TICKET when it does not,
+                            WHY_TICKET_UNVERIFIED when none is kept (verify, then again) */
+    unsigned char digest[STORE_HASH_LEN];
     struct store_person who; /* CHECKIN_PHONE: phone_hash; CHECKIN_WALKIN: all */
     char short_code[7];      /* CHECKIN_CODE: the sign-up's 6 digits */
     char consent_version[16];

@@ -64,6 +64,15 @@ static const char SQL_DEVICE_EVENT[] =
     "ON CONFLICT DO NOTHING";
 static const char SQL_EVENT_KEY_OF[] =
     "SELECT key FROM hq_device_events WHERE device = ?1 AND event_id = ?2";
+static const char SQL_EVENT_BRANCH_OF_KEY[] =
+    "SELECT branch FROM hq_changes WHERE kind = 'event' AND key = ?1 AND branch IS NOT NULL";
+static const char SQL_EVENT_CANCELLED[] =
+    "SELECT data FROM hq_changes WHERE kind = 'event' AND key = ?1";
+static const char SQL_DEVICE_EVENT_OF_KEY[] =
+    "SELECT event_id FROM hq_device_events WHERE device = ?1 AND key = ?2";
+static const char SQL_SIGNUPS_OF_EVENT[] =
+    "SELECT key, data, device FROM hq_changes WHERE kind = 'signup' AND event_key = ?1 "
+    "ORDER BY seq";
 static const char SQL_SIGNUP_FIRST[] =
     "SELECT kid, signup_id FROM hq_signups WHERE event_key = ?1 AND phone_hash = ?2 "
     "AND merged_into IS NULL LIMIT 1";
@@ -78,6 +87,8 @@ static const char SQL_SIGNUP_MERGED[] =
     "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+static const char SQL_DEVICE_EVENTS[] =
+    "SELECT device, event_id, key FROM hq_device_events WHERE key IS NOT NULL";
 static const char SQL_ENTRIES_OF_KIND[] =
     "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
@@ -415,6 +426,60 @@ static int malformed(struct store_hq_push *j, const char *why)
     return 0;
 }
 
+/* A sign-up change kept for serving again: (key, data, device). */
+struct served_signup {
+    char *key, *data, *device; /* device NULL: HQ's own */
+};
+
+/* Serves again, after every change there is, the sign-ups of the event
+ * event_key that a device has just linked: those taken before it linked it
+ * (at HQ, for an event HQ imported) were left out of its pulls, and its
+ * cursor is past them. */
+static int signups_served_again(struct store_tx *tx, const char *event_key)
+{
+    struct hqdb_stmt st;
+    struct served_signup *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = hqdb_lock_changes(tx);
+    if (rc == 0 && hqdb_prepare(tx, &st, SQL_SIGNUPS_OF_EVENT) != 0)
+        rc = KIOSKD_EIO;
+    if (rc)
+        return rc;
+    hqdb_bind_text(&st, 1, event_key);
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        if (n == cap) {
+            struct served_signup *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+            if (!nv) {
+                rc = KIOSKD_ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        size_t len;
+        const char *data = hqdb_column_blob(&st, 1, &len);
+        struct served_signup *s = &v[n++];
+        s->key = strdup(hqdb_column_text(&st, 0));
+        s->data = data ? strndup(data, len) : NULL;
+        s->device = hqdb_column_null(&st, 2) ? NULL : strdup(hqdb_column_text(&st, 2));
+        if (!s->key || !s->data || (!hqdb_column_null(&st, 2) && !s->device)) {
+            rc = KIOSKD_ENOMEM;
+            break;
+        }
+    }
+    hqdb_reset(&st);
+    rc = rc == HQDB_DONE ? 0 : rc;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = change_put(tx, "signup", v[i].key, v[i].data,
+                        &(struct change_scope){.device = v[i].device, .event_key = event_key});
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].key);
+        free(v[i].data);
+        free(v[i].device);
+    }
+    free(v);
+    return rc;
+}
+
 /* Whether an entry of kind brings more than itself (the flows above, run
  * only when it is new, so its insert must be waited for): sign-ups,
  * promotions and cancellations that name a ticket, events created or linked. The
@@ -486,7 +551,9 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         hqdb_bind_text(&st, 1, j->auth.device);
         hqdb_bind_int64(&st, 2, (int64_t)json_integer_value(ev));
         hqdb_bind_text(&st, 3, created ? own : linked);
-        return hqdb_exec(&st, NULL);
+        int64_t added = 0;
+        rc = hqdb_exec(&st, &added);
+        return rc == 0 && added && !created ? signups_served_again(tx, linked) : rc;
     }
     return 0;
 }
@@ -735,15 +802,74 @@ void store_hq_import_init(struct store_hq_import *j)
     j->job.run = import_run;
 }
 
+/* A device's event id and HQ's key of it (hq_device_events), for the export. */
+struct device_event {
+    char device[HQ_DEVICE_MAX + 1];
+    int64_t event_id;
+    char key[HQ_EVENT_KEY_MAX + 1];
+};
+
+/* Every event HQ keys, read before the entries (one statement at a time). */
+static int device_events_read(struct store_tx *tx, struct device_event **out, size_t *n)
+{
+    struct hqdb_stmt st;
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENTS) != 0)
+        return KIOSKD_EIO;
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        if (*n == cap) {
+            struct device_event *v = realloc(*out, (cap = cap ? cap * 2 : 64) * sizeof *v);
+            if (!v) {
+                rc = KIOSKD_ENOMEM;
+                break;
+            }
+            *out = v;
+        }
+        struct device_event *e = &(*out)[(*n)++];
+        snprintf(e->device, sizeof e->device, "%s", hqdb_column_text(&st, 0));
+        e->event_id = hqdb_column_int64(&st, 1);
+        snprintf(e->key, sizeof e->key, "%s", hqdb_column_text(&st, 2));
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
+}
+
+/* HQ's key of the event data names at device into key ("" when none). */
+static void export_event_key(const struct device_event *v, size_t n, const char *device,
+                             json_t *data, char key[HQ_EVENT_KEY_MAX + 1])
+{
+    json_t *ev = json_object_get(data, "event_id");
+    key[0] = '\0';
+    if (!json_is_integer(ev))
+        return;
+    int64_t id = (int64_t)json_integer_value(ev);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].event_id == id && strcmp(v[i].device, device) == 0) {
+            snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s", v[i].key);
+            return;
+        }
+    snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)id);
+}
+
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
     struct hqdb_stmt st;
-    int rc;
+    struct device_event *events = NULL;
+    size_t nevents = 0;
+    char key[HQ_EVENT_KEY_MAX + 1];
     j->rows = 0;
     tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
-    if (hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
-        return KIOSKD_EIO;
+    int rc = device_events_read(tx, &events, &nevents);
+    if (rc == 0 && hqdb_prepare(tx, &st, SQL_ENTRIES_OF_KIND) != 0)
+        rc = KIOSKD_EIO;
+    if (rc) {
+        free(events);
+        return rc;
+    }
     hqdb_bind_text(&st, 1, j->kind);
     while ((rc = hqdb_step(&st)) == HQDB_ROW) {
         json_error_t err;
@@ -751,17 +877,20 @@ static int export_run(struct store_tx *tx, struct store_job *job)
         const char *text = hqdb_column_blob(&st, 3, &len);
         json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
         int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
-        if (xrc == 0)
+        if (xrc == 0) {
+            export_event_key(events, nevents, hqdb_column_text(&st, 0), data, key);
             xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
-                         hqdb_column_text(&st, 2), data);
+                         hqdb_column_text(&st, 2), key, data);
+        }
         json_decref(data);
         if (xrc) {
-            hqdb_reset(&st);
-            return xrc;
+            rc = xrc;
+            break;
         }
         j->rows++;
     }
     hqdb_reset(&st);
+    free(events);
     return rc == HQDB_DONE ? 0 : rc;
 }
 
@@ -773,15 +902,69 @@ void store_hq_export_init(struct store_hq_export *j)
 
 #define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 
+/* The branch of the event HQ imported under j->event_key and its id there (0
+ * while not linked) into j; *known false when no event has that key. */
+static int event_of_key(struct store_tx *tx, struct store_hq_signup *j,
+                        char key[HQ_EVENT_KEY_MAX + 1], bool *known)
+{
+    struct hqdb_stmt st;
+    *known = false;
+    j->event_id = 0;
+    if (hqdb_prepare(tx, &st, SQL_EVENT_BRANCH_OF_KEY) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, j->event_key);
+    int rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        snprintf(j->event_device, sizeof j->event_device, "%s", hqdb_column_text(&st, 0));
+    hqdb_reset(&st);
+    if (rc != HQDB_ROW)
+        return rc == HQDB_DONE ? 0 : rc;
+    *known = true;
+    snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s", j->event_key);
+    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENT_OF_KEY) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, j->event_device);
+    hqdb_bind_text(&st, 2, j->event_key);
+    rc = hqdb_step(&st);
+    if (rc == HQDB_ROW)
+        j->event_id = hqdb_column_int64(&st, 0);
+    hqdb_reset(&st);
+    return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
+}
+
+/* 1 when HQ imported event key as cancelled, else 0 or a KIOSKD_E* code. */
+static int event_cancelled_at_hq(struct store_tx *tx, const char *key)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_EVENT_CANCELLED) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, key);
+    int rc = hqdb_step(&st), cancelled = 0;
+    if (rc == HQDB_ROW) {
+        size_t len;
+        const char *text = hqdb_column_blob(&st, 0, &len);
+        json_error_t err;
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
+        const char *status = json_string_value(json_object_get(data, "status"));
+        cancelled = status && strcmp(status, "cancelled") == 0;
+        json_decref(data);
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_ROW ? cancelled : rc == HQDB_DONE ? 0 : rc;
+}
+
 int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j)
 {
     char phone_hash[65], key[40], event_key[HQ_EVENT_KEY_MAX + 1];
     int64_t id = 0;
     bool known;
     json_t *data = NULL;
-    int rc = event_key_of(tx, j->event_device, j->event_id, event_key, &known);
+    int rc = j->event_key[0] ? event_of_key(tx, j, event_key, &known)
+                             : event_key_of(tx, j->event_device, j->event_id, event_key, &known);
     if (rc == 0 && !known)
         return KIOSKD_ENOTFOUND; /* the device has not pushed or linked that event */
+    if (rc == 0 && (rc = event_cancelled_at_hq(tx, event_key)) == 1)
+        return KIOSKD_EGONE;
     if (rc == 0)
         rc = j->crypto->hash(j->crypto->arg, j->phone, strlen(j->phone), phone_hash);
     struct hqdb_stmt st;
@@ -817,8 +1000,13 @@ int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j)
                      (json_int_t)j->issued_at, "status", "confirmed", "source", "bot",
                      "consent_version", j->consent_version, "name_masked", j->name_masked,
                      "phone_last4", j->phone_last4, "name", j->name, "phone", j->phone);
+    /* its ticket names the event by 0 until the branch links it (served then) */
     if (!data)
         return KIOSKD_ENOMEM;
+    if (j->event_id == 0 && json_object_set_new(data, "ticket_event_id", json_integer(0)) != 0) {
+        json_decref(data);
+        return KIOSKD_ENOMEM;
+    }
     if ((rc = j->crypto->seal(j->crypto->arg, "signup", data)) == 0 &&
         (rc = json_object_set_new(data, "device", json_string(HQ_DEVICE)) == 0
                   ? 0

@@ -175,9 +175,15 @@ struct store_hq_signup {
     char public_pem[256];
     /* the event as the branch that holds it names it: KIOSKD_ENOTFOUND when
      * that device has not pushed it (event_created) or linked HQ's import
-     * of it (event_linked) yet */
+     * of it (event_linked) yet; or, when event_key is set, HQ's key of an
+     * event imported for a branch: the job fills event_device with that
+     * branch and event_id with its id there, 0 while the branch has not
+     * linked it (the sign-up is served when it does; KIOSKD_ENOTFOUND: no
+     * event was imported under that key); KIOSKD_EGONE: HQ imported it as
+     * cancelled */
     char event_device[HQ_DEVICE_MAX + 1];
     int64_t event_id;
+    char event_key[HQ_EVENT_KEY_MAX + 1];
     char name[160], phone[16]; /* in clear: wiped by the submitter */
     char name_masked[64], phone_last4[5];
     char consent_version[16];
@@ -190,10 +196,12 @@ void store_hq_signup_init(struct store_hq_signup *j);
 /* The same inside another job's transaction (HQ's bot, store/hqbot.h). */
 int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j);
 
-/* One entry of an export, its personal data unsealed: 0 to go on, or a
- * KIOSKD_E* code that stops the export. Runs on the storage thread. */
+/* One entry of an export, its personal data unsealed, with HQ's key of the
+ * event its data names (event_id at device: the key it was imported under, or
+ * DEVICE/ID; "" when it names none): 0 to go on, or a KIOSKD_E* code that
+ * stops the export. Runs on the storage thread. */
 typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, const char *at,
-                                json_t *data);
+                                const char *event_key, json_t *data);
 
 /* kioskd hq export: every stored entry of kind, oldest first, unsealed with
  * crypto->unseal and handed to row (which borrows data). */

@@ -589,7 +589,7 @@ static int do_signup(struct store_tx *tx, struct store_hq_bot *j, struct event_r
     rc = store_hq_signup_tx(tx, s);
     mbedtls_platform_zeroize(s->name, sizeof s->name);
     mbedtls_platform_zeroize(s->phone, sizeof s->phone);
-    if (rc == KIOSKD_ENOTFOUND) {
+    if (rc == KIOSKD_ENOTFOUND || rc == KIOSKD_EGONE) { /* not linked yet, or cancelled at HQ */
         j->outcome = HQ_BOT_NO_EVENT;
         return 0;
     }

@@ -19,6 +19,7 @@
 #include <mbedtls/base64.h>
 
 #include "core/status.h"
+#include "core/ticket.h"
 #include "store/campaigns.h"
 #include "store/events.h"
 #include "store/store_int.h"
@@ -43,7 +44,14 @@ static const char SQL_SIGNUP_REACTIVATE[] =
     "UPDATE signups SET phone_enc = :phone, name_enc = :name, name_mask = :mask, "
     "member_no = :member, referrer_hash = :referrer, source = :source, status = :status, "
     "consent_at = :now, consent_version = :consent, issued_at = :issued, kid = :kid, "
-    "cancelled_at = NULL, name_hash = :name_hash, short_code = :code WHERE id = :id";
+    "cancelled_at = NULL, name_hash = :name_hash, short_code = :code, ticket_digest = NULL "
+    "WHERE id = :id";
+static const char SQL_TICKET_DIGEST_SET[] =
+    "UPDATE signups SET ticket_digest = ?1 WHERE id = ?2 AND issued_at = ?3 AND kid = ?4 "
+    "AND ticket_digest IS NULL";
+static const char SQL_TICKET_DIGEST[] =
+    "SELECT ticket_digest FROM signups WHERE id = ?1 AND event_id = ?2 AND issued_at = ?3 "
+    "AND kid = ?4 AND ticket_digest IS NOT NULL";
 static const char SQL_CODE_TAKEN[] = "SELECT 1 FROM signups WHERE event_id = ? AND short_code = ?";
 static const char SQL_SIGNUP_SET_STATUS[] =
     "UPDATE signups SET status = ?, cancelled_at = ? WHERE id = ?";
@@ -230,6 +238,51 @@ int signup_find_by_phone(struct store_tx *tx, int64_t event_id, const unsigned c
     sqlite3_bind_int64(st, 1, event_id);
     sqlite3_bind_blob(st, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
     return found_row(st, f);
+}
+
+int signup_digest_check(struct store_tx *tx, int64_t id, int64_t event_id, int64_t issued_at,
+                        const char *kid, const unsigned char *digest)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_TICKET_DIGEST);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, event_id);
+    sqlite3_bind_int64(st, 3, issued_at);
+    sqlite3_bind_text(st, 4, kid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), out;
+    if (rc == SQLITE_ROW) {
+        const void *kept = sqlite3_column_blob(st, 0);
+        out = kept && sqlite3_column_bytes(st, 0) == STORE_HASH_LEN &&
+                      ticket_digest_equal(kept, digest)
+                  ? 0
+                  : KIOSKD_EBADSIG;
+    } else {
+        out = rc == SQLITE_DONE ? KIOSKD_ENOTFOUND : store_rc(rc);
+    }
+    sqlite3_reset(st);
+    return out;
+}
+
+static int ticket_digest_run(struct store_tx *tx, struct store_job *job)
+{
+    struct store_ticket_digest *j = (struct store_ticket_digest *)job;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_TICKET_DIGEST_SET);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_blob(st, 1, j->digest, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, j->signup_id);
+    sqlite3_bind_int64(st, 3, j->issued_at);
+    sqlite3_bind_text(st, 4, j->kid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_rc(rc);
+}
+
+void store_ticket_digest_init(struct store_ticket_digest *j)
+{
+    memset(j, 0, sizeof *j);
+    j->job.run = ticket_digest_run;
 }
 
 enum store_why ticket_rule(const struct found *f, const char *event_status, int64_t ticket_event,

@@ -62,6 +62,20 @@ struct store_signup_new {
 };
 void store_signup_new_init(struct store_signup_new *j);
 
+/* Keeps the digest of the ticket issued for a sign-up (core/ticket.h
+ * ticket_digest), so that check-ins recognise it without ECDSA (store/checkins.h).
+ * Written only while the sign-up still has that issue time and key and no
+ * digest; otherwise it does nothing (a sign-up revived meanwhile has another
+ * code). Losing it costs only speed: tickets without one are verified. */
+struct store_ticket_digest {
+    struct store_job job;
+    int64_t signup_id;
+    int64_t issued_at;
+    char kid[16];
+    unsigned char digest[STORE_HASH_LEN];
+};
+void store_ticket_digest_init(struct store_ticket_digest *j);
+
 /* Cancels a sign-up (by staff, or by the guest holding its ticket: then
  * issued_at must match). Promotes the first waitlisted guest if a place frees.
  * Refusals: WHY_SIGNUP_NOT_FOUND, WHY_ALREADY_CANCELLED, WHY_CHECKED_IN, and by

@@ -111,6 +111,10 @@ void store_close(struct store *s);
 
 /* Queues a job; 0, KIOSKD_EBUSY (queue full) or KIOSKD_ESHUTDOWN. */
 int store_submit(struct store *s, struct store_job *job);
+/* Queues a job nobody waits for and that may be dropped (a cache: the ticket
+ * digests of store/signups.h), in a lane of its own bounded as the queue is:
+ * it never takes the place of a request's job. Same returns. */
+int store_submit_spare(struct store *s, struct store_job *job);
 /* On the loop: runs done() for every finished job; returns how many. */
 int store_complete(struct store *s);
 /* Runs one job and waits for its commit (command-line tools only, never the

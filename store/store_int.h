@@ -159,12 +159,22 @@ int signup_set_status(struct store_tx *tx, int64_t id, const char *status, int64
 
 /* The local id (0: none here) of the sign-up that a ticket of another
  * device's key kid names as origin_id (store/sync.c); KIOSKD_EREFUSED when
- * that ticket, issued at issued_at, was revoked; or a store error. */
+ * that ticket, issued at issued_at, was revoked; or a store error.
+ * *ticket_event (in: the event id the ticket names) becomes the local
+ * sign-up's event id when its origin says the ticket names the event so
+ * (HQ's ticket for an event not linked yet: 0). */
 int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
-                               int64_t issued_at, int64_t *local);
+                               int64_t issued_at, int64_t *local, int64_t *ticket_event);
 /* The sign-up id that local sign-up id's ticket names: its own, or its id
  * where it was taken for a sign-up taken elsewhere. 0 or a store error. */
 int signup_ticket_id(struct store_tx *tx, int64_t id, int64_t *ticket_id);
+/* Compares digest with the one kept for the ticket of sign-up id issued at
+ * issued_at for event_id under key kid (constant time): 0 when equal,
+ * KIOSKD_EBADSIG when not, KIOSKD_ENOTFOUND when none is kept for such a
+ * ticket (no such sign-up, another issue time or key, or no digest), or a
+ * store error. */
+int signup_digest_check(struct store_tx *tx, int64_t id, int64_t event_id, int64_t issued_at,
+                        const char *kid, const unsigned char *digest);
 /* The check-in in force of a sign-up. */
 struct checkin_in_force {
     int64_t id, at_us;

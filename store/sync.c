@@ -27,7 +27,11 @@ static const char SQL_KEY_ADD[] =
 static const char SQL_ORIGIN_GET[] =
     "SELECT signup_id FROM signup_origins WHERE kid = ?1 AND origin_id = ?2";
 static const char SQL_ORIGIN_ADD[] =
-    "INSERT INTO signup_origins(signup_id, kid, origin_id, device) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO signup_origins(signup_id, kid, origin_id, device, ticket_event_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_ORIGIN_TICKET_EVENT[] =
+    "SELECT s.event_id FROM signup_origins o JOIN signups s ON s.id = o.signup_id "
+    "WHERE o.signup_id = ?1 AND o.ticket_event_id = ?2";
 static const char SQL_ORIGIN_OF[] = "SELECT origin_id FROM signup_origins WHERE signup_id = ?1";
 static const char SQL_REVOKED[] =
     "SELECT issued_at FROM ticket_revocations WHERE kid = ?1 AND signup_id = ?2";
@@ -43,6 +47,8 @@ static const char SQL_EVENT_PULLED_INSERT[] =
 static const char SQL_EVENT_PULLED_UPDATE[] =
     "UPDATE events SET title = ?2, kind = ?3, starts_at = ?4, ends_at = ?5, venue = ?6, "
     "capacity = ?7, branch = ?8 WHERE id = ?1";
+static const char SQL_EVENT_PULLED_CANCEL[] =
+    "UPDATE events SET status = 'cancelled' WHERE id = ?1 AND status = 'open'";
 static const char SQL_TEMPLATE_PUT[] =
     "INSERT INTO templates_pulled(name, text, updated_at) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at";
@@ -204,7 +210,7 @@ static int revoked(struct store_tx *tx, const char *kid, int64_t origin_id, int6
 }
 
 int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t origin_id,
-                               int64_t issued_at, int64_t *local)
+                               int64_t issued_at, int64_t *local, int64_t *ticket_event)
 {
     int rc = revoked(tx, kid, origin_id, issued_at);
     if (rc < 0)
@@ -213,6 +219,14 @@ int signup_of_ticket_elsewhere(struct store_tx *tx, const char *kid, int64_t ori
         return KIOSKD_EREFUSED;
     *local = 0;
     rc = origin_local(tx, kid, origin_id, local);
+    if (rc)
+        return rc == KIOSKD_ENOTFOUND ? 0 : rc;
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_TICKET_EVENT);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, *local);
+    sqlite3_bind_int64(st, 2, *ticket_event);
+    rc = step_int(st, ticket_event); /* unchanged when the ticket names the id here */
     return rc == KIOSKD_ENOTFOUND ? 0 : rc;
 }
 
@@ -326,6 +340,10 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
         sqlite3_bind_text(st, 2, g->kid, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, g->origin_id);
         sqlite3_bind_text(st, 4, g->device, -1, SQLITE_STATIC);
+        if (g->ticket_event_id >= 0)
+            sqlite3_bind_int64(st, 5, g->ticket_event_id);
+        else
+            sqlite3_bind_null(st, 5);
         if ((rc = store_step_done(st)) != 0)
             return rc;
     }
@@ -380,6 +398,24 @@ static int apply_flows(struct store_tx *tx, struct store_sync_page *j)
     return 0;
 }
 
+/* Cancels a pulled event HQ cancelled, as a manager's cancel does (its
+ * sign-ups stay; nothing goes to the outbox: HQ knows). Once: a cancelled
+ * event stays so. */
+static int event_cancel_pulled(struct store_tx *tx, struct store_pulled_event *p)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_EVENT_PULLED_CANCEL);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, p->id);
+    int rc = store_step_done(st);
+    if (rc || sqlite3_changes(tx->c->db) == 0)
+        return rc;
+    char subject[32];
+    p->cancelled = true;
+    snprintf(subject, sizeof subject, "event:%lld", (long long)p->id);
+    return store_audit(tx, NULL, "hq", "event_cancel", subject);
+}
+
 /* Adds or updates one event imported at HQ (struct store_pulled_event). */
 static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_t now, bool *added)
 {
@@ -392,7 +428,7 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     int rc = sqlite3_step(st);
     bool takes_signups = false;
     p->id = 0;
-    p->capacity_kept = false;
+    p->capacity_kept = p->cancelled = false;
     if (rc == SQLITE_ROW) {
         p->id = sqlite3_column_int64(st, 0);
         old_capacity = sqlite3_column_int64(st, 1);
@@ -428,8 +464,11 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
     }
     if ((rc = store_step_done(st)) != 0)
         return rc;
-    if (*added) {
+    if (*added)
         p->id = sqlite3_last_insert_rowid(tx->c->db);
+    if (p->cancel && (rc = event_cancel_pulled(tx, p)) != 0)
+        return rc;
+    if (*added) {
         if (p->branch[0])
             return 0;
         /* HQ learns which of this branch's event ids is its event, so that the
@@ -439,7 +478,7 @@ static int event_apply(struct store_tx *tx, struct store_pulled_event *p, int64_
             json_pack("{s:I, s:s}", "event_id", (json_int_t)p->id, "key", p->hq_key));
     }
     /* more places: the waitlist gets them, in its order */
-    for (int64_t n = p->confirmed; takes_signups && n < capacity; n++) {
+    for (int64_t n = p->confirmed; takes_signups && !p->cancel && n < capacity; n++) {
         int64_t promoted = 0;
         if ((rc = signup_promote(tx, p->id, &promoted)) != 0)
             return rc;

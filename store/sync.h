@@ -79,6 +79,9 @@ struct store_sync_signup {
     char kid[16];
     int64_t origin_id; /* its id where it was taken: what its ticket names */
     int64_t event_id, issued_at;
+    /* the event id its ticket names when not event_id (HQ's ticket for an
+     * event its branch had not linked: 0); -1: event_id */
+    int64_t ticket_event_id;
     char status[12], source[8], consent_version[16], device[65];
     struct store_person who;
 };
@@ -93,12 +96,17 @@ struct store_sync_revocation {
  * branch's of its area. Applied by hq_key: added, or its title, kind, times,
  * venue and capacity replaced (HQ wins), except a capacity below the
  * sign-ups the event has here: the branch's capacity is kept (capacity_kept,
- * with confirmed, for the log). A raised capacity promotes the waitlist. */
+ * with confirmed, for the log). A raised capacity promotes the waitlist.
+ * Cancelled at HQ, it is cancelled here as a manager cancels it (sign-ups
+ * refused, tickets no longer check in, its sign-ups kept for the record,
+ * audited); a cancellation is final: a later "open" does not reopen it. */
 struct store_pulled_event {
     char hq_key[SYNC_KEY_MAX + 1];
     char branch[SYNC_BRANCH_MAX + 1];
     struct store_event ev; /* title, kind, starts_at, ends_at, venue, capacity */
+    bool cancel;           /* HQ's status is cancelled */
     /* out */
+    bool cancelled; /* this page cancelled it */
     int64_t id;
     bool capacity_kept;
     int64_t kept_capacity, confirmed;

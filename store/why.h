@@ -59,6 +59,8 @@ enum store_why {
     WHY_CAMPAIGN_NOT_FOUND,   /* no such campaign */
     WHY_NOT_INVITED,          /* a member not in the campaign's audience */
     WHY_CALLS_NOT_DUE,        /* the campaign's call step has not come (or it has none) */
+    WHY_TICKET_UNVERIFIED,    /* a check-in by ticket digest for a ticket with none kept: the
+                                 caller verifies its signature and submits again (never answered) */
     WHY_COUNT
 };
 

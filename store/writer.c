@@ -298,13 +298,25 @@ void store_stop(struct store *s)
     s->running = false;
 }
 
-int store_submit(struct store *s, struct store_job *job)
+/* Lane 0: jobs a request waits for; lane 1: spare work (store_submit_spare),
+ * bounded apart so that it never takes a request's place. */
+static int submit_lane(struct store *s, struct store_job *job, unsigned lane)
 {
     job->rc = 0;
     job->queued_us = store_now_us();
     if (!s->running)
         return KIOSKD_ESHUTDOWN;
-    return jobq_submit(&s->q, &job->node);
+    return jobq_submit_lane(&s->q, &job->node, lane, false);
+}
+
+int store_submit(struct store *s, struct store_job *job)
+{
+    return submit_lane(s, job, 0);
+}
+
+int store_submit_spare(struct store *s, struct store_job *job)
+{
+    return submit_lane(s, job, 1);
 }
 
 int store_run(struct store *s, struct store_job *job)

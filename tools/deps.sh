@@ -9,7 +9,7 @@ goal=${1:-build}
 # node and npm fetch the pinned browser scripts (tools/web/) that are embedded in
 # the binary; the end-to-end tests drive Debian's chromium (CJK font for screenshots).
 build="cmd:cc:gcc cmd:make:make cmd:pkg-config:pkg-config
-pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev
+pkg:libwebsockets:libwebsockets-dev hdr:mbedtls/ecdsa.h:libmbedtls-dev hdr:ev.h:libev-dev
 pkg:libcurl:libcurl4-openssl-dev pkg:sqlite3:libsqlite3-dev
 pkg:libqrencode:libqrencode-dev pkg:expat:libexpat1-dev pkg:jansson:libjansson-dev
 pkg:inih:libinih-dev pkg:libargon2:libargon2-dev pkg:libpng:libpng-dev hdr:csv.h:libcsv-dev

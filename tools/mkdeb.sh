@@ -12,6 +12,14 @@ out=${2:?usage: tools/mkdeb.sh BINARY OUTDIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
 here=$top/deploy
 
+# A sanitizer build (make SAN=1) never goes into a package: under the unit's
+# seccomp filter its leak checker cannot attach (no ptrace) and dies at exit
+# with status 1, so a configuration error (exit 2) would be restarted forever.
+if grep -q -a -e __asan_init -e __ubsan_handle "$bin"; then
+    echo "mkdeb: $bin is a sanitizer build (make SAN=1); package a release build (make deb)" >&2
+    exit 1
+fi
+
 version=${DEB_VERSION:-$("$bin" --version | sed -n '1s/^kioskd \([^ ]*\).*/\1/p')}
 [ -n "$version" ] || { echo "mkdeb: cannot read the version of $bin" >&2; exit 1; }
 arch=${DEB_ARCH:-$(dpkg --print-architecture)}
@@ -57,7 +65,7 @@ if command -v dpkg-shlibdeps >/dev/null; then
 else
     shlibs="libargon2-1, libc6 (>= 2.34), libcsv3, libcurl4, libexpat1, libinih1, libjansson4,
 libmbedcrypto7, libpng16-16, libqrencode4, libsqlite3-0,
-libwebsockets17, zlib1g" # bookworm
+libwebsockets17, libev4, zlib1g" # bookworm
     shlibs=$(echo "$shlibs" | tr -s '\n' ' ')
 fi
 [ -n "$shlibs" ] || { echo "mkdeb: no shared library dependencies found" >&2; exit 1; }
@@ -69,7 +77,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: $shlibs, adduser, procps
+Depends: $shlibs, libwebsockets-evlib-ev, adduser, procps
 Section: net
 Priority: optional
 Description: branch kiosk daemon: event sign-ups, check-ins, chat bot, HQ sync

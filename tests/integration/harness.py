@@ -7,6 +7,7 @@
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -46,7 +47,7 @@ DROP_AFTER_0008 = """
     DROP INDEX members_birthday_md;
     DROP INDEX signups_created;
     DROP TABLE sync_state;       -- added by migration 0012
-    DROP TABLE signup_origins;   -- added by migration 0014
+    DROP TABLE signup_origins;   -- added by migration 0014 (ticket_event_id: 0019)
     DROP TABLE ticket_revocations;
     DROP TABLE bot_replies;      -- added by migration 0016
     DROP INDEX events_hq_key;    -- added by migration 0017 (points_lines is rebuilt by it)
@@ -54,6 +55,7 @@ DROP_AFTER_0008 = """
     ALTER TABLE events DROP COLUMN branch;
     DROP TABLE templates_pulled;
     DROP TABLE points_hq_pending;
+    ALTER TABLE signups DROP COLUMN ticket_digest; -- added by migration 0018
 """
 
 
@@ -87,6 +89,27 @@ def failalloc_env(spec):
 # make test-failalloc: allocation failures spread through every daemon the tests start,
 # armed once it listens (KIOSKD_FAILALLOC_SPREAD="every=N[,seed=S]").
 SPREAD = os.environ.get("KIOSKD_FAILALLOC_SPREAD", "")
+
+
+def free_port():
+    """A port nothing listens on, for a server that must come back on the same port after a
+    stop. It is below the kernel's ephemeral range, which the daemons of the tests running
+    beside this one (listening on port 0) and every outgoing connection take theirs from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.SystemRandom()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 20000), max(1025, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def stop_all():
@@ -397,6 +420,14 @@ def add_staff(d, staff_id, role="staff", pin="123456", name="Test Staff"):
               check=False)
     assert p.returncode == 0, p.stderr
     return pin
+
+
+def import_csv(d, kind, text):
+    """Writes text to a file in d's folder and runs `kioskd import KIND FILE` on it."""
+    path = os.path.join(d.dir, f"{kind}.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return d.cli("import", kind, path)
 
 
 def login(d, staff_id, pin="123456", device="tablet-1"):

@@ -13,6 +13,10 @@ import time
 from harness import HQ, Site, auth, parallel, slow_fsync_env
 from test_hq_daemon import wait_for
 
+# tests/run.py runs this file with nothing beside it: /healthz must answer within 0.2 s while
+# every commit takes 100 ms, which a machine busy with other tests cannot promise
+RUN_ALONE = "a latency bound under slow commits"
+
 
 def _writers(s, ev, prefix, acked, stop, nthreads=12):
     """Threads signing up distinct phones until stop is set; acked[phone] = signup_id on 2xx."""

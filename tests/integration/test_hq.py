@@ -22,7 +22,8 @@ def sign(secret, method, path, body, ts):
     return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
 
 
-def signed(hq, device, secret, method, path, body=b"", ts=None, sig=None, gz=False, headers=None):
+def signed(hq, device, secret, method, path, body=b"", ts=None, sig=None, gz=False, headers=None,
+           timeout=10):
     """Sends a request signed as the protocol says; returns (status, parsed JSON or text)."""
     if gz:
         body = gzip.compress(body)
@@ -34,7 +35,7 @@ def signed(hq, device, secret, method, path, body=b"", ts=None, sig=None, gz=Fal
     if gz:
         h["Content-Encoding"] = "gzip"
     h.update(headers or {})
-    c = http.client.HTTPConnection("127.0.0.1", hq.port, timeout=10)
+    c = http.client.HTTPConnection("127.0.0.1", hq.port, timeout=timeout)
     c.request(method, path, body=body if method == "POST" else None, headers=h)
     r = c.getresponse()
     raw = r.read()

@@ -1,21 +1,16 @@
 """The daemon's own sync rounds with HQ (docs/sync.md, "The daemon's rounds"):
 a branch daemon with [hq] url set against the real `kioskd hq`."""
+import json
 import re
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import HQ, Site, auth, on_both_backends
+from harness import HQ, Site, auth, free_port, on_both_backends
 from test_hq import MEMBERS_CSV, PHONES, SIGNUP_NAMES, busy_branch, devices, hq_count, outbox
 
 FAST = "[hq]\ninterval = 1\nmax_backoff = 2\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def branch(url, device, secret, extra=FAST):
@@ -199,3 +194,73 @@ def test_without_hq_url_health_says_disabled():
         assert "kioskd_sync_rounds_total" not in metrics_text(s)
     finally:
         s.d.cleanup()
+
+
+class FakeHQ:
+    """An HQ that answers every pull with the page set in .page (pushes with
+    nothing acknowledged): what a branch does with a page HQ got wrong."""
+
+    def __init__(self):
+        fake = self
+        self.page = {"changes": [], "cursor": "0", "more": False}
+        self.pulls = 0
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self, doc):
+                body = json.dumps(doc, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                fake.pulls += 1
+                self.answer(fake.page)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.answer({"acked_through": 0})
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def url(self):
+        return f"http://127.0.0.1:{self.srv.server_address[1]}"
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_a_page_read_off_the_loop_fails_whole_when_a_change_is_bad_then_applies_when_fixed():
+    fake = FakeHQ()
+    member = {"member_no": "HQ777", "name": "孙悟空", "phone": "13611117777", "aum_fen": 30000000,
+              "birthday": "1980-01-01", "household": "", "last_txn": ""}
+    bad = dict(member, member_no="HQ 778")
+    fake.page = {"changes": [{"kind": "member", "data": member}, {"kind": "member", "data": bad}],
+                 "cursor": "2", "more": False}
+    s = branch(fake.url(), "branch-9", "s" * 32)
+    try:
+        wait_for(lambda: (metric(s, 'kioskd_sync_failures_by_kind_total{kind="answer"}') or 0) > 0,
+                 what="the bad page counted as a bad answer")
+        assert "a member's member_no is not valid" in s.d.stderr()
+
+        def lookup():
+            return s.d.post("/api/v1/members/lookup", {"phone": "13611117777"},
+                            headers=auth(s.staff))
+        assert lookup().status == 404  # nothing of the page was applied
+        fake.page = {"changes": [{"kind": "member", "data": member}], "cursor": "1",
+                     "more": False}
+        r = wait_for(lambda: (lambda r: r if r.status == 200 else None)(lookup()),
+                     what="the fixed page applied")
+        assert r.json["member_no"] == "HQ777" and r.json["tier"] == "中高端", r.json
+        log = s.d.all_stderr()
+        assert "孙悟空" not in log and "13611117777" not in log
+        s.d.stop()
+    finally:
+        s.d.cleanup()
+        fake.close()

@@ -245,6 +245,10 @@ def test_a_sign_up_taken_at_hq_checks_in_offline_at_the_branch(backend):
     hq.stop()
     r = a.checkin(ticket=code)
     assert r.status == 200 and r.json["status"] == "checked_in", r
+    # HQ's key, pulled: verified by its signature (only A's own tickets go by digest)
+    text = a.d.get("/metrics").raw.decode()
+    assert "\nkioskd_checkin_tickets_verified_total 1\n" in text, text
+    assert "\nkioskd_checkin_tickets_by_digest_total 0\n" in text, text
     r = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff))
     assert r.status == 200 and len(r.json["guests"]) == 1, r
     assert_nowhere_in_clear(files_of(a.d.dir, "kioskd.db") + hq_files(hq),
@@ -277,4 +281,38 @@ def test_a_sign_up_taken_at_hq_and_cancelled_at_its_branch_is_revoked_by_hqs_id(
     hq.stop()
     r = a.checkin(ticket=code)
     assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    a.d.stop()
+
+
+@on_both_backends
+def test_a_sign_up_taken_at_hq_before_its_branch_linked_the_event_is_applied_once_it_has(backend):
+    hq = HQ(backend=backend)
+    a = hq_branch(hq, "branch-a", hq.device_add("branch-a"))
+    import_events(hq, [("先报后连", 0, "branch-a")])  # check-in open
+    with hq.db() as hdb:
+        (key,) = [k for (k,) in hdb.execute("SELECT key FROM hq_changes WHERE kind = 'event'")]
+    p = hq.cli("hq", "signup", "branch-a 1 no such event", NAMES[0], PHONES[0], check=False)
+    assert p.returncode == 1 and b"no event under that key" in p.stderr, p
+    # HQ knows the event by its key only: the sign-up is kept, its ticket names event 0
+    p = hq.cli("hq", "signup", key, NAMES[0], PHONES[0])
+    out = p.stdout.decode()
+    code = out.splitlines()[0]
+    assert code.startswith("K1.") and "once it has linked it" in out, out
+    import_events(hq, [("后来的沙龙", 2, "branch-a")])  # a change after it: the cursor passes it
+    out = sync(a)  # brings the events (the sign-up waits for the link)
+    assert "2 events (2 new)" in out and "1 sign-ups taken elsewhere" not in out, out
+    out = sync(a)  # pushes event_linked; the pull after it brings the sign-up
+    assert "1 sign-ups taken elsewhere" in out, out
+    assert "0 sign-ups taken elsewhere" in sync(a)  # once
+    (ev,) = [e["id"] for e in a.d.get("/api/v1/events").json["events"] if e["title"] == "先报后连"]
+    # once linked, a second sign-up at HQ for the phone is merged into the first
+    again = hq.cli("hq", "signup", key, NAMES[0], PHONES[0]).stdout.decode()
+    assert again.startswith("merged into "), again
+    hq.stop()
+    r = a.checkin(ticket=code)  # HQ down: offline, by HQ's key pulled with the sign-up
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    r = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff))
+    assert r.status == 200 and len(r.json["guests"]) == 1, r
+    for log in (hq.all_stderr(), a.d.all_stderr()):
+        assert NAMES[0] not in log and PHONES[0] not in log
     a.d.stop()

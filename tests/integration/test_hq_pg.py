@@ -2,8 +2,11 @@
 protection and cursors live in the database), and a database that goes away and
 comes back. The tests shared with SQLite are in test_hq.py and test_hq_daemon.py.
 Each test says SKIP once and passes when PostgreSQL cannot run here (pgserver.py)."""
+import json
+import re
 import threading
 import time
+import uuid
 
 import pgserver
 from harness import HQ, parallel
@@ -132,8 +135,9 @@ def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_re
         secret = hq.device_add("b1")
         body, _ = push_body("b1", list(range(1, 20001)))
         got = {}
+        # 20000 entries: a busy machine (tests run beside this one) can take longer than 10 s
         t = threading.Thread(target=lambda: got.update(
-            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True)))
+            r=signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True, timeout=60)))
         t.start()
         time.sleep(0.3)  # most likely while HQ stores the entries; either outcome is checked
         pgserver.pause()
@@ -144,7 +148,7 @@ def test_postgresql_stopped_during_a_large_push_leaves_all_or_nothing_and_the_re
         # nothing half: a 503 whose commit reached PostgreSQL but not its answer stored all
         assert hq_count(hq) in ((20000,) if st == 200 else (0, 20000))
         st, r = signed(hq, "b1", secret, "POST", "/sync/v1/push", body, gz=True,
-                       ts=int(time.time()) - 1)
+                       ts=int(time.time()) - 1, timeout=60)
         assert st == 200 and r["acked_through"] == 20000, r
         assert hq_count(hq) == 20000
         assert devices(hq)["b1"]["entries"] == 20000
@@ -183,3 +187,84 @@ def test_the_schema_version_lives_in_the_database_and_a_newer_or_missing_databas
             missing.cleanup()
     finally:
         hq.cleanup()
+
+
+def push_entries(device, entries):
+    """A push body of (seq, kind, data) entries."""
+    return json.dumps({"device": device, "entries": [
+        {"id": str(uuid.uuid4()), "seq": seq, "kind": kind, "at": "2026-05-01T10:00:00.000Z",
+         "data": data} for seq, kind, data in entries]}, ensure_ascii=False).encode()
+
+
+def test_two_hq_processes_merge_the_same_sign_up_from_two_devices_pushed_at_once_into_one():
+    if not pgserver.available():
+        return
+    a, b = two_hqs()
+    try:
+        devs = {"box-1": (a.device_add("box-1"), a, "AAAAAAA1"),
+                "box-2": (a.device_add("box-2"), b, "AAAAAAA2")}
+        # both boxes hold the event HQ imported under one key (two boxes of one branch)
+        for dev, (sec, _, _) in devs.items():
+            body = push_entries(dev, [(1, "event_linked", {"event_id": 1, "key": "shared 1 沙龙"})])
+            st, r = signed(a, dev, sec, "POST", "/sync/v1/push", body)
+            assert st == 200 and r["acked_through"] == 1, r
+        phones = [f"1370000{i:04d}" for i in range(12)]
+        jobs = []
+        for dev, (sec, hq, kid) in devs.items():
+            entries = [(2 + i, "signup", {"kid": kid, "signup_id": 1 + i, "event_id": 1,
+                                          "issued_at": 1770000000, "status": "confirmed",
+                                          "source": "kiosk", "consent_version": "2026-01",
+                                          "name": "测试", "phone": phone})
+                       for i, phone in enumerate(phones)]
+            # one push per sign-up, each box's to its own HQ process, all at once
+            for e in entries:
+                jobs.append((hq, dev, sec, push_entries(dev, [e])))
+        results = parallel(lambda hq, dev, sec, body: signed(hq, dev, sec, "POST",
+                                                              "/sync/v1/push", body), jobs)
+        assert all(st == 200 and r["stored"] == 1 for st, r in results), results
+        with a.db() as db:
+            rows = db.execute("SELECT kid, signup_id, merged_into FROM hq_signups").fetchall()
+            served = db.execute("SELECT key FROM hq_changes WHERE kind = 'signup'").fetchall()
+        assert len(rows) == 2 * len(phones), rows
+        standing = {(k, i) for k, i, m in rows if not m}  # NULL reads as ""
+        merged = {(k, i): m for k, i, m in rows if m}
+        # per phone (the same signup_id at both boxes): one stands, the other is merged into it
+        assert len(standing) == len(phones) and len(merged) == len(phones), rows
+        for (kid, i), first in merged.items():
+            other = "AAAAAAA2" if kid == "AAAAAAA1" else "AAAAAAA1"
+            assert first == f"{other}:{i}" and (other, i) in standing, (kid, i, first)
+        # and only the one that stands is served
+        assert sorted(k for (k,) in served) == sorted(f"{k}:{i}" for k, i in standing), served
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+def test_two_hq_processes_taking_sign_ups_at_once_give_distinct_ids():
+    if not pgserver.available():
+        return
+    a = HQ(backend="pg")
+    b = HQ(database_url=a.database_url,
+           config=f"[hqserver]\nkey_file = {a.dir}/hq.key\n"
+                  f"ticket_key_file = {a.dir}/var/hq-ticket-key.pem\n")
+    try:
+        sec = a.device_add("branch-a")
+        body = push_entries("branch-a", [(1, "event_created", {"event_id": 1})])
+        st, r = signed(a, "branch-a", sec, "POST", "/sync/v1/push", body)
+        assert st == 200 and r["acked_through"] == 1, r
+        first = a.cli("hq", "signup", "branch-a/1", "测试", "13800000000").stdout.decode()
+        assert "sign-up " in first, first  # HQ's ticket key now exists, for both
+        jobs = [((a, b)[i % 2], f"138000{i:05d}") for i in range(1, 17)]
+        outs = parallel(lambda hq, phone: hq.cli("hq", "signup", "branch-a/1", "测试", phone)
+                        .stdout.decode(), jobs)
+        ids = [re.search(r"sign-up (\S+):(\d+) ", o).groups() for o in outs]
+        kids = {k for k, _ in ids}
+        assert len(kids) == 1, kids  # one key: the ids alone tell them apart
+        assert sorted(int(i) for _, i in ids) == list(range(2, 18)), ids
+        with a.db() as db:
+            n = db.execute("SELECT count(*), count(DISTINCT signup_id) FROM hq_signups "
+                           "WHERE device = 'hq'").fetchone()
+        assert tuple(n) == (17, 17), n
+    finally:
+        a.cleanup()
+        b.cleanup()

@@ -2,7 +2,9 @@
 (docs/sync.md, "What is pulled"): the events of its area, points earned at
 HQ. `kioskd hq` and branch daemons on temporary databases, synced with
 `kioskd sync --once`; HQ once on SQLite and once on PostgreSQL."""
+import csv
 import datetime
+import io
 import json
 import os
 import sqlite3
@@ -296,6 +298,8 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
             DROP INDEX events_hq_key;
             ALTER TABLE events DROP COLUMN hq_key;
             ALTER TABLE events DROP COLUMN branch;
+            ALTER TABLE signups DROP COLUMN ticket_digest; -- added by migration 0018
+            ALTER TABLE signup_origins DROP COLUMN ticket_event_id; -- added by 0019
             PRAGMA user_version = 16;
         """)
         db.close()
@@ -312,3 +316,88 @@ def test_a_ledger_of_an_earlier_schema_keeps_its_lines_through_migration_0017():
         assert p.returncode == 0 and p.stdout.decode() == "check: 0 differences\n", p
     finally:
         s.d.cleanup()
+
+
+@on_both_backends
+def test_hq_export_of_sign_ups_names_hqs_event_key_beside_the_branchs_event_id(backend):
+    hq = HQ(backend=backend)
+    secret = hq.device_add("east-1")
+    s = branch(hq, "east-1", secret)
+    try:
+        import_csv(hq, "events", events_csv([("东一沙龙", 3, 20, "east-1")]))
+        sync(s)  # pulls the event; the next push links it at HQ
+        imported = s.d.get("/api/v1/events").json["events"][0]["id"]
+        own = s.event(title="本行自办")
+        assert s.signup(imported, "13700002001", name="周一").status == 201
+        assert s.signup(own, "13700002002", name="吴二").status == 201
+        sync(s)
+        p = hq.cli("hq", "export", "signups")
+        lines = p.stdout.decode().splitlines()
+        assert lines[0] == ("device,entry_id,at,event_id,signup_id,source,status,name,phone,"
+                            "event_key"), lines[0]
+        rows = {r["phone"]: r for r in csv.DictReader(io.StringIO(p.stdout.decode()))}
+        start = int(datetime.datetime.fromisoformat(at(3)).timestamp())
+        a, b = rows["13700002001"], rows["13700002002"]
+        assert a["device"] == "east-1" and a["event_id"] == str(imported), a
+        assert a["event_key"] == f"east-1 {start} 东一沙龙", a
+        assert b["event_id"] == str(own) and b["event_key"] == f"east-1/{own}", b
+        assert a["name"] == "周一" and b["name"] == "吴二"
+    finally:
+        s.d.cleanup()
+        hq.cleanup()
+
+
+@on_both_backends
+def test_an_event_cancelled_at_hq_is_cancelled_at_its_branch_and_keeps_its_sign_ups(backend):
+    hq = HQ(backend=backend)
+    sa = hq.device_add("west-1", area="西区")
+    sb = hq.device_add("west-2", area="西区")
+    a, b = branch(hq, "west-1", sa), branch(hq, "west-2", sb)
+    row = f"西一沙龙,salon,{at(3)},{at(3, 12)},一楼大厅,20,west-1"
+    header = "title,kind,starts_at,ends_at,venue,capacity,branch,status\n"
+    try:
+        import_csv(hq, "events", header + row + ",\n")  # empty status: open
+        sync(a)
+        sync(b)
+        ev = a.d.get("/api/v1/events").json["events"][0]
+        assert ev["status"] == "open", ev
+        for phone in ("13700003001", "13700003002"):
+            assert a.signup(ev["id"], phone).status == 201
+        import_csv(hq, "events", header + row + ",cancelled\n")
+        assert "1 events (0 new)" in sync(a)
+        # nor does HQ take a sign-up for it any more
+        with hq.db() as hdb:
+            (key,) = [k for (k,) in hdb.execute("SELECT key FROM hq_changes WHERE kind = 'event'")]
+        for event in (key, f"west-1/{ev['id']}"):
+            p = hq.cli("hq", "signup", event, "测试", "13700003009", check=False)
+            assert p.returncode == 1 and b"HQ cancelled that event" in p.stderr, p
+        r = a.d.get(f"/api/v1/events/{ev['id']}")
+        assert r.status == 200 and r.json["status"] == "cancelled", r
+        assert r.json["signed_up"] == 2, r.json  # kept for the record
+        r = a.signup(ev["id"], "13700003003")
+        assert r.status == 410, r
+        db = db_of(a)
+        statuses = [s for (s,) in db.execute("SELECT status FROM signups WHERE event_id = ?",
+                                             (ev["id"],))]
+        audit = db.execute("SELECT count(*) FROM audit WHERE action = 'event_cancel' "
+                           "AND device = 'hq'").fetchone()[0]
+        db.close()
+        assert statuses == ["confirmed", "confirmed"] and audit == 1, (statuses, audit)
+        assert "event=hq_event_cancelled" in LOGS[-1], LOGS[-1]
+        # the other branch of the area lists it cancelled too
+        sync(b)
+        db = db_of(b)
+        other = db.execute("SELECT status, branch FROM events WHERE title = '西一沙龙'").fetchall()
+        db.close()
+        assert other == [("cancelled", "west-1")], other
+        # a cancellation is final: HQ's "open" again does not reopen it
+        import_csv(hq, "events", header + row + ",open\n")
+        sync(a)
+        assert a.d.get(f"/api/v1/events/{ev['id']}").json["status"] == "cancelled"
+        # a status that is neither is refused with its line, nothing imported
+        p = import_csv(hq, "events", header + row + ",closed\n", check=False)
+        assert p.returncode == 1 and b"events.csv:2: status" in p.stderr, p
+    finally:
+        for s in (a, b):
+            s.d.cleanup()
+        hq.cleanup()

@@ -528,6 +528,107 @@ static void test_bad_pems(void **state)
     ticket_key_free(NULL);
 }
 
+/* The digest key of fixed_priv and the digest of fixed_code under it, as
+ * Python's hmac and `cryptography` compute them (HMAC-SHA256 of the private
+ * scalar and "kioskd ticket digest v1", then HMAC-SHA256 of the code). */
+static const unsigned char fixed_digest_key[TICKET_DIGEST_LEN] = {
+    0xc3, 0xc6, 0x3f, 0xaf, 0x1d, 0xb5, 0xfa, 0x06, 0xc0, 0xb5, 0x54, 0xbf, 0xeb, 0xa8, 0xcd, 0x4e,
+    0x4c, 0x50, 0xb3, 0x4f, 0x5b, 0x2b, 0x15, 0x70, 0x5b, 0xf8, 0xf8, 0x03, 0x7a, 0xfd, 0x57, 0x52};
+static const unsigned char fixed_digest[TICKET_DIGEST_LEN] = {
+    0x37, 0x76, 0x4b, 0x74, 0xec, 0x23, 0xc1, 0xb9, 0xc7, 0x4d, 0x96, 0xed, 0x7d, 0x34, 0x44, 0x55,
+    0x3e, 0xc9, 0x95, 0x4d, 0xd4, 0xe2, 0x9d, 0xec, 0x24, 0x31, 0x85, 0x7e, 0xec, 0x19, 0xb2, 0x68};
+
+static void test_digest_known_answer(void **state)
+{
+    (void)state;
+    struct ticket_key k, pub;
+    unsigned char key[TICKET_DIGEST_LEN], d[TICKET_DIGEST_LEN];
+    assert_int_equal(ticket_key_load_pem(&k, fixed_priv, strlen(fixed_priv)), 0);
+    assert_int_equal(ticket_digest_key(&k, key), 0);
+    assert_memory_equal(key, fixed_digest_key, sizeof key);
+    assert_int_equal(ticket_digest(key, fixed_code, strlen(fixed_code), d), 0);
+    assert_memory_equal(d, fixed_digest, sizeof d);
+    assert_true(ticket_digest_equal(d, fixed_digest));
+    /* a public key cannot give the digest key: whoever verifies cannot forge digests */
+    assert_int_equal(ticket_key_load_pem(&pub, fixed_pub, strlen(fixed_pub)), 0);
+    assert_int_equal(ticket_digest_key(&pub, key), KIOSKD_EINVAL);
+    assert_int_equal(ticket_digest_key(NULL, key), KIOSKD_EINVAL);
+    ticket_key_free(&k);
+    ticket_key_free(&pub);
+}
+
+/* Any other code, a code under another key, or the same code under another
+ * key's digest key: a different digest. Comparing tells every byte apart. */
+static void test_digest_tells_codes_apart(void **state)
+{
+    struct fx *f = *state;
+    unsigned char ka[TICKET_DIGEST_LEN], kb[TICKET_DIGEST_LEN];
+    unsigned char want[TICKET_DIGEST_LEN], got[TICKET_DIGEST_LEN];
+    char code[TICKET_CODE_MAX + 1], other[TICKET_CODE_MAX + 1];
+    const struct ticket_payload p = {3, 33, 1767225600};
+
+    assert_int_equal(ticket_digest_key(&f->a, ka), 0);
+    assert_int_equal(ticket_digest_key(&f->b, kb), 0);
+    assert_memory_not_equal(ka, kb, sizeof ka);
+    assert_int_equal(ticket_sign(&f->a, &f->rng, &p, code, sizeof code), 0);
+    assert_int_equal(ticket_digest(ka, code, TICKET_CODE_LEN, want), 0);
+    assert_int_equal(ticket_digest(ka, code, TICKET_CODE_LEN, got), 0);
+    assert_true(ticket_digest_equal(got, want));
+    assert_int_equal(ticket_digest(kb, code, TICKET_CODE_LEN, got), 0);
+    assert_false(ticket_digest_equal(got, want));
+    for (size_t i = 0; i < TICKET_CODE_LEN; i++) {
+        memcpy(other, code, TICKET_CODE_LEN + 1);
+        other[i] = other[i] == 'A' ? 'B' : 'A';
+        assert_int_equal(ticket_digest(ka, other, TICKET_CODE_LEN, got), 0);
+        assert_false(ticket_digest_equal(got, want));
+    }
+    /* b's valid ticket for the same payload under a's kid */
+    struct ticket_key forger = f->b; /* shares b's memory: not freed */
+    memcpy(forger.kid, f->a.kid, sizeof forger.kid);
+    assert_int_equal(ticket_sign(&forger, &f->rng, &p, other, sizeof other), 0);
+    assert_int_equal(ticket_digest(ka, other, TICKET_CODE_LEN, got), 0);
+    assert_false(ticket_digest_equal(got, want));
+    /* a prefix, and no text at all or too much */
+    assert_int_equal(ticket_digest(ka, code, TICKET_CODE_LEN - 1, got), 0);
+    assert_false(ticket_digest_equal(got, want));
+    assert_int_equal(ticket_digest(ka, code, 0, got), KIOSKD_EINVAL);
+    assert_int_equal(ticket_digest(ka, NULL, 5, got), KIOSKD_EINVAL);
+    assert_int_equal(ticket_digest(ka, code, TICKET_CODE_MAX + 1, got), KIOSKD_EINVAL);
+    for (size_t i = 0; i < TICKET_DIGEST_LEN; i++) {
+        memcpy(got, want, sizeof got);
+        got[i] ^= 0x01;
+        assert_false(ticket_digest_equal(got, want));
+    }
+}
+
+/* ticket_parse reads what ticket_verify reads, without the signature: the
+ * same shape rules (every prefix and a wrong version refused), and a forged
+ * signature still parses (the caller compares a digest). */
+static void test_parse_without_signature(void **state)
+{
+    struct fx *f = *state;
+    struct ticket_payload got;
+    char kid[TICKET_KID_LEN + 1], code[TICKET_CODE_MAX + 1];
+    const struct ticket_payload p = {INT64_MAX, 5, -1};
+
+    assert_int_equal(ticket_parse(fixed_code, strlen(fixed_code), &got, kid), 0);
+    assert_payload_equal(&got, &fixed_payload);
+    assert_string_equal(kid, fixed_kid);
+    assert_int_equal(ticket_sign(&f->a, &f->rng, &p, code, sizeof code), 0);
+    assert_int_equal(ticket_parse(code, TICKET_CODE_LEN, &got, kid), 0);
+    assert_payload_equal(&got, &p);
+    assert_string_equal(kid, f->a.kid);
+    for (size_t n = 0; n < TICKET_CODE_LEN; n++)
+        assert_int_equal(ticket_parse(code, n, &got, kid), KIOSKD_EMALFORMED);
+    code[TICKET_CODE_LEN - 1] = code[TICKET_CODE_LEN - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(ticket_parse(code, TICKET_CODE_LEN, &got, kid), 0);
+    assert_int_equal(ticket_parse(NULL, 10, &got, kid), KIOSKD_EMALFORMED);
+    char big[TICKET_CODE_MAX + 2];
+    memset(big, 'A', sizeof big);
+    memcpy(big, code, TICKET_CODE_LEN);
+    assert_int_equal(ticket_parse(big, sizeof big, &got, kid), KIOSKD_EMALFORMED);
+}
+
 static void test_sign_buffer_size(void **state)
 {
     struct fx *f = *state;
@@ -555,6 +656,9 @@ int main(void)
         cmocka_unit_test(test_pem_round_trip),
         cmocka_unit_test(test_bad_pems),
         cmocka_unit_test(test_sign_buffer_size),
+        cmocka_unit_test(test_digest_known_answer),
+        cmocka_unit_test(test_digest_tells_codes_apart),
+        cmocka_unit_test(test_parse_without_signature),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
