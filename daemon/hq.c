@@ -33,7 +33,9 @@
 #include "daemon/keys.h"
 #include "daemon/kioskd.h"
 #include "daemon/server.h"
+#include "handlers/bot.h"
 #include "handlers/common.h"
+#include "store/hqbot.h"
 
 #define SECRET_AAD "hq.device_secret"
 #define SEALED_MAX 2048
@@ -173,6 +175,7 @@ int hq_init(struct hq *h, const char *key_file, char *err, size_t errlen)
 
 void hq_free(struct hq *h)
 {
+    ticket_key_free(&h->ticket);
     pii_free(&h->pii);
     rng_free(&h->rng);
 }
@@ -205,6 +208,12 @@ int hq_open(struct kioskd *k, bool daemon, char *err, size_t errlen)
         return KIOSKD_ENOMEM;
     }
     int rc = hq_init(k->hq, k->cfg.hqserver_key_file, err, errlen);
+    if (rc == 0 && daemon &&
+        (rc = keyfile_ticket_key(k->cfg.hqserver_ticket_key_file, &k->hq->rng, 1, &k->hq->ticket,
+                                 err, errlen)) == 0 &&
+        (rc = ticket_key_write_pem(&k->hq->ticket, 0, k->hq->public_pem,
+                                   sizeof k->hq->public_pem)) != 0)
+        snprintf(err, errlen, "cannot write HQ's public ticket key");
     if (rc == 0)
         rc = hq_store_open(k, daemon, err, errlen);
     return rc;
@@ -848,8 +857,61 @@ static int import_templates(struct kioskd *k, const char *path)
     return rc ? 1 : 0;
 }
 
+/* --- kioskd hq bind-code MEMBER_NO --- */
+
+#define BIND_CODE_TTL 600
+
+/* A one-time code for a member to bind a chat identity at HQ's bot, as a
+ * branch's staff give one (POST /api/v1/members/{member_no}/bind_code): for
+ * HQ's call centre to read out. Prints the code and its expiry. */
+static int bind_code(struct kioskd *k, const char *member_no)
+{
+    char err[512], code[8];
+    unsigned char mac[PII_HASH_LEN];
+    struct store_hq_bind_code j;
+    size_t n = strlen(member_no);
+    if (n == 0 || n > 32 ||
+        strspn(member_no, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+            n) {
+        fprintf(stderr, "kioskd hq bind-code: MEMBER_NO is 1 to 32 letters, digits, '-' or '_'\n");
+        return 2;
+    }
+    if (hq_open(k, false, err, sizeof err) != 0) {
+        fprintf(stderr, "kioskd hq: %s\n", err);
+        hq_close(k);
+        return 1;
+    }
+    int rc = KIOSKD_ECONFLICT;
+    for (int tries = 0; rc == KIOSKD_ECONFLICT && tries < 5; tries++) {
+        uint32_t x;
+        store_hq_bind_code_init(&j);
+        snprintf(j.member_no, sizeof j.member_no, "%s", member_no);
+        if ((rc = rng_bytes(&k->hq->rng, &x, sizeof x)) != 0)
+            break;
+        snprintf(code, sizeof code, "%06u", (unsigned)(x % 1000000u));
+        bot_keyed(&k->hq->pii, "bind", code, mac);
+        for (size_t i = 0; i < sizeof mac; i++)
+            snprintf(j.code_hash + 2 * i, 3, "%02x", mac[i]);
+        j.expires_at = (int64_t)time(NULL) + BIND_CODE_TTL;
+        rc = store_run(k->store, &j.job);
+    }
+    hq_close(k);
+    if (rc == KIOSKD_ENOTFOUND)
+        fprintf(stderr, "kioskd hq bind-code: HQ has no member %s (kioskd hq import members)\n",
+                member_no);
+    else if (rc)
+        fprintf(stderr, "kioskd hq bind-code: %s\n", kioskd_strerror(rc));
+    else
+        printf("%s\nvalid for %d minutes: the member sends 绑定 PHONE %s to the bot\n", code,
+               BIND_CODE_TTL / 60, code);
+    mbedtls_platform_zeroize(code, sizeof code);
+    return rc ? 1 : 0;
+}
+
 int hq_cli(struct kioskd *k, int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "bind-code") == 0)
+        return bind_code(k, argv[2]);
     if (argc == 5 && strcmp(argv[1], "signup") == 0)
         return hq_signup(k, argv[2], argv[3], argv[4]);
     if (argc == 3 && strcmp(argv[1], "export") == 0 && strcmp(argv[2], "signups") == 0)
@@ -865,8 +927,10 @@ int hq_cli(struct kioskd *k, int argc, char **argv)
         return import_file(k, argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "import") == 0 && strcmp(argv[2], "templates") == 0)
         return import_templates(k, argv[3]);
-    fprintf(stderr, "usage: kioskd hq [-c FILE] [device add ID [--area NAME] | import "
-                    "members|products|events|balances FILE.csv | import templates DIR_OR_FILE | "
-                    "export signups | signup EVENT NAME PHONE] (see kioskd hq --help)\n");
+    fprintf(stderr,
+            "usage: kioskd hq [-c FILE] [device add ID [--area NAME] | import "
+            "members|products|events|balances FILE.csv | import templates DIR_OR_FILE | "
+            "export signups | signup EVENT NAME PHONE | bind-code MEMBER_NO] (see kioskd hq "
+            "--help)\n");
     return 2;
 }

@@ -14,6 +14,7 @@
 #include "core/hqsig.h"
 #include "core/pii.h"
 #include "core/rng.h"
+#include "core/ticket.h"
 #include "store/hq.h"
 
 /* What a request's signature is checked against, on the storage thread
@@ -35,6 +36,10 @@ struct hq {
     struct pii pii;
     struct rng rng;
     struct store_hq_crypto crypto;
+    /* HQ's ticket key ([hqserver] ticket_key_file), for the sign-ups of its
+     * bot: loaded by the server only, used on the storage thread */
+    struct ticket_key ticket;
+    char public_pem[256];
     struct hq_counters n;
 };
 
@@ -49,7 +54,7 @@ struct kioskd;
 int hq_open(struct kioskd *k, bool daemon, char *err, size_t errlen);
 void hq_close(struct kioskd *k);
 /* kioskd hq device add ID [--area NAME] | import members|products|events|balances FILE.csv |
- * import templates DIR_OR_FILE; the exit code. */
+ * import templates DIR_OR_FILE | bind-code MEMBER_NO; the exit code. */
 int hq_cli(struct kioskd *k, int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ struct campaign_builder;
 
 /* The event list as served (rebuilt when events change, at most every second). */
 struct bot_cache;
+struct bot_backend;
 
 struct events_cache {
     char *json;
@@ -79,7 +80,8 @@ struct kioskd {
     struct net *net;                    /* outbound HTTP: messages, HQ sync (daemon/net.h) */
     struct hqsync *hqsync;              /* the daemon's own sync rounds (daemon/hqsync.h) */
     struct campaign_builder *campaigns; /* audience builds on a worker (handlers/campaigns.c) */
-    struct hq *hq; /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
+    struct hq *hq;                 /* `kioskd hq` only (daemon/hq.h); NULL in a branch daemon */
+    const struct bot_backend *bot; /* the chat bot's data (handlers/bot.h); NULL: the branch's */
 
     int64_t test_clock; /* seconds KIOSKD_TEST_CLOCK adds to the messenger's time (test hook) */
 

@@ -353,7 +353,16 @@ static int hq_serve(struct kioskd *k)
         fprintf(stderr, "kioskd hq: %s\n", err);
         goto out;
     }
-    if (router_init(&k->router, hq_route_tables) != 0 || metrics_init(&k->metrics, k->router.n)) {
+    /* the chat bot answers from HQ's data; the loop's random source seals
+     * WeChat's safe-mode replies */
+    k->bot = &bot_hq;
+    k->bot_rl = ratelimit_new_per_minute((uint32_t)k->cfg.bot_per_minute, 4096);
+    if (rng_init(&k->rng) != 0) {
+        fprintf(stderr, "kioskd hq: cannot seed the random generator\n");
+        goto out;
+    }
+    if (!k->bot_rl || router_init(&k->router, hq_route_tables) != 0 ||
+        metrics_init(&k->metrics, k->router.n)) {
         fprintf(stderr, "kioskd: out of memory\n");
         goto out;
     }
@@ -374,6 +383,9 @@ out:
         store_complete(k->store);
     server_stop(k);
     hq_close(k);
+    ratelimit_free(k->bot_rl);
+    k->bot_rl = NULL;
+    rng_free(&k->rng);
     if (rc == 0)
         log_info("stopped", NULL);
     signal_target = NULL;
@@ -578,12 +590,15 @@ static const struct cmd cmds[] = {
      "[hq] is not set.\n"},
     {"hq",
      "[-c FILE] [device add ID [--area NAME] | import members|products|events|balances "
-     "FILE.csv | import templates DIR_OR_FILE | export signups | signup EVENT NAME PHONE]",
+     "FILE.csv | import templates DIR_OR_FILE | export signups | signup EVENT NAME PHONE | "
+     "bind-code MEMBER_NO]",
      "Run the reference HQ server, or manage its devices and data.", cmd_hq,
      "With no arguments: serve the HQ sync protocol (POST /sync/v1/push, GET /sync/v1/pull),\n"
      "GET /hq/v1/devices and the page /hq (Bearer [hqserver] admin_token), /metrics and\n"
      "/healthz on [hqserver] listen, with HQ's own database [hqserver] database and key\n"
      "[hqserver] key_file (docs/sync.md). SIGTERM or SIGINT: finish requests, exit 0.\n"
+     "It also serves the chat bot from HQ's data: /wechat ([wechat] token...) and POST\n"
+     "/api/v1/bot/messages ([bot] secret), as a branch does (docs/wechat.md, \"The bot at HQ\").\n"
      "device add ID: registers a branch daemon and prints its new secret as the only line\n"
      "of output (set it as that branch's [hq] secret; HQ keeps it sealed). --area NAME puts\n"
      "it in an area: it pulls the events of the other branches of its area.\n"
@@ -605,6 +620,8 @@ static const struct cmd cmds[] = {
      "the branch where the event takes place and its id there (an event imported at HQ\n"
      "has its id once that branch has pulled it and synced again), or HQ's key of an event\n"
      "it imported (export signups' event_key), also before its branch has linked it.\n"
+     "bind-code MEMBER_NO: prints a one-time code (valid 10 minutes) with which the member\n"
+     "binds a chat identity at HQ's bot (绑定 PHONE CODE), as a branch's staff give one.\n"
      "Safe while the server runs.\n"},
     {"version", "", "Print the version.", cmd_version, ""},
 };

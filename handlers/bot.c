@@ -45,10 +45,10 @@ static const char GREETING[] = "欢迎关注！绑定会员后可查询积分、
                                "绑定码，然后发送“绑定 手机号 绑定码”。发送“帮助”查看全部指令。";
 static const char NOT_BOUND[] = "您还没有绑定会员。请在网点向工作人员索取绑定码，然后发送："
                                 "绑定 手机号 绑定码";
-static const char TOO_FAST[] = "您发送得太快了，请一分钟后再试。";
-static const char BIND_USAGE[] = "请发送：绑定 手机号 绑定码（例如：绑定 13812345678 123456）。"
-                                 "绑定码请向网点工作人员索取，10 分钟内有效。";
-static const char SIGNUP_USAGE[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
+const char bot_too_fast[] = "您发送得太快了，请一分钟后再试。";
+const char bot_bind_usage[] = "请发送：绑定 手机号 绑定码（例如：绑定 13812345678 123456）。"
+                              "绑定码请向网点工作人员索取，10 分钟内有效。";
+const char bot_signup_usage[] = "请发送“报名 活动编号”，例如：报名 2。发送“活动”查看编号。";
 
 /* How long a reply written held (store/messages.h) waits for its settling:
  * the passive reply's cancel or the late reply's release. */
@@ -90,8 +90,7 @@ struct bot_ctx {
     char replies[BOT_OUTCOMES][BOT_REPLY_MAX];
 };
 
-/* "12月8日 周二 14:00" for unix time t, China time. */
-static void day_time(int64_t t, char *out, size_t n)
+void bot_day_time(int64_t t, char *out, size_t n)
 {
     static const char *const days[] = {"周日", "周一", "周二", "周三", "周四", "周五", "周六"};
     time_t x = (time_t)(t + 8 * 3600);
@@ -101,8 +100,7 @@ static void day_time(int64_t t, char *out, size_t n)
              tm.tm_hour, tm.tm_min);
 }
 
-/* An amount of fen as people say it: "3.5万元" from 10,000 CNY up, else "860元". */
-static void amount_text(int64_t fen, char *out, size_t n)
+void bot_amount_text(int64_t fen, char *out, size_t n)
 {
     int64_t cny = (fen + 99) / 100;
     if (cny >= 10000)
@@ -128,7 +126,7 @@ static void next_tier_line(struct kioskd *k, const struct store_member_view *m, 
     for (size_t i = 0; i < sizeof next / sizeof next[0]; i++)
         if (fen < next[i].line) {
             char gap[32];
-            amount_text(next[i].line - fen, gap, sizeof gap);
+            bot_amount_text(next[i].line - fen, gap, sizeof gap);
             snprintf(out, n, "\n距%s还差 %s资产", next[i].name, gap);
             return;
         }
@@ -176,7 +174,7 @@ static int events_text(struct bot_ctx *c, char *out, size_t n)
         char when[48], left[32];
         if (evs[i].branch[0])
             continue; /* another branch's: signed up for there */
-        day_time(evs[i].starts_at, when, sizeof when);
+        bot_day_time(evs[i].starts_at, when, sizeof when);
         int64_t places = evs[i].capacity - evs[i].confirmed;
         if (places > 0)
             snprintf(left, sizeof left, "余%lld位", (long long)places);
@@ -589,7 +587,7 @@ static void turn_submit(struct bot_ctx *c, struct req *r, enum bot_op op)
 static void signup_text(const struct bot_ctx *c, bool link, char *out, size_t n)
 {
     char when[48], code_line[96] = "", url[600] = "";
-    day_time(c->ev.starts_at, when, sizeof when);
+    bot_day_time(c->ev.starts_at, when, sizeof when);
     if (link && c->k->cfg.bot_public_url[0] && !c->sign_rc)
         snprintf(url, sizeof url, "\n入场券：%s/t/%s", c->k->cfg.bot_public_url, c->code);
     snprintf(code_line, sizeof code_line, "签到码 %s，凭手机号也可签到。", c->signup.short_code);
@@ -750,13 +748,29 @@ static void signup_start(struct bot_ctx *c, struct req *r, int64_t event_id)
         bot_free(c);
 }
 
-/* Hashes "what:text" with the personal-data key (a chat identity, a delivery key). */
-static void keyed(struct kioskd *k, const char *what, const char *text, unsigned char out[32])
+void bot_keyed(const struct pii *p, const char *what, const char *text, unsigned char out[32])
 {
     char buf[BOT_ID_MAX * 2 + 16];
     int n = snprintf(buf, sizeof buf, "%s:%s", what, text);
-    pii_hash(&k->pii, buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, out);
+    pii_hash(p, buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, out);
     mbedtls_platform_zeroize(buf, sizeof buf);
+}
+
+/* The same with the loop's personal-data key. */
+static void keyed(struct kioskd *k, const char *what, const char *text, unsigned char out[32])
+{
+    bot_keyed(&k->pii, what, text, out);
+}
+
+bool bot_too_many(struct kioskd *k, const unsigned char identity[32])
+{
+    char rl_key[20];
+    snprintf(rl_key, sizeof rl_key, "bot%02x%02x%02x%02x%02x%02x%02x%02x", identity[0], identity[1],
+             identity[2], identity[3], identity[4], identity[5], identity[6], identity[7]);
+    if (!k->bot_rl || !limit_take(k->bot_rl, rl_key))
+        return false;
+    metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
+    return true;
 }
 
 /* Whether a command only reads (its reply is kept in memory, not stored). */
@@ -827,13 +841,8 @@ static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
             return;
         }
     }
-    char rl_key[20];
-    snprintf(rl_key, sizeof rl_key, "bot%02x%02x%02x%02x%02x%02x%02x%02x", c->identity[0],
-             c->identity[1], c->identity[2], c->identity[3], c->identity[4], c->identity[5],
-             c->identity[6], c->identity[7]);
-    if (limit_take(k->bot_rl, rl_key)) {
-        metrics_add(&k->metrics, MC_RATE_LIMITED, 1);
-        finish(c, r, TOO_FAST); /* not recorded: a retry later is a new try */
+    if (bot_too_many(k, c->identity)) {
+        finish(c, r, bot_too_fast); /* not recorded: a retry later is a new try */
         return;
     }
     char *reply = c->replies[BOT_DONE];
@@ -861,11 +870,11 @@ static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
             signup_start(c, r, cmd.event_id);
             return;
         }
-        snprintf(reply, BOT_REPLY_MAX, "%s", SIGNUP_USAGE);
+        snprintf(reply, BOT_REPLY_MAX, "%s", bot_signup_usage);
         break;
     case BOT_BIND:
         if (!cmd.phone[0] || !cmd.code[0] || !validate_mobile(cmd.phone)) {
-            snprintf(reply, BOT_REPLY_MAX, "%s", BIND_USAGE);
+            snprintf(reply, BOT_REPLY_MAX, "%s", bot_bind_usage);
             break;
         }
         phone_hash(k, cmd.phone, c->turn.phone_hash);
@@ -911,12 +920,20 @@ static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     turn_submit(c, r, BOT_OP_NONE);
 }
 
-void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+static void branch_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
 {
     struct store *s = r->k->store;
     store_bot_reads_begin(s);
     handle(r, m, answer);
     store_bot_reads_end(s);
+}
+
+const struct bot_backend bot_branch = {.name = "branch", .handle = branch_handle};
+
+void bot_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
+{
+    const struct bot_backend *b = r->k->bot ? r->k->bot : &bot_branch;
+    b->handle(r, m, answer);
 }
 
 /* --- the JSON bridge --- */
@@ -1110,6 +1127,17 @@ static void bot_stats(struct req *r)
              groups ? json_pack("{s:s, s:s, s:o}", "from", from, "to", to, "groups", groups)
                     : NULL);
 }
+
+/* `kioskd hq`: the bridge only (its replies are never pending there, and
+ * HQ has no staff for the rest). */
+const struct route bot_hq_routes[] = {
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/bot/messages",
+     .flags = ROUTE_BODY,
+     .body_max = 8192,
+     .fn = bridge_message},
+    {0},
+};
 
 const struct route bot_routes[] = {
     {.method = HTTP_GET, .pattern = "/api/v1/bot/stats", .role = ROLE_MANAGER, .fn = bot_stats},

@@ -25,6 +25,7 @@ extern const struct route waitlist_routes[];
 extern const struct route members_routes[];
 extern const struct route points_routes[];
 extern const struct route bot_routes[];
+extern const struct route bot_hq_routes[];
 extern const struct route wechat_routes[];
 extern const struct route upgrades_routes[];
 extern const struct route messages_routes[];

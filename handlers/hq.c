@@ -494,4 +494,5 @@ const struct route hq_routes[] = {
     {0},
 };
 
-const struct route *const hq_route_tables[] = {hq_routes, NULL};
+/* with the chat bot's channels, answered from HQ's data (handlers/hqbot.c) */
+const struct route *const hq_route_tables[] = {hq_routes, wechat_routes, bot_hq_routes, NULL};

@@ -953,9 +953,8 @@ static int event_cancelled_at_hq(struct store_tx *tx, const char *key)
     return rc == HQDB_ROW ? cancelled : rc == HQDB_DONE ? 0 : rc;
 }
 
-static int hq_signup_run(struct store_tx *tx, struct store_job *job)
+int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j)
 {
-    struct store_hq_signup *j = (struct store_hq_signup *)job;
     char phone_hash[65], key[40], event_key[HQ_EVENT_KEY_MAX + 1];
     int64_t id = 0;
     bool known;
@@ -1018,6 +1017,11 @@ static int hq_signup_run(struct store_tx *tx, struct store_job *job)
     }
     json_decref(data);
     return rc;
+}
+
+static int hq_signup_run(struct store_tx *tx, struct store_job *job)
+{
+    return store_hq_signup_tx(tx, (struct store_hq_signup *)job);
 }
 
 void store_hq_signup_init(struct store_hq_signup *j)

@@ -193,6 +193,8 @@ struct store_hq_signup {
     char merged_into[40]; /* "kid:signup_id" of the sign-up it was merged into, or "" */
 };
 void store_hq_signup_init(struct store_hq_signup *j);
+/* The same inside another job's transaction (HQ's bot, store/hqbot.h). */
+int store_hq_signup_tx(struct store_tx *tx, struct store_hq_signup *j);
 
 /* One entry of an export, its personal data unsealed, with HQ's key of the
  * event its data names (event_id at device: the key it was imported under, or
