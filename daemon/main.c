@@ -357,6 +357,8 @@ static int hq_serve(struct kioskd *k)
      * WeChat's safe-mode replies */
     k->bot = &bot_hq;
     k->bot_rl = ratelimit_new_per_minute((uint32_t)k->cfg.bot_per_minute, 4096);
+    k->wx_key_rc = wx_key_load(&k->wx_key, k->cfg.wechat_encoding_aes_key,
+                               strlen(k->cfg.wechat_encoding_aes_key));
     if (rng_init(&k->rng) != 0) {
         fprintf(stderr, "kioskd hq: cannot seed the random generator\n");
         goto out;
@@ -385,6 +387,8 @@ out:
     hq_close(k);
     ratelimit_free(k->bot_rl);
     k->bot_rl = NULL;
+    wx_key_wipe(&k->wx_key);
+    k->wx_key_rc = KIOSKD_EINVAL;
     rng_free(&k->rng);
     if (rc == 0)
         log_info("stopped", NULL);
