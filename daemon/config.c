@@ -48,10 +48,10 @@ static const struct opt opts[] = {
      "How many public requests a client address may send at once before the rate applies."},
     {"http", "request_timeout", OPT_INT, OFF(http_request_timeout), "10", 1, 300, NULL, false, "s",
      "A client that takes longer than this to send its request (headers or body) is disconnected."},
-    {"http", "event_loop", OPT_ENUM, OFF(http_event_loop), "poll", 0, 0, "poll epoll", false, "",
-     "`poll`: lws' own loop, which visits every open connection on each turn. `epoll`: lws on "
-     "libev, a turn costs what is ready: for thousands of idle keep-alive connections (a "
-     "fleet); needs lws' libev plugin, else `poll` is used (logged)."},
+    {"http", "event_loop", OPT_ENUM, OFF(http_event_loop), "epoll", 0, 0, "poll epoll", false, "",
+     "`epoll`: lws on libev, a turn costs what is ready, so thousands of idle keep-alive "
+     "connections (a fleet) cost nothing; needs lws' libev plugin, else `poll` is used "
+     "(logged). `poll`: lws' own loop, which visits every open connection on each turn."},
     {"http", "keepalive_timeout", OPT_INT, OFF(http_keepalive_timeout), "5", 1, 60, NULL, false,
      "s",
      "An idle keep-alive connection is closed after this long; a fleet of kiosks that poll more "

@@ -829,6 +829,16 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
         k->lws = lws_create_context(&info);
         if (k->lws) {
             k->evloop = loop;
+            /* On a foreign loop lws 4.1 leaves its protocol init, which names
+             * the vhost's default (kioskd-live) and raw (kioskd-raw) protocols
+             * from the pvos, to a timer of that loop. libev may serve the
+             * listening socket first in that turn: a connection accepted then
+             * was bound to "http", so an unknown method (TRACE) reached
+             * http_callback as raw input and was never answered, and its
+             * connection count was not tied to it (live_entry). Done here,
+             * before the loop's first turn, as lws' own loop does first. */
+            lws_state_transition_steps(lws_system_get_state_manager(k->lws),
+                                       LWS_SYSTATE_OPERATIONAL);
             lws_sul_schedule(k->lws, 0, &k->loop_tick, loop_tick, LOOP_TICK_US);
         } else {
             ev_loop_destroy(loop);

@@ -141,7 +141,10 @@ class Daemon:
         self.dir = dir or tempfile.mkdtemp(prefix="kioskd-test-")
         self.own_dir = dir is None
         self.config_path = os.path.join(self.dir, "kioskd.ini")
+        # KIOSKD_TEST_EVENT_LOOP=poll|epoll runs every daemon on that [http] event_loop
+        loop = os.environ.get("KIOSKD_TEST_EVENT_LOOP", "")
         base = ("[http]\nlisten = 127.0.0.1:0\nrate_limit = 0\n"
+                + (f"event_loop = {loop}\n" if loop else "") +
                 f"[store]\npath = {self.dir}/kioskd.db\nkey_file = {self.dir}/kioskd.key\n"
                 "[staff]\nlogin_per_minute = 0\nlogin_id_per_minute = 0\n"
                 "[kiosk]\nsignups_per_minute = 0\n"

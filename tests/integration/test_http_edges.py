@@ -4,6 +4,7 @@ Expect: 100-continue, and methods lws does not know."""
 import http.client
 import json
 import socket
+import threading
 import time
 
 from harness import Daemon, Site, auth
@@ -134,4 +135,48 @@ def test_unknown_methods_get_json_405():
         assert d.get("/healthz").status == 200
         d.stop()
     finally:
+        d.cleanup()
+
+
+def test_a_trace_waiting_before_the_loop_starts_gets_its_405():
+    """A client already connected when the daemon starts listening (kiosks
+    retrying through a restart): its request is read on the loop's first turn
+    and must be bound as any later one ([http] event_loop = epoll ran lws'
+    protocol init only after that turn, and left the TRACE unanswered)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = Daemon(start=False, config=f"[http]\nlisten = 127.0.0.1:{port}\n")
+    got = []
+
+    def client():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                time.sleep(0.001)
+                continue
+            with c:
+                c.sendall(b"TRACE / HTTP/1.1\r\nHost: k\r\n\r\n")
+                out = b""
+                try:
+                    while chunk := c.recv(4096):
+                        out += chunk
+                except socket.timeout:
+                    pass
+                got.append(out)
+            return
+
+    t = threading.Thread(target=client)
+    t.start()
+    try:
+        d.start()
+        t.join(15)
+        assert got and got[0].startswith(b"HTTP/1.1 405"), got
+        assert json.loads(split(got[0])[1])["error"]["code"] == "method_not_allowed"
+        assert d.get("/healthz").status == 200
+        d.stop()
+    finally:
+        t.join(15)
         d.cleanup()
