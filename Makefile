@@ -185,7 +185,8 @@ test:
 	@sh tools/deps.sh arm64
 	@$(MAKE) --no-print-directory ARCH=arm64 all $(UNIT_BIN) $(OUT)/slowfsync.so $(OUT)/failalloc.so
 	@KIOSKD_BIN=$(abspath $(OUT)/kioskd-qemu) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) \
-	  KIOSKD_RUNNER="$(RUN)" KIOSKD_EMULATED="arm64 under $(QEMU)" \
+	  KIOSKD_EXE=$(abspath $(BIN)) KIOSKD_RUNNER="$(RUN)" KIOSKD_EMULATED="arm64 under $(QEMU)" \
+	  DEB_ARCH=arm64 DEB_HOST_ARCH=arm64 STRIP=$(TRIPLET)-strip \
 	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \

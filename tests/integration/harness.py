@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +24,10 @@ SAN = os.environ.get("SAN") == "1"
 EMULATED = os.environ.get("KIOSKD_EMULATED", "")
 # How much longer the harness waits for a start, a stop or an answer then.
 PATIENCE = 6 if EMULATED else 1
+# The program itself (BIN is then a script that starts it under qemu-user) and
+# the command that starts a copy of it (KIOSKD_RUNNER: qemu-user; else none).
+EXE = os.environ.get("KIOSKD_EXE") or BIN
+RUNNER = shlex.split(os.environ.get("KIOSKD_RUNNER", ""))
 _running = []
 
 
