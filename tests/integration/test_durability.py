@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 
-from harness import HQ, Site, auth, parallel, skip_if_emulated, slow_fsync_env
+from harness import EMULATED, HQ, Site, auth, parallel, skip_if_emulated, slow_fsync_env
 from test_hq_daemon import wait_for
 
 
@@ -314,7 +314,9 @@ def test_sigkill_under_mixed_load_keeps_every_acknowledged_change_once():
             s.d.kill()
             _check_after_crash(s, evs, acked)
             s.d.start()
-        assert len(acked["signups"]) > 50 and acked["checkins"] and acked["redemptions"] \
+        # enough load to mean something (emulated, the same rounds carry far fewer)
+        assert len(acked["signups"]) > (10 if EMULATED else 50) and acked["checkins"] \
+            and acked["redemptions"] \
             and acked["bot"], {k: len(v) for k, v in acked.items()}
         # every acknowledged sign-up answers as itself; HQ gets the outbox once, in full
         for phone, sid in acked["signups"].items():
