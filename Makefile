@@ -1,11 +1,48 @@
 # kioskd build. `make` builds ./build/kioskd; `make run` and `make test` first
 # install what is missing (tools/deps.sh). SAN=1 builds with ASan + UBSan.
+# ARCH=arm64 cross-builds build/arm64/kioskd with Debian's aarch64 toolchain;
+# `make test ARCH=arm64` runs the unit and integration tests on it under
+# qemu-user, `make deb ARCH=arm64` packages it (docs/operations.md, "arm64").
 
 CC       ?= cc
+HOSTCC   ?= cc
 SAN      ?= 0
+ARCH     ?=
 PKGS     := libwebsockets libcurl sqlite3 libqrencode expat jansson inih libargon2 libpng zlib libpq
+PKG_CONFIG := pkg-config
+PKG_LIBS  = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# How a built program is started: natively, or under qemu-user for arm64.
+RUN      :=
 
-ifeq ($(SAN),1)
+ifeq ($(ARCH),arm64)
+  ifeq ($(SAN),1)
+    $(error SAN=1 is for native builds only, not with ARCH=arm64)
+  endif
+  TRIPLET := aarch64-linux-gnu
+  MULTIARCH := /usr/lib/$(TRIPLET)
+  ifeq ($(origin CC),default)
+    CC    := $(TRIPLET)-gcc
+  endif
+  OUT    := build/arm64
+  OPT    := -O2 -g
+  # Debian 12's libwebsockets-dev and libpq-dev cannot be installed for two
+  # architectures at once: the arm64 runtime libraries (libwebsockets17:arm64,
+  # libpq5:arm64) are linked by name, with the native -dev package's headers
+  # (the same version; they differ from arm64's only in LWS_INSTALL_LIBDIR and
+  # pg_config.h, which kioskd does not read). The other libraries come from
+  # their :arm64 -dev packages, through arm64's pkg-config directory.
+  PKG_CONFIG := PKG_CONFIG_LIBDIR=$(MULTIARCH)/pkgconfig:/usr/share/pkgconfig pkg-config
+  XPKGS  := $(filter-out libwebsockets libpq,$(PKGS))
+  PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(XPKGS) 2>/dev/null) \
+             $(MULTIARCH)/libwebsockets.so.17 $(MULTIARCH)/libpq.so.5
+  PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(XPKGS) 2>/dev/null) \
+               $(shell pkg-config --cflags libwebsockets libpq 2>/dev/null)
+  QEMU   ?= qemu-aarch64-static
+  RUN    := env QEMU_LD_PREFIX=/ $(QEMU)
+else ifneq ($(ARCH),)
+  $(error ARCH=$(ARCH): only ARCH=arm64 (or none, native) is known)
+else ifeq ($(SAN),1)
   OUT    := build/san
   OPT    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -15,8 +52,8 @@ endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion -Wstrict-prototypes -Wformat=2
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -I$(OUT)/gen
-CFLAGS   += -std=c17 $(OPT) $(WARN) -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lev -lm -pthread
+CFLAGS   += -std=c17 $(OPT) $(WARN) -pthread $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lev -lm -pthread
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 
 LIB_SRC  := $(sort $(wildcard core/*.c store/*.c handlers/*.c daemon/*.c))
@@ -31,8 +68,24 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN      := $(OUT)/kioskd
 
-.PHONY: all deb deps docs fuzz FORCE run soak test test-failalloc bench clean fmt lint check-pkgs
+.PHONY: all deb deps docs fuzz FORCE run soak test test-arm64 test-failalloc bench clean fmt lint check-pkgs
 
+ifeq ($(ARCH),arm64)
+# build/kioskd stays the native binary; the arm64 one is build/arm64/kioskd, and
+# build/arm64/kioskd-qemu starts it under qemu-user on this machine.
+all: $(BIN) $(OUT)/kioskd-qemu
+
+$(OUT)/kioskd-qemu: Makefile
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\n# %s, run under qemu-user (make ARCH=arm64)\nexec %s "$$(dirname "$$0")/kioskd" "$$@"\n' \
+	  "$(BIN)" "$(RUN)" >$@ && chmod 0755 $@
+
+check-pkgs:
+	@command -v $(CC) >/dev/null && $(PKG_CONFIG) --exists $(XPKGS) && pkg-config --exists libwebsockets libpq && \
+	  for f in libwebsockets.so.17 libpq.so.5 libmbedcrypto.so libcsv.so libcmocka.so libev.so; do \
+	    test -f $(MULTIARCH)/$$f || exit 1; done || \
+	  { echo "kioskd: arm64 build dependencies are missing; run 'make deps ARCH=arm64'" >&2; exit 1; }
+else
 all: build/kioskd
 
 # build/kioskd is the binary the contract names; it links to the flavour just built.
@@ -42,6 +95,7 @@ build/kioskd: $(BIN) FORCE
 check-pkgs:
 	@pkg-config --exists $(PKGS) && test -f /usr/include/mbedtls/ecdsa.h && test -f /usr/include/csv.h || \
 	  { echo "kioskd: build dependencies are missing; run 'make deps' (or 'make run' / 'make test')" >&2; exit 1; }
+endif
 
 $(OUT)/obj/%.o: %.c | check-pkgs
 	@mkdir -p $(dir $@)
@@ -50,7 +104,7 @@ $(OUT)/obj/%.o: %.c | check-pkgs
 
 $(OUT)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c17 -O1 -Wall -Wextra -Werror -o $@ $<
+	$(HOSTCC) -std=c17 -O1 -Wall -Wextra -Werror -o $@ $<
 
 $(OUT)/gen/migrations.c: $(OUT)/tools/embed $(MIGRATIONS)
 	@mkdir -p $(dir $@)
@@ -118,6 +172,7 @@ $(OUT)/leak.so: tests/leak.c
 
 deps:
 	@sh tools/deps.sh build
+	@test "$(ARCH)" != arm64 || sh tools/deps.sh arm64
 
 run:
 	@sh tools/deps.sh build
@@ -127,6 +182,23 @@ run:
 # The Mustache spec test files, beside the repository as in CI (tests/unit/test_mustache.c).
 MUSTACHE_SPEC ?= $(abspath ../shared/conformance/mustache-spec)
 
+ifeq ($(ARCH),arm64)
+# The unit and integration tests on the arm64 build, under qemu-user (lint and
+# the browser tests check nothing that depends on the architecture). Tests
+# too slow under emulation say SKIP with the reason (harness.EMULATED).
+test:
+	@sh tools/deps.sh test
+	@sh tools/deps.sh arm64
+	@$(MAKE) --no-print-directory ARCH=arm64 all $(UNIT_BIN) $(OUT)/slowfsync.so $(OUT)/failalloc.so
+	@KIOSKD_BIN=$(abspath $(OUT)/kioskd-qemu) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) \
+	  KIOSKD_EXE=$(abspath $(BIN)) KIOSKD_RUNNER="$(RUN)" KIOSKD_EMULATED="arm64 under $(QEMU)" \
+	  DEB_ARCH=arm64 DEB_HOST_ARCH=arm64 STRIP=$(TRIPLET)-strip \
+	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
+	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
+	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
+	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
+	  python3 tests/run.py --no-e2e $(T)
+else
 # Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
 # J=N: at most N test jobs at once (default 2 per CPU; docs/testing.md); J=1 runs them in turn.
 test:
@@ -141,6 +213,10 @@ test:
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
 	  python3 tests/run.py $(if $(J),-j $(J)) $(T)
+endif
+
+test-arm64:
+	@$(MAKE) --no-print-directory ARCH=arm64 test
 
 # The integration tests with allocation failures spread through every daemon they
 # start (docs/testing.md): `make test-failalloc FAILALLOC=every=5000`. Tests that
@@ -172,14 +248,25 @@ bench:
 # deploy/kioskd.service, deploy/kioskd.conf as /etc/kioskd/kioskd.conf), then lintian.
 # The binary is built apart in build/pkg with Debian's hardening flags (fortify,
 # stack protector, full RELRO, bind now), as dpkg-buildflags gives them.
+# ARCH=arm64: built in build/pkg-arm64 with arm64's flags, stripped by the cross
+# binutils, its version read under qemu-user, its Depends from the :arm64 libraries.
+ifeq ($(ARCH),arm64)
+DEB_OUT  := build/pkg-arm64
+DEB_ENV  := export DEB_HOST_ARCH=arm64 DEB_ARCH=arm64 STRIP=$(TRIPLET)-strip KIOSKD_RUNNER="$(RUN)";
+else
+DEB_OUT  := build/pkg
+DEB_ENV  :=
+endif
+
 deb:
 	@sh tools/deps.sh deb
-	@export DEB_BUILD_MAINT_OPTIONS=hardening=+all && \
+	@test "$(ARCH)" != arm64 || sh tools/deps.sh arm64
+	@$(DEB_ENV) export DEB_BUILD_MAINT_OPTIONS=hardening=+all && \
 	  CFLAGS="$$(dpkg-buildflags --get CFLAGS)" CPPFLAGS="$$(dpkg-buildflags --get CPPFLAGS)" \
 	  LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
-	  $(MAKE) --no-print-directory SAN=0 OUT=build/pkg build/pkg/kioskd
-	@rm -f build/deb/kioskd_*.deb
-	@deb=$$(sh tools/mkdeb.sh build/pkg/kioskd build/deb) && \
+	  $(MAKE) --no-print-directory SAN=0 OUT=$(DEB_OUT) $(DEB_OUT)/kioskd
+	@$(DEB_ENV) arch=$${DEB_ARCH:-$$(dpkg --print-architecture)} && rm -f build/deb/kioskd_*_$$arch.deb && \
+	  deb=$$(sh tools/mkdeb.sh $(DEB_OUT)/kioskd build/deb) && \
 	  echo "  DEB     $$deb ($$(stat -c %s $$deb) bytes)" && \
 	  lintian --info --fail-on error $$deb
 

@@ -5,6 +5,8 @@
 # `BINARY --version` reports (DEB_VERSION overrides it); the architecture is
 # dpkg's (DEB_ARCH overrides it). Depends comes from dpkg-shlibdeps when
 # dpkg-dev is installed, else from the list of Debian 12 packages below.
+# For another architecture (make deb ARCH=arm64): KIOSKD_RUNNER starts the
+# binary (qemu-user), STRIP names the cross strip, DEB_HOST_ARCH the libraries.
 set -eu
 
 bin=${1:?usage: tools/mkdeb.sh BINARY OUTDIR}
@@ -20,7 +22,7 @@ if grep -q -a -e __asan_init -e __ubsan_handle "$bin"; then
     exit 1
 fi
 
-version=${DEB_VERSION:-$("$bin" --version | sed -n '1s/^kioskd \([^ ]*\).*/\1/p')}
+version=${DEB_VERSION:-$(${KIOSKD_RUNNER:-} "$bin" --version | sed -n '1s/^kioskd \([^ ]*\).*/\1/p')}
 [ -n "$version" ] || { echo "mkdeb: cannot read the version of $bin" >&2; exit 1; }
 arch=${DEB_ARCH:-$(dpkg --print-architecture)}
 maintainer=${DEB_MAINTAINER:-kioskd maintainers <kioskd-maintainers@example.org>}
@@ -34,7 +36,7 @@ doc=$root/usr/share/doc/kioskd
 mkdir -p "$root/DEBIAN" "$root/usr/bin" "$doc" "$root/usr/share/man/man8"
 
 # the binary, stripped (its debugging symbols stay in the build tree)
-strip --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/kioskd" "$bin"
+${STRIP:-strip} --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/kioskd" "$bin"
 chmod 0755 "$root/usr/bin/kioskd"
 install -D -m 0644 "$here/kioskd.service" "$root/lib/systemd/system/kioskd.service"
 install -D -m 0644 "$here/kioskd.conf" "$root/etc/kioskd/kioskd.conf"

@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -19,6 +20,15 @@ import time
 BIN = os.environ.get("KIOSKD_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "kioskd")
 SAN = os.environ.get("SAN") == "1"
+# Set by `make test ARCH=arm64` ("arm64 under qemu-aarch64-static"): the binary
+# runs emulated, many times slower; tests that need native speed say SKIP.
+EMULATED = os.environ.get("KIOSKD_EMULATED", "")
+# How much longer the harness waits for a start, a stop or an answer then.
+PATIENCE = 6 if EMULATED else 1
+# The program itself (BIN is then a script that starts it under qemu-user) and
+# the command that starts a copy of it (KIOSKD_RUNNER: qemu-user; else none).
+EXE = os.environ.get("KIOSKD_EXE") or BIN
+RUNNER = shlex.split(os.environ.get("KIOSKD_RUNNER", ""))
 _running = []
 
 
@@ -57,6 +67,14 @@ DROP_AFTER_0008 = """
     DROP TABLE points_hq_pending;
     ALTER TABLE signups DROP COLUMN ticket_digest; -- added by migration 0018
 """
+
+
+def skip_if_emulated(test, why):
+    """Under emulation (EMULATED) says SKIP with the reason and returns True."""
+    if not EMULATED:
+        return False
+    print(f"SKIP {test}: {why} ({EMULATED})", flush=True)
+    return True
 
 
 def slow_fsync_env(ms):
@@ -187,7 +205,7 @@ class Daemon:
                                      stdout=subprocess.PIPE, stderr=self.log, env=self.env,
                                      cwd=self.dir)
         _running.append(self)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * PATIENCE
         while time.monotonic() < deadline:
             m = re.search(r"event=listening .*port=(\d+)", self.stderr())
             if m:
@@ -213,10 +231,11 @@ class Daemon:
         """source: the client address to send from (another 127.x address)."""
         src = (source, 0) if source else None
         if self.tls:
-            conn = http.client.HTTPSConnection("localhost", self.port, timeout=timeout,
+            conn = http.client.HTTPSConnection("localhost", self.port,
+                                               timeout=timeout * PATIENCE,
                                                source_address=src, context=self.tls)
         else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * PATIENCE,
                                               source_address=src)
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
@@ -275,10 +294,10 @@ class Daemon:
             return 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout * PATIENCE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError("kioskd did not stop within %ss after SIGTERM" % timeout)
+            raise AssertionError("kioskd did not stop within %ss after SIGTERM" % (timeout * PATIENCE))
         self.proc.stdout.close()
         self.log.close()
         if self in _running:

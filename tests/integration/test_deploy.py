@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import BIN, SAN, free_port
+from harness import BIN, EXE, PATIENCE, RUNNER, SAN, free_port, skip_if_emulated
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 UNIT = os.path.join(TOP, "deploy", "kioskd.service")
@@ -43,7 +43,7 @@ def packaged_binary():
     holds a sanitizer build, whose leak checker dies with status 1 under the unit's seccomp
     filter."""
     if not SAN:
-        return BIN
+        return EXE
     p = subprocess.run(["make", "--no-print-directory", "-C", TOP, "SAN=0", "build/rel/kioskd"],
                        capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -51,7 +51,8 @@ def packaged_binary():
 
 
 def package():
-    """Builds the package once per run from the binary under test."""
+    """Builds the package once per run from the binary under test (for arm64, make
+    test ARCH=arm64 gives mkdeb.sh DEB_ARCH, STRIP and KIOSKD_RUNNER)."""
     if "path" not in _deb:
         binary = packaged_binary()
         # beside the binary, replaced on each run
@@ -167,8 +168,8 @@ def test_package_contents_and_control():
         return subprocess.run(["dpkg-deb", "-f", deb, name], capture_output=True, text=True,
                               check=True).stdout.strip()
     assert field("Package") == "kioskd"
-    assert field("Architecture") == subprocess.run(["dpkg", "--print-architecture"],
-                                                   capture_output=True, text=True).stdout.strip()
+    assert field("Architecture") == (os.environ.get("DEB_ARCH") or subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip())
     version = subprocess.run([BIN, "--version"], capture_output=True, text=True).stdout
     assert version.startswith(f"kioskd {field('Version')} "), (version, field("Version"))
     depends = [d.split()[0] for d in field("Depends").split(", ")]
@@ -202,7 +203,8 @@ def test_packaged_binary_serves_with_the_shipped_config():
         root = os.path.join(d, "root")
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
         kioskd = os.path.join(root, "usr", "bin", "kioskd")
-        p = subprocess.run([kioskd, "--version"], capture_output=True, text=True, timeout=10)
+        p = subprocess.run(RUNNER + [kioskd, "--version"], capture_output=True, text=True,
+                           timeout=10 * PATIENCE)
         assert p.returncode == 0 and p.stdout.startswith("kioskd "), p
         with open(os.path.join(root, "etc", "kioskd", "kioskd.conf")) as f:
             shipped = f.read()
@@ -212,8 +214,8 @@ def test_packaged_binary_serves_with_the_shipped_config():
         # every path the shipped file sets or leaves at its default: none under the cwd
         env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSKD_")}
         cfg = os.path.join(root, "etc", "kioskd", "kioskd.conf")
-        dump = subprocess.run([kioskd, "check-config", "-c", cfg], capture_output=True,
-                              text=True, env=env, timeout=10)
+        dump = subprocess.run(RUNNER + [kioskd, "check-config", "-c", cfg], capture_output=True,
+                              text=True, env=env, timeout=10 * PATIENCE)
         assert dump.returncode == 0, dump.stderr
         paths = re.findall(r"^(?:path|key_file|database) = (.*)$", dump.stdout, re.M)
         assert len(paths) == 5 and all(p.startswith("/var/lib/kioskd/") for p in paths), paths
@@ -225,10 +227,10 @@ def test_packaged_binary_serves_with_the_shipped_config():
         env["KIOSKD_HTTP_LISTEN"] = "127.0.0.1:0"
         log = os.path.join(d, "stderr.log")
         with open(log, "wb") as err:
-            proc = subprocess.Popen([kioskd, "serve", "-c", conf], stdout=subprocess.DEVNULL,
+            proc = subprocess.Popen(RUNNER + [kioskd, "serve", "-c", conf], stdout=subprocess.DEVNULL,
                                     stderr=err, env=env, cwd=d)
         port = None
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 15 * PATIENCE
         while port is None and time.monotonic() < deadline and proc.poll() is None:
             with open(log) as f:
                 m = re.search(r"event=listening .*port=(\d+)", f.read())
@@ -604,6 +606,9 @@ def under_systemd(w, deb, version):
 
 def test_package_in_a_throwaway_system():
     """Under systemd where it boots, else without it."""
+    if skip_if_emulated("test_deploy.test_package_in_a_throwaway_system",
+                        "an arm64 package cannot be installed into this amd64 system"):
+        return
     deb = package()
     if os.geteuid() != 0 or not shutil.which("unshare"):
         print("SKIP test_deploy: installing the package in a throw-away system needs root "
