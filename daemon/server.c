@@ -195,10 +195,22 @@ static int req_write(struct req *r)
         body_len = strlen(body);
         r->ctype = "application/json";
     }
+    /* no room for this answer: 503 busy from the stack, as any answer whose
+     * copy cannot be made (req_reply), rather than a dropped connection */
+    unsigned char spare[LWS_PRE + 1536 + 128];
     unsigned char *buf = malloc(LWS_PRE + hroom + body_len);
     int rc = -1;
-    if (!buf)
-        return -1;
+    if (!buf) {
+        status = 503;
+        body = req_busy_fallback;
+        body_len = strlen(body);
+        r->ctype = "application/json";
+        r->cache = NULL;
+        r->nhdr = 0;
+        r->allow = 0;
+        r->retry_after = 1;
+        buf = spare;
+    }
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + hroom;
     char v[64];
     if (r->counted_unwritten) {
@@ -261,7 +273,8 @@ static int req_write(struct req *r)
         goto out;
     rc = 0;
 out:
-    free(buf);
+    if (buf != spare)
+        free(buf);
     r->status = status;
     log_request(r, body_len);
     metrics_request(&r->k->metrics, r->route, status, mono() - r->t0);
