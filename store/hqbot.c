@@ -66,6 +66,11 @@ static const char SQL_MEMBER_POINTS[] =
 static const char SQL_DEVICE_EVENTS[] =
     "SELECT de.device, de.event_id, de.key, c.data FROM hq_device_events de "
     "LEFT JOIN hq_changes c ON c.kind = 'event' AND c.key = de.key ORDER BY de.key, de.device";
+/* events imported at HQ that no branch has linked yet (it links them at its
+ * next pull): listed under the branch the import names */
+static const char SQL_IMPORTED_UNLINKED[] =
+    "SELECT c.key, c.data FROM hq_changes c WHERE c.kind = 'event' AND NOT EXISTS "
+    "(SELECT 1 FROM hq_device_events de WHERE de.key = c.key) ORDER BY c.key";
 /* the kinds as literals: the partial indexes of migration 0005 serve them */
 static const char SQL_EVENTS_CREATED[] =
     "SELECT data FROM hq_entries WHERE device = ?1 AND kind = 'event_created'";
@@ -418,6 +423,9 @@ static bool event_from_import(struct event_row *e, json_t *data)
     const char *branch = json_string_value(json_object_get(data, "branch"));
     const char *s = json_string_value(json_object_get(data, "starts_at"));
     const char *t = json_string_value(json_object_get(data, "ends_at"));
+    const char *status = json_string_value(json_object_get(data, "status"));
+    if (status && strcmp(status, "cancelled") == 0) /* cancelled at HQ */
+        return false;
     if (!title || !venue || !s || !t || time_parse_rfc3339(s, &e->ev.starts_at) != 0 ||
         time_parse_rfc3339(t, &e->ends_at) != 0 || (branch && strcmp(branch, e->ev.device) != 0))
         return false;
@@ -491,6 +499,25 @@ static int events_load(struct store_tx *tx, struct event_row *rows, size_t *n)
         }
         json_t *d = column_json(&st, 3);
         bool ok = d && event_from_import(e, d);
+        json_decref(d);
+        *n += ok;
+    }
+    hqdb_reset(&st);
+    if (rc != HQDB_DONE && rc != HQDB_ROW)
+        return rc;
+    if (hqdb_prepare(tx, &st, SQL_IMPORTED_UNLINKED) != 0)
+        return KIOSKD_EIO;
+    while ((rc = hqdb_step(&st)) == HQDB_ROW && *n < EVENTS_SCANNED) {
+        struct event_row *e = &rows[*n];
+        memset(e, 0, sizeof *e); /* event_id 0: signed up by HQ's key (do_signup) */
+        snprintf(e->key, sizeof e->key, "%s", hqdb_column_text(&st, 0));
+        json_t *d = column_json(&st, 1);
+        const char *branch = json_string_value(json_object_get(d, "branch"));
+        bool ok = d && branch && strlen(branch) < sizeof e->ev.device;
+        if (ok) {
+            snprintf(e->ev.device, sizeof e->ev.device, "%s", branch);
+            ok = event_from_import(e, d);
+        }
         json_decref(d);
         *n += ok;
     }
@@ -576,8 +603,15 @@ static int do_signup(struct store_tx *tx, struct store_hq_bot *j, struct event_r
         member_free(m);
         return KIOSKD_EIO;
     }
-    snprintf(s->event_device, sizeof s->event_device, "%s", e->ev.device);
-    s->event_id = e->ev.event_id;
+    if (e->ev.event_id) {
+        snprintf(s->event_device, sizeof s->event_device, "%s", e->ev.device);
+        s->event_id = e->ev.event_id;
+        s->event_key[0] = '\0';
+    } else { /* imported at HQ, not linked at its branch yet */
+        s->event_device[0] = '\0';
+        s->event_id = 0;
+        snprintf(s->event_key, sizeof s->event_key, "%s", e->key);
+    }
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->phone, sizeof s->phone, "%s", phone);
     mask_name(name, s->name_masked, sizeof s->name_masked);

@@ -264,3 +264,36 @@ def test_two_hq_processes_on_one_postgresql_answer_a_repeated_delivery_once():
     s.d.stop()
     a.stop()
     b.stop()
+
+
+@on_both_backends
+def test_an_event_imported_at_hq_is_listed_and_taken_before_its_branch_links_it(backend):
+    """活动 lists an event HQ imported for a branch that has not pulled it yet (and not
+    one HQ imported as cancelled); 报名 takes it by HQ's key, and the branch checks
+    the ticket in offline once it has linked the event and pulled the sign-up."""
+    import datetime
+    hq = hq_with_bot(backend)
+    a = hq_branch(hq, "branch-a", hq.device_add("branch-a", area="north"))
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=30)
+    path = os.path.join(hq.dir, "events.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("title,kind,starts_at,ends_at,venue,capacity,branch,status\n")
+        for title, status in (("南区讲座", "open"), ("取消的讲座", "cancelled")):
+            f.write(f"{title},salon,{t.isoformat()},{(t + datetime.timedelta(hours=2)).isoformat()},"
+                    f"二楼,20,branch-a,{status}\n")
+    hq.cli("hq", "import", "events", path)
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    events = say(hq, "活动")
+    assert "取消的讲座" not in events, events
+    no = re.search(r"(\d+)\. \S+ \S+ \S+ 南区讲座（branch-a", events).group(1)
+    reply = say(hq, f"报名 {no}")
+    assert reply.startswith("报名成功：「南区讲座」"), reply
+    code = re.search(r"K1\.[A-Za-z0-9._-]+", reply).group(0)
+    assert say(hq, f"报名 {no}").startswith("您已报名"), "merged, not taken twice"
+    sync(a)
+    sync(a)  # links HQ's event, and the sign-up held for the link comes with the next pull
+    sync(a)
+    hq.stop()
+    r = a.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    a.d.stop()
