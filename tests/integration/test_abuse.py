@@ -128,7 +128,8 @@ def test_an_unknown_id_answers_exactly_as_a_known_one():
             r = staff_login(d, sid, "000000")
             seen[sid].append((r.status, r.raw, "retry-after" in r.headers))
             if r.status == 429:
-                assert int(r.headers["retry-after"]) in (899, 900), r.headers
+                # the lock's 900 s, less what the locked tries took (seconds on a loaded box)
+                assert 870 <= int(r.headers["retry-after"]) <= 900, r.headers
     assert seen["S1"] == seen["nobody"], seen
     assert [s for s, _, _ in seen["S1"]] == [401] * 4 + [429] * 3
     d.stop()
