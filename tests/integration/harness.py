@@ -23,8 +23,9 @@ SAN = os.environ.get("SAN") == "1"
 # Set by `make test ARCH=arm64` ("arm64 under qemu-aarch64-static"): the binary
 # runs emulated, many times slower; tests that need native speed say SKIP.
 EMULATED = os.environ.get("KIOSKD_EMULATED", "")
-# How much longer the harness waits for a start, a stop or an answer then.
-PATIENCE = 6 if EMULATED else 1
+# How much longer the harness waits for a start, a stop or an answer then (emulation is
+# 4-13 times slower), and under a sanitizer build (make test SAN=1, 2-3 times slower).
+PATIENCE = 6 if EMULATED else 3 if SAN else 1
 # The program itself (BIN is then a script that starts it under qemu-user) and
 # the command that starts a copy of it (KIOSKD_RUNNER: qemu-user; else none).
 EXE = os.environ.get("KIOSKD_EXE") or BIN
