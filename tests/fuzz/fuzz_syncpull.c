@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rc == 0 || rc == KIOSKD_EMALFORMED || rc == KIOSKD_ENOMEM);
     if (rc == 0) {
         json_t *doc = json_loadb((const char *)data, size, 0, NULL);
-        CHECK(sync_page_changes(&p) == (int64_t)json_array_size(json_object_get(doc, "changes")));
+        CHECK(store_sync_page_changes(&p.job) == (int64_t)json_array_size(json_object_get(doc, "changes")));
         json_decref(doc);
         sync_page_free(&p);
     } else if (rc == KIOSKD_EMALFORMED) {
