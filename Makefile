@@ -197,7 +197,7 @@ test:
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \
 	  KIOSKD_FAILALLOC_LIB=$(abspath $(OUT)/failalloc.so) \
-	  python3 tests/run.py --no-e2e $(T)
+	  python3 tests/run.py --no-e2e $(if $(J),-j $(J)) $(T)
 else
 # Every test: lint, unit (cmocka), integration (the real binary over HTTP), e2e.
 # J=N: at most N test jobs at once (default 2 per CPU; docs/testing.md); J=1 runs them in turn.

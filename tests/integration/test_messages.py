@@ -254,6 +254,7 @@ def test_an_opt_out_after_queuing_stops_the_reminder():
     s.d.start()
     wait_for(lambda: statuses(s.d, "day_before") == [("day_before", "skipped")])
     assert rows(s.d, "SELECT last_error FROM messages WHERE kind = 'day_before'") == [("opted_out",)]
+    wait_for(lambda: gw.bodies())  # the confirmation, sent beside the reminder's turn
     assert [b["text"][:2] for b in gw.bodies()] == ["张*"]  # the confirmation only
     s.d.stop()
     gw.close()
