@@ -142,8 +142,9 @@ def test_branch_syncs_to_hq_over_tls_pinning_its_ca_and_a_wrong_ca_loses_nothing
         good = Site(config=f"[hq]\nurl = {hq.url()}\ndevice = branch-1\nsecret = {secret}\n"
                     f"ca_file = {cert}\n{fast}")
         busy_branch(good)
-        wait_for(lambda: health(good)["outbox_pending"] == 0, what="an empty outbox")
-        assert health(good)["hq"] == "online"
+        # the outbox empties at the push's ack; the round is "online" once its pull is done too
+        wait_for(lambda: (lambda h: h["outbox_pending"] == 0 and h["hq"] == "online")(
+            health(good)), what="an empty outbox and a round done")
         assert hq_count(hq) == len(outbox(good))
         # the bad branch lost nothing: pinned to the right CA, it drains too
         bad.d.stop()
