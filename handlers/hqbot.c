@@ -238,6 +238,8 @@ static bool command(struct hqbot_ctx *c, const struct bot_cmd *cmd, char *out, s
         unsigned char mac[32];
         bot_keyed(&k->hq->pii, "bind", cmd->code, mac);
         hex_of(mac, j->code_hash);
+        bot_keyed(&k->hq->pii, "bind-phone", cmd->phone, mac);
+        hex_of(mac, j->phone_key);
         snprintf(j->phone, sizeof j->phone, "%s", cmd->phone);
         j->max_failures = (int)k->cfg.bot_bind_failures;
         j->lock_seconds = k->cfg.bot_bind_lock;

@@ -35,6 +35,9 @@ static const char SQL_BINDING_PUT[] =
 static const char SQL_CODE_GET[] =
     "SELECT member_no FROM hq_bot_codes WHERE code_hash = ?1 AND expires_at >= ?2";
 static const char SQL_CODE_DELETE[] = "DELETE FROM hq_bot_codes WHERE code_hash = ?1";
+static const char SQL_CODES_LIVE[] =
+    "SELECT DISTINCT member_no FROM hq_bot_codes WHERE expires_at >= ?1 LIMIT 256";
+static const char SQL_CODES_OF_MEMBER[] = "DELETE FROM hq_bot_codes WHERE member_no = ?1";
 static const char SQL_CODES_DROP[] =
     "DELETE FROM hq_bot_codes WHERE member_no = ?1 OR expires_at < ?2";
 static const char SQL_CODE_INSERT[] =
@@ -632,6 +635,64 @@ static int do_signup(struct store_tx *tx, struct store_hq_bot *j, struct event_r
 
 /* --- 绑定 --- */
 
+/* Burns the live codes of the members whose phone is j->phone (B3). The
+ * live codes are few (10 minutes each, given by staff one at a time). */
+static int codes_burn(struct store_tx *tx, const struct store_hq_bot *j)
+{
+    char(*members)[33] = calloc(256, sizeof *members);
+    struct hqdb_stmt st;
+    size_t n = 0;
+    int rc;
+    if (!members)
+        return KIOSKD_ENOMEM;
+    if (hqdb_prepare(tx, &st, SQL_CODES_LIVE) != 0) {
+        free(members);
+        return KIOSKD_EIO;
+    }
+    hqdb_bind_int64(&st, 1, now_of(tx));
+    while ((rc = hqdb_step(&st)) == HQDB_ROW && n < 256)
+        snprintf(members[n++], sizeof members[0], "%s", hqdb_column_text(&st, 0));
+    hqdb_reset(&st);
+    rc = rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *m = member_get(tx, j->crypto, members[i], &rc);
+        const char *phone = json_string_value(json_object_get(m, "phone"));
+        bool same = phone && strcmp(phone, j->phone) == 0;
+        member_free(m);
+        if (rc == 0 && same) {
+            if (hqdb_prepare(tx, &st, SQL_CODES_OF_MEMBER) != 0)
+                rc = KIOSKD_EIO;
+            else {
+                hqdb_bind_text(&st, 1, members[i]);
+                rc = hqdb_exec(&st, NULL);
+            }
+        }
+    }
+    free(members);
+    return rc;
+}
+
+/* Wrong codes naming one phone, from any senders, before its live codes are
+ * burnt (B3): above one sender's [bot] bind_failures, so that a sender's own
+ * mistakes lock that sender first. */
+#define PHONE_CODE_ATTEMPTS 10
+
+/* Counts a wrong code against the phone it named, whoever sent it; burns
+ * that phone's live codes at PHONE_CODE_ATTEMPTS (B3). */
+static int phone_failed(struct store_tx *tx, const struct store_hq_bot *j)
+{
+    struct binding p;
+    int rc = binding_get(tx, j->phone_key, &p);
+    if (rc)
+        return rc;
+    if (++p.failures >= PHONE_CODE_ATTEMPTS) {
+        p.failures = 0;
+        if ((rc = codes_burn(tx, j)) != 0)
+            return rc;
+    }
+    return binding_put(tx, j->phone_key, &p);
+}
+
 static int do_bind(struct store_tx *tx, struct store_hq_bot *j, struct binding *b)
 {
     int64_t now = now_of(tx);
@@ -660,6 +721,8 @@ static int do_bind(struct store_tx *tx, struct store_hq_bot *j, struct binding *
     }
     if (!ok) {
         j->outcome = HQ_BOT_BAD_CODE;
+        if ((rc = phone_failed(tx, j)) != 0)
+            return rc;
         if (++b->failures >= j->max_failures) {
             b->failures = 0;
             b->locked_until = now + j->lock_seconds;
@@ -676,6 +739,9 @@ static int do_bind(struct store_tx *tx, struct store_hq_bot *j, struct binding *
     snprintf(b->member_no, sizeof b->member_no, "%s", member_no);
     snprintf(j->member_no, sizeof j->member_no, "%s", member_no);
     b->failures = b->locked_until = 0;
+    struct binding p = {.member_no = ""}; /* the phone's wrong codes start again */
+    if ((rc = binding_put(tx, j->phone_key, &p)) != 0)
+        return rc;
     return binding_put(tx, j->identity, b);
 }
 

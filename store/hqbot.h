@@ -13,7 +13,10 @@
  *      reply and changes nothing, whichever HQ process it reaches.
  *  B2. An identity sees a member's data only once bound to it with the
  *      member's phone and a one-time code (store_hq_bind_code).
- *  B3. A refused bind changes nothing but the identity's failure count.
+ *  B3. A refused bind changes nothing but the identity's failure count and
+ *      the phone's: 10 wrong codes naming one phone, from any senders,
+ *      burn that phone's live codes (as at a branch), so that many senders
+ *      together cannot guess one member's code.
  */
 #ifndef KIOSKD_STORE_HQBOT_H
 #define KIOSKD_STORE_HQBOT_H
@@ -62,7 +65,8 @@ struct store_hq_bot {
     char identity[65]; /* keyed hash of the sender */
     char key[65];      /* keyed hash of the delivery, or "" */
     /* HQ_BOT_BIND */
-    char phone[16]; /* in clear: wiped by the submitter */
+    char phone[16];     /* in clear: wiped by the submitter */
+    char phone_key[65]; /* keyed hash of the phone: its wrong codes, from any sender */
     char code_hash[65];
     int max_failures;
     int64_t lock_seconds;

@@ -297,3 +297,20 @@ def test_an_event_imported_at_hq_is_listed_and_taken_before_its_branch_links_it(
     r = a.checkin(ticket=code)
     assert r.status == 200 and r.json["status"] == "checked_in", r
     a.d.stop()
+
+
+@on_both_backends
+def test_many_senders_together_cannot_guess_one_members_code(backend):
+    """Each sender stays under its own lock, yet 10 wrong codes naming one phone burn that
+    phone's live code, as at a branch."""
+    hq = hq_with_bot(backend)
+    code = bind_code(hq, "M001")
+    wrong = [f"{n:06d}" for n in range(100000, 100020) if f"{n:06d}" != code][:10]
+    for i, w in enumerate(wrong):
+        assert say(hq, f"绑定 {PHONE} {w}", sender=f"guesser-{i}").startswith("手机号或绑定码不对")
+    assert say(hq, f"绑定 {PHONE} {code}", sender="owner").startswith("手机号或绑定码不对")
+    with hq.db() as db:
+        assert db.execute("SELECT count(*) FROM hq_bot_codes").fetchone()[0] == 0
+    fresh = bind_code(hq, "M001")
+    assert say(hq, f"绑定 {PHONE} {fresh}", sender="owner").startswith("绑定成功")
+    hq.stop()
