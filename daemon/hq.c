@@ -890,8 +890,7 @@ static int bind_code(struct kioskd *k, const char *member_no)
             break;
         snprintf(code, sizeof code, "%06u", (unsigned)(x % 1000000u));
         bot_keyed(&k->hq->pii, "bind", code, mac);
-        for (size_t i = 0; i < sizeof mac; i++)
-            snprintf(j.code_hash + 2 * i, 3, "%02x", mac[i]);
+        bot_hex(mac, j.code_hash);
         j.expires_at = (int64_t)time(NULL) + BIND_CODE_TTL;
         rc = store_run(k->store, &j.job);
     }

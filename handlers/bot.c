@@ -756,6 +756,12 @@ void bot_keyed(const struct pii *p, const char *what, const char *text, unsigned
     mbedtls_platform_zeroize(buf, sizeof buf);
 }
 
+void bot_hex(const unsigned char mac[32], char out[65])
+{
+    for (size_t i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
 /* The same with the loop's personal-data key. */
 static void keyed(struct kioskd *k, const char *what, const char *text, unsigned char out[32])
 {

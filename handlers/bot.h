@@ -61,6 +61,8 @@ void bot_day_time(int64_t t, char *out, size_t n);
 void bot_amount_text(int64_t fen, char *out, size_t n);
 /* Hashes "what:text" with p's keyed hash (a chat identity, a delivery key, a bind code). */
 void bot_keyed(const struct pii *p, const char *what, const char *text, unsigned char out[32]);
+/* A keyed hash as 64 lowercase hex digits and a NUL (the store's keys at HQ). */
+void bot_hex(const unsigned char mac[32], char out[65]);
 /* Whether the rate limit of the identity (its hash) is over; counts it. */
 bool bot_too_many(struct kioskd *k, const unsigned char identity[32]);
 /* Frees the replies kept in memory for repeated deliveries (at exit). */

@@ -50,12 +50,6 @@ struct hqbot_ctx {
     struct store_hq_signup signup;
 };
 
-static void hex_of(const unsigned char mac[32], char out[65])
-{
-    for (size_t i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
-}
-
 /* 积分: the member's points and tier (AUM as HQ has it). */
 static void points_text(const struct hqbot_ctx *c, char *out, size_t n)
 {
@@ -237,9 +231,9 @@ static bool command(struct hqbot_ctx *c, const struct bot_cmd *cmd, char *out, s
         }
         unsigned char mac[32];
         bot_keyed(&k->hq->pii, "bind", cmd->code, mac);
-        hex_of(mac, j->code_hash);
+        bot_hex(mac, j->code_hash);
         bot_keyed(&k->hq->pii, "bind-phone", cmd->phone, mac);
-        hex_of(mac, j->phone_key);
+        bot_hex(mac, j->phone_key);
         snprintf(j->phone, sizeof j->phone, "%s", cmd->phone);
         j->max_failures = (int)k->cfg.bot_bind_failures;
         j->lock_seconds = k->cfg.bot_bind_lock;
@@ -279,7 +273,7 @@ static void hq_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answ
     c->j.text = reply_text;
     c->j.arg = c;
     bot_keyed(&k->hq->pii, m->wechat ? "wechat" : "bridge", m->from, mac);
-    hex_of(mac, c->j.identity);
+    bot_hex(mac, c->j.identity);
     if (bot_too_many(k, mac)) {
         answer(r, &c->to, bot_too_fast); /* not recorded: a retry later is a new try */
         hqbot_free(c);
@@ -289,7 +283,7 @@ static void hq_handle(struct req *r, const struct bot_msg *m, bot_answer_fn answ
         char key[BOT_ID_MAX * 2 + 2];
         snprintf(key, sizeof key, "%s/%s", m->from, m->key);
         bot_keyed(&k->hq->pii, m->wechat ? "wechat-delivery" : "bridge-delivery", key, mac);
-        hex_of(mac, c->j.key);
+        bot_hex(mac, c->j.key);
     }
     struct bot_cmd cmd;
     memset(&cmd, 0, sizeof cmd);
