@@ -30,6 +30,22 @@ FIRST, SPREAD = 24, 16
 WAIT = 3
 
 
+def failed_in_lws_alone(stderr):
+    """True when the last failed call (its trace=1 backtrace in stderr) came from
+    libwebsockets with none of kioskd's callbacks on the stack (the frames above the
+    service loop)."""
+    if "failalloc: event=failed" not in stderr:
+        return False
+    trace = stderr.split("failalloc: event=failed")[-1].splitlines()[1:]
+    frames = [f for f in trace if "failalloc.so" not in f]
+    above = []
+    for f in frames:
+        if "lws_service" in f or not f.startswith("/"):
+            break
+        above.append(f)
+    return bool(above) and all("libwebsockets" in f for f in above)
+
+
 class Armed:
     """A site whose daemon fails one chosen allocation when armed (SIGUSR2 + a control file)."""
 
@@ -62,16 +78,7 @@ class Armed:
         return len(re.findall(r"failalloc: event=failed", self.d.all_stderr()))
 
     def failed_in_lws_alone(self):
-        """True when the last failed call came from libwebsockets with none of kioskd's
-        callbacks on the stack (the frames above the service loop)."""
-        trace = self.d.all_stderr().split("failalloc: event=failed")[-1].splitlines()[1:]
-        frames = [f for f in trace if "failalloc.so" not in f]
-        above = []
-        for f in frames:
-            if "lws_service" in f or not f.startswith("/"):
-                break
-            above.append(f)
-        return bool(above) and all("libwebsockets" in f for f in above)
+        return failed_in_lws_alone(self.d.all_stderr())
 
     def count(self, request, setup):
         """The allocations request() makes, with none failing."""
@@ -244,7 +251,7 @@ def test_start_up_meeting_a_failed_allocation_exits_cleanly():
     os.unlink(stats)
     started = exited = 0
     for k in sorted(set(list(range(1, 16)) + list(range(16, total, max(1, total // 30))))):
-        d = Daemon(env=failalloc_env(f"nth={k}"), start=False)
+        d = Daemon(env=failalloc_env(f"nth={k},trace=1"), start=False)
         try:
             d.start()
         except AssertionError as e:
@@ -254,9 +261,15 @@ def test_start_up_meeting_a_failed_allocation_exits_cleanly():
             exited += 1
         else:  # the failure was met somewhere it could be answered: the daemon serves
             started += 1
-            r = d.get("/api/v1/events")  # (k may land in this very request)
-            if r.status != 200:
-                well_formed(r, k)
+            try:
+                r = d.request("GET", "/api/v1/events", timeout=WAIT)  # (k may land here)
+            except (ConnectionError, OSError) as e:
+                # unanswered only when the failure was libwebsockets' own accept or read
+                assert failed_in_lws_alone(d.all_stderr()), \
+                    f"k={k}: no answer ({e!r})\n{d.stderr()[-4000:]}"
+            else:
+                if r.status != 200:
+                    well_formed(r, k)
             assert d.get("/api/v1/events").status == 200, (k, d.stderr())
             d.stop()
         finally:
