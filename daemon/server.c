@@ -792,6 +792,31 @@ static void loop_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(k->lws, 0, &k->loop_tick, loop_tick, LOOP_TICK_US);
 }
 
+/* libev's allocator. libev aborts the process when an allocation fails
+ * (growing its tables of descriptors, changes and pending events, which it
+ * cannot give up halfway), so a moment without memory would take the daemon
+ * down with every request in flight. This one waits and tries again for up to
+ * a second (the loop waits with it), and gives up as libev would only then. */
+static void *ev_realloc_patient(void *ptr, long size)
+{
+    if (size <= 0) {
+        free(ptr);
+        return NULL;
+    }
+    for (int tries = 0;; tries++) {
+        void *p = realloc(ptr, (size_t)size);
+        if (p)
+            return p;
+        if (tries == 0)
+            log_warn("event_loop", "alloc=failed bytes=%ld retry=1s", size);
+        if (tries == 1000) {
+            log_error("event_loop", "alloc=failed bytes=%ld reason=out_of_memory", size);
+            abort();
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+}
+
 int server_start(struct kioskd *k, char *err, size_t errlen)
 {
     struct lws_context_creation_info info;
@@ -834,6 +859,8 @@ int server_start(struct kioskd *k, char *err, size_t errlen)
      * On libev's loop (epoll) a turn costs what is ready. Without lws' libev
      * plugin, lws' own loop still serves. */
     bool want_ev = strcmp(k->cfg.http_event_loop, "epoll") == 0;
+    if (want_ev)
+        ev_set_allocator(ev_realloc_patient);
     struct ev_loop *loop = want_ev ? ev_loop_new(EVFLAG_NOENV | ev_recommended_backends()) : NULL;
     void *loops[1] = {loop};
     if (loop) {

@@ -18,6 +18,9 @@
  *              untouched); without after= and ctl= it is armed at once
  *   ctl=PATH   arm on SIGUSR2: the handler reads a new list (nth=, every=,
  *              seed=) from PATH and counts from zero again
+ *   from=NAME  count only the calls whose caller, or its caller, lies in a
+ *              loaded object whose file name contains NAME (dladdr), e.g.
+ *              from=libev
  *   trace=1    write a backtrace (backtrace_symbols_fd) after each failed call
  *   stats=PATH append "calls=N failed=N" to PATH when the process exits
  *
@@ -30,11 +33,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +57,7 @@ static int armed;
 static long arm_at_ns = -1; /* monotonic time to arm at, or -1 */
 static unsigned long n_calls, n_failed;
 static char ctl_path[512], stats_path[512];
+static char from_name[64]; /* from=: only callers in an object of this name count */
 static int trace; /* trace=1: a backtrace after each failed call */
 
 static void say(const char *what, unsigned long a, unsigned long b)
@@ -109,6 +115,7 @@ static long mono_ns(void)
 static void parse_plan(const char *s, long *after_ms)
 {
     unsigned long nth = 0, every = 0, seed = 1;
+    from_name[0] = '\0';
     while (*s) {
         const char *e = s;
         if (strncmp(s, "nth=", 4) == 0)
@@ -117,6 +124,8 @@ static void parse_plan(const char *s, long *after_ms)
             every = parse_num(s + 6, &e);
         else if (strncmp(s, "seed=", 5) == 0)
             seed = parse_num(s + 5, &e);
+        else if (strncmp(s, "from=", 5) == 0)
+            copy_path(from_name, sizeof from_name, s + 5, &e);
         else if (after_ms && strncmp(s, "after=", 6) == 0)
             *after_ms = (long)parse_num(s + 6, &e);
         else if (after_ms && strncmp(s, "trace=", 6) == 0)
@@ -164,7 +173,7 @@ __attribute__((constructor)) static void failalloc_init(void)
         return;
     long after_ms = -1;
     parse_plan(spec, &after_ms);
-    if (trace) {
+    if (trace || from_name[0] || ctl_path[0]) {
         void *warm[2];
         backtrace(warm, 2); /* loads libgcc_s now, not inside a failing call */
     }
@@ -206,6 +215,31 @@ static unsigned long mix(unsigned long x)
     return x ^ (x >> 31);
 }
 
+/* True when from= is unset or the allocation's caller, or the caller's caller,
+ * lies in an object whose file name contains it (libev's table growth reaches
+ * malloc through an allocator of kioskd's). Frames of this library are skipped. */
+static bool caller_matches(void)
+{
+    if (!from_name[0])
+        return true;
+    void *frames[8];
+    int n = backtrace(frames, 8);
+    Dl_info self, info;
+    if (!dladdr((void *)(uintptr_t)caller_matches, &self))
+        return false;
+    int seen = 0;
+    for (int i = 0; i < n && seen < 2; i++) {
+        if (!dladdr(frames[i], &info) || !info.dli_fname)
+            return false;
+        if (info.dli_fbase == self.dli_fbase)
+            continue;
+        if (strstr(info.dli_fname, from_name))
+            return true;
+        seen++;
+    }
+    return false;
+}
+
 /* Counts one allocation of n bytes; true when it is to fail. */
 static bool should_fail(size_t n)
 {
@@ -221,6 +255,8 @@ static bool should_fail(size_t n)
         }
         return false;
     }
+    if (!caller_matches())
+        return false;
     unsigned long call = __atomic_add_fetch(&n_calls, 1, __ATOMIC_RELAXED);
     unsigned long nth = __atomic_load_n(&plan_nth, __ATOMIC_RELAXED);
     unsigned long every = __atomic_load_n(&plan_every, __ATOMIC_RELAXED);

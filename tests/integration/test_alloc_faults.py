@@ -6,6 +6,7 @@ a change that was acknowledged is present exactly once; the daemon keeps serving
 import os
 import re
 import signal
+import socket
 import sqlite3
 import tempfile
 import time
@@ -276,3 +277,40 @@ def test_start_up_meeting_a_failed_allocation_exits_cleanly():
             d.cleanup()
     assert exited > 0, (started, exited)
     harness.stop_all()
+
+
+def test_the_event_loop_meeting_a_failed_allocation_keeps_serving():
+    """libev aborts the process when one of its own allocations fails (growing its
+    tables as connections come); kioskd's allocator for it waits and tries again."""
+    if skipped_under_san("test_the_event_loop_meeting_a_failed_allocation_keeps_serving"):
+        return
+    if os.environ.get("KIOSKD_TEST_EVENT_LOOP") == "poll":
+        print("SKIP test_the_event_loop_meeting_a_failed_allocation_keeps_serving: "
+              "[http] event_loop = poll (no libev)", flush=True)
+        return
+    a = Armed(config="[http]\nmax_per_address = 512\n")
+    before = a.failures()
+    a._arm("nth=1,from=libev")
+    # Many connections at once: libev grows its per-descriptor table to hold them.
+    socks = []
+    for i in range(300):
+        s = socket.create_connection(("127.0.0.1", a.d.port), timeout=WAIT * harness.PATIENCE)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n")
+        socks.append(s)
+    answered = 0
+    for s in socks:
+        head = b""
+        while b"\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        answered += head.startswith(b"HTTP/1.1 200")
+        s.close()
+    assert a.failures() > before, "no allocation of libev's was made to fail"
+    assert a.d.proc.poll() is None, f"the daemon died\n{a.d.stderr()[-3000:]}"
+    assert "event=event_loop alloc=failed" in a.d.all_stderr(), a.d.stderr()[-3000:]
+    assert answered == len(socks), (answered, a.d.stderr()[-3000:])
+    a.failed_total += a.failures() - before
+    assert a.d.get("/api/v1/events").status == 200
+    a.finish().close()
