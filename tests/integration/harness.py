@@ -5,6 +5,7 @@
     d.stop()                        # SIGTERM; asserts exit code 0
 """
 import http.client
+import http.server
 import json
 import os
 import random
@@ -396,6 +397,43 @@ def on_both_backends(fn):
         t = make(backend)
         g[t.__name__] = t
     return None
+
+
+class Loopback:
+    """An HTTP server on 127.0.0.1 playing the far side of a test (a gateway, WeChat's API,
+    HQ). handle(method, path, headers, body) returns (status, reply): bytes as they are,
+    anything else as JSON. A client that left before its answer is ignored."""
+
+    def __init__(self, handle):
+        class H(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, reply = handle(self.command, self.path, self.headers, body)
+                raw = reply if isinstance(reply, bytes) else \
+                    json.dumps(reply, ensure_ascii=False).encode()
+                try:
+                    self.send_response(status)
+                    if not isinstance(reply, bytes):
+                        self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:
+                    pass
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
 
 
 def merge_ini(base, extra):

@@ -3,11 +3,9 @@ a branch daemon with [hq] url set against the real `kioskd hq`."""
 import json
 import re
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import HQ, Site, auth, free_port, on_both_backends
+from harness import HQ, Loopback, Site, auth, free_port, on_both_backends
 from test_hq import MEMBERS_CSV, PHONES, SIGNUP_NAMES, busy_branch, devices, hq_count, outbox
 
 FAST = "[hq]\ninterval = 1\nmax_backoff = 2\n"
@@ -201,39 +199,21 @@ class FakeHQ:
     nothing acknowledged): what a branch does with a page HQ got wrong."""
 
     def __init__(self):
-        fake = self
         self.page = {"changes": [], "cursor": "0", "more": False}
         self.pulls = 0
+        self.server = Loopback(self.handle)
 
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def answer(self, doc):
-                body = json.dumps(doc, ensure_ascii=False).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                fake.pulls += 1
-                self.answer(fake.page)
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.answer({"acked_through": 0})
-
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+    def handle(self, method, path, headers, body):
+        if method == "GET":
+            self.pulls += 1
+            return 200, self.page
+        return 200, {"acked_through": 0}
 
     def url(self):
-        return f"http://127.0.0.1:{self.srv.server_address[1]}"
+        return self.server.url
 
     def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self.server.close()
 
 
 def test_a_page_read_off_the_loop_fails_whole_when_a_change_is_bad_then_applies_when_fixed():

@@ -5,14 +5,13 @@ the staff's list and retry."""
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import sqlite3
 import threading
 import time
 
-from harness import CN, Daemon, Site, auth
+from harness import CN, Daemon, Loopback, Site, auth
 
 SECRET = "gateway-secret"
 
@@ -27,44 +26,28 @@ class Gateway:
         self.got = []
         self.lock = threading.Lock()
         self.arrived = threading.Event()
-        gw = self
+        self.server = Loopback(self.handle)
+        self.url = self.server.url
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                sig = self.headers.get("X-Kioskd-Signature", "")
-                ok = hmac.compare_digest(sig, hmac.new(SECRET.encode(), body,
-                                                       hashlib.sha256).hexdigest())
-                with gw.lock:
-                    n = len(gw.got)
-                    gw.got.append((self.path, json.loads(body), ok, time.monotonic()))
-                    a = gw.answers[min(n, len(gw.answers) - 1)]
-                gw.arrived.set()
-                if isinstance(a, tuple):
-                    time.sleep(a[1])
-                    a = 200
-                try:
-                    self.send_response(a)
-                    self.send_header("Content-Length", str(len(gw.reply)))
-                    self.end_headers()
-                    self.wfile.write(gw.reply)
-                except OSError:
-                    pass
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+    def handle(self, method, path, headers, body):
+        sig = headers.get("X-Kioskd-Signature", "")
+        ok = hmac.compare_digest(sig, hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())
+        with self.lock:
+            n = len(self.got)
+            self.got.append((path, json.loads(body), ok, time.monotonic()))
+            a = self.answers[min(n, len(self.answers) - 1)]
+        self.arrived.set()
+        if isinstance(a, tuple):
+            time.sleep(a[1])
+            a = 200
+        return a, self.reply
 
     def bodies(self):
         with self.lock:
             return [g[1] for g in self.got]
 
     def close(self):
-        self.srv.shutdown()
+        self.server.close()
 
 
 def sms_config(gw, extra=""):

@@ -4,11 +4,10 @@ customer-service message through a loopback server playing WeChat's API, once, r
 5xx; a fast command is answered passively and sends nothing."""
 import json
 import threading
-import http.server
 import time
 import urllib.parse
 
-from harness import slow_fsync_env
+from harness import Loopback, slow_fsync_env
 from test_messages import Gateway, rows, wait_for
 from test_wechat import post, query, reply_content, text_xml
 from test_wechat_messages import OPENID, bind, site
@@ -23,44 +22,32 @@ class WeChatAPI:
         self.tokens = 0
         self.custom = []  # (access_token, body, status)
         self.lock = threading.Lock()
-        api = self
+        self.server = Loopback(self.handle)
+        self.url = self.server.url
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                url = urllib.parse.urlparse(self.path)
-                status = 200
-                with api.lock:
-                    if url.path == "/cgi-bin/stable_token":
-                        api.tokens += 1
-                        reply = {"access_token": f"ACCESS-TOKEN-{api.tokens}", "expires_in": 7200}
-                    elif url.path == "/cgi-bin/message/custom/send":
-                        token = urllib.parse.parse_qs(url.query)["access_token"][0]
-                        status = api.statuses[min(len(api.custom), len(api.statuses) - 1)]
-                        api.custom.append((token, body, status))
-                        reply = {"errcode": 0, "errmsg": "ok"}
-                    else:  # template messages: the confirmations of the sign-ups
-                        reply = {"errcode": 0, "errmsg": "ok"}
-                raw = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+    def handle(self, method, path, headers, body):
+        body = json.loads(body)
+        url = urllib.parse.urlparse(path)
+        status = 200
+        with self.lock:
+            if url.path == "/cgi-bin/stable_token":
+                self.tokens += 1
+                reply = {"access_token": f"ACCESS-TOKEN-{self.tokens}", "expires_in": 7200}
+            elif url.path == "/cgi-bin/message/custom/send":
+                token = urllib.parse.parse_qs(url.query)["access_token"][0]
+                status = self.statuses[min(len(self.custom), len(self.statuses) - 1)]
+                self.custom.append((token, body, status))
+                reply = {"errcode": 0, "errmsg": "ok"}
+            else:  # template messages: the confirmations of the sign-ups
+                reply = {"errcode": 0, "errmsg": "ok"}
+        return status, reply
 
     def delivered(self):
         with self.lock:
             return [(t, b) for t, b, st in self.custom if st == 200]
 
     def close(self):
-        self.srv.shutdown()
+        self.server.close()
 
 
 def slow_site(wx, gw, fsync_ms, reply_within=None):

@@ -4,11 +4,10 @@ forces one refresh (at most one in 30 s), and an unbound member's messages go by
 import json
 import os
 import threading
-import http.server
 import time
 import urllib.parse
 
-from harness import Site, auth
+from harness import Loopback, Site, auth
 from test_messages import Gateway, quiet_now, rows, sms_config, statuses, wait_for
 from test_wechat import TOKEN, post, query, reply_content, text_xml
 
@@ -29,44 +28,31 @@ class WeChatAPI:
         self.tokens = []  # bodies of /cgi-bin/stable_token
         self.sends = []   # (access_token, body, errcode)
         self.lock = threading.Lock()
-        api = self
+        self.server = Loopback(self.handle)
+        self.url = self.server.url
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                url = urllib.parse.urlparse(self.path)
-                with api.lock:
-                    if url.path == "/cgi-bin/stable_token":
-                        api.tokens.append(body)
-                        reply = {"access_token": f"ACCESS-TOKEN-{len(api.tokens)}",
-                                 "expires_in": 7200}
-                    elif url.path == "/cgi-bin/message/template/send":
-                        token = urllib.parse.parse_qs(url.query)["access_token"][0]
-                        code = api.codes[min(len(api.sends), len(api.codes) - 1)]
-                        api.sends.append((token, body, code))
-                        reply = {"errcode": code, "errmsg": "ok" if code == 0 else "invalid"}
-                    else:
-                        reply = {"errcode": 404}
-                raw = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+    def handle(self, method, path, headers, body):
+        body = json.loads(body)
+        url = urllib.parse.urlparse(path)
+        with self.lock:
+            if url.path == "/cgi-bin/stable_token":
+                self.tokens.append(body)
+                reply = {"access_token": f"ACCESS-TOKEN-{len(self.tokens)}", "expires_in": 7200}
+            elif url.path == "/cgi-bin/message/template/send":
+                token = urllib.parse.parse_qs(url.query)["access_token"][0]
+                code = self.codes[min(len(self.sends), len(self.codes) - 1)]
+                self.sends.append((token, body, code))
+                reply = {"errcode": code, "errmsg": "ok" if code == 0 else "invalid"}
+            else:
+                reply = {"errcode": 404}
+        return 200, reply
 
     def delivered(self):
         with self.lock:
             return [s for s in self.sends if s[2] == 0]
 
     def close(self):
-        self.srv.shutdown()
+        self.server.close()
 
 
 def site(wx, gw, extra=""):
