@@ -153,6 +153,20 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libkioskd.a
 	@echo "  TEST    $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/libkioskd.a $(LDLIBS) -lcmocka
 
+# Each libFuzzer target built with tests/fuzz/replay.c instead of libFuzzer, with
+# this build's compiler and flags: `make test` replays its seed corpus (tests/run.py).
+REPLAY_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN := $(REPLAY_SRC:tests/fuzz/%.c=$(OUT)/fuzz-replay/%)
+
+$(OUT)/fuzz-replay/replay.o: tests/fuzz/replay.c
+	@mkdir -p $(dir $@)
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUT)/fuzz-replay/%: tests/fuzz/%.c $(OUT)/fuzz-replay/replay.o $(OUT)/libkioskd.a
+	@echo "  REPLAY  $@"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(OUT)/fuzz-replay/replay.o \
+	  $(OUT)/libkioskd.a $(LDLIBS)
+
 # fsync made slow on purpose (bench/slowfsync.c), for the durability tests
 $(OUT)/slowfsync.so: bench/slowfsync.c
 	@echo "  LIB     $@"
@@ -206,8 +220,9 @@ test:
 	@$(MAKE) --no-print-directory lint
 	@test tests/e2e/node_modules/.package-lock.json -nt tests/e2e/package-lock.json || \
 	  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(OUT)/slowfsync.so $(OUT)/failalloc.so
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(REPLAY_BIN) $(OUT)/slowfsync.so $(OUT)/failalloc.so
 	@KIOSKD_BIN=$(abspath $(BIN)) KIOSKD_UNIT_DIR=$(abspath $(OUT)/tests) SAN=$(SAN) \
+	  KIOSKD_REPLAY_DIR=$(abspath $(OUT)/fuzz-replay) \
 	  KIOSKD_CONFORMANCE=$${KIOSKD_CONFORMANCE:-$(abspath ../shared/conformance)} \
 	  KIOSKD_MUSTACHE_SPEC=$(MUSTACHE_SPEC) \
 	  KIOSKD_SLOWFSYNC=$(abspath $(OUT)/slowfsync.so) \

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs every kioskd test and ends with the line `N passed, N failed`.
 
-Unit tests: each cmocka binary in $KIOSKD_UNIT_DIR (built from tests/unit/).
+Unit tests: each cmocka binary in $KIOSKD_UNIT_DIR (built from tests/unit/), then each
+fuzz target built with tests/fuzz/replay.c ($KIOSKD_REPLAY_DIR) over its seed corpus.
 Integration tests: each test_* function in tests/integration/test_*.py; they
 start the real binary ($KIOSKD_BIN) on a free port with a temporary database.
 End-to-end tests: tests/e2e/run.mjs drives the web pages in headless Chromium
@@ -72,6 +73,35 @@ def run_unit(filters):
               flush=True)
         if bad:
             print(out)
+    p, f = run_replays(filters, runner)
+    return passed + p, failed + f
+
+
+def run_replays(filters, runner):
+    """Each fuzz target built with tests/fuzz/replay.c ($KIOSKD_REPLAY_DIR) over its seed
+    corpus tests/fuzz/corpus/NAME: one test each, passed when every input ran."""
+    replay_dir = os.environ.get("KIOSKD_REPLAY_DIR", "")
+    if not replay_dir or not os.path.isdir(replay_dir):
+        return 0, 0
+    passed = failed = 0
+    corpus = os.path.join(os.path.dirname(HERE), "tests", "fuzz", "corpus")
+    for name in sorted(os.listdir(replay_dir)):
+        path = os.path.join(replay_dir, name)
+        if not name.startswith("fuzz_") or not os.access(path, os.X_OK):
+            continue
+        if not selected(name, filters):
+            continue
+        t0 = time.monotonic()
+        proc = subprocess.run(runner + [path, os.path.join(corpus, name[len("fuzz_"):])],
+                              capture_output=True, text=True, timeout=600)
+        ok = proc.returncode == 0
+        passed += ok
+        failed += not ok
+        last = (proc.stdout.strip().splitlines() or [""])[-1]
+        print(f"replay {name}: {last or 'no output'} ({time.monotonic() - t0:.1f}s) "
+              f"{'ok' if ok else 'FAILED'}", flush=True)
+        if not ok:
+            print(proc.stdout + proc.stderr)
     return passed, failed
 
 
