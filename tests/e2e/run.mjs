@@ -561,6 +561,10 @@ test('kiosk_idle_returns_to_start_and_clears', async () => {
   const page = await newPage(KIOSK);
   await page.clock.install();
   await page.goto(d.url + '/');
+  await page.locator('.event-card').first().waitFor();
+  /* time stands still from here but for runFor: on a loaded machine the real
+     seconds a step takes would otherwise eat into the margins below */
+  await page.clock.pauseAt(await page.evaluate(() => Date.now() + 30000));
   await page.locator('.event-card').first().click();
   await page.getByLabel('姓名').fill('闲置测试');
   await page.getByLabel('手机号', { exact: true }).fill('13500000009');
