@@ -95,6 +95,13 @@ static const struct opt opts[] = {
      "ms", "How long a database connection waits for a lock held by another connection."},
     {"store", "checkpoint_pages", OPT_INT, OFF(store_checkpoint_pages), "2000", 100, 1000000, NULL,
      false, "pages", "WAL size that triggers a checkpoint on the writer thread."},
+    {"store", "read_audit", OPT_ENUM, OFF(store_read_audit), "queued", 0, 0, "queued committed",
+     false, "",
+     "When a staff read of people (points and member lookups, rosters, waitlists, call lists, "
+     "upgrade lists) is answered: `queued`, once its audit line is queued for the writer (a full "
+     "queue still refuses the read with 503; the line commits in the next group commit, without "
+     "the answer waiting for its fsync); `committed`, only after the line has committed. A phone "
+     "reveal is always answered after its audit line has committed."},
     {"log", "file", OPT_STR, OFF(log_file), "", 0, 0, NULL, false, "path",
      "Write the log here instead of stderr; reopened on SIGHUP (for log rotation)."},
     {"log", "level", OPT_ENUM, OFF(log_level), "info", 0, 0, "debug info warn error", false, "",

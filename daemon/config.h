@@ -35,6 +35,7 @@ struct config {
     int64_t store_queue_max;
     int64_t store_busy_timeout; /* milliseconds */
     int64_t store_checkpoint_pages;
+    char *store_read_audit; /* "queued" or "committed" */
     /* [log] */
     char *log_file; /* empty: stderr */
     char *log_level;

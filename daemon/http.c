@@ -410,6 +410,35 @@ int req_write_submit(struct req *r, struct write_ctx *w)
     return 0;
 }
 
+/* A queued read's audit line is done: the answer went long ago. */
+static void read_audit_done(struct store_job *job)
+{
+    struct write_ctx *w = job->arg;
+    if (job->rc)
+        log_warn("read_audit_failed", "error=%s", kioskd_strerror(job->rc));
+    write_free(w);
+}
+
+/* Answers an audited read once its audit line is queued ([store] read_audit =
+ * queued): the answer is built first, and sent only if the writer took the job. */
+static void write_queued_read(struct req *r, struct write_ctx *w)
+{
+    int status = 200;
+    json_t *doc = w->spec->reply(w, &status);
+    w->job->done = read_audit_done;
+    w->job->arg = w;
+    int rc = !doc             ? KIOSKD_ENOMEM
+             : r->k->draining ? KIOSKD_ESHUTDOWN
+                              : store_submit(r->k->store, w->job);
+    if (rc) {
+        json_decref(doc);
+        req_fail(r, rc);
+        write_free(w);
+        return;
+    }
+    req_json(r, status, doc);
+}
+
 static void write_route(struct req *r)
 {
     const struct route_write *spec = r->rt->write;
@@ -427,7 +456,10 @@ static void write_route(struct req *r)
         write_free(w);
         return;
     }
-    req_write_submit(r, w);
+    if (spec->audits_read && strcmp(r->k->cfg.store_read_audit, "queued") == 0)
+        write_queued_read(r, w);
+    else
+        req_write_submit(r, w);
 }
 
 void req_dispatch(struct req *r)

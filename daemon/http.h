@@ -198,6 +198,10 @@ struct route_write {
     /* may be NULL: for a refused job, details the refusal's answer carries
      * (an object, or NULL for none; see req_refuse_with) */
     json_t *(*refused)(struct write_ctx *w);
+    /* the job only records that staff read what fill built: with [store]
+     * read_audit = queued the answer goes once the job is queued (a full queue
+     * still refuses it), the line commits with the writer's next batch */
+    bool audits_read;
 };
 /* Submits a filled w for r (flows that reach a one-step write after other
  * steps); on failure answers r, frees w and returns non-zero. */

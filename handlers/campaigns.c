@@ -623,6 +623,7 @@ static const struct route_write campaign_calls = {
     .fill = calls_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 /* Reads the invitee of the route's {id} and {member_no} into inv; answers r

@@ -113,10 +113,11 @@ void audit_job_fill(struct store_audit_only *job, struct req *r, const char *act
 
 /*
  * An audited read: a read of people (roster, no-shows, waitlist) whose answer
- * is built in fill and sent only after its audit line has committed. A route's
- * route_write uses audited_read_reply and audited_read_release with a context
- * that starts with struct audited_read; fill builds doc and calls
- * audited_read_audit.
+ * is built in fill and sent once its audit line is queued (route_write's
+ * audits_read, [store] read_audit = queued) or has committed (phone reveals,
+ * read_audit = committed). A route's route_write uses audited_read_reply and
+ * audited_read_release with a context that starts with struct audited_read;
+ * fill builds doc and calls audited_read_audit.
  */
 struct audited_read {
     struct write_ctx w;

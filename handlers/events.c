@@ -308,7 +308,7 @@ static void event_stats(struct req *r)
 
 /* GET /api/v1/events/{id}/roster?q= (staff): masked guests; q is a name
  * fragment or the last 4 digits of a phone. A one-step write: the read is
- * answered only once its audit line has committed. */
+ * answered once its audit line is queued ([store] read_audit). */
 struct roster_ctx {
     struct audited_read a;
 };
@@ -389,6 +389,7 @@ static const struct route_write event_roster = {
     .fill = roster_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 const struct route events_routes[] = {

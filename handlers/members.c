@@ -1,5 +1,6 @@
 /* Staff lookups of a member's points: by number, or by phone (a phone never
- * travels in a URL). Audited reads: answered once the audit line commits. */
+ * travels in a URL). Audited reads: answered once the audit line is queued
+ * for the writer, or once it commits ([store] read_audit). */
 #include <mbedtls/platform_util.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,6 +110,7 @@ static const struct route_write member_points = {
     .fill = points_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 static const struct route_write member_lookup = {
@@ -116,6 +118,7 @@ static const struct route_write member_lookup = {
     .fill = lookup_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 const struct route members_routes[] = {

@@ -95,6 +95,7 @@ static const struct route_write no_shows = {
     .fill = no_shows_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 /* GET /api/v1/events/{id}/export.csv (manager): one line per guest (masked),

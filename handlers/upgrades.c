@@ -433,6 +433,7 @@ static const struct route_write upgrades_list = {
     .fill = list_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 /* GET /api/v1/products (staff): the products and their coefficients, for

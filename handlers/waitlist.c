@@ -67,6 +67,7 @@ static const struct route_write waitlist_view = {
     .fill = waitlist_fill,
     .reply = audited_read_reply,
     .release = audited_read_release,
+    .audits_read = true,
 };
 
 /* POST /api/v1/events/{id}/waitlist/{signup_id}/reveal (staff): the full

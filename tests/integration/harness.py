@@ -476,6 +476,18 @@ def from_now(minutes=0, seconds=0):
     return iso(datetime.datetime.now(CN) + datetime.timedelta(minutes=minutes, seconds=seconds))
 
 
+def eventually(fn, timeout=10):
+    """fn()'s first truthy value, asked again until timeout seconds have passed (then its last
+    value). For what the daemon commits after it has answered: a read's audit line is queued
+    for the writer's next group commit ([store] read_audit = queued)."""
+    end = time.monotonic() + timeout * PATIENCE
+    while True:
+        v = fn()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(0.01)
+
+
 def add_staff(d, staff_id, role="staff", pin="123456", name="Test Staff"):
     p = d.cli("staff", "add", staff_id, "--name", name, "--role", role, input=(pin + "\n").encode(),
               check=False)

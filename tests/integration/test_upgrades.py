@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 
-from harness import CN, Daemon, Site, auth
+from harness import CN, Daemon, Site, auth, eventually
 
 MEMBERS = ("member_no,name,phone,aum,birthday,household\n"
            "M001,张三丰,13812340001,100000,1960-03-01,\n"
@@ -209,6 +209,8 @@ def test_approval_grants_the_trial_and_new_business_points():
     assert [u["reason"] for u in r.json["upgrades"]] == ["资产证明不全"]
     assert s.d.get("/api/v1/upgrades?status=nope", headers=auth(s.staff)).status == 422
     assert "13812340001" not in s.d.all_stderr()
+    # the view's audit line commits with the writer's next batch ([store] read_audit = queued)
+    assert eventually(lambda: query(s.d, "SELECT 1 FROM audit WHERE subject = 'upgrades:approved'"))
     audit = query(s.d, "SELECT staff_id, action, subject FROM audit WHERE action LIKE 'upgrade%' "
                        "AND action <> 'upgrade_register' ORDER BY id")
     assert audit[:2] == [("M1", "upgrade_approve", f"upgrade:{uid}"),

@@ -3,7 +3,7 @@ the audited reveal of a number to call."""
 import os
 import sqlite3
 
-from harness import Site, auth
+from harness import Site, auth, eventually
 
 
 def audit_rows(d, action):
@@ -56,7 +56,7 @@ def test_staff_waitlist_in_order_and_masked():
     assert [w["phone_last4"] for w in rows] == ["1001", "1002", "1003"]
     assert b"1380000" not in r.raw
     assert all(set(w) == {"signup_id", "name", "phone_last4", "position"} for w in rows)
-    assert audit_rows(s.d, "waitlist_view") == [("S1", "tablet-1", f"event:{ev}")]
+    assert eventually(lambda: audit_rows(s.d, "waitlist_view") == [("S1", "tablet-1", f"event:{ev}")])
     # a confirmed guest is not on it; a cancelled one leaves it; a promoted one too
     s.d.delete(f"/api/v1/events/{ev}/signups/{ids[1]}", headers=auth(s.staff))
     confirmed = s.signup(ev, "13800001000", name="赵一").json["signup_id"]
