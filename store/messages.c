@@ -324,9 +324,10 @@ void store_msg_schedule_init(struct store_msg_schedule *j)
 
 /* --- the claim --- */
 
-static const char SQL_DUE[] =
-    "SELECT id FROM messages WHERE status = 'queued' AND next_at <= ?1 ORDER BY next_at, id "
-    "LIMIT ?2";
+/* messages_due named: without statistics SQLite takes messages_status_kind
+ * (status = ?) and sorts every queued message, each claim (0.2 s at 66,000) */
+static const char SQL_DUE[] = "SELECT id FROM messages INDEXED BY messages_due WHERE status = "
+                              "'queued' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2";
 static const char SQL_MSG_GET[] =
     "SELECT uid, kind, channel, transactional, signup_id, event_id, member_id, maturity_id, "
     "person_hash, attempts, slot, openid_enc, body FROM messages WHERE id = ?1";
