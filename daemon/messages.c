@@ -58,6 +58,8 @@ struct messenger {
     lws_sorted_usec_list_t sched_tick, send_tick;
     bool started;
     bool sched_running, sched_again, recovered;
+    bool signups_running, signups_again; /* the sign-ups' own runs (messages_signed_up) */
+    int64_t signups_seen;                /* the highest sign-up id a run has looked at */
     bool claim_running;
     int sending; /* attempts in flight */
     /* WeChat's access token: the stable token (normal mode), in clear only
@@ -183,11 +185,16 @@ struct sched_run {
 
 static void sched_tick(lws_sorted_usec_list_t *sul);
 
+static void sched_run(struct messenger *ms, bool signups_only);
+
 static void sched_done(struct store_job *job)
 {
     struct sched_run *r = (struct sched_run *)job;
     struct messenger *ms = r->ms;
-    ms->sched_running = false;
+    bool signups_only = r->job.signups_only;
+    bool *running = signups_only ? &ms->signups_running : &ms->sched_running;
+    bool *again = signups_only ? &ms->signups_again : &ms->sched_again;
+    *running = false;
     if (job->rc) {
         log_warn("messages_schedule_failed", "error=%s", kioskd_strerror(job->rc));
     } else {
@@ -201,18 +208,25 @@ static void sched_done(struct store_job *job)
             lws_sul_schedule(ms->k->lws, 0, &ms->send_tick, send_tick, 1);
         if (r->job.more)
             ms->sched_again = true; /* a campaign's step goes on in batches */
+        if (r->job.signups_max > ms->signups_seen)
+            ms->signups_seen = r->job.signups_max;
     }
     free(r);
-    if (ms->sched_again && ms->started) {
-        ms->sched_again = false;
-        lws_sul_schedule(ms->k->lws, 0, &ms->sched_tick, sched_tick, 1);
+    if (*again && ms->started) {
+        *again = false;
+        if (signups_only)
+            sched_run(ms, true);
+        else
+            lws_sul_schedule(ms->k->lws, 0, &ms->sched_tick, sched_tick, 1);
     }
 }
 
-static void sched_run(struct messenger *ms)
+/* signups_only: what the sign-ups after signups_seen are owed, and nothing else */
+static void sched_run(struct messenger *ms, bool signups_only)
 {
-    if (ms->sched_running) {
-        ms->sched_again = true;
+    bool *running = signups_only ? &ms->signups_running : &ms->sched_running;
+    if (*running) {
+        *(signups_only ? &ms->signups_again : &ms->sched_again) = true;
         return;
     }
     struct sched_run *r = calloc(1, sizeof *r);
@@ -221,7 +235,9 @@ static void sched_run(struct messenger *ms)
     store_msg_schedule_init(&r->job);
     r->ms = ms;
     r->job.job.done = sched_done;
-    r->job.recover = !ms->recovered;
+    r->job.signups_only = signups_only;
+    r->job.signups_after = ms->signups_seen;
+    r->job.recover = !signups_only && !ms->recovered;
     r->job.person_channel = ms->person_channel;
     r->job.staff_channel = ms->staff_channel;
     r->job.wechat = ms->wechat;
@@ -232,13 +248,13 @@ static void sched_run(struct messenger *ms)
         free(r);
         return; /* the next tick tries again */
     }
-    ms->sched_running = true;
+    *running = true;
 }
 
 static void sched_tick(lws_sorted_usec_list_t *sul)
 {
     struct messenger *ms = lws_container_of(sul, struct messenger, sched_tick);
-    sched_run(ms);
+    sched_run(ms, false);
     lws_sul_schedule(ms->k->lws, 0, &ms->sched_tick, sched_tick,
                      (lws_usec_t)ms->k->cfg.messages_interval * LWS_US_PER_SEC);
 }
@@ -248,6 +264,13 @@ void messages_poke(struct kioskd *k)
     struct messenger *ms = ms_of(k);
     if (ms && ms->started && ms->person_channel)
         lws_sul_schedule(k->lws, 0, &ms->sched_tick, sched_tick, 1);
+}
+
+void messages_signed_up(struct kioskd *k)
+{
+    struct messenger *ms = ms_of(k);
+    if (ms && ms->started && ms->person_channel)
+        sched_run(ms, true);
 }
 
 /* --- settling an attempt --- */

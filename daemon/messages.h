@@ -37,6 +37,10 @@ int messages_start(struct kioskd *k, char *err, size_t errlen);
 /* Something changed that may make messages due (a sign-up): runs the
  * scheduler soon. */
 void messages_poke(struct kioskd *k);
+/* A sign-up was committed: queues its confirmation and reminders soon,
+ * looking at the sign-ups taken since the last run only (the full run every
+ * [messages] interval sweeps them all, at a cost that grows with them). */
+void messages_signed_up(struct kioskd *k);
 /* True when chat replies can go later as WeChat customer-service messages
  * (messages started, [wechat] appid and secret set). */
 bool messages_chat_replies_on(const struct kioskd *k);

@@ -666,7 +666,7 @@ static void signup_stored(struct store_job *job)
     }
     if (!c->signup.existed) {
         metrics_add(&c->k->metrics, MC_SIGNUPS, 1);
-        messages_poke(c->k); /* the confirmation */
+        messages_signed_up(c->k); /* the confirmation */
         events_changed(c->k);
     }
     c->work.run = ticket_sign_run;

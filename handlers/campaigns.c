@@ -774,7 +774,7 @@ static void outcome_effects(struct write_ctx *w)
     struct outcome_ctx *c = (struct outcome_ctx *)w;
     if (c->job.signup && !c->signup.existed) {
         events_changed(w->k);
-        messages_poke(w->k); /* the booked guest's confirmation */
+        messages_signed_up(w->k); /* the booked guest's confirmation */
     }
 }
 

@@ -121,7 +121,7 @@ static void signup_stored(struct store_job *job)
     }
     if (!c->job.existed) {
         metrics_add(&k->metrics, MC_SIGNUPS, 1);
-        messages_poke(k); /* the confirmation */
+        messages_signed_up(k); /* the confirmation */
         events_changed(k);
         live_publish(k, c->job.event_id,
                      json_pack("{s:s, s:I, s:s, s:s}", "type", "signup", "signup_id",

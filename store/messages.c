@@ -37,43 +37,67 @@ static const char SQL_RECOVER[] =
 static const char SQL_RECOVER_HELD[] = "UPDATE messages SET next_at = ?1 WHERE status = 'queued' "
                                        "AND kind = 'chat_reply' AND next_at > ?1";
 
-static const char SQL_SCHED_CONFIRMATION[] =
-    INSERT_MSG "SELECT " UID ", 'confirmation:s' || s.id || ':' || " HEX8(
-        "s.phone_hash") " || ':0', 'confirmation', " CHANNEL("m.id") ", 1, s.id, s.event_id, m.id, "
-                                                                     "NULL, s.phone_hash, '0', "
-                                                                     "s.created_at, "
-                                                                     "s.created_at, ?1 FROM "
-                                                                     "signups s JOIN events e ON "
-                                                                     "e.id = s.event_id "
-                                                                     "LEFT JOIN members m ON "
-                                                                     "m.member_no = s.member_no "
-                                                                     "WHERE s.created_at > ?1 - "
-                                                                     "86400 AND s.created_at <= ?1 "
-                                                                     "+ 60 "
-                                                                     "AND s.status IN "
-                                                                     "('confirmed', 'waitlisted') "
-                                                                     "AND s.source <> 'walkin' "
-                                                                     "AND e.ends_at > ?1";
+/* The *_NEW forms look at the sign-ups after ?7 only (store_msg_schedule.signups_only). */
+#define SIGNUPS_NEW " AND s.id > ?7"
+/* created: the column as the condition names it (see SQL_SCHED_CONFIRM_NEW) */
+#define SCHED_CONFIRMATION(created)                                                                \
+    INSERT_MSG "SELECT " UID ", 'confirmation:s' || s.id || ':' || " HEX8(                         \
+        "s.phone_hash") " || ':0', 'confirmation', " CHANNEL("m.id") ", 1, s.id, s.event_id, "     \
+                                                                     "m.id, NULL, s.phone_hash, "  \
+                                                                     "'0', s.created_at, "         \
+                                                                     "s.created_at, ?1 "           \
+                                                                     "FROM signups s JOIN events " \
+                                                                     "e ON e.id = s.event_id "     \
+                                                                     "LEFT JOIN members m ON "     \
+                                                                     "m.member_no = s.member_no "  \
+                                                                     "WHERE " created              \
+                                                                     " > ?1 - 86400 AND " created  \
+                                                                     " <= ?1 + 60 "                \
+                                                                     "AND s.status IN "            \
+                                                                     "('confirmed', "              \
+                                                                     "'waitlisted') AND s.source " \
+                                                                     "<> 'walkin' "                \
+                                                                     "AND e.ends_at > ?1"
+static const char SQL_SCHED_CONFIRMATION[] = SCHED_CONFIRMATION("s.created_at");
+/* the unary + keeps SQLite on the rowid range instead of signups_created,
+ * which holds the whole day */
+static const char SQL_SCHED_CONFIRM_NEW[] = SCHED_CONFIRMATION("+s.created_at") SIGNUPS_NEW;
+static const char SQL_SIGNUPS_MAX[] = "SELECT coalesce(max(id), 0) FROM signups";
 
 /* the day before and two hours before: ?4 the lead, ?5 the earliest start still worth it */
-static const char SQL_SCHED_BEFORE[] = INSERT_MSG
-    "SELECT " UID
-    ", ?6 || ':s' || s.id || ':' || " HEX8("s.phone_hash") " || ':' || e.starts_at, ?6, " CHANNEL(
-        "m.id") ", 0, s.id, e.id, m.id, NULL, s.phone_hash, e.starts_at, e.starts_at - ?4, "
-                "e.starts_at - ?4, ?1 FROM events e "
-                "JOIN signups s ON s.event_id = e.id AND s.status = 'confirmed' "
-                "LEFT JOIN members m ON m.member_no = s.member_no "
-                "WHERE e.status = 'open' AND e.starts_at > ?1 + ?5 AND e.starts_at <= ?1 + ?4";
+#define SCHED_BEFORE                                                                               \
+    INSERT_MSG "SELECT " UID ", ?6 || ':s' || s.id || ':' || " HEX8(                               \
+        "s.phone_hash") " || ':' || e.starts_at, ?6, " CHANNEL("m.id") ", 0, s.id, e.id, m.id, "   \
+                                                                       "NULL, s.phone_hash, "      \
+                                                                       "e.starts_at, e.starts_at " \
+                                                                       "- ?4, e.starts_at - ?4, "  \
+                                                                       "?1 "                       \
+                                                                       "FROM events e "            \
+                                                                       "JOIN signups s ON "        \
+                                                                       "s.event_id = e.id AND "    \
+                                                                       "s.status = 'confirmed' "   \
+                                                                       "LEFT JOIN members m ON "   \
+                                                                       "m.member_no = "            \
+                                                                       "s.member_no "              \
+                                                                       "WHERE e.status = 'open' "  \
+                                                                       "AND e.starts_at > ?1 + "   \
+                                                                       "?5 "                       \
+                                                                       "AND e.starts_at <= ?1 + "  \
+                                                                       "?4"
+static const char SQL_SCHED_BEFORE[] = SCHED_BEFORE;
+static const char SQL_SCHED_BEFORE_NEW[] = SCHED_BEFORE SIGNUPS_NEW;
 
 /* after the event (three days of catching up): ?4 1 for those checked in, 0 for no-shows */
 static const char SQL_SCHED_AFTER[] = INSERT_MSG
     "SELECT " UID
     ", ?6 || ':s' || s.id || ':' || " HEX8("s.phone_hash") " || ':' || e.ends_at, ?6, " CHANNEL(
-        "m.id") ", 0, s.id, e.id, m.id, NULL, s.phone_hash, e.ends_at, e.ends_at, e.ends_at, ?1 "
+        "m.id") ", 0, s.id, e.id, m.id, "
+                "NULL, s.phone_hash, e.ends_at, e.ends_at, e.ends_at, ?1 "
                 "FROM events e JOIN signups s ON s.event_id = e.id "
                 "LEFT JOIN members m ON m.member_no = s.member_no "
-                "WHERE e.status = 'open' AND e.ends_at <= ?1 AND e.ends_at > ?1 - 259200 "
-                "AND s.status <> 'cancelled' AND (s.status = 'confirmed' OR ?4 = 1) "
+                "WHERE e.status = 'open' AND e.ends_at <= ?1 "
+                "AND e.ends_at > ?1 - 259200 AND s.status <> 'cancelled' "
+                "AND (s.status = 'confirmed' OR ?4 = 1) "
                 "AND EXISTS (SELECT 1 FROM checkins c WHERE c.signup_id = s.id "
                 "AND c.undone_us IS NULL) = ?4";
 
@@ -145,13 +169,15 @@ static int state_put(struct store_tx *tx, const char *name, const char *value, i
     return store_step_done(st);
 }
 
-/* Runs one scheduling statement with the common parameters; adds the rows it queued. */
+/* Prepares one scheduling statement with the common parameters. */
 static int sched(struct store_tx *tx, struct store_msg_schedule *j, const char *sql,
                  enum msg_kind kind, const char *channel, sqlite3_stmt **out)
 {
     sqlite3_stmt *st = conn_stmt(tx->c, sql);
     if (!st)
         return KIOSKD_EIO;
+    if (j->signups_only)
+        sqlite3_bind_int64(st, 7, j->signups_after);
     sqlite3_bind_int64(st, 1, tx->now_us / 1000000);
     sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, j->wechat && (j->wechat_kinds & (1u << kind)) ? 1 : 0);
@@ -189,7 +215,16 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
     }
     const char *pc = j->person_channel;
     if (pc) {
-        if ((rc = sched(tx, j, SQL_SCHED_CONFIRMATION, MSG_CONFIRMATION, pc, &st)) ||
+        if (!(st = conn_stmt(tx->c, SQL_SIGNUPS_MAX)))
+            return KIOSKD_EIO;
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            j->signups_max = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            return store_rc(rc);
+        bool fresh = j->signups_only;
+        if ((rc = sched(tx, j, fresh ? SQL_SCHED_CONFIRM_NEW : SQL_SCHED_CONFIRMATION,
+                        MSG_CONFIRMATION, pc, &st)) ||
             (rc = sched_step(tx, j, st)))
             return rc;
         static const struct {
@@ -197,7 +232,8 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             int64_t lead, earliest;
         } before[] = {{MSG_DAY_BEFORE, DAY, 3 * 3600}, {MSG_TWO_HOURS, 2 * 3600, 0}};
         for (size_t i = 0; i < sizeof before / sizeof before[0]; i++) {
-            if ((rc = sched(tx, j, SQL_SCHED_BEFORE, before[i].kind, pc, &st)))
+            if ((rc = sched(tx, j, fresh ? SQL_SCHED_BEFORE_NEW : SQL_SCHED_BEFORE, before[i].kind,
+                            pc, &st)))
                 return rc;
             sqlite3_bind_int64(st, 4, before[i].lead);
             sqlite3_bind_int64(st, 5, before[i].earliest);
@@ -205,6 +241,9 @@ static int schedule_run(struct store_tx *tx, struct store_job *job)
             if ((rc = sched_step(tx, j, st)))
                 return rc;
         }
+        /* a sign-up is taken before its event ends: the full run thanks it */
+        if (fresh)
+            return 0;
         for (int came = 0; came <= 1; came++) {
             enum msg_kind k = came ? MSG_THANK_YOU : MSG_NO_SHOW;
             if ((rc = sched(tx, j, SQL_SCHED_AFTER, k, pc, &st)))
@@ -287,9 +326,10 @@ void store_msg_schedule_init(struct store_msg_schedule *j)
 
 /* --- the claim --- */
 
-static const char SQL_DUE[] =
-    "SELECT id FROM messages WHERE status = 'queued' AND next_at <= ?1 ORDER BY next_at, id "
-    "LIMIT ?2";
+/* messages_due named: without statistics SQLite takes messages_status_kind
+ * (status = ?) and sorts every queued message, each claim (0.2 s at 66,000) */
+static const char SQL_DUE[] = "SELECT id FROM messages INDEXED BY messages_due WHERE status = "
+                              "'queued' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2";
 static const char SQL_MSG_GET[] =
     "SELECT uid, kind, channel, transactional, signup_id, event_id, member_id, maturity_id, "
     "person_hash, attempts, slot, openid_enc, body FROM messages WHERE id = ?1";

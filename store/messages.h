@@ -42,9 +42,16 @@ struct store_msg_schedule {
     unsigned wechat_kinds;
     int64_t maturity_days;
     unsigned festivals; /* bit per festival greeted (core/campaign.h) */
+    /* only what sign-ups whose id is above signups_after are owed
+     * (confirmation, reminders): a sign-up's own run, whose cost does not grow
+     * with the sign-ups before it (the full run, every [messages] interval,
+     * still sweeps every sign-up of the day and of the events near) */
+    bool signups_only;
+    int64_t signups_after;
     /* out */
     int64_t queued, recovered;
-    bool more; /* work was left for the next run (a campaign's large step) */
+    int64_t signups_max; /* the highest sign-up id when the run was taken */
+    bool more;           /* work was left for the next run (a campaign's large step) */
 };
 void store_msg_schedule_init(struct store_msg_schedule *j);
 

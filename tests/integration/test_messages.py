@@ -216,6 +216,29 @@ def test_the_daily_cap_holds_the_fourth_reminder_for_the_next_day():
     gw.close()
 
 
+def test_sign_ups_are_told_between_the_full_runs_and_after_a_restart():
+    # the full run only at start: each sign-up's own run queues what it is owed
+    gw = Gateway([200])
+    s = Site(config=sms_config(gw, "interval = 3600\n"))
+    ev = s.event(starts=60 * 20)  # made after the start's run; its day-before reminder is due
+    for phone in ("13811112231", "13811112232"):
+        assert s.signup(ev, phone).status == 201
+
+    def sent():
+        return sorted(k for k, st in statuses(s.d) if st == "sent")
+    wait_for(lambda: sent() == ["confirmation"] * 2 + ["day_before"] * 2)
+    s.d.stop()
+    s.d.start()  # the start's full run has them all already: nothing twice
+    assert s.signup(ev, "13811112233").status == 201
+    wait_for(lambda: sent() == ["confirmation"] * 3 + ["day_before"] * 3)
+    time.sleep(1)
+    assert len(gw.got) == 6, gw.bodies()
+    assert sorted(b["phone"] for b in gw.bodies()) == sorted(
+        ["13811112231", "13811112232", "13811112233"] * 2)
+    s.d.stop()
+    gw.close()
+
+
 MEMBERS = ("member_no,name,phone,aum,birthday,household,last_txn\n"
            "M001,张三丰,13811113333,52000.50,1960-03-01,,\n")
 
