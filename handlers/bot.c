@@ -141,6 +141,9 @@ static void next_tier_line(struct kioskd *k, const struct store_member_view *m, 
  */
 #define POINTS_SLOTS 256
 #define POINTS_KEEP_US 1000000
+/* A sender's keyed hash per channel (two SHA-256 runs each), by a plain hash
+ * of its id: a sender seen again costs a compare. */
+#define IDENTITY_SLOTS 256
 
 struct points_slot {
     unsigned char identity[32];
@@ -266,6 +269,11 @@ struct bot_cache {
         char *text; /* NULL: pending */
     } pending[BOT_PENDING_SLOTS];
     struct points_slot points[POINTS_SLOTS];
+    struct {
+        char from[BOT_ID_MAX + 1]; /* "": free */
+        bool wechat;
+        unsigned char identity[32];
+    } identity[IDENTITY_SLOTS];
 };
 
 static struct bot_cache *cache_of(struct kioskd *k)
@@ -323,6 +331,7 @@ void bot_cache_free(struct kioskd *k)
     for (size_t i = 0; i < BOT_PENDING_SLOTS; i++)
         free(bc->pending[i].text);
     mbedtls_platform_zeroize(bc->points, sizeof bc->points);
+    mbedtls_platform_zeroize(bc->identity, sizeof bc->identity);
     free(bc);
     k->bot_cache = NULL;
 }
@@ -827,6 +836,27 @@ static void keyed(struct kioskd *k, const char *what, const char *text, unsigned
     bot_keyed(&k->pii, what, text, out);
 }
 
+/* The keyed hash of sender from on its channel into out. */
+static void sender_identity(struct kioskd *k, bool wechat, const char *from, unsigned char out[32])
+{
+    struct bot_cache *bc = cache_of(k);
+    size_t len = strlen(from);
+    uint32_t h = 2166136261u; /* FNV-1a: a collision only costs the keyed hash */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)from[i]) * 16777619u;
+    size_t i = h % IDENTITY_SLOTS;
+    if (bc && len && bc->identity[i].wechat == wechat && strcmp(bc->identity[i].from, from) == 0) {
+        memcpy(out, bc->identity[i].identity, 32);
+        return;
+    }
+    keyed(k, wechat ? "wechat" : "bridge", from, out);
+    if (bc && len && len < sizeof bc->identity[i].from) {
+        memcpy(bc->identity[i].from, from, len + 1);
+        bc->identity[i].wechat = wechat;
+        memcpy(bc->identity[i].identity, out, 32);
+    }
+}
+
 bool bot_too_many(struct kioskd *k, const unsigned char identity[32])
 {
     char rl_key[20];
@@ -876,8 +906,7 @@ static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     snprintf(c->to.from, sizeof c->to.from, "%s", m->from);
     snprintf(c->to.to, sizeof c->to.to, "%s", m->to ? m->to : "");
     snprintf(c->group, sizeof c->group, "%s", m->group ? m->group : "");
-    const char *channel = m->wechat ? "wechat" : "bridge";
-    keyed(k, channel, m->from, c->identity);
+    sender_identity(k, m->wechat, m->from, c->identity);
     struct bot_cmd cmd;
     bool parsed = false;
     if (m->key && *m->key) {
