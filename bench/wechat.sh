@@ -12,6 +12,9 @@
 # lua/wechat.lua seals each request itself (libcrypto through LuaJIT's FFI:
 # its own MsgId, nonce, timestamp and msg_signature), so no delivery repeats.
 # Prints requests/s and p99 per server and mode, and kioskd's ratio to node.
+# WX_KIOSKD_B=path: another kioskd build (say one built from main) runs on a
+# copy of the same data beside it, in the same rounds (ours, B, node, ...),
+# its rows and kioskd's ratio to it printed too. WX_ROUNDS: rounds (2).
 # All traffic goes to 127.0.0.1; everything stays in bench/out/wechat.XXXXXX.
 # Fails only when something broke.
 set -eu
@@ -20,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 KIOSKD=${KIOSKD:-$here/../build/rel/kioskd}
 SECS=${WX_SECONDS:-5}
 CONNS=${WX_CONNECTIONS:-32}
+ROUNDS=${WX_ROUNDS:-2}
+KIOSKD_B=${WX_KIOSKD_B:-}
 BENCH_LUA=$here/lua
 WX_TOKEN=benchToken
 WX_APPID=wx49f0ab532d5d035a
@@ -40,8 +45,8 @@ test "$here/node/node_modules/.package-lock.json" -nt "$here/node/package-lock.j
 mkdir -p "$here/out"
 ls -dt "$here"/out/wechat.* 2>/dev/null | tail -n +3 | while read -r old; do rm -rf "$old"; done
 run=$(mktemp -d "$here/out/wechat.XXXXXX")
-kpid="" npid=""
-trap '[ -z "$kpid" ] || kill "$kpid" 2>/dev/null || true; [ -z "$npid" ] || kill "$npid" 2>/dev/null || true' EXIT
+kpid="" npid="" bpid=""
+trap 'for p in "$kpid" "$npid" "$bpid"; do [ -z "$p" ] || kill "$p" 2>/dev/null || true; done' EXIT
 
 cat >"$run/kioskd.ini" <<EOF2
 [http]
@@ -113,25 +118,50 @@ same=$(python3 "$here/wechat_msgs.py" say "$nbase/wechat" "$WX_OPENID" 3 "积分
     die "积分 to node failed; see $run/node.log"
 [ "$same" = "$(cat "$run/reply.txt")" ] || die "node answers another text: $same"
 
-# one wrk run: NAME BASE MODE ROUND (MsgIds start 6, 7 plain, 8, 9 safe: each
-# run's own, none seen before by kioskd)
+# the other build, on a copy of the data as it is now (the member bound)
+if [ -n "$KIOSKD_B" ]; then
+    python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+        "$run/kioskd.db" "$run/b.db" && chmod 600 "$run/b.db" || die "copying the data for B failed"
+    sed "s#^path = .*#path = $run/b.db#" "$run/kioskd.ini" >"$run/b.ini"
+    "$KIOSKD_B" serve -c "$run/b.ini" 2>"$run/b.log" &
+    bpid=$!
+    i=0
+    while :; do
+        bport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$run/b.log")
+        [ -n "$bport" ] && break
+        kill -0 "$bpid" 2>/dev/null || die "kioskd B exited at start; see $run/b.log"
+        i=$((i + 1))
+        [ $i -lt 400 ] || die "kioskd B did not start; see $run/b.log"
+        sleep 0.05
+    done
+    bbase=http://127.0.0.1:$bport
+fi
+
+# one wrk run: NAME BASE MODE ROUND (MsgIds start 2 * ROUND plain, one more
+# safe: each run's own, none seen before)
 load() {
     out="$run/$1-$3-$4.txt"
-    prefix=$((5 + $4))
-    [ "$3" = plain ] || prefix=$((7 + $4))
+    prefix=$((2 * $4))
+    [ "$3" = plain ] || prefix=$((2 * $4 + 1))
     WX_MODE=$3 WX_QUERY=$(python3 "$here/wechat_msgs.py" query) WX_PREFIX=$prefix \
         wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$BENCH_LUA/wechat.lua" "$2/wechat" \
         >"$out" 2>&1 || die "wrk failed; see $out"
     got=$(sed -n 's/^RESULT.* replied=\([0-9]*\).*/\1/p' "$out")
     [ "${got:-0}" -gt 0 ] || die "no reply from $1 in $3 mode; see $out"
 }
-for round in 1 2; do
+round=1
+while [ $round -le "$ROUNDS" ]; do
     for mode in plain safe; do
         load kioskd "$kbase" $mode $round
         kill -0 "$kpid" 2>/dev/null || die "kioskd died; see $run/kioskd.log"
+        if [ -n "$KIOSKD_B" ]; then
+            load kioskd_b "$bbase" $mode $round
+            kill -0 "$bpid" 2>/dev/null || die "kioskd B died; see $run/b.log"
+        fi
         load node "$nbase" $mode $round
         kill -0 "$npid" 2>/dev/null || die "node died; see $run/node.log"
     done
+    round=$((round + 1))
 done
 
 kill -TERM "$kpid"
@@ -142,24 +172,40 @@ kpid=""
 kill -TERM "$npid" 2>/dev/null || true
 wait "$npid" 2>/dev/null || true
 npid=""
+if [ -n "$bpid" ]; then
+    kill -TERM "$bpid" 2>/dev/null || true
+    wait "$bpid" 2>/dev/null || true
+    bpid=""
+fi
 
 # field NAME MODE ROUND KEY
 field() { sed -n "s/^RESULT.* $4=\([^ ]*\).*/\1/p" "$run/$1-$2-$3.txt"; }
-# the better round of NAME MODE: "rps p99 statuses replied reused"
+# the best round of NAME MODE: "rps p99 statuses replied reused"
 best() {
-    a=$(field "$1" "$2" 1 rps) b=$(field "$1" "$2" 2 rps)
-    r=$(awk -v a="$a" -v b="$b" 'BEGIN { print (b > a) ? 2 : 1 }')
+    r=1 i=2
+    while [ $i -le "$ROUNDS" ]; do
+        r=$(awk -v a="$(field "$1" "$2" $r rps)" -v b="$(field "$1" "$2" $i rps)" -v r=$r -v i=$i \
+            'BEGIN { print (b > a) ? i : r }')
+        i=$((i + 1))
+    done
     echo "$(field "$1" "$2" "$r" rps) $(field "$1" "$2" "$r" p99_ms) $(field "$1" "$2" "$r" statuses)" \
         "$(field "$1" "$2" "$r" replied) $(field "$1" "$2" "$r" reused)"
 }
 {
-    echo "WeChat 积分 from a bound member, new MsgId each (wrk -t1 -c$CONNS, best of 2 x ${SECS}s," \
+    echo "WeChat 积分 from a bound member, new MsgId each (wrk -t1 -c$CONNS, best of $ROUNDS x ${SECS}s," \
         "load $(cut -d' ' -f1-3 /proc/loadavg); $run)"
     printf '  %-6s %-26s %10s %9s  %s\n' mode server requests/s p99 "statuses (replied, reused)"
     for mode in plain safe; do
         set -- $(best kioskd $mode)
         k_rps=$1
         printf '  %-6s %-26s %10.0f %6.1f ms  %s (%s, %s)\n' $mode kioskd "$1" "$2" "$3" "$4" "$5"
+        if [ -n "$KIOSKD_B" ]; then
+            set -- $(best kioskd_b $mode)
+            b_rps=$1
+            printf '  %-6s %-26s %10.0f %6.1f ms  %s (%s, %s)\n' $mode "kioskd B" "$1" "$2" "$3" "$4" "$5"
+            awk -v k="$k_rps" -v b="$b_rps" -v m=$mode \
+                'BEGIN { printf "  %-6s %-26s %10.2f x\n", m, "ratio kioskd / kioskd B", k / b }'
+        fi
         set -- $(best node $mode)
         n_rps=$1
         printf '  %-6s %-26s %10.0f %6.1f ms  %s (%s, %s)\n' $mode \
