@@ -75,17 +75,21 @@ EOF2
 echo 123456 | "$KIOSKD" staff add B001 --name Bench --role staff -c "$run/kioskd.ini" \
     >>"$run/setup.log" 2>&1 || die "adding the staff account failed; see $run/setup.log"
 
+# the port a kioskd started as PID logs to LOG: kport=
+kioskd_port() {
+    i=0
+    while :; do
+        kport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$2")
+        [ -n "$kport" ] && break
+        kill -0 "$1" 2>/dev/null || die "kioskd exited at start; see $2"
+        i=$((i + 1))
+        [ $i -lt 400 ] || die "kioskd did not start; see $2"
+        sleep 0.05
+    done
+}
 "$KIOSKD" serve -c "$run/kioskd.ini" 2>"$run/kioskd.log" &
 kpid=$!
-i=0
-while :; do
-    kport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$run/kioskd.log")
-    [ -n "$kport" ] && break
-    kill -0 "$kpid" 2>/dev/null || die "kioskd exited at start; see $run/kioskd.log"
-    i=$((i + 1))
-    [ $i -lt 400 ] || die "kioskd did not start; see $run/kioskd.log"
-    sleep 0.05
-done
+kioskd_port "$kpid" "$run/kioskd.log"
 kbase=http://127.0.0.1:$kport
 TOKEN=$(curl -sf -H 'Content-Type: application/json' \
     -d '{"staff_id":"B001","pin":"123456","device":"bench"}' "$kbase/api/v1/staff/login" |
@@ -125,16 +129,8 @@ if [ -n "$KIOSKD_B" ]; then
     sed "s#^path = .*#path = $run/b.db#" "$run/kioskd.ini" >"$run/b.ini"
     "$KIOSKD_B" serve -c "$run/b.ini" 2>"$run/b.log" &
     bpid=$!
-    i=0
-    while :; do
-        bport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$run/b.log")
-        [ -n "$bport" ] && break
-        kill -0 "$bpid" 2>/dev/null || die "kioskd B exited at start; see $run/b.log"
-        i=$((i + 1))
-        [ $i -lt 400 ] || die "kioskd B did not start; see $run/b.log"
-        sleep 0.05
-    done
-    bbase=http://127.0.0.1:$bport
+    kioskd_port "$bpid" "$run/b.log"
+    bbase=http://127.0.0.1:$kport
 fi
 
 # one wrk run: NAME BASE MODE ROUND (MsgIds start 2 * ROUND plain, one more

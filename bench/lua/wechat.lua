@@ -19,7 +19,11 @@ local marker = mode == "safe" and "<Encrypt>" or "<Content>"
 local plain_path
 sent, replied, reused = 0, 0, 0
 
-local ffi, C, token, appid, key, ctx, sealed, md
+local ffi, C, token, appid, key, ctx, sealed, md, outl, b64
+local hex = {}
+for i = 0, 255 do
+   hex[i] = string.format("%02x", i)
+end
 if mode == "safe" then
    ffi = require("ffi")
    ffi.cdef [[
@@ -45,6 +49,8 @@ if mode == "safe" then
    ctx = assert(C.EVP_CIPHER_CTX_new())
    sealed = ffi.new("unsigned char[4096]")
    md = ffi.new("unsigned char[20]")
+   outl = ffi.new("int[1]")
+   b64 = ffi.new("unsigned char[8192]")
 end
 
 local function sha1_hex(...)
@@ -52,31 +58,29 @@ local function sha1_hex(...)
    table.sort(parts)
    local s = table.concat(parts)
    C.SHA1(s, #s, md)
-   local hex = {}
+   local out = {}
    for i = 0, 19 do
-      hex[i + 1] = string.format("%02x", md[i])
+      out[i + 1] = hex[md[i]]
    end
-   return table.concat(hex)
+   return table.concat(out)
 end
 
 -- The safe-mode delivery of xml: its query and its body.
 local function seal(xml, ts, nonce)
-   local rnd = {}
-   for i = 1, 16 do
-      rnd[i] = string.char(math.random(0, 255))
-   end
+   local r = math.random
+   local rnd = string.char(r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255),
+      r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255), r(0, 255),
+      r(0, 255), r(0, 255))
    local n = #xml
-   local plain = table.concat(rnd) ..
+   local plain = rnd ..
        string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
           math.floor(n / 256) % 256, n % 256) .. xml .. appid
    local pad = 32 - #plain % 32
    plain = plain .. string.rep(string.char(pad), pad)
    assert(#plain <= 2048, "message too long")
-   local outl = ffi.new("int[1]")
    assert(C.EVP_EncryptInit_ex(ctx, C.EVP_aes_256_cbc(), nil, key, key) == 1)
    C.EVP_CIPHER_CTX_set_padding(ctx, 0)
    assert(C.EVP_EncryptUpdate(ctx, sealed, outl, plain, #plain) == 1 and outl[0] == #plain)
-   local b64 = ffi.new("unsigned char[?]", #plain * 2)
    local enc = ffi.string(b64, C.EVP_EncodeBlock(b64, sealed, #plain))
    local query = string.format(
       "/wechat?signature=%s&timestamp=%s&nonce=%s&encrypt_type=aes&msg_signature=%s",
