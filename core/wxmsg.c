@@ -305,6 +305,12 @@ static int check_required(const struct wx_msg *m, const char **why)
 
 int wx_msg_parse(const char *xml, size_t len, struct wx_msg *m, const char **why)
 {
+    return wx_msg_parse_salted(xml, len, 0, m, why);
+}
+
+int wx_msg_parse_salted(const char *xml, size_t len, unsigned long salt, struct wx_msg *m,
+                        const char **why)
+{
     struct pstate st;
     const char *dummy;
     int rc;
@@ -330,6 +336,8 @@ int wx_msg_parse(const char *xml, size_t len, struct wx_msg *m, const char **why
         *why = "out of memory";
         return KIOSKD_ENOMEM;
     }
+    if (salt)
+        XML_SetHashSalt(st.p, salt);
     XML_SetUserData(st.p, &st);
     XML_SetElementHandler(st.p, on_start, on_end);
     XML_SetCharacterDataHandler(st.p, on_text);

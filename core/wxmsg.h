@@ -70,6 +70,10 @@ struct wx_msg {
  * or KIOSKD_ENOMEM.
  */
 int wx_msg_parse(const char *xml, size_t len, struct wx_msg *m, const char **why);
+/* The same with expat's hash salt given (a secret drawn once by the caller):
+ * expat then asks the kernel for no random bytes of its own. 0: expat's own. */
+int wx_msg_parse_salted(const char *xml, size_t len, unsigned long salt, struct wx_msg *m,
+                        const char **why);
 /* Releases what m owns; m may be parsed into again. Accepts NULL. */
 void wx_msg_free(struct wx_msg *m);
 

@@ -72,6 +72,7 @@ struct kioskd {
     char public_pem[256];        /* its public part, pushed to HQ for other devices */
     struct wx_key wx_key;        /* [wechat] encoding_aes_key, decoded once at start */
     int wx_key_rc;               /* 0, or why it could not be decoded (safe mode refused) */
+    unsigned long wx_salt;       /* expat's hash salt for WeChat messages (0: not drawn yet) */
     struct workers *workers;     /* CPU work: signatures, PIN hashes, QR images */
     struct live *live;           /* websocket subscribers (daemon/live.c) */
     struct messenger *messenger; /* templates, scheduler, sender, net thread (messages.c) */

@@ -132,15 +132,36 @@ static void next_tier_line(struct kioskd *k, const struct store_member_view *m, 
         }
 }
 
-/* 积分: the bound member's points. 0, or KIOSKD_ENOTFOUND when unbound. */
-static int points_text(struct bot_ctx *c, char *out, size_t n)
+/*
+ * 积分's reply per bound sender (points_text), kept while the store has
+ * completed no job since (store_changes: every write of this daemon), on the
+ * same China day, and for at most POINTS_KEEP_US (a command-line tool beside
+ * the daemon writes without the writer): a member asking again costs no
+ * read. Indexed by the sender's keyed hash.
+ */
+#define POINTS_SLOTS 256
+#define POINTS_KEEP_US 1000000
+/* A sender's keyed hash per channel (two SHA-256 runs each), by a plain hash
+ * of its id: a sender seen again costs a compare. */
+#define IDENTITY_SLOTS 256
+
+struct points_slot {
+    unsigned char identity[32];
+    uint64_t changes; /* store_changes when it was read */
+    lws_usec_t at;    /* lws_now_usecs when it was read */
+    char day[DATE_LEN];
+    bool used, bound; /* bound: text is the reply (else the sender is unbound) */
+    char text[512];
+};
+
+/* 积分 read from the store for today: 0, or KIOSKD_ENOTFOUND when unbound. */
+static int points_read(struct bot_ctx *c, const char *today, char *out, size_t n)
 {
     struct store_member_view m;
     int rc = store_member_by_binding(c->k->store, c->identity, &m);
     if (rc)
         return rc;
-    char today[DATE_LEN], tier[96], household[64] = "", next[96];
-    today_china(today);
+    char tier[96], household[64] = "", next[96];
     points_tier_shown(m.tier, m.trial_tier, m.trial_until, today, tier, sizeof tier);
     struct store_points_view pv;
     if ((rc = store_points_view(c->k->store, m.id, today, &pv)) != 0)
@@ -151,6 +172,39 @@ static int points_text(struct bot_ctx *c, char *out, size_t n)
     snprintf(out, n, "%s，您好\n等级：%s\n积分：%lld%s\n今年到期：%lld%s", m.name_mask, tier,
              (long long)m.balance, household, (long long)pv.expiring_this_year, next);
     return 0;
+}
+
+static struct points_slot *points_slot_of(struct kioskd *k, const unsigned char identity[32]);
+
+/* 积分: the bound member's points, from the store or from what it answered
+ * before while nothing could have changed it. 0, or KIOSKD_ENOTFOUND when
+ * unbound. */
+static int points_text(struct bot_ctx *c, char *out, size_t n)
+{
+    struct kioskd *k = c->k;
+    char today[DATE_LEN];
+    today_china(today);
+    struct points_slot *ps = points_slot_of(k, c->identity);
+    uint64_t changes = store_changes(k->store); /* before the reads: a later change drops it */
+    lws_usec_t now = lws_now_usecs();
+    if (ps && ps->used && ps->changes == changes && now - ps->at < POINTS_KEEP_US &&
+        strcmp(ps->day, today) == 0 && memcmp(ps->identity, c->identity, 32) == 0) {
+        if (!ps->bound)
+            return KIOSKD_ENOTFOUND;
+        snprintf(out, n, "%s", ps->text);
+        return 0;
+    }
+    int rc = points_read(c, today, out, n);
+    if (ps && (rc == KIOSKD_ENOTFOUND || (rc == 0 && strlen(out) < sizeof ps->text))) {
+        memcpy(ps->identity, c->identity, 32);
+        ps->changes = changes;
+        ps->at = now;
+        memcpy(ps->day, today, DATE_LEN);
+        ps->bound = rc == 0;
+        snprintf(ps->text, sizeof ps->text, "%s", rc == 0 ? out : "");
+        ps->used = true;
+    }
+    return rc;
 }
 
 /* 活动: the next events with their numbers and places left. */
@@ -214,6 +268,12 @@ struct bot_cache {
         int64_t at;
         char *text; /* NULL: pending */
     } pending[BOT_PENDING_SLOTS];
+    struct points_slot points[POINTS_SLOTS];
+    struct {
+        char from[BOT_ID_MAX + 1]; /* "": free */
+        bool wechat;
+        unsigned char identity[32];
+    } identity[IDENTITY_SLOTS];
 };
 
 static struct bot_cache *cache_of(struct kioskd *k)
@@ -255,6 +315,12 @@ static void cache_put(struct kioskd *k, const unsigned char key[32], const char 
     bc->slot[i].reply = copy;
 }
 
+static struct points_slot *points_slot_of(struct kioskd *k, const unsigned char identity[32])
+{
+    struct bot_cache *bc = cache_of(k);
+    return bc ? &bc->points[((size_t)identity[2] << 8 | identity[3]) % POINTS_SLOTS] : NULL;
+}
+
 void bot_cache_free(struct kioskd *k)
 {
     struct bot_cache *bc = k->bot_cache;
@@ -264,6 +330,8 @@ void bot_cache_free(struct kioskd *k)
         free(bc->slot[i].reply);
     for (size_t i = 0; i < BOT_PENDING_SLOTS; i++)
         free(bc->pending[i].text);
+    mbedtls_platform_zeroize(bc->points, sizeof bc->points);
+    mbedtls_platform_zeroize(bc->identity, sizeof bc->identity);
     free(bc);
     k->bot_cache = NULL;
 }
@@ -768,6 +836,27 @@ static void keyed(struct kioskd *k, const char *what, const char *text, unsigned
     bot_keyed(&k->pii, what, text, out);
 }
 
+/* The keyed hash of sender from on its channel into out. */
+static void sender_identity(struct kioskd *k, bool wechat, const char *from, unsigned char out[32])
+{
+    struct bot_cache *bc = cache_of(k);
+    size_t len = strlen(from);
+    uint32_t h = 2166136261u; /* FNV-1a: a collision only costs the keyed hash */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)from[i]) * 16777619u;
+    size_t i = h % IDENTITY_SLOTS;
+    if (bc && len && bc->identity[i].wechat == wechat && strcmp(bc->identity[i].from, from) == 0) {
+        memcpy(out, bc->identity[i].identity, 32);
+        return;
+    }
+    keyed(k, wechat ? "wechat" : "bridge", from, out);
+    if (bc && len && len < sizeof bc->identity[i].from) {
+        memcpy(bc->identity[i].from, from, len + 1);
+        bc->identity[i].wechat = wechat;
+        memcpy(bc->identity[i].identity, out, 32);
+    }
+}
+
 bool bot_too_many(struct kioskd *k, const unsigned char identity[32])
 {
     char rl_key[20];
@@ -817,8 +906,7 @@ static void handle(struct req *r, const struct bot_msg *m, bot_answer_fn answer)
     snprintf(c->to.from, sizeof c->to.from, "%s", m->from);
     snprintf(c->to.to, sizeof c->to.to, "%s", m->to ? m->to : "");
     snprintf(c->group, sizeof c->group, "%s", m->group ? m->group : "");
-    const char *channel = m->wechat ? "wechat" : "bridge";
-    keyed(k, channel, m->from, c->identity);
+    sender_identity(k, m->wechat, m->from, c->identity);
     struct bot_cmd cmd;
     bool parsed = false;
     if (m->key && *m->key) {

@@ -117,6 +117,11 @@ int store_submit(struct store *s, struct store_job *job);
 int store_submit_spare(struct store *s, struct store_job *job);
 /* On the loop: runs done() for every finished job; returns how many. */
 int store_complete(struct store *s);
+/* On the loop: the number of jobs completed so far. It moves whenever a job
+ * of this store may have changed data the loop reads (a cache built from
+ * reads stays good while it stands still; writes by another process, a
+ * command-line tool beside the daemon, do not move it). */
+uint64_t store_changes(const struct store *s);
 /* Runs one job and waits for its commit (command-line tools only, never the
  * loop); its done() is not called. Returns the job's rc or a submit error. */
 int store_run(struct store *s, struct store_job *job);

@@ -65,6 +65,7 @@ struct store {
     pthread_t thread;
     bool running;
     struct jobq q;      /* submitted -> taken -> finished -> completed */
+    uint64_t completed; /* jobs completed (the loop's: store_changes) */
     pthread_mutex_t mu; /* stats and fault hooks */
     struct store_stats stats;
     int fault_rc, fault_count;               /* store_fault_commit */

@@ -362,7 +362,16 @@ static void complete_one(struct jobq_node *n)
 
 int store_complete(struct store *s)
 {
-    return jobq_complete(&s->q, complete_one);
+    int n = jobq_complete(&s->q, complete_one);
+    /* counted after the done() callbacks: an answer they queue reaches its
+     * client once the loop returns, so no later request reads the old count */
+    s->completed += (uint64_t)n;
+    return n;
+}
+
+uint64_t store_changes(const struct store *s)
+{
+    return s->completed;
 }
 
 int store_inflight(struct store *s)

@@ -255,6 +255,27 @@ static void test_hostile_table(void **state)
     assert_int_equal(wx_msg_parse("", 0, &(struct wx_msg){0}, NULL), KIOSKD_EMALFORMED);
 }
 
+/* With the caller's hash salt (the daemon's): the same message, the same
+ * refusals. */
+static void test_salted(void **state)
+{
+    (void)state;
+    struct wx_msg m;
+    const char *xml = TEXT("<![CDATA[积分]]>");
+    assert_int_equal(wx_msg_parse_salted(xml, strlen(xml), 0x5a17u, &m, NULL), 0);
+    assert_string_equal(m.content, "积分");
+    assert_string_equal(m.msg_id, "6054768590064713728");
+    wx_msg_free(&m);
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const char *why = NULL;
+        int rc = wx_msg_parse_salted(bad_cases[i].xml, strlen(bad_cases[i].xml), 0x9e3779b9u + i,
+                                     &m, &why);
+        if (rc != bad_cases[i].rc)
+            fail_msg("case '%s' salted: got %d (%s), want %d", bad_cases[i].name, rc,
+                     why ? why : "-", bad_cases[i].rc);
+    }
+}
+
 /* Builds "<xml>" + n times open + close + "</xml>" in a new string. */
 static char *repeat(const char *open, const char *close, size_t n)
 {
@@ -547,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_hostile_table),  cmocka_unit_test(test_limits),
         cmocka_unit_test(test_prefixes),       cmocka_unit_test(test_reply_text),
         cmocka_unit_test(test_reply_refusals), cmocka_unit_test(test_reply_encrypted),
+        cmocka_unit_test(test_salted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
