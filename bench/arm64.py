@@ -77,7 +77,7 @@ class Bench:
         os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
         self.run = tempfile.mkdtemp(prefix="arm64.", dir=os.path.join(HERE, "out"))
         self.rows = []  # (section, label, native, arm64, kind)
-        self.sections = {}  # key -> (title, load average before it)
+        self.sections = {}  # key -> (title, the 1-minute load average before each side)
         self.broken = []
         self.notes = []
         self.t0 = time.monotonic()
@@ -103,9 +103,13 @@ class Bench:
         return p.stdout
 
     def pair(self, key, title, fn):
-        """Runs fn(side) on native, then arm64; records the load before them."""
-        self.sections[key] = (title, loadavg())
-        return {s.name: fn(s) for s in self.sides}
+        """Runs fn(side) on native, then arm64; records the load before each."""
+        out, loads = {}, []
+        for side in self.sides:
+            loads.append(f"{side.name} {loadavg().split()[0]}")
+            out[side.name] = fn(side)
+        self.sections[key] = (title, ", ".join(loads))
+        return out
 
     def add(self, section, label, values, kind):
         """kind: rate (slowdown native/arm64), time (arm64/native), info (no ratio)."""
@@ -300,7 +304,7 @@ def bench_helpers(b):
     tpl, data = "render/confirmation.mustache", "render/data.json"
     best = {}  # (program, op, side) -> best rate
     b.sections["helpers"] = (f"render_rate, ticket_rate ({b.a.rounds} rounds alternating, "
-                             f"{secs} s / 1 s each, cross-built)", loadavg())
+                             f"{secs} s / 1 s each, cross-built)", loadavg().split()[0])
     for _ in range(b.a.rounds):
         for side in b.sides:
             for prog, args in (("render_rate", [tpl, data, secs]), ("ticket_rate", ["1"])):
@@ -334,7 +338,7 @@ def table(b, qemu):
     for section, label, nat, arm, kind in b.rows:
         if section != last:
             name, la = b.sections.get(section, (section, "?"))
-            lines.append(f"{name}   [load before: {la}]")
+            lines.append(f"{name}   [load average before: {la}]")
             lines.append(f"  {'':52} {'native':>12} {'arm64 (qemu)':>13} {'slowdown':>9}")
             last = section
         ratio = "-"
