@@ -261,8 +261,8 @@ def bench_idle(b):
         out = b.script("idle_conns.py", side,
                        [sys.executable, "idle_conns.py", "--bin", side.kioskd] + IDLE_ARGS, {})
         got = {}
-        for m in re.finditer(r"^\s+(\d+ idle open|none open), round 1\s+\d+\s+([0-9.]+)\s+([0-9.]+)",
-                             out or "", re.M):
+        row = r"^\s+(\d+ idle open|none open), round 1\s+\d+\s+([0-9.]+)\s+([0-9.]+)"
+        for m in re.finditer(row, out or "", re.M):
             got["idle" if "idle" in m.group(1) else "none"] = (float(m.group(2)), float(m.group(3)))
         return got
 

@@ -10,7 +10,8 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def _arm64():
-    spec = importlib.util.spec_from_file_location("bench_arm64", os.path.join(ROOT, "bench", "arm64.py"))
+    path = os.path.join(ROOT, "bench", "arm64.py")
+    spec = importlib.util.spec_from_file_location("bench_arm64", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
