@@ -254,10 +254,21 @@ soak:
 	@$(MAKE) --no-print-directory all SAN=0 build/rel/leak.so
 	@SOAK_MIN=$(SOAK_MIN) KIOSKD_BIN=$(abspath build/rel/kioskd) nice -n 10 python3 bench/soak.py
 
+ifeq ($(ARCH),arm64)
+# The same benchmarks on build/arm64/kioskd under qemu-user, each beside the
+# native figure of the same run with the slowdown (bench/arm64.py, about 15 min).
+bench:
+	@sh tools/deps.sh bench
+	@sh tools/deps.sh arm64
+	@$(MAKE) --no-print-directory ARCH= SAN=0 all
+	@$(MAKE) --no-print-directory ARCH=arm64 all $(OUT)/slowfsync.so
+	@$(MAKE) --no-print-directory -C bench arm64 KIOSKD=../build/rel/kioskd
+else
 bench:
 	@sh tools/deps.sh bench
 	@$(MAKE) --no-print-directory all SAN=0
 	@$(MAKE) --no-print-directory -C bench
+endif
 
 # The Debian package: build/deb/kioskd_VERSION_ARCH.deb (tools/mkdeb.sh: the binary,
 # deploy/kioskd.service, deploy/kioskd.conf as /etc/kioskd/kioskd.conf), then lintian.

@@ -78,7 +78,8 @@ def run(a, processes):
             ini = os.path.join(d, f"hq{i}.ini")
             with open(ini, "w") as f:
                 f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/unused.db\n"
-                        f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n"
+                        f"key_file = {d}/hq.key\nticket_key_file = {d}/hq-ticket.pem\n"
+                        "admin_token = bench-admin-token\n"
                         f"database_url = {url}\n")
             if i == 0:
                 secrets = {}

@@ -107,7 +107,8 @@ def drain(a, backend):
         hq_ini = os.path.join(d, "hq.ini")
         with open(hq_ini, "w") as f:
             f.write(f"[hqserver]\nlisten = 127.0.0.1:{port}\ndatabase = {d}/hq.db\n"
-                    f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n"
+                    f"key_file = {d}/hq.key\nticket_key_file = {d}/hq-ticket.pem\n"
+                    "admin_token = bench-admin-token\n"
                     + (f"database_url = {url}\n" if url else ""))
         secret = subprocess.run([kioskd, "hq", "device", "add", "bench-1", "-c", hq_ini],
                                 check=True, capture_output=True, text=True).stdout.strip()

@@ -47,7 +47,8 @@ def main():
         hq_ini = os.path.join(d, "hq.ini")
         with open(hq_ini, "w") as f:
             f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/hq.db\n"
-                    f"key_file = {d}/hq.key\nadmin_token = bench-admin-token\n")
+                    f"key_file = {d}/hq.key\nticket_key_file = {d}/hq-ticket.pem\n"
+                    "admin_token = bench-admin-token\n")
 
         def hq_cli(*args):
             return subprocess.run([kioskd, "hq", *args, "-c", hq_ini], check=True,
