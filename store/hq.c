@@ -10,6 +10,7 @@
 #include "core/hqpush.h"
 #include "core/status.h"
 #include "store/hqdb.h"
+#include "store/hqevents.h"
 #include "store/store_int.h"
 
 static const char SQL_DEVICE_SECRET[] = "SELECT secret_enc FROM hq_devices WHERE device = ?1";
@@ -482,11 +483,13 @@ static int signups_served_again(struct store_tx *tx, const char *event_key)
 
 /* Whether an entry of kind brings more than itself (the flows above, run
  * only when it is new, so its insert must be waited for): sign-ups,
- * promotions and cancellations that name a ticket, events created or linked. The
+ * promotions and cancellations that name a ticket, events created, linked or
+ * cancelled (hq_events, store/hqevents.h). The
  * others are deferred (one round trip for many on PostgreSQL). */
 static bool brings_more(const char *kind, json_t *data)
 {
-    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0)
+    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0 ||
+        strcmp(kind, "event_cancelled") == 0)
         return json_is_integer(json_object_get(data, "event_id"));
     return json_object_get(data, "kid") &&
            (strcmp(kind, "signup") == 0 || strcmp(kind, "signup_cancelled") == 0 ||
@@ -553,9 +556,10 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         hqdb_bind_text(&st, 3, created ? own : linked);
         int64_t added = 0;
         rc = hqdb_exec(&st, &added);
-        return rc == 0 && added && !created ? signups_served_again(tx, linked) : rc;
+        if (rc == 0 && added && !created)
+            rc = signups_served_again(tx, linked);
     }
-    return 0;
+    return rc ? rc : hqevents_entry(tx, j->auth.device, kind, data);
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
@@ -781,7 +785,9 @@ static int import_run(struct store_tx *tx, struct store_job *job)
         const char *b = json_string_value(json_object_get(data, "branch"));
         if (b)
             snprintf(branch, sizeof branch, "%s", b);
-        rc = j->crypto->seal(j->crypto->arg, kind, data);
+        rc = strcmp(kind, "event") == 0 ? hqevents_imported(tx, key, data) : 0;
+        if (rc == 0)
+            rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
