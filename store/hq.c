@@ -86,10 +86,18 @@ static const char SQL_SIGNUP_NEXT_ID[] =
     "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
     "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
+#define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 static const char SQL_DEVICE_EVENTS[] =
     "SELECT device, event_id, key FROM hq_device_events WHERE key IS NOT NULL";
+/* the sign-ups HQ took itself (HQ's bot, kioskd hq signup) that stand, with
+ * the id of their event at its branch (for those taken before it linked it) */
+static const char SQL_OWN_SIGNUPS[] =
+    "SELECT c.key, c.data, c.event_key, (SELECT min(de.event_id) FROM hq_device_events de "
+    "WHERE de.key = c.event_key) FROM hq_signups s JOIN hq_changes c ON c.kind = 'signup' "
+    "AND c.key = s.kid || ':' || s.signup_id WHERE s.device = 'hq' AND s.merged_into IS NULL "
+    "ORDER BY s.kid, s.signup_id";
 static const char SQL_ENTRIES_OF_KIND[] =
     "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
@@ -860,6 +868,43 @@ static void export_event_key(const struct device_event *v, size_t n, const char 
     snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)id);
 }
 
+/* Hands j->row the sign-ups HQ took itself, as device "hq": entry id their
+ * ticket's "kid:signup_id", at the time it was issued. */
+static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
+{
+    struct hqdb_stmt st;
+    int rc;
+    if (hqdb_prepare(tx, &st, SQL_OWN_SIGNUPS) != 0)
+        return KIOSKD_EIO;
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        json_error_t err;
+        size_t len;
+        char at[64];
+        const char *text = hqdb_column_blob(&st, 1, &len);
+        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
+        int xrc = data ? j->crypto->unseal(j->crypto->arg, "signup", data) : KIOSKD_EIO;
+        json_t *ev = json_object_get(data, "event_id");
+        if (xrc == 0 && (!json_is_integer(ev) || json_integer_value(ev) == 0) &&
+            !hqdb_column_null(&st, 3) &&
+            json_object_set_new(data, "event_id", json_integer(hqdb_column_int64(&st, 3))) != 0)
+            xrc = KIOSKD_ENOMEM; /* taken before its branch linked the event */
+        if (xrc == 0) {
+            rfc3339_utc((int64_t)json_integer_value(json_object_get(data, "issued_at")) * 1000000,
+                        at);
+            xrc = j->row(j->arg, HQ_DEVICE, hqdb_column_text(&st, 0), at, hqdb_column_text(&st, 2),
+                         data);
+        }
+        json_decref(data);
+        if (xrc) {
+            rc = xrc;
+            break;
+        }
+        j->rows++;
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
+}
+
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
@@ -897,6 +942,8 @@ static int export_run(struct store_tx *tx, struct store_job *job)
     }
     hqdb_reset(&st);
     free(events);
+    if (rc == HQDB_DONE && strcmp(j->kind, "signup") == 0)
+        return export_own_signups(tx, j);
     return rc == HQDB_DONE ? 0 : rc;
 }
 
@@ -905,8 +952,6 @@ void store_hq_export_init(struct store_hq_export *j)
     memset(j, 0, sizeof *j);
     j->job.run = export_run;
 }
-
-#define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 
 /* The branch of the event HQ imported under j->event_key and its id there (0
  * while not linked) into j; *known false when no event has that key. */

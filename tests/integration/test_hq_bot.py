@@ -13,7 +13,8 @@ import uuid
 
 from harness import HQ, on_both_backends, parallel
 from test_hq import branch as hq_branch, signed
-from test_hq_flows import assert_nowhere_in_clear, files_of, hq_files, import_events, sync
+from test_hq_flows import (assert_nowhere_in_clear, export, files_of, hq_files, import_events,
+                           sync)
 from test_wechat import (AES, APPID, TOKEN, decrypt, encrypt, query, reply_content, sha1,
                          text_xml)
 
@@ -381,4 +382,34 @@ def test_current_events_are_listed_however_many_have_ended(backend):
     with hq.db() as db:
         assert db.execute("SELECT count(*) FROM hq_events").fetchone()[0] == 705
         assert db.execute("SELECT count(*) FROM hq_events WHERE cancelled = 1").fetchone()[0] == 2
+    hq.stop()
+
+
+@on_both_backends
+def test_sign_ups_taken_by_hqs_bot_are_in_hqs_export(backend):
+    """kioskd hq export signups has the sign-ups HQ's bot took (device hq, source bot), with
+    the same columns as the branches' and their event's id at its branch once linked; a
+    second 报名 merged into the first is not another row."""
+    hq = hq_with_bot(backend)
+    a, _ = a_branch_with_an_event(hq)
+    import_events(hq, [("南区沙龙", 1, "branch-b")])  # branch-b has not linked it
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    events = say(hq, "活动")
+    for title in ("北区沙龙", "南区沙龙"):
+        no = re.search(rf"(\d+)\. \S+ \S+ \S+ {title}", events).group(1)
+        assert say(hq, f"报名 {no}").startswith("报名成功"), title
+        assert say(hq, f"报名 {no}").startswith("您已报名"), title
+    rows = export(hq)
+    assert [r["device"] for r in rows] == ["hq", "hq"], rows
+    north, south = sorted(rows, key=lambda r: r["signup_id"])
+    linked = [e["id"] for e in a.d.get("/api/v1/events").json["events"] if e["title"] == "北区沙龙"]
+    assert north["event_id"] == str(linked[0]) and north["signup_id"] == "1", north
+    assert north["event_key"].startswith("branch-a ") and north["event_key"].endswith(" 北区沙龙")
+    assert south["event_id"] == "0" and south["event_key"].endswith(" 南区沙龙"), south
+    for r in rows:
+        assert r["source"] == "bot" and r["status"] == "confirmed", r
+        assert r["name"] == NAME and r["phone"] == PHONE, r
+        assert re.fullmatch(r"[A-Za-z0-9_-]{8}:" + r["signup_id"], r["entry_id"]), r
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["at"]), r
+    a.d.stop()
     hq.stop()
