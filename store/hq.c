@@ -76,7 +76,9 @@ static const char SQL_SIGNUPS_OF_EVENT[] =
     "ORDER BY seq";
 static const char SQL_SIGNUP_FIRST[] =
     "SELECT kid, signup_id FROM hq_signups WHERE event_key = ?1 AND phone_hash = ?2 "
-    "AND merged_into IS NULL LIMIT 1";
+    "AND merged_into IS NULL AND cancelled = 0 LIMIT 1";
+static const char SQL_SIGNUP_CANCELLED[] =
+    "UPDATE hq_signups SET cancelled = ?3 WHERE kid = ?1 AND signup_id = ?2 AND cancelled <> ?3";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into, "
     "event_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
@@ -95,7 +97,8 @@ static const char SQL_DEVICE_EVENTS[] =
  * the id of their event at its branch (for those taken before it linked it) */
 static const char SQL_OWN_SIGNUPS[] =
     "SELECT c.key, c.data, c.event_key, (SELECT min(de.event_id) FROM hq_device_events de "
-    "WHERE de.key = c.event_key) FROM hq_signups s JOIN hq_changes c ON c.kind = 'signup' "
+    "WHERE de.key = c.event_key), s.cancelled FROM hq_signups s JOIN hq_changes c "
+    "ON c.kind = 'signup' "
     "AND c.key = s.kid || ':' || s.signup_id WHERE s.device = 'hq' AND s.merged_into IS NULL "
     "ORDER BY s.kid, s.signup_id";
 static const char SQL_ENTRIES_OF_KIND[] =
@@ -268,11 +271,26 @@ static bool signup_key(json_t *data, const char *id_key, char out[40])
     return true;
 }
 
+/* Marks sign-up kid:signup_id cancelled where it is held, or not. */
+static int signup_cancelled_set(struct store_tx *tx, const char *kid, int64_t signup_id,
+                                bool cancelled)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_CANCELLED) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    hqdb_bind_int64(&st, 3, cancelled);
+    return hqdb_exec(&st, NULL);
+}
+
 /* Records sign-up kid:signup_id of device for the merge rule: first gets
  * "kid:signup_id" of the sign-up for the same event and phone recorded
  * before, that it is merged into, or "" (then it stands). A device holds one
  * sign-up per event and phone, so that one is another device's, or HQ's own
- * when HQ takes a phone twice. A sign-up recorded before keeps what it was. */
+ * when HQ takes a phone twice; one cancelled where it is held is passed
+ * over. A sign-up recorded before keeps what it was, but is no longer
+ * cancelled (its device took it again). */
 static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
                          const char *device, int64_t event_id, const char *event_key,
                          const char *phone_hash, char first[40])
@@ -290,8 +308,10 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
     if (rc == HQDB_ROW)
         snprintf(first, 40, "%s", hqdb_column_text(&st, 0));
     hqdb_reset(&st);
+    if (rc == HQDB_ROW) /* taken again where it was cancelled */
+        return signup_cancelled_set(tx, kid, signup_id, false);
     if (rc != HQDB_DONE)
-        return rc == HQDB_ROW ? 0 : rc;
+        return rc;
     if (hqdb_prepare(tx, &st, SQL_SIGNUP_FIRST) != 0)
         return KIOSKD_EIO;
     hqdb_bind_text(&st, 1, event_key);
@@ -425,7 +445,10 @@ static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t 
                                  &(struct change_scope){.device = j->auth.device})
                : KIOSKD_ENOMEM;
     json_decref(r);
-    return rc;
+    return rc ? rc
+              : signup_cancelled_set(
+                    tx, json_string_value(json_object_get(data, "kid")),
+                    (int64_t)json_integer_value(json_object_get(data, "ticket_signup_id")), true);
 }
 
 static int malformed(struct store_hq_push *j, const char *why)
@@ -888,6 +911,9 @@ static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
             !hqdb_column_null(&st, 3) &&
             json_object_set_new(data, "event_id", json_integer(hqdb_column_int64(&st, 3))) != 0)
             xrc = KIOSKD_ENOMEM; /* taken before its branch linked the event */
+        if (xrc == 0 && hqdb_column_int64(&st, 4) &&
+            json_object_set_new(data, "status", json_string("cancelled")) != 0)
+            xrc = KIOSKD_ENOMEM; /* cancelled at its branch */
         if (xrc == 0) {
             rfc3339_utc((int64_t)json_integer_value(json_object_get(data, "issued_at")) * 1000000,
                         at);

@@ -19,3 +19,10 @@ CREATE TABLE hq_events (
 );
 CREATE INDEX hq_events_current ON hq_events(ends_at) WHERE cancelled = 0;
 CREATE INDEX hq_events_device ON hq_events(device, event_id);
+
+-- A sign-up cancelled where it is held (its device's signup_cancelled entry
+-- names its ticket: kid and the id where it was taken): the merge rule passes
+-- it over, so that the same phone signing up again for the event stands, and
+-- `kioskd hq export signups` shows a sign-up HQ took as cancelled. A new
+-- signup entry of the same ticket (taken again at its branch) clears it.
+ALTER TABLE hq_signups ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 import uuid
 
-from harness import HQ, on_both_backends, parallel
+from harness import HQ, auth, on_both_backends, parallel
 from test_hq import branch as hq_branch, signed
 from test_hq_flows import (assert_nowhere_in_clear, export, files_of, hq_files, import_events,
                            sync)
@@ -413,3 +413,39 @@ def test_sign_ups_taken_by_hqs_bot_are_in_hqs_export(backend):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["at"]), r
     a.d.stop()
     hq.stop()
+
+
+@on_both_backends
+def test_a_bot_sign_up_cancelled_at_its_branch_is_cancelled_at_hq(backend):
+    """A sign-up HQ's bot took and its branch cancelled: HQ learns it from the branch's
+    cancellation entry, exports it as cancelled, and a second 报名 for the event is a new
+    sign-up (not merged into the cancelled one) that the branch checks in offline."""
+    hq = hq_with_bot(backend)
+    a, _ = a_branch_with_an_event(hq)
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    no = re.search(r"(\d+)\. \S+ \S+ \S+ 北区沙龙", say(hq, "活动")).group(1)
+    first = say(hq, f"报名 {no}")
+    assert first.startswith("报名成功"), first
+    assert "1 sign-ups taken elsewhere" in sync(a)
+    (ev,) = [e["id"] for e in a.d.get("/api/v1/events").json["events"] if e["title"] == "北区沙龙"]
+    (row,) = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff)).json["guests"]
+    r = a.d.delete(f"/api/v1/events/{ev}/signups/{row['signup_id']}", headers=auth(a.staff))
+    assert r.status in (200, 204), r
+    assert [r["status"] for r in export(hq)] == ["confirmed"]  # not pushed yet
+    sync(a)
+    assert [r["status"] for r in export(hq)] == ["cancelled"]
+    again = say(hq, f"报名 {no}")
+    assert again.startswith("报名成功"), again  # stands: not merged into the cancelled one
+    code = re.search(r"K1\.[A-Za-z0-9._-]+", again).group(0)
+    rows = sorted(export(hq), key=lambda r: int(r["signup_id"]))
+    assert [(r["signup_id"], r["status"]) for r in rows] == [("1", "cancelled"),
+                                                            ("2", "confirmed")], rows
+    assert say(hq, f"报名 {no}").startswith("您已报名")  # merged into the second
+    out = sync(a)
+    assert "1 sign-ups taken elsewhere" in out, out
+    hq.stop()
+    r = a.checkin(ticket=re.search(r"K1\.[A-Za-z0-9._-]+", first).group(0))
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    r = a.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    a.d.stop()
