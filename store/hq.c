@@ -891,6 +891,34 @@ static void export_event_key(const struct device_event *v, size_t n, const char 
     snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)id);
 }
 
+/* The data of column col of an export's row, unsealed (a new reference),
+ * into *data (NULL on error); 0 or a KIOSKD_E* code. */
+static int export_data(struct store_hq_export *j, struct hqdb_stmt *st, int col, json_t **data)
+{
+    json_error_t err;
+    size_t len;
+    const char *text = hqdb_column_blob(st, col, &len);
+    *data = text ? json_loadb(text, len, 0, &err) : NULL;
+    int rc = *data ? j->crypto->unseal(j->crypto->arg, j->kind, *data) : KIOSKD_EIO;
+    if (rc) {
+        json_decref(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
+/* Hands j->row one row (rc 0: data, which it frees, is read) and counts it;
+ * 0 or the KIOSKD_E* code that stops the export. */
+static int export_give(struct store_hq_export *j, int rc, json_t *data, const char *device,
+                       const char *id, const char *at, const char *event_key)
+{
+    if (rc == 0)
+        rc = j->row(j->arg, device, id, at, event_key, data);
+    json_decref(data);
+    j->rows += rc == 0;
+    return rc;
+}
+
 /* Hands j->row the sign-ups HQ took itself, as device "hq": entry id their
  * ticket's "kid:signup_id", at the time it was issued. */
 static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
@@ -900,12 +928,9 @@ static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
     if (hqdb_prepare(tx, &st, SQL_OWN_SIGNUPS) != 0)
         return KIOSKD_EIO;
     while ((rc = hqdb_step(&st)) == HQDB_ROW) {
-        json_error_t err;
-        size_t len;
-        char at[64];
-        const char *text = hqdb_column_blob(&st, 1, &len);
-        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
-        int xrc = data ? j->crypto->unseal(j->crypto->arg, "signup", data) : KIOSKD_EIO;
+        char at[64] = "";
+        json_t *data;
+        int xrc = export_data(j, &st, 1, &data);
         json_t *ev = json_object_get(data, "event_id");
         if (xrc == 0 && (!json_is_integer(ev) || json_integer_value(ev) == 0) &&
             !hqdb_column_null(&st, 3) &&
@@ -914,18 +939,14 @@ static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
         if (xrc == 0 && hqdb_column_int64(&st, 4) &&
             json_object_set_new(data, "status", json_string("cancelled")) != 0)
             xrc = KIOSKD_ENOMEM; /* cancelled at its branch */
-        if (xrc == 0) {
+        if (xrc == 0)
             rfc3339_utc((int64_t)json_integer_value(json_object_get(data, "issued_at")) * 1000000,
                         at);
-            xrc = j->row(j->arg, HQ_DEVICE, hqdb_column_text(&st, 0), at, hqdb_column_text(&st, 2),
-                         data);
-        }
-        json_decref(data);
-        if (xrc) {
+        if ((xrc = export_give(j, xrc, data, HQ_DEVICE, hqdb_column_text(&st, 0), at,
+                               hqdb_column_text(&st, 2))) != 0) {
             rc = xrc;
             break;
         }
-        j->rows++;
     }
     hqdb_reset(&st);
     return rc == HQDB_DONE ? 0 : rc;
@@ -937,7 +958,7 @@ static int export_run(struct store_tx *tx, struct store_job *job)
     struct hqdb_stmt st;
     struct device_event *events = NULL;
     size_t nevents = 0;
-    char key[HQ_EVENT_KEY_MAX + 1];
+    char key[HQ_EVENT_KEY_MAX + 1] = "";
     j->rows = 0;
     tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
     int rc = device_events_read(tx, &events, &nevents);
@@ -949,22 +970,15 @@ static int export_run(struct store_tx *tx, struct store_job *job)
     }
     hqdb_bind_text(&st, 1, j->kind);
     while ((rc = hqdb_step(&st)) == HQDB_ROW) {
-        json_error_t err;
-        size_t len;
-        const char *text = hqdb_column_blob(&st, 3, &len);
-        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
-        int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
-        if (xrc == 0) {
+        json_t *data;
+        int xrc = export_data(j, &st, 3, &data);
+        if (xrc == 0)
             export_event_key(events, nevents, hqdb_column_text(&st, 0), data, key);
-            xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
-                         hqdb_column_text(&st, 2), key, data);
-        }
-        json_decref(data);
-        if (xrc) {
+        if ((xrc = export_give(j, xrc, data, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
+                               hqdb_column_text(&st, 2), key)) != 0) {
             rc = xrc;
             break;
         }
-        j->rows++;
     }
     hqdb_reset(&st);
     free(events);
