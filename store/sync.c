@@ -335,8 +335,8 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
             return rc;
     } else {
         rc = signup_find_by_phone(tx, g->event_id, g->who.phone_hash, &f);
-        if (rc == 0 && strcmp(f.status, "cancelled") == 0 && f.issued_at < g->issued_at)
-            revived = f.id; /* taken again elsewhere after it was cancelled */
+        if (rc == 0 && strcmp(f.status, "cancelled") == 0 && f.issued_at <= g->issued_at)
+            revived = f.id; /* taken again elsewhere (issued no earlier: seconds) */
         else if (rc != KIOSKD_ENOTFOUND)
             return rc; /* 0: this phone's sign-up here stands */
     }
