@@ -60,6 +60,7 @@ def setup(name, kioskd, d, a):
     ini = os.path.join(d, "hq.ini")
     with open(ini, "w") as f:
         f.write(f"[hqserver]\nlisten = 127.0.0.1:0\ndatabase = {d}/hq.db\nkey_file = {d}/hq.key\n"
+                f"ticket_key_file = {d}/hq-ticket-key.pem\n"
                 f"[bot]\nsecret = {SECRET}\nper_minute = 100000\n")
     secrets = [subprocess.run([kioskd, "hq", "device", "add", f"bench-{i}", "-c", ini],
                               check=True, capture_output=True, text=True).stdout.strip()
