@@ -87,15 +87,6 @@ static int one_text(struct hqdb_stmt *st, char *out, size_t n)
     return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
 }
 
-/* The JSON document of column col (a new reference), or NULL. */
-static json_t *column_json(struct hqdb_stmt *st, int col)
-{
-    size_t len = 0;
-    json_error_t err;
-    const char *text = hqdb_column_blob(st, col, &len);
-    return text ? json_loadb(text, len, 0, &err) : NULL;
-}
-
 /* --- the binding --- */
 
 struct binding {
@@ -151,7 +142,7 @@ static json_t *member_get(struct store_tx *tx, const struct store_hq_crypto *cry
     }
     hqdb_bind_text(&st, 1, member_no);
     *rc = hqdb_step(&st);
-    if (*rc == HQDB_ROW && !(data = column_json(&st, 0)))
+    if (*rc == HQDB_ROW && !(data = hqdb_column_json(&st, 0)))
         *rc = KIOSKD_EIO;
     hqdb_reset(&st);
     if (*rc == HQDB_DONE || *rc == HQDB_ROW)
@@ -282,7 +273,7 @@ static int change_row(struct hqdb_stmt *st, struct lines *ls, const char *device
     (void)device;
     if (strcmp(hqdb_column_text(st, 1), "balance") != 0)
         return 0;
-    json_t *d = column_json(st, 2);
+    json_t *d = hqdb_column_json(st, 2);
     int rc = line_add(ls, "hq", json_object_get(d, "id"), json_object_get(d, "member_no"),
                       (int64_t)json_integer_value(json_object_get(d, "points")));
     json_decref(d);
@@ -292,7 +283,7 @@ static int change_row(struct hqdb_stmt *st, struct lines *ls, const char *device
 /* A device's points entry: its lines. */
 static int entry_row(struct hqdb_stmt *st, struct lines *ls, const char *device)
 {
-    json_t *d = column_json(st, 1), *l;
+    json_t *d = hqdb_column_json(st, 1), *l;
     size_t i;
     int rc = 0;
     json_array_foreach(json_object_get(d, "lines"), i, l)

@@ -180,15 +180,6 @@ static struct row *rows_next(struct rows *rs)
     return &rs->v[rs->n];
 }
 
-/* The JSON document of column col (a new reference), or NULL. */
-static json_t *column_json(struct hqdb_stmt *st, int col)
-{
-    size_t len = 0;
-    json_error_t err;
-    const char *text = hqdb_column_blob(st, col, &len);
-    return text ? json_loadb(text, len, 0, &err) : NULL;
-}
-
 /* Reads device's entries of sql (event_created or event_cancelled) into rs:
  * the rows of the created ones, the ids (ev.event_id) of the cancelled. */
 static int entries_read(struct store_tx *tx, const char *sql, const char *device, struct rows *rs)
@@ -205,7 +196,7 @@ static int entries_read(struct store_tx *tx, const char *sql, const char *device
             rc = KIOSKD_ENOMEM;
             break;
         }
-        json_t *d = column_json(&st, 0);
+        json_t *d = hqdb_column_json(&st, 0);
         bool ok =
             sql == SQL_CREATED_OF ? row_of_created(device, d, r) : event_id_of(d, &r->ev.event_id);
         json_decref(d);
@@ -236,7 +227,7 @@ static int imports_backfill(struct store_tx *tx, struct rows *rs)
             }
             after = hqdb_column_int64(&st, 0);
             read++;
-            json_t *d = column_json(&st, 2);
+            json_t *d = hqdb_column_json(&st, 2);
             rs->n += row_of_import(hqdb_column_text(&st, 1), d, r);
             json_decref(d);
         }
