@@ -10,6 +10,7 @@
 #include "core/hqpush.h"
 #include "core/status.h"
 #include "store/hqdb.h"
+#include "store/hqevents.h"
 #include "store/store_int.h"
 
 static const char SQL_DEVICE_SECRET[] = "SELECT secret_enc FROM hq_devices WHERE device = ?1";
@@ -75,7 +76,9 @@ static const char SQL_SIGNUPS_OF_EVENT[] =
     "ORDER BY seq";
 static const char SQL_SIGNUP_FIRST[] =
     "SELECT kid, signup_id FROM hq_signups WHERE event_key = ?1 AND phone_hash = ?2 "
-    "AND merged_into IS NULL LIMIT 1";
+    "AND merged_into IS NULL AND cancelled = 0 LIMIT 1";
+static const char SQL_SIGNUP_CANCELLED[] =
+    "UPDATE hq_signups SET cancelled = ?3 WHERE kid = ?1 AND signup_id = ?2 AND cancelled <> ?3";
 static const char SQL_SIGNUP_INSERT[] =
     "INSERT INTO hq_signups(kid, signup_id, device, event_id, phone_hash, merged_into, "
     "event_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
@@ -85,10 +88,19 @@ static const char SQL_SIGNUP_NEXT_ID[] =
     "SELECT coalesce(max(signup_id), 0) + 1 FROM hq_signups WHERE kid = ?1";
 static const char SQL_SIGNUP_MERGED[] =
     "SELECT merged_into FROM hq_signups WHERE kid = ?1 AND signup_id = ?2";
+#define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 #define B64URL "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 static const char SQL_DEVICE_EVENTS[] =
     "SELECT device, event_id, key FROM hq_device_events WHERE key IS NOT NULL";
+/* the sign-ups HQ took itself (HQ's bot, kioskd hq signup) that stand, with
+ * the id of their event at its branch (for those taken before it linked it) */
+static const char SQL_OWN_SIGNUPS[] =
+    "SELECT c.key, c.data, c.event_key, (SELECT min(de.event_id) FROM hq_device_events de "
+    "WHERE de.key = c.event_key), s.cancelled FROM hq_signups s JOIN hq_changes c "
+    "ON c.kind = 'signup' "
+    "AND c.key = s.kid || ':' || s.signup_id WHERE s.device = 'hq' AND s.merged_into IS NULL "
+    "ORDER BY s.kid, s.signup_id";
 static const char SQL_ENTRIES_OF_KIND[] =
     "SELECT device, id, at, data FROM hq_entries WHERE kind = ?1 ORDER BY received_at, device, seq";
 
@@ -259,11 +271,26 @@ static bool signup_key(json_t *data, const char *id_key, char out[40])
     return true;
 }
 
+/* Marks sign-up kid:signup_id cancelled where it is held, or not. */
+static int signup_cancelled_set(struct store_tx *tx, const char *kid, int64_t signup_id,
+                                bool cancelled)
+{
+    struct hqdb_stmt st;
+    if (hqdb_prepare(tx, &st, SQL_SIGNUP_CANCELLED) != 0)
+        return KIOSKD_EIO;
+    hqdb_bind_text(&st, 1, kid);
+    hqdb_bind_int64(&st, 2, signup_id);
+    hqdb_bind_int64(&st, 3, cancelled);
+    return hqdb_exec(&st, NULL);
+}
+
 /* Records sign-up kid:signup_id of device for the merge rule: first gets
  * "kid:signup_id" of the sign-up for the same event and phone recorded
  * before, that it is merged into, or "" (then it stands). A device holds one
  * sign-up per event and phone, so that one is another device's, or HQ's own
- * when HQ takes a phone twice. A sign-up recorded before keeps what it was. */
+ * when HQ takes a phone twice; one cancelled where it is held is passed
+ * over. A sign-up recorded before keeps what it was, but is no longer
+ * cancelled (its device took it again). */
 static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id,
                          const char *device, int64_t event_id, const char *event_key,
                          const char *phone_hash, char first[40])
@@ -281,8 +308,10 @@ static int signup_record(struct store_tx *tx, const char *kid, int64_t signup_id
     if (rc == HQDB_ROW)
         snprintf(first, 40, "%s", hqdb_column_text(&st, 0));
     hqdb_reset(&st);
+    if (rc == HQDB_ROW) /* taken again where it was cancelled */
+        return signup_cancelled_set(tx, kid, signup_id, false);
     if (rc != HQDB_DONE)
-        return rc == HQDB_ROW ? 0 : rc;
+        return rc;
     if (hqdb_prepare(tx, &st, SQL_SIGNUP_FIRST) != 0)
         return KIOSKD_EIO;
     hqdb_bind_text(&st, 1, event_key);
@@ -416,7 +445,10 @@ static int revocation_flow(struct store_tx *tx, struct store_hq_push *j, json_t 
                                  &(struct change_scope){.device = j->auth.device})
                : KIOSKD_ENOMEM;
     json_decref(r);
-    return rc;
+    return rc ? rc
+              : signup_cancelled_set(
+                    tx, json_string_value(json_object_get(data, "kid")),
+                    (int64_t)json_integer_value(json_object_get(data, "ticket_signup_id")), true);
 }
 
 static int malformed(struct store_hq_push *j, const char *why)
@@ -482,11 +514,13 @@ static int signups_served_again(struct store_tx *tx, const char *event_key)
 
 /* Whether an entry of kind brings more than itself (the flows above, run
  * only when it is new, so its insert must be waited for): sign-ups,
- * promotions and cancellations that name a ticket, events created or linked. The
+ * promotions and cancellations that name a ticket, events created, linked or
+ * cancelled (hq_events, store/hqevents.h). The
  * others are deferred (one round trip for many on PostgreSQL). */
 static bool brings_more(const char *kind, json_t *data)
 {
-    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0)
+    if (strcmp(kind, "event_created") == 0 || strcmp(kind, "event_linked") == 0 ||
+        strcmp(kind, "event_cancelled") == 0)
         return json_is_integer(json_object_get(data, "event_id"));
     return json_object_get(data, "kid") &&
            (strcmp(kind, "signup") == 0 || strcmp(kind, "signup_cancelled") == 0 ||
@@ -553,9 +587,10 @@ static int store_entry(struct store_tx *tx, struct store_hq_push *j, json_t *e)
         hqdb_bind_text(&st, 3, created ? own : linked);
         int64_t added = 0;
         rc = hqdb_exec(&st, &added);
-        return rc == 0 && added && !created ? signups_served_again(tx, linked) : rc;
+        if (rc == 0 && added && !created)
+            rc = signups_served_again(tx, linked);
     }
-    return 0;
+    return rc ? rc : hqevents_entry(tx, j->auth.device, kind, data);
 }
 
 static int advance_ack(struct store_tx *tx, struct store_hq_push *j)
@@ -781,7 +816,9 @@ static int import_run(struct store_tx *tx, struct store_job *job)
         const char *b = json_string_value(json_object_get(data, "branch"));
         if (b)
             snprintf(branch, sizeof branch, "%s", b);
-        rc = j->crypto->seal(j->crypto->arg, kind, data);
+        rc = strcmp(kind, "event") == 0 ? hqevents_imported(tx, key, data) : 0;
+        if (rc == 0)
+            rc = j->crypto->seal(j->crypto->arg, kind, data);
         if (rc == 0 && !(text = json_dumps(data, JSON_COMPACT)))
             rc = KIOSKD_ENOMEM;
         json_decref(data);
@@ -854,13 +891,74 @@ static void export_event_key(const struct device_event *v, size_t n, const char 
     snprintf(key, HQ_EVENT_KEY_MAX + 1, "%s/%lld", device, (long long)id);
 }
 
+/* The data of column col of an export's row, unsealed (a new reference),
+ * into *data (NULL on error); 0 or a KIOSKD_E* code. */
+static int export_data(struct store_hq_export *j, struct hqdb_stmt *st, int col, json_t **data)
+{
+    json_error_t err;
+    size_t len;
+    const char *text = hqdb_column_blob(st, col, &len);
+    *data = text ? json_loadb(text, len, 0, &err) : NULL;
+    int rc = *data ? j->crypto->unseal(j->crypto->arg, j->kind, *data) : KIOSKD_EIO;
+    if (rc) {
+        json_decref(*data);
+        *data = NULL;
+    }
+    return rc;
+}
+
+/* Hands j->row one row (rc 0: data, which it frees, is read) and counts it;
+ * 0 or the KIOSKD_E* code that stops the export. */
+static int export_give(struct store_hq_export *j, int rc, json_t *data, const char *device,
+                       const char *id, const char *at, const char *event_key)
+{
+    if (rc == 0)
+        rc = j->row(j->arg, device, id, at, event_key, data);
+    json_decref(data);
+    j->rows += rc == 0;
+    return rc;
+}
+
+/* Hands j->row the sign-ups HQ took itself, as device "hq": entry id their
+ * ticket's "kid:signup_id", at the time it was issued. */
+static int export_own_signups(struct store_tx *tx, struct store_hq_export *j)
+{
+    struct hqdb_stmt st;
+    int rc;
+    if (hqdb_prepare(tx, &st, SQL_OWN_SIGNUPS) != 0)
+        return KIOSKD_EIO;
+    while ((rc = hqdb_step(&st)) == HQDB_ROW) {
+        char at[64] = "";
+        json_t *data;
+        int xrc = export_data(j, &st, 1, &data);
+        json_t *ev = json_object_get(data, "event_id");
+        if (xrc == 0 && (!json_is_integer(ev) || json_integer_value(ev) == 0) &&
+            !hqdb_column_null(&st, 3) &&
+            json_object_set_new(data, "event_id", json_integer(hqdb_column_int64(&st, 3))) != 0)
+            xrc = KIOSKD_ENOMEM; /* taken before its branch linked the event */
+        if (xrc == 0 && hqdb_column_int64(&st, 4) &&
+            json_object_set_new(data, "status", json_string("cancelled")) != 0)
+            xrc = KIOSKD_ENOMEM; /* cancelled at its branch */
+        if (xrc == 0)
+            rfc3339_utc((int64_t)json_integer_value(json_object_get(data, "issued_at")) * 1000000,
+                        at);
+        if ((xrc = export_give(j, xrc, data, HQ_DEVICE, hqdb_column_text(&st, 0), at,
+                               hqdb_column_text(&st, 2))) != 0) {
+            rc = xrc;
+            break;
+        }
+    }
+    hqdb_reset(&st);
+    return rc == HQDB_DONE ? 0 : rc;
+}
+
 static int export_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_export *j = (struct store_hq_export *)job;
     struct hqdb_stmt st;
     struct device_event *events = NULL;
     size_t nevents = 0;
-    char key[HQ_EVENT_KEY_MAX + 1];
+    char key[HQ_EVENT_KEY_MAX + 1] = "";
     j->rows = 0;
     tx->no_retry = true; /* the rows already given to j->row cannot be taken back */
     int rc = device_events_read(tx, &events, &nevents);
@@ -872,25 +970,20 @@ static int export_run(struct store_tx *tx, struct store_job *job)
     }
     hqdb_bind_text(&st, 1, j->kind);
     while ((rc = hqdb_step(&st)) == HQDB_ROW) {
-        json_error_t err;
-        size_t len;
-        const char *text = hqdb_column_blob(&st, 3, &len);
-        json_t *data = text ? json_loadb(text, len, 0, &err) : NULL;
-        int xrc = data ? j->crypto->unseal(j->crypto->arg, j->kind, data) : KIOSKD_EIO;
-        if (xrc == 0) {
+        json_t *data;
+        int xrc = export_data(j, &st, 3, &data);
+        if (xrc == 0)
             export_event_key(events, nevents, hqdb_column_text(&st, 0), data, key);
-            xrc = j->row(j->arg, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
-                         hqdb_column_text(&st, 2), key, data);
-        }
-        json_decref(data);
-        if (xrc) {
+        if ((xrc = export_give(j, xrc, data, hqdb_column_text(&st, 0), hqdb_column_text(&st, 1),
+                               hqdb_column_text(&st, 2), key)) != 0) {
             rc = xrc;
             break;
         }
-        j->rows++;
     }
     hqdb_reset(&st);
     free(events);
+    if (rc == HQDB_DONE && strcmp(j->kind, "signup") == 0)
+        return export_own_signups(tx, j);
     return rc == HQDB_DONE ? 0 : rc;
 }
 
@@ -899,8 +992,6 @@ void store_hq_export_init(struct store_hq_export *j)
     memset(j, 0, sizeof *j);
     j->job.run = export_run;
 }
-
-#define HQ_DEVICE "hq" /* the device name of what HQ takes itself */
 
 /* The branch of the event HQ imported under j->event_key and its id there (0
  * while not linked) into j; *known false when no event has that key. */

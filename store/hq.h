@@ -204,7 +204,9 @@ typedef int (*hq_entry_sink_fn)(void *arg, const char *device, const char *id, c
                                 const char *event_key, json_t *data);
 
 /* kioskd hq export: every stored entry of kind, oldest first, unsealed with
- * crypto->unseal and handed to row (which borrows data). */
+ * crypto->unseal and handed to row (which borrows data); for kind signup,
+ * then the sign-ups HQ took itself (HQ's bot, kioskd hq signup) that were
+ * not merged, as device "hq" with their ticket's "kid:signup_id" as id. */
 struct store_hq_export {
     struct store_job job;
     const struct store_hq_crypto *crypto;

@@ -1,5 +1,6 @@
 /* The chat bot's jobs at HQ (store/hqbot.h), on SQLite and PostgreSQL
- * through store/hqdb.h; the tables are store/hq_migrations/0005_bot.sql. */
+ * through store/hqdb.h; the tables are store/hq_migrations/0005_bot.sql (and
+ * the events of 0006, store/hqevents.h). */
 #include "store/hqbot.h"
 
 #include <mbedtls/platform_util.h>
@@ -11,12 +12,11 @@
 
 #include "core/mask.h"
 #include "core/status.h"
-#include "core/timefmt.h"
 #include "store/hqdb.h"
+#include "store/hqevents.h"
 #include "store/store_int.h"
 
 #define DELIVERY_KEEP (24 * 3600) /* seconds a delivery's reply is kept */
-#define EVENTS_SCANNED 512        /* events of every branch looked at for one message */
 
 static const char SQL_DELIVERY_CLAIM[] =
     "INSERT INTO hq_bot_deliveries(key_hash, reply, at) VALUES (?1, '', ?2) "
@@ -66,19 +66,6 @@ static const char SQL_LINE_PUT[] =
     "points = excluded.points";
 static const char SQL_MEMBER_POINTS[] =
     "SELECT coalesce(sum(points), 0) FROM hq_bot_lines WHERE member_no = ?1";
-static const char SQL_DEVICE_EVENTS[] =
-    "SELECT de.device, de.event_id, de.key, c.data FROM hq_device_events de "
-    "LEFT JOIN hq_changes c ON c.kind = 'event' AND c.key = de.key ORDER BY de.key, de.device";
-/* events imported at HQ that no branch has linked yet (it links them at its
- * next pull): listed under the branch the import names */
-static const char SQL_IMPORTED_UNLINKED[] =
-    "SELECT c.key, c.data FROM hq_changes c WHERE c.kind = 'event' AND NOT EXISTS "
-    "(SELECT 1 FROM hq_device_events de WHERE de.key = c.key) ORDER BY c.key";
-/* the kinds as literals: the partial indexes of migration 0005 serve them */
-static const char SQL_EVENTS_CREATED[] =
-    "SELECT data FROM hq_entries WHERE device = ?1 AND kind = 'event_created'";
-static const char SQL_EVENTS_CANCELLED[] =
-    "SELECT data FROM hq_entries WHERE device = ?1 AND kind = 'event_cancelled'";
 static const char SQL_EVENT_NO_PUT[] =
     "INSERT INTO hq_bot_events(event_key) VALUES (?1) ON CONFLICT DO NOTHING";
 static const char SQL_EVENT_NO_GET[] = "SELECT no FROM hq_bot_events WHERE event_key = ?1";
@@ -98,15 +85,6 @@ static int one_text(struct hqdb_stmt *st, char *out, size_t n)
         snprintf(out, n, "%s", hqdb_column_text(st, 0));
     hqdb_reset(st);
     return rc == HQDB_ROW || rc == HQDB_DONE ? 0 : rc;
-}
-
-/* The JSON document of column col (a new reference), or NULL. */
-static json_t *column_json(struct hqdb_stmt *st, int col)
-{
-    size_t len = 0;
-    json_error_t err;
-    const char *text = hqdb_column_blob(st, col, &len);
-    return text ? json_loadb(text, len, 0, &err) : NULL;
 }
 
 /* --- the binding --- */
@@ -164,7 +142,7 @@ static json_t *member_get(struct store_tx *tx, const struct store_hq_crypto *cry
     }
     hqdb_bind_text(&st, 1, member_no);
     *rc = hqdb_step(&st);
-    if (*rc == HQDB_ROW && !(data = column_json(&st, 0)))
+    if (*rc == HQDB_ROW && !(data = hqdb_column_json(&st, 0)))
         *rc = KIOSKD_EIO;
     hqdb_reset(&st);
     if (*rc == HQDB_DONE || *rc == HQDB_ROW)
@@ -295,7 +273,7 @@ static int change_row(struct hqdb_stmt *st, struct lines *ls, const char *device
     (void)device;
     if (strcmp(hqdb_column_text(st, 1), "balance") != 0)
         return 0;
-    json_t *d = column_json(st, 2);
+    json_t *d = hqdb_column_json(st, 2);
     int rc = line_add(ls, "hq", json_object_get(d, "id"), json_object_get(d, "member_no"),
                       (int64_t)json_integer_value(json_object_get(d, "points")));
     json_decref(d);
@@ -305,7 +283,7 @@ static int change_row(struct hqdb_stmt *st, struct lines *ls, const char *device
 /* A device's points entry: its lines. */
 static int entry_row(struct hqdb_stmt *st, struct lines *ls, const char *device)
 {
-    json_t *d = column_json(st, 1), *l;
+    json_t *d = hqdb_column_json(st, 1), *l;
     size_t i;
     int rc = 0;
     json_array_foreach(json_object_get(d, "lines"), i, l)
@@ -411,136 +389,6 @@ static int do_points(struct store_tx *tx, struct store_hq_bot *j)
 
 /* --- events --- */
 
-struct event_row {
-    struct hq_bot_event ev;
-    char key[HQ_EVENT_KEY_MAX + 1];
-    int64_t ends_at;
-    bool created; /* a branch's own: its details are in its event_created entry */
-};
-
-/* The details of an event as imported at HQ (data, a kind event change). */
-static bool event_from_import(struct event_row *e, json_t *data)
-{
-    const char *title = json_string_value(json_object_get(data, "title"));
-    const char *venue = json_string_value(json_object_get(data, "venue"));
-    const char *branch = json_string_value(json_object_get(data, "branch"));
-    const char *s = json_string_value(json_object_get(data, "starts_at"));
-    const char *t = json_string_value(json_object_get(data, "ends_at"));
-    const char *status = json_string_value(json_object_get(data, "status"));
-    if (status && strcmp(status, "cancelled") == 0) /* cancelled at HQ */
-        return false;
-    if (!title || !venue || !s || !t || time_parse_rfc3339(s, &e->ev.starts_at) != 0 ||
-        time_parse_rfc3339(t, &e->ends_at) != 0 || (branch && strcmp(branch, e->ev.device) != 0))
-        return false;
-    snprintf(e->ev.title, sizeof e->ev.title, "%s", title);
-    snprintf(e->ev.venue, sizeof e->ev.venue, "%s", venue);
-    return true;
-}
-
-/* Fills the details of a branch's own event from its event_created entry;
- * false when it is not there or was cancelled. */
-static int event_from_entries(struct store_tx *tx, struct event_row *e, bool *ok)
-{
-    static const char *const sql[] = {SQL_EVENTS_CREATED, SQL_EVENTS_CANCELLED};
-    struct hqdb_stmt st;
-    int rc = 0;
-    *ok = false;
-    for (size_t k = 0; k < 2 && rc == 0; k++) {
-        if (hqdb_prepare(tx, &st, sql[k]) != 0)
-            return KIOSKD_EIO;
-        hqdb_bind_text(&st, 1, e->ev.device);
-        while ((rc = hqdb_step(&st)) == HQDB_ROW) {
-            json_t *d = column_json(&st, 0);
-            if ((int64_t)json_integer_value(json_object_get(d, "event_id")) == e->ev.event_id) {
-                const char *title = json_string_value(json_object_get(d, "title"));
-                const char *venue = json_string_value(json_object_get(d, "venue"));
-                if (k == 1) {
-                    *ok = false;
-                } else if (title && venue) {
-                    snprintf(e->ev.title, sizeof e->ev.title, "%s", title);
-                    snprintf(e->ev.venue, sizeof e->ev.venue, "%s", venue);
-                    e->ev.starts_at = (int64_t)json_integer_value(json_object_get(d, "starts_at"));
-                    e->ends_at = (int64_t)json_integer_value(json_object_get(d, "ends_at"));
-                    *ok = true;
-                }
-            }
-            json_decref(d);
-        }
-        hqdb_reset(&st);
-        rc = rc == HQDB_DONE ? 0 : rc;
-    }
-    return rc;
-}
-
-static int by_start(const void *a, const void *b)
-{
-    const struct event_row *x = a, *y = b;
-    return x->ev.starts_at < y->ev.starts_at ? -1 : x->ev.starts_at > y->ev.starts_at ? 1 : 0;
-}
-
-/* The events of every branch that have not ended, soonest first, into
- * rows[0..*n) (at most EVENTS_SCANNED). */
-static int events_load(struct store_tx *tx, struct event_row *rows, size_t *n)
-{
-    struct hqdb_stmt st;
-    int rc;
-    *n = 0;
-    if (hqdb_prepare(tx, &st, SQL_DEVICE_EVENTS) != 0)
-        return KIOSKD_EIO;
-    while ((rc = hqdb_step(&st)) == HQDB_ROW && *n < EVENTS_SCANNED) {
-        struct event_row *e = &rows[*n];
-        memset(e, 0, sizeof *e);
-        snprintf(e->ev.device, sizeof e->ev.device, "%s", hqdb_column_text(&st, 0));
-        e->ev.event_id = hqdb_column_int64(&st, 1);
-        snprintf(e->key, sizeof e->key, "%s", hqdb_column_text(&st, 2));
-        if (*n && strcmp(rows[*n - 1].key, e->key) == 0)
-            continue; /* one branch holds an event */
-        if (hqdb_column_null(&st, 3)) {
-            e->created = true;
-            (*n)++;
-            continue;
-        }
-        json_t *d = column_json(&st, 3);
-        bool ok = d && event_from_import(e, d);
-        json_decref(d);
-        *n += ok;
-    }
-    hqdb_reset(&st);
-    if (rc != HQDB_DONE && rc != HQDB_ROW)
-        return rc;
-    if (hqdb_prepare(tx, &st, SQL_IMPORTED_UNLINKED) != 0)
-        return KIOSKD_EIO;
-    while ((rc = hqdb_step(&st)) == HQDB_ROW && *n < EVENTS_SCANNED) {
-        struct event_row *e = &rows[*n];
-        memset(e, 0, sizeof *e); /* event_id 0: signed up by HQ's key (do_signup) */
-        snprintf(e->key, sizeof e->key, "%s", hqdb_column_text(&st, 0));
-        json_t *d = column_json(&st, 1);
-        const char *branch = json_string_value(json_object_get(d, "branch"));
-        bool ok = d && branch && strlen(branch) < sizeof e->ev.device;
-        if (ok) {
-            snprintf(e->ev.device, sizeof e->ev.device, "%s", branch);
-            ok = event_from_import(e, d);
-        }
-        json_decref(d);
-        *n += ok;
-    }
-    hqdb_reset(&st);
-    if (rc != HQDB_DONE && rc != HQDB_ROW)
-        return rc;
-    int64_t now = now_of(tx);
-    size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        bool ok = true;
-        if (rows[i].created && (rc = event_from_entries(tx, &rows[i], &ok)) != 0)
-            return rc;
-        if (ok && rows[i].ends_at > now)
-            rows[kept++] = rows[i];
-    }
-    *n = kept;
-    qsort(rows, *n, sizeof *rows, by_start);
-    return 0;
-}
-
 /* The bot's number of the event of key into *no. */
 static int event_no(struct store_tx *tx, const char *key, int64_t *no)
 {
@@ -561,12 +409,23 @@ static int event_no(struct store_tx *tx, const char *key, int64_t *no)
     return rc == HQDB_ROW ? 0 : rc == HQDB_DONE ? KIOSKD_EIO : rc;
 }
 
-static int do_events(struct store_tx *tx, struct store_hq_bot *j, struct event_row *rows)
+/* The event of the bot's listing of e. */
+static struct hq_bot_event bot_event(const struct hq_event *e)
 {
+    struct hq_bot_event b = {.event_id = e->event_id, .starts_at = e->starts_at};
+    snprintf(b.device, sizeof b.device, "%s", e->device);
+    snprintf(b.title, sizeof b.title, "%s", e->title);
+    snprintf(b.venue, sizeof b.venue, "%s", e->venue);
+    return b;
+}
+
+static int do_events(struct store_tx *tx, struct store_hq_bot *j)
+{
+    struct hq_event rows[HQ_BOT_LISTED];
     size_t n;
-    int rc = events_load(tx, rows, &n);
-    for (size_t i = 0; rc == 0 && i < n && j->nevents < HQ_BOT_LISTED; i++) {
-        j->events[j->nevents] = rows[i].ev;
+    int rc = hqevents_current(tx, now_of(tx), rows, HQ_BOT_LISTED, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        j->events[j->nevents] = bot_event(&rows[i]);
         rc = event_no(tx, rows[i].key, &j->events[j->nevents++].no);
     }
     return rc;
@@ -574,26 +433,24 @@ static int do_events(struct store_tx *tx, struct store_hq_bot *j, struct event_r
 
 /* --- 报名 N --- */
 
-static int do_signup(struct store_tx *tx, struct store_hq_bot *j, struct event_row *rows)
+static int do_signup(struct store_tx *tx, struct store_hq_bot *j)
 {
     struct hqdb_stmt st;
     char key[HQ_EVENT_KEY_MAX + 1];
-    size_t n;
+    struct hq_event ev = {.event_id = 0};
+    bool found = false;
     int rc;
     if (hqdb_prepare(tx, &st, SQL_EVENT_OF_NO) != 0)
         return KIOSKD_EIO;
     hqdb_bind_int64(&st, 1, j->event_no);
-    if ((rc = one_text(&st, key, sizeof key)) != 0 || (rc = events_load(tx, rows, &n)) != 0)
+    if ((rc = one_text(&st, key, sizeof key)) != 0 ||
+        (key[0] && (rc = hqevents_get(tx, key, now_of(tx), &ev, &found)) != 0))
         return rc;
-    const struct event_row *e = NULL;
-    for (size_t i = 0; key[0] && i < n && !e; i++)
-        if (strcmp(rows[i].key, key) == 0)
-            e = &rows[i];
-    if (!e) {
+    if (!found) {
         j->outcome = HQ_BOT_NO_EVENT;
         return 0;
     }
-    j->events[0] = e->ev;
+    j->events[0] = bot_event(&ev);
     j->events[0].no = j->event_no;
     j->nevents = 1;
     json_t *m = member_get(tx, j->crypto, j->member_no, &rc);
@@ -606,14 +463,14 @@ static int do_signup(struct store_tx *tx, struct store_hq_bot *j, struct event_r
         member_free(m);
         return KIOSKD_EIO;
     }
-    if (e->ev.event_id) {
-        snprintf(s->event_device, sizeof s->event_device, "%s", e->ev.device);
-        s->event_id = e->ev.event_id;
+    if (ev.event_id) {
+        snprintf(s->event_device, sizeof s->event_device, "%s", ev.device);
+        s->event_id = ev.event_id;
         s->event_key[0] = '\0';
     } else { /* imported at HQ, not linked at its branch yet */
         s->event_device[0] = '\0';
         s->event_id = 0;
-        snprintf(s->event_key, sizeof s->event_key, "%s", e->key);
+        snprintf(s->event_key, sizeof s->event_key, "%s", ev.key);
     }
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->phone, sizeof s->phone, "%s", phone);
@@ -777,7 +634,6 @@ static int bot_run(struct store_tx *tx, struct store_job *job)
 {
     struct store_hq_bot *j = (struct store_hq_bot *)job;
     struct binding b;
-    struct event_row *rows = NULL;
     int rc = 0;
     j->duplicate = false;
     j->outcome = HQ_BOT_DONE;
@@ -792,11 +648,6 @@ static int bot_run(struct store_tx *tx, struct store_job *job)
         return rc;
     snprintf(j->member_no, sizeof j->member_no, "%s", b.member_no);
     bool bound = b.member_no[0] != '\0';
-    if (j->op == HQ_BOT_EVENTS || j->op == HQ_BOT_SIGNUP) {
-        rows = malloc(EVENTS_SCANNED * sizeof *rows);
-        if (!rows)
-            return KIOSKD_ENOMEM;
-    }
     switch (j->op) {
     case HQ_BOT_NONE:
         break;
@@ -809,12 +660,12 @@ static int bot_run(struct store_tx *tx, struct store_job *job)
         }
         break;
     case HQ_BOT_EVENTS:
-        rc = do_events(tx, j, rows);
+        rc = do_events(tx, j);
         break;
     case HQ_BOT_SIGNUP:
         if (!bound)
             j->outcome = HQ_BOT_NOT_BOUND;
-        else if ((rc = do_signup(tx, j, rows)) == KIOSKD_ENOTFOUND) {
+        else if ((rc = do_signup(tx, j)) == KIOSKD_ENOTFOUND) {
             j->outcome = HQ_BOT_NOT_BOUND;
             rc = 0;
         }
@@ -831,7 +682,6 @@ static int bot_run(struct store_tx *tx, struct store_job *job)
         rc = binding_put(tx, j->identity, &b);
         break;
     }
-    free(rows);
     if (rc)
         return rc;
     j->text(j, j->reply, sizeof j->reply);

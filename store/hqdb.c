@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/status.h"
 #include "store/pg_int.h"
 #include "store/store_int.h"
@@ -332,6 +334,14 @@ const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len)
         PQfreemem(p->blob);
     p->blob = PQunescapeBytea((const unsigned char *)v, len);
     return p->blob;
+}
+
+json_t *hqdb_column_json(struct hqdb_stmt *st, int col)
+{
+    size_t len = 0;
+    json_error_t err;
+    const char *text = hqdb_column_blob(st, col, &len);
+    return text ? json_loadb(text, len, 0, &err) : NULL;
 }
 
 int hqdb_lock_changes(struct store_tx *tx)

@@ -25,6 +25,7 @@
 struct store_tx;
 struct pg_stmt;
 struct sqlite3_stmt;
+struct json_t;
 
 enum { HQDB_ROW = 1, HQDB_DONE = 2 };
 
@@ -69,6 +70,10 @@ const char *hqdb_column_text(struct hqdb_stmt *st, int col);
 /* The bytes of a text or blob column; *len gets their number. NULL when the
  * column is NULL or (a blob from PostgreSQL) cannot be decoded. */
 const void *hqdb_column_blob(struct hqdb_stmt *st, int col, size_t *len);
+
+/* The JSON document of text column col (a new reference), or NULL when it
+ * is NULL or not JSON. */
+struct json_t *hqdb_column_json(struct hqdb_stmt *st, int col);
 
 /* Call before writing hq_changes in a job: PostgreSQL gives a change its seq
  * when it is written but makes it visible at commit, so with writers in

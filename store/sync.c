@@ -26,6 +26,12 @@ static const char SQL_KEY_ADD[] =
     "ON CONFLICT DO NOTHING";
 static const char SQL_ORIGIN_GET[] =
     "SELECT signup_id FROM signup_origins WHERE kid = ?1 AND origin_id = ?2";
+/* a sign-up taken again elsewhere: its earlier ticket is refused as cancelled */
+static const char SQL_ORIGIN_REVOKE[] =
+    "INSERT INTO ticket_revocations(kid, signup_id, issued_at, added_at) "
+    "SELECT kid, origin_id, ?2, ?3 FROM signup_origins WHERE signup_id = ?1 "
+    "ON CONFLICT (kid, signup_id) DO UPDATE SET issued_at = max(issued_at, excluded.issued_at)";
+static const char SQL_ORIGIN_DROP[] = "DELETE FROM signup_origins WHERE signup_id = ?1";
 static const char SQL_ORIGIN_ADD[] =
     "INSERT INTO signup_origins(signup_id, kid, origin_id, device, ticket_event_id) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -284,11 +290,28 @@ static int apply_key(struct store_tx *tx, const struct store_sync_key *key, int6
     return rc;
 }
 
+/* Sign-up id, cancelled here and taken again elsewhere, forgets where it was
+ * taken before: that ticket (issued at issued_at) is refused as cancelled. */
+static int origin_retire(struct store_tx *tx, int64_t id, int64_t issued_at)
+{
+    sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_REVOKE);
+    if (!st)
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, issued_at);
+    sqlite3_bind_int64(st, 3, store_tx_now(tx) / 1000000);
+    int rc = store_step_done(st);
+    if (rc || !(st = conn_stmt(tx->c, SQL_ORIGIN_DROP)))
+        return rc ? rc : KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    return store_step_done(st);
+}
+
 static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, bool *applied)
 {
     struct store_event ev;
     struct found f;
-    int64_t local = 0, id = 0;
+    int64_t local = 0, id = 0, revived = 0;
     char code[7];
     *applied = false;
     int rc = store_event_read(tx->c, g->event_id, &ev);
@@ -312,7 +335,9 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
             return rc;
     } else {
         rc = signup_find_by_phone(tx, g->event_id, g->who.phone_hash, &f);
-        if (rc != KIOSKD_ENOTFOUND)
+        if (rc == 0 && strcmp(f.status, "cancelled") == 0 && f.issued_at <= g->issued_at)
+            revived = f.id; /* taken again elsewhere (issued no earlier: seconds) */
+        else if (rc != KIOSKD_ENOTFOUND)
             return rc; /* 0: this phone's sign-up here stands */
     }
     char member_no[33];
@@ -329,8 +354,10 @@ static int apply_signup(struct store_tx *tx, const struct store_sync_signup *g, 
         .now = store_tx_now(tx) / 1000000,
         .issued_at = g->issued_at,
     };
-    if ((rc = signup_write(tx, local, &w, &id, code)) != 0 ||
+    if ((rc = signup_write(tx, local ? local : revived, &w, &id, code)) != 0 ||
         (rc = count_status(tx, g->event_id, g->status, 1)) != 0)
+        return rc;
+    if (revived && (rc = origin_retire(tx, revived, f.issued_at)) != 0)
         return rc;
     if (!local) {
         sqlite3_stmt *st = conn_stmt(tx->c, SQL_ORIGIN_ADD);

@@ -11,9 +11,10 @@ import time
 import urllib.parse
 import uuid
 
-from harness import HQ, on_both_backends, parallel
+from harness import HQ, auth, on_both_backends, parallel
 from test_hq import branch as hq_branch, signed
-from test_hq_flows import assert_nowhere_in_clear, files_of, hq_files, import_events, sync
+from test_hq_flows import (assert_nowhere_in_clear, export, files_of, hq_files, import_events,
+                           sync)
 from test_wechat import (AES, APPID, TOKEN, decrypt, encrypt, query, reply_content, sha1,
                          text_xml)
 
@@ -314,3 +315,137 @@ def test_many_senders_together_cannot_guess_one_members_code(backend):
     fresh = bind_code(hq, "M001")
     assert say(hq, f"绑定 {PHONE} {fresh}", sender="owner").startswith("绑定成功")
     hq.stop()
+
+
+def push_events(hq, device, secret, events):
+    """Pushes event_created entries (title, start, end in unix seconds) as device's seqs
+    1..n, then event_cancelled entries for the titles starting with 取消; returns the
+    number of entries."""
+    entries = [{"id": str(uuid.uuid4()), "seq": i + 1, "kind": "event_created",
+                "at": "2026-05-01T10:00:00.000Z",
+                "data": {"event_id": i + 1, "title": title, "kind": "salon", "venue": "三楼",
+                         "starts_at": s, "ends_at": e, "capacity": 20}}
+               for i, (title, s, e) in enumerate(events)]
+    entries += [{"id": str(uuid.uuid4()), "seq": len(entries) + k + 1, "kind": "event_cancelled",
+                 "at": "2026-05-01T10:00:00.000Z", "data": {"event_id": i + 1}}
+                for k, i in enumerate(i for i, ev in enumerate(events) if ev[0].startswith("取消"))]
+    for at in range(0, len(entries), 400):
+        body = json.dumps({"device": device, "entries": entries[at:at + 400]})
+        st, r = signed(hq, device, secret, "POST", "/sync/v1/push", body.encode())
+        assert st == 200 and r["acked_through"] == min(at + 400, len(entries)), r
+    return len(entries)
+
+
+@on_both_backends
+def test_current_events_are_listed_however_many_have_ended(backend):
+    """活动 lists the events that have not ended, soonest first, with more than 512 ended
+    events at HQ (imported at HQ and created at branches): not those cancelled at their
+    branch or at HQ; 报名 takes a listed one. What HQ stored before its table of events
+    existed is listed too (the first 活动 writes it)."""
+    import datetime
+    hq = hq_with_bot(backend)
+    now = int(time.time())
+    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30)
+    path = os.path.join(hq.dir, "events.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("title,kind,starts_at,ends_at,venue,capacity,branch,status\n")
+        for i in range(400):  # keys "branch-a START TITLE": before the current one's
+            t = past + datetime.timedelta(hours=i)
+            f.write(f"旧沙龙{i},salon,{t.isoformat()},{(t + datetime.timedelta(minutes=50)).isoformat()},"
+                    f"二楼,20,branch-a,open\n")
+        soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+        for title, status in (("新沙龙", "open"), ("撤销的沙龙", "cancelled")):
+            f.write(f"{title},salon,{soon.isoformat()},{(soon + datetime.timedelta(hours=2)).isoformat()},"
+                    f"二楼,20,branch-a,{status}\n")
+    hq.cli("hq", "import", "events", path)
+    events = [(f"旧讲座{i}", now - 90 * 86400 + i * 3600, now - 90 * 86400 + i * 3600 + 1800)
+              for i in range(300)]
+    events += [("正在进行的讲座", now - 600, now + 3600), ("取消的讲座", now + 60, now + 7200),
+               ("明年的讲座", now + 300 * 86400, now + 300 * 86400 + 3600)]
+    push_events(hq, "branch-p", hq.device_add("branch-p"), events)
+
+    def listed():
+        reply = say(hq, "活动")
+        return [ln for ln in reply.splitlines() if re.match(r"\d+\. ", ln)], reply
+    lines, reply = listed()
+    assert len(lines) == 3, reply
+    assert "正在进行的讲座" in lines[0] and "新沙龙" in lines[1] and "明年的讲座" in lines[2], reply
+    assert "取消" not in reply and "撤销" not in reply and "旧" not in reply, reply
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    no = re.search(r"(\d+)\. \S+ \S+ \S+ 正在进行的讲座", reply).group(1)
+    assert say(hq, f"报名 {no}").startswith("报名成功：「正在进行的讲座」")
+    # as HQ was before its table of events: the first 活动 writes it from what is stored
+    with hq.db() as db:
+        db.execute("DELETE FROM hq_events")
+        db.execute("DELETE FROM hq_bot_cursors WHERE source = '*events'")
+    assert listed()[0] == lines, reply
+    with hq.db() as db:
+        assert db.execute("SELECT count(*) FROM hq_events").fetchone()[0] == 705
+        assert db.execute("SELECT count(*) FROM hq_events WHERE cancelled = 1").fetchone()[0] == 2
+    hq.stop()
+
+
+@on_both_backends
+def test_sign_ups_taken_by_hqs_bot_are_in_hqs_export(backend):
+    """kioskd hq export signups has the sign-ups HQ's bot took (device hq, source bot), with
+    the same columns as the branches' and their event's id at its branch once linked; a
+    second 报名 merged into the first is not another row."""
+    hq = hq_with_bot(backend)
+    a, _ = a_branch_with_an_event(hq)
+    import_events(hq, [("南区沙龙", 1, "branch-b")])  # branch-b has not linked it
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    events = say(hq, "活动")
+    for title in ("北区沙龙", "南区沙龙"):
+        no = re.search(rf"(\d+)\. \S+ \S+ \S+ {title}", events).group(1)
+        assert say(hq, f"报名 {no}").startswith("报名成功"), title
+        assert say(hq, f"报名 {no}").startswith("您已报名"), title
+    rows = export(hq)
+    assert [r["device"] for r in rows] == ["hq", "hq"], rows
+    north, south = sorted(rows, key=lambda r: r["signup_id"])
+    linked = [e["id"] for e in a.d.get("/api/v1/events").json["events"] if e["title"] == "北区沙龙"]
+    assert north["event_id"] == str(linked[0]) and north["signup_id"] == "1", north
+    assert north["event_key"].startswith("branch-a ") and north["event_key"].endswith(" 北区沙龙")
+    assert south["event_id"] == "0" and south["event_key"].endswith(" 南区沙龙"), south
+    for r in rows:
+        assert r["source"] == "bot" and r["status"] == "confirmed", r
+        assert r["name"] == NAME and r["phone"] == PHONE, r
+        assert re.fullmatch(r"[A-Za-z0-9_-]{8}:" + r["signup_id"], r["entry_id"]), r
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["at"]), r
+    a.d.stop()
+    hq.stop()
+
+
+@on_both_backends
+def test_a_bot_sign_up_cancelled_at_its_branch_is_cancelled_at_hq(backend):
+    """A sign-up HQ's bot took and its branch cancelled: HQ learns it from the branch's
+    cancellation entry, exports it as cancelled, and a second 报名 for the event is a new
+    sign-up (not merged into the cancelled one) that the branch checks in offline."""
+    hq = hq_with_bot(backend)
+    a, _ = a_branch_with_an_event(hq)
+    say(hq, f"绑定 {PHONE} {bind_code(hq, 'M001')}")
+    no = re.search(r"(\d+)\. \S+ \S+ \S+ 北区沙龙", say(hq, "活动")).group(1)
+    first = say(hq, f"报名 {no}")
+    assert first.startswith("报名成功"), first
+    assert "1 sign-ups taken elsewhere" in sync(a)
+    (ev,) = [e["id"] for e in a.d.get("/api/v1/events").json["events"] if e["title"] == "北区沙龙"]
+    (row,) = a.d.get(f"/api/v1/events/{ev}/roster", headers=auth(a.staff)).json["guests"]
+    r = a.d.delete(f"/api/v1/events/{ev}/signups/{row['signup_id']}", headers=auth(a.staff))
+    assert r.status in (200, 204), r
+    assert [r["status"] for r in export(hq)] == ["confirmed"]  # not pushed yet
+    sync(a)
+    assert [r["status"] for r in export(hq)] == ["cancelled"]
+    again = say(hq, f"报名 {no}")
+    assert again.startswith("报名成功"), again  # stands: not merged into the cancelled one
+    code = re.search(r"K1\.[A-Za-z0-9._-]+", again).group(0)
+    rows = sorted(export(hq), key=lambda r: int(r["signup_id"]))
+    assert [(r["signup_id"], r["status"]) for r in rows] == [("1", "cancelled"),
+                                                            ("2", "confirmed")], rows
+    assert say(hq, f"报名 {no}").startswith("您已报名")  # merged into the second
+    out = sync(a)
+    assert "1 sign-ups taken elsewhere" in out, out
+    hq.stop()
+    r = a.checkin(ticket=re.search(r"K1\.[A-Za-z0-9._-]+", first).group(0))
+    assert r.status == 410 and r.json["error"]["code"] == "ticket_cancelled", r
+    r = a.checkin(ticket=code)
+    assert r.status == 200 and r.json["status"] == "checked_in", r
+    a.d.stop()

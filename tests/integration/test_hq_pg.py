@@ -162,12 +162,12 @@ def test_the_schema_version_lives_in_the_database_and_a_newer_or_missing_databas
         return
     hq = HQ(backend="pg")
     try:
-        assert pgserver.psql(hq.database_url, "SELECT version FROM kioskd_schema") == [["5"]]
+        assert pgserver.psql(hq.database_url, "SELECT version FROM kioskd_schema") == [["6"]]
         tables = {r[0] for r in pgserver.psql(
             hq.database_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         assert {"hq_devices", "hq_entries", "hq_seen_sigs", "hq_changes", "hq_device_events",
                 "hq_signups", "hq_bot_codes", "hq_bot_bindings", "hq_bot_deliveries",
-                "hq_bot_events"} <= tables, tables
+                "hq_bot_events", "hq_events"} <= tables, tables
         columns = {r[0] for r in pgserver.psql(
             hq.database_url, "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = 'hq_changes'")}
@@ -177,7 +177,7 @@ def test_the_schema_version_lives_in_the_database_and_a_newer_or_missing_databas
         pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 99")
         p = hq.cli("hq", "device", "add", "b1", check=False)
         assert p.returncode == 1 and b"schema version 99 is newer" in p.stderr, p
-        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 5")
+        pgserver.psql(hq.database_url, "UPDATE kioskd_schema SET version = 6")
         missing = HQ(database_url=hq.database_url.replace("/kioskd_hq_", "/nowhere_"),
                      start=False)
         try:
