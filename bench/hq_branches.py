@@ -29,7 +29,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hq_drain import pgserver, start_hq  # noqa: E402
+from hq_drain import peakrss, pgserver, start_hq  # noqa: E402
 
 
 def signed_push(port, device, secret, body):
@@ -122,7 +122,7 @@ def run(a, processes):
     finally:
         for p in hqs:
             p.terminate()
-            p.wait(10)
+            peakrss.wait(p, f"hq_branches.py kioskd hq ({processes} processes)", 10)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+import peakrss
+
 TIMEOUT = 20.0
 
 
@@ -55,7 +57,7 @@ def one(kioskd, ini, log):
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            rc = proc.wait(timeout=10)
+            rc = peakrss.wait(proc, "startup.py kioskd serve", timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             sys.exit(f"startup: kioskd did not stop within 10 s of SIGTERM; see {log}")
