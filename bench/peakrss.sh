@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by the shell benchmarks: peak_rss NAME PID notes a running
 # daemon's peak RSS (VmHWM) just before it is stopped, as peakrss.py does
 # for the Python ones (printed, and appended to $BENCH_RSS_LOG when set).
