@@ -2,9 +2,10 @@
 """Peak RSS (VmHWM) of every kioskd process the benchmarks start.
 
 As a module: wait(proc, name) waits for a subprocess.Popen like proc.wait()
-and notes the process's peak RSS at its exit (wait4's ru_maxrss, the kernel's
-VmHWM); run(args, name) is subprocess.run(args, capture_output=True,
-text=True) with the same note. Each note is printed ("bench: NAME: peak RSS
+and notes the process's peak RSS, its VmHWM in /proc read every 10 ms until
+it exits (not wait4's ru_maxrss: a child started by vfork, as subprocess
+does, counts the Python parent's own peak in it); run(args, name) is
+subprocess.run(args, capture_output=True, text=True) with the same note. Each note is printed ("bench: NAME: peak RSS
 X MiB") and, when BENCH_RSS_LOG names a file, appended to it as "KIB NAME".
 The shell benchmarks note theirs with peakrss.sh.
 
@@ -28,20 +29,35 @@ def note(name, kib):
             f.write(f"{kib} {name}\n")
 
 
+def hwm_kib(pid):
+    """VmHWM of a running process in KiB (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def wait(proc, name, timeout=None):
     """proc.wait(timeout) that also notes proc's peak RSS; returns its exit status."""
     if proc.returncode is not None:
         return proc.returncode  # already reaped elsewhere: nothing to measure
     deadline = None if timeout is None else time.monotonic() + timeout
+    kib = 0
     while True:
-        pid, status, usage = os.wait4(proc.pid, 0 if deadline is None else os.WNOHANG)
+        kib = max(kib, hwm_kib(proc.pid))  # VmHWM only grows: the last read is the peak
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
         if pid:
             break
-        if time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline:
             raise subprocess.TimeoutExpired(proc.args, timeout)
         time.sleep(0.01)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    note(name, usage.ru_maxrss)
+    if kib:
+        note(name, kib)
     return proc.returncode
 
 
