@@ -121,8 +121,7 @@ def run(a, processes):
         return dt, a.branches * a.pushes
     finally:
         for p in hqs:
-            p.terminate()
-            peakrss.wait(p, f"hq_branches.py kioskd hq ({processes} processes)", 10)
+            peakrss.stop(p, f"hq_branches.py kioskd hq ({processes} processes)")
         shutil.rmtree(d, ignore_errors=True)
 
 

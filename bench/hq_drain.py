@@ -169,8 +169,7 @@ def drain(a, backend):
         return dt
     finally:
         if hq:
-            hq.terminate()
-            peakrss.wait(hq, f"hq_drain.py kioskd hq ({backend})", 10)
+            peakrss.stop(hq, f"hq_drain.py kioskd hq ({backend})")
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -194,8 +193,7 @@ def daemon_drain(kioskd, ini, d, n, hq_db):
         else:
             sys.exit("the daemon did not drain its outbox in 600 s")
     finally:
-        br.terminate()
-        peakrss.wait(br, "hq_drain.py kioskd serve (branch)", 10)
+        peakrss.stop(br, "hq_drain.py kioskd serve (branch)")
     with open(log_path) as f:
         rounds = [line for line in f if "event=sync_round" in line]
     builds = [float(m) for m in re.findall(r"build_ms=([0-9.]+)", "".join(rounds))]
@@ -242,8 +240,7 @@ def hq_returns(kioskd, ini, hq_ini, d, down):
             sys.exit("the outbox was not empty 1200 s after HQ returned")
         dt = time.monotonic() - t0
     finally:
-        br.terminate()
-        peakrss.wait(br, "hq_drain.py kioskd serve (branch)", 10)
+        peakrss.stop(br, "hq_drain.py kioskd serve (branch)")
     return hq, dt, (f"{failed:.0f} failed rounds while HQ was down; outbox empty "
                     f"{dt:.2f} s after HQ returned")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peak RSS (VmHWM) of every kioskd process the benchmarks start.
 
-As a module: wait(proc, name) waits for a subprocess.Popen like proc.wait()
+As a module: stop(proc, name) sends SIGTERM and waits, wait(proc, name) waits for a subprocess.Popen like proc.wait()
 and notes the process's peak RSS, its VmHWM in /proc read every 10 ms until
 it exits (not wait4's ru_maxrss: a child started by vfork, as subprocess
 does, counts the Python parent's own peak in it); run(args, name) is
@@ -41,12 +41,12 @@ def hwm_kib(pid):
     return 0
 
 
-def wait(proc, name, timeout=None):
-    """proc.wait(timeout) that also notes proc's peak RSS; returns its exit status."""
+def wait(proc, name, timeout=None, kib=0):
+    """proc.wait(timeout) that also notes proc's peak RSS (at least kib, read
+    before it was signalled); returns its exit status."""
     if proc.returncode is not None:
         return proc.returncode  # already reaped elsewhere: nothing to measure
     deadline = None if timeout is None else time.monotonic() + timeout
-    kib = 0
     while True:
         kib = max(kib, hwm_kib(proc.pid))  # VmHWM only grows: the last read is the peak
         pid, status = os.waitpid(proc.pid, os.WNOHANG)
@@ -59,6 +59,15 @@ def wait(proc, name, timeout=None):
     if kib:
         note(name, kib)
     return proc.returncode
+
+
+def stop(proc, name, timeout=10):
+    """Reads proc's peak RSS, sends it SIGTERM if it still runs, then wait():
+    a process that exits at once is no longer in /proc when wait() looks."""
+    kib = hwm_kib(proc.pid) if proc.returncode is None else 0
+    if proc.poll() is None:
+        proc.terminate()
+    return wait(proc, name, timeout, kib)
 
 
 def run(args, name):
