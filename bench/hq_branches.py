@@ -29,7 +29,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hq_drain import pgserver, start_hq  # noqa: E402
+from hq_drain import peakrss, pgserver, start_hq  # noqa: E402
 
 
 def signed_push(port, device, secret, body):
@@ -122,8 +122,7 @@ def run(a, processes):
         return dt, a.branches * a.pushes
     finally:
         for p in hqs:
-            p.terminate()
-            p.wait(10)
+            peakrss.stop(p, f"hq_branches.py kioskd hq ({processes} processes)")
         shutil.rmtree(d, ignore_errors=True)
 
 

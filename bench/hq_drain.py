@@ -37,6 +37,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
+import peakrss  # noqa: E402
 import pgserver  # noqa: E402
 
 
@@ -149,8 +150,8 @@ def drain(a, backend):
         elif a.daemon:
             out = daemon_drain(kioskd, br_ini, d, a.entries, hq_db)
         else:
-            p = subprocess.run([kioskd, "sync", "--once", "-c", br_ini], capture_output=True,
-                               text=True)
+            p = peakrss.run([kioskd, "sync", "--once", "-c", br_ini],
+                            f"hq_drain.py kioskd sync --once ({backend})")
             if p.returncode != 0:
                 sys.exit(f"sync failed: {p.stderr}")
             out = p.stdout.strip()
@@ -169,8 +170,7 @@ def drain(a, backend):
         return dt
     finally:
         if hq:
-            hq.terminate()
-            hq.wait(10)
+            peakrss.stop(hq, f"hq_drain.py kioskd hq ({backend})")
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -194,8 +194,7 @@ def daemon_drain(kioskd, ini, d, n, hq_db):
         else:
             sys.exit("the daemon did not drain its outbox in 600 s")
     finally:
-        br.terminate()
-        br.wait(10)
+        peakrss.stop(br, "hq_drain.py kioskd serve (branch)")
     with open(log_path) as f:
         rounds = [line for line in f if "event=sync_round" in line]
     builds = [float(m) for m in re.findall(r"build_ms=([0-9.]+)", "".join(rounds))]
@@ -242,8 +241,7 @@ def hq_returns(kioskd, ini, hq_ini, d, down):
             sys.exit("the outbox was not empty 1200 s after HQ returned")
         dt = time.monotonic() - t0
     finally:
-        br.terminate()
-        br.wait(10)
+        peakrss.stop(br, "hq_drain.py kioskd serve (branch)")
     return hq, dt, (f"{failed:.0f} failed rounds while HQ was down; outbox empty "
                     f"{dt:.2f} s after HQ returned")
 

@@ -24,12 +24,13 @@ import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+import peakrss
 
 TARGET_P99_MS = 10.0
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -206,9 +207,7 @@ def main():
             if proc.poll() is not None:
                 sys.exit(f"idle_conns: kioskd died; see {log}")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(timeout=15)
+        rc = peakrss.stop(proc, f"idle_conns.py kioskd serve ({a.conns} conns)", timeout=15)
     if rc != 0:
         sys.exit(f"idle_conns: kioskd exited {rc} after SIGTERM; see {log}")
     shutil.rmtree(folder, ignore_errors=True)

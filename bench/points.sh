@@ -13,6 +13,8 @@ SECS=${BENCH_SECONDS:-10}
 MEMBERS=${MEMBERS:-100000}
 BENCH_LUA=$here/lua
 export BENCH_LUA MEMBERS
+# shellcheck disable=SC1091 # peakrss.sh is beside this script
+. "$here/peakrss.sh"
 
 die() {
     echo "bench: $*" >&2
@@ -84,6 +86,7 @@ while [ $n -lt "$MEMBERS" ]; do
 done
 wrk -t1 -c32 -d"${SECS}s" --latency -s "$BENCH_LUA/points.lua" "$base/" >"$run/points.txt" 2>&1 ||
     die "wrk failed; see $run/points.txt"
+peak_rss "points.sh kioskd serve" "$kpid"
 kill -TERM "$kpid"
 rc=0
 wait "$kpid" || rc=$?

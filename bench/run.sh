@@ -37,6 +37,8 @@ BENCH_STRIP=${BENCH_STRIP:-strip}
 COMMIT_RATE=$here/out/commit_rate
 BENCH_LUA=$here/lua
 export BENCH_LUA
+# shellcheck disable=SC1091 # peakrss.sh is beside this script
+. "$here/peakrss.sh"
 
 die() {
     echo "bench: $*" >&2
@@ -143,6 +145,7 @@ alive() {
 }
 
 stop_kioskd() {
+    peak_rss "run.sh $(basename "$log" .log)" "$kpid"
     kill -TERM "$kpid"
     rc=0
     wait "$kpid" || rc=$?
@@ -373,6 +376,7 @@ collect checkin_slow
 checkin_slow_already=$(res already "$run/checkin_slow.txt")
 checkin_slow_wrapped=$(res wrapped "$run/checkin_slow.txt")
 slow_batches=$(prom kioskd_store_batch_size_count "$run/checkin_slow.after.prom")
+rss_slow_peak=$(rss "$kpid" VmHWM)
 stop_kioskd
 slow_flushes=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); n += kv[2] } } END { print n + 0 }' \
     "$run/kioskd_slow.fsyncs" 2>/dev/null || echo 0)
@@ -401,6 +405,7 @@ x() { ratio '%.1fx' "$1" "$2"; }
     row "binary size (stripped)" "$(calc '%.0f KiB' "$bin_size / 1024")" "$stripped_kib"
     row "RSS idle after start / after the loads" "$rss_idle MiB" "$rss_after MiB"
     row "RSS peak: sign-ups / with a staff login" "$rss_writes MiB" "$rss_peak MiB"
+    row "RSS peak of the slowed-disk daemon" "$rss_slow_peak MiB"
     row "start-up to first /healthz: fresh / existing" "$start_fresh ms" "$start_existing ms"
     row "  (existing = the bench database, rows)" "" "$signups_in_db sign-ups"
     echo

@@ -11,11 +11,12 @@ Exits non-zero (with the reason) if the daemon fails to start or to stop.
 """
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
+
+import peakrss
 
 TIMEOUT = 20.0
 
@@ -52,10 +53,8 @@ def one(kioskd, ini, log):
         else:
             sys.exit(f"startup: no answer from /healthz within {TIMEOUT:.0f} s; see {log}")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
         try:
-            rc = proc.wait(timeout=10)
+            rc = peakrss.stop(proc, "startup.py kioskd serve", timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             sys.exit(f"startup: kioskd did not stop within 10 s of SIGTERM; see {log}")

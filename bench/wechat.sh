@@ -31,6 +31,8 @@ WX_APPID=wx49f0ab532d5d035a
 WX_AES_KEY=kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR
 WX_OPENID=oBench_openid_0001
 export BENCH_LUA WX_TOKEN WX_APPID WX_AES_KEY WX_OPENID
+# shellcheck disable=SC1091 # peakrss.sh is beside this script
+. "$here/peakrss.sh"
 
 die() {
     echo "bench: $*" >&2
@@ -160,6 +162,7 @@ while [ $round -le "$ROUNDS" ]; do
     round=$((round + 1))
 done
 
+peak_rss "wechat.sh kioskd serve" "$kpid"
 kill -TERM "$kpid"
 rc=0
 wait "$kpid" || rc=$?

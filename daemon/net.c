@@ -2,10 +2,17 @@
  * The net thread (daemon/net.h): one CURLM, one thread, sleeping in
  * curl_multi_poll until a socket is ready, a timeout of curl's falls due, or
  * the loop wakes it (curl_multi_wakeup after a submit, or net_stop).
+ * Until the first request is queued there is no CURLM: libcurl's set-up
+ * (curl_global_init, and curl_multi_init, which does it too) initialises
+ * OpenSSL, some 2 MiB of its pages that a daemon whose messages go only to
+ * the log never needs. Till then the thread sleeps on the queue instead.
  *
  * Invariants:
  *  N1. Only the net thread touches the multi handle and the easy handles,
- *      except curl_multi_wakeup, which libcurl allows from any thread.
+ *      except curl_multi_wakeup, which libcurl allows from any thread. The
+ *      thread publishes the multi before it first takes from the queue, and
+ *      the loop queues before it looks for the multi to wake: a request
+ *      queued while there is none is seen by that first take.
  *  N2. A request is in exactly one place: the queue, the multi (r->easy set),
  *      or the done list; its done() runs once, on the loop.
  *  N3. After net_stop returns, no request is queued or running: each got
@@ -30,7 +37,7 @@
 
 struct net {
     struct jobq q;
-    CURLM *multi;
+    _Atomic(CURLM *) multi; /* NULL until the first request (curl_setup) */
     pthread_t thread;
     bool running_thread;
     atomic_bool stopping;
@@ -237,12 +244,50 @@ static int reap(struct net *n)
     return done;
 }
 
+/* libcurl's global set-up and the multi, on the thread, once a request is
+ * queued; 0, or -1 when libcurl cannot be set up. */
+static int curl_setup(struct net *n)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    CURLM *m = curl_multi_init();
+    if (!m) {
+        curl_global_cleanup();
+        return -1;
+    }
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 16L);
+    atomic_store(&n->multi, m);
+    return 0;
+}
+
+/* Fails every queued request with why; returns how many. */
+static int fail_queued(struct net *n, int rc, const char *why)
+{
+    struct jobq_node *taken[TAKE_MAX];
+    size_t k;
+    int failed = 0;
+    while ((k = jobq_try_take(&n->q, taken, TAKE_MAX, JOBQ_ALL_LANES)) > 0)
+        for (size_t i = 0; i < k; i++, failed++) {
+            struct net_req *r = req_of(taken[i]);
+            snprintf(r->error, sizeof r->error, "%s", why);
+            finish(n, r, rc, mono());
+        }
+    return failed;
+}
+
 static void *net_main(void *arg)
 {
     struct net *n = arg;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    while (!atomic_load(&n->stopping) && !atomic_load(&n->multi)) {
+        if (!jobq_wait_idle(&n->q, POLL_MS) || atomic_load(&n->stopping))
+            continue;
+        if (curl_setup(n) != 0 && fail_queued(n, KIOSKD_ENOMEM, "cannot set up libcurl") > 0 &&
+            n->notify)
+            n->notify(n->notify_arg);
+    }
     while (!atomic_load(&n->stopping)) {
         struct jobq_node *taken[TAKE_MAX];
         size_t k = jobq_try_take(&n->q, taken, TAKE_MAX, JOBQ_ALL_LANES);
@@ -266,14 +311,7 @@ static void *net_main(void *arg)
         finish(n, r, KIOSKD_ESHUTDOWN, t0);
     }
     jobq_stop(&n->q);
-    struct jobq_node *taken[TAKE_MAX];
-    size_t k;
-    while ((k = jobq_try_take(&n->q, taken, TAKE_MAX, JOBQ_ALL_LANES)) > 0)
-        for (size_t i = 0; i < k; i++) {
-            struct net_req *r = req_of(taken[i]);
-            snprintf(r->error, sizeof r->error, "cancelled: the daemon is stopping");
-            finish(n, r, KIOSKD_ESHUTDOWN, mono());
-        }
+    fail_queued(n, KIOSKD_ESHUTDOWN, "cancelled: the daemon is stopping");
     if (n->notify)
         n->notify(n->notify_arg);
     return NULL;
@@ -289,13 +327,6 @@ struct net *net_start(size_t queue_max, void (*notify)(void *), void *arg, char 
     jobq_init(&n->q, queue_max);
     n->notify = notify;
     n->notify_arg = arg;
-    n->multi = curl_multi_init();
-    if (!n->multi) {
-        snprintf(err, errlen, "cannot set up libcurl");
-        net_free(n);
-        return NULL;
-    }
-    curl_multi_setopt(n->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 16L);
     if (pthread_create(&n->thread, NULL, net_main, n) != 0) {
         snprintf(err, errlen, "cannot start the net thread");
         net_free(n);
@@ -313,8 +344,9 @@ int net_submit(struct net *n, struct net_req *r)
     r->status = 0;
     buf_reset(&r->response);
     int rc = jobq_submit(&n->q, &r->node);
-    if (rc == 0)
-        curl_multi_wakeup(n->multi);
+    CURLM *m = atomic_load(&n->multi); /* none yet: the queue woke the thread (N1) */
+    if (rc == 0 && m)
+        curl_multi_wakeup(m);
     return rc;
 }
 
@@ -340,7 +372,9 @@ void net_stop(struct net *n)
         return;
     atomic_store(&n->stopping, true);
     jobq_stop(&n->q);
-    curl_multi_wakeup(n->multi);
+    CURLM *m = atomic_load(&n->multi);
+    if (m)
+        curl_multi_wakeup(m);
     pthread_join(n->thread, NULL);
     n->running_thread = false;
 }
@@ -350,8 +384,9 @@ void net_free(struct net *n)
     if (!n)
         return;
     net_stop(n);
-    if (n->multi)
-        curl_multi_cleanup(n->multi);
+    CURLM *m = atomic_load(&n->multi);
+    if (m)
+        curl_multi_cleanup(m);
     jobq_destroy(&n->q);
     free(n);
 }

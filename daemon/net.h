@@ -66,8 +66,10 @@ void net_req_free(struct net_req *r);
 /* Adds a header line (copied); 0, KIOSKD_ETOOBIG (too many) or KIOSKD_ENOMEM. */
 int net_req_header(struct net_req *r, const char *line);
 
-/* Starts the thread (curl_global_init must have run); notify(arg) is called
- * from it when requests are finished. Returns NULL on failure (err says why). */
+/* Starts the thread, which sets libcurl up (curl_global_init) when the first
+ * request is queued; the caller's curl_global_cleanup comes after net_free.
+ * notify(arg) is called from it when requests are finished. Returns NULL on failure (err says why).
+ */
 struct net *net_start(size_t queue_max, void (*notify)(void *), void *arg, char *err,
                       size_t errlen);
 /* Queues r (the loop); 0, KIOSKD_EBUSY (queue full) or KIOSKD_ESHUTDOWN. */
