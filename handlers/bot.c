@@ -201,7 +201,9 @@ static int points_text(struct bot_ctx *c, char *out, size_t n)
         ps->at = now;
         memcpy(ps->day, today, DATE_LEN);
         ps->bound = rc == 0;
-        snprintf(ps->text, sizeof ps->text, "%s", rc == 0 ? out : "");
+        size_t len = rc == 0 ? strlen(out) : 0; /* < sizeof ps->text, checked above */
+        memcpy(ps->text, out, len);
+        ps->text[len] = '\0';
         ps->used = true;
     }
     return rc;
