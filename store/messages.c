@@ -328,8 +328,17 @@ void store_msg_schedule_init(struct store_msg_schedule *j)
 
 /* messages_due named: without statistics SQLite takes messages_status_kind
  * (status = ?) and sorts every queued message, each claim (0.2 s at 66,000) */
-static const char SQL_DUE[] = "SELECT id FROM messages INDEXED BY messages_due WHERE status = "
-                              "'queued' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2";
+/* In quiet hours (?3 = 1) only transactional messages: the others would only be put off
+ * again, and a confirmation would wait behind every reminder due (QUIET_DEFER moves them). */
+static const char SQL_DUE[] =
+    "SELECT id FROM messages INDEXED BY messages_due WHERE status = 'queued' AND next_at <= ?1 "
+    "AND (?3 = 0 OR transactional = 1) ORDER BY next_at, id LIMIT ?2";
+/* In quiet hours, up to ?3 of the non-transactional messages due wait for their end (?2) in
+ * one statement, so the due query's head does not fill with them. */
+static const char SQL_QUIET_DEFER[] =
+    "UPDATE messages SET next_at = ?2 WHERE id IN (SELECT id FROM messages INDEXED BY "
+    "messages_due WHERE status = 'queued' AND next_at <= ?1 AND transactional = 0 LIMIT ?3)";
+#define QUIET_DEFER_MAX 4096
 static const char SQL_MSG_GET[] =
     "SELECT uid, kind, channel, transactional, signup_id, event_id, member_id, maturity_id, "
     "person_hash, attempts, slot, openid_enc, body FROM messages WHERE id = ?1";
@@ -749,12 +758,25 @@ static int claim_run(struct store_tx *tx, struct store_job *job)
     int limit = j->limit > 0 && j->limit <= CLAIM_MAX ? j->limit : CLAIM_MAX;
     int64_t ids[CLAIM_MAX];
     int nids = 0;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DUE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, tx->now_us / 1000000);
-    sqlite3_bind_int(st, 2, limit);
+    int64_t now = tx->now_us / 1000000;
+    bool quiet = in_quiet(now, j->quiet_from, j->quiet_to);
+    sqlite3_stmt *st;
     int rc;
+    if (quiet) {
+        if (!(st = conn_stmt(tx->c, SQL_QUIET_DEFER)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, next_minute(now, j->quiet_to));
+        sqlite3_bind_int(st, 3, QUIET_DEFER_MAX);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+        j->deferred += sqlite3_changes(tx->c->db);
+    }
+    if (!(st = conn_stmt(tx->c, SQL_DUE)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int(st, 3, quiet ? 1 : 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && nids < limit)
         ids[nids++] = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);

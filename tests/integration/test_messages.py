@@ -202,6 +202,37 @@ def test_quiet_hours_hold_reminders_but_not_confirmations():
     gw.close()
 
 
+def test_in_quiet_hours_a_confirmation_does_not_wait_behind_the_reminders_due():
+    # each claim takes at most 32 due messages: reminders that quiet hours put off must not
+    # fill it, or 3,000 of them would keep a new guest's confirmation for minutes
+    gw = Gateway([200])
+    s = Site(config=sms_config(gw, "interval = 3600\n").replace(
+        "quiet_hours =\n", f"quiet_hours = {quiet_now()}\n"))
+    ev = s.event(starts=60 * 20)
+    assert s.signup(ev, "13811112241").status == 201
+    wait_for(lambda: ("confirmation", "sent") in statuses(s.d))
+    s.d.stop()
+    db = sqlite3.connect(os.path.join(s.d.dir, "kioskd.db"))
+    with db:
+        (sid, ph) = db.execute("SELECT id, phone_hash FROM signups").fetchone()
+        due = int(time.time()) - 60
+        db.executemany(
+            "INSERT INTO messages(uid, dedup_key, kind, channel, transactional, signup_id, "
+            "event_id, person_hash, slot, due_at, next_at, created_at) "
+            "VALUES (?, ?, 'day_before', 'sms', 0, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"{i:032x}", f"day_before:s{sid}:test:{i}", sid, ev, ph, str(i), due, due, due)
+             for i in range(3000)])
+    db.close()
+    s.d.start()
+    assert s.signup(ev, "13811112242").status == 201
+    wait_for(lambda: "13811112242" in [b["phone"] for b in gw.bodies()])
+    assert [b["phone"] for b in gw.bodies()] == ["13811112241", "13811112242"]
+    assert rows(s.d, "SELECT status, count(*) FROM messages WHERE kind = 'day_before' "
+                "GROUP BY status") == [("queued", 3002)]  # put off, not sent
+    s.d.stop()
+    gw.close()
+
+
 def test_the_daily_cap_holds_the_fourth_reminder_for_the_next_day():
     gw = Gateway([200])
     s = Site(config=sms_config(gw, "daily_cap = 2\n"))
