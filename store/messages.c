@@ -39,25 +39,24 @@ static const char SQL_RECOVER_HELD[] = "UPDATE messages SET next_at = ?1 WHERE s
 
 /* The *_NEW forms look at the sign-ups after ?7 only (store_msg_schedule.signups_only). */
 #define SIGNUPS_NEW " AND s.id > ?7"
+/* A sweep reads every sign-up of its window (the day's, an event's) at each full run: the
+ * de-duplication key, looked up first in its unique index, passes over those whose message is
+ * queued already before their member, channel and uid are made (0.1 s instead of 0.39 s for the
+ * confirmations of 50,000 sign-ups). A message is still queued once: the key stays unique. */
+#define NOT_QUEUED(key) " AND NOT EXISTS (SELECT 1 FROM messages g WHERE g.dedup_key = " key ")"
+#define KEY_CONFIRMATION "'confirmation:s' || s.id || ':' || " HEX8("s.phone_hash") " || ':0'"
+/* ?6 the kind; at the slot */
+#define KEY_SIGNUP(at) "?6 || ':s' || s.id || ':' || " HEX8("s.phone_hash") " || ':' || " at
 /* created: the column as the condition names it (see SQL_SCHED_CONFIRM_NEW) */
 #define SCHED_CONFIRMATION(created)                                                                \
-    INSERT_MSG "SELECT " UID ", 'confirmation:s' || s.id || ':' || " HEX8(                         \
-        "s.phone_hash") " || ':0', 'confirmation', " CHANNEL("m.id") ", 1, s.id, s.event_id, "     \
-                                                                     "m.id, NULL, s.phone_hash, "  \
-                                                                     "'0', s.created_at, "         \
-                                                                     "s.created_at, ?1 "           \
-                                                                     "FROM signups s JOIN events " \
-                                                                     "e ON e.id = s.event_id "     \
-                                                                     "LEFT JOIN members m ON "     \
-                                                                     "m.member_no = s.member_no "  \
-                                                                     "WHERE " created              \
-                                                                     " > ?1 - 86400 AND " created  \
-                                                                     " <= ?1 + 60 "                \
-                                                                     "AND s.status IN "            \
-                                                                     "('confirmed', "              \
-                                                                     "'waitlisted') AND s.source " \
-                                                                     "<> 'walkin' "                \
-                                                                     "AND e.ends_at > ?1"
+    INSERT_MSG "SELECT " UID ", " KEY_CONFIRMATION ", 'confirmation', " CHANNEL(                   \
+        "m.id") ", 1, "                                                                            \
+                "s.id, s.event_id, m.id, NULL, s.phone_hash, '0', s.created_at, s.created_at, ?1 " \
+                "FROM signups s JOIN events e ON e.id = s.event_id "                               \
+                "LEFT JOIN members m ON m.member_no = s.member_no "                                \
+                "WHERE " created " > ?1 - 86400 AND " created " <= ?1 + 60 "                       \
+                "AND s.status IN ('confirmed', 'waitlisted') AND s.source <> 'walkin' "            \
+                "AND e.ends_at > ?1" NOT_QUEUED(KEY_CONFIRMATION)
 static const char SQL_SCHED_CONFIRMATION[] = SCHED_CONFIRMATION("s.created_at");
 /* the unary + keeps SQLite on the rowid range instead of signups_created,
  * which holds the whole day */
@@ -66,40 +65,29 @@ static const char SQL_SIGNUPS_MAX[] = "SELECT coalesce(max(id), 0) FROM signups"
 
 /* the day before and two hours before: ?4 the lead, ?5 the earliest start still worth it */
 #define SCHED_BEFORE                                                                               \
-    INSERT_MSG "SELECT " UID ", ?6 || ':s' || s.id || ':' || " HEX8(                               \
-        "s.phone_hash") " || ':' || e.starts_at, ?6, " CHANNEL("m.id") ", 0, s.id, e.id, m.id, "   \
-                                                                       "NULL, s.phone_hash, "      \
-                                                                       "e.starts_at, e.starts_at " \
-                                                                       "- ?4, e.starts_at - ?4, "  \
-                                                                       "?1 "                       \
-                                                                       "FROM events e "            \
-                                                                       "JOIN signups s ON "        \
-                                                                       "s.event_id = e.id AND "    \
-                                                                       "s.status = 'confirmed' "   \
-                                                                       "LEFT JOIN members m ON "   \
-                                                                       "m.member_no = "            \
-                                                                       "s.member_no "              \
-                                                                       "WHERE e.status = 'open' "  \
-                                                                       "AND e.starts_at > ?1 + "   \
-                                                                       "?5 "                       \
-                                                                       "AND e.starts_at <= ?1 + "  \
-                                                                       "?4"
+    INSERT_MSG "SELECT " UID ", " KEY_SIGNUP("e.starts_at") ", ?6, " CHANNEL(                      \
+        "m.id") ", 0, s.id, "                                                                      \
+                "e.id, m.id, NULL, s.phone_hash, e.starts_at, e.starts_at - ?4, e.starts_at - "    \
+                "?4, ?1 "                                                                          \
+                "FROM events e JOIN signups s ON s.event_id = e.id AND s.status = 'confirmed' "    \
+                "LEFT JOIN members m ON m.member_no = s.member_no "                                \
+                "WHERE e.status = 'open' AND e.starts_at > ?1 + ?5 AND e.starts_at <= ?1 + "       \
+                "?4" NOT_QUEUED(KEY_SIGNUP("e.starts_at"))
 static const char SQL_SCHED_BEFORE[] = SCHED_BEFORE;
 static const char SQL_SCHED_BEFORE_NEW[] = SCHED_BEFORE SIGNUPS_NEW;
 
 /* after the event (three days of catching up): ?4 1 for those checked in, 0 for no-shows */
-static const char SQL_SCHED_AFTER[] = INSERT_MSG
-    "SELECT " UID
-    ", ?6 || ':s' || s.id || ':' || " HEX8("s.phone_hash") " || ':' || e.ends_at, ?6, " CHANNEL(
-        "m.id") ", 0, s.id, e.id, m.id, "
-                "NULL, s.phone_hash, e.ends_at, e.ends_at, e.ends_at, ?1 "
+static const char SQL_SCHED_AFTER[] =
+    INSERT_MSG "SELECT " UID ", " KEY_SIGNUP("e.ends_at") ", ?6, " CHANNEL(
+        "m.id") ", 0, s.id, "
+                "e.id, m.id, NULL, s.phone_hash, e.ends_at, e.ends_at, e.ends_at, ?1 "
                 "FROM events e JOIN signups s ON s.event_id = e.id "
                 "LEFT JOIN members m ON m.member_no = s.member_no "
                 "WHERE e.status = 'open' AND e.ends_at <= ?1 "
                 "AND e.ends_at > ?1 - 259200 AND s.status <> 'cancelled' "
                 "AND (s.status = 'confirmed' OR ?4 = 1) "
                 "AND EXISTS (SELECT 1 FROM checkins c WHERE c.signup_id = s.id "
-                "AND c.undone_us IS NULL) = ?4";
+                "AND c.undone_us IS NULL) = ?4" NOT_QUEUED(KEY_SIGNUP("e.ends_at"));
 
 /* ?4 MM-DD today, ?5 when (10:00 China), ?6 the year, ?7 also 02-29 (28 Feb of a common year);
  * like festival greetings and campaign invitations, none is queued for an opted-out member.
@@ -328,8 +316,17 @@ void store_msg_schedule_init(struct store_msg_schedule *j)
 
 /* messages_due named: without statistics SQLite takes messages_status_kind
  * (status = ?) and sorts every queued message, each claim (0.2 s at 66,000) */
-static const char SQL_DUE[] = "SELECT id FROM messages INDEXED BY messages_due WHERE status = "
-                              "'queued' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2";
+/* In quiet hours (?3 = 1) only transactional messages: the others would only be put off
+ * again, and a confirmation would wait behind every reminder due (QUIET_DEFER moves them). */
+static const char SQL_DUE[] =
+    "SELECT id FROM messages INDEXED BY messages_due WHERE status = 'queued' AND next_at <= ?1 "
+    "AND (?3 = 0 OR transactional = 1) ORDER BY next_at, id LIMIT ?2";
+/* In quiet hours, up to ?3 of the non-transactional messages due wait for their end (?2) in
+ * one statement, so the due query's head does not fill with them. */
+static const char SQL_QUIET_DEFER[] =
+    "UPDATE messages SET next_at = ?2 WHERE id IN (SELECT id FROM messages INDEXED BY "
+    "messages_due WHERE status = 'queued' AND next_at <= ?1 AND transactional = 0 LIMIT ?3)";
+#define QUIET_DEFER_MAX 4096
 static const char SQL_MSG_GET[] =
     "SELECT uid, kind, channel, transactional, signup_id, event_id, member_id, maturity_id, "
     "person_hash, attempts, slot, openid_enc, body FROM messages WHERE id = ?1";
@@ -749,12 +746,25 @@ static int claim_run(struct store_tx *tx, struct store_job *job)
     int limit = j->limit > 0 && j->limit <= CLAIM_MAX ? j->limit : CLAIM_MAX;
     int64_t ids[CLAIM_MAX];
     int nids = 0;
-    sqlite3_stmt *st = conn_stmt(tx->c, SQL_DUE);
-    if (!st)
-        return KIOSKD_EIO;
-    sqlite3_bind_int64(st, 1, tx->now_us / 1000000);
-    sqlite3_bind_int(st, 2, limit);
+    int64_t now = tx->now_us / 1000000;
+    bool quiet = in_quiet(now, j->quiet_from, j->quiet_to);
+    sqlite3_stmt *st;
     int rc;
+    if (quiet) {
+        if (!(st = conn_stmt(tx->c, SQL_QUIET_DEFER)))
+            return KIOSKD_EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, next_minute(now, j->quiet_to));
+        sqlite3_bind_int(st, 3, QUIET_DEFER_MAX);
+        if ((rc = store_step_done(st)) != 0)
+            return rc;
+        j->deferred += sqlite3_changes(tx->c->db);
+    }
+    if (!(st = conn_stmt(tx->c, SQL_DUE)))
+        return KIOSKD_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int(st, 3, quiet ? 1 : 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && nids < limit)
         ids[nids++] = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);

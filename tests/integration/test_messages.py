@@ -202,6 +202,37 @@ def test_quiet_hours_hold_reminders_but_not_confirmations():
     gw.close()
 
 
+def test_in_quiet_hours_a_confirmation_does_not_wait_behind_the_reminders_due():
+    # each claim takes at most 32 due messages: reminders that quiet hours put off must not
+    # fill it, or 3,000 of them would keep a new guest's confirmation for minutes
+    gw = Gateway([200])
+    s = Site(config=sms_config(gw, "interval = 3600\n").replace(
+        "quiet_hours =\n", f"quiet_hours = {quiet_now()}\n"))
+    ev = s.event(starts=60 * 20)
+    assert s.signup(ev, "13811112241").status == 201
+    wait_for(lambda: ("confirmation", "sent") in statuses(s.d))
+    s.d.stop()
+    db = sqlite3.connect(os.path.join(s.d.dir, "kioskd.db"))
+    with db:
+        (sid, ph) = db.execute("SELECT id, phone_hash FROM signups").fetchone()
+        due = int(time.time()) - 60
+        db.executemany(
+            "INSERT INTO messages(uid, dedup_key, kind, channel, transactional, signup_id, "
+            "event_id, person_hash, slot, due_at, next_at, created_at) "
+            "VALUES (?, ?, 'day_before', 'sms', 0, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"{i:032x}", f"day_before:s{sid}:test:{i}", sid, ev, ph, str(i), due, due, due)
+             for i in range(3000)])
+    db.close()
+    s.d.start()
+    assert s.signup(ev, "13811112242").status == 201
+    wait_for(lambda: "13811112242" in [b["phone"] for b in gw.bodies()])
+    assert [b["phone"] for b in gw.bodies()] == ["13811112241", "13811112242"]
+    assert rows(s.d, "SELECT status, count(*) FROM messages WHERE kind = 'day_before' "
+                "GROUP BY status") == [("queued", 3002)]  # put off, not sent
+    s.d.stop()
+    gw.close()
+
+
 def test_the_daily_cap_holds_the_fourth_reminder_for_the_next_day():
     gw = Gateway([200])
     s = Site(config=sms_config(gw, "daily_cap = 2\n"))
@@ -235,6 +266,41 @@ def test_sign_ups_are_told_between_the_full_runs_and_after_a_restart():
     assert len(gw.got) == 6, gw.bodies()
     assert sorted(b["phone"] for b in gw.bodies()) == sorted(
         ["13811112231", "13811112232", "13811112233"] * 2)
+    s.d.stop()
+    gw.close()
+
+
+def test_the_full_run_at_start_queues_only_the_messages_still_owed():
+    # the sweeps pass over sign-ups whose message is queued already by its key: a key that
+    # matched another kind or slot would leave a message owed unqueued
+    gw = Gateway([200])
+    s = Site(config=sms_config(gw, "interval = 3600\n"))
+    late, soon = s.event(starts=60 * 20), s.event(title="马上", starts=60)
+    phones = ("13811112251", "13811112252", "13811112253")
+    for ev in (late, soon):
+        for phone in phones:
+            assert s.signup(ev, phone).status == 201
+    want = sorted(["confirmation"] * 6 + ["day_before"] * 3 + ["two_hours"] * 3)
+
+    def sent():
+        return sorted(k for k, st in statuses(s.d) if st == "sent")
+    wait_for(lambda: sent() == want)
+    s.d.stop()
+    db = sqlite3.connect(os.path.join(s.d.dir, "kioskd.db"))
+    with db:  # as if these had never been queued
+        (ids,) = db.execute("SELECT min(id), max(id) FROM signups WHERE event_id = ?",
+                            (late,)).fetchall()
+        db.execute("DELETE FROM messages WHERE kind = 'day_before' AND signup_id = ?", (ids[0],))
+        db.execute("DELETE FROM messages WHERE kind = 'confirmation' AND signup_id = ?", (ids[1],))
+    db.close()
+    n = len(gw.got)
+    s.d.start()
+    wait_for(lambda: sent() == want)
+    time.sleep(1)
+    assert sorted(b["text"][:2] for b in gw.bodies()[n:]) == ["张*", "张*"]
+    assert len(gw.got) == n + 2, gw.bodies()[n:]
+    keys = [k for (k,) in rows(s.d, "SELECT dedup_key FROM messages")]
+    assert len(keys) == len(set(keys)) == 12
     s.d.stop()
     gw.close()
 
