@@ -6,9 +6,10 @@
  *   channel: log (written at once) | net requests (one per SMS part) ->
  *   every request done -> outcome -> settle job -> done: freed.
  * At most SENDING_MAX attempts are in flight; the sender's timer claims more
- * as they end. A transfer cancelled at shutdown settles as "release" (queued
- * again); an attempt whose settle cannot be submitted stays sending in the
- * database and is queued again at the next start (store/messages.h M4).
+ * as they end. At SIGTERM the loop's drain waits for the attempts in flight
+ * (messages_in_flight); a transfer still running when it ends is cancelled
+ * and settles as "release" (queued again); an attempt whose settle cannot be submitted stays
+ * sending in the database and is queued again at the next start (store/messages.h M4).
  */
 #include "daemon/messages.h"
 
@@ -1212,6 +1213,12 @@ void messages_stop(struct kioskd *k)
         lws_sul_cancel(&ms->send_tick);
     }
     mbedtls_platform_zeroize(ms->wx_token, sizeof ms->wx_token);
+}
+
+int messages_in_flight(const struct kioskd *k)
+{
+    const struct messenger *ms = ms_of(k);
+    return ms && ms->started ? ms->sending : 0;
 }
 
 void messages_free(struct kioskd *k)

@@ -51,6 +51,10 @@ void messages_send_soon(struct kioskd *k);
  * again), so that their store jobs commit before the writer stops. Accepts a
  * daemon that never started them. */
 void messages_stop(struct kioskd *k);
+/* Attempts in flight (claimed, not yet settled): at SIGTERM the loop waits a
+ * little for them, so a message the far side answered at once is recorded as
+ * sent rather than released and sent again after the restart. */
+int messages_in_flight(const struct kioskd *k);
 /* Frees the templates. */
 void messages_free(struct kioskd *k);
 /* True when the kiosk may offer to send a ticket link by SMS: messages to

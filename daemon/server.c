@@ -939,7 +939,7 @@ void server_run(struct kioskd *k)
             store_complete(k->store);
             worker_complete(k->workers);
             if ((k->waiting == 0 && k->unwritten == 0 && store_inflight(k->store) == 0 &&
-                 worker_inflight(k->workers) == 0) ||
+                 worker_inflight(k->workers) == 0 && messages_in_flight(k) == 0) ||
                 mono() > deadline)
                 break;
         }

@@ -165,17 +165,34 @@ def test_kill_9_between_sending_and_recording_resends_with_the_same_id():
     gw.close()
 
 
-def test_sigterm_with_a_transfer_in_flight_stops_at_once_and_keeps_the_message():
+def test_sigterm_with_a_transfer_hanging_stops_after_the_drain_and_keeps_the_message():
     gw = Gateway([("hang", 30), 200])
     s = Site(config=sms_config(gw))
     s.signup(s.event(starts=60 * 30), "13811112227")
     assert gw.arrived.wait(10)
     t0 = time.monotonic()
-    s.d.stop()
-    assert time.monotonic() - t0 < 4
+    s.d.stop(timeout=20)
+    assert time.monotonic() - t0 < 20  # the drain's 2 s, not the gateway's 30
     assert statuses(s.d) == [("confirmation", "queued")]
     s.d.start()
     wait_for(lambda: statuses(s.d) == [("confirmation", "sent")])
+    s.d.stop()
+    gw.close()
+
+
+def test_sigterm_waits_a_little_for_a_transfer_the_gateway_is_answering():
+    """A gateway that answers within the drain (0.5 s here): the message is recorded as sent
+    before the daemon exits, and is not sent again after the restart."""
+    gw = Gateway([("hang", 0.5), 200])
+    s = Site(config=sms_config(gw))
+    s.signup(s.event(starts=60 * 30), "13811112228")
+    assert gw.arrived.wait(10)
+    s.d.stop()
+    assert statuses(s.d) == [("confirmation", "sent")]
+    s.d.start()
+    time.sleep(1.5)  # a released message would be claimed again within the first second
+    assert statuses(s.d) == [("confirmation", "sent")]
+    assert len(gw.bodies()) == 1, gw.bodies()
     s.d.stop()
     gw.close()
 
