@@ -77,22 +77,24 @@ EOF2
 echo 123456 | "$KIOSKD" staff add B001 --name Bench --role staff -c "$run/kioskd.ini" \
     >>"$run/setup.log" 2>&1 || die "adding the staff account failed; see $run/setup.log"
 
-# the port a kioskd started as PID logs to LOG: kport=
-kioskd_port() {
+# the port a server started as PID (NAME) logs to LOG, as the sed expression SED
+# prints it: port=
+wait_port() {
     i=0
     while :; do
-        kport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$2")
-        [ -n "$kport" ] && break
-        kill -0 "$1" 2>/dev/null || die "kioskd exited at start; see $2"
+        port=$(sed -n "$4" "$2")
+        [ -n "$port" ] && break
+        kill -0 "$1" 2>/dev/null || die "$3 exited at start; see $2"
         i=$((i + 1))
-        [ $i -lt 400 ] || die "kioskd did not start; see $2"
+        [ $i -lt 400 ] || die "$3 did not start; see $2"
         sleep 0.05
     done
 }
+KIOSKD_PORT='s/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p'
 "$KIOSKD" serve -c "$run/kioskd.ini" 2>"$run/kioskd.log" &
 kpid=$!
-kioskd_port "$kpid" "$run/kioskd.log"
-kbase=http://127.0.0.1:$kport
+wait_port "$kpid" "$run/kioskd.log" kioskd "$KIOSKD_PORT"
+kbase=http://127.0.0.1:$port
 TOKEN=$(curl -sf -H 'Content-Type: application/json' \
     -d '{"staff_id":"B001","pin":"123456","device":"bench"}' "$kbase/api/v1/staff/login" |
     sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
@@ -110,16 +112,8 @@ grep -q '积分：' "$run/reply.txt" || die "积分 did not answer with points: 
 
 node "$here/node/wechat_server.cjs" 0 "$run/reply.txt" >"$run/node.log" 2>&1 &
 npid=$!
-i=0
-while :; do
-    nport=$(sed -n 's/^listening \([0-9][0-9]*\)$/\1/p' "$run/node.log")
-    [ -n "$nport" ] && break
-    kill -0 "$npid" 2>/dev/null || die "node exited at start; see $run/node.log"
-    i=$((i + 1))
-    [ $i -lt 200 ] || die "node did not start; see $run/node.log"
-    sleep 0.05
-done
-nbase=http://127.0.0.1:$nport
+wait_port "$npid" "$run/node.log" node 's/^listening \([0-9][0-9]*\)$/\1/p'
+nbase=http://127.0.0.1:$port
 same=$(python3 "$here/wechat_msgs.py" say "$nbase/wechat" "$WX_OPENID" 3 "积分") ||
     die "积分 to node failed; see $run/node.log"
 [ "$same" = "$(cat "$run/reply.txt")" ] || die "node answers another text: $same"
@@ -131,8 +125,8 @@ if [ -n "$KIOSKD_B" ]; then
     sed "s#^path = .*#path = $run/b.db#" "$run/kioskd.ini" >"$run/b.ini"
     "$KIOSKD_B" serve -c "$run/b.ini" 2>"$run/b.log" &
     bpid=$!
-    kioskd_port "$bpid" "$run/b.log"
-    bbase=http://127.0.0.1:$kport
+    wait_port "$bpid" "$run/b.log" kioskd "$KIOSKD_PORT"
+    bbase=http://127.0.0.1:$port
 fi
 
 # one wrk run: NAME BASE MODE ROUND (MsgIds start 2 * ROUND plain, one more
